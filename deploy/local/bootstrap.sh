@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install what is missing on a fresh machine: uv, the Python environment, Maven/Go if absent,
+# the Kafka broker classpath and the FerretDB binary. Everything is cached after the first run.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+log() { printf '[install] %s\n' "$*" >&2; }
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then log "please install: $*"; exit 1; fi
+  log "installing $* with apt-get"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v java >/dev/null || apt_install openjdk-17-jre-headless
+command -v mvn >/dev/null || apt_install maven
+command -v go >/dev/null || apt_install golang-go
+
+if ! command -v uv >/dev/null && [ ! -x "$HOME/.local/bin/uv" ]; then
+  log "installing uv"
+  python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+fi
+UV=$(command -v uv || echo "$HOME/.local/bin/uv")
+"$UV" sync --locked --quiet
+deploy/local/stack.sh install

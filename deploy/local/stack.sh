@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Local infrastructure for ilrflow: a single-node Apache Kafka (KRaft) from the Maven Central jars
+# and FerretDB (MongoDB wire protocol, SQLite backend) built from its Go module.
+#
+#   stack.sh install   resolve the Kafka classpath and build FerretDB (cached in .stack/cache)
+#   stack.sh up        install if needed, start both, wait until they answer
+#   stack.sh down      stop both and wait for them to exit
+#   stack.sh status    say what runs
+#
+# Settings (environment): ILRFLOW_STACK_DIR (state: data, logs, pids; default .stack/run),
+# ILRFLOW_KAFKA_PORT (9092), ILRFLOW_KAFKA_CONTROLLER_PORT (9093), ILRFLOW_MONGO_PORT (27017),
+# ILRFLOW_STACK_FRESH=1 wipes the state directory before `up`.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE="$ROOT/deploy/local"
+CACHE="$ROOT/.stack/cache"
+STATE="${ILRFLOW_STACK_DIR:-$ROOT/.stack/run}"
+KAFKA_PORT="${ILRFLOW_KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${ILRFLOW_KAFKA_CONTROLLER_PORT:-9093}"
+MONGO_PORT="${ILRFLOW_MONGO_PORT:-27017}"
+KAFKA_LIBS="$CACHE/kafka-libs"
+FERRETDB_BIN="$CACHE/bin/ferretdb"
+STARTUP_DEADLINE_S="${ILRFLOW_STACK_DEADLINE_S:-120}"
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+
+install_kafka() {
+  if [ -f "$KAFKA_LIBS/.complete" ]; then return; fi
+  command -v mvn >/dev/null || { log "Maven is missing: apt-get install -y maven"; exit 1; }
+  log "resolving the Kafka broker classpath with Maven (first run only)"
+  rm -rf "$KAFKA_LIBS"
+  mvn -B -q -f "$HERE/kafka/pom.xml" \
+    org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS"
+  touch "$KAFKA_LIBS/.complete"
+}
+
+install_ferretdb() {
+  if [ -x "$FERRETDB_BIN" ]; then return; fi
+  command -v go >/dev/null || { log "Go is missing: install Go 1.24 or newer"; exit 1; }
+  log "building FerretDB v1.24.2 from its Go module (first run only)"
+  mkdir -p "$(dirname "$FERRETDB_BIN")"
+  (cd "$HERE/ferretdb" && go build -trimpath -o "$FERRETDB_BIN.tmp" . && mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN")
+}
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+wait_for() { # wait_for DESCRIPTION PIDFILE LOGFILE COMMAND...
+  local what=$1 pidfile=$2 logfile=$3; shift 3
+  local deadline=$((SECONDS + STARTUP_DEADLINE_S))
+  until "$@" >/dev/null 2>&1; do
+    if ! pid_alive "$pidfile"; then log "$what exited during start-up; its log:"; tail -n 40 "$logfile" >&2; exit 1; fi
+    if [ $SECONDS -ge $deadline ]; then log "$what not ready after ${STARTUP_DEADLINE_S}s; its log:"; tail -n 40 "$logfile" >&2; exit 1; fi
+    sleep 0.2
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_kafka() {
+  local dir="$STATE/kafka" pidfile="$STATE/kafka.pid" logfile="$STATE/kafka.log"
+  if pid_alive "$pidfile"; then log "kafka already running (pid $(cat "$pidfile"))"; return; fi
+  mkdir -p "$dir/data"
+  sed -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$CONTROLLER_PORT#g" \
+      -e "s#@DATA_DIR@#$dir/data#g" "$HERE/kafka/server.properties.in" > "$dir/server.properties"
+  local jopts=(-Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
+               "-Dlog4j2.configurationFile=$HERE/kafka/log4j2.properties" "-Dkafka.logs.dir=$dir/logs")
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    local cluster_id
+    cluster_id=$(java "${jopts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid)
+    java "${jopts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$cluster_id" \
+      -c "$dir/server.properties" >>"$logfile" 2>&1
+  fi
+  log "starting kafka on 127.0.0.1:$KAFKA_PORT"
+  nohup java "${jopts[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" >>"$logfile" 2>&1 &
+  echo $! > "$pidfile"
+  wait_for kafka "$pidfile" "$logfile" grep -q "Kafka Server started" "$logfile"
+  wait_for kafka "$pidfile" "$logfile" port_open "$KAFKA_PORT"
+}
+
+start_ferretdb() {
+  local pidfile="$STATE/ferretdb.pid" logfile="$STATE/ferretdb.log"
+  if pid_alive "$pidfile"; then log "ferretdb already running (pid $(cat "$pidfile"))"; return; fi
+  mkdir -p "$STATE/ferretdb"
+  log "starting ferretdb on 127.0.0.1:$MONGO_PORT"
+  nohup "$FERRETDB_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --data-dir "$STATE/ferretdb" >>"$logfile" 2>&1 &
+  echo $! > "$pidfile"
+  wait_for ferretdb "$pidfile" "$logfile" port_open "$MONGO_PORT"
+}
+
+stop_one() {
+  local name=$1 pidfile="$STATE/$1.pid"
+  pid_alive "$pidfile" || { rm -f "$pidfile"; return; }
+  local pid; pid=$(cat "$pidfile")
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 60))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then log "$name ignored SIGTERM; killing"; kill -KILL "$pid" 2>/dev/null || true; fi
+    sleep 0.2
+  done
+  rm -f "$pidfile"
+}
+
+case "${1:-}" in
+  install) install_kafka; install_ferretdb ;;
+  up)
+    install_kafka; install_ferretdb
+    if [ "${ILRFLOW_STACK_FRESH:-0}" = 1 ]; then stop_one kafka; stop_one ferretdb; rm -rf "$STATE"; fi
+    mkdir -p "$STATE"
+    start_ferretdb; start_kafka
+    log "ready: kafka 127.0.0.1:$KAFKA_PORT, mongodb-wire 127.0.0.1:$MONGO_PORT (state in $STATE)" ;;
+  down) stop_one kafka; stop_one ferretdb ;;
+  status)
+    for name in kafka ferretdb; do
+      if pid_alive "$STATE/$name.pid"; then echo "$name: running (pid $(cat "$STATE/$name.pid"))"; else echo "$name: stopped"; fi
+    done ;;
+  *) echo "usage: $0 {install|up|down|status}" >&2; exit 2 ;;
+esac

@@ -1,0 +1,94 @@
+"""The audit consumer: every topic, dead-letter topics included, read in batches.
+
+It subscribes by pattern so that topics created later (a new lane, a new dead-letter topic) are
+picked up from their earliest offset, and commits each partition's offset only after its batch
+is stored. It uses aiokafka directly because it needs per-partition batches and explicit offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from ilrflow.audit.service.ingest import AuditIngest, RawRecord
+from ilrflow.shared.errors import is_transient
+from ilrflow.shared.logging import get_logger
+from ilrflow.shared.settings import Settings
+
+log = get_logger(__name__)
+
+# Every topic except Kafka's own internal ones (__consumer_offsets and the like).
+TOPIC_PATTERN = r"^[^_].*"
+
+
+class AuditConsumer:
+    def __init__(self, settings: Settings, ingest: AuditIngest, group_id: str) -> None:
+        self._settings = settings
+        self._ingest = ingest
+        self._group_id = group_id
+        self.stored = 0
+
+    async def run_forever(self) -> None:
+        """Consume until cancelled; after an unexpected failure, start over from the committed
+        offsets (nothing is lost: an offset is committed only after its records are stored)."""
+        while True:
+            try:
+                await self.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("audit consumer failed; restarting from committed offsets")
+                await asyncio.sleep(1)
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap,
+            group_id=self._group_id,
+            client_id="ilrflow-audit",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=5000,
+        )
+        consumer.subscribe(pattern=TOPIC_PATTERN)
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+                for partition, records in batches.items():
+                    await self._store_with_retry(consumer, partition, records)
+        finally:
+            await consumer.stop()
+
+    async def _store_with_retry(
+        self,
+        consumer: AIOKafkaConsumer,
+        partition: TopicPartition,
+        records: list[ConsumerRecord[Any, Any]],
+    ) -> None:
+        raw = [
+            RawRecord(
+                offset=r.offset,
+                key=r.key,
+                headers=dict(r.headers),
+                value=r.value,
+                timestamp_ms=r.timestamp,
+            )
+            for r in records
+        ]
+        delay = self._settings.consumer_backoff_seconds
+        while True:
+            try:
+                self.stored += await self._ingest.store_batch(
+                    partition.topic, partition.partition, raw
+                )
+                break
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                log.warning("audit store failed; retrying", error=str(error), delay=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._settings.consumer_backoff_max_seconds)
+        await consumer.commit({partition: OffsetAndMetadata(records[-1].offset + 1, "")})

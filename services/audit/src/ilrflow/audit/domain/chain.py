@@ -1,0 +1,73 @@
+"""Tamper evidence: a SHA-256 hash chain per (topic, partition), in offset order.
+
+What is covered, exactly:
+
+- ``canonical_bytes(entry)`` is the entry's stored fields **except** ``prev_hash`` and ``hash``
+  (``schema_version`` and ``id`` included), as JSON with sorted keys, no whitespace, non-ASCII
+  kept as UTF-8, every datetime written ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, milliseconds).
+  Datetimes are formatted here rather than by pydantic so that a library upgrade cannot change
+  what old hashes covered.
+- ``hash = sha256(prev_hash as UTF-8 || canonical_bytes(entry))`` as lowercase hex, so
+  ``prev_hash`` is covered too, as the prefix.
+- The first entry of a chain has ``prev_hash = GENESIS_HASH``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from ilrflow.audit.domain.records import AuditEntry, normalise_time
+
+GENESIS_HASH = "0" * 64
+UNCHAINED_FIELDS = frozenset({"prev_hash", "hash"})
+
+
+def canonical_bytes(entry: AuditEntry) -> bytes:
+    document = _plain(entry.model_dump(mode="python", exclude=set(UNCHAINED_FIELDS)))
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # surrogatepass: a tampered document must yield a mismatch, not crash verification
+    return text.encode("utf-8", errors="surrogatepass")
+
+
+def entry_hash(entry: AuditEntry, prev_hash: str) -> str:
+    """The hash ``entry`` should carry when it follows an entry whose hash is ``prev_hash``."""
+    prefix = prev_hash.encode("utf-8", errors="surrogatepass")
+    return hashlib.sha256(prefix + canonical_bytes(entry)).hexdigest()
+
+
+def chain(entries: Iterable[AuditEntry], prev_hash: str = GENESIS_HASH) -> list[AuditEntry]:
+    """Link entries of one partition, given in offset order, after the entry hashed ``prev_hash``.
+
+    Raises ValueError when the entries mix partitions or are not in increasing offset order:
+    that is a bug in the caller, and chaining it would bake the bug into the log.
+    """
+    chained: list[AuditEntry] = []
+    link = prev_hash
+    for entry in entries:
+        if chained:
+            _require_successor(chained[-1], entry)
+        digest = entry_hash(entry, link)
+        chained.append(entry.model_copy(update={"prev_hash": link, "hash": digest}))
+        link = digest
+    return chained
+
+
+def _require_successor(previous: AuditEntry, entry: AuditEntry) -> None:
+    if (entry.topic, entry.partition) != (previous.topic, previous.partition):
+        raise ValueError(f"cannot chain {entry.id} after {previous.id}: different partitions")
+    if entry.offset <= previous.offset:
+        raise ValueError(f"cannot chain {entry.id} after {previous.id}: offsets must increase")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return normalise_time(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,192 @@
+"""Verify hash chains and say where the first break is and what it most likely was.
+
+Kafka offsets may legitimately skip (transaction markers, compaction), so the hash link is the
+authority and offsets only help to name a broken link:
+
+- ``hash_mismatch``: the entry's content no longer matches its own hash (a flipped byte or field).
+- ``out_of_order``: offsets go backwards, or the entry was chained to one stored *after* it
+  (a reorder or swap).
+- ``gap``: the link is broken and offsets jump: entries in between were deleted.
+- ``forged``: the link is broken between adjacent offsets although each entry hashes correctly
+  on its own: one of the two was rewritten and re-hashed.
+- ``bad_start``: the first entry does not follow the anchor (deleted head, or a forged first).
+- ``foreign_entry``: an entry of another topic or partition is mixed in.
+- ``truncated``: the chain ends before the tail hash the caller knows (deleted tail). Without a
+  recorded tail hash, deleting the newest entries cannot be told from not having them yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ilrflow.audit.domain.chain import GENESIS_HASH, entry_hash
+from ilrflow.audit.domain.records import AuditEntry
+
+ProblemKind = Literal[
+    "hash_mismatch", "out_of_order", "gap", "forged", "bad_start", "foreign_entry", "truncated"
+]
+PartitionKey = tuple[str, int]
+
+
+class ChainProblem(BaseModel):
+    """The first break found, located by its position in the list given and its entry id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ProblemKind
+    position: int
+    entry_id: str
+    offset: int
+    previous_entry_id: str | None = None
+    previous_offset: int | None = None
+    detail: str
+
+
+class VerifyReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    topic: str | None
+    partition: int | None
+    entries: int
+    verified: int
+    problem: ChainProblem | None = None
+    last_hash: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+class AuditVerification(BaseModel):
+    """Every partition's report, with the totals an operator looks at first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    partitions: int
+    failed_partitions: int
+    entries: int
+    verified_entries: int
+    reports: list[VerifyReport]
+
+    @property
+    def ok(self) -> bool:
+        return self.failed_partitions == 0
+
+
+def verify_chain(
+    entries: Sequence[AuditEntry],
+    anchor: str = GENESIS_HASH,
+    expected_last_hash: str | None = None,
+) -> VerifyReport:
+    """Check one partition's entries, in stored order, starting from ``anchor``.
+
+    Pass ``expected_last_hash`` (a tail hash recorded elsewhere) to also detect a deleted tail.
+    """
+    first = entries[0] if entries else None
+    report = VerifyReport(
+        topic=first.topic if first else None,
+        partition=first.partition if first else None,
+        entries=len(entries),
+        verified=0,
+    )
+    positions = {entry.hash: i for i, entry in enumerate(entries) if entry.hash}
+    link = anchor
+    for position, entry in enumerate(entries):
+        previous = entries[position - 1] if position else None
+        problem = _first_problem(position, entry, previous, first, link, positions)
+        if problem:
+            return report.model_copy(update={"verified": position, "problem": problem})
+        link = entry.hash or ""
+    if expected_last_hash is not None and link != expected_last_hash:
+        truncated = _truncated(entries, link)
+        return report.model_copy(update={"verified": len(entries), "problem": truncated})
+    return report.model_copy(update={"verified": len(entries), "last_hash": link})
+
+
+def verify_all(
+    partitions: Mapping[PartitionKey, Sequence[AuditEntry]],
+    anchors: Mapping[PartitionKey, str] | None = None,
+    tails: Mapping[PartitionKey, str] | None = None,
+) -> AuditVerification:
+    """Verify every partition's chain; ``anchors``/``tails`` default to genesis / unknown."""
+    reports = [
+        _verify_partition(key, entries, (anchors or {}).get(key), (tails or {}).get(key))
+        for key, entries in sorted(partitions.items())
+    ]
+    return AuditVerification(
+        partitions=len(reports),
+        failed_partitions=sum(not report.ok for report in reports),
+        entries=sum(report.entries for report in reports),
+        verified_entries=sum(report.verified for report in reports),
+        reports=reports,
+    )
+
+
+def _verify_partition(
+    key: PartitionKey, entries: Sequence[AuditEntry], anchor: str | None, tail: str | None
+) -> VerifyReport:
+    report = verify_chain(entries, anchor or GENESIS_HASH, tail)
+    topic, partition = key
+    return report.model_copy(update={"topic": topic, "partition": partition})
+
+
+def _first_problem(
+    position: int,
+    entry: AuditEntry,
+    previous: AuditEntry | None,
+    first: AuditEntry | None,
+    link: str,
+    positions: dict[str, int],
+) -> ChainProblem | None:
+    def problem(kind: ProblemKind, detail: str) -> ChainProblem:
+        return ChainProblem(
+            kind=kind,
+            position=position,
+            entry_id=entry.id,
+            offset=entry.offset,
+            previous_entry_id=previous.id if previous else None,
+            previous_offset=previous.offset if previous else None,
+            detail=detail,
+        )
+
+    if first and (entry.topic, entry.partition) != (first.topic, first.partition):
+        return problem("foreign_entry", f"{entry.id} belongs to another partition than {first.id}")
+    if previous and entry.offset <= previous.offset:
+        return problem("out_of_order", f"offset {entry.offset} follows {previous.offset}")
+    if entry.prev_hash is None or entry.hash != entry_hash(entry, entry.prev_hash):
+        return problem("hash_mismatch", f"{entry.id} no longer matches its own hash")
+    if entry.prev_hash == link:
+        return None
+    kind, detail = _broken_link(position, entry, previous, positions)
+    return problem(kind, detail)
+
+
+def _broken_link(
+    position: int, entry: AuditEntry, previous: AuditEntry | None, positions: dict[str, int]
+) -> tuple[ProblemKind, str]:
+    """Name a broken link; the entry itself hashes correctly, so the break is between entries."""
+    if previous is None:
+        return "bad_start", f"{entry.id} does not follow the anchor: head deleted or entry forged"
+    if positions.get(entry.prev_hash or "", -1) > position:
+        return "out_of_order", f"{entry.id} was chained after an entry stored later: reordered"
+    if entry.offset > previous.offset + 1:
+        missing = f"{previous.offset + 1}..{entry.offset - 1}"
+        return "gap", f"link broken across offsets {missing}: entries deleted"
+    return "forged", (
+        f"{previous.id} and {entry.id} each hash correctly but do not link: "
+        f"one of them was rewritten and re-hashed"
+    )
+
+
+def _truncated(entries: Sequence[AuditEntry], link: str) -> ChainProblem:
+    last = entries[-1] if entries else None
+    return ChainProblem(
+        kind="truncated",
+        position=max(len(entries) - 1, 0),
+        entry_id=last.id if last else "",
+        offset=last.offset if last else -1,
+        detail=f"chain ends at hash {link[:12]}…, not at the recorded tail: newest entries deleted",
+    )

@@ -1,0 +1,143 @@
+"""The audit service's HTTP API (/v1/audit): support, admin and operator roles only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ValidationError
+
+from ilrflow.audit.domain.query import MAX_PAGE_SIZE, AuditQuery
+from ilrflow.audit.domain.records import AuditEntry
+from ilrflow.audit.domain.verify import AuditVerification
+from ilrflow.audit.service.queries import AUDIT_READER_ROLES, AuditQueries
+from ilrflow.shared.auth import CurrentPrincipal, require_role
+from ilrflow.shared.http_errors import ApiError
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+def get_queries(request: Request) -> AuditQueries:
+    queries: AuditQueries = request.app.state.audit_queries
+    return queries
+
+
+Queries = Annotated[AuditQueries, Depends(get_queries)]
+
+
+class AuditEventView(BaseModel):
+    id: str
+    topic: str
+    partition: int
+    offset: int
+    time: datetime
+    event_id: str | None
+    event_type: str | None
+    tenant: str | None
+    learner_id: str | None
+    tracker_id: str | None
+    actor: str | None
+    correlation_id: str | None
+    causation_id: str | None
+    duplicate_of: str | None
+    dead_letter: dict[str, Any] | None
+    problems: list[str]
+    payload: dict[str, Any] | None
+    hash: str | None
+    prev_hash: str | None
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditEventView:
+        return cls(
+            **entry.model_dump(
+                include={
+                    "id",
+                    "topic",
+                    "partition",
+                    "offset",
+                    "time",
+                    "event_id",
+                    "event_type",
+                    "tenant",
+                    "learner_id",
+                    "tracker_id",
+                    "actor",
+                    "correlation_id",
+                    "causation_id",
+                    "duplicate_of",
+                    "problems",
+                    "hash",
+                    "prev_hash",
+                }
+            ),
+            dead_letter=entry.dead_letter.model_dump() if entry.dead_letter else None,
+            payload=entry.payload(),
+        )
+
+
+class AuditEventsPage(BaseModel):
+    items: list[AuditEventView]
+    next_cursor: str | None
+
+
+def audit_query(
+    learner_id: str | None = None,
+    tracker_id: str | None = None,
+    type: Annotated[
+        str | None, Query(description="Event type, e.g. ilrflow.tracker.raised.v1")
+    ] = None,
+    actor: str | None = None,
+    correlation_id: str | None = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    cursor: str | None = None,
+    order: Literal["newest", "oldest"] = "newest",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> AuditQuery:
+    try:
+        return AuditQuery.model_validate(
+            {
+                "learner_id": learner_id,
+                "tracker_id": tracker_id,
+                "type": type,
+                "actor": actor,
+                "correlation_id": correlation_id,
+                "from": from_,
+                "to": to,
+                "cursor": cursor,
+                "order": order,
+                "limit": limit,
+            }
+        )
+    except ValidationError as error:
+        details = [
+            {"field": ".".join(map(str, e["loc"])) or "query", "reason": e["msg"]}
+            for e in error.errors()
+        ]
+        raise ApiError(422, "validation_failed", "The query is not valid.", details) from error
+
+
+@router.get("/events", response_model=AuditEventsPage, summary="Search the audit log")
+async def search(
+    principal: CurrentPrincipal,
+    queries: Queries,
+    query: Annotated[AuditQuery, Depends(audit_query)],
+) -> AuditEventsPage:
+    require_role(principal, *AUDIT_READER_ROLES)
+    page = await queries.search(principal, query)
+    return AuditEventsPage(
+        items=[AuditEventView.of(e) for e in page.entries], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/events/{entry_id}", response_model=AuditEventView, summary="One audit entry")
+async def get_entry(entry_id: str, principal: CurrentPrincipal, queries: Queries) -> AuditEventView:
+    require_role(principal, *AUDIT_READER_ROLES)
+    return AuditEventView.of(await queries.get(principal, entry_id))
+
+
+@router.get("/verify", response_model=AuditVerification, summary="Recompute every hash chain")
+async def verify(principal: CurrentPrincipal, queries: Queries) -> AuditVerification:
+    require_role(principal, "support", "operator")
+    return await queries.verify()

@@ -1,0 +1,1 @@
+"""The ILR service: each learner's Individualised Learner Record, versioned, changed by the rules."""

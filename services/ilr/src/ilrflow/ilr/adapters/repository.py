@@ -1,0 +1,137 @@
+"""MongoDB persistence of ILR records: one document per learner holding the current record, its
+version history and its outbox, so that every change is one atomic single-document write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from ilrflow.shared.events import Envelope
+from ilrflow.shared.idempotency import mark_applied, not_yet_applied
+from ilrflow.shared.mongo import Document
+from ilrflow.shared.outbox import merge_updates, outbox_update
+
+
+@dataclass
+class IlrDocument:
+    tenant: str
+    learner_id: str
+    version: int
+    qa_verified: bool
+    learner: dict[str, Any] | None
+    group: str | None
+    applied_events: list[str] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int
+    actor: str
+    at: datetime
+    cause: str
+    tracker_id: str | None
+    outcome: str
+    reason: str
+    patch: list[dict[str, Any]]
+
+    def to_document(self) -> Document:
+        return {
+            "version": self.version,
+            "actor": self.actor,
+            "at": self.at.isoformat(),
+            "cause": self.cause,
+            "tracker_id": self.tracker_id,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "patch": self.patch,
+        }
+
+
+def doc_id(tenant: str, learner_id: str) -> str:
+    return f"{tenant}:{learner_id}"
+
+
+class IlrRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.records: AsyncCollection[Document] = db["ilr_records"]
+
+    async def ensure_indexes(self) -> None:
+        await self.records.create_index([("tenant", 1), ("learner_id", 1)])
+
+    async def get(self, tenant: str, learner_id: str) -> IlrDocument | None:
+        document = await self.records.find_one({"_id": doc_id(tenant, learner_id)})
+        return None if document is None else _from_document(document)
+
+    async def create_empty(self, tenant: str, learner_id: str, group: str | None) -> None:
+        """Make sure the learner has a document (version 0, no record) to hold its outbox."""
+        with suppress(DuplicateKeyError):  # it exists: that is all we wanted
+            await self.records.insert_one(
+                {
+                    "_id": doc_id(tenant, learner_id),
+                    "tenant": tenant,
+                    "learner_id": learner_id,
+                    "version": 0,
+                    "qa_verified": False,
+                    "learner": None,
+                    "group": group,
+                    "applied_events": [],
+                    "history": [],
+                    "outbox": [],
+                    "outbox_pending": 0,
+                }
+            )
+
+    async def record_outcome(
+        self,
+        current: IlrDocument,
+        *,
+        event_id: str | None,
+        new_learner: dict[str, Any] | None,
+        history: HistoryEntry | None,
+        events: Sequence[Envelope[Any]],
+        extra: Document | None = None,
+    ) -> bool:
+        """Write the outcome of one change: optionally a new version, always the events, and the
+        event id that caused it. False when the document moved on (or the event was applied)."""
+        query: Document = {
+            "_id": doc_id(current.tenant, current.learner_id),
+            "version": current.version,
+        }
+        sets: Document = dict(extra or {})
+        update: Document = {}
+        if new_learner is not None and history is not None:
+            sets["learner"] = new_learner
+            update = {"$inc": {"version": 1}, "$push": {"history": history.to_document()}}
+        if sets:
+            update = merge_updates(update, {"$set": sets})
+        update = merge_updates(update, outbox_update(events))
+        if event_id is not None:
+            query.update(not_yet_applied(event_id))
+            update = merge_updates(update, mark_applied(event_id))
+        result = await self.records.update_one(query, update)
+        return result.modified_count == 1
+
+    async def list_for_tenant(self, tenant: str) -> list[IlrDocument]:
+        cursor = self.records.find({"tenant": tenant, "version": {"$gt": 0}}).sort("_id", 1)
+        return [_from_document(document) async for document in cursor]
+
+
+def _from_document(document: Document) -> IlrDocument:
+    return IlrDocument(
+        tenant=document["tenant"],
+        learner_id=document["learner_id"],
+        version=int(document["version"]),
+        qa_verified=bool(document.get("qa_verified", False)),
+        learner=document.get("learner"),
+        group=document.get("group"),
+        applied_events=list(document.get("applied_events", [])),
+        history=list(document.get("history", [])),
+    )

@@ -1,0 +1,35 @@
+"""The one place that reads settings and builds the ILR service's objects."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ilrflow.ilr.adapters.repository import IlrRepository
+from ilrflow.ilr.entrypoints.http import router
+from ilrflow.ilr.service.use_cases import IlrService
+from ilrflow.shared.events import EventType, Topics
+from ilrflow.shared.service import ServiceRuntime, create_service_app
+from ilrflow.shared.settings import Settings, get_settings
+
+SERVICE = "ilr"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    runtime = ServiceRuntime(SERVICE, settings)
+    repository = IlrRepository(runtime.db)
+    service = IlrService(repository, runtime.events_written)
+    runtime.use_outbox([repository.records])
+    runtime.on_startup(repository.ensure_indexes)
+    runtime.consume(Topics.LEARNER_UPDATED, {EventType.LEARNER_UPDATED: service.on_learner_updated})
+    runtime.consume(
+        Topics.TRACKER_PROCESSED, {EventType.TRACKER_PROCESSED: service.on_tracker_processed}
+    )
+    app = create_service_app(
+        runtime,
+        [router],
+        title="ilrflow ILR service",
+        description="Each learner's ILR, versioned; applies processed trackers by the funding rules.",
+    )
+    app.state.ilr_service = service
+    return app

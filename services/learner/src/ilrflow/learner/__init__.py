@@ -1,0 +1,1 @@
+"""The learner service: learners, enrolments, employers, groups and the staff directory."""

@@ -1,0 +1,141 @@
+"""MongoDB persistence of learners and staff; every write carries its outbox events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from ilrflow.shared.events import Envelope, LearnerSnapshot, StaffUpdated
+from ilrflow.shared.idempotency import mark_applied, not_yet_applied
+from ilrflow.shared.mongo import Document
+from ilrflow.shared.outbox import merge_updates, new_document_outbox, outbox_update
+
+
+def doc_id(tenant: str, ident: str) -> str:
+    return f"{tenant}:{ident}"
+
+
+class StaffAlreadyExistsError(Exception):
+    pass
+
+
+class LearnerRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.learners: AsyncCollection[Document] = db["learners"]
+        self.staff: AsyncCollection[Document] = db["staff"]
+
+    @property
+    def outbox_collections(self) -> list[AsyncCollection[Document]]:
+        return [self.learners, self.staff]
+
+    async def ensure_indexes(self) -> None:
+        await self.learners.create_index([("tenant", 1), ("record.group", 1)])
+        await self.staff.create_index([("tenant", 1)])
+
+    # --- learners -------------------------------------------------------------------------
+
+    async def add_learner(
+        self, tenant: str, learner: LearnerSnapshot, events: Sequence[Envelope[Any]]
+    ) -> None:
+        document = {
+            "_id": doc_id(tenant, learner.id),
+            "tenant": tenant,
+            "id": learner.id,
+            "record": learner.model_dump(mode="json"),
+            "version": 1,
+            "applied_events": [],
+            **new_document_outbox(events),
+        }
+        await self.learners.insert_one(document)
+
+    async def get_learner(self, tenant: str, learner_id: str) -> tuple[LearnerSnapshot, int] | None:
+        document = await self.learners.find_one({"_id": doc_id(tenant, learner_id)})
+        if document is None:
+            return None
+        return LearnerSnapshot.model_validate(document["record"]), int(document["version"])
+
+    async def save_learner(
+        self,
+        tenant: str,
+        learner: LearnerSnapshot,
+        expected_version: int,
+        events: Sequence[Envelope[Any]],
+        applied_event_id: str | None = None,
+    ) -> bool:
+        """Store the new record if nobody changed it since ``expected_version`` (and, for a
+        consumer, if the event was not applied before). False when the write did not match."""
+        query: Document = {"_id": doc_id(tenant, learner.id), "version": expected_version}
+        update = merge_updates(
+            {"$set": {"record": learner.model_dump(mode="json")}, "$inc": {"version": 1}},
+            outbox_update(events),
+        )
+        if applied_event_id is not None:
+            query.update(not_yet_applied(applied_event_id))
+            update = merge_updates(update, mark_applied(applied_event_id))
+        result = await self.learners.update_one(query, update)
+        return result.matched_count == 1
+
+    async def mark_event_seen(self, tenant: str, learner_id: str, event_id: str) -> None:
+        """Record an event that changed nothing, so that a redelivery is recognised too."""
+        await self.learners.update_one(
+            {"_id": doc_id(tenant, learner_id), **not_yet_applied(event_id)}, mark_applied(event_id)
+        )
+
+    async def has_applied(self, tenant: str, learner_id: str, event_id: str) -> bool:
+        found = await self.learners.find_one(
+            {"_id": doc_id(tenant, learner_id), "applied_events": event_id}, {"_id": 1}
+        )
+        return found is not None
+
+    async def list_learners(
+        self, tenant: str, groups: list[str] | None, text: str | None, limit: int = 200
+    ) -> list[LearnerSnapshot]:
+        query: Document = {"tenant": tenant}
+        if groups is not None:
+            query["record.group"] = {"$in": groups}
+        learners = []
+        async for document in self.learners.find(query).sort("_id", 1).limit(limit * 5):
+            learner = LearnerSnapshot.model_validate(document["record"])
+            if text is None or _matches(learner, text):
+                learners.append(learner)
+            if len(learners) >= limit:
+                break
+        return learners
+
+    async def groups(self, tenant: str) -> list[str]:
+        learner_groups = await self.learners.distinct("record.group", {"tenant": tenant})
+        staff_groups = await self.staff.distinct("groups", {"tenant": tenant})
+        return sorted({g for g in [*learner_groups, *staff_groups] if g})
+
+    # --- staff ----------------------------------------------------------------------------
+
+    async def add_staff(
+        self, tenant: str, staff: StaffUpdated, events: Sequence[Envelope[Any]]
+    ) -> None:
+        document = {
+            "_id": doc_id(tenant, staff.id),
+            "tenant": tenant,
+            "id": staff.id,
+            "record": staff.model_dump(mode="json"),
+            **new_document_outbox(events),
+        }
+        try:
+            await self.staff.insert_one(document)
+        except DuplicateKeyError as error:
+            raise StaffAlreadyExistsError(staff.id) from error
+
+    async def get_staff(self, tenant: str, staff_id: str) -> StaffUpdated | None:
+        document = await self.staff.find_one({"_id": doc_id(tenant, staff_id)})
+        return None if document is None else StaffUpdated.model_validate(document["record"])
+
+
+def _matches(learner: LearnerSnapshot, text: str) -> bool:
+    needle = text.casefold()
+    haystack = (
+        f"{learner.given_names} {learner.family_name} {learner.email or ''} {learner.uln or ''}"
+    )
+    return needle in haystack.casefold() or needle == learner.id.casefold()

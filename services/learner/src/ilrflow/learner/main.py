@@ -1,0 +1,14 @@
+"""Run the learner service: ``ilrflow-learner`` (or ``python -m ilrflow.learner.main``)."""
+
+from ilrflow.learner.bootstrap import SERVICE, create_app
+from ilrflow.shared.service import serve
+from ilrflow.shared.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    serve(create_app(settings), settings, SERVICE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Learner use cases: load, decide with the domain, store state and events in one write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ilrflow.learner.adapters.repository import LearnerRepository, StaffAlreadyExistsError
+from ilrflow.learner.domain.model import (
+    EnrolmentIn,
+    LearnerIn,
+    StaffIn,
+    apply_processed_tracker,
+    new_enrolment_id,
+    new_learner_id,
+    snapshot_from_input,
+)
+from ilrflow.shared.auth import Principal
+from ilrflow.shared.errors import TransientError
+from ilrflow.shared.events import (
+    Envelope,
+    LearnerSnapshot,
+    LearnerUpdated,
+    StaffUpdated,
+    TrackerProcessed,
+    new_event,
+)
+from ilrflow.shared.http_errors import ApiError, not_found
+from ilrflow.shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class LearnerService:
+    def __init__(self, repository: LearnerRepository, events_written: Callable[[], None]) -> None:
+        self.repository = repository
+        self._events_written = events_written
+
+    # --- staff ----------------------------------------------------------------------------
+
+    async def register_staff(self, principal: Principal, data: StaffIn) -> StaffUpdated:
+        staff = StaffUpdated(
+            id=data.id, name=data.name, email=str(data.email), roles=data.roles, groups=data.groups
+        )
+        event = new_event(staff, tenant=principal.tenant, subject=staff.id, actor=principal.sub)
+        try:
+            await self.repository.add_staff(principal.tenant, staff, [event])
+        except StaffAlreadyExistsError as error:
+            raise ApiError(409, "conflict", f"Staff member {data.id!r} already exists.") from error
+        self._events_written()
+        return staff
+
+    # --- learners -------------------------------------------------------------------------
+
+    async def create_learner(self, principal: Principal, data: LearnerIn) -> LearnerSnapshot:
+        if data.primary_tutor_id is not None:
+            tutor = await self.repository.get_staff(principal.tenant, data.primary_tutor_id)
+            if tutor is None or "tutor" not in tutor.roles:
+                raise ApiError(
+                    422,
+                    "validation_failed",
+                    f"primary_tutor_id {data.primary_tutor_id!r} is not a tutor of this tenant.",
+                    [{"field": "primary_tutor_id", "reason": "unknown tutor"}],
+                )
+        learner = snapshot_from_input(new_learner_id(), data)
+        event = self._learner_event(principal, LearnerUpdated(change="created", learner=learner))
+        await self.repository.add_learner(principal.tenant, learner, [event])
+        self._events_written()
+        return learner
+
+    async def enrol(
+        self, principal: Principal, learner_id: str, data: EnrolmentIn
+    ) -> LearnerSnapshot:
+        learner, version = await self._visible_learner(principal, learner_id)
+        enrolment = data.to_enrolment(new_enrolment_id())
+        enrolled = learner.model_copy(update={"enrolments": [*learner.enrolments, enrolment]})
+        payload = LearnerUpdated(
+            change="enrolled",
+            learner=enrolled,
+            changed_fields=["enrolments"],
+            enrolment_id=enrolment.id,
+        )
+        event = self._learner_event(principal, payload)
+        if not await self.repository.save_learner(principal.tenant, enrolled, version, [event]):
+            raise ApiError(409, "conflict", "The learner changed meanwhile; try again.")
+        self._events_written()
+        return enrolled
+
+    async def get_learner(self, principal: Principal, learner_id: str) -> LearnerSnapshot:
+        learner, _ = await self._visible_learner(principal, learner_id)
+        return learner
+
+    async def list_learners(
+        self, principal: Principal, group: str | None, text: str | None
+    ) -> list[LearnerSnapshot]:
+        if not principal.is_staff:
+            return [await self.get_learner(principal, principal.sub)]
+        groups = visible_groups(principal)
+        if group is not None:
+            groups = [group] if groups is None or group in groups else []
+        return await self.repository.list_learners(principal.tenant, groups, text)
+
+    async def _visible_learner(
+        self, principal: Principal, learner_id: str
+    ) -> tuple[LearnerSnapshot, int]:
+        found = await self.repository.get_learner(principal.tenant, learner_id)
+        if found is None or not may_see(principal, found[0]):
+            raise not_found("learner", learner_id)
+        return found
+
+    def _learner_event(
+        self, principal: Principal, payload: LearnerUpdated, **kwargs: Any
+    ) -> Envelope[LearnerUpdated]:
+        return new_event(
+            payload,
+            tenant=principal.tenant,
+            subject=payload.learner.id,
+            actor=principal.sub,
+            **kwargs,
+        )
+
+    # --- consumer -------------------------------------------------------------------------
+
+    async def on_tracker_processed(self, event: Envelope[TrackerProcessed]) -> None:
+        """Apply an approved change to the master record; idempotent by event id."""
+        tracker = event.data
+        found = await self.repository.get_learner(event.tenant, tracker.learner_id)
+        if found is None:
+            log.warning("processed tracker for an unknown learner", learner_id=tracker.learner_id)
+            return
+        learner, version = found
+        if await self.repository.has_applied(event.tenant, learner.id, event.id):
+            return
+        changed_learner, changed_fields = apply_processed_tracker(
+            learner, tracker.tracker_type, tracker.changes
+        )
+        if not changed_fields:
+            await self.repository.mark_event_seen(event.tenant, learner.id, event.id)
+            return
+        payload = LearnerUpdated(
+            change="changed",
+            learner=changed_learner,
+            changed_fields=changed_fields,
+            tracker_id=tracker.tracker_id,
+        )
+        outgoing = new_event(
+            payload,
+            tenant=event.tenant,
+            subject=learner.id,
+            actor=tracker.processed_by,
+            correlation_id=event.correlation_id,
+            causation_id=event.id,
+        )
+        stored = await self.repository.save_learner(
+            event.tenant, changed_learner, version, [outgoing], applied_event_id=event.id
+        )
+        if not stored and not await self.repository.has_applied(event.tenant, learner.id, event.id):
+            raise TransientError("learner changed concurrently; retrying")
+        self._events_written()
+
+
+def visible_groups(principal: Principal) -> list[str] | None:
+    """None means every group (admins, support and operators see the whole tenant)."""
+    if principal.has_role("admin", "support", "operator", "ilr_qa"):
+        return None
+    return list(principal.groups)
+
+
+def may_see(principal: Principal, learner: LearnerSnapshot) -> bool:
+    if not principal.is_staff:
+        return principal.sub == learner.id
+    groups = visible_groups(principal)
+    return groups is None or learner.group in groups

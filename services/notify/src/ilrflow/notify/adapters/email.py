@@ -1,0 +1,118 @@
+"""Email delivery over SMTP, with retries: the inbox row is written first, then sent.
+
+A send that fails is retried with backoff (``domain.retry``); when the policy gives up the row
+is marked ``failed`` with the last error, visible to operators at /v1/notifications/deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+
+from ilrflow.notify.adapters.repository import NotifyRepository
+from ilrflow.notify.domain.retry import next_attempt
+from ilrflow.shared.logging import get_logger
+from ilrflow.shared.settings import Settings
+
+log = get_logger(__name__)
+
+
+class EmailSender:
+    def __init__(
+        self,
+        settings: Settings,
+        repository: NotifyRepository,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._repository = repository
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self.sent = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.send_due()
+            except Exception:
+                log.exception("email pass failed; retrying")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.email_poll_seconds)
+
+    async def send_due(self) -> int:
+        due = await self._repository.due_emails(self._clock())
+        for row in due:
+            await self._deliver(row)
+        return len(due)
+
+    async def _deliver(self, row: dict[str, Any]) -> None:
+        delivery = dict(row["delivery"])
+        attempts = int(delivery.get("attempts", 0)) + 1
+        if not self._settings.smtp_host:
+            await self._repository.record_delivery(
+                row["_id"],
+                {
+                    **delivery,
+                    "status": "not_sent",
+                    "attempts": attempts,
+                    "last_error": "no SMTP server configured (ILRFLOW_SMTP_HOST)",
+                },
+            )
+            return
+        try:
+            await aiosmtplib.send(
+                _message(row, self._settings.smtp_from),
+                hostname=self._settings.smtp_host,
+                port=self._settings.smtp_port,
+                start_tls=self._settings.smtp_starttls,
+                timeout=10,
+            )
+        except (aiosmtplib.SMTPException, OSError) as error:
+            permanent = isinstance(error, aiosmtplib.SMTPRecipientsRefused)
+            retry_at = next_attempt(attempts, self._clock(), permanent=permanent)
+            status = "pending" if retry_at else "failed"
+            log.warning(
+                "email send failed", notification=row["_id"], status=status, error=str(error)
+            )
+            await self._repository.record_delivery(
+                row["_id"],
+                {
+                    "status": status,
+                    "attempts": attempts,
+                    "next_attempt_at": retry_at,
+                    "last_error": str(error),
+                },
+            )
+            return
+        self.sent += 1
+        await self._repository.record_delivery(
+            row["_id"],
+            {
+                "status": "sent",
+                "attempts": attempts,
+                "next_attempt_at": None,
+                "last_error": None,
+                "sent_at": self._clock(),
+            },
+        )
+
+
+def _message(row: dict[str, Any], sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = row["email_to"]
+    message["Subject"] = row["subject"]
+    message["Message-ID"] = f"<{row['_id']}@ilrflow>"
+    message.set_content(row["body_text"])
+    message.add_alternative(row["body_html"], subtype="html")
+    return message

@@ -1,0 +1,149 @@
+"""MongoDB persistence for notify: the recipient projection and the notification inbox.
+
+A notification's ``_id`` is derived from (event id, recipient, channel), so writing the inbox
+twice for a redelivered event inserts nothing new: exactly one notification per key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from ilrflow.notify.domain.model import (
+    LearnerContact,
+    Notification,
+    RecipientDirectory,
+    StaffMember,
+    TenantNotifySettings,
+)
+from ilrflow.shared.mongo import Document
+
+DUPLICATE_KEY = 11000
+
+
+class NotifyRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.staff: AsyncCollection[Document] = db["staff_projection"]
+        self.learners: AsyncCollection[Document] = db["learner_projection"]
+        self.settings: AsyncCollection[Document] = db["notify_settings"]
+        self.notifications: AsyncCollection[Document] = db["notifications"]
+
+    async def ensure_indexes(self) -> None:
+        await self.staff.create_index([("tenant", ASCENDING)])
+        await self.notifications.create_index(
+            [("tenant", ASCENDING), ("recipient_id", ASCENDING), ("created_at", DESCENDING)]
+        )
+        await self.notifications.create_index(
+            [("delivery.status", ASCENDING), ("delivery.next_attempt_at", ASCENDING)]
+        )
+
+    # --- projection -----------------------------------------------------------------------
+
+    async def upsert_staff(self, tenant: str, staff: StaffMember) -> None:
+        await self.staff.update_one(
+            {"_id": f"{tenant}:{staff.id}"},
+            {"$set": {"tenant": tenant, **staff.model_dump(mode="json")}},
+            upsert=True,
+        )
+
+    async def upsert_learner(self, tenant: str, learner: LearnerContact) -> None:
+        await self.learners.update_one(
+            {"_id": f"{tenant}:{learner.id}"},
+            {"$set": {"tenant": tenant, **learner.model_dump(mode="json")}},
+            upsert=True,
+        )
+
+    async def directory(self, tenant: str, learner_ids: Sequence[str]) -> RecipientDirectory:
+        staff = {
+            d["id"]: StaffMember.model_validate(_fields(d))
+            async for d in self.staff.find({"tenant": tenant})
+        }
+        ids = [f"{tenant}:{learner_id}" for learner_id in learner_ids]
+        learners = {
+            d["id"]: LearnerContact.model_validate(_fields(d))
+            async for d in self.learners.find({"_id": {"$in": ids}})
+        }
+        settings_doc = await self.settings.find_one({"_id": tenant})
+        settings = TenantNotifySettings.model_validate(_fields(settings_doc or {}))
+        return RecipientDirectory(tenant=tenant, staff=staff, learners=learners, settings=settings)
+
+    async def save_settings(self, tenant: str, settings: TenantNotifySettings) -> None:
+        await self.settings.update_one(
+            {"_id": tenant}, {"$set": settings.model_dump(mode="json")}, upsert=True
+        )
+
+    # --- inbox ----------------------------------------------------------------------------
+
+    async def add(self, notifications: Sequence[Notification], now: datetime) -> int:
+        """Insert those not stored yet; returns how many were new."""
+        if not notifications:
+            return 0
+        documents = [_inbox_document(n, now) for n in notifications]
+        try:
+            result = await self.notifications.insert_many(documents, ordered=False)
+            return len(result.inserted_ids)
+        except BulkWriteError as error:
+            if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+                raise
+            return int(error.details.get("nInserted", 0))
+
+    async def inbox(
+        self, tenant: str, recipient_id: str, unread_only: bool, limit: int
+    ) -> list[Document]:
+        query: Document = {"tenant": tenant, "recipient_id": recipient_id, "channel": "in_app"}
+        if unread_only:
+            query["read_at"] = None
+        cursor = self.notifications.find(query).sort("created_at", DESCENDING).limit(limit)
+        return [d async for d in cursor]
+
+    async def unread_count(self, tenant: str, recipient_id: str) -> int:
+        return await self.notifications.count_documents(
+            {"tenant": tenant, "recipient_id": recipient_id, "channel": "in_app", "read_at": None}
+        )
+
+    async def mark_read(
+        self, tenant: str, recipient_id: str, notification_id: str, at: datetime
+    ) -> Document | None:
+        query = {"_id": notification_id, "tenant": tenant, "recipient_id": recipient_id}
+        await self.notifications.update_one({**query, "read_at": None}, {"$set": {"read_at": at}})
+        return await self.notifications.find_one(query)
+
+    async def due_emails(self, now: datetime, limit: int = 50) -> list[Document]:
+        query = {"delivery.status": "pending", "delivery.next_attempt_at": {"$lte": now}}
+        return [d async for d in self.notifications.find(query).limit(limit)]
+
+    async def record_delivery(self, notification_id: str, delivery: dict[str, Any]) -> None:
+        await self.notifications.update_one(
+            {"_id": notification_id}, {"$set": {"delivery": delivery}}
+        )
+
+    async def deliveries(self, tenant: str, status: str | None, limit: int) -> list[Document]:
+        query: Document = {"tenant": tenant, "channel": "email"}
+        if status is not None:
+            query["delivery.status"] = status
+        cursor = self.notifications.find(query).sort("created_at", DESCENDING).limit(limit)
+        return [d async for d in cursor]
+
+
+def _fields(document: Document) -> Document:
+    return {k: v for k, v in document.items() if k not in ("_id", "tenant")}
+
+
+def _inbox_document(notification: Notification, now: datetime) -> Document:
+    document = notification.model_dump(mode="python")
+    document["_id"] = notification.id
+    document["read_at"] = None
+    if notification.channel == "email":
+        document["delivery"] = {
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": None,
+        }
+    return document

@@ -1,0 +1,14 @@
+"""Run the notify service: ``ilrflow-notify`` (or ``python -m ilrflow.notify.main``)."""
+
+from ilrflow.notify.bootstrap import SERVICE, create_app
+from ilrflow.shared.service import serve
+from ilrflow.shared.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    serve(create_app(settings), settings, SERVICE)
+
+
+if __name__ == "__main__":
+    main()

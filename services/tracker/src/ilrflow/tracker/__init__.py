@@ -1,0 +1,1 @@
+"""The tracker service: trackers and their workflow, tenant tracker settings and permissions."""

@@ -1,0 +1,163 @@
+"""The tracker service's read-only copy of learners and staff, fed by ``learner-updated``.
+
+The tracker service never asks the learner service; what it needs to validate, scope and allocate
+trackers it keeps here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ilrflow.shared.events import Envelope, IlrState, LearnerUpdated, StaffUpdated
+from ilrflow.shared.mongo import Document
+
+
+@dataclass(frozen=True)
+class ProgrammeView:
+    enrolment_id: str
+    standard_code: int
+    start_date: date
+    planned_end_date: date
+    employer_name: str
+
+
+@dataclass(frozen=True)
+class LearnerView:
+    id: str
+    name: str
+    group: str | None
+    primary_tutor_id: str | None
+    programmes: list[ProgrammeView] = field(default_factory=list)
+
+    @property
+    def current_programme(self) -> ProgrammeView | None:
+        return self.programmes[-1] if self.programmes else None
+
+
+@dataclass(frozen=True)
+class StaffView:
+    id: str
+    name: str
+    email: str
+    roles: list[str]
+    groups: list[str]
+
+
+@dataclass(frozen=True)
+class IlrView:
+    version: int
+    qa_verified: bool
+    learner: dict[str, Any]
+
+
+class ProjectionRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.learners: AsyncCollection[Document] = db["learner_projection"]
+        self.staff: AsyncCollection[Document] = db["staff_projection"]
+        self.ilr: AsyncCollection[Document] = db["ilr_projection"]
+
+    async def on_ilr_state(self, event: Envelope[IlrState]) -> None:
+        """Keep the newest ILR per learner (for previews and the QA lock); an older version
+        arriving late never overwrites a newer one."""
+        state = event.data
+        await self.ilr.update_one(
+            {"_id": f"{event.tenant}:{state.learner_id}", "version": {"$lte": state.version}},
+            {"$set": state.model_dump(mode="json")},
+            upsert=False,
+        )
+        await self.ilr.update_one(
+            {"_id": f"{event.tenant}:{state.learner_id}"},
+            {"$setOnInsert": state.model_dump(mode="json")},
+            upsert=True,
+        )
+
+    async def ilr_of(self, tenant: str, learner_id: str) -> IlrView | None:
+        document = await self.ilr.find_one({"_id": f"{tenant}:{learner_id}"})
+        if document is None:
+            return None
+        return IlrView(
+            version=int(document["version"]),
+            qa_verified=bool(document.get("qa_verified")),
+            learner=dict(document.get("learner") or {}),
+        )
+
+    async def ensure_indexes(self) -> None:
+        await self.staff.create_index([("tenant", 1)])
+
+    async def on_learner_updated(self, event: Envelope[LearnerUpdated]) -> None:
+        learner = event.data.learner
+        programmes = [
+            {
+                "enrolment_id": e.id,
+                "standard_code": e.standard_code,
+                "start_date": e.start_date.isoformat(),
+                "planned_end_date": e.planned_end_date.isoformat(),
+                "employer_name": e.employer.name,
+            }
+            for e in learner.enrolments
+        ]
+        await self.learners.update_one(
+            {"_id": f"{event.tenant}:{learner.id}"},
+            {
+                "$set": {
+                    "tenant": event.tenant,
+                    "id": learner.id,
+                    "name": f"{learner.given_names} {learner.family_name}",
+                    "group": learner.group,
+                    "primary_tutor_id": learner.primary_tutor_id,
+                    "programmes": programmes,
+                }
+            },
+            upsert=True,
+        )
+
+    async def on_staff_updated(self, event: Envelope[StaffUpdated]) -> None:
+        staff = event.data
+        await self.staff.update_one(
+            {"_id": f"{event.tenant}:{staff.id}"},
+            {"$set": {"tenant": event.tenant, **staff.model_dump(mode="json")}},
+            upsert=True,
+        )
+
+    async def learner(self, tenant: str, learner_id: str) -> LearnerView | None:
+        document = await self.learners.find_one({"_id": f"{tenant}:{learner_id}"})
+        if document is None:
+            return None
+        return LearnerView(
+            id=document["id"],
+            name=document["name"],
+            group=document.get("group"),
+            primary_tutor_id=document.get("primary_tutor_id"),
+            programmes=[
+                ProgrammeView(
+                    enrolment_id=p["enrolment_id"],
+                    standard_code=int(p["standard_code"]),
+                    start_date=date.fromisoformat(p["start_date"]),
+                    planned_end_date=date.fromisoformat(p["planned_end_date"]),
+                    employer_name=p["employer_name"],
+                )
+                for p in document.get("programmes", [])
+            ],
+        )
+
+    async def staff_member(self, tenant: str, staff_id: str) -> StaffView | None:
+        document = await self.staff.find_one({"_id": f"{tenant}:{staff_id}"})
+        return None if document is None else _staff(document)
+
+    async def staff_of_tenant(self, tenant: str) -> list[StaffView]:
+        return [_staff(d) async for d in self.staff.find({"tenant": tenant})]
+
+
+def _staff(document: Document) -> StaffView:
+    return StaffView(
+        id=document["id"],
+        name=document["name"],
+        email=document["email"],
+        roles=list(document.get("roles", [])),
+        groups=list(document.get("groups", [])),
+    )

@@ -1,0 +1,162 @@
+"""MongoDB persistence of trackers and tenant tracker settings.
+
+A tracker document is the aggregate's own form plus its outbox; saving checks the version the
+use case loaded, so two admins acting at once cannot overwrite each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ilrflow.shared.events import Envelope
+from ilrflow.shared.idempotency import mark_applied, not_yet_applied
+from ilrflow.shared.mongo import Document
+from ilrflow.shared.outbox import (
+    OUTBOX_FIELD,
+    PENDING_FIELD,
+    merge_updates,
+    new_document_outbox,
+    outbox_update,
+)
+from ilrflow.tracker.domain.policy import TenantTrackerSettings
+from ilrflow.tracker.domain.tracker import Tracker
+
+
+def doc_id(tenant: str, tracker_id: str) -> str:
+    return f"{tenant}:{tracker_id}"
+
+
+@dataclass(frozen=True)
+class TrackerFilter:
+    status: str | None = None
+    tracker_type: str | None = None
+    allocated_to: str | None = None
+    learner_id: str | None = None
+    group: str | None = None
+    raised_from: datetime | None = None
+    raised_to: datetime | None = None
+    visible_groups: list[str] | None = None
+    visible_to_learner: str | None = None
+
+
+class TrackerRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.trackers: AsyncCollection[Document] = db["trackers"]
+        self.settings: AsyncCollection[Document] = db["tracker_settings"]
+
+    async def ensure_indexes(self) -> None:
+        await self.trackers.create_index([("tenant", 1), ("raised_at", -1), ("id", -1)])
+        for field in ("allocated_to", "learner_id", "status", "learner_group"):
+            await self.trackers.create_index([("tenant", 1), (field, 1), ("raised_at", -1)])
+
+    # --- trackers -------------------------------------------------------------------------
+
+    async def add(self, tracker: Tracker, events: Sequence[Envelope[Any]]) -> None:
+        await self.trackers.insert_one(self._document(tracker) | new_document_outbox(events))
+
+    async def get(self, tenant: str, tracker_id: str) -> Tracker | None:
+        document = await self.trackers.find_one({"_id": doc_id(tenant, tracker_id)})
+        return None if document is None else _from_document(document)
+
+    async def save(
+        self,
+        tracker: Tracker,
+        loaded_version: int,
+        events: Sequence[Envelope[Any]],
+        applied_event_id: str | None = None,
+    ) -> bool:
+        """Store the tracker if it is still at ``loaded_version``; False if someone got there
+        first (or, for a consumer, the event was applied before)."""
+        query: Document = {"_id": doc_id(tracker.tenant, tracker.id), "version": loaded_version}
+        update = merge_updates({"$set": self._document(tracker)}, outbox_update(events))
+        if applied_event_id is not None:
+            query.update(not_yet_applied(applied_event_id))
+            update = merge_updates(update, mark_applied(applied_event_id))
+        result = await self.trackers.update_one(query, update)
+        return result.matched_count == 1
+
+    async def find(
+        self, tenant: str, where: TrackerFilter, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Tracker]:
+        query = _query(tenant, where)
+        if after is not None:
+            raised_at, tracker_id = after
+            query["$or"] = [
+                {"raised_at": {"$lt": raised_at}},
+                {"raised_at": raised_at, "id": {"$lt": tracker_id}},
+            ]
+        cursor = self.trackers.find(query).sort([("raised_at", -1), ("id", -1)]).limit(limit)
+        return [_from_document(d) async for d in cursor]
+
+    def _document(self, tracker: Tracker) -> Document:
+        document = tracker.to_document()
+        document["id"] = document["_id"]  # kept beside _id: the keyset cursor sorts on it
+        document["_id"] = doc_id(tracker.tenant, tracker.id)
+        return document
+
+    # --- tenant settings ------------------------------------------------------------------
+
+    async def get_settings(self, tenant: str) -> tuple[TenantTrackerSettings, int]:
+        document = await self.settings.find_one({"_id": tenant})
+        if document is None:
+            return TenantTrackerSettings(), 0
+        return TenantTrackerSettings.model_validate(document["settings"]), int(document["version"])
+
+    async def save_settings(
+        self, tenant: str, settings: TenantTrackerSettings, loaded_version: int
+    ) -> bool:
+        body = {"settings": settings.model_dump(mode="json"), "version": loaded_version + 1}
+        if loaded_version == 0:
+            result = await self.settings.update_one(
+                {"_id": tenant}, {"$setOnInsert": body}, upsert=True
+            )
+            return result.upserted_id is not None
+        replaced = await self.settings.update_one(
+            {"_id": tenant, "version": loaded_version}, {"$set": body}
+        )
+        return replaced.matched_count == 1
+
+
+def _from_document(document: Document) -> Tracker:
+    fields = {k: v for k, v in document.items() if k not in (OUTBOX_FIELD, PENDING_FIELD)}
+    fields["_id"] = document["id"]
+    return Tracker.from_document(fields)
+
+
+def _query(tenant: str, where: TrackerFilter) -> Document:
+    query: Document = {"tenant": tenant}
+    equalities = {
+        "status": where.status,
+        "tracker_type": where.tracker_type,
+        "allocated_to": where.allocated_to,
+        "learner_id": where.learner_id,
+    }
+    query.update({k: v for k, v in equalities.items() if v is not None})
+    groups = where.visible_groups
+    if where.group is not None:
+        groups = [where.group] if groups is None or where.group in groups else []
+    if groups is not None:
+        query["learner_group"] = {"$in": groups}
+    if where.visible_to_learner is not None:
+        query["$and"] = [
+            {
+                "$or": [
+                    {"learner_id": where.visible_to_learner},
+                    {"raised_by": where.visible_to_learner},
+                ]
+            }
+        ]
+    window: Document = {}
+    if where.raised_from is not None:
+        window["$gte"] = where.raised_from
+    if where.raised_to is not None:
+        window["$lt"] = where.raised_to
+    if window:
+        query["raised_at"] = window
+    return query

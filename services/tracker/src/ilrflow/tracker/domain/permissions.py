@@ -1,0 +1,267 @@
+"""Who may do what to which tracker, and who gets it: the tenant policy applied to an actor.
+
+Every check returns a :class:`Decision`; a refusal carries a ``code`` the HTTP layer maps to a
+status (``not_visible`` -> 404 so a caller never learns the learner exists, ``unknown_type`` ->
+422, the rest -> 403) and a ``reason`` a person can read.
+
+Visibility (group scoping): a learner sees only themselves (their id is the token's subject);
+staff see learners in their groups; admins see every learner when the tenant's
+``admins_see_all_groups`` is on (the default). Whoever raised a tracker can always see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from ilrflow.tracker.domain.actors import Actor, StaffLike
+from ilrflow.tracker.domain.policy import TenantTrackerSettings, Verb
+
+RefusalCode = Literal[
+    "not_visible", "unknown_type", "type_disabled", "forbidden", "two_person_control", "qa_locked"
+]
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+    code: RefusalCode | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    def raise_if_refused(self) -> None:
+        if not self.allowed:
+            raise Refused(self)
+
+
+class Refused(Exception):  # noqa: N818 - reads as "permission refused" at the call site
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        self.code = decision.code
+        self.reason = decision.reason
+        super().__init__(decision.reason)
+
+
+ALLOWED = Decision(True)
+
+
+def refuse(code: RefusalCode, reason: str) -> Decision:
+    return Decision(False, reason, code)
+
+
+class TrackerFacts(Protocol):
+    """What the checks need of a tracker (the aggregate has all of it)."""
+
+    @property
+    def tracker_type(self) -> str: ...
+
+    @property
+    def learner_id(self) -> str: ...
+
+    @property
+    def learner_group(self) -> str | None: ...
+
+    @property
+    def raised_by(self) -> str: ...
+
+
+# --- visibility ------------------------------------------------------------------------------
+
+
+def may_see_learner(
+    settings: TenantTrackerSettings, actor: Actor, learner_id: str, learner_group: str | None
+) -> Decision:
+    if actor.id == learner_id and actor.has_role("learner"):
+        return ALLOWED
+    if actor.has_role("admin") and settings.admins_see_all_groups:
+        return ALLOWED
+    if actor.is_staff and learner_group is not None and learner_group in actor.groups:
+        return ALLOWED
+    return refuse("not_visible", "the learner is not in any of your groups")
+
+
+def may_see_tracker(
+    settings: TenantTrackerSettings, actor: Actor, tracker: TrackerFacts
+) -> Decision:
+    if actor.id == tracker.raised_by:
+        return ALLOWED
+    return may_see_learner(settings, actor, tracker.learner_id, tracker.learner_group)
+
+
+# --- the three verbs ---------------------------------------------------------------------------
+
+
+def may_raise(
+    settings: TenantTrackerSettings,
+    actor: Actor,
+    tracker_type: str,
+    learner_group: str | None,
+    on_behalf: bool,
+    *,
+    learner_id: str | None = None,
+) -> Decision:
+    """May ``actor`` raise this type for the learner? ``learner_id`` defaults to the actor
+    (a learner raising their own request); staff calls should pass it."""
+    type_check = _type_available(settings, tracker_type)
+    if not type_check:
+        return type_check
+    seen = may_see_learner(settings, actor, learner_id or actor.id, learner_group)
+    if not seen:
+        return seen
+    if on_behalf and not actor.is_staff:
+        return refuse("forbidden", "only staff may raise a request on a learner's behalf")
+    return _has_role_for(settings, actor, tracker_type, "raise")
+
+
+def may_edit(settings: TenantTrackerSettings, actor: Actor, tracker: TrackerFacts) -> Decision:
+    return _may_act(settings, actor, tracker, "edit")
+
+
+def may_process(settings: TenantTrackerSettings, actor: Actor, tracker: TrackerFacts) -> Decision:
+    """Process permission, group scope and, if the tenant asks for it, two-person control.
+
+    The ILR QA lock needs the learner's ILR state; check it with :func:`check_qa_lock`.
+    """
+    decision = _may_act(settings, actor, tracker, "process")
+    if decision and settings.two_person_control and actor.id == tracker.raised_by:
+        return refuse(
+            "two_person_control",
+            "this tenant requires two people: whoever raised a tracker may not process it",
+        )
+    return decision
+
+
+def may_reject(settings: TenantTrackerSettings, actor: Actor, tracker: TrackerFacts) -> Decision:
+    """Rejecting needs process permission; two-person control does not apply, because turning
+    down one's own request changes nothing."""
+    return _may_act(settings, actor, tracker, "process")
+
+
+def may_cancel(settings: TenantTrackerSettings, actor: Actor, tracker: TrackerFacts) -> Decision:
+    if actor.id == tracker.raised_by:
+        return ALLOWED
+    seen = may_see_tracker(settings, actor, tracker)
+    if not seen:
+        return seen
+    if actor.has_role("admin"):
+        return ALLOWED
+    return refuse("forbidden", "only whoever raised the tracker or an admin may cancel it")
+
+
+def may_allocate(settings: TenantTrackerSettings, actor: Actor, tracker: TrackerFacts) -> Decision:
+    """Admins and anyone who may process the type may (re-)allocate it."""
+    seen = may_see_tracker(settings, actor, tracker)
+    if not seen or actor.has_role("admin"):
+        return seen
+    return _has_role_for(settings, actor, tracker.tracker_type, "process")
+
+
+def check_qa_lock(
+    settings: TenantTrackerSettings, tracker_type: str, processor: Actor, ilr_qa_verified: bool
+) -> Decision:
+    """Once the ILR is QA-verified, programme-changing types need the ``ilr_qa`` role."""
+    info = settings.type_info(tracker_type)
+    if not ilr_qa_verified or info is None or not info.programme_changing:
+        return ALLOWED
+    if processor.has_role("ilr_qa"):
+        return ALLOWED
+    return refuse(
+        "qa_locked",
+        f"the learner's ILR is QA-verified: processing a {tracker_type} needs the ilr_qa role",
+    )
+
+
+# --- allocation ------------------------------------------------------------------------------
+
+
+def allocate(
+    settings: TenantTrackerSettings, learner_group: str | None, tracker_type: str | None = None
+) -> str | None:
+    """The admin the tenant's rules name for this learner group, or None for the shared pool."""
+    for rule in settings.allocation_rules:
+        if rule.matches(learner_group, tracker_type):
+            return rule.admin_id
+    return None
+
+
+def may_be_allocated(
+    settings: TenantTrackerSettings,
+    staff: Actor,
+    tracker: TrackerFacts,
+    *,
+    ilr_qa_verified: bool = False,
+) -> Decision:
+    """Could this staff member process the tracker (the test for an allocation target)?"""
+    decision = may_process(settings, staff, tracker)
+    if not decision:
+        return decision
+    return check_qa_lock(settings, tracker.tracker_type, staff, ilr_qa_verified)
+
+
+def candidate_processors(
+    settings: TenantTrackerSettings,
+    staff_directory: Iterable[StaffLike],
+    tracker_type: str,
+    learner_group: str | None,
+    *,
+    learner_id: str = "",
+    raised_by: str = "",
+    ilr_qa_verified: bool = False,
+) -> list[str]:
+    """Ids of the staff who may process such a tracker, sorted: the people to tell when a
+    tracker lands in the unallocated pool."""
+    facts = _Facts(tracker_type, learner_id, learner_group, raised_by)
+    return sorted(
+        {
+            staff.id
+            for staff in staff_directory
+            if may_be_allocated(
+                settings, Actor.from_staff(staff), facts, ilr_qa_verified=ilr_qa_verified
+            )
+        }
+    )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Facts:
+    tracker_type: str
+    learner_id: str
+    learner_group: str | None
+    raised_by: str
+
+
+def _type_available(settings: TenantTrackerSettings, tracker_type: str) -> Decision:
+    if settings.type_info(tracker_type) is None:
+        return refuse("unknown_type", f"there is no tracker type {tracker_type!r}")
+    if not settings.is_enabled(tracker_type):
+        return refuse("type_disabled", f"{tracker_type} is not enabled for this organisation")
+    return ALLOWED
+
+
+def _has_role_for(
+    settings: TenantTrackerSettings, actor: Actor, tracker_type: str, verb: Verb
+) -> Decision:
+    roles = settings.roles_for(tracker_type, verb)
+    if actor.has_any(roles):
+        return ALLOWED
+    needed = ", ".join(sorted(roles)) or "nobody"
+    return refuse("forbidden", f"to {verb} a {tracker_type} tracker you need one of: {needed}")
+
+
+def _may_act(
+    settings: TenantTrackerSettings, actor: Actor, tracker: TrackerFacts, verb: Verb
+) -> Decision:
+    """Edit and process: the actor must see the learner and hold a role for the verb.
+
+    Turning a type off stops new requests only; trackers already raised can still be finished.
+    """
+    seen = may_see_learner(settings, actor, tracker.learner_id, tracker.learner_group)
+    if not seen:
+        return seen
+    return _has_role_for(settings, actor, tracker.tracker_type, verb)

@@ -1,0 +1,71 @@
+"""The Trackers screen as a spreadsheet: the seed product's columns, one row per tracker."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from ilrflow.tracker.adapters.projections import LearnerView, StaffView
+from ilrflow.tracker.domain.tracker import Tracker
+
+COLUMNS = (
+    "Tracker",
+    "Learner",
+    "Learner id",
+    "Programme",
+    "Tutor",
+    "Created by",
+    "Created date",
+    "Assigned to",
+    "Employer",
+    "Type",
+    "Status",
+    "ILR outcome",
+    "ILR outcome reason",
+)
+
+
+def trackers_workbook(
+    trackers: Sequence[Tracker],
+    learners: Mapping[str, LearnerView | None],
+    staff: Mapping[str, StaffView],
+) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "Trackers"
+    sheet.append(list(COLUMNS))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for tracker in trackers:
+        sheet.append(_row(tracker, learners.get(tracker.learner_id), staff))
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _row(
+    tracker: Tracker, learner: LearnerView | None, staff: Mapping[str, StaffView]
+) -> list[object]:
+    programme = learner.current_programme if learner else None
+    tutor = staff.get(learner.primary_tutor_id or "") if learner else None
+    assigned = staff.get(tracker.allocated_to or "")
+    return [
+        tracker.id,
+        learner.name if learner else "",
+        tracker.learner_id,
+        f"Standard {programme.standard_code}" if programme else "",
+        tutor.name if tutor else "",
+        staff[tracker.raised_by].name if tracker.raised_by in staff else tracker.raised_by,
+        tracker.raised_at.replace(tzinfo=None),
+        assigned.name if assigned else (tracker.allocated_to or "Unallocated"),
+        programme.employer_name if programme else "",
+        tracker.tracker_type,
+        tracker.status,
+        tracker.ilr_outcome.status if tracker.ilr_outcome else "",
+        tracker.ilr_outcome.reason if tracker.ilr_outcome else "",
+    ]

@@ -1,0 +1,393 @@
+"""The tracker service's HTTP API (/v1): parse, authorise, call one use case, map the result."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ilrflow.shared.auth import CurrentPrincipal, Principal, require_role
+from ilrflow.shared.http_errors import ApiError, error_body
+from ilrflow.shared.trackers import ChangesInvalid
+from ilrflow.tracker.adapters.repository import TrackerFilter
+from ilrflow.tracker.domain.errors import IllegalTransition, InvalidCommandError, VersionConflict
+from ilrflow.tracker.domain.permissions import Refused
+from ilrflow.tracker.domain.policy import AllocationRule, TenantTrackerSettings, TypeSettings
+from ilrflow.tracker.domain.tracker import Tracker
+from ilrflow.tracker.entrypoints.export import trackers_workbook
+from ilrflow.tracker.service.use_cases import TrackerService
+
+router = APIRouter(prefix="/v1", tags=["trackers"])
+ADMIN_ROLES = ("admin",)
+
+
+def get_service(request: Request) -> TrackerService:
+    service: TrackerService = request.app.state.tracker_service
+    return service
+
+
+Service = Annotated[TrackerService, Depends(get_service)]
+
+
+# --- request and response bodies -------------------------------------------------------------
+
+
+class RaiseTrackerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=80, description="A catalogue type or custom:<name>.")
+    learner_id: str = Field(min_length=1, max_length=64)
+    changes: dict[str, Any]
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class EditTrackerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, ge=1, description="Or send If-Match.")
+    changes: dict[str, Any] | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class AllocateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allocated_to: str = Field(min_length=1, max_length=64)
+    version: int | None = Field(default=None, ge=1)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, ge=1)
+
+
+class ReasonIn(DecisionIn):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CancelIn(DecisionIn):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class TrackerPage(BaseModel):
+    items: list[Tracker]
+    next_cursor: str | None
+
+
+class TrackerTypeView(BaseModel):
+    type: str
+    title: str
+    description: str
+    learner_led: bool
+    programme_changing: bool
+    custom: bool
+    enabled: bool
+    raise_roles: list[str]
+    edit_roles: list[str]
+    process_roles: list[str]
+
+
+class TrackerSettingsIn(BaseModel):
+    """Tenant-wide settings; fields left out keep their current value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allocation_rules: list[AllocationRule] | None = None
+    material_impact_threshold: int | None = None
+    withdrawal_reason_map: dict[str, int] | None = None
+    two_person_control: bool | None = None
+    admins_see_all_groups: bool | None = None
+
+
+# --- tracker types and settings ----------------------------------------------------------------
+
+
+def _type_view(settings: TenantTrackerSettings, name: str) -> TrackerTypeView:
+    info = settings.type_info(name)
+    assert info is not None
+    return TrackerTypeView(
+        type=name,
+        title=info.title,
+        description=info.description,
+        learner_led=info.learner_led,
+        programme_changing=info.programme_changing,
+        custom=info.custom,
+        enabled=settings.is_enabled(name),
+        raise_roles=sorted(settings.roles_for(name, "raise")),
+        edit_roles=sorted(settings.roles_for(name, "edit")),
+        process_roles=sorted(settings.roles_for(name, "process")),
+    )
+
+
+@router.get(
+    "/tracker-types", response_model=list[TrackerTypeView], summary="Types and their settings"
+)
+async def list_types(principal: CurrentPrincipal, service: Service) -> list[TrackerTypeView]:
+    settings = await service.settings(principal)
+    return [_type_view(settings, name) for name in settings.type_names()]
+
+
+@router.put(
+    "/tracker-types/{tracker_type}",
+    response_model=TrackerTypeView,
+    summary="Enable or disable a type and set who may raise, edit and process it (admin)",
+)
+async def put_type(
+    tracker_type: str, body: TypeSettings, principal: CurrentPrincipal, service: Service
+) -> TrackerTypeView:
+    require_role(principal, *ADMIN_ROLES)
+    settings = await service.set_type_settings(principal, tracker_type, body)
+    return _type_view(settings, tracker_type)
+
+
+@router.get("/tracker-settings", response_model=TenantTrackerSettings, summary="Tenant settings")
+async def get_settings(principal: CurrentPrincipal, service: Service) -> TenantTrackerSettings:
+    require_role(principal, *ADMIN_ROLES)
+    return await service.settings(principal)
+
+
+@router.put(
+    "/tracker-settings",
+    response_model=TenantTrackerSettings,
+    summary="Allocation rules, two-person control, thresholds, withdrawal reasons (admin)",
+)
+async def put_settings(
+    body: TrackerSettingsIn, principal: CurrentPrincipal, service: Service
+) -> TenantTrackerSettings:
+    require_role(principal, *ADMIN_ROLES)
+    fields = body.model_dump(exclude_none=True)
+    return await service.update_settings(
+        principal,
+        lambda current: TenantTrackerSettings.model_validate({**current.model_dump(), **fields}),
+    )
+
+
+# --- trackers ---------------------------------------------------------------------------------
+
+
+@router.post("/trackers", status_code=201, response_model=Tracker, summary="Raise a tracker")
+async def raise_tracker(
+    body: RaiseTrackerIn, principal: CurrentPrincipal, service: Service
+) -> Tracker:
+    return await service.raise_tracker(
+        principal, body.type, body.learner_id, body.changes, body.note
+    )
+
+
+def tracker_filter(
+    principal: CurrentPrincipal,
+    status: Literal["raised", "allocated", "processed", "rejected", "cancelled"] | None = None,
+    type: str | None = None,
+    allocated_to: Annotated[str | None, Query(description="`me` or a staff id")] = None,
+    learner_id: str | None = None,
+    group: str | None = None,
+    from_: Annotated[date | None, Query(alias="from", description="Raised on or after")] = None,
+    to: Annotated[date | None, Query(description="Raised before the end of this day")] = None,
+) -> TrackerFilter:
+    return TrackerFilter(
+        status=status,
+        tracker_type=type,
+        allocated_to=principal.sub if allocated_to == "me" else allocated_to,
+        learner_id=learner_id,
+        group=group,
+        raised_from=datetime.combine(from_, time.min).astimezone() if from_ else None,
+        raised_to=datetime.combine(to, time.max).astimezone() if to else None,
+    )
+
+
+Filter = Annotated[TrackerFilter, Depends(tracker_filter)]
+
+
+@router.get("/trackers", response_model=TrackerPage, summary="Trackers, newest first")
+async def list_trackers(
+    principal: CurrentPrincipal,
+    service: Service,
+    where: Filter,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TrackerPage:
+    found = await service.list_trackers(principal, where, _decode_cursor(cursor), limit + 1)
+    page = found[:limit]
+    next_cursor = _encode_cursor(page[-1]) if len(found) > limit else None
+    return TrackerPage(items=page, next_cursor=next_cursor)
+
+
+@router.get(
+    "/trackers/export.xlsx",
+    summary="The same selection as a spreadsheet",
+    responses={
+        200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}
+    },
+)
+async def export_trackers(principal: CurrentPrincipal, service: Service, where: Filter) -> Response:
+    require_role(principal, "admin", "tutor", "support", "operator", "ilr_qa")
+    trackers: list[Tracker] = []
+    after = None
+    while True:
+        batch = await service.list_trackers(principal, where, after, 500)
+        trackers.extend(batch)
+        if len(batch) < 500:
+            break
+        after = (batch[-1].raised_at, batch[-1].id)
+    learners = {
+        t.learner_id: await service.projections.learner(principal.tenant, t.learner_id)
+        for t in trackers
+    }
+    staff = {s.id: s for s in await service.projections.staff_of_tenant(principal.tenant)}
+    return Response(
+        trackers_workbook(trackers, learners, staff),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"content-disposition": 'attachment; filename="trackers.xlsx"'},
+    )
+
+
+@router.get(
+    "/trackers/{tracker_id}",
+    response_model=Tracker,
+    summary="A tracker with history and ILR outcome",
+)
+async def get_tracker(
+    tracker_id: str, principal: CurrentPrincipal, service: Service, response: Response
+) -> Tracker:
+    tracker = await service.get(principal, tracker_id)
+    response.headers["etag"] = f'"{tracker.version}"'
+    return tracker
+
+
+@router.patch(
+    "/trackers/{tracker_id}", response_model=Tracker, summary="Edit proposed values (versioned)"
+)
+async def edit_tracker(
+    tracker_id: str,
+    body: EditTrackerIn,
+    principal: CurrentPrincipal,
+    service: Service,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Tracker:
+    version = _expected_version(body.version, if_match)
+    if version is None:
+        raise ApiError(
+            428, "version_required", "Send the version you edited (body `version` or If-Match)."
+        )
+    return await service.edit(principal, tracker_id, version, body.changes, body.note)
+
+
+@router.post("/trackers/{tracker_id}/allocate", response_model=Tracker, summary="(Re-)allocate")
+async def allocate_tracker(
+    tracker_id: str, body: AllocateIn, principal: CurrentPrincipal, service: Service
+) -> Tracker:
+    return await service.allocate(principal, tracker_id, body.allocated_to, body.version)
+
+
+@router.post("/trackers/{tracker_id}/process", response_model=Tracker, summary="Approve and apply")
+async def process_tracker(
+    tracker_id: str,
+    principal: CurrentPrincipal,
+    service: Service,
+    body: DecisionIn | None = None,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Tracker:
+    version = _expected_version(body.version if body else None, if_match)
+    return await service.process(principal, tracker_id, version)
+
+
+@router.post(
+    "/trackers/{tracker_id}/reject", response_model=Tracker, summary="Reject with a reason"
+)
+async def reject_tracker(
+    tracker_id: str, body: ReasonIn, principal: CurrentPrincipal, service: Service
+) -> Tracker:
+    return await service.reject(principal, tracker_id, body.reason, body.version)
+
+
+@router.post(
+    "/trackers/{tracker_id}/cancel", response_model=Tracker, summary="Withdraw the request"
+)
+async def cancel_tracker(
+    tracker_id: str, principal: CurrentPrincipal, service: Service, body: CancelIn | None = None
+) -> Tracker:
+    return await service.cancel(
+        principal, tracker_id, body.reason if body else None, body.version if body else None
+    )
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _expected_version(from_body: int | None, if_match: str | None) -> int | None:
+    if if_match is None:
+        return from_body
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError as error:
+        raise ApiError(
+            400, "bad_if_match", 'If-Match must be the tracker\'s version, e.g. "3".'
+        ) from error
+
+
+def _encode_cursor(tracker: Tracker) -> str:
+    raw = json.dumps({"at": tracker.raised_at.isoformat(), "id": tracker.id}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(key["at"]), str(key["id"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ApiError(400, "bad_cursor", "The cursor is not one this API issued.") from error
+
+
+_REFUSAL_STATUS = {
+    "not_visible": 404,
+    "unknown_type": 422,
+    "type_disabled": 403,
+    "forbidden": 403,
+    "two_person_control": 403,
+    "qa_locked": 403,
+}
+
+
+def install_domain_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, error: Refused) -> JSONResponse:
+        code = error.decision.code or "forbidden"
+        status = _REFUSAL_STATUS.get(code, 403)
+        message = "Not found here." if status == 404 else error.decision.reason
+        return JSONResponse(error_body(code if status != 404 else "not_found", message), status)
+
+    @app.exception_handler(ChangesInvalid)
+    async def _invalid(_: Request, error: ChangesInvalid) -> JSONResponse:
+        return JSONResponse(
+            error_body("validation_failed", str(error), [dict(p) for p in error.problems]), 422
+        )
+
+    @app.exception_handler(IllegalTransition)
+    async def _illegal(_: Request, error: IllegalTransition) -> JSONResponse:
+        return JSONResponse(
+            error_body("illegal_transition", str(error), {"current_state": error.current_state}),
+            409,
+        )
+
+    @app.exception_handler(VersionConflict)
+    async def _stale(_: Request, error: VersionConflict) -> JSONResponse:
+        return JSONResponse(
+            error_body("version_conflict", str(error), {"current_version": error.current_version}),
+            409,
+        )
+
+    @app.exception_handler(InvalidCommandError)
+    async def _bad_command(_: Request, error: InvalidCommandError) -> JSONResponse:
+        details = [{"field": error.field, "reason": error.reason}]
+        return JSONResponse(error_body("validation_failed", str(error), details), 422)
+
+
+__all__ = ["Principal", "install_domain_error_handlers", "router"]

@@ -1,0 +1,370 @@
+"""Tracker use cases: load the tracker and the tenant's policy, let the domain decide, store the
+tracker and its events in one write."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ilrflow.shared.auth import Principal
+from ilrflow.shared.errors import TransientError
+from ilrflow.shared.events import Envelope, IlrUpdated, Payload, new_event
+from ilrflow.shared.http_errors import ApiError, not_found
+from ilrflow.shared.ilr import IlrPolicy, preview
+from ilrflow.shared.trackers import ChangesModel, check_against_programme
+from ilrflow.tracker.adapters.projections import LearnerView, ProjectionRepository
+from ilrflow.tracker.adapters.repository import TrackerFilter, TrackerRepository
+from ilrflow.tracker.domain.actors import Actor
+from ilrflow.tracker.domain.permissions import (
+    Decision,
+    Refused,
+    allocate,
+    candidate_processors,
+    check_qa_lock,
+    may_allocate,
+    may_be_allocated,
+    may_cancel,
+    may_edit,
+    may_process,
+    may_raise,
+    may_reject,
+    may_see_tracker,
+)
+from ilrflow.tracker.domain.policy import TenantTrackerSettings, TypeSettings
+from ilrflow.tracker.domain.tracker import Tracker
+
+Clock = Callable[[], datetime]
+
+
+def new_tracker_id() -> str:
+    return "T" + secrets.token_hex(6).upper()
+
+
+class TrackerService:
+    def __init__(
+        self,
+        trackers: TrackerRepository,
+        projections: ProjectionRepository,
+        events_written: Callable[[], None],
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self.trackers = trackers
+        self.projections = projections
+        self._events_written = events_written
+        self._clock = clock
+
+    # --- settings -------------------------------------------------------------------------
+
+    async def settings(self, principal: Principal) -> TenantTrackerSettings:
+        settings, _ = await self.trackers.get_settings(principal.tenant)
+        return settings
+
+    async def update_settings(
+        self, principal: Principal, change: Callable[[TenantTrackerSettings], TenantTrackerSettings]
+    ) -> TenantTrackerSettings:
+        settings, version = await self.trackers.get_settings(principal.tenant)
+        updated = change(settings)
+        if not await self.trackers.save_settings(principal.tenant, updated, version):
+            raise ApiError(409, "conflict", "The settings changed meanwhile; try again.")
+        return updated
+
+    async def set_type_settings(
+        self, principal: Principal, tracker_type: str, type_settings: TypeSettings
+    ) -> TenantTrackerSettings:
+        settings = await self.settings(principal)
+        if settings.type_info(tracker_type) is None:
+            raise not_found("tracker type", tracker_type)
+        return await self.update_settings(
+            principal, lambda s: s.with_type_settings(tracker_type, type_settings)
+        )
+
+    # --- raising --------------------------------------------------------------------------
+
+    async def raise_tracker(
+        self,
+        principal: Principal,
+        tracker_type: str,
+        learner_id: str,
+        changes: dict[str, Any],
+        note: str | None,
+    ) -> Tracker:
+        actor = Actor.of(principal)
+        settings = await self.settings(principal)
+        learner = await self._learner(principal, learner_id)
+        on_behalf = (
+            actor.is_staff
+            and settings.type_info(tracker_type) is not None
+            and bool(
+                settings.type_info(tracker_type).learner_led  # type: ignore[union-attr]
+            )
+        )
+        _allowed(
+            may_raise(
+                settings, actor, tracker_type, learner.group, on_behalf, learner_id=learner.id
+            )
+        )
+        parsed = settings.parse_changes(tracker_type, changes)
+        self._check_programme(parsed, learner)
+        ilr = await self.projections.ilr_of(principal.tenant, learner.id)
+        allocated_to = allocate(settings, learner.group, tracker_type)
+        candidates = candidate_processors(
+            settings,
+            await self.projections.staff_of_tenant(principal.tenant),
+            tracker_type,
+            learner.group,
+            learner_id=learner.id,
+            raised_by=actor.id,
+            ilr_qa_verified=bool(ilr and ilr.qa_verified),
+        )
+        tracker, payloads = Tracker.raise_new(
+            tracker_id=new_tracker_id(),
+            tenant=principal.tenant,
+            learner_id=learner.id,
+            learner_group=learner.group,
+            tracker_type=tracker_type,
+            changes=parsed,
+            actor=actor,
+            now=self._clock(),
+            note=note,
+            on_behalf_of_learner=on_behalf,
+            allocated_to=allocated_to,
+            candidate_processors=candidates,
+            preview=self._preview(ilr.learner if ilr else None, tracker_type, parsed, settings),
+        )
+        await self.trackers.add(tracker, self._events(principal, tracker, payloads))
+        self._events_written()
+        return tracker
+
+    def _check_programme(self, parsed: ChangesModel, learner: LearnerView) -> None:
+        programme = learner.current_programme
+        if programme is None:
+            return
+        problems = check_against_programme(
+            parsed, programme.start_date, programme.planned_end_date, None
+        )
+        if problems:
+            raise ApiError(
+                422,
+                "validation_failed",
+                "The change does not fit the learner's programme: "
+                + "; ".join(f"{p['field']}: {p['reason']}" for p in problems),
+                list(problems),
+            )
+
+    def _preview(
+        self,
+        record: dict[str, Any] | None,
+        tracker_type: str,
+        parsed: ChangesModel,
+        settings: TenantTrackerSettings,
+    ) -> dict[str, Any] | None:
+        if not record:
+            return None
+        policy = IlrPolicy(
+            material_impact_threshold_percent=settings.material_impact_threshold,
+            withdrawal_reason_map=dict(settings.withdrawal_reason_map),
+        )
+        return preview(record, tracker_type, parsed.model_dump(mode="json"), policy) or None
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, tracker_id: str) -> Tracker:
+        tracker = await self.trackers.get(principal.tenant, tracker_id)
+        if tracker is None:
+            raise not_found("tracker", tracker_id)
+        settings = await self.settings(principal)
+        if not may_see_tracker(settings, Actor.of(principal), tracker):
+            raise not_found("tracker", tracker_id)
+        return tracker
+
+    async def list_trackers(
+        self,
+        principal: Principal,
+        where: TrackerFilter,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Tracker]:
+        settings = await self.settings(principal)
+        actor = Actor.of(principal)
+        if not actor.is_staff:
+            scope = TrackerFilter(**{**where.__dict__, "visible_to_learner": actor.id})
+        elif actor.has_role("admin") and settings.admins_see_all_groups:
+            scope = where
+        else:
+            scope = TrackerFilter(**{**where.__dict__, "visible_groups": sorted(actor.groups)})
+        return await self.trackers.find(principal.tenant, scope, after, limit)
+
+    # --- workflow -------------------------------------------------------------------------
+
+    async def allocate(
+        self, principal: Principal, tracker_id: str, to: str, expected_version: int | None
+    ) -> Tracker:
+        async def act(
+            tracker: Tracker, settings: TenantTrackerSettings, actor: Actor
+        ) -> list[Payload]:
+            _allowed(may_allocate(settings, actor, tracker))
+            staff = await self.projections.staff_member(principal.tenant, to)
+            if staff is None:
+                raise ApiError(
+                    422,
+                    "validation_failed",
+                    f"No staff member {to!r} in this tenant.",
+                    [{"field": "allocated_to", "reason": "unknown staff member"}],
+                )
+            ilr = await self.projections.ilr_of(principal.tenant, tracker.learner_id)
+            decision = may_be_allocated(
+                settings,
+                Actor.from_staff(staff),
+                tracker,
+                ilr_qa_verified=bool(ilr and ilr.qa_verified),
+            )
+            if not decision:
+                raise ApiError(
+                    422,
+                    "validation_failed",
+                    f"{to} may not process it: {decision.reason}",
+                    [{"field": "allocated_to", "reason": decision.reason}],
+                )
+            return tracker.allocate(to, actor, self._clock(), expected_version=expected_version)
+
+        return await self._act(principal, tracker_id, act)
+
+    async def edit(
+        self,
+        principal: Principal,
+        tracker_id: str,
+        expected_version: int,
+        changes: dict[str, Any] | None,
+        note: str | None,
+    ) -> Tracker:
+        async def act(
+            tracker: Tracker, settings: TenantTrackerSettings, actor: Actor
+        ) -> list[Payload]:
+            _allowed(may_edit(settings, actor, tracker))
+            parsed = settings.parse_changes(
+                tracker.tracker_type, changes if changes is not None else tracker.changes
+            )
+            ilr = await self.projections.ilr_of(principal.tenant, tracker.learner_id)
+            return tracker.edit(
+                expected_version,
+                parsed,
+                actor,
+                self._clock(),
+                preview=self._preview(
+                    ilr.learner if ilr else None, tracker.tracker_type, parsed, settings
+                ),
+                note=note,
+            )
+
+        return await self._act(principal, tracker_id, act)
+
+    async def process(
+        self, principal: Principal, tracker_id: str, expected_version: int | None
+    ) -> Tracker:
+        async def act(
+            tracker: Tracker, settings: TenantTrackerSettings, actor: Actor
+        ) -> list[Payload]:
+            _allowed(may_process(settings, actor, tracker))
+            ilr = await self.projections.ilr_of(principal.tenant, tracker.learner_id)
+            _allowed(
+                check_qa_lock(settings, tracker.tracker_type, actor, bool(ilr and ilr.qa_verified))
+            )
+            return tracker.process(actor, self._clock(), expected_version=expected_version)
+
+        return await self._act(principal, tracker_id, act)
+
+    async def reject(
+        self, principal: Principal, tracker_id: str, reason: str, expected_version: int | None
+    ) -> Tracker:
+        async def act(
+            tracker: Tracker, settings: TenantTrackerSettings, actor: Actor
+        ) -> list[Payload]:
+            _allowed(may_reject(settings, actor, tracker))
+            return tracker.reject(reason, actor, self._clock(), expected_version=expected_version)
+
+        return await self._act(principal, tracker_id, act)
+
+    async def cancel(
+        self,
+        principal: Principal,
+        tracker_id: str,
+        reason: str | None,
+        expected_version: int | None,
+    ) -> Tracker:
+        async def act(
+            tracker: Tracker, settings: TenantTrackerSettings, actor: Actor
+        ) -> list[Payload]:
+            _allowed(may_cancel(settings, actor, tracker))
+            return tracker.cancel(
+                actor, self._clock(), reason=reason, expected_version=expected_version
+            )
+
+        return await self._act(principal, tracker_id, act)
+
+    async def _act(self, principal: Principal, tracker_id: str, action: Any) -> Tracker:
+        tracker = await self.get(principal, tracker_id)
+        settings = await self.settings(principal)
+        loaded_version = tracker.version
+        payloads = await action(tracker, settings, Actor.of(principal))
+        events = self._events(principal, tracker, payloads)
+        if not await self.trackers.save(tracker, loaded_version, events):
+            raise ApiError(
+                409,
+                "version_conflict",
+                "The tracker changed meanwhile; reload it and try again.",
+                {"current_version": (await self.get(principal, tracker_id)).version},
+            )
+        if events:
+            self._events_written()
+        return tracker
+
+    def _events(
+        self, principal: Principal, tracker: Tracker, payloads: list[Payload]
+    ) -> list[Envelope[Any]]:
+        return [
+            new_event(
+                payload,
+                tenant=principal.tenant,
+                subject=tracker.learner_id,
+                actor=principal.sub,
+                correlation_id=tracker.id,
+            )
+            for payload in payloads
+        ]
+
+    async def _learner(self, principal: Principal, learner_id: str) -> LearnerView:
+        learner = await self.projections.learner(principal.tenant, learner_id)
+        if learner is None:
+            raise not_found("learner", learner_id)
+        return learner
+
+    # --- consumers ------------------------------------------------------------------------
+
+    async def on_ilr_updated(self, event: Envelope[IlrUpdated]) -> None:
+        """Record the ILR outcome on the tracker that caused it, so nobody has to guess."""
+        update = event.data
+        if update.tracker_id is None:
+            return
+        tracker = await self.trackers.get(event.tenant, update.tracker_id)
+        if tracker is None:
+            return
+        loaded_version = tracker.version
+        tracker.record_ilr_outcome(
+            update.outcome,
+            update.reason,
+            self._clock(),
+            ilr_version=update.version,
+            patch=[op.model_dump(mode="json") for op in update.patch],
+        )
+        if tracker.version == loaded_version:
+            return  # the same outcome again: nothing to store
+        stored = await self.trackers.save(tracker, loaded_version, [], applied_event_id=event.id)
+        if not stored:
+            raise TransientError("tracker changed concurrently; retrying")
+
+
+def _allowed(decision: Decision) -> None:
+    if not decision:
+        raise Refused(decision)

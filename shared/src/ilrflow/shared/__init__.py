@@ -1,0 +1,1 @@
+"""ilrflow's common package: what every service shares (contracts, wiring, rules)."""

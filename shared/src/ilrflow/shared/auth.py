@@ -1,0 +1,94 @@
+"""Bearer-token authentication: HS256 JWTs carrying subject, tenant, roles and groups."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
+
+from ilrflow.shared.http_errors import ApiError
+from ilrflow.shared.settings import Settings, get_settings
+
+Role = Literal["learner", "tutor", "admin", "ilr_qa", "support", "operator"]
+ROLES: tuple[str, ...] = ("learner", "tutor", "admin", "ilr_qa", "support", "operator")
+STAFF_ROLES = frozenset({"tutor", "admin", "ilr_qa", "support", "operator"})
+
+
+class Principal(BaseModel):
+    """Who is calling: the tenant always comes from here, never from the request body or path."""
+
+    sub: str
+    tenant: str
+    roles: list[Role]
+    groups: list[str] = []
+
+    def has_role(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+    @property
+    def is_staff(self) -> bool:
+        return any(role in STAFF_ROLES for role in self.roles)
+
+
+def mint_token(
+    settings: Settings,
+    *,
+    tenant: str,
+    sub: str,
+    roles: list[str],
+    groups: list[str] | None = None,
+    ttl_seconds: int = 8 * 3600,
+) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": sub,
+        "tenant": tenant,
+        "roles": roles,
+        "groups": groups or [],
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl_seconds,
+        "iss": settings.jwt_issuer,
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+def decode_token(settings: Settings, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=["HS256"],
+            issuer=settings.jwt_issuer,
+            options={"require": ["sub", "exp", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise ApiError(401, "token_expired", "The bearer token has expired.") from error
+    except jwt.InvalidTokenError as error:
+        raise ApiError(401, "invalid_token", f"The bearer token is not valid: {error}.") from error
+    try:
+        return Principal.model_validate(claims)
+    except ValidationError as error:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+        raise ApiError(
+            401, "invalid_token", f"The bearer token lacks valid claims: {', '.join(fields)}."
+        ) from error
+
+
+def current_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthenticated", "Send a bearer token in the Authorization header.")
+    return decode_token(get_settings(), token.strip())
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(principal: Principal, *roles: str) -> None:
+    if not principal.has_role(*roles):
+        raise ApiError(403, "forbidden", f"This needs one of the roles: {', '.join(roles)}.")

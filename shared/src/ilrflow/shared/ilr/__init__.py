@@ -1,0 +1,30 @@
+"""The ILR engine's pure domain: records, tracker rules, funding arithmetic and the XML export.
+
+No I/O. The tracker service (preview) and the ILR service (application, export) call the same
+functions. Rules and sources: /work/shared/handbook/domain.md §3 (the ILR) and §4 (funding
+rules); the choices made where the sources leave room are in this package's README.md.
+"""
+
+from ilrflow.shared.ilr.apply import apply_tracker
+from ilrflow.shared.ilr.enrolment import learner_from_enrolment
+from ilrflow.shared.ilr.export import export_message
+from ilrflow.shared.ilr.normalise import uln_is_valid
+from ilrflow.shared.ilr.patch import apply_patch, json_patch
+from ilrflow.shared.ilr.policy import ApplyResult, IlrPolicy, TrackerApplication
+from ilrflow.shared.ilr.preview import preview
+from ilrflow.shared.ilr.records import APPLIED_TRACKERS_KEY, IlrLearner
+
+__all__ = [
+    "APPLIED_TRACKERS_KEY",
+    "ApplyResult",
+    "IlrLearner",
+    "IlrPolicy",
+    "TrackerApplication",
+    "apply_patch",
+    "apply_tracker",
+    "export_message",
+    "json_patch",
+    "learner_from_enrolment",
+    "preview",
+    "uln_is_valid",
+]

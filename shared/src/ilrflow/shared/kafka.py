@@ -1,0 +1,234 @@
+"""Kafka wiring: the broker factory with safe settings, topic creation, publishing and consuming.
+
+Consumers commit an offset only after the handler's effect is stored. A transient failure is
+retried with bounded backoff and then re-read from the same offset; a permanent one sends the
+original record to ``<topic>.dlt`` with its coordinates and the reason, and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from ilrflow.shared import metrics
+from ilrflow.shared.errors import PermanentError, is_transient
+from ilrflow.shared.events import (
+    CATALOGUE,
+    Envelope,
+    Topics,
+    dead_letter_topic,
+    from_wire,
+    header_text,
+    to_wire,
+)
+from ilrflow.shared.logging import bound_context, get_logger
+from ilrflow.shared.settings import Settings
+
+log = get_logger(__name__)
+
+Handler = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+def create_broker(settings: Settings, client_id: str) -> KafkaBroker:
+    """A broker whose producer waits for every in-sync replica and never duplicates on retry."""
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        ack_policy=AckPolicy.MANUAL,
+        graceful_timeout=15.0,
+        logger=None,
+    )
+
+
+async def publish_event(broker: KafkaBroker, event: Envelope[Any]) -> None:
+    key, headers, value = to_wire(event)
+    await broker.publish(value, topic=event.topic, key=key, headers=headers)
+    metrics.EVENTS_PUBLISHED.labels(topic=event.topic).inc()
+
+
+def all_topics() -> list[str]:
+    return [t for topic in Topics.ALL for t in (topic, dead_letter_topic(topic))]
+
+
+async def ensure_topics(
+    bootstrap: str,
+    partitions: int = 6,
+    topics: Iterable[str] | None = None,
+    wait_seconds: float = 60,
+) -> list[str]:
+    """Create the topics that do not exist yet (idempotent); return the ones it created."""
+    admin = await _connected_admin(bootstrap, wait_seconds)
+    try:
+        existing = set(await admin.list_topics())
+        wanted = list(topics) if topics is not None else all_topics()
+        missing = [t for t in wanted if t not in existing]
+        new_topics = [
+            NewTopic(
+                name=t,
+                num_partitions=partitions,
+                replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"} if t in Topics.COMPACTED else {},
+            )
+            for t in missing
+        ]
+        if new_topics:
+            # A concurrent caller may have created them first: that is what we wanted anyway.
+            with suppress(TopicAlreadyExistsError):
+                await admin.create_topics(new_topics)
+        return missing
+    finally:
+        await admin.close()
+
+
+async def _connected_admin(bootstrap: str, wait_seconds: float) -> AIOKafkaAdminClient:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return admin
+        except KafkaConnectionError:
+            await admin.close()
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+@dataclass
+class ConsumerGroup:
+    """The handlers one service runs for one topic, keyed by event type.
+
+    Types that the catalogue puts on the topic but that have no handler here are skipped; types
+    the catalogue does not know are dead-lettered.
+    """
+
+    topic: str
+    group_id: str
+    handlers: Mapping[str, Handler]
+    settings: Settings
+    broker: KafkaBroker
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+
+    def subscribe(self) -> None:
+        subscriber = self.broker.subscriber(
+            self.topic,
+            group_id=self.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=600_000,
+        )
+        subscriber(self.on_message)
+
+    async def on_message(self, message: KafkaMessage) -> None:
+        record = message.raw_message
+        started = time.perf_counter()
+        outcome = await self.handle_record(
+            headers=dict(message.headers),
+            value=record.value,  # type: ignore[union-attr]
+            key=record.key,  # type: ignore[union-attr]
+            partition=record.partition,  # type: ignore[union-attr]
+            offset=record.offset,  # type: ignore[union-attr]
+        )
+        metrics.HANDLER_SECONDS.labels(
+            topic=self.topic, group=self.group_id, outcome=outcome
+        ).observe(time.perf_counter() - started)
+        if outcome == "retry":
+            await message.nack()
+        else:
+            await message.ack()
+
+    async def handle_record(
+        self,
+        *,
+        headers: dict[str, Any],
+        value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        offset: int,
+    ) -> str:
+        """Run the handler; return 'done', 'skipped', 'dead-lettered' or 'retry'."""
+        with bound_context(
+            topic=self.topic,
+            partition=partition,
+            offset=offset,
+            event_id=header_text(headers, "ce_id"),
+            tenant=header_text(headers, "ce_tenant"),
+            correlation_id=header_text(headers, "ce_correlationid"),
+        ):
+            try:
+                event = from_wire(headers, value)
+                if CATALOGUE[event.type].topic != self.topic:
+                    raise PermanentError(f"event type {event.type} does not belong on {self.topic}")
+                handler = self.handlers.get(event.type)
+                if handler is None:
+                    return "skipped"
+                return await self._run_with_retries(handler, event)
+            except Exception as error:
+                if is_transient(error):
+                    log.warning("transient failure; record will be read again", error=str(error))
+                    return "retry"
+                await self._dead_letter(headers, value, key, partition, offset, error)
+                return "dead-lettered"
+
+    async def _run_with_retries(self, handler: Handler, event: Envelope[Any]) -> str:
+        attempt = 1
+        while True:
+            try:
+                await handler(event)
+                return "done"
+            except Exception as error:
+                if not is_transient(error) or attempt >= self.settings.consumer_max_attempts:
+                    raise
+                delay = min(
+                    self.settings.consumer_backoff_seconds * 2 ** (attempt - 1),
+                    self.settings.consumer_backoff_max_seconds,
+                )
+                log.warning(
+                    "transient failure; backing off", attempt=attempt, delay=delay, error=str(error)
+                )
+                await self.sleep(delay)
+                attempt += 1
+
+    async def _dead_letter(
+        self,
+        headers: dict[str, Any],
+        value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        offset: int,
+        error: BaseException,
+    ) -> None:
+        reason = str(error) or type(error).__name__
+        # A poison record may carry non-UTF-8 headers; the audit log keeps the original bytes.
+        dlt_headers = {
+            k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v))
+            for k, v in headers.items()
+        }
+        dlt_headers.update(
+            {
+                "dlt_original_topic": self.topic,
+                "dlt_original_partition": str(partition),
+                "dlt_original_offset": str(offset),
+                "dlt_consumer_group": self.group_id,
+                "dlt_error_class": type(error).__name__,
+                "dlt_reason": reason[:2000],
+            }
+        )
+        await self.broker.publish(
+            value or b"", topic=dead_letter_topic(self.topic), key=key, headers=dlt_headers
+        )
+        metrics.DEAD_LETTERS.labels(topic=self.topic, group=self.group_id).inc()
+        log.error("dead-lettered", reason=reason, error_class=type(error).__name__)

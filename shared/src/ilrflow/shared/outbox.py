@@ -1,0 +1,123 @@
+"""The embedded outbox: events ride inside the aggregate document and a relay publishes them.
+
+A state change and the events it causes are written in one single-document atomic update (the
+events are pushed onto the document's ``outbox`` array and ``outbox_pending`` is incremented).
+The relay publishes each pending event, then pulls it from the array. A crash between the two
+re-publishes the event on restart; consumers drop it by its event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from ilrflow.shared.events import Envelope, event_from_document, event_to_document
+from ilrflow.shared.logging import get_logger
+from ilrflow.shared.mongo import Document
+
+log = get_logger(__name__)
+
+OUTBOX_FIELD = "outbox"
+PENDING_FIELD = "outbox_pending"
+
+Publish = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+def outbox_update(events: Sequence[Envelope[Any]]) -> dict[str, Any]:
+    """Update operators that append events to a document's outbox (merge them into your update)."""
+    if not events:
+        return {}
+    return {
+        "$push": {OUTBOX_FIELD: {"$each": [event_to_document(e) for e in events]}},
+        "$inc": {PENDING_FIELD: len(events)},
+    }
+
+
+def merge_updates(*updates: dict[str, Any]) -> dict[str, Any]:
+    """Combine update documents operator by operator (``$set`` with ``$set`` and so on)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for update in updates:
+        for operator, fields in update.items():
+            merged.setdefault(operator, {}).update(fields)
+    return merged
+
+
+def new_document_outbox(events: Sequence[Envelope[Any]]) -> Document:
+    """The outbox fields of a document that is inserted together with its first events."""
+    return {OUTBOX_FIELD: [event_to_document(e) for e in events], PENDING_FIELD: len(events)}
+
+
+async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:
+    await collection.create_index(PENDING_FIELD)
+
+
+class OutboxRelay:
+    """Publishes pending outbox events of the given collections, oldest documents first."""
+
+    def __init__(
+        self,
+        collections: Sequence[AsyncCollection[Document]],
+        publish: Publish,
+        poll_seconds: float = 0.5,
+        batch_size: int = 100,
+    ) -> None:
+        self._collections = list(collections)
+        self._publish = publish
+        self._poll_seconds = poll_seconds
+        self._batch_size = batch_size
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def wake(self) -> None:
+        """Called after a write with events, so they go out without waiting for the next poll."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                moved = await self.drain_once()
+            except Exception:
+                log.exception("outbox relay pass failed; retrying")
+                moved = 0
+            if moved == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+
+    async def drain_once(self) -> int:
+        """One pass over every collection; returns how many events were published."""
+        moved = 0
+        for collection in self._collections:
+            cursor = collection.find(
+                {PENDING_FIELD: {"$gt": 0}}, {OUTBOX_FIELD: 1}, limit=self._batch_size
+            )
+            async for document in cursor:
+                moved += await self._relay_document(collection, document)
+        return moved
+
+    async def _relay_document(
+        self, collection: AsyncCollection[Document], document: Document
+    ) -> int:
+        pending = document.get(OUTBOX_FIELD) or []
+        for item in pending:
+            await self._publish(event_from_document(item))
+        if not pending:
+            return 0
+        # $pullAll by exact value: FerretDB 1.24 ignores a $pull whose condition names a field.
+        await collection.update_one(
+            {"_id": document["_id"]},
+            {"$pullAll": {OUTBOX_FIELD: pending}, "$inc": {PENDING_FIELD: -len(pending)}},
+        )
+        self.published += len(pending)
+        return len(pending)
+
+    async def depth(self) -> int:
+        total = 0
+        for collection in self._collections:
+            async for document in collection.find({PENDING_FIELD: {"$gt": 0}}, {PENDING_FIELD: 1}):
+                total += int(document.get(PENDING_FIELD, 0))
+        return total

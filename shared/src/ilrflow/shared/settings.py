@@ -1,0 +1,65 @@
+"""Every setting of every ilrflow process, read once from the environment (prefix ``ILRFLOW_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_JWT_SECRET = "ilrflow-development-secret-change-me-in-production"
+
+SERVICE_PORTS = {"learner": 8001, "tracker": 8002, "ilr": 8003, "notify": 8004, "audit": 8005}
+
+
+class Settings(BaseSettings):
+    """Process settings. Each field is the environment variable ``ILRFLOW_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ILRFLOW_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    mongo_url: str = "mongodb://127.0.0.1:27017/"
+    db_prefix: str = Field(
+        default="ilrflow", description="Each service uses the database <db_prefix>_<service>."
+    )
+    jwt_secret: str = Field(
+        default=DEVELOPMENT_JWT_SECRET,
+        description="HS256 secret for bearer tokens; the default is for development only.",
+    )
+    jwt_issuer: str = "ilrflow"
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(
+        default=None, description="HTTP port; defaults to the service's own (learner 8001 ...)."
+    )
+    default_ukprn: int = Field(
+        default=10000001, description="UKPRN written into ILR exports when a tenant sets none."
+    )
+    smtp_host: str = Field(
+        default="", description="SMTP server for email; empty: emails are not sent."
+    )
+    smtp_port: int = 25
+    smtp_from: str = "ilrflow <no-reply@ilrflow.invalid>"
+    smtp_starttls: bool = False
+    email_poll_seconds: float = 1.0
+    log_level: str = "INFO"
+    log_json: bool = True
+    topic_partitions: int = 6
+    run_consumers: bool = Field(default=True, description="Run this process's Kafka consumers.")
+    run_relay: bool = Field(default=True, description="Run the outbox relay in this process.")
+    relay_poll_seconds: float = 0.5
+    consumer_max_attempts: int = Field(
+        default=5, description="Attempts of a transiently failing handler before it is re-read."
+    )
+    consumer_backoff_seconds: float = 0.2
+    consumer_backoff_max_seconds: float = 5.0
+
+    def port_for(self, service: str) -> int:
+        return self.http_port or SERVICE_PORTS[service]
+
+    def database_name(self, service: str) -> str:
+        return f"{self.db_prefix}_{service}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

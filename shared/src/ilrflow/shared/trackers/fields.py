@@ -1,0 +1,165 @@
+"""Field types with the ILR's rules (ILR specification 2024/25-2025/26, ``domain.md`` §3.2).
+
+Each type cleans the value into the form the ILR stores (trimmed, upper-cased postcode, digits-only
+telephone number) and refuses anything the ILR would reject, with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+NAME_MAX_LENGTH = 100
+ADDRESS_LINE_MAX_LENGTH = 50
+EMAIL_MAX_LENGTH = 100
+TELNO_MAX_LENGTH = 18
+TELNO_MIN_LENGTH = 7
+FREE_TEXT_MAX_LENGTH = 2000
+
+# The ILR's Latin repertoire: Basic Latin, Latin-1 Supplement, Latin Extended-A/B, IPA-free
+# combining diacritics and Latin Extended Additional. Anything else (Cyrillic, CJK, emoji) is
+# outside the character set ESFA accepts for names.
+_LATIN_RANGES = ((0x0020, 0x024F), (0x0300, 0x036F), (0x1E00, 0x1EFF), (0x2019, 0x2019))
+_NAME_FORBIDDEN = set('|"')
+_ADDRESS_LINE = re.compile(r"[A-Za-z0-9 ~!@&'\\()*+,\-./:;]*")
+# Royal Mail's letter rules: Q, V, X never start a postcode; I, J, Z never come second; the
+# inward code never uses C, I, K, M, O, V. GIR 0AA and ESFA's ZZ99 9ZZ (unknown or non-UK) are
+# the only exceptions accepted.
+_POSTCODE = re.compile(
+    r"GIR0AA|ZZ999ZZ"
+    r"|(?:[A-PR-UWYZ][0-9][0-9]?"
+    r"|[A-PR-UWYZ][A-HK-Y][0-9][0-9]?"
+    r"|[A-PR-UWYZ][0-9][A-HJKPSTUW]"
+    r"|[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRVWXY])"
+    r"[0-9][ABD-HJLNP-UW-Z]{2}"
+)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_TELNO_SEPARATORS = re.compile(r"[\s()\-.]")
+_ERN = re.compile(r"[0-9]{9}")
+
+
+def _is_latin(character: str) -> bool:
+    code = ord(character)
+    return any(low <= code <= high for low, high in _LATIN_RANGES)
+
+
+def _strip(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+def check_ilr_name(value: str) -> str:
+    """GivenNames/FamilyName: Latin letters with diacritics; case kept (it goes on certificates)."""
+    name = unicodedata.normalize("NFC", value)
+    if not name:
+        raise ValueError("must not be empty")
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValueError(f"must be at most {NAME_MAX_LENGTH} characters")
+    for character in name:
+        if character.isdigit():
+            raise ValueError("must not contain digits")
+        if unicodedata.category(character) == "Cc":
+            raise ValueError("must not contain line breaks, tabs or other control characters")
+        if character in _NAME_FORBIDDEN:
+            raise ValueError('must not contain | or "')
+        if not _is_latin(character):
+            raise ValueError(f"contains {character!r}, which is outside the ILR's Latin characters")
+    if not any(character.isalpha() for character in name):
+        raise ValueError("must contain at least one letter")
+    return name
+
+
+def check_address_line(value: str) -> str:
+    if len(value) > ADDRESS_LINE_MAX_LENGTH:
+        raise ValueError(f"must be at most {ADDRESS_LINE_MAX_LENGTH} characters")
+    if not _ADDRESS_LINE.fullmatch(value):
+        bad = sorted({c for c in value if not _ADDRESS_LINE.fullmatch(c)})
+        raise ValueError(
+            f"contains {''.join(bad)!r}; allowed are letters, digits, spaces and ~!@&'\\()*+,-./:;"
+        )
+    return value
+
+
+def normalise_postcode(value: str) -> str:
+    """Upper-case with exactly one space before the inward code ('sw1a1aa' -> 'SW1A 1AA')."""
+    compact = re.sub(r"\s+", "", value).upper()
+    if not _POSTCODE.fullmatch(compact):
+        raise ValueError("must be a valid UK postcode, such as SW1A 1AA (ZZ99 9ZZ if non-UK)")
+    return f"{compact[:-3]} {compact[-3:]}"
+
+
+def check_email(value: str) -> str:
+    if not value:
+        raise ValueError("is required")
+    if len(value) > EMAIL_MAX_LENGTH:
+        raise ValueError(f"must be at most {EMAIL_MAX_LENGTH} characters")
+    if not _EMAIL.fullmatch(value):
+        raise ValueError("must be an email address such as name@example.com")
+    return value
+
+
+def normalise_telno(value: str) -> str:
+    """The ILR's TelNo is digits only (no spaces, brackets or '+').
+
+    Spaces, brackets, hyphens and dots are removed. A UK '+44' prefix becomes the national '0'
+    ('+44 (0)7700 900123' and '+44 7700 900123' both give '07700900123'); any other '+' becomes
+    the international '00' prefix, so the number stays diallable from the UK.
+    """
+    number = _TELNO_SEPARATORS.sub("", value)
+    if number.startswith("+44"):
+        rest = number[3:]
+        number = rest if rest.startswith("0") else "0" + rest
+    elif number.startswith("+"):
+        number = "00" + number[1:]
+    if not number.isascii() or not number.isdigit():
+        raise ValueError("must contain only digits (spaces, brackets, hyphens and +44 are removed)")
+    if len(number) > TELNO_MAX_LENGTH:
+        raise ValueError(f"must be at most {TELNO_MAX_LENGTH} digits")
+    if len(number) < TELNO_MIN_LENGTH:
+        raise ValueError(f"must be at least {TELNO_MIN_LENGTH} digits")
+    return number
+
+
+def normalise_ern(value: object) -> object:
+    """Employer reference numbers are often typed with spaces ('123 456 789')."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value:09d}"
+    return re.sub(r"\s+", "", value) if isinstance(value, str) else value
+
+
+def check_ern(value: str) -> str:
+    if not _ERN.fullmatch(value):
+        raise ValueError("must be 9 digits (use 999999999 if the employer is not on the EDS)")
+    return value
+
+
+def check_free_text(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > FREE_TEXT_MAX_LENGTH:
+        raise ValueError(f"must be at most {FREE_TEXT_MAX_LENGTH} characters")
+    return value
+
+
+def check_short_text(value: str) -> str:
+    """A one-line label such as an employer's name."""
+    check_free_text(value)
+    if len(value) > NAME_MAX_LENGTH:
+        raise ValueError(f"must be at most {NAME_MAX_LENGTH} characters")
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise ValueError("must not contain line breaks, tabs or other control characters")
+    return value
+
+
+IlrName = Annotated[str, BeforeValidator(_strip), AfterValidator(check_ilr_name)]
+AddressLine = Annotated[str, BeforeValidator(_strip), AfterValidator(check_address_line)]
+Postcode = Annotated[str, AfterValidator(normalise_postcode)]
+Email = Annotated[str, BeforeValidator(_strip), AfterValidator(check_email)]
+TelNo = Annotated[str, AfterValidator(normalise_telno)]
+Ern = Annotated[str, BeforeValidator(normalise_ern), AfterValidator(check_ern)]
+FreeText = Annotated[str, BeforeValidator(_strip), AfterValidator(check_free_text)]
+ShortText = Annotated[str, BeforeValidator(_strip), AfterValidator(check_short_text)]
+WeeklyHours = Annotated[float, Field(gt=0, le=168, description="Contracted hours per week.")]
+"""A week has 168 hours; the cap catches '375' typed for 37.5 without imposing a policy."""
