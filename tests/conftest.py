@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import time
@@ -25,11 +26,15 @@ from ilrflow.shared.devstack import (
     stop_services,
     wait_ready,
 )
+from ilrflow.shared.kafka import ensure_topics
 from ilrflow.shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
-TEST_PORTS = {name: 18001 + i for i, name in enumerate(SERVICES)}
+# ILRFLOW_TEST_PORT_BASE lets two suites run side by side (each also gets its own database
+# prefix, which is part of every consumer group id).
+PORT_BASE = int(os.environ.get("ILRFLOW_TEST_PORT_BASE", "18001"))
+TEST_PORTS = {name: PORT_BASE + i for i, name in enumerate(SERVICES)}
 
 
 def eventually(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.2) -> T:
@@ -91,6 +96,7 @@ def stack() -> Iterator[Stack]:
         db_prefix=env["ILRFLOW_DB_PREFIX"],
     )
     log_dir = REPO / ".stack" / "test-logs" / run_id
+    asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_partitions))
     processes = start_services(TEST_PORTS, env, log_dir)
     try:
         wait_ready(processes)

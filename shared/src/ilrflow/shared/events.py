@@ -377,7 +377,7 @@ def header_text(headers: dict[str, Any], name: str) -> str | None:
     value = headers.get(name)
     if value is None:
         return None
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def from_wire(headers: dict[str, Any], value: bytes | None) -> Envelope[Any]:

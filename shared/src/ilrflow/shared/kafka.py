@@ -48,6 +48,8 @@ def create_broker(settings: Settings, client_id: str) -> KafkaBroker:
         enable_idempotence=True,
         ack_policy=AckPolicy.MANUAL,
         graceful_timeout=15.0,
+        # New topics (a new lane, a dead-letter topic) are noticed within seconds, not minutes.
+        metadata_max_age_ms=10_000,
         logger=None,
     )
 
@@ -87,9 +89,28 @@ async def ensure_topics(
             # A concurrent caller may have created them first: that is what we wanted anyway.
             with suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new_topics)
+        await _until_visible(admin, wanted, wait_seconds)
         return missing
     finally:
         await admin.close()
+
+
+async def _until_visible(
+    admin: AIOKafkaAdminClient, topics: list[str], wait_seconds: float
+) -> None:
+    """Creation is asynchronous in KRaft: wait until every topic has its partitions, or a
+    consumer subscribing now would see no partitions until its next metadata refresh."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        described = await admin.describe_topics(topics)
+        ready = {
+            d["topic"] for d in described if d.get("error_code", 0) == 0 and d.get("partitions")
+        }
+        if ready >= set(topics):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics not visible: {sorted(set(topics) - ready)}")
+        await asyncio.sleep(0.2)
 
 
 async def _connected_admin(bootstrap: str, wait_seconds: float) -> AIOKafkaAdminClient:

@@ -46,7 +46,9 @@ class ServiceRuntime:
         self.started = False
 
     def group_id(self, topic: str) -> str:
-        return f"ilrflow.{self.name}.{topic}"
+        # The database prefix is part of the group id, so two deployments (or test runs)
+        # sharing one broker never split each other's partitions.
+        return f"{self.settings.db_prefix}.{self.name}.{topic}"
 
     def consume(self, topic: str, handlers: Mapping[str, Handler]) -> None:
         """Register this service's handlers for the event types it needs from one topic."""

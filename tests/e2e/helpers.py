@@ -1,0 +1,133 @@
+"""Shared steps for the end-to-end tests: a tenant with staff, an enrolled learner, raw Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from ilrflow.shared.events import Envelope, to_wire
+from tests.conftest import Stack, eventually, new_tenant
+
+GROUP = "cohort-a"
+STAFF = (
+    {
+        "id": "admin-1",
+        "name": "Ada Admin",
+        "email": "ada@example.org",
+        "roles": ["admin"],
+        "groups": [GROUP],
+    },
+    {
+        "id": "tutor-1",
+        "name": "Tom Tutor",
+        "email": "tom@example.org",
+        "roles": ["tutor"],
+        "groups": [GROUP],
+    },
+)
+LEARNER = {
+    "given_names": "Alice",
+    "family_name": "Walker",
+    "email": "alice@example.org",
+    "phone": "07700900123",
+    "date_of_birth": "2004-05-17",
+    "uln": "9276308686",
+    "address": {"lines": ["1 High Street", "Leeds"], "postcode": "LS1 4AP"},
+    "group": GROUP,
+    "primary_tutor_id": "tutor-1",
+}
+ENROLMENT = {
+    "standard_code": 91,
+    "start_date": "2025-09-01",
+    "planned_end_date": "2027-03-31",
+    "employer": {"ern": "123456789", "name": "Acme Engineering Ltd"},
+    "weekly_hours": 37.5,
+    "planned_otj_hours": 400,
+}
+
+
+@dataclass
+class Tenant:
+    stack: Stack
+    name: str
+
+    def admin(self, service: str) -> httpx.Client:
+        return self.stack.client(service, self.name, "admin-1", "admin", groups=[GROUP])
+
+    def as_(
+        self, service: str, sub: str, *roles: str, groups: list[str] | None = None
+    ) -> httpx.Client:
+        return self.stack.client(service, self.name, sub, *roles, groups=groups)
+
+
+def tenant_with_staff(stack: Stack) -> Tenant:
+    tenant = Tenant(stack, new_tenant())
+    with tenant.admin("learner") as http:
+        for staff in STAFF:
+            assert http.post("/v1/staff", json=staff).status_code == 201
+    return tenant
+
+
+def enrolled_learner(tenant: Tenant, **overrides: Any) -> str:
+    """Create and enrol a learner; return its id once its ILR exists (version 1)."""
+    with tenant.admin("learner") as http:
+        created = http.post("/v1/learners", json={**LEARNER, **overrides})
+        assert created.status_code == 201, created.text
+        learner_id: str = created.json()["id"]
+        assert http.post(f"/v1/learners/{learner_id}/enrolments", json=ENROLMENT).status_code == 201
+    with tenant.admin("ilr") as ilr:
+        eventually(lambda: ilr.get(f"/v1/learners/{learner_id}/ilr").status_code == 200)
+    return learner_id
+
+
+async def produce(
+    bootstrap: str, records: list[tuple[str, bytes | None, dict[str, bytes], bytes | None]]
+) -> None:
+    """Publish raw (topic, key, headers, value) records in order, as any client could."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for topic, key, headers, value in records:
+            await producer.send_and_wait(topic, value, key=key, headers=list(headers.items()))
+    finally:
+        await producer.stop()
+
+
+def wire_record(event: Envelope[Any]) -> tuple[str, bytes, dict[str, bytes], bytes]:
+    key, headers, value = to_wire(event)
+    return event.topic, key, {k: v.encode() for k, v in headers.items()}, value
+
+
+async def read_topic(bootstrap: str, topic: str, key: bytes) -> list[Any]:
+    """Every record with this key on every partition of the topic, from the beginning."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        found = []
+        while any(await _behind(consumer, tp, end[tp]) for tp in partitions):
+            batches = await consumer.getmany(timeout_ms=500)
+            found.extend(r for records in batches.values() for r in records if r.key == key)
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def _behind(consumer: AIOKafkaConsumer, partition: TopicPartition, end: int) -> bool:
+    return await consumer.position(partition) < end
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.new_event_loop().run_until_complete(coroutine)
