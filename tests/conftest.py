@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ilrflow.shared.auth import mint_token
 from ilrflow.shared.devstack import (
@@ -37,7 +40,7 @@ PORT_BASE = int(os.environ.get("ILRFLOW_TEST_PORT_BASE", "18001"))
 TEST_PORTS = {name: PORT_BASE + i for i, name in enumerate(SERVICES)}
 
 
-def eventually(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.2) -> T:
+def eventually(check: Callable[[], T], timeout: float = 60.0, interval: float = 0.2) -> T:
     """Poll `check` until it returns a truthy value without raising; fail with the last error."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
@@ -55,12 +58,62 @@ def eventually(check: Callable[[], T], timeout: float = 30.0, interval: float = 
         time.sleep(interval)  # poll interval
 
 
+REFUSED_MAIL_DOMAIN = "@refused.example.org"  # the sink answers 550 for these recipients
+
+
+@dataclass
+class Mail:
+    sender: str
+    recipients: list[str]
+    content: bytes
+
+
+class SmtpSink:
+    """A real SMTP server on loopback that keeps every message it accepts (for email tests)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Mail] = []
+        self.port = _free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def to(self, address: str) -> list[Mail]:
+        return [m for m in self.messages if address in m.recipients]
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address.endswith(REFUSED_MAIL_DOMAIN):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        content = envelope.original_content or b""
+        self.messages.append(Mail(str(envelope.mail_from), list(envelope.rcpt_tos), content))
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @dataclass
 class Stack:
     settings: Settings
     env: dict[str, str]
     processes: list[ServiceProcess]
     urls: dict[str, str] = field(default_factory=dict)
+    mail: SmtpSink | None = None
 
     def token(self, tenant: str, sub: str, *roles: str, groups: list[str] | None = None) -> str:
         return mint_token(self.settings, tenant=tenant, sub=sub, roles=list(roles), groups=groups)
@@ -83,20 +136,34 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     run_id = secrets.token_hex(3)
+    mail = SmtpSink()
+    mail.start()
     env = {
         "ILRFLOW_KAFKA_BOOTSTRAP": os.environ.get("ILRFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         "ILRFLOW_MONGO_URL": os.environ.get("ILRFLOW_MONGO_URL", "mongodb://127.0.0.1:27017/"),
         "ILRFLOW_DB_PREFIX": f"test{run_id}",
+        # Topics of its own: runs sharing a broker never read each other's history.
+        "ILRFLOW_TOPIC_PREFIX": f"test{run_id}.",
         "ILRFLOW_LOG_LEVEL": "INFO",
         "ILRFLOW_RELAY_POLL_SECONDS": "0.2",
+        "ILRFLOW_SMTP_HOST": "127.0.0.1",
+        "ILRFLOW_SMTP_PORT": str(mail.port),
+        "ILRFLOW_EMAIL_POLL_SECONDS": "0.2",
     }
     settings = Settings(
         kafka_bootstrap=env["ILRFLOW_KAFKA_BOOTSTRAP"],
         mongo_url=env["ILRFLOW_MONGO_URL"],
         db_prefix=env["ILRFLOW_DB_PREFIX"],
+        topic_prefix=env["ILRFLOW_TOPIC_PREFIX"],
     )
+    # Test code that talks to Kafka directly (tests.e2e.helpers) reads the prefix from here.
+    os.environ["ILRFLOW_TOPIC_PREFIX"] = settings.topic_prefix
     log_dir = REPO / ".stack" / "test-logs" / run_id
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_partitions))
+    asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap, settings.topic_partitions, prefix=settings.topic_prefix
+        )
+    )
     processes = start_services(TEST_PORTS, env, log_dir)
     try:
         wait_ready(processes)
@@ -105,9 +172,11 @@ def stack() -> Iterator[Stack]:
             env=env,
             processes=processes,
             urls={p.name: p.url for p in processes},
+            mail=mail,
         )
     finally:
         stop_services(processes)
+        mail.stop()
 
 
 def new_tenant() -> str:

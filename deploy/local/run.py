@@ -24,7 +24,11 @@ from seed import seed_demo_tenant  # noqa: E402
 def main() -> int:
     settings = Settings()
     subprocess.run([str(HERE / "stack.sh"), "up"], check=True)
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_partitions))
+    asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap, settings.topic_partitions, prefix=settings.topic_prefix
+        )
+    )
     processes = start_services(dict(SERVICE_PORTS), {}, ROOT / ".stack" / "run" / "logs")
     stop_requested = False
 
@@ -48,7 +52,7 @@ def main() -> int:
             time.sleep(0.5)
         return 0
     finally:
-        print("\nstopping the services, Kafka and FerretDB ...", file=sys.stderr)
+        print("\nstopping the services ...", file=sys.stderr)
         stop_services(processes)
         if os.environ.get("ILRFLOW_KEEP_STACK") != "1":
             subprocess.run([str(HERE / "stack.sh"), "down"], check=False)

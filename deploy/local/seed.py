@@ -67,7 +67,7 @@ def seed_demo_tenant(settings: Settings, urls: dict[str, str]) -> dict[str, str]
         _ok(
             http.put(
                 f"{urls['tracker']}/v1/tracker-settings",
-                json={"allocation_rules": [{"group": GROUP, "admin_id": "admin-1"}]},
+                json={"allocation_rules": [{"learner_group": GROUP, "admin_id": "admin-1"}]},
             )
         )
         existing = _ok(http.get(f"{urls['learner']}/v1/learners"))

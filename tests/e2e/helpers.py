@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,15 +85,23 @@ def enrolled_learner(tenant: Tenant, **overrides: Any) -> str:
     return learner_id
 
 
+def physical(topic: str) -> str:
+    """The broker's name for a topic in this test run (the stack fixture sets the prefix)."""
+    return os.environ.get("ILRFLOW_TOPIC_PREFIX", "") + topic
+
+
 async def produce(
     bootstrap: str, records: list[tuple[str, bytes | None, dict[str, bytes], bytes | None]]
 ) -> None:
-    """Publish raw (topic, key, headers, value) records in order, as any client could."""
+    """Publish raw (topic, key, headers, value) records in order, as any client could.
+    Topic names are the logical ones (``tracker-processed``); the run's prefix is added here."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for topic, key, headers, value in records:
-            await producer.send_and_wait(topic, value, key=key, headers=list(headers.items()))
+            await producer.send_and_wait(
+                physical(topic), value, key=key, headers=list(headers.items())
+            )
     finally:
         await producer.stop()
 
@@ -103,7 +112,8 @@ def wire_record(event: Envelope[Any]) -> tuple[str, bytes, dict[str, bytes], byt
 
 
 async def read_topic(bootstrap: str, topic: str, key: bytes) -> list[Any]:
-    """Every record with this key on every partition of the topic, from the beginning."""
+    """Every record with this key on every partition of the (logical) topic, from the start."""
+    topic = physical(topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -117,16 +127,12 @@ async def read_topic(bootstrap: str, topic: str, key: bytes) -> list[Any]:
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         found = []
-        while any(await _behind(consumer, tp, end[tp]) for tp in partitions):
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
             batches = await consumer.getmany(timeout_ms=500)
             found.extend(r for records in batches.values() for r in records if r.key == key)
         return found
     finally:
         await consumer.stop()
-
-
-async def _behind(consumer: AIOKafkaConsumer, partition: TopicPartition, end: int) -> bool:
-    return await consumer.position(partition) < end
 
 
 def run(coroutine: Any) -> Any:

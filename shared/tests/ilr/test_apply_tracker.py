@@ -17,6 +17,7 @@ from ilrflow.shared.ilr import (
     TrackerApplication,
     apply_patch,
     apply_tracker,
+    published,
     uln_is_valid,
 )
 
@@ -29,7 +30,6 @@ PROGRAMME_CHANGES: dict[str, dict[str, Any]] = {
         "weekly_hours": 37,
         "employer": {"ern": "987654321", "name": "Beta"},
     },
-    "change_of_working_hours": {"effective_date": "2025-02-03", "weekly_hours": 16},
     "change_of_programme": {"last_day_of_learning": "2025-03-14", "new_standard_code": 244},
     "withdrawal": {"last_day_of_learning": "2025-03-14", "reason": 44},
 }
@@ -56,6 +56,33 @@ def test_ilr_qa_role_may_change_a_verified_ilr(enrolled: IlrLearner, apply: Appl
     )
 
     assert result.status == "applied"
+
+
+def test_working_hours_are_not_a_programme_change(enrolled: IlrLearner, apply: Apply) -> None:
+    # Same list as the tracker catalogue: hours change an EII status, not aims or prices.
+    changes = {"effective_date": "2025-02-03", "weekly_hours": 16}
+
+    result = apply(enrolled, "change_of_working_hours", changes, qa_verified=True)
+
+    assert result.status == "applied"
+
+
+def test_tenant_defined_type_flagged_custom_changes_nothing(
+    enrolled: IlrLearner,
+) -> None:
+    application = TrackerApplication("t-9", "laptop_loan", {"x": 1}, ("admin",), False, custom=True)
+
+    result = apply_tracker(enrolled, application)
+
+    assert (result.status, result.patch) == ("no_ilr_change", [])
+
+
+def test_published_record_has_no_bookkeeping(enrolled: IlrLearner, apply: Apply) -> None:
+    applied = apply(enrolled, "withdrawal", PROGRAMME_CHANGES["withdrawal"], tracker_id="t-1")
+
+    assert APPLIED_TRACKERS_KEY in applied.record
+    assert APPLIED_TRACKERS_KEY not in published(applied.record)
+    assert published(applied.record)["LearnRefNumber"] == enrolled["LearnRefNumber"]
 
 
 def test_custom_tracker_changes_nothing(enrolled: IlrLearner, apply: Apply) -> None:

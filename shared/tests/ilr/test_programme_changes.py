@@ -253,6 +253,22 @@ def test_withdrawal_maps_the_reason(
     assert aim["LearningDeliveryFAM"][0]["LearnDelFAMDateTo"] == "2025-03-14"
 
 
+def test_withdrawal_uses_the_code_the_tracker_service_mapped(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    # The tenant's wording is unknown to the ILR service; the payload carries the ESFA code.
+    changes = {
+        "last_day_of_learning": "2025-03-14",
+        "reason": "moved away",
+        "withdraw_reason_code": 44,
+    }
+
+    result = apply(enrolled, "withdrawal", changes)
+
+    assert result.status == "applied"
+    assert result.record["LearningDelivery"][0]["WithdrawReason"] == 44
+
+
 def test_withdrawal_from_a_break_keeps_the_last_day(enrolled: IlrLearner, apply: Apply) -> None:
     on_break = apply(enrolled, "break_in_learning", BREAK).record
 

@@ -25,12 +25,12 @@ CUSTOM = {"custom_types": {"laptop_request": LAPTOP}}
 
 def test_a_valid_request_gives_a_flat_json_object() -> None:
     changes = {"model": "mac", "needed_by": "2025-05-01", "budget": 900, "urgent": False}
-    assert canonical("laptop_request", changes, **CUSTOM) == changes
+    assert canonical("custom:laptop_request", changes, **CUSTOM) == changes
 
 
 def test_optional_fields_left_out_or_null_are_omitted() -> None:
     changes = {"model": "pc", "needed_by": "2025-05-01", "summary": None}
-    assert canonical("laptop_request", changes, **CUSTOM) == {
+    assert canonical("custom:laptop_request", changes, **CUSTOM) == {
         "model": "pc",
         "needed_by": "2025-05-01",
     }
@@ -38,7 +38,7 @@ def test_optional_fields_left_out_or_null_are_omitted() -> None:
 
 def test_every_problem_is_named() -> None:
     found = problems(
-        "laptop_request",
+        "custom:laptop_request",
         {
             "model": "linux",
             "summary": "x" * 201,
@@ -62,21 +62,27 @@ def test_every_problem_is_named() -> None:
 
 @pytest.mark.parametrize("value", ["01/05/2025", "2025-13-01", 20250501])
 def test_dates_must_be_iso(value: object) -> None:
-    found = problems("laptop_request", {"model": "mac", "needed_by": value}, **CUSTOM)
+    found = problems("custom:laptop_request", {"model": "mac", "needed_by": value}, **CUSTOM)
     assert found == {"changes.needed_by": "must be a date in the form YYYY-MM-DD"}
 
 
 def test_numbers_must_be_finite() -> None:
     changes = {"model": "mac", "needed_by": "2025-05-01", "budget": float("nan")}
-    assert problems("laptop_request", changes, **CUSTOM) == {
+    assert problems("custom:laptop_request", changes, **CUSTOM) == {
         "changes.budget": "must be a finite number"
     }
 
 
 def test_an_undefined_custom_type_is_unknown() -> None:
-    found = problems("laptop_request", {})
+    found = problems("custom:laptop_request", {})
     assert list(found) == ["tracker_type"]
-    assert "unknown tracker type 'laptop_request'" in found["tracker_type"]
+    assert "unknown tracker type 'custom:laptop_request'" in found["tracker_type"]
+
+
+def test_a_custom_type_is_named_with_its_prefix() -> None:
+    found = problems("laptop_request", {"model": "mac", "needed_by": "2025-05-01"}, **CUSTOM)
+    assert list(found) == ["tracker_type"]
+    assert "custom:laptop_request" in found["tracker_type"]
 
 
 @pytest.mark.parametrize(

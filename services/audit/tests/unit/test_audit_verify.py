@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from ilrflow.audit.domain import (
     GENESIS_HASH,
     AuditEntry,
+    ChainTail,
     chain,
     entry_hash,
     verify_all,
@@ -236,3 +237,52 @@ def test_property_any_single_mutation_is_detected(
 
     report = verify_chain(tampered, expected_last_hash=entries[-1].hash)
     assert not report.ok, f"undetected tampering of {[e.id for e in tampered]}"
+
+
+# --- recorded tails and relabelled offsets -----------------------------------------------------
+
+
+def test_a_recorded_tail_may_lag_a_chain_that_grew_after_it(partition_chain: ChainFactory) -> None:
+    entries = partition_chain(4)
+    key = ("tracker-raised", 0)
+    tail = ChainTail(entries[1].offset, entries[1].hash or "")
+
+    assert verify_all({key: entries}, recorded_tails={key: tail}).ok
+
+
+def test_a_deleted_newest_entry_is_truncated_against_the_recorded_tail(
+    partition_chain: ChainFactory,
+) -> None:
+    entries = partition_chain(4)
+    key = ("tracker-raised", 0)
+    tail = ChainTail(entries[-1].offset, entries[-1].hash or "")
+
+    result = verify_all({key: entries[:-1]}, recorded_tails={key: tail})
+
+    problem = result.reports[0].problem
+    assert problem is not None
+    assert (problem.kind, problem.entry_id) == ("truncated", entries[-2].id)
+
+
+def test_a_partition_emptied_entirely_is_reported_from_its_recorded_tail(
+    partition_chain: ChainFactory,
+) -> None:
+    entries = partition_chain(2)
+    key = ("tracker-raised", 0)
+
+    result = verify_all({}, recorded_tails={key: ChainTail(1, entries[1].hash or "")})
+
+    assert (result.partitions, result.failed_partitions) == (1, 1)
+
+
+def test_swapped_offsets_read_in_offset_order_are_a_reorder(partition_chain: ChainFactory) -> None:
+    entries = partition_chain(5)
+    relabelled = [
+        entries[3].model_copy(update={"offset": 2, "id": entries[2].id}),
+        entries[2].model_copy(update={"offset": 3, "id": entries[3].id}),
+    ]
+
+    problem = verify_chain([*entries[:2], *relabelled, entries[4]]).problem
+
+    assert problem is not None
+    assert (problem.kind, problem.offset) == ("out_of_order", 2)

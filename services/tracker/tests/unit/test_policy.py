@@ -63,10 +63,12 @@ def test_custom_types_are_named_consistently_and_do_not_shadow_built_ins() -> No
 
 def test_custom_types_can_be_configured_once_defined() -> None:
     settings = TenantTrackerSettings().with_custom_type(SURVEY)
-    settings = settings.with_type_settings("laptop_request", TypeSettings(enabled=True))
-    assert settings.is_enabled("laptop_request")
-    assert settings.roles_for("laptop_request", "raise") == {"tutor", "admin"}
-    changes = settings.parse_changes("laptop_request", {"needed_by": "2025-05-01"})
+    settings = settings.with_type_settings("custom:laptop_request", TypeSettings(enabled=True))
+    assert settings.is_enabled("custom:laptop_request")
+    assert not settings.is_enabled("laptop_request")
+    assert "custom:laptop_request" in settings.type_names()
+    assert settings.roles_for("custom:laptop_request", "raise") == {"tutor", "admin"}
+    changes = settings.parse_changes("custom:laptop_request", {"needed_by": "2025-05-01"})
     assert changes.model_dump(mode="json") == {"needed_by": "2025-05-01"}
 
 

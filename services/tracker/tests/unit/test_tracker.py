@@ -20,6 +20,7 @@ from tracker_builders import (
 
 from ilrflow.shared.events import (
     TrackerAllocated,
+    TrackerCancelled,
     TrackerProcessed,
     TrackerRaised,
     TrackerRejected,
@@ -175,9 +176,19 @@ def test_rejection_needs_a_reason_and_publishes_it() -> None:
     ]
 
 
-def test_cancelling_publishes_nothing_and_keeps_the_reason() -> None:
+def test_cancelling_publishes_tracker_cancelled_and_keeps_the_reason() -> None:
     tracker = raise_tracker()
-    assert tracker.cancel(LEARNER, minutes(1), reason="typo") == []
+    assert tracker.cancel(LEARNER, minutes(1), reason=" typo ") == [
+        TrackerCancelled(
+            tracker_id=tracker.id,
+            learner_id=tracker.learner_id,
+            tracker_type="change_of_address",
+            reason="typo",
+            cancelled_by=LEARNER.id,
+            raised_by=tracker.raised_by,
+            allocated_to=tracker.allocated_to,
+        )
+    ]
     assert (tracker.status, tracker.decision_reason) == ("cancelled", "typo")
     assert tracker.history[-1].action == "cancelled"
 

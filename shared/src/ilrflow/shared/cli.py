@@ -42,11 +42,17 @@ def topics_ensure(
 ) -> None:
     """Create every ilrflow topic (and its dead-letter topic) that does not exist yet."""
     settings = get_settings()
-    created = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_partitions))
+    created = asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap, settings.topic_partitions, prefix=settings.topic_prefix
+        )
+    )
     if as_json:
-        typer.echo(json.dumps({"created": created, "topics": all_topics()}))
+        typer.echo(json.dumps({"created": created, "topics": all_topics(settings.topic_prefix)}))
     else:
-        typer.echo(f"created {len(created)} topic(s); {len(all_topics())} wanted in all")
+        typer.echo(
+            f"created {len(created)} topic(s); {len(all_topics(settings.topic_prefix))} wanted in all"
+        )
 
 
 def main() -> None:

@@ -24,18 +24,22 @@ class Topics:
     TRACKER_ALLOCATED = "tracker-allocated"
     TRACKER_PROCESSED = "tracker-processed"
     TRACKER_REJECTED = "tracker-rejected"
+    TRACKER_CANCELLED = "tracker-cancelled"
     LEARNER_UPDATED = "learner-updated"
     ILR_UPDATED = "ilr-updated"
     ILR_STATE = "ilr-state"
+    AUDIT_ACCESS = "audit-access"
 
     ALL: tuple[str, ...] = (
         TRACKER_RAISED,
         TRACKER_ALLOCATED,
         TRACKER_PROCESSED,
         TRACKER_REJECTED,
+        TRACKER_CANCELLED,
         LEARNER_UPDATED,
         ILR_UPDATED,
         ILR_STATE,
+        AUDIT_ACCESS,
     )
     COMPACTED: frozenset[str] = frozenset({ILR_STATE})
 
@@ -150,6 +154,16 @@ class TrackerRejected(Payload):
     raised_by: str
 
 
+class TrackerCancelled(Payload):
+    tracker_id: str
+    learner_id: str
+    tracker_type: str
+    reason: str | None = None
+    cancelled_by: str
+    raised_by: str
+    allocated_to: str | None = None
+
+
 # --- ilr service -----------------------------------------------------------------------------
 
 IlrOutcomeStatus = Literal["applied", "no_ilr_change", "rejected"]
@@ -164,7 +178,12 @@ class PatchOperation(Payload):
 
 
 class IlrUpdated(Payload):
+    """What the ILR service did with a change. ``version`` is the ILR version after it (unchanged
+    unless ``outcome`` is applied); ``patch`` (RFC 6902) turns the previous ``ilr-state`` record
+    into the new one."""
+
     learner_id: str
+    tenant: str | None = Field(default=None, description="Also in ce_tenant; here for readers.")
     tracker_id: str | None = None
     cause: Literal["enrolment", "tracker", "qa_verification"]
     version: int
@@ -177,9 +196,29 @@ class IlrState(Payload):
     """The whole current ILR learner record; the compacted ``ilr-state`` topic keeps the latest."""
 
     learner_id: str
+    tenant: str | None = Field(default=None, description="Also in ce_tenant; here for readers.")
     version: int
     qa_verified: bool
     learner: dict[str, Any]
+
+
+# --- audit service ---------------------------------------------------------------------------
+
+
+class AuditAccessed(Payload):
+    """Someone read or exported audit data; the audit log records its own readers."""
+
+    action: Literal["search", "get", "timeline", "export_csv", "export_xlsx", "verify"]
+    accessed_by: str
+    accessed_by_roles: list[str]
+    learner_id: str | None = Field(
+        default=None, description="The learner whose history was read, when the query named one."
+    )
+    filters: dict[str, str] = Field(
+        default_factory=dict, description="The query as given (cursor and page size left out)."
+    )
+    entry_id: str | None = None
+    results: int = Field(description="How many audit entries were returned or exported.")
 
 
 # --- the catalogue ---------------------------------------------------------------------------
@@ -192,10 +231,12 @@ class EventType:
     TRACKER_ALLOCATED = "ilrflow.tracker.allocated.v1"
     TRACKER_PROCESSED = "ilrflow.tracker.processed.v1"
     TRACKER_REJECTED = "ilrflow.tracker.rejected.v1"
+    TRACKER_CANCELLED = "ilrflow.tracker.cancelled.v1"
     LEARNER_UPDATED = "ilrflow.learner.updated.v1"
     STAFF_UPDATED = "ilrflow.staff.updated.v1"
     ILR_UPDATED = "ilrflow.ilr.updated.v1"
     ILR_STATE = "ilrflow.ilr.state.v1"
+    AUDIT_ACCESSED = "ilrflow.audit.accessed.v1"
 
 
 class CatalogueEntry(BaseModel):
@@ -238,6 +279,13 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             summary="An admin rejected a tracker, with a reason.",
         ),
         CatalogueEntry(
+            event_type=EventType.TRACKER_CANCELLED,
+            topic=Topics.TRACKER_CANCELLED,
+            payload=TrackerCancelled,
+            source="tracker",
+            summary="Whoever raised a tracker (or an admin) withdrew it before a decision.",
+        ),
+        CatalogueEntry(
             event_type=EventType.LEARNER_UPDATED,
             topic=Topics.LEARNER_UPDATED,
             payload=LearnerUpdated,
@@ -264,6 +312,13 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             payload=IlrState,
             source="ilr",
             summary="The learner's whole current ILR record (compacted topic, key = learner).",
+        ),
+        CatalogueEntry(
+            event_type=EventType.AUDIT_ACCESSED,
+            topic=Topics.AUDIT_ACCESS,
+            payload=AuditAccessed,
+            source="audit",
+            summary="Support, admin or operator staff read or exported audit data.",
         ),
     ]
 }

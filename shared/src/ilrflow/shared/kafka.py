@@ -8,6 +8,7 @@ original record to ``<topic>.dlt`` with its coordinates and the reason, and the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import suppress
@@ -50,18 +51,20 @@ def create_broker(settings: Settings, client_id: str) -> KafkaBroker:
         graceful_timeout=15.0,
         # New topics (a new lane, a dead-letter topic) are noticed within seconds, not minutes.
         metadata_max_age_ms=10_000,
-        logger=None,
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,  # FastStream's per-message lines; the root level filters them
     )
 
 
-async def publish_event(broker: KafkaBroker, event: Envelope[Any]) -> None:
+async def publish_event(broker: KafkaBroker, event: Envelope[Any], prefix: str = "") -> None:
     key, headers, value = to_wire(event)
-    await broker.publish(value, topic=event.topic, key=key, headers=headers)
+    await broker.publish(value, topic=prefix + event.topic, key=key, headers=headers)
     metrics.EVENTS_PUBLISHED.labels(topic=event.topic).inc()
 
 
-def all_topics() -> list[str]:
-    return [t for topic in Topics.ALL for t in (topic, dead_letter_topic(topic))]
+def all_topics(prefix: str = "") -> list[str]:
+    """Every topic name on the broker, with the deployment's prefix (``ILRFLOW_TOPIC_PREFIX``)."""
+    return [prefix + t for topic in Topics.ALL for t in (topic, dead_letter_topic(topic))]
 
 
 async def ensure_topics(
@@ -69,19 +72,24 @@ async def ensure_topics(
     partitions: int = 6,
     topics: Iterable[str] | None = None,
     wait_seconds: float = 60,
+    prefix: str = "",
 ) -> list[str]:
     """Create the topics that do not exist yet (idempotent); return the ones it created."""
     admin = await _connected_admin(bootstrap, wait_seconds)
     try:
         existing = set(await admin.list_topics())
-        wanted = list(topics) if topics is not None else all_topics()
+        wanted = list(topics) if topics is not None else all_topics(prefix)
         missing = [t for t in wanted if t not in existing]
         new_topics = [
             NewTopic(
                 name=t,
                 num_partitions=partitions,
                 replication_factor=1,
-                topic_configs={"cleanup.policy": "compact"} if t in Topics.COMPACTED else {},
+                topic_configs=(
+                    {"cleanup.policy": "compact"}
+                    if t.removeprefix(prefix) in Topics.COMPACTED
+                    else {}
+                ),
             )
             for t in missing
         ]
@@ -145,7 +153,7 @@ class ConsumerGroup:
 
     def subscribe(self) -> None:
         subscriber = self.broker.subscriber(
-            self.topic,
+            self.settings.topic_prefix + self.topic,
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
@@ -170,6 +178,14 @@ class ConsumerGroup:
             await message.nack()
         else:
             await message.ack()
+        log.info(
+            "record handled",
+            topic=self.topic,
+            partition=record.partition,  # type: ignore[union-attr]
+            offset=record.offset,  # type: ignore[union-attr]
+            outcome=outcome,
+            event_type=header_text(dict(message.headers), "ce_type"),
+        )
 
     async def handle_record(
         self,
@@ -249,7 +265,10 @@ class ConsumerGroup:
             }
         )
         await self.broker.publish(
-            value or b"", topic=dead_letter_topic(self.topic), key=key, headers=dlt_headers
+            value or b"",
+            topic=self.settings.topic_prefix + dead_letter_topic(self.topic),
+            key=key,
+            headers=dlt_headers,
         )
         metrics.DEAD_LETTERS.labels(topic=self.topic, group=self.group_id).inc()
         log.error("dead-lettered", reason=reason, error_class=type(error).__name__)

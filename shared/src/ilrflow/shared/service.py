@@ -76,7 +76,7 @@ class ServiceRuntime:
         self._background.append((name, work))
 
     async def publish(self, event: Envelope[Any]) -> None:
-        await publish_event(self.broker, event)
+        await publish_event(self.broker, event, self.settings.topic_prefix)
 
     def events_written(self) -> None:
         """Tell the relay that new outbox events are waiting."""
@@ -84,7 +84,11 @@ class ServiceRuntime:
             self.relay.wake()
 
     async def start(self) -> None:
-        await ensure_topics(self.settings.kafka_bootstrap, self.settings.topic_partitions)
+        await ensure_topics(
+            self.settings.kafka_bootstrap,
+            self.settings.topic_partitions,
+            prefix=self.settings.topic_prefix,
+        )
         for hook in self._startup_hooks:
             await hook()
         await self.broker.start()

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     topic_partitions: int = 6
+    topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic name, e.g. 'staging.': isolates deployments (or "
+        "test runs) that share one broker.",
+    )
     run_consumers: bool = Field(default=True, description="Run this process's Kafka consumers.")
     run_relay: bool = Field(default=True, description="Run the outbox relay in this process.")
     relay_poll_seconds: float = 0.5

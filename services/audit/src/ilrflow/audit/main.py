@@ -1,13 +1,48 @@
-"""Run the audit service: ``ilrflow-audit`` (or ``python -m ilrflow.audit.main``)."""
+"""The audit service's command: ``ilrflow-audit`` (or ``ilrflow-audit serve``) runs the service;
+``ilrflow-audit verify [--json]`` recomputes every hash chain against the database and exits 1
+if any is broken, printing the first break of each broken partition."""
 
-from ilrflow.audit.bootstrap import SERVICE, create_app
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from ilrflow.audit.bootstrap import SERVICE, create_app, offline_queries
+from ilrflow.audit.domain.verify import AuditVerification
 from ilrflow.shared.service import serve
 from ilrflow.shared.settings import get_settings
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ilrflow-audit", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the audit service (the default)")
+    verify = commands.add_parser("verify", help="recompute every hash chain")
+    verify.add_argument("--json", action="store_true", help="print the full report as JSON")
+    arguments = parser.parse_args(argv)
     settings = get_settings()
+    if arguments.command == "verify":
+        verification = asyncio.run(offline_queries(settings).verify_log())
+        print(verification.model_dump_json(indent=2) if arguments.json else describe(verification))
+        sys.exit(0 if verification.ok else 1)
     serve(create_app(settings), settings, SERVICE)
+
+
+def describe(verification: AuditVerification) -> str:
+    lines = [
+        f"{verification.partitions} partitions, {verification.entries} entries, "
+        f"{verification.verified_entries} verified, {verification.failed_partitions} broken"
+    ]
+    for report in verification.reports:
+        if report.problem is not None:
+            problem = report.problem
+            lines.append(
+                f"BROKEN {report.topic}[{report.partition}] at {problem.entry_id} "
+                f"(offset {problem.offset}): {problem.kind}: {problem.detail}"
+            )
+    lines.append("OK" if verification.ok else "TAMPERING DETECTED")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ilrflow.ilr.adapters.repository import IlrRepository
+from ilrflow.ilr.adapters.settings import IlrSettingsRepository
 from ilrflow.ilr.entrypoints.http import router
 from ilrflow.ilr.service.use_cases import IlrService
 from ilrflow.shared.events import EventType, Topics
@@ -18,7 +19,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     runtime = ServiceRuntime(SERVICE, settings)
     repository = IlrRepository(runtime.db)
-    service = IlrService(repository, runtime.events_written)
+    service = IlrService(
+        repository,
+        IlrSettingsRepository(runtime.db),
+        runtime.events_written,
+        default_ukprn=settings.default_ukprn,
+    )
     runtime.use_outbox([repository.records])
     runtime.on_startup(repository.ensure_indexes)
     runtime.consume(Topics.LEARNER_UPDATED, {EventType.LEARNER_UPDATED: service.on_learner_updated})

@@ -12,7 +12,7 @@ from ilrflow.shared.ilr.normalise import uln_is_valid
 from ilrflow.shared.ilr.patch import apply_patch, json_patch
 from ilrflow.shared.ilr.policy import ApplyResult, IlrPolicy, TrackerApplication
 from ilrflow.shared.ilr.preview import preview
-from ilrflow.shared.ilr.records import APPLIED_TRACKERS_KEY, IlrLearner
+from ilrflow.shared.ilr.records import APPLIED_TRACKERS_KEY, IlrLearner, published
 
 __all__ = [
     "APPLIED_TRACKERS_KEY",
@@ -26,5 +26,6 @@ __all__ = [
     "json_patch",
     "learner_from_enrolment",
     "preview",
+    "published",
     "uln_is_valid",
 ]

@@ -24,6 +24,7 @@ from ilrflow.shared.ilr.policy import (
     TrackerApplication,
 )
 from ilrflow.shared.ilr.records import IlrLearner, Learner, dump, load
+from ilrflow.shared.trackers.catalogue import TRACKER_TYPES
 
 Rule = Callable[[Learner, dict[str, Any], IlrPolicy], Outcome]
 
@@ -39,15 +40,10 @@ RULES: dict[str, Rule] = {
     "change_of_working_hours": employment.change_of_working_hours,
 }
 
+# One list for both services: the tracker service refuses to process these types on a
+# QA-verified ILR without the ilr_qa role, and the ILR service rejects them defensively.
 PROGRAMME_CHANGING_TYPES = frozenset(
-    {
-        "break_in_learning",
-        "return_to_learning",
-        "change_of_employer",
-        "change_of_working_hours",
-        "change_of_programme",
-        "withdrawal",
-    }
+    name for name, info in TRACKER_TYPES.items() if info.programme_changing
 )
 ILR_QA_ROLE = "ilr_qa"
 CUSTOM_PREFIX = "custom:"
@@ -90,7 +86,7 @@ def _gate(learner: Learner, application: TrackerApplication) -> Outcome | None:
     kind = application.tracker_type
     if application.tracker_id in learner.applied_trackers:
         return Outcome("no_ilr_change", f"tracker {application.tracker_id} was already applied")
-    if kind.startswith(CUSTOM_PREFIX):
+    if application.custom or kind.startswith(CUSTOM_PREFIX):
         return Outcome("no_ilr_change", "custom trackers change no ILR data")
     if (
         kind in PROGRAMME_CHANGING_TYPES

@@ -34,7 +34,11 @@ class IlrPolicy:
 
 @dataclass(frozen=True)
 class TrackerApplication:
-    """A processed tracker as the ILR service receives it."""
+    """A processed tracker as the ILR service receives it.
+
+    ``custom``: a tenant-defined type (its name is the tenant's, so it cannot be recognised by
+    name); custom types change no ILR data. Types named ``custom:*`` are custom too.
+    """
 
     tracker_id: str
     tracker_type: str
@@ -42,6 +46,7 @@ class TrackerApplication:
     processor_roles: tuple[str, ...]
     qa_verified: bool
     policy: IlrPolicy = field(default_factory=IlrPolicy)
+    custom: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from ilrflow.shared.ilr.policy import (
     date_field,
     optional_date_field,
 )
-from ilrflow.shared.ilr.programme import restart_planned_end, withdraw_reason_code
+from ilrflow.shared.ilr.programme import restart_planned_end, withdraw_reason_of
 from ilrflow.shared.ilr.records import Aim, IlrLearner, Learner, dump, load
 
 Entries = dict[str, Any]
@@ -237,7 +237,7 @@ def _otj_by_period(
 
 def _withdrawal(learner: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Entries:
     reason = changes.get("reason")
-    code = withdraw_reason_code(reason, policy)
+    code = withdraw_reason_of(changes, policy)
     mapped = isinstance(reason, str) and reason in policy.withdrawal_reason_map
     how = f"tenant reason {reason!r} maps to" if mapped else "ESFA code"
     return {"withdraw_reason": {"value": code, "working": f"{how} WithdrawReason {code}"}}

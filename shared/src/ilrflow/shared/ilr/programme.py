@@ -244,7 +244,7 @@ def change_of_programme(record: Learner, changes: dict[str, Any], _: IlrPolicy) 
 
 def withdrawal(record: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Outcome:
     last_day = date_field(changes, "last_day_of_learning")
-    code = withdraw_reason_code(changes.get("reason"), policy)
+    code = withdraw_reason_of(changes, policy)
     open_aims, on_break = record.open_aims(), record.aims_on_break()
     if not open_aims and not on_break:
         raise ChangeRejectedError("the learner has no open or on-break aims to withdraw from")
@@ -259,6 +259,14 @@ def withdrawal(record: Learner, changes: dict[str, Any], policy: IlrPolicy) -> O
         f"Outcome 3, LearnActEndDate {last_day if open_aims else on_break[0].LearnActEndDate}"
         f"{from_break}"
     )
+
+
+def withdraw_reason_of(changes: dict[str, Any], policy: IlrPolicy) -> int:
+    """The ESFA code of a withdrawal: ``withdraw_reason_code`` when the tracker service already
+    mapped the tenant's reason (so the ILR service needs no copy of that mapping), else ``reason``.
+    """
+    code = changes.get("withdraw_reason_code")
+    return withdraw_reason_code(code if code is not None else changes.get("reason"), policy)
 
 
 def withdraw_reason_code(reason: object, policy: IlrPolicy) -> int:

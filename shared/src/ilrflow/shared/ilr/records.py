@@ -165,6 +165,15 @@ def dump(learner: Learner) -> IlrLearner:
     return document
 
 
+def published(record: IlrLearner) -> IlrLearner:
+    """The record as anyone outside the ILR service sees it: without the bookkeeping key.
+
+    The one place that strips it; the HTTP view, ``ilr-state`` and the published patches all
+    go through here, so a patch always applies to the published record.
+    """
+    return {key: value for key, value in record.items() if key != APPLIED_TRACKERS_KEY}
+
+
 def _without_empties(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_empties(v) for k, v in value.items() if v != []}

@@ -7,11 +7,13 @@ ChangeOfAddress(address=NewAddress(lines=['1 High St'], postcode='SW1A 1AA'))
 
 from ilrflow.shared.trackers.base import TrackerChanges
 from ilrflow.shared.trackers.catalogue import (
+    CUSTOM_PREFIX,
     ROLE_NAMES,
     TRACKER_TYPES,
     ChangesModel,
     TrackerTypeInfo,
     custom_type_info,
+    custom_type_name,
     parse_changes,
     type_info,
 )
@@ -43,6 +45,7 @@ from ilrflow.shared.trackers.programme import check_against_programme
 from ilrflow.shared.trackers.withdrawal_reasons import ESFA_WITHDRAW_REASONS
 
 __all__ = [
+    "CUSTOM_PREFIX",
     "ESFA_WITHDRAW_REASONS",
     "ROLE_NAMES",
     "TRACKER_TYPES",
@@ -68,6 +71,7 @@ __all__ = [
     "Withdrawal",
     "check_against_programme",
     "custom_type_info",
+    "custom_type_name",
     "parse_changes",
     "type_info",
 ]

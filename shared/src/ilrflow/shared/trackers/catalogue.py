@@ -42,6 +42,10 @@ ChangesModel = TrackerChanges | CustomChanges
 # FastAPI into pure domain code.
 ROLE_NAMES: tuple[str, ...] = ("learner", "tutor", "admin", "ilr_qa", "support", "operator")
 
+# A tenant's own types are named "custom:<name>" wherever a type name travels (requests, events,
+# the ILR engine's CUSTOM_PREFIX), so they can never be mistaken for a built-in type.
+CUSTOM_PREFIX = "custom:"
+
 LEARNER_AND_STAFF = frozenset({"learner", "tutor", "admin"})
 TUTORS_AND_ADMINS = frozenset({"tutor", "admin"})
 ADMINS = frozenset({"admin"})
@@ -165,9 +169,23 @@ TRACKER_TYPES: dict[str, TrackerTypeInfo] = {
 }
 
 
+def custom_type_name(definition: CustomTypeDefinition) -> str:
+    """The tracker type name of a custom type: ``custom:<name>``."""
+    return CUSTOM_PREFIX + definition.name
+
+
+def custom_definition(
+    tracker_type: str, custom_types: Mapping[str, CustomTypeDefinition] | None
+) -> CustomTypeDefinition | None:
+    """The definition behind ``custom:<name>``, or None (also for a bare ``<name>``)."""
+    if not tracker_type.startswith(CUSTOM_PREFIX):
+        return None
+    return (custom_types or {}).get(tracker_type.removeprefix(CUSTOM_PREFIX))
+
+
 def custom_type_info(definition: CustomTypeDefinition) -> TrackerTypeInfo:
     return TrackerTypeInfo(
-        name=definition.name,
+        name=custom_type_name(definition),
         title=definition.title,
         description=definition.description,
         learner_led=False,
@@ -181,11 +199,11 @@ def custom_type_info(definition: CustomTypeDefinition) -> TrackerTypeInfo:
 def type_info(
     tracker_type: str, custom_types: Mapping[str, CustomTypeDefinition] | None = None
 ) -> TrackerTypeInfo | None:
-    """The built-in type of that name, else the tenant's custom type, else None."""
+    """The built-in type of that name, else the tenant's ``custom:<name>`` type, else None."""
     built_in = TRACKER_TYPES.get(tracker_type)
     if built_in is not None:
         return built_in
-    definition = (custom_types or {}).get(tracker_type)
+    definition = custom_definition(tracker_type, custom_types)
     return custom_type_info(definition) if definition is not None else None
 
 
@@ -205,13 +223,16 @@ def parse_changes(
     trusted as long as the payload carries its ``withdraw_reason_code``.
     """
     custom = custom_types or {}
-    if tracker_type not in TRACKER_TYPES and tracker_type not in custom:
+    built_in = TRACKER_TYPES.get(tracker_type)
+    definition = custom_definition(tracker_type, custom)
+    if built_in is None and definition is None:
         raise ChangesInvalid([problem("tracker_type", _unknown_type_reason(tracker_type, custom))])
     if not isinstance(changes, Mapping):
         raise ChangesInvalid([problem(CHANGES_ROOT, "must be an object")])
-    built_in = TRACKER_TYPES.get(tracker_type)
-    if built_in is None or built_in.changes_model is None:
-        return _parse_custom_changes(custom[tracker_type], changes)
+    if definition is not None:
+        return _parse_custom_changes(definition, changes)
+    assert built_in is not None
+    assert built_in.changes_model is not None
     context = (
         {} if withdrawal_reasons is None else {WITHDRAWAL_REASONS_CONTEXT: dict(withdrawal_reasons)}
     )
@@ -229,5 +250,5 @@ def _parse_custom_changes(
 
 
 def _unknown_type_reason(tracker_type: str, custom: Mapping[str, CustomTypeDefinition]) -> str:
-    known = ", ".join([*TRACKER_TYPES, *custom])
+    known = ", ".join([*TRACKER_TYPES, *(CUSTOM_PREFIX + name for name in custom)])
     return f"unknown tracker type {tracker_type!r}; known types: {known}"

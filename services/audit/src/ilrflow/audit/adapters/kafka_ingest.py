@@ -8,6 +8,7 @@ is stored. It uses aiokafka directly because it needs per-partition batches and 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -20,8 +21,11 @@ from ilrflow.shared.settings import Settings
 
 log = get_logger(__name__)
 
-# Every topic except Kafka's own internal ones (__consumer_offsets and the like).
-TOPIC_PATTERN = r"^[^_].*"
+
+def topic_pattern(prefix: str) -> str:
+    """This deployment's topics and dead-letter topics: names under its prefix, never Kafka's
+    internal ones (``__consumer_offsets``) nor another deployment's (``<other prefix>.x``)."""
+    return "^" + re.escape(prefix) + r"[a-z][a-z0-9-]*(\.dlt)?$"
 
 
 class AuditConsumer:
@@ -52,7 +56,7 @@ class AuditConsumer:
             auto_offset_reset="earliest",
             metadata_max_age_ms=5000,
         )
-        consumer.subscribe(pattern=TOPIC_PATTERN)
+        consumer.subscribe(pattern=topic_pattern(self._settings.topic_prefix))
         await consumer.start()
         try:
             while True:
@@ -81,9 +85,9 @@ class AuditConsumer:
         delay = self._settings.consumer_backoff_seconds
         while True:
             try:
-                self.stored += await self._ingest.store_batch(
-                    partition.topic, partition.partition, raw
-                )
+                # The log speaks of logical topics: the deployment's prefix is not part of it.
+                topic = partition.topic.removeprefix(self._settings.topic_prefix)
+                self.stored += await self._ingest.store_batch(topic, partition.partition, raw)
                 break
             except Exception as error:
                 if not is_transient(error):

@@ -13,6 +13,7 @@ from ilrflow.audit.domain.timeline import TimelineLine, learner_timeline
 from ilrflow.audit.domain.verify import (
     AuditVerification,
     ChainProblem,
+    ChainTail,
     VerifyReport,
     verify_all,
     verify_chain,
@@ -25,6 +26,7 @@ __all__ = [
     "AuditQuery",
     "AuditVerification",
     "ChainProblem",
+    "ChainTail",
     "DeadLetterInfo",
     "DeliveryDecision",
     "MongoFind",

@@ -237,8 +237,11 @@ def _learner_of(
     from_payload = _text_field(payload, "learner_id") or nested_id
     if from_payload:
         return from_payload
-    # A staff event's subject is a member of staff, not a learner.
-    return None if event_type == EventType.STAFF_UPDATED else subject
+    # A staff event's subject is a member of staff, and an audit read's is its reader.
+    return None if event_type in _SUBJECT_IS_NOT_A_LEARNER else subject
+
+
+_SUBJECT_IS_NOT_A_LEARNER = frozenset({EventType.STAFF_UPDATED, EventType.AUDIT_ACCESSED})
 
 
 def _text_field(payload: dict[str, Any] | None, name: str) -> str | None:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from ilrflow.audit.domain.records import AuditEntry, DeadLetterInfo
 from ilrflow.shared.events import (
     CATALOGUE,
+    AuditAccessed,
     IlrState,
     IlrUpdated,
     LearnerUpdated,
@@ -21,6 +22,7 @@ from ilrflow.shared.events import (
     Payload,
     StaffUpdated,
     TrackerAllocated,
+    TrackerCancelled,
     TrackerProcessed,
     TrackerRaised,
     TrackerRejected,
@@ -81,6 +83,10 @@ def _describe_event(entry: AuditEntry) -> str:
             return _ilr_outcome(payload)
         case IlrState():
             return f"ILR state snapshot for learner {payload.learner_id}, version {payload.version}"
+        case TrackerCancelled():
+            return f"{_tracker_of(payload)} cancelled by {payload.cancelled_by}"
+        case AuditAccessed():
+            return _audit_access(payload)
     return entry.event_type or "event"
 
 
@@ -92,7 +98,11 @@ def _describe_unreadable(entry: AuditEntry) -> str:
 
 
 def _tracker_of(
-    payload: TrackerRaised | TrackerAllocated | TrackerProcessed | TrackerRejected,
+    payload: TrackerRaised
+    | TrackerAllocated
+    | TrackerProcessed
+    | TrackerRejected
+    | TrackerCancelled,
 ) -> str:
     return f"learner {payload.learner_id}'s tracker {payload.tracker_id} ({payload.tracker_type})"
 
@@ -124,6 +134,20 @@ def _person(person_id: str, roles: list[str], learner_id: str) -> str:
         return f"learner {person_id}"
     role = next((r for r in _ROLE_PRECEDENCE if r in roles), None)
     return f"{role} {person_id}" if role else person_id
+
+
+def _audit_access(payload: AuditAccessed) -> str:
+    by = _person(payload.accessed_by, payload.accessed_by_roles, "")
+    what = {
+        "search": "searched the audit log",
+        "get": f"read audit entry {payload.entry_id}",
+        "timeline": f"read learner {payload.learner_id}'s audit timeline",
+        "export_csv": "exported the audit log as CSV",
+        "export_xlsx": "exported the audit log as XLSX",
+        "verify": "verified the audit hash chains",
+    }[payload.action]
+    filters = ", ".join(f"{k}={v}" for k, v in sorted(payload.filters.items()))
+    return f"{by} {what}" + (f" ({filters})" if filters else "") + f": {payload.results} entries"
 
 
 def _learner_change(payload: LearnerUpdated) -> str:

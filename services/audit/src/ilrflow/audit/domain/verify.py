@@ -13,12 +13,14 @@ authority and offsets only help to name a broken link:
 - ``foreign_entry``: an entry of another topic or partition is mixed in.
 - ``truncated``: the chain ends before the tail hash the caller knows (deleted tail). Without a
   recorded tail hash, deleting the newest entries cannot be told from not having them yet.
+  A ``ChainTail`` (offset and hash recorded when a batch was stored) may lag the chain, which
+  grows after it is written; it only has to be found, unchanged, at its offset.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,6 +31,13 @@ ProblemKind = Literal[
     "hash_mismatch", "out_of_order", "gap", "forged", "bad_start", "foreign_entry", "truncated"
 ]
 PartitionKey = tuple[str, int]
+
+
+class ChainTail(NamedTuple):
+    """The newest entry of a partition as recorded when it was stored."""
+
+    offset: int
+    hash: str
 
 
 class ChainProblem(BaseModel):
@@ -110,11 +119,24 @@ def verify_all(
     partitions: Mapping[PartitionKey, Sequence[AuditEntry]],
     anchors: Mapping[PartitionKey, str] | None = None,
     tails: Mapping[PartitionKey, str] | None = None,
+    recorded_tails: Mapping[PartitionKey, ChainTail] | None = None,
 ) -> AuditVerification:
-    """Verify every partition's chain; ``anchors``/``tails`` default to genesis / unknown."""
+    """Verify every partition's chain; ``anchors``/``tails`` default to genesis / unknown.
+
+    ``recorded_tails`` must each still be in their chain; a partition that has a recorded tail
+    but no entries at all is reported too (everything deleted).
+    """
+    recorded = recorded_tails or {}
+    keys = sorted(set(partitions) | set(recorded))
     reports = [
-        _verify_partition(key, entries, (anchors or {}).get(key), (tails or {}).get(key))
-        for key, entries in sorted(partitions.items())
+        _with_recorded_tail(
+            _verify_partition(
+                key, partitions.get(key, []), (anchors or {}).get(key), (tails or {}).get(key)
+            ),
+            partitions.get(key, []),
+            recorded.get(key),
+        )
+        for key in keys
     ]
     return AuditVerification(
         partitions=len(reports),
@@ -131,6 +153,23 @@ def _verify_partition(
     report = verify_chain(entries, anchor or GENESIS_HASH, tail)
     topic, partition = key
     return report.model_copy(update={"topic": topic, "partition": partition})
+
+
+def _with_recorded_tail(
+    report: VerifyReport, entries: Sequence[AuditEntry], tail: ChainTail | None
+) -> VerifyReport:
+    """An intact chain must still hold the recorded tail, unchanged, at its offset."""
+    if not report.ok or tail is None:
+        return report
+    if any(e.offset == tail.offset and e.hash == tail.hash for e in entries):
+        return report
+    problem = _truncated(entries, report.last_hash or "")
+    detail = (
+        f"the entry recorded as the tail (offset {tail.offset}, hash {tail.hash[:12]}…) is "
+        f"missing or rewritten: newest entries deleted or re-hashed"
+    )
+    update = {"problem": problem.model_copy(update={"detail": detail}), "last_hash": None}
+    return report.model_copy(update=update)
 
 
 def _first_problem(
@@ -157,6 +196,10 @@ def _first_problem(
     if previous and entry.offset <= previous.offset:
         return problem("out_of_order", f"offset {entry.offset} follows {previous.offset}")
     if entry.prev_hash is None or entry.hash != entry_hash(entry, entry.prev_hash):
+        if positions.get(entry.prev_hash or "", -1) > position:
+            # Relabelled offsets break the entry's own hash, but its link still points at the
+            # entry that really came before it, now stored after it: that is a reorder.
+            return problem("out_of_order", f"{entry.id} was chained after an entry stored later")
         return problem("hash_mismatch", f"{entry.id} no longer matches its own hash")
     if entry.prev_hash == link:
         return None

@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from ilrflow.audit.domain.query import MAX_PAGE_SIZE, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.verify import AuditVerification
-from ilrflow.audit.service.queries import AUDIT_READER_ROLES, AuditQueries
+from ilrflow.audit.service.queries import (
+    AUDIT_READER_ROLES,
+    VERIFIER_ROLES,
+    AuditQueries,
+    ExportFormat,
+)
 from ilrflow.shared.auth import CurrentPrincipal, require_role
 from ilrflow.shared.http_errors import ApiError
 
@@ -76,6 +81,17 @@ class AuditEventView(BaseModel):
         )
 
 
+class TimelineLineView(BaseModel):
+    time: datetime
+    entry_id: str
+    text: str
+
+
+class LearnerTimeline(BaseModel):
+    learner_id: str
+    lines: list[TimelineLineView]
+
+
 class AuditEventsPage(BaseModel):
     items: list[AuditEventView]
     next_cursor: str | None
@@ -137,7 +153,60 @@ async def get_entry(entry_id: str, principal: CurrentPrincipal, queries: Queries
     return AuditEventView.of(await queries.get(principal, entry_id))
 
 
+@router.get(
+    "/learners/{learner_id}/timeline",
+    response_model=LearnerTimeline,
+    summary="A learner's history as readable lines, oldest first",
+)
+async def learner_timeline(
+    learner_id: str, principal: CurrentPrincipal, queries: Queries
+) -> LearnerTimeline:
+    require_role(principal, *AUDIT_READER_ROLES)
+    lines = await queries.timeline(principal, learner_id)
+    return LearnerTimeline(
+        learner_id=learner_id,
+        lines=[TimelineLineView(time=x.time, entry_id=x.entry_id, text=x.text) for x in lines],
+    )
+
+
+EXPORT_MEDIA_TYPES: dict[ExportFormat, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+async def _export(
+    principal: CurrentPrincipal, queries: AuditQueries, query: AuditQuery, fmt: ExportFormat
+) -> Response:
+    require_role(principal, *AUDIT_READER_ROLES)
+    content = await queries.export(principal, query, fmt)
+    disposition = f'attachment; filename="audit-{principal.tenant}.{fmt}"'
+    return Response(
+        content,
+        media_type=EXPORT_MEDIA_TYPES[fmt],
+        headers={"content-disposition": disposition},
+    )
+
+
+@router.get("/export.csv", summary="The same selection as /events, as CSV (no pages)")
+async def export_csv(
+    principal: CurrentPrincipal,
+    queries: Queries,
+    query: Annotated[AuditQuery, Depends(audit_query)],
+) -> Response:
+    return await _export(principal, queries, query, "csv")
+
+
+@router.get("/export.xlsx", summary="The same selection as /events, as XLSX (no pages)")
+async def export_xlsx(
+    principal: CurrentPrincipal,
+    queries: Queries,
+    query: Annotated[AuditQuery, Depends(audit_query)],
+) -> Response:
+    return await _export(principal, queries, query, "xlsx")
+
+
 @router.get("/verify", response_model=AuditVerification, summary="Recompute every hash chain")
 async def verify(principal: CurrentPrincipal, queries: Queries) -> AuditVerification:
-    require_role(principal, "support", "operator")
-    return await queries.verify()
+    require_role(principal, *VERIFIER_ROLES)
+    return await queries.verify(principal)

@@ -1,15 +1,25 @@
-"""Storing Kafka records in the audit log, one partition batch at a time."""
+"""Storing Kafka records in the audit log, one partition batch at a time.
+
+Per batch: parse the records past the chain head, flag repeated event ids, add the learners'
+timeline lines, insert the chained entries, then record the new tail. Each step is safe to repeat
+after a crash: timeline lines are added as a set, the entries' ids are their coordinates, and a
+chain head that lags behind the log (a crash after the insert, before the tail was recorded) is
+noticed by the insert and replaced by the head read from the log itself.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ilrflow.audit.adapters.repository import AuditRepository
+from ilrflow.audit.adapters.repository import AlreadyStoredError, AuditRepository
 from ilrflow.audit.domain.chain import GENESIS_HASH, chain
 from ilrflow.audit.domain.duplicates import decide_delivery, with_delivery
 from ilrflow.audit.domain.ingest import HeaderValue, entry_from_record
-from ilrflow.audit.domain.records import AuditEntry
+from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
+from ilrflow.audit.domain.timeline import TimelineLine, belongs_on_timeline, timeline_line
+from ilrflow.audit.domain.verify import ChainTail
 
 
 @dataclass(frozen=True)
@@ -28,24 +38,58 @@ class AuditIngest:
     async def store_batch(self, topic: str, partition: int, records: Sequence[RawRecord]) -> int:
         """Store the records of one partition (in offset order) that are not stored yet, flagged
         where they repeat an event id, chained after the partition's head. Returns how many."""
-        head = await self.repository.chain_head(topic, partition)
+        try:
+            head = await self.repository.recorded_tail(topic, partition)
+            return await self._store_after(head, topic, partition, records)
+        except AlreadyStoredError:
+            head = await self.repository.stored_head(topic, partition)
+            return await self._store_after(head, topic, partition, records)
+
+    async def _store_after(
+        self,
+        head: ChainTail | None,
+        topic: str,
+        partition: int,
+        records: Sequence[RawRecord],
+    ) -> int:
         last_offset, prev_hash = head if head is not None else (-1, GENESIS_HASH)
         fresh = [
             entry_from_record(topic, partition, r.offset, r.key, r.headers, r.value, r.timestamp_ms)
             for r in records
             if r.offset > last_offset
         ]
-        flagged = await self._flag_duplicates(topic, fresh)
-        return await self.repository.insert(chain(flagged, prev_hash))
+        if not fresh:
+            return 0
+        chained = chain(await self._flag_duplicates(fresh), prev_hash)
+        await self.repository.add_timeline_lines(_timeline_lines(chained))
+        inserted = await self.repository.insert(chained)
+        newest = chained[-1]
+        await self.repository.record_tail(
+            topic, partition, ChainTail(newest.offset, newest.hash or "")
+        )
+        return inserted
 
-    async def _flag_duplicates(self, topic: str, entries: list[AuditEntry]) -> list[AuditEntry]:
-        ids = sorted({e.event_id for e in entries if e.event_id})
-        stored = await self.repository.coordinates_by_event_id(topic, ids)
+    async def _flag_duplicates(self, entries: list[AuditEntry]) -> list[AuditEntry]:
+        held = await self.repository.claim_event_ids(entries)
+        ours = {e.coordinates for e in entries}
+        seen: dict[str, list[RecordCoordinates]] = defaultdict(list)
+        for event_id, coordinates in held.items():
+            # A claim of these very coordinates is ours from a run that crashed before storing.
+            if coordinates not in ours:
+                seen[event_id].append(coordinates)
         flagged = []
         for entry in entries:
-            seen = stored.setdefault(entry.event_id, []) if entry.event_id else []
-            decision = decide_delivery(entry, seen)
+            decision = decide_delivery(entry, seen[entry.event_id] if entry.event_id else [])
             if decision.should_store:
                 flagged.append(with_delivery(entry, decision))
-                seen.append(entry.coordinates)
+                if entry.event_id:
+                    seen[entry.event_id].append(entry.coordinates)
         return flagged
+
+
+def _timeline_lines(entries: Sequence[AuditEntry]) -> dict[tuple[str, str], list[TimelineLine]]:
+    lines: dict[tuple[str, str], list[TimelineLine]] = defaultdict(list)
+    for entry in entries:
+        if entry.tenant and entry.learner_id and belongs_on_timeline(entry):
+            lines[(entry.tenant, entry.learner_id)].append(timeline_line(entry))
+    return lines

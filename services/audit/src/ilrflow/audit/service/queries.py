@@ -1,36 +1,117 @@
-"""Support queries over the audit log, always within the caller's tenant."""
+"""Support queries over the audit log, always within the caller's tenant, each one audited.
+
+Every read (search, one entry, a timeline, an export, a verification) is written to the audit
+service's own outbox as an ``AuditAccessed`` event before its result is returned, so the audit
+log records who read it, and a read that cannot be recorded is not served.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal
+
 from ilrflow.audit.adapters.repository import AuditRepository
+from ilrflow.audit.domain.export import export_csv, export_xlsx
 from ilrflow.audit.domain.query import AuditPage, AuditQuery, build_find, paginate
 from ilrflow.audit.domain.records import AuditEntry
+from ilrflow.audit.domain.timeline import TimelineLine
 from ilrflow.audit.domain.verify import AuditVerification, verify_all
 from ilrflow.shared.auth import Principal
+from ilrflow.shared.events import AuditAccessed, new_event
 from ilrflow.shared.http_errors import not_found
 
 AUDIT_READER_ROLES = ("support", "admin", "operator")
+VERIFIER_ROLES = ("support", "operator")
+EXPORT_MAX_ROWS = 100_000
+ExportFormat = Literal["csv", "xlsx"]
+AccessAction = Literal["search", "get", "timeline", "export_csv", "export_xlsx", "verify"]
 
 
 class AuditQueries:
-    def __init__(self, repository: AuditRepository) -> None:
+    def __init__(self, repository: AuditRepository, reads_recorded: Callable[[], None]) -> None:
         self.repository = repository
+        self._reads_recorded = reads_recorded
 
     async def search(self, principal: Principal, query: AuditQuery) -> AuditPage:
         find = build_find(query, principal.tenant)
-        fetched = await self.repository.find(find.filter, find.sort, find.limit)
-        return paginate(fetched, query)
+        page = paginate(await self.repository.find(find.filter, find.sort, find.limit), query)
+        await self._audit(principal, "search", len(page.entries), query=query)
+        return page
 
     async def get(self, principal: Principal, entry_id: str) -> AuditEntry:
         entry = await self.repository.get(principal.tenant, entry_id)
+        learner_id = entry.learner_id if entry else None
+        await self._audit(
+            principal, "get", int(entry is not None), entry_id=entry_id, learner_id=learner_id
+        )
         if entry is None:
             raise not_found("audit entry", entry_id)
         return entry
 
-    async def verify(self) -> AuditVerification:
-        """Recompute every partition's chain (the whole log: chains span tenants)."""
+    async def timeline(self, principal: Principal, learner_id: str) -> list[TimelineLine]:
+        lines = await self.repository.timeline(principal.tenant, learner_id)
+        await self._audit(principal, "timeline", len(lines), learner_id=learner_id)
+        return lines
+
+    async def export(
+        self, principal: Principal, query: AuditQuery, export_format: ExportFormat
+    ) -> bytes:
+        """Every entry the query selects, in its order: no pages, up to EXPORT_MAX_ROWS."""
+        find = build_find(query.model_copy(update={"cursor": None}), principal.tenant)
+        entries = await self.repository.find(find.filter, find.sort, EXPORT_MAX_ROWS)
+        action: AccessAction = "export_csv" if export_format == "csv" else "export_xlsx"
+        await self._audit(principal, action, len(entries), query=query)
+        return export_csv(entries) if export_format == "csv" else export_xlsx(entries)
+
+    async def verify(self, principal: Principal) -> AuditVerification:
+        verification = await self.verify_log()
+        await self._audit(principal, "verify", verification.entries)
+        return verification
+
+    async def verify_log(self) -> AuditVerification:
+        """Recompute every partition's chain (the whole log: chains span tenants), and check
+        that each recorded tail is still there."""
+        tails = await self.repository.all_recorded_tails()
         partitions = {
-            (topic, partition): await self.repository.partition_entries(topic, partition)
-            for topic, partition in await self.repository.partitions()
+            key: await self.repository.partition_entries(*key)
+            for key in sorted(set(await self.repository.partitions()) | set(tails))
         }
-        return verify_all(partitions)
+        return verify_all(partitions, recorded_tails=tails)
+
+    async def _audit(
+        self,
+        principal: Principal,
+        action: AccessAction,
+        results: int,
+        *,
+        query: AuditQuery | None = None,
+        entry_id: str | None = None,
+        learner_id: str | None = None,
+    ) -> None:
+        filters = _filters_of(query) if query else {}
+        learner_id = learner_id or (query.learner_id if query else None)
+        accessed = AuditAccessed(
+            action=action,
+            accessed_by=principal.sub,
+            accessed_by_roles=list(principal.roles),
+            learner_id=learner_id,
+            filters=filters,
+            entry_id=entry_id,
+            results=results,
+        )
+        event = new_event(
+            accessed,
+            tenant=principal.tenant,
+            subject=learner_id or principal.sub,
+            actor=principal.sub,
+        )
+        await self.repository.record_read(event)
+        self._reads_recorded()
+
+
+def _filters_of(query: AuditQuery) -> dict[str, str]:
+    given = query.model_dump(by_alias=True, exclude={"cursor", "limit"}, exclude_none=True)
+    return {
+        name: value.isoformat() if hasattr(value, "isoformat") else str(value)
+        for name, value in given.items()
+    }

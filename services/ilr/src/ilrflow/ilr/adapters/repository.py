@@ -15,7 +15,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ilrflow.shared.events import Envelope
 from ilrflow.shared.idempotency import mark_applied, not_yet_applied
-from ilrflow.shared.mongo import Document
+from ilrflow.shared.mongo import Document, serialised_writes
 from ilrflow.shared.outbox import merge_updates, outbox_update
 
 
@@ -27,6 +27,7 @@ class IlrDocument:
     qa_verified: bool
     learner: dict[str, Any] | None
     group: str | None
+    qa_verified_by: str | None = None
     applied_events: list[str] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -61,7 +62,7 @@ def doc_id(tenant: str, learner_id: str) -> str:
 
 class IlrRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.records: AsyncCollection[Document] = db["ilr_records"]
+        self.records: AsyncCollection[Document] = serialised_writes(db["ilr_records"])
 
     async def ensure_indexes(self) -> None:
         await self.records.create_index([("tenant", 1), ("learner_id", 1)])
@@ -132,6 +133,7 @@ def _from_document(document: Document) -> IlrDocument:
         qa_verified=bool(document.get("qa_verified", False)),
         learner=document.get("learner"),
         group=document.get("group"),
+        qa_verified_by=document.get("qa_verified_by"),
         applied_events=list(document.get("applied_events", [])),
         history=list(document.get("history", [])),
     )

@@ -1,20 +1,23 @@
-"""The ILR service's HTTP API (/v1)."""
+"""The ILR service's HTTP API (/v1): parse, authorise, call one use case, map the result."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ilrflow.ilr.adapters.repository import IlrDocument
+from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.service.use_cases import IlrService
 from ilrflow.shared.auth import CurrentPrincipal, require_role
-from ilrflow.shared.ilr import export_message
-from ilrflow.shared.settings import get_settings
+from ilrflow.shared.ilr import published
+from ilrflow.shared.ilr.policy import RestartPlannedHours
 
 router = APIRouter(prefix="/v1", tags=["ilr"])
+
+SETTINGS_READERS = ("admin", "ilr_qa", "operator")
+EXPORTERS = ("admin", "ilr_qa", "operator")
 
 
 def get_service(request: Request) -> IlrService:
@@ -29,6 +32,7 @@ class IlrView(BaseModel):
     learner_id: str
     version: int
     qa_verified: bool
+    qa_verified_by: str | None = None
     learner: dict[str, Any]
 
 
@@ -43,12 +47,22 @@ class IlrVersion(BaseModel):
     patch: list[dict[str, Any]]
 
 
+class IlrSettingsIn(BaseModel):
+    """Fields to change; those left out keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ukprn: int | None = None
+    restart_planned_hours: RestartPlannedHours | None = None
+
+
 def _view(document: IlrDocument) -> IlrView:
     return IlrView(
         learner_id=document.learner_id,
         version=document.version,
         qa_verified=document.qa_verified,
-        learner=document.learner or {},
+        qa_verified_by=document.qa_verified_by,
+        learner=published(document.learner or {}),
     )
 
 
@@ -91,17 +105,28 @@ async def export_xml(
     service: Service,
     year: Annotated[str, Query(pattern=r"^(2425|2526)$", description="Collection year, e.g. 2526")],
 ) -> Response:
-    require_role(principal, "admin", "ilr_qa", "operator")
-    documents = await service.repository.list_for_tenant(principal.tenant)
-    body = export_message(
-        [d.learner for d in documents if d.learner],
-        ukprn=get_settings().default_ukprn,
-        year=year,
-        prepared=datetime.now(UTC),
-    )
-    filename = f"ILR-{get_settings().default_ukprn}-{year}.xml"
+    require_role(principal, *EXPORTERS)
+    export = await service.export(principal, year)
     return Response(
-        body,
+        export.body,
         media_type="application/xml",
-        headers={"content-disposition": f'attachment; filename="{filename}"'},
+        headers={"content-disposition": f'attachment; filename="{export.filename}"'},
     )
+
+
+@router.get("/ilr/settings", response_model=IlrSettings, summary="The tenant's ILR settings")
+async def get_settings(principal: CurrentPrincipal, service: Service) -> IlrSettings:
+    require_role(principal, *SETTINGS_READERS)
+    return await service.tenant_settings(principal)
+
+
+@router.put(
+    "/ilr/settings",
+    response_model=IlrSettings,
+    summary="Set the tenant's UKPRN and how restarts are recorded (admin)",
+)
+async def put_settings(
+    body: IlrSettingsIn, principal: CurrentPrincipal, service: Service
+) -> IlrSettings:
+    require_role(principal, "admin")
+    return await service.update_tenant_settings(principal, body.model_dump(exclude_none=True))

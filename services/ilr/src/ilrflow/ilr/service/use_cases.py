@@ -1,17 +1,26 @@
-"""ILR use cases: create the record from an enrolment, apply processed trackers, QA-verify.
+"""ILR use cases: create the record from an enrolment, apply processed trackers, QA-verify,
+export, and the tenant's ILR settings.
 
 Every outcome (applied, no_ilr_change, rejected) is published on ``ilr-updated`` so the tracker
-shows why data did or did not change; every new version also refreshes the compacted
-``ilr-state`` topic with the whole current record.
+shows why data did or did not change; every new version (and a QA verification) also refreshes
+the compacted ``ilr-state`` topic with the whole current record. ``ilr-state`` goes into the
+outbox *before* ``ilr-updated``: a reader that notes where ``ilr-updated`` ends, then reads
+``ilr-state`` to its end, has every version up to that point (see docs/examples/).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument, IlrRepository
+from ilrflow.ilr.adapters.settings import IlrSettingsRepository
+from ilrflow.ilr.domain.settings import IlrSettings
+from ilrflow.ilr.domain.view import published_patch
 from ilrflow.shared.auth import Principal
 from ilrflow.shared.errors import TransientError
 from ilrflow.shared.events import (
@@ -22,30 +31,57 @@ from ilrflow.shared.events import (
     PatchOperation,
     TrackerProcessed,
     new_event,
+    new_event_id,
 )
 from ilrflow.shared.http_errors import ApiError, not_found
 from ilrflow.shared.ilr import (
-    ApplyResult,
-    IlrPolicy,
+    IlrLearner,
     TrackerApplication,
     apply_tracker,
-    json_patch,
+    export_message,
     learner_from_enrolment,
+    published,
 )
 from ilrflow.shared.logging import get_logger
+from ilrflow.shared.trackers import TRACKER_TYPES
 
 log = get_logger(__name__)
+
+Cause = Literal["enrolment", "tracker"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one incoming event does to the ILR: the outcome, and the new record if applied."""
+
+    status: Literal["applied", "no_ilr_change", "rejected"]
+    reason: str
+    record: IlrLearner | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.status == "applied"
+
+
+@dataclass(frozen=True)
+class Export:
+    filename: str
+    body: bytes
 
 
 class IlrService:
     def __init__(
         self,
         repository: IlrRepository,
+        settings: IlrSettingsRepository,
         events_written: Callable[[], None],
+        default_ukprn: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.repository = repository
+        self.settings = settings
         self._events_written = events_written
+        self._default_ukprn = default_ukprn
         self._clock = clock
 
     # --- consumers ------------------------------------------------------------------------
@@ -59,39 +95,49 @@ class IlrService:
         current = await self._load_or_create(event.tenant, update.learner.id, update.learner.group)
         if event.id in current.applied_events:
             return
-        new_record = learner_from_enrolment(update.learner, enrolment, current.learner)
-        patch = json_patch(current.learner or {}, new_record)
-        result = ApplyResult(
-            status="applied",
-            reason=f"Enrolment on standard {enrolment.standard_code} from {enrolment.start_date}.",
-            record=new_record,
-            patch=patch,
+        decision = Decision(
+            "applied",
+            f"Enrolment on standard {enrolment.standard_code} from {enrolment.start_date}.",
+            learner_from_enrolment(update.learner, enrolment, current.learner),
         )
-        await self._store(current, event, result, cause="enrolment", tracker_id=None)
+        # The learner's group decides which tutors see the ILR; keep it as the enrolment says.
+        await self._store(
+            current,
+            event,
+            decision,
+            cause="enrolment",
+            tracker_id=None,
+            extra={"group": update.learner.group},
+        )
 
     async def on_tracker_processed(self, event: Envelope[TrackerProcessed]) -> None:
         tracker = event.data
         current = await self._load_or_create(event.tenant, tracker.learner_id, None)
         if event.id in current.applied_events:
             return
+        decision = await self._decide(event.tenant, current, tracker)
+        await self._store(current, event, decision, cause="tracker", tracker_id=tracker.tracker_id)
+
+    async def _decide(
+        self, tenant: str, current: IlrDocument, tracker: TrackerProcessed
+    ) -> Decision:
         if current.learner is None:
-            result = ApplyResult(
-                status="no_ilr_change",
-                reason="The learner has no ILR yet: they are not enrolled on a programme.",
-                record={},
-                patch=[],
+            return Decision(
+                "no_ilr_change", "The learner has no ILR yet: they are not enrolled on a programme."
             )
-        else:
-            application = TrackerApplication(
-                tracker_id=tracker.tracker_id,
-                tracker_type=tracker.tracker_type,
-                changes=tracker.changes,
-                processor_roles=tuple(tracker.processor_roles),
-                qa_verified=current.qa_verified,
-                policy=IlrPolicy(),  # the tracker service resolved tenant choices into `changes`
-            )
-            result = apply_tracker(current.learner, application)
-        await self._store(current, event, result, cause="tracker", tracker_id=tracker.tracker_id)
+        settings = await self.settings.get(tenant)
+        application = TrackerApplication(
+            tracker_id=tracker.tracker_id,
+            tracker_type=tracker.tracker_type,
+            changes=tracker.changes,
+            processor_roles=tuple(tracker.processor_roles),
+            qa_verified=current.qa_verified,
+            policy=settings.policy(),
+            # The tracker service processes built-in types and the tenant's own (custom) ones.
+            custom=tracker.tracker_type not in TRACKER_TYPES,
+        )
+        result = apply_tracker(current.learner, application)
+        return Decision(result.status, result.reason, result.record)
 
     async def _load_or_create(self, tenant: str, learner_id: str, group: str | None) -> IlrDocument:
         current = await self.repository.get(tenant, learner_id)
@@ -105,73 +151,51 @@ class IlrService:
         self,
         current: IlrDocument,
         cause_event: Envelope[Any],
-        result: ApplyResult,
+        decision: Decision,
         *,
-        cause: Literal["enrolment", "tracker"],
+        cause: Cause,
         tracker_id: str | None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
-        applied = result.status == "applied"
-        version = current.version + 1 if applied else current.version
-        events: list[Envelope[Any]] = [
-            self._event(
-                cause_event,
-                current.learner_id,
-                IlrUpdated(
-                    learner_id=current.learner_id,
-                    tracker_id=tracker_id,
-                    cause=cause,
-                    version=version,
-                    outcome=result.status,
-                    reason=result.reason,
-                    patch=[PatchOperation.model_validate(op) for op in result.patch],
-                ),
-            )
-        ]
+        new_record = decision.record if decision.applied else None
+        version = current.version + 1 if new_record is not None else current.version
+        patch = published_patch(current.learner, new_record) if new_record is not None else []
+        update = IlrUpdated(
+            learner_id=current.learner_id,
+            tenant=current.tenant,
+            tracker_id=tracker_id,
+            cause=cause,
+            version=version,
+            outcome=decision.status,
+            reason=decision.reason,
+            patch=[PatchOperation.model_validate(op) for op in patch],
+        )
+        payloads: list[Any] = [update]
         history = None
-        if applied:
-            events.append(
-                self._event(
-                    cause_event,
-                    current.learner_id,
-                    IlrState(
-                        learner_id=current.learner_id,
-                        version=version,
-                        qa_verified=current.qa_verified,
-                        learner=result.record,
-                    ),
-                )
-            )
+        if new_record is not None:
+            payloads.insert(0, _state(current, version, current.qa_verified, new_record))
             history = HistoryEntry(
                 version=version,
                 actor=cause_event.actor,
                 at=self._clock(),
                 cause=cause,
                 tracker_id=tracker_id,
-                outcome=result.status,
-                reason=result.reason,
-                patch=result.patch,
+                outcome=decision.status,
+                reason=decision.reason,
+                patch=patch,
             )
         stored = await self.repository.record_outcome(
             current,
             event_id=cause_event.id,
-            new_learner=result.record if applied else None,
+            new_learner=new_record,
             history=history,
-            events=events,
+            events=[_caused_by(cause_event, current.learner_id, p) for p in payloads],
+            extra=extra,
         )
         if not stored:
             raise TransientError("ILR record changed concurrently; retrying")
-        log.info("ilr outcome", outcome=result.status, version=version, reason=result.reason)
+        log.info("ilr outcome", outcome=decision.status, version=version, reason=decision.reason)
         self._events_written()
-
-    def _event(self, cause: Envelope[Any], learner_id: str, payload: Any) -> Envelope[Any]:
-        return new_event(
-            payload,
-            tenant=cause.tenant,
-            subject=learner_id,
-            actor=cause.actor,
-            correlation_id=cause.correlation_id,
-            causation_id=cause.id,
-        )
 
     # --- queries and commands -------------------------------------------------------------
 
@@ -185,42 +209,97 @@ class IlrService:
         current = await self.get(principal, learner_id)
         if current.qa_verified:
             return current
-        request = new_event(
-            IlrUpdated(
-                learner_id=learner_id,
-                cause="qa_verification",
-                version=current.version,
-                outcome="no_ilr_change",
-                reason=f"ILR QA-verified by {principal.sub}: programme changes now need the ILR QA role.",
-            ),
+        assert current.learner is not None  # get() returns only learners with an ILR
+        state = _state(current, current.version, True, current.learner)
+        update = IlrUpdated(
+            learner_id=learner_id,
             tenant=principal.tenant,
-            subject=learner_id,
-            actor=principal.sub,
-        )
-        state = new_event(
-            IlrState(
-                learner_id=learner_id,
-                version=current.version,
-                qa_verified=True,
-                learner=current.learner or {},
+            cause="qa_verification",
+            version=current.version,
+            outcome="no_ilr_change",
+            reason=(
+                f"ILR QA-verified by {principal.sub}: programme changes now need the ILR QA role."
             ),
-            tenant=principal.tenant,
-            subject=learner_id,
-            actor=principal.sub,
-            correlation_id=request.correlation_id,
         )
+        correlation_id = new_event_id()
+        events = [
+            new_event(
+                payload,
+                tenant=principal.tenant,
+                subject=learner_id,
+                actor=principal.sub,
+                correlation_id=correlation_id,
+            )
+            for payload in (state, update)
+        ]
         stored = await self.repository.record_outcome(
             current,
             event_id=None,
             new_learner=None,
             history=None,
-            events=[request, state],
+            events=events,
             extra={"qa_verified": True, "qa_verified_by": principal.sub},
         )
         if not stored:
             raise ApiError(409, "conflict", "The ILR changed meanwhile; try again.")
         self._events_written()
         return await self.get(principal, learner_id)
+
+    async def export(self, principal: Principal, year: str) -> Export:
+        settings = await self.settings.get(principal.tenant)
+        ukprn = settings.ukprn_or(self._default_ukprn)
+        documents = await self.repository.list_for_tenant(principal.tenant)
+        try:
+            body = export_message(
+                [d.learner for d in documents if d.learner],
+                ukprn=ukprn,
+                year=year,
+                prepared=self._clock(),
+            )
+        except ValueError as error:  # e.g. a 2025/26 file with no learner in the year
+            raise ApiError(422, "nothing_to_export", str(error)) from error
+        return Export(filename=f"ILR-{ukprn}-{year}.xml", body=body)
+
+    async def tenant_settings(self, principal: Principal) -> IlrSettings:
+        return await self.settings.get(principal.tenant)
+
+    async def update_tenant_settings(
+        self, principal: Principal, fields: dict[str, Any]
+    ) -> IlrSettings:
+        current = await self.settings.get(principal.tenant)
+        try:
+            updated = IlrSettings.model_validate({**current.model_dump(), **fields})
+        except ValidationError as error:
+            details = [
+                {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]}
+                for e in error.errors()
+            ]
+            raise ApiError(
+                422, "validation_failed", "The ILR settings are not valid.", details
+            ) from error
+        await self.settings.save(principal.tenant, updated)
+        return updated
+
+
+def _state(current: IlrDocument, version: int, qa_verified: bool, record: IlrLearner) -> IlrState:
+    return IlrState(
+        learner_id=current.learner_id,
+        tenant=current.tenant,
+        version=version,
+        qa_verified=qa_verified,
+        learner=published(record),
+    )
+
+
+def _caused_by(cause: Envelope[Any], learner_id: str, payload: Any) -> Envelope[Any]:
+    return new_event(
+        payload,
+        tenant=cause.tenant,
+        subject=learner_id,
+        actor=cause.actor,
+        correlation_id=cause.correlation_id,
+        causation_id=cause.id,
+    )
 
 
 def may_see(principal: Principal, document: IlrDocument) -> bool:

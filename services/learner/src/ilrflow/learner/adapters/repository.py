@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ilrflow.shared.events import Envelope, LearnerSnapshot, StaffUpdated
 from ilrflow.shared.idempotency import mark_applied, not_yet_applied
-from ilrflow.shared.mongo import Document
+from ilrflow.shared.mongo import Document, serialised_writes
 from ilrflow.shared.outbox import merge_updates, new_document_outbox, outbox_update
 
 
@@ -25,8 +25,8 @@ class StaffAlreadyExistsError(Exception):
 
 class LearnerRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.learners: AsyncCollection[Document] = db["learners"]
-        self.staff: AsyncCollection[Document] = db["staff"]
+        self.learners: AsyncCollection[Document] = serialised_writes(db["learners"])
+        self.staff: AsyncCollection[Document] = serialised_writes(db["staff"])
 
     @property
     def outbox_collections(self) -> list[AsyncCollection[Document]]:

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, mo
 
 from ilrflow.shared.auth import ROLES
 from ilrflow.shared.events import Address, EmployerRef, Enrolment, LearnerSnapshot
+from ilrflow.shared.ilr import uln_is_valid
+from ilrflow.shared.trackers.fields import AddressLine, Email, Ern, IlrName, Postcode, TelNo
 
 
 def new_learner_id() -> str:
@@ -44,29 +46,17 @@ class StaffIn(BaseModel):
 class AddressIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lines: list[str] = Field(min_length=1, max_length=4)
-    postcode: str = Field(min_length=5, max_length=8)
-
-    @field_validator("lines")
-    @classmethod
-    def _lines_not_blank(cls, lines: list[str]) -> list[str]:
-        if any(not line.strip() or len(line) > 50 for line in lines):
-            raise ValueError("each address line must be 1 to 50 characters")
-        return [line.strip() for line in lines]
-
-    @field_validator("postcode")
-    @classmethod
-    def _upper(cls, postcode: str) -> str:
-        return postcode.strip().upper()
+    lines: list[AddressLine] = Field(min_length=1, max_length=4)
+    postcode: Postcode
 
 
 class LearnerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    given_names: str = Field(min_length=1, max_length=100)
-    family_name: str = Field(min_length=1, max_length=100)
-    email: EmailStr
-    phone: str | None = Field(default=None, max_length=18, pattern=r"^[0-9]+$")
+    given_names: IlrName
+    family_name: IlrName
+    email: Email
+    phone: TelNo | None = None
     date_of_birth: date
     uln: str = Field(pattern=r"^[1-9][0-9]{9}$")
     address: AddressIn
@@ -91,7 +81,7 @@ class LearnerIn(BaseModel):
 class EmployerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ern: str = Field(pattern=r"^[0-9]{9}$", description="Employer reference number, 9 digits.")
+    ern: Ern = Field(description="Employer reference number (EmpId), 9 digits.")
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -121,14 +111,6 @@ class EnrolmentIn(BaseModel):
             weekly_hours=self.weekly_hours,
             planned_otj_hours=self.planned_otj_hours,
         )
-
-
-def uln_is_valid(uln: str) -> bool:
-    """ESFA's ULN check: weights 10..1 over the ten digits, the sum mod 11 must be 10."""
-    if len(uln) != 10 or not uln.isdigit() or uln[0] == "0":
-        return False
-    remainder = sum(int(d) * (10 - i) for i, d in enumerate(uln[:9])) % 11
-    return remainder != 0 and int(uln[9]) == 10 - remainder
 
 
 def snapshot_from_input(learner_id: str, data: LearnerIn) -> LearnerSnapshot:

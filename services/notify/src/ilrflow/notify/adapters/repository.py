@@ -22,7 +22,7 @@ from ilrflow.notify.domain.model import (
     StaffMember,
     TenantNotifySettings,
 )
-from ilrflow.shared.mongo import Document
+from ilrflow.shared.mongo import Document, serialised_writes
 
 DUPLICATE_KEY = 11000
 
@@ -32,7 +32,7 @@ class NotifyRepository:
         self.staff: AsyncCollection[Document] = db["staff_projection"]
         self.learners: AsyncCollection[Document] = db["learner_projection"]
         self.settings: AsyncCollection[Document] = db["notify_settings"]
-        self.notifications: AsyncCollection[Document] = db["notifications"]
+        self.notifications: AsyncCollection[Document] = serialised_writes(db["notifications"])
 
     async def ensure_indexes(self) -> None:
         await self.staff.create_index([("tenant", ASCENDING)])

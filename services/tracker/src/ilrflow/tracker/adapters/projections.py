@@ -24,6 +24,7 @@ class ProgrammeView:
     start_date: date
     planned_end_date: date
     employer_name: str
+    weekly_hours: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class ProjectionRepository:
                 "start_date": e.start_date.isoformat(),
                 "planned_end_date": e.planned_end_date.isoformat(),
                 "employer_name": e.employer.name,
+                "weekly_hours": e.weekly_hours,
             }
             for e in learner.enrolments
         ]
@@ -140,6 +142,7 @@ class ProjectionRepository:
                     start_date=date.fromisoformat(p["start_date"]),
                     planned_end_date=date.fromisoformat(p["planned_end_date"]),
                     employer_name=p["employer_name"],
+                    weekly_hours=p.get("weekly_hours"),
                 )
                 for p in document.get("programmes", [])
             ],

@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ilrflow.shared.events import Envelope
 from ilrflow.shared.idempotency import mark_applied, not_yet_applied
-from ilrflow.shared.mongo import Document
+from ilrflow.shared.mongo import Document, serialised_writes
 from ilrflow.shared.outbox import (
     OUTBOX_FIELD,
     PENDING_FIELD,
@@ -47,8 +47,9 @@ class TrackerFilter:
 
 class TrackerRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.trackers: AsyncCollection[Document] = db["trackers"]
-        self.settings: AsyncCollection[Document] = db["tracker_settings"]
+        # The relay gets this same object, so its writes queue behind commands' saves.
+        self.trackers: AsyncCollection[Document] = serialised_writes(db["trackers"])
+        self.settings: AsyncCollection[Document] = serialised_writes(db["tracker_settings"])
 
     async def ensure_indexes(self) -> None:
         await self.trackers.create_index([("tenant", 1), ("raised_at", -1), ("id", -1)])

@@ -21,6 +21,7 @@ from ilrflow.shared.trackers import (
     ChangesModel,
     CustomTypeDefinition,
     TrackerTypeInfo,
+    custom_type_name,
     parse_changes,
     type_info,
 )
@@ -121,7 +122,7 @@ class TenantTrackerSettings(BaseModel):
         return type_info(tracker_type, self.custom_types)
 
     def type_names(self) -> list[str]:
-        return [*TRACKER_TYPES, *self.custom_types]
+        return [*TRACKER_TYPES, *(custom_type_name(d) for d in self.custom_types.values())]
 
     def is_enabled(self, tracker_type: str) -> bool:
         settings = self.types.get(tracker_type)

@@ -27,6 +27,7 @@ from ilrflow.shared.events import (
     IlrOutcomeStatus,
     Payload,
     TrackerAllocated,
+    TrackerCancelled,
     TrackerProcessed,
     TrackerRaised,
     TrackerRejected,
@@ -275,15 +276,23 @@ class Tracker(BaseModel):
         reason: str | None = None,
         expected_version: int | None = None,
     ) -> list[Payload]:
-        """Withdraw the request before anyone decides it (by the raiser or an admin).
-
-        No event exists for cancellation yet, so nothing is published.
-        """
+        """Withdraw the request before anyone decides it (by the raiser or an admin); the
+        allocated admin and the audit log learn of it from ``tracker-cancelled``."""
         reason = reason.strip() or None if reason else None
         self._guard("cancel", expected_version)
         self._record("cancel", actor, now, {"reason": reason})
         self._decide("cancelled", actor, now, reason)
-        return []
+        return [
+            TrackerCancelled(
+                tracker_id=self.id,
+                learner_id=self.learner_id,
+                tracker_type=self.tracker_type,
+                reason=reason,
+                cancelled_by=actor.id,
+                raised_by=self.raised_by,
+                allocated_to=self.allocated_to,
+            )
+        ]
 
     def record_ilr_outcome(
         self,

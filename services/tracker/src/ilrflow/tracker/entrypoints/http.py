@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ilrflow.shared.auth import CurrentPrincipal, Principal, require_role
 from ilrflow.shared.http_errors import ApiError, error_body
-from ilrflow.shared.trackers import ChangesInvalid
+from ilrflow.shared.trackers import (
+    CUSTOM_PREFIX,
+    ChangesInvalid,
+    CustomFieldDefinition,
+    CustomTypeDefinition,
+)
 from ilrflow.tracker.adapters.repository import TrackerFilter
 from ilrflow.tracker.domain.errors import IllegalTransition, InvalidCommandError, VersionConflict
 from ilrflow.tracker.domain.permissions import Refused
@@ -22,8 +27,31 @@ from ilrflow.tracker.domain.tracker import Tracker
 from ilrflow.tracker.entrypoints.export import trackers_workbook
 from ilrflow.tracker.service.use_cases import TrackerService
 
-router = APIRouter(prefix="/v1", tags=["trackers"])
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: ``{"error": {"code", "message", "details"}}``; a 422 lists
+    ``[{"field", "reason"}]``, a 409 gives ``current_state`` or ``current_version``."""
+
+    error: ErrorDetail
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No or bad bearer token"},
+    403: {"model": ErrorBody, "description": "Not allowed (forbidden, qa_locked, ...)"},
+    404: {"model": ErrorBody, "description": "Not found in this tenant, or not visible to you"},
+    409: {"model": ErrorBody, "description": "Illegal transition or stale version"},
+    422: {"model": ErrorBody, "description": "Invalid request: each field and its reason"},
+}
+
+router = APIRouter(prefix="/v1", tags=["trackers"], responses=_ERRORS)
 ADMIN_ROLES = ("admin",)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def get_service(request: Request) -> TrackerService:
@@ -47,11 +75,16 @@ class RaiseTrackerIn(BaseModel):
 
 
 class EditTrackerIn(BaseModel):
+    """Either new ``changes`` (and/or ``note``), or, for a return to learning, an override of
+    the recalculated ``planned_end_date`` with its mandatory ``override_reason``."""
+
     model_config = ConfigDict(extra="forbid")
 
     version: int | None = Field(default=None, ge=1, description="Or send If-Match.")
     changes: dict[str, Any] | None = None
     note: str | None = Field(default=None, max_length=2000)
+    planned_end_date: date | None = None
+    override_reason: str | None = Field(default=None, max_length=2000)
 
 
 class AllocateIn(BaseModel):
@@ -91,6 +124,17 @@ class TrackerTypeView(BaseModel):
     raise_roles: list[str]
     edit_roles: list[str]
     process_roles: list[str]
+    fields: list[CustomFieldDefinition] | None = Field(
+        default=None, description="The form of a custom type."
+    )
+
+
+class CustomTypeIn(TypeSettings):
+    """A tenant's own tracker type: its form, and (like any type) its switch and roles."""
+
+    title: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=1000)
+    fields: list[CustomFieldDefinition] = Field(min_length=1, max_length=50)
 
 
 class TrackerSettingsIn(BaseModel):
@@ -122,7 +166,17 @@ def _type_view(settings: TenantTrackerSettings, name: str) -> TrackerTypeView:
         raise_roles=sorted(settings.roles_for(name, "raise")),
         edit_roles=sorted(settings.roles_for(name, "edit")),
         process_roles=sorted(settings.roles_for(name, "process")),
+        fields=_custom_fields(settings, name),
     )
+
+
+def _custom_fields(
+    settings: TenantTrackerSettings, name: str
+) -> list[CustomFieldDefinition] | None:
+    definition = settings.custom_types.get(name.removeprefix(CUSTOM_PREFIX))
+    if not name.startswith(CUSTOM_PREFIX) or definition is None:
+        return None
+    return list(definition.fields)
 
 
 @router.get(
@@ -131,6 +185,28 @@ def _type_view(settings: TenantTrackerSettings, name: str) -> TrackerTypeView:
 async def list_types(principal: CurrentPrincipal, service: Service) -> list[TrackerTypeView]:
     settings = await service.settings(principal)
     return [_type_view(settings, name) for name in settings.type_names()]
+
+
+@router.put(
+    "/tracker-types/custom:{name}",
+    response_model=TrackerTypeView,
+    summary="Define (or redefine) a custom type's form, switch and roles (admin)",
+)
+async def put_custom_type(
+    name: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$")],
+    body: CustomTypeIn,
+    principal: CurrentPrincipal,
+    service: Service,
+) -> TrackerTypeView:
+    require_role(principal, *ADMIN_ROLES)
+    definition = CustomTypeDefinition(
+        name=name, title=body.title, description=body.description, fields=tuple(body.fields)
+    )
+    type_settings = TypeSettings.model_validate(
+        body.model_dump(include=set(TypeSettings.model_fields))
+    )
+    settings = await service.define_custom_type(principal, definition, type_settings)
+    return _type_view(settings, CUSTOM_PREFIX + name)
 
 
 @router.put(
@@ -196,8 +272,8 @@ def tracker_filter(
         allocated_to=principal.sub if allocated_to == "me" else allocated_to,
         learner_id=learner_id,
         group=group,
-        raised_from=datetime.combine(from_, time.min).astimezone() if from_ else None,
-        raised_to=datetime.combine(to, time.max).astimezone() if to else None,
+        raised_from=datetime.combine(from_, time.min, tzinfo=UTC) if from_ else None,
+        raised_to=datetime.combine(to + timedelta(days=1), time.min, tzinfo=UTC) if to else None,
     )
 
 
@@ -221,8 +297,12 @@ async def list_trackers(
 @router.get(
     "/trackers/export.xlsx",
     summary="The same selection as a spreadsheet",
+    response_class=Response,
     responses={
-        200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}
+        200: {
+            "description": "One row per tracker: the Trackers screen's columns",
+            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+        }
     },
 )
 async def export_trackers(principal: CurrentPrincipal, service: Service, where: Filter) -> Response:
@@ -242,7 +322,7 @@ async def export_trackers(principal: CurrentPrincipal, service: Service, where: 
     staff = {s.id: s for s in await service.projections.staff_of_tenant(principal.tenant)}
     return Response(
         trackers_workbook(trackers, learners, staff),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={"content-disposition": 'attachment; filename="trackers.xlsx"'},
     )
 
@@ -275,7 +355,17 @@ async def edit_tracker(
         raise ApiError(
             428, "version_required", "Send the version you edited (body `version` or If-Match)."
         )
-    return await service.edit(principal, tracker_id, version, body.changes, body.note)
+    if body.planned_end_date is None and body.override_reason is None:
+        return await service.edit(principal, tracker_id, version, body.changes, body.note)
+    if body.changes is not None or body.note is not None:
+        raise _invalid("planned_end_date", "send an override on its own, without changes or note")
+    if body.planned_end_date is None:
+        raise _invalid("planned_end_date", "is required with override_reason")
+    if not (body.override_reason or "").strip():
+        raise _invalid("override_reason", "is required to override the planned end date")
+    return await service.override_planned_end_date(
+        principal, tracker_id, version, body.planned_end_date, body.override_reason or ""
+    )
 
 
 @router.post("/trackers/{tracker_id}/allocate", response_model=Tracker, summary="(Re-)allocate")
@@ -320,6 +410,12 @@ async def cancel_tracker(
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def _invalid(field: str, reason: str) -> ApiError:
+    return ApiError(
+        422, "validation_failed", f"{field}: {reason}", [{"field": field, "reason": reason}]
+    )
+
+
 def _expected_version(from_body: int | None, if_match: str | None) -> int | None:
     if if_match is None:
         return from_body
@@ -361,8 +457,11 @@ def install_domain_error_handlers(app: FastAPI) -> None:
     async def _refused(_: Request, error: Refused) -> JSONResponse:
         code = error.decision.code or "forbidden"
         status = _REFUSAL_STATUS.get(code, 403)
-        message = "Not found here." if status == 404 else error.decision.reason
-        return JSONResponse(error_body(code if status != 404 else "not_found", message), status)
+        if status == 404:
+            return JSONResponse(error_body("not_found", "Not found here."), 404)
+        # An unknown type is a fault in the request, so it names the field like any other 422.
+        details = [{"field": "type", "reason": error.reason}] if status == 422 else None
+        return JSONResponse(error_body(code, error.decision.reason, details), status)
 
     @app.exception_handler(ChangesInvalid)
     async def _invalid(_: Request, error: ChangesInvalid) -> JSONResponse:

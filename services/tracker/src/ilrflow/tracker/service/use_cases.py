@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+
+from pydantic import ValidationError
 
 from ilrflow.shared.auth import Principal
 from ilrflow.shared.errors import TransientError
 from ilrflow.shared.events import Envelope, IlrUpdated, Payload, new_event
 from ilrflow.shared.http_errors import ApiError, not_found
 from ilrflow.shared.ilr import IlrPolicy, preview
-from ilrflow.shared.trackers import ChangesModel, check_against_programme
-from ilrflow.tracker.adapters.projections import LearnerView, ProjectionRepository
+from ilrflow.shared.trackers import (
+    ChangesModel,
+    CustomTypeDefinition,
+    check_against_programme,
+    custom_type_name,
+)
+from ilrflow.tracker.adapters.projections import IlrView, LearnerView, ProjectionRepository
 from ilrflow.tracker.adapters.repository import TrackerFilter, TrackerRepository
 from ilrflow.tracker.domain.actors import Actor
+from ilrflow.tracker.domain.ilr_state import break_started
 from ilrflow.tracker.domain.permissions import (
     Decision,
     Refused,
@@ -65,7 +73,10 @@ class TrackerService:
         self, principal: Principal, change: Callable[[TenantTrackerSettings], TenantTrackerSettings]
     ) -> TenantTrackerSettings:
         settings, version = await self.trackers.get_settings(principal.tenant)
-        updated = change(settings)
+        try:
+            updated = change(settings)
+        except ValidationError as error:
+            raise _settings_invalid(error) from error
         if not await self.trackers.save_settings(principal.tenant, updated, version):
             raise ApiError(409, "conflict", "The settings changed meanwhile; try again.")
         return updated
@@ -78,6 +89,19 @@ class TrackerService:
             raise not_found("tracker type", tracker_type)
         return await self.update_settings(
             principal, lambda s: s.with_type_settings(tracker_type, type_settings)
+        )
+
+    async def define_custom_type(
+        self,
+        principal: Principal,
+        definition: CustomTypeDefinition,
+        type_settings: TypeSettings,
+    ) -> TenantTrackerSettings:
+        """Add or replace a tenant's own form, with its switch and roles, in one change."""
+        type_name = custom_type_name(definition)
+        return await self.update_settings(
+            principal,
+            lambda s: s.with_custom_type(definition).with_type_settings(type_name, type_settings),
         )
 
     # --- raising --------------------------------------------------------------------------
@@ -93,21 +117,17 @@ class TrackerService:
         actor = Actor.of(principal)
         settings = await self.settings(principal)
         learner = await self._learner(principal, learner_id)
-        on_behalf = (
-            actor.is_staff
-            and settings.type_info(tracker_type) is not None
-            and bool(
-                settings.type_info(tracker_type).learner_led  # type: ignore[union-attr]
-            )
-        )
+        info = settings.type_info(tracker_type)
+        # Staff raising a learner-led type do it on the learner's behalf, and it is recorded so.
+        on_behalf = actor.is_staff and info is not None and info.learner_led
         _allowed(
             may_raise(
                 settings, actor, tracker_type, learner.group, on_behalf, learner_id=learner.id
             )
         )
         parsed = settings.parse_changes(tracker_type, changes)
-        self._check_programme(parsed, learner)
         ilr = await self.projections.ilr_of(principal.tenant, learner.id)
+        _check_programme(parsed, learner, ilr)
         allocated_to = allocate(settings, learner.group, tracker_type)
         candidates = candidate_processors(
             settings,
@@ -131,42 +151,30 @@ class TrackerService:
             on_behalf_of_learner=on_behalf,
             allocated_to=allocated_to,
             candidate_processors=candidates,
-            preview=self._preview(ilr.learner if ilr else None, tracker_type, parsed, settings),
+            preview=self._preview(ilr, learner, tracker_type, parsed, settings),
         )
         await self.trackers.add(tracker, self._events(principal, tracker, payloads))
         self._events_written()
         return tracker
 
-    def _check_programme(self, parsed: ChangesModel, learner: LearnerView) -> None:
-        programme = learner.current_programme
-        if programme is None:
-            return
-        problems = check_against_programme(
-            parsed, programme.start_date, programme.planned_end_date, None
-        )
-        if problems:
-            raise ApiError(
-                422,
-                "validation_failed",
-                "The change does not fit the learner's programme: "
-                + "; ".join(f"{p['field']}: {p['reason']}" for p in problems),
-                list(problems),
-            )
-
     def _preview(
         self,
-        record: dict[str, Any] | None,
+        ilr: IlrView | None,
+        learner: LearnerView | None,
         tracker_type: str,
         parsed: ChangesModel,
         settings: TenantTrackerSettings,
     ) -> dict[str, Any] | None:
-        if not record:
+        """Computed values with their working, from the ILR engine fed by the ``ilr-state``
+        projection; None until the learner's ILR has reached the projection."""
+        if ilr is None or not ilr.learner:
             return None
         policy = IlrPolicy(
             material_impact_threshold_percent=settings.material_impact_threshold,
             withdrawal_reason_map=dict(settings.withdrawal_reason_map),
         )
-        return preview(record, tracker_type, parsed.model_dump(mode="json"), policy) or None
+        inputs = _preview_inputs(tracker_type, parsed.model_dump(mode="json"), learner)
+        return preview(ilr.learner, tracker_type, inputs, policy) or None
 
     # --- reading --------------------------------------------------------------------------
 
@@ -247,15 +255,53 @@ class TrackerService:
                 tracker.tracker_type, changes if changes is not None else tracker.changes
             )
             ilr = await self.projections.ilr_of(principal.tenant, tracker.learner_id)
+            learner = await self.projections.learner(principal.tenant, tracker.learner_id)
+            if learner is not None:
+                _check_programme(parsed, learner, ilr)
             return tracker.edit(
                 expected_version,
                 parsed,
                 actor,
                 self._clock(),
-                preview=self._preview(
-                    ilr.learner if ilr else None, tracker.tracker_type, parsed, settings
-                ),
+                preview=self._preview(ilr, learner, tracker.tracker_type, parsed, settings),
                 note=note,
+            )
+
+        return await self._act(principal, tracker_id, act)
+
+    async def override_planned_end_date(
+        self,
+        principal: Principal,
+        tracker_id: str,
+        expected_version: int,
+        planned_end_date: date,
+        reason: str,
+    ) -> Tracker:
+        """Replace the recalculated planned end date of a return (edit permission, a reason);
+        the preview is worked out again so it shows the overridden date."""
+
+        async def act(
+            tracker: Tracker, settings: TenantTrackerSettings, actor: Actor
+        ) -> list[Payload]:
+            _allowed(may_edit(settings, actor, tracker))
+            ilr = await self.projections.ilr_of(principal.tenant, tracker.learner_id)
+            learner = await self.projections.learner(principal.tenant, tracker.learner_id)
+            proposed = {
+                **tracker.changes,
+                "planned_end_date": planned_end_date.isoformat(),
+                "override_reason": reason,
+            }
+            new_preview = None
+            if tracker.tracker_type == "return_to_learning":
+                parsed = settings.parse_changes(tracker.tracker_type, proposed)
+                new_preview = self._preview(ilr, learner, tracker.tracker_type, parsed, settings)
+            return tracker.override_planned_end_date(
+                expected_version,
+                planned_end_date,
+                reason,
+                actor,
+                self._clock(),
+                preview=new_preview,
             )
 
         return await self._act(principal, tracker_id, act)
@@ -368,3 +414,46 @@ class TrackerService:
 def _allowed(decision: Decision) -> None:
     if not decision:
         raise Refused(decision)
+
+
+def _check_programme(parsed: ChangesModel, learner: LearnerView, ilr: IlrView | None) -> None:
+    """Refuse dates that do not fit the enrolment or the break the ILR says the learner is on."""
+    programme = learner.current_programme
+    if programme is None:
+        return
+    on_break_since = break_started(ilr.learner if ilr else None)
+    problems = check_against_programme(
+        parsed, programme.start_date, programme.planned_end_date, on_break_since
+    )
+    if problems:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "The change does not fit the learner's programme: "
+            + "; ".join(f"{p['field']}: {p['reason']}" for p in problems),
+            list(problems),
+        )
+
+
+HOURS_TYPES = frozenset({"change_of_employer", "change_of_working_hours"})
+
+
+def _preview_inputs(
+    tracker_type: str, changes: dict[str, Any], learner: LearnerView | None
+) -> dict[str, Any]:
+    """The tracker's changes plus what the preview needs but the request does not carry: the
+    weekly hours before the change (from the enrolment), so the material-impact check against
+    the tenant's threshold and the OTJ minimum before the change can be shown."""
+    programme = learner.current_programme if learner else None
+    if tracker_type not in HOURS_TYPES or programme is None or not programme.weekly_hours:
+        return changes
+    return {**changes, "previous_weekly_hours": programme.weekly_hours}
+
+
+def _settings_invalid(error: ValidationError) -> ApiError:
+    details = [
+        {"field": ".".join(str(part) for part in e["loc"]) or "settings", "reason": e["msg"]}
+        for e in error.errors()
+    ]
+    summary = "; ".join(f"{d['field']}: {d['reason']}" for d in details)
+    return ApiError(422, "validation_failed", f"The settings are not valid: {summary}", details)

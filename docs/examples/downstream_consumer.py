@@ -1,0 +1,241 @@
+"""A downstream system's copy of every learner's current ILR, kept from Kafka alone.
+
+1. Note where ``ilr-updated`` ends now.
+2. Read the compacted ``ilr-state`` topic from the beginning to its end: the latest record per
+   ``<tenant>:<learner>`` key is that learner's whole current ILR.
+3. Follow ``ilr-updated`` from the offsets noted in step 1: apply each ``applied`` patch whose
+   version is the next one; skip versions already held; when a version is missing (or the
+   learner is new to us), refetch that learner's record from ``ilr-state``.
+
+Why that order is enough: the ILR service writes a learner's ``ilr-state`` record before its
+``ilr-updated`` event, so every update that ended before step 1 is already in ``ilr-state``.
+
+Needs only ``aiokafka``. Run it against a running ilrflow (``make run``)::
+
+    python docs/examples/downstream_consumer.py --bootstrap 127.0.0.1:9092 [--tenant demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+ILR_STATE = "ilr-state"
+ILR_UPDATED = "ilr-updated"
+Key = tuple[str, str]  # (tenant, learner id)
+
+
+@dataclass
+class LearnerIlr:
+    version: int
+    qa_verified: bool
+    learner: dict[str, Any]
+
+
+@dataclass
+class IlrMirror:
+    """Every learner's current ILR, by (tenant, learner id)."""
+
+    bootstrap_servers: str
+    tenant: str | None = None  # only this tenant's learners, or every tenant's
+    topic_prefix: str = ""  # the deployment's ILRFLOW_TOPIC_PREFIX, if it sets one
+    records: dict[Key, LearnerIlr] = field(default_factory=dict)
+    refetches: int = 0
+    _follow_from: dict[TopicPartition, int] = field(default_factory=dict)
+
+    async def bootstrap(self) -> None:
+        """Steps 1 and 2: remember where ilr-updated ends, then load ilr-state."""
+        async with _consumer(self.bootstrap_servers) as consumer:
+            updated = await _partitions(self.bootstrap_servers, self.topic_prefix + ILR_UPDATED)
+            self._follow_from = await consumer.end_offsets(updated)
+            for message in await _read_to_end(consumer, await self._state_partitions()):
+                self._take_state(message)
+
+    async def follow(
+        self,
+        until: Callable[[IlrMirror], bool] = lambda _: False,
+        on_change: Callable[[Key, LearnerIlr], None] | None = None,
+    ) -> None:
+        """Step 3: apply ilr-updated until ``until(self)`` holds (wrap it in asyncio.timeout
+        to bound the wait). Where it got to is kept, so a later call carries on from there."""
+        async with _consumer(self.bootstrap_servers) as consumer:
+            consumer.assign(list(self._follow_from))
+            for partition, offset in self._follow_from.items():
+                consumer.seek(partition, offset)
+            while not until(self):
+                batches = await consumer.getmany(timeout_ms=500)
+                for partition, messages in batches.items():
+                    for message in messages:
+                        key = await self._take_update(message)
+                        if key in self.records and on_change is not None:
+                            on_change(key, self.records[key])
+                        self._follow_from[partition] = message.offset + 1
+
+    # --- the two topics --------------------------------------------------------------------
+
+    def _take_state(self, message: Any) -> Key | None:
+        state = _json(message.value)
+        tenant = _tenant(state, message)
+        if state is None or not self._wanted(tenant):
+            return None
+        key = (str(tenant), state["learner_id"])
+        held = self.records.get(key)
+        # A record re-published after a relay restart may repeat an older version: keep the newer.
+        if held is None or state["version"] >= held.version:
+            self.records[key] = LearnerIlr(state["version"], state["qa_verified"], state["learner"])
+        return key
+
+    async def _take_update(self, message: Any) -> Key | None:
+        update = _json(message.value)
+        tenant = _tenant(update, message)
+        if update is None or not self._wanted(tenant):
+            return None
+        key = (str(tenant), update["learner_id"])
+        held = self.records.get(key)
+        if update["cause"] == "qa_verification" and held is not None:
+            held.qa_verified = True
+            return key
+        if update["outcome"] != "applied" or (held and update["version"] <= held.version):
+            return None  # nothing changed, or the version is already held
+        if update["version"] == (held.version if held else 0) + 1:
+            learner = apply_patch(held.learner if held else {}, update["patch"])
+            qa_verified = held.qa_verified if held else False
+            self.records[key] = LearnerIlr(update["version"], qa_verified, learner)
+            return key
+        await self._refetch(key)
+        return key
+
+    async def _refetch(self, key: Key) -> None:
+        """A version is missing: read the learner's record again from ilr-state."""
+        self.refetches += 1
+        async with _consumer(self.bootstrap_servers) as consumer:
+            for message in await _read_to_end(consumer, await self._state_partitions()):
+                if message.key == f"{key[0]}:{key[1]}".encode():
+                    self._take_state(message)
+
+    async def _state_partitions(self) -> list[TopicPartition]:
+        return await _partitions(self.bootstrap_servers, self.topic_prefix + ILR_STATE)
+
+    def _wanted(self, tenant: str | None) -> bool:
+        return tenant is not None and self.tenant in (None, tenant)
+
+
+def apply_patch(document: dict[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]:
+    """RFC 6902 add / remove / replace (the operations ilr-updated uses) on a copy."""
+    result = copy.deepcopy(document)
+    for operation in patch:
+        *parents, last = [_unescape(t) for t in operation["path"].split("/")[1:]]
+        target: Any = result
+        for token in parents:
+            target = target[int(token)] if isinstance(target, list) else target[token]
+        if isinstance(target, list):
+            index = len(target) if last == "-" else int(last)
+            if operation["op"] == "add":
+                target.insert(index, operation["value"])
+            elif operation["op"] == "remove":
+                del target[index]
+            else:
+                target[index] = operation["value"]
+        elif operation["op"] == "remove":
+            del target[last]
+        else:
+            target[last] = operation["value"]
+    return result
+
+
+# --- Kafka plumbing ----------------------------------------------------------------------------
+
+
+class _consumer:  # noqa: N801 - used as `async with _consumer(...)`
+    """A consumer with no group: we choose partitions and offsets ourselves and commit nothing."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, enable_auto_commit=False
+        )
+
+    async def __aenter__(self) -> AIOKafkaConsumer:
+        await self._consumer.start()
+        return self._consumer
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+
+
+async def _partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
+    """The topic's partitions, asked of the broker (a consumer without a subscription may not
+    have the topic's metadata yet)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    numbers = sorted(p["partition"] for p in described.get("partitions", []))
+    if not numbers:
+        raise RuntimeError(f"topic {topic!r} does not exist (is the topic prefix right?)")
+    return [TopicPartition(topic, n) for n in numbers]
+
+
+async def _read_to_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> list[Any]:
+    """Every record from the beginning up to where each partition ends now, in partition order."""
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    end = await consumer.end_offsets(partitions)
+    messages: list[Any] = []
+    while [p for p in partitions if await consumer.position(p) < end[p]]:
+        batches = await consumer.getmany(*partitions, timeout_ms=500)
+        for batch in batches.values():
+            messages.extend(batch)
+    return messages
+
+
+def _json(value: bytes | None) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(value) if value else None
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _tenant(payload: dict[str, Any] | None, message: Any) -> str | None:
+    """The payload's tenant; else the CloudEvents ce_tenant header (older events)."""
+    if payload and payload.get("tenant"):
+        return str(payload["tenant"])
+    for name, value in message.headers or ():
+        if name == "ce_tenant":
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka bootstrap servers")
+    parser.add_argument("--tenant", default=None, help="only this tenant (default: every tenant)")
+    parser.add_argument("--topic-prefix", default="", help="the deployment's topic prefix")
+    args = parser.parse_args()
+    mirror = IlrMirror(args.bootstrap, args.tenant, args.topic_prefix)
+    await mirror.bootstrap()
+    print(f"bootstrapped {len(mirror.records)} learners from {ILR_STATE}")
+
+    def show(key: Key, record: LearnerIlr) -> None:
+        name = f"{record.learner.get('GivenNames')} {record.learner.get('FamilyName')}"
+        print(f"{key[0]}/{key[1]} ({name}) is now at version {record.version}")
+
+    await mirror.follow(on_change=show)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,35 @@
+"""A tenant's ILR settings: the UKPRN written into its exports and the choices where providers
+disagree about how the rules apply (domain.md §3.9's open point on PHours after a restart)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ilrflow.shared.ilr import IlrPolicy
+from ilrflow.shared.ilr.policy import RestartPlannedHours
+
+
+class IlrSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ukprn: int | None = Field(
+        default=None,
+        ge=10_000_000,
+        le=99_999_999,
+        description="The provider's UKPRN for ILR exports; unset: the deployment's default.",
+    )
+    restart_planned_hours: RestartPlannedHours = Field(
+        default="original",
+        description=(
+            "PHours on aims restarted after a break: the 'original' planned total (the spec's "
+            "'over the full apprenticeship') or what 'remaining' after OTJActHours."
+        ),
+    )
+
+    def policy(self) -> IlrPolicy:
+        """The engine's policy for this tenant. Withdrawal reasons and the material-impact
+        threshold are the tracker service's settings: it resolves them into the tracker."""
+        return IlrPolicy(restart_planned_hours=self.restart_planned_hours)
+
+    def ukprn_or(self, default: int) -> int:
+        return self.ukprn if self.ukprn is not None else default

@@ -1,0 +1,96 @@
+"""break_started: whether (and since when) the ILR says the learner is on a break."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from typing import Any
+
+from ilrflow.shared.events import EmployerRef, Enrolment, LearnerSnapshot
+from ilrflow.shared.ilr import (
+    IlrLearner,
+    IlrPolicy,
+    TrackerApplication,
+    apply_tracker,
+    learner_from_enrolment,
+)
+from ilrflow.tracker.domain.ilr_state import break_started
+
+
+def _enrolled() -> IlrLearner:
+    learner = LearnerSnapshot(id="L1", given_names="Ann", family_name="Smith", uln="9276308686")
+    enrolment = Enrolment(
+        id="E1",
+        standard_code=123,
+        start_date=date(2024, 9, 2),
+        planned_end_date=date(2025, 9, 30),
+        employer=EmployerRef(ern="123456789", name="Acme Ltd"),
+        weekly_hours=37.5,
+        planned_otj_hours=300,
+    )
+    return learner_from_enrolment(learner, enrolment, None)
+
+
+_TRACKER_IDS = itertools.count(1)
+
+
+def _apply(record: IlrLearner, tracker_type: str, changes: dict[str, Any]) -> IlrLearner:
+    result = apply_tracker(
+        record,
+        TrackerApplication(
+            tracker_id=f"T{next(_TRACKER_IDS)}",
+            tracker_type=tracker_type,
+            changes=changes,
+            processor_roles=("admin",),
+            qa_verified=False,
+            policy=IlrPolicy(),
+        ),
+    )
+    assert result.status == "applied", result.reason
+    return result.record
+
+
+BREAK = {
+    "last_day_of_learning": "2025-01-31",
+    "expected_return_date": "2025-04-01",
+    "reason": "illness",
+}
+
+
+def test_a_learner_in_learning_is_not_on_a_break() -> None:
+    assert break_started(_enrolled()) is None
+
+
+def test_an_unknown_or_unreadable_ilr_says_no_break() -> None:
+    assert break_started(None) is None
+    assert break_started({}) is None
+    assert break_started({"LearningDelivery": "not a list"}) is None
+
+
+def test_a_break_starts_at_the_last_day_of_learning() -> None:
+    on_break = _apply(_enrolled(), "break_in_learning", BREAK)
+    assert break_started(on_break) == date(2025, 1, 31)
+
+
+def test_a_return_ends_the_break() -> None:
+    on_break = _apply(_enrolled(), "break_in_learning", BREAK)
+    returned = _apply(on_break, "return_to_learning", {"return_date": "2025-04-01"})
+    assert break_started(returned) is None
+
+
+def test_a_second_break_after_a_return_counts_from_its_own_last_day() -> None:
+    on_break = _apply(_enrolled(), "break_in_learning", BREAK)
+    returned = _apply(on_break, "return_to_learning", {"return_date": "2025-04-01"})
+    second = {**BREAK, "last_day_of_learning": "2025-06-30", "expected_return_date": "2025-08-01"}
+    again = _apply(returned, "break_in_learning", second)
+    assert break_started(again) == date(2025, 6, 30)
+
+
+def test_withdrawing_from_a_break_leaves_no_break() -> None:
+    on_break = _apply(_enrolled(), "break_in_learning", BREAK)
+    withdrawn = _apply(
+        on_break,
+        "withdrawal",
+        {"last_day_of_learning": "2025-01-31", "reason": "44", "withdraw_reason_code": 44},
+    )
+    assert break_started(withdrawn) is None

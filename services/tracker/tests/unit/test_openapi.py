@@ -1,0 +1,83 @@
+"""The tracker service's OpenAPI document lists every endpoint with its request and response
+schemas, so integrations can be generated from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ilrflow.shared.settings import Settings
+from ilrflow.tracker.bootstrap import create_app
+
+ENDPOINTS = {
+    ("get", "/v1/tracker-types"),
+    ("put", "/v1/tracker-types/{tracker_type}"),
+    ("put", "/v1/tracker-types/custom:{name}"),
+    ("get", "/v1/tracker-settings"),
+    ("put", "/v1/tracker-settings"),
+    ("post", "/v1/trackers"),
+    ("get", "/v1/trackers"),
+    ("get", "/v1/trackers/export.xlsx"),
+    ("get", "/v1/trackers/{tracker_id}"),
+    ("patch", "/v1/trackers/{tracker_id}"),
+    ("post", "/v1/trackers/{tracker_id}/allocate"),
+    ("post", "/v1/trackers/{tracker_id}/process"),
+    ("post", "/v1/trackers/{tracker_id}/reject"),
+    ("post", "/v1/trackers/{tracker_id}/cancel"),
+}
+WITH_BODY = {method_path for method_path in ENDPOINTS if method_path[0] in ("post", "put", "patch")}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    # Building the app connects to nothing: clients connect when the lifespan starts.
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", mongo_url="mongodb://127.0.0.1:1/")
+    spec: dict[str, Any] = create_app(settings).openapi()
+    return spec
+
+
+def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (method, path): operation
+        for path, item in document["paths"].items()
+        if path.startswith("/v1/")
+        for method, operation in item.items()
+    }
+
+
+def test_every_endpoint_is_listed(document: dict[str, Any]) -> None:
+    assert set(_operations(document)) == ENDPOINTS
+
+
+@pytest.mark.parametrize("endpoint", sorted(WITH_BODY))
+def test_requests_with_a_body_have_a_schema(
+    document: dict[str, Any], endpoint: tuple[str, str]
+) -> None:
+    body = _operations(document)[endpoint]["requestBody"]
+    assert body["content"]["application/json"]["schema"]
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+def test_success_and_error_responses_have_schemas(
+    document: dict[str, Any], endpoint: tuple[str, str]
+) -> None:
+    responses = _operations(document)[endpoint]["responses"]
+    success = responses.get("200") or responses["201"]
+    assert any(media.get("schema") for media in success["content"].values())
+    for status in ("401", "403", "404", "409", "422"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_the_tracker_schema_carries_history_preview_and_ilr_outcome(
+    document: dict[str, Any],
+) -> None:
+    tracker = document["components"]["schemas"]["Tracker"]["properties"]
+    assert {"history", "preview", "ilr_outcome", "version", "status"} <= set(tracker)
+
+
+def test_the_export_is_a_spreadsheet(document: dict[str, Any]) -> None:
+    content = _operations(document)[("get", "/v1/trackers/export.xlsx")]["responses"]["200"]
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert content["content"][xlsx]["schema"] == {"type": "string", "format": "binary"}

@@ -1,0 +1,61 @@
+"""docker-compose.yml runs the same topology as the local scripts: same services, ports and
+settings (it cannot run here, so it is checked by reading it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from ilrflow.shared.devstack import SERVICES
+from ilrflow.shared.settings import SERVICE_PORTS, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+
+
+def test_every_service_is_built_from_its_dockerfile_on_its_port() -> None:
+    services = compose()["services"]
+    assert set(SERVICES) | {"kafka", "mongo"} == set(services)
+    for name in SERVICES:
+        service = services[name]
+        assert service["build"]["dockerfile"] == f"services/{name}/Dockerfile"
+        assert (ROOT / service["build"]["dockerfile"]).exists()
+        port = SERVICE_PORTS[name]
+        assert service["ports"] == [f"{port}:{port}"]
+        assert service["environment"]["ILRFLOW_HTTP_PORT"] == str(port)
+        dockerfile = (ROOT / f"services/{name}/Dockerfile").read_text()
+        assert f"EXPOSE {port}" in dockerfile
+        assert f'CMD ["ilrflow-{name}"]' in dockerfile
+
+
+def test_the_environment_names_real_settings() -> None:
+    known = {f"ILRFLOW_{field.upper()}" for field in Settings.model_fields}
+    for name in SERVICES:
+        environment = compose()["services"][name]["environment"]
+        assert set(environment) <= known, set(environment) - known
+        assert environment["ILRFLOW_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert environment["ILRFLOW_MONGO_URL"].startswith("mongodb://mongo:27017")
+
+
+def test_kafka_matches_the_local_broker_settings() -> None:
+    kafka = compose()["services"]["kafka"]["environment"]
+    local = dict(
+        line.split("=", 1)
+        for line in (ROOT / "deploy/local/kafka/server.properties.in").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert kafka["KAFKA_PROCESS_ROLES"] == local["process.roles"]
+    assert str(kafka["KAFKA_NUM_PARTITIONS"]) == local["num.partitions"]
+    assert str(kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]) == local["auto.create.topics.enable"]
+    assert (
+        str(kafka["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"])
+        == local["group.initial.rebalance.delay.ms"]
+    )
+    assert kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] == local["listener.security.protocol.map"]
+    assert compose()["services"]["kafka"]["image"].endswith(
+        (ROOT / "deploy/local/kafka/pom.xml").read_text().split("<kafka.version>")[1].split("<")[0]
+    )

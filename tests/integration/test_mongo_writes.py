@@ -1,0 +1,123 @@
+"""On the real MongoDB-wire server: the write patterns every repository relies on."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from ilrflow.shared.events import LearnerSnapshot, LearnerUpdated, new_event
+from ilrflow.shared.idempotency import mark_applied, not_yet_applied
+from ilrflow.shared.mongo import Document, serialised_writes
+from ilrflow.shared.outbox import OutboxRelay, merge_updates, new_document_outbox, outbox_update
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[Any]:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        os.environ.get("ILRFLOW_MONGO_URL", "mongodb://127.0.0.1:27017/"), retryWrites=False
+    )
+    name = f"itest{secrets.token_hex(3)}"
+    try:
+        yield client[name]
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+def event(n: int) -> Any:
+    learner = LearnerSnapshot(id="L1", given_names=f"N{n}", family_name="F")
+    return new_event(
+        LearnerUpdated(change="changed", learner=learner), tenant="t", subject="L1", actor="a"
+    )
+
+
+async def test_concurrent_updates_of_one_document_lose_nothing(database: Any) -> None:
+    """The relay's pull and a save racing on one document: both changes survive."""
+    collection = serialised_writes(database["aggregates"])
+    lost = 0
+    for i in range(40):
+        await collection.insert_one(
+            {"_id": i, "outbox": [{"e": "a"}], "pending": 1, "status": "raised"}
+        )
+        relay = collection.update_one(
+            {"_id": i}, {"$pullAll": {"outbox": [{"e": "a"}]}, "$inc": {"pending": -1}}
+        )
+        save = collection.update_one(
+            {"_id": i},
+            {
+                "$set": {"status": "processed"},
+                "$push": {"outbox": {"$each": [{"e": "b"}]}},
+                "$inc": {"pending": 1},
+            },
+        )
+        await asyncio.gather(relay, save)
+        document = await collection.find_one({"_id": i})
+        lost += document != {"_id": i, "outbox": [{"e": "b"}], "pending": 1, "status": "processed"}
+    assert lost == 0
+
+
+async def test_the_relay_publishes_in_order_and_empties_the_outbox(database: Any) -> None:
+    collection = serialised_writes(database["aggregates"])
+    events = [event(n) for n in range(3)]
+    await collection.insert_one({"_id": "t:L1", "state": 1, **new_document_outbox(events[:2])})
+    await collection.update_one(
+        {"_id": "t:L1"}, merge_updates({"$set": {"state": 2}}, outbox_update(events[2:]))
+    )
+    published: list[Any] = []
+
+    async def publish(e: Any) -> None:
+        published.append(e)
+
+    relay = OutboxRelay([collection], publish)
+    assert await relay.drain_once() == 3
+    assert [e.id for e in published] == [e.id for e in events]
+    assert published[0] == events[0]
+    document = await collection.find_one({"_id": "t:L1"})
+    assert document["outbox"] == []
+    assert document["outbox_pending"] == 0
+    assert await relay.drain_once() == 0
+
+
+async def test_a_relay_that_dies_before_removing_its_events_publishes_them_again(
+    database: Any,
+) -> None:
+    """At-least-once: a crash between publish and pull repeats the event (consumers dedupe)."""
+    collection = serialised_writes(database["aggregates"])
+    [only] = [event(1)]
+    await collection.insert_one({"_id": "t:L1", **new_document_outbox([only])})
+    calls: list[str] = []
+
+    async def publish_then_crash(e: Any) -> None:
+        calls.append(e.id)
+        raise ConnectionError("process killed after the broker acknowledged")
+
+    with pytest.raises(ConnectionError):
+        await OutboxRelay([collection], publish_then_crash).drain_once()
+
+    async def publish(e: Any) -> None:
+        calls.append(e.id)
+
+    assert await OutboxRelay([collection], publish).drain_once() == 1
+    assert calls == [only.id, only.id]
+
+
+async def test_an_effect_is_recorded_once_per_event_id(database: Any) -> None:
+    collection = serialised_writes(database["aggregates"])
+    await collection.insert_one({"_id": "a", "count": 0, "applied_events": []})
+    results = []
+    for _ in range(2):
+        result = await collection.update_one(
+            {"_id": "a", **not_yet_applied("event-1")},
+            merge_updates({"$inc": {"count": 1}}, mark_applied("event-1")),
+        )
+        results.append(result.matched_count)
+    assert results == [1, 0]
+    assert (await collection.find_one({"_id": "a"}))["count"] == 1
