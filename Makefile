@@ -8,12 +8,13 @@ TEST_ENV := ILRFLOW_STACK_DIR=$(CURDIR)/.stack/test ILRFLOW_KAFKA_PORT=19092 \
             ILRFLOW_KAFKA_CONTROLLER_PORT=19093 ILRFLOW_MONGO_PORT=27018 \
             ILRFLOW_KAFKA_BOOTSTRAP=127.0.0.1:19092 ILRFLOW_MONGO_URL=mongodb://127.0.0.1:27018/
 
-.PHONY: help install run test test-unit lint format stack-up stack-down clean docs
+.PHONY: help install run test test-unit lint format stack-up stack-down clean docs faults bench
 
 help:
 	@echo "make run    install what is missing, start Kafka, FerretDB and the five services, seed a demo tenant"
 	@echo "make test   the whole suite (lint, unit, end-to-end) against its own fresh stack"
 	@echo "make lint   ruff + mypy        make docs   regenerate docs/asyncapi.yaml and docs/openapi/"
+	@echo "make faults the long fault run  make bench  the pipeline benchmark (docs/benchmark.md)"
 
 install:
 	@deploy/local/bootstrap.sh
@@ -30,6 +31,28 @@ test: install
 
 test-unit: install
 	@$(UV) run --locked pytest -m "not e2e" $(PYTEST_ARGS)
+
+# `make faults` and `make bench` run on a Kafka and FerretDB of their own (restarting a broker
+# that others share would be rude), torn down afterwards.
+FAULTS_ENV := ILRFLOW_STACK_DIR=$(CURDIR)/.stack/faults ILRFLOW_KAFKA_PORT=29092 \
+              ILRFLOW_KAFKA_CONTROLLER_PORT=29093 ILRFLOW_MONGO_PORT=27029 \
+              ILRFLOW_KAFKA_BOOTSTRAP=127.0.0.1:29092 ILRFLOW_MONGO_URL=mongodb://127.0.0.1:27029/
+BENCH_ENV := ILRFLOW_STACK_DIR=$(CURDIR)/.stack/bench ILRFLOW_KAFKA_PORT=29192 \
+             ILRFLOW_KAFKA_CONTROLLER_PORT=29193 ILRFLOW_MONGO_PORT=27129 \
+             ILRFLOW_KAFKA_BOOTSTRAP=127.0.0.1:29192 ILRFLOW_MONGO_URL=mongodb://127.0.0.1:27129/
+
+faults: install
+	@set -euo pipefail; \
+	  trap '$(FAULTS_ENV) deploy/local/stack.sh down' EXIT; \
+	  $(FAULTS_ENV) ILRFLOW_STACK_FRESH=1 deploy/local/stack.sh up; \
+	  $(FAULTS_ENV) $(UV) run --locked python -m tests.faults.run \
+	    --broker-stack-dir $(CURDIR)/.stack/faults $(FAULTS_ARGS)
+
+bench: install
+	@set -euo pipefail; \
+	  trap '$(BENCH_ENV) deploy/local/stack.sh down' EXIT; \
+	  $(BENCH_ENV) ILRFLOW_STACK_FRESH=1 deploy/local/stack.sh up; \
+	  $(BENCH_ENV) $(UV) run --locked python -m bench.pipeline $(BENCH_ARGS)
 
 lint:
 	@$(UV) run --locked ruff check .

@@ -6,63 +6,26 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Stack, eventually, new_tenant
+from tests.e2e.helpers import ENROLMENT, GROUP, LEARNER, STAFF
 
 pytestmark = pytest.mark.e2e
-
-GROUP = "cohort-a"
 
 
 def test_change_of_address_travels_through_all_five_services(stack: Stack) -> None:
     tenant = new_tenant()
     admin = stack.client("learner", tenant, "admin-1", "admin", groups=[GROUP])
     tracker_admin = stack.client("tracker", tenant, "admin-1", "admin", groups=[GROUP])
-    for staff in (
-        {
-            "id": "admin-1",
-            "name": "Ada Admin",
-            "email": "ada@example.org",
-            "roles": ["admin"],
-            "groups": [GROUP],
-        },
-        {
-            "id": "tutor-1",
-            "name": "Tom Tutor",
-            "email": "tom@example.org",
-            "roles": ["tutor"],
-            "groups": [GROUP],
-        },
-    ):
+    for staff in STAFF:
         assert admin.post("/v1/staff", json=staff).status_code == 201
 
-    created = admin.post(
-        "/v1/learners",
-        json={
-            "given_names": "Alice",
-            "family_name": "Walker",
-            "email": "alice@example.org",
-            "phone": "07700900123",
-            "date_of_birth": "2004-05-17",
-            "uln": "9276308686",
-            "address": {"lines": ["1 High Street", "Leeds"], "postcode": "ls1 4ap"},
-            "group": GROUP,
-            "primary_tutor_id": "tutor-1",
-        },
-    )
+    # The postcode arrives in lower case and is normalised.
+    address = {"lines": ["1 High Street", "Leeds"], "postcode": "ls1 4ap"}
+    created = admin.post("/v1/learners", json={**LEARNER, "address": address})
     assert created.status_code == 201, created.text
     learner_id = created.json()["id"]
     assert created.json()["address"]["postcode"] == "LS1 4AP"
 
-    enrolled = admin.post(
-        f"/v1/learners/{learner_id}/enrolments",
-        json={
-            "standard_code": 91,
-            "start_date": "2025-09-01",
-            "planned_end_date": "2027-03-31",
-            "employer": {"ern": "123456789", "name": "Acme Engineering Ltd"},
-            "weekly_hours": 37.5,
-            "planned_otj_hours": 400,
-        },
-    )
+    enrolled = admin.post(f"/v1/learners/{learner_id}/enrolments", json=ENROLMENT)
     assert enrolled.status_code == 201, enrolled.text
 
     # The ILR service builds the learner's ILR from the enrolment (learner-updated).

@@ -35,7 +35,7 @@ def group(handler: Any, broker: RecordingBroker, attempts: int = 3) -> ConsumerG
         topic=Topics.TRACKER_PROCESSED,
         group_id="ilrflow.test.tracker-processed",
         handlers={EventType.TRACKER_PROCESSED: handler},
-        settings=Settings(consumer_max_attempts=attempts),
+        settings=Settings(consumer_max_attempts=attempts, topic_prefix=""),
         broker=broker,  # type: ignore[arg-type]
         sleep=no_sleep,
     )
@@ -121,7 +121,7 @@ async def test_a_type_this_service_does_not_handle_is_skipped() -> None:
         topic=Topics.TRACKER_PROCESSED,
         group_id="g",
         handlers={},
-        settings=Settings(),
+        settings=Settings(topic_prefix=""),
         broker=broker,  # type: ignore[arg-type]
     )
     assert await consumer.handle_record(**record()) == "skipped"

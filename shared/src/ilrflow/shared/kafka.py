@@ -150,9 +150,10 @@ class ConsumerGroup:
     settings: Settings
     broker: KafkaBroker
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+    subscriber: Any = field(default=None, init=False, repr=False)
 
     def subscribe(self) -> None:
-        subscriber = self.broker.subscriber(
+        self.subscriber = subscriber = self.broker.subscriber(
             self.settings.topic_prefix + self.topic,
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
@@ -160,6 +161,25 @@ class ConsumerGroup:
             max_poll_interval_ms=600_000,
         )
         subscriber(self.on_message)
+
+    async def lag(self) -> dict[int, int]:
+        """Per assigned partition: highwater - position of this process's consumer (for the
+        ``ilrflow_consumer_lag`` gauge). Partitions whose highwater or position is not known yet
+        (nothing fetched since assignment) are left out."""
+        consumer = getattr(self.subscriber, "consumer", None)
+        if consumer is None:
+            return {}
+        lags: dict[int, int] = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), timeout=0.5)
+            except Exception:  # not positioned yet, or rebalancing
+                continue
+            lags[tp.partition] = max(highwater - position, 0)
+        return lags
 
     async def on_message(self, message: KafkaMessage) -> None:
         record = message.raw_message

@@ -21,3 +21,12 @@ HTTP_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 OUTBOX_DEPTH = Gauge("ilrflow_outbox_depth", "Events written but not yet published")
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "ilrflow_outbox_oldest_age_seconds",
+    "Age of the oldest event written but not yet published (0 when the outbox is empty)",
+)
+CONSUMER_LAG = Gauge(
+    "ilrflow_consumer_lag",
+    "Records on a partition not yet read by this process's consumer (highwater - position)",
+    ["topic", "group", "partition"],
+)

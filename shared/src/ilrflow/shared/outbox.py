@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -115,9 +116,34 @@ class OutboxRelay:
         self.published += len(pending)
         return len(pending)
 
+    async def oldest_age_seconds(self) -> float:
+        """Seconds since the oldest pending event's ``time`` (0 when nothing is pending)."""
+        oldest: datetime | None = None
+        for collection in self._collections:
+            async for document in collection.find({PENDING_FIELD: {"$gt": 0}}, {OUTBOX_FIELD: 1}):
+                for item in document.get(OUTBOX_FIELD) or []:
+                    written = _as_datetime(item.get("time"))
+                    if written is not None and (oldest is None or written < oldest):
+                        oldest = written
+        if oldest is None:
+            return 0.0
+        return max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
+
     async def depth(self) -> int:
         total = 0
         for collection in self._collections:
             async for document in collection.find({PENDING_FIELD: {"$gt": 0}}, {PENDING_FIELD: 1}):
                 total += int(document.get(PENDING_FIELD, 0))
         return total
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None

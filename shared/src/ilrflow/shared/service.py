@@ -180,6 +180,12 @@ def _install_operations_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
     async def metrics_endpoint() -> Response:
         if runtime.relay is not None:
             metrics.OUTBOX_DEPTH.set(await runtime.relay.depth())
+            metrics.OUTBOX_OLDEST_SECONDS.set(await runtime.relay.oldest_age_seconds())
+        for group in runtime.consumer_groups:
+            for partition, lag in (await group.lag()).items():
+                metrics.CONSUMER_LAG.labels(
+                    topic=group.topic, group=group.group_id, partition=str(partition)
+                ).set(lag)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -94,7 +94,9 @@ class LearnerService:
         self, principal: Principal, group: str | None, text: str | None
     ) -> list[LearnerSnapshot]:
         if not principal.is_staff:
-            return [await self.get_learner(principal, principal.sub)]
+            # A list never answers 404: a learner unknown here (e.g. another tenant) sees none.
+            found = await self.repository.get_learner(principal.tenant, principal.sub)
+            return [found[0]] if found is not None else []
         groups = visible_groups(principal)
         if group is not None:
             groups = [group] if groups is None or group in groups else []

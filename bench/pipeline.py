@@ -1,0 +1,467 @@
+"""How fast is the tracker pipeline, next to what Kafka and the database can do at all?
+
+    uv run python -m bench.pipeline [--raw 5000] [--trackers 300] [--paced 150] [--learners 30]
+        [--workers 16] [--profile SECONDS] [--out bench/results/<date>.json]
+
+``make bench`` runs it on a Kafka and FerretDB of its own (29192/27129). In one run:
+
+(a) raw ceiling: aiokafka produces ``--raw`` payloads of a tracker-processed event's size (many in
+    flight), a consumer reads them in ``getmany`` batches and inserts each one into a collection
+    of the same FerretDB (one insert per record, the batch's inserts concurrently);
+(b) the pipeline: five services of their own; ``--trackers`` raised trackers are processed as fast
+    as ``--workers`` HTTP clients can, and one is "done" when ilr-updated is on Kafka, the audit
+    log has stored it and the primary tutor's notification exists. Then ``--paced`` trackers each
+    at 25 %, 50 % and 100 % of that maximum rate, for the latency from the process call to
+    ilr-updated (the ilr-updated record's broker timestamp; one host, one clock).
+
+Also: audit ingest rate (audit entries stored per second while the pipeline runs), the RSS of
+every process, and optionally a py-spy profile of the tracker and ilr services (``--profile``).
+The audit timeline p95 at 1,000,000 entries is not built here (FerretDB on SQLite would take hours
+to load it); ``python -m bench.audit_timeline --entries N`` measures it at a size you choose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient, MongoClient
+
+from ilrflow.shared.events import Topics
+from tests.faults.harness import (
+    TRACKER_TYPES,
+    TUTOR,
+    FaultStack,
+    Workload,
+    call,
+    changes_for,
+    fault_stack,
+    poll,
+    prepare,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+PROCESSED_TYPE = "ilrflow.tracker.processed.v1"
+PAYLOAD_BYTES = 900  # about a tracker-processed event's value
+
+
+# --- (a) the raw ceiling -----------------------------------------------------------------------
+
+
+async def raw_ceiling(bootstrap: str, mongo_url: str, count: int) -> dict[str, Any]:
+    run_id = f"benchraw{secrets.token_hex(3)}"
+    topic = f"{run_id}.raw"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+    finally:
+        await admin.close()
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, retryWrites=False)
+    collection = mongo[f"{run_id}_raw"]["records"]
+    await collection.insert_one({"_id": "warm-up"})
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=run_id,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await producer.start()
+    await consumer.start()
+    payload = b"x" * PAYLOAD_BYTES
+    try:
+        started = time.perf_counter()
+
+        async def produce() -> float:
+            futures = [
+                await producer.send(topic, payload, key=f"k{n % 97}".encode()) for n in range(count)
+            ]
+            await asyncio.gather(*futures)
+            return time.perf_counter() - started
+
+        producing = asyncio.create_task(produce())
+        stored = 0
+        while stored < count:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            records = [r for rs in batches.values() for r in rs]
+            await asyncio.gather(
+                *(
+                    collection.insert_one(
+                        {"_id": f"{r.partition}:{r.offset}", "v": r.value, "k": r.key}
+                    )
+                    for r in records
+                )
+            )
+            if records:
+                await consumer.commit()
+            stored += len(records)
+        elapsed = time.perf_counter() - started
+        produce_seconds = await producing
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        await mongo.drop_database(f"{run_id}_raw")
+        await mongo.close()
+    return {
+        "records": count,
+        "payload_bytes": PAYLOAD_BYTES,
+        "produce_per_s": round(count / produce_seconds),
+        "end_to_end_per_s": round(count / elapsed, 1),
+        "seconds": round(elapsed, 2),
+    }
+
+
+# --- (b) the pipeline --------------------------------------------------------------------------
+
+
+class IlrUpdatedWatch:
+    """A consumer of ilr-updated in a thread: tracker id -> the record's broker timestamp (s)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.seen: dict[str, float] = {}
+        self._bootstrap, self._topic = bootstrap, topic
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def __enter__(self) -> IlrUpdatedWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    async def _run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            self._topic,
+            bootstrap_servers=self._bootstrap,
+            group_id=f"bench{secrets.token_hex(3)}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            while not self._stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    for record in records:
+                        tracker_id = json.loads(record.value).get("tracker_id")
+                        if tracker_id:
+                            self.seen.setdefault(tracker_id, record.timestamp / 1000)
+        finally:
+            await consumer.stop()
+
+
+def raise_trackers(work: Workload, count: int, offset: int, workers: int) -> list[str]:
+    def one(n: int) -> str:
+        learner_id = work.learners[n % len(work.learners)]
+        tracker_type = TRACKER_TYPES[n % len(TRACKER_TYPES)]
+        request = {
+            "type": tracker_type,
+            "learner_id": learner_id,
+            "changes": changes_for(tracker_type, n),
+        }
+        with work.admin("tracker") as http:
+            return str(call(http, "POST", "/v1/trackers", (201,), json=request).json()["id"])
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, range(offset, offset + count)))
+
+
+def process_all(
+    work: Workload, trackers: list[str], workers: int, rate: float | None
+) -> dict[str, float]:
+    """POST /process for each tracker (paced at ``rate`` per second if given); call start times."""
+    started: dict[str, float] = {}
+    origin = time.time()
+
+    def one(index_and_id: tuple[int, str]) -> None:
+        index, tracker_id = index_and_id
+        if rate is not None:
+            due = origin + index / rate
+            while time.time() < due:
+                time.sleep(min(0.01, due - time.time()))  # pacing
+        with work.admin("tracker") as http:
+            started[tracker_id] = time.time()
+            call(http, "POST", f"/v1/trackers/{tracker_id}/process", (200,))
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, enumerate(trackers)))
+    return started
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if len(values) < 2:
+        return {}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {
+        "p50_ms": round(cuts[49] * 1000, 1),
+        "p95_ms": round(cuts[94] * 1000, 1),
+        "p99_ms": round(cuts[98] * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+    }
+
+
+def pipeline(
+    stack: FaultStack, trackers: int, paced: int, learners: int, workers: int, profile: float
+) -> dict[str, Any]:
+    settings = stack.settings
+    work = prepare(stack, learners, min(workers, 8))
+    mongo: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_url, tz_aware=True)
+    audit = mongo[settings.database_name("audit")]["audit_entries"]
+    notifications = mongo[settings.database_name("notify")]["notifications"]
+    topic = settings.topic_prefix + Topics.ILR_UPDATED
+    result: dict[str, Any] = {"learners": learners, "workers": workers}
+    with IlrUpdatedWatch(settings.kafka_bootstrap, topic) as watch:
+        batch = raise_trackers(work, trackers, 0, workers)
+        poll(lambda: _quiet(audit), 120, "audit caught up with the raises", 1.0)
+        audit_before = audit.count_documents({})
+        profiler = _start_profiles(stack, profile)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in all_pids(stack).items()}
+        # Max rate: as fast as the HTTP clients go; done = ilr-updated + audited + tutor told.
+        began = time.time()
+        starts = process_all(work, batch, workers, None)
+        calls_done = time.time()
+        samples: list[tuple[float, int]] = []
+
+        def complete() -> bool:
+            samples.append((time.time(), audit.count_documents({})))
+            told = notifications.count_documents(
+                {"recipient_id": TUTOR, "channel": "in_app", "event_type": PROCESSED_TYPE}
+            )
+            return all(t in watch.seen for t in batch) and told >= len(batch) and _quiet(audit)
+
+        poll(complete, 600, "every tracker through the pipeline", 0.5)
+        finished = time.time()
+        result["cpu_seconds_during_max_rate"] = {
+            name: round(cpu_seconds(pid) - cpu_before.get(name, 0.0), 1)
+            for name, pid in all_pids(stack).items()
+        }
+        result["wall_seconds_max_rate"] = round(finished - began, 1)
+        profiles = _stop_profiles(profiler)
+        max_rate = len(batch) / (calls_done - began)
+        result["max_rate"] = {
+            "trackers": len(batch),
+            "process_calls_per_s": round(max_rate, 1),
+            "end_to_end_per_s": round(len(batch) / (finished - began), 1),
+            "seconds": round(finished - began, 2),
+            "latency_process_to_ilr_updated": percentiles(
+                [watch.seen[t] - starts[t] for t in batch]
+            ),
+        }
+        growing = [(t, c) for t, c in samples if c > audit_before]
+        if len(growing) >= 2:
+            (t0, c0), (t1, c1) = growing[0], growing[-1]
+            result["audit_ingest_per_s"] = round((c1 - c0) / max(t1 - t0, 1e-6), 1)
+        result["audit_entries_per_tracker"] = round(
+            (audit.count_documents({}) - audit_before) / len(batch), 2
+        )
+        # Latency at 25/50/100 % of the max rate.
+        result["paced"] = {}
+        offset = trackers
+        for share in (0.25, 0.5, 1.0):
+            rate = max_rate * share
+            batch = raise_trackers(work, paced, offset, workers)
+            offset += paced
+            poll(lambda: _quiet(audit), 120, "audit caught up with the raises", 1.0)
+            starts = process_all(work, batch, workers, rate)
+            poll(lambda b=batch: all(t in watch.seen for t in b), 600, "ilr-updated", 0.5)
+            result["paced"][f"{int(share * 100)}%"] = {
+                "target_per_s": round(rate, 1),
+                "trackers": len(batch),
+                **percentiles([watch.seen[t] - starts[t] for t in batch]),
+            }
+    mongo.close()
+    result["profiles"] = profiles
+    return result
+
+
+def _quiet(audit: Any) -> bool:
+    """No new audit entry for a second (the pipeline has drained)."""
+    before = audit.count_documents({})
+    time.sleep(1.0)  # poll interval: compare counts a second apart
+    return bool(audit.count_documents({}) == before)
+
+
+def _start_profiles(stack: FaultStack, seconds: float) -> list[tuple[str, Path, Any]]:
+    if seconds <= 0:
+        return []
+    out_dir = REPO / "bench" / "results" / "profiles"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    running = []
+    for name in ("tracker", "ilr", "audit"):
+        path = out_dir / f"{name}.txt"
+        process = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(stack.processes[name].process.pid),
+                "--duration",
+                str(int(seconds)),
+                "--format",
+                "raw",
+                "--output",
+                str(path),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        running.append((name, path, process))
+    return running
+
+
+def _stop_profiles(running: list[tuple[str, Path, Any]]) -> dict[str, list[str]]:
+    summaries: dict[str, list[str]] = {}
+    for name, path, process in running:
+        process.wait(timeout=120)
+        summaries[name] = _top_frames(path) if path.exists() else ["(no profile)"]
+    return summaries
+
+
+PROJECT_DIRS = ("shared/", "tracker/", "ilr/", "audit/", "learner/", "notify/")
+
+
+def _top_frames(path: Path, top: int = 8) -> list[str]:
+    """From py-spy's collapsed stacks (on-CPU samples): the share by the library of the innermost
+    frame, then by the innermost ilrflow frame."""
+    by_library: dict[str, int] = {}
+    by_project: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [f.rpartition(" (")[2].rstrip(")") for f in stack.split(";")]
+        library = frames[-1].split("/")[0].split(".py")[0]
+        by_library[library] = by_library.get(library, 0) + count
+        own = next(
+            (
+                f
+                for f in reversed(frames)
+                if f.startswith(PROJECT_DIRS) and not f.startswith("shared/service.py")
+            ),
+            "(none)",
+        )
+        own = own.rsplit(":", 1)[0]
+        by_project[own] = by_project.get(own, 0) + count
+    lines = []
+    for title, totals in (("library", by_library), ("ilrflow file", by_project)):
+        ranked = sorted(totals.items(), key=lambda item: -item[1])[:top]
+        lines += [f"{title}: {100 * c / max(total, 1):5.1f}%  {name}" for name, c in ranked]
+    return lines
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+
+
+def all_pids(stack: FaultStack) -> dict[str, int]:
+    pids = infrastructure_pids()
+    pids.update({name: p.process.pid for name, p in stack.processes.items()})
+    pids["bench"] = os.getpid()
+    return pids
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0.0
+
+
+def infrastructure_pids() -> dict[str, int]:
+    state = Path(os.environ.get("ILRFLOW_STACK_DIR", REPO / ".stack" / "run"))
+    pids = {}
+    for name in ("kafka", "ferretdb"):
+        pidfile = state / f"{name}.pid"
+        if pidfile.exists():
+            pids[name] = int(pidfile.read_text())
+    return pids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--raw", type=int, default=5000)
+    parser.add_argument("--trackers", type=int, default=300)
+    parser.add_argument("--paced", type=int, default=150)
+    parser.add_argument("--learners", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--profile", type=float, default=0, help="py-spy seconds (0: off)")
+    parser.add_argument("--out", type=Path, default=None)
+    arguments = parser.parse_args()
+    bootstrap = os.environ.get("ILRFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    mongo_url = os.environ.get("ILRFLOW_MONGO_URL", "mongodb://127.0.0.1:27017/")
+    report: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "kafka": bootstrap,
+        "mongo": mongo_url,
+    }
+    print("(a) raw ceiling ...", flush=True)
+    report["raw"] = asyncio.run(raw_ceiling(bootstrap, mongo_url, arguments.raw))
+    print(json.dumps(report["raw"]), flush=True)
+    print("(b) pipeline ...", flush=True)
+    with fault_stack(bootstrap, mongo_url, label="bench") as stack:
+        report["pipeline"] = pipeline(
+            stack,
+            arguments.trackers,
+            arguments.paced,
+            arguments.learners,
+            arguments.workers,
+            arguments.profile,
+        )
+        rss = {name: rss_mb(pid) for name, pid in infrastructure_pids().items()}
+        rss.update({name: rss_mb(p.process.pid) for name, p in stack.processes.items()})
+        rss["bench"] = rss_mb(os.getpid())
+        report["rss_mb"] = rss
+    ceiling = report["raw"]["end_to_end_per_s"]
+    report["ratio_pipeline_to_raw"] = round(
+        report["pipeline"]["max_rate"]["end_to_end_per_s"] / ceiling, 4
+    )
+    report["audit_timeline_1m"] = "skipped: see bench.audit_timeline --entries N"
+    out = arguments.out or REPO / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%d}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    main()

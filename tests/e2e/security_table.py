@@ -1,0 +1,557 @@
+"""The security matrix: every endpoint of every service, for every role, against the caller's own
+tenant, another tenant and another group, with the status the caller gets.
+
+One table serves the end-to-end test (tests/e2e/test_security_matrix.py) and the document
+(docs/security-matrix.md, written by ``uv run python -m tests.e2e.security_table``).
+
+Scopes, for the object or listing the request names (a learner of tenant A in group cohort-a):
+- ``own``: a caller of tenant A in cohort-a (a learner: the learner themselves);
+- ``other_tenant``: the same caller with a token of tenant B;
+- ``other_group``: a caller of tenant A in cohort-b only (a learner: another learner).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+ROLES = ("learner", "tutor", "admin", "ilr_qa", "support", "operator")
+SCOPES = ("own", "other_tenant", "other_group")
+SERVICES = ("learner", "tracker", "ilr", "notify", "audit")
+Kind = Literal["object", "list", "tenant", "public"]
+DOC = Path(__file__).resolve().parents[2] / "docs" / "security-matrix.md"
+
+
+@dataclass(frozen=True)
+class Row:
+    """``expected`` maps a role to "own other_tenant other_group" statuses, e.g. "200 404 404"."""
+
+    service: str
+    method: str
+    path: str
+    kind: Kind
+    expected: dict[str, str]
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.service, self.method, self.path)
+
+    def status(self, role: str, scope: str) -> int:
+        return int(self.expected[role].split()[SCOPES.index(scope)])
+
+
+def _row(service: str, method: str, path: str, kind: Kind, *cells: str) -> Row:
+    assert len(cells) == len(ROLES), (method, path)
+    return Row(service, method, path, kind, dict(zip(ROLES, cells, strict=True)))
+
+
+def _public(service: str) -> list[Row]:
+    return [
+        _row(service, "GET", path, "public", *(["200 200 200"] * len(ROLES)))
+        for path in ("/healthz", "/readyz", "/metrics")
+    ]
+
+
+TABLE: list[Row] = [
+    _row(
+        "learner",
+        "POST",
+        "/v1/staff",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "201 201 201",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "201 201 201",  # operator
+    ),
+    _row(
+        "learner",
+        "POST",
+        "/v1/learners",
+        "tenant",
+        "403 403 403",  # learner
+        "201 201 403",  # tutor
+        "201 201 201",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "learner",
+        "GET",
+        "/v1/learners",
+        "list",
+        "200 200 200",  # learner
+        "200 200 200",  # tutor
+        "200 200 200",  # admin
+        "200 200 200",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "learner",
+        "GET",
+        "/v1/learners/{learner_id}",
+        "object",
+        "200 404 404",  # learner
+        "200 404 404",  # tutor
+        "200 404 200",  # admin
+        "200 404 200",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
+    ),
+    _row(
+        "learner",
+        "POST",
+        "/v1/learners/{learner_id}/enrolments",
+        "object",
+        "403 403 403",  # learner
+        "201 404 404",  # tutor
+        "201 404 201",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "learner",
+        "GET",
+        "/v1/groups",
+        "list",
+        "403 403 403",  # learner
+        "200 200 200",  # tutor
+        "200 200 200",  # admin
+        "200 200 200",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "learner",
+        "GET",
+        "/v1/me",
+        "tenant",
+        "200 404 200",  # learner
+        "200 200 200",  # tutor
+        "200 200 200",  # admin
+        "200 200 200",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    *_public("learner"),
+    _row(
+        "tracker",
+        "GET",
+        "/v1/tracker-types",
+        "tenant",
+        "200 200 200",  # learner
+        "200 200 200",  # tutor
+        "200 200 200",  # admin
+        "200 200 200",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "tracker",
+        "PUT",
+        "/v1/tracker-types/custom:{name}",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "tracker",
+        "PUT",
+        "/v1/tracker-types/{tracker_type}",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "tracker",
+        "GET",
+        "/v1/tracker-settings",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "tracker",
+        "PUT",
+        "/v1/tracker-settings",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "tracker",
+        "POST",
+        "/v1/trackers",
+        "object",
+        "201 404 404",  # learner
+        "201 404 404",  # tutor
+        "201 404 201",  # admin
+        "403 404 404",  # ilr_qa
+        "403 404 404",  # support
+        "403 404 404",  # operator
+    ),
+    _row(
+        "tracker",
+        "GET",
+        "/v1/trackers",
+        "list",
+        "200 200 200",  # learner
+        "200 200 200",  # tutor
+        "200 200 200",  # admin
+        "200 200 200",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "tracker",
+        "GET",
+        "/v1/trackers/export.xlsx",
+        "tenant",
+        "403 403 403",  # learner
+        "200 200 200",  # tutor
+        "200 200 200",  # admin
+        "200 200 200",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "tracker",
+        "GET",
+        "/v1/trackers/{tracker_id}",
+        "object",
+        "200 404 404",  # learner
+        "200 404 404",  # tutor
+        "200 404 200",  # admin
+        "200 404 404",  # ilr_qa
+        "200 404 404",  # support
+        "200 404 404",  # operator
+    ),
+    _row(
+        "tracker",
+        "PATCH",
+        "/v1/trackers/{tracker_id}",
+        "object",
+        "403 404 404",  # learner
+        "403 404 404",  # tutor
+        "200 404 200",  # admin
+        "403 404 404",  # ilr_qa
+        "403 404 404",  # support
+        "403 404 404",  # operator
+    ),
+    _row(
+        "tracker",
+        "POST",
+        "/v1/trackers/{tracker_id}/allocate",
+        "object",
+        "403 404 404",  # learner
+        "403 404 404",  # tutor
+        "200 404 200",  # admin
+        "403 404 404",  # ilr_qa
+        "403 404 404",  # support
+        "403 404 404",  # operator
+    ),
+    _row(
+        "tracker",
+        "POST",
+        "/v1/trackers/{tracker_id}/process",
+        "object",
+        "403 404 404",  # learner
+        "403 404 404",  # tutor
+        "200 404 200",  # admin
+        "403 404 404",  # ilr_qa
+        "403 404 404",  # support
+        "403 404 404",  # operator
+    ),
+    _row(
+        "tracker",
+        "POST",
+        "/v1/trackers/{tracker_id}/reject",
+        "object",
+        "403 404 404",  # learner
+        "403 404 404",  # tutor
+        "200 404 200",  # admin
+        "403 404 404",  # ilr_qa
+        "403 404 404",  # support
+        "403 404 404",  # operator
+    ),
+    _row(
+        "tracker",
+        "POST",
+        "/v1/trackers/{tracker_id}/cancel",
+        "object",
+        "403 404 404",  # learner
+        "403 404 404",  # tutor
+        "200 404 200",  # admin
+        "403 404 404",  # ilr_qa
+        "403 404 404",  # support
+        "403 404 404",  # operator
+    ),
+    *_public("tracker"),
+    _row(
+        "ilr",
+        "GET",
+        "/v1/learners/{learner_id}/ilr",
+        "object",
+        "200 404 404",  # learner
+        "200 404 404",  # tutor
+        "200 404 200",  # admin
+        "200 404 200",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
+    ),
+    _row(
+        "ilr",
+        "GET",
+        "/v1/learners/{learner_id}/ilr/history",
+        "object",
+        "200 404 404",  # learner
+        "200 404 404",  # tutor
+        "200 404 200",  # admin
+        "200 404 200",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
+    ),
+    _row(
+        "ilr",
+        "POST",
+        "/v1/learners/{learner_id}/ilr/qa-verify",
+        "object",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "403 403 403",  # admin
+        "200 404 200",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "ilr",
+        "GET",
+        "/v1/ilr/export.xml",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 422 200",  # admin
+        "200 422 200",  # ilr_qa
+        "403 403 403",  # support
+        "200 422 200",  # operator
+    ),
+    _row(
+        "ilr",
+        "GET",
+        "/v1/ilr/settings",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "200 200 200",  # ilr_qa
+        "403 403 403",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "ilr",
+        "PUT",
+        "/v1/ilr/settings",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    *_public("ilr"),
+    _row(
+        "notify",
+        "GET",
+        "/v1/notifications",
+        "list",
+        "200 200 200",  # learner
+        "200 200 200",  # tutor
+        "200 200 200",  # admin
+        "200 200 200",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "notify",
+        "GET",
+        "/v1/notifications/unread-count",
+        "tenant",
+        "200 200 200",  # learner
+        "200 200 200",  # tutor
+        "200 200 200",  # admin
+        "200 200 200",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "notify",
+        "POST",
+        "/v1/notifications/{notification_id}/read",
+        "object",
+        "404 404 404",  # learner
+        "404 404 404",  # tutor
+        "200 404 200",  # admin
+        "404 404 404",  # ilr_qa
+        "404 404 404",  # support
+        "404 404 404",  # operator
+    ),
+    _row(
+        "notify",
+        "GET",
+        "/v1/notifications/deliveries",
+        "list",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "notify",
+        "PUT",
+        "/v1/notify-settings",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    *_public("notify"),
+    _row(
+        "audit",
+        "GET",
+        "/v1/audit/events",
+        "list",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "audit",
+        "GET",
+        "/v1/audit/events/{entry_id}",
+        "object",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 404 200",  # admin
+        "403 403 403",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
+    ),
+    _row(
+        "audit",
+        "GET",
+        "/v1/audit/learners/{learner_id}/timeline",
+        "list",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "audit",
+        "GET",
+        "/v1/audit/export.csv",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "audit",
+        "GET",
+        "/v1/audit/export.xlsx",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "audit",
+        "GET",
+        "/v1/audit/verify",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "403 403 403",  # admin
+        "403 403 403",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    *_public("audit"),
+]
+
+
+def render() -> str:
+    """docs/security-matrix.md, from TABLE."""
+    lines = [
+        "# Security matrix",
+        "",
+        "<!-- Generated by `uv run python -m tests.e2e.security_table` from",
+        "tests/e2e/security_table.py; tests/e2e/test_security_matrix.py checks both. -->",
+        "",
+        "What every endpoint answers to every role. Each cell is",
+        "**own tenant · other tenant · other group**: a caller of the object's tenant and group",
+        "(a learner: the learner themselves), the same caller with another tenant's token, and",
+        "a caller of the same tenant in another group only (a learner: another learner).",
+        "The targets are real: a learner, their ILR, a tracker raised for them (a fresh one",
+        "for every state-changing request), the allocated admin's notification, an audit entry.",
+        "",
+        "- Another tenant's object is always **404**, exactly as for an id that does not exist;",
+        "  a 403 there is the role's refusal, given before anything is looked up.",
+        "- No answer to another tenant (lists, exports, settings) carries the object tenant's",
+        "  name, the learner's id or the tracker's id.",
+        "- Subjects: learner = the learner's id, tutor-1, admin-1, ilr-qa-1, support-1,",
+        "  operator-1 (the tutor and the admin are registered staff; the others are not).",
+        "",
+    ]
+    header = "| endpoint | kind | " + " | ".join(ROLES) + " |"
+    rule = "|---|---|" + "---|" * len(ROLES)
+    for service in SERVICES:
+        lines += [f"## {service}", "", header, rule]
+        for row in (r for r in TABLE if r.service == service):
+            cells = " | ".join(" · ".join(row.expected[role].split()) for role in ROLES)
+            lines.append(f"| `{row.method} {row.path}` | {row.kind} | {cells} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    DOC.write_text(render())
+    print(f"wrote {DOC}")

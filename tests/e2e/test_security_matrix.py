@@ -1,0 +1,290 @@
+"""The security matrix on the real stack: every endpoint, for every role, in its own tenant, another
+tenant and another group answers as tests/e2e/security_table.py says (and docs/ shows)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Stack, eventually, new_tenant
+from tests.e2e.helpers import ENROLMENT, GROUP, LEARNER, Tenant
+from tests.e2e.security_table import DOC, ROLES, SCOPES, SERVICES, TABLE, render
+from tests.e2e.test_tracker_steps import (
+    LAPTOP_REQUEST,
+    OTHER_GROUP,
+    known_learner,
+    raise_tracker,
+    tracker_tenant,
+)
+
+pytestmark = pytest.mark.e2e
+
+ADDRESS = {"address": {"lines": ["5 New Road"], "postcode": "LS6 2AB"}}
+SUBS = {
+    "tutor": "tutor-1",
+    "admin": "admin-1",
+    "ilr_qa": "ilr-qa-1",
+    "support": "support-1",
+    "operator": "operator-1",
+}
+
+
+@dataclass
+class World:
+    """Tenant A with real objects (the targets) and the name of an empty tenant B."""
+
+    stack: Stack
+    tenant: Tenant
+    other_tenant: str
+    learner_id: str
+    other_learner_id: str
+    tracker_id: str
+    notification_id: str
+    audit_entry_id: str
+    secrets_of_a: list[str] = field(default_factory=list)
+    clients: dict[tuple[str, str, str], httpx.Client] = field(default_factory=dict)
+
+    def caller(self, service: str, role: str, scope: str) -> httpx.Client:
+        key = (service, role, scope)
+        if key not in self.clients:
+            self.clients[key] = self._client(service, role, scope)
+        return self.clients[key]
+
+    def _client(self, service: str, role: str, scope: str) -> httpx.Client:
+        if role == "learner":
+            sub = self.other_learner_id if scope == "other_group" else self.learner_id
+        else:
+            sub = SUBS[role]
+        tenant = self.other_tenant if scope == "other_tenant" else self.tenant.name
+        groups = [OTHER_GROUP] if scope == "other_group" else [GROUP]
+        return self.stack.client(service, tenant, sub, role, groups=groups)
+
+    def fresh_tracker(self) -> str:
+        admin = self.caller("tracker", "admin", "own")
+        tracker_id: str = raise_tracker(admin, "change_of_address", self.learner_id, ADDRESS)["id"]
+        return tracker_id
+
+
+Request = Callable[[World, httpx.Client], httpx.Response]
+
+
+def _staff(_: World, http: httpx.Client) -> httpx.Response:
+    staff_id = f"staff-{secrets.token_hex(4)}"
+    body = {
+        "id": staff_id,
+        "name": "Sam Staff",
+        "email": f"{staff_id}@example.org",
+        "roles": ["tutor"],
+        "groups": [GROUP],
+    }
+    return http.post("/v1/staff", json=body)
+
+
+def _learner(_: World, http: httpx.Client) -> httpx.Response:
+    body = {k: v for k, v in LEARNER.items() if k != "primary_tutor_id"}
+    return http.post("/v1/learners", json=body)
+
+
+def _on_fresh_tracker(action: str, **body: Any) -> Request:
+    def request(world: World, http: httpx.Client) -> httpx.Response:
+        path = f"/v1/trackers/{world.fresh_tracker()}"
+        if action == "edit":
+            return http.patch(path, json={"version": 1, "note": "checked"})
+        return http.post(f"{path}/{action}", json=body or None)
+
+    return request
+
+
+REQUESTS: dict[tuple[str, str, str], Request] = {
+    ("learner", "POST", "/v1/staff"): _staff,
+    ("learner", "POST", "/v1/learners"): _learner,
+    ("learner", "GET", "/v1/learners"): lambda w, h: h.get("/v1/learners"),
+    ("learner", "GET", "/v1/learners/{learner_id}"): lambda w, h: h.get(
+        f"/v1/learners/{w.learner_id}"
+    ),
+    ("learner", "POST", "/v1/learners/{learner_id}/enrolments"): lambda w, h: h.post(
+        f"/v1/learners/{w.learner_id}/enrolments", json=ENROLMENT
+    ),
+    ("learner", "GET", "/v1/groups"): lambda w, h: h.get("/v1/groups"),
+    ("learner", "GET", "/v1/me"): lambda w, h: h.get("/v1/me"),
+    ("tracker", "GET", "/v1/tracker-types"): lambda w, h: h.get("/v1/tracker-types"),
+    ("tracker", "PUT", "/v1/tracker-types/custom:{name}"): lambda w, h: h.put(
+        "/v1/tracker-types/custom:laptop_request", json=LAPTOP_REQUEST
+    ),
+    ("tracker", "PUT", "/v1/tracker-types/{tracker_type}"): lambda w, h: h.put(
+        "/v1/tracker-types/change_of_name", json={"enabled": True}
+    ),
+    ("tracker", "GET", "/v1/tracker-settings"): lambda w, h: h.get("/v1/tracker-settings"),
+    ("tracker", "PUT", "/v1/tracker-settings"): lambda w, h: h.put(
+        "/v1/tracker-settings", json={"two_person_control": False}
+    ),
+    ("tracker", "POST", "/v1/trackers"): lambda w, h: h.post(
+        "/v1/trackers",
+        json={"type": "change_of_address", "learner_id": w.learner_id, "changes": ADDRESS},
+    ),
+    ("tracker", "GET", "/v1/trackers"): lambda w, h: h.get("/v1/trackers"),
+    ("tracker", "GET", "/v1/trackers/export.xlsx"): lambda w, h: h.get("/v1/trackers/export.xlsx"),
+    ("tracker", "GET", "/v1/trackers/{tracker_id}"): lambda w, h: h.get(
+        f"/v1/trackers/{w.tracker_id}"
+    ),
+    ("tracker", "PATCH", "/v1/trackers/{tracker_id}"): _on_fresh_tracker("edit"),
+    ("tracker", "POST", "/v1/trackers/{tracker_id}/allocate"): _on_fresh_tracker(
+        "allocate", allocated_to="admin-2"
+    ),
+    ("tracker", "POST", "/v1/trackers/{tracker_id}/process"): _on_fresh_tracker("process"),
+    ("tracker", "POST", "/v1/trackers/{tracker_id}/reject"): _on_fresh_tracker(
+        "reject", reason="Not needed"
+    ),
+    ("tracker", "POST", "/v1/trackers/{tracker_id}/cancel"): _on_fresh_tracker("cancel"),
+    ("ilr", "GET", "/v1/learners/{learner_id}/ilr"): lambda w, h: h.get(
+        f"/v1/learners/{w.learner_id}/ilr"
+    ),
+    ("ilr", "GET", "/v1/learners/{learner_id}/ilr/history"): lambda w, h: h.get(
+        f"/v1/learners/{w.learner_id}/ilr/history"
+    ),
+    ("ilr", "POST", "/v1/learners/{learner_id}/ilr/qa-verify"): lambda w, h: h.post(
+        f"/v1/learners/{w.learner_id}/ilr/qa-verify"
+    ),
+    ("ilr", "GET", "/v1/ilr/export.xml"): lambda w, h: h.get("/v1/ilr/export.xml?year=2526"),
+    ("ilr", "GET", "/v1/ilr/settings"): lambda w, h: h.get("/v1/ilr/settings"),
+    ("ilr", "PUT", "/v1/ilr/settings"): lambda w, h: h.put(
+        "/v1/ilr/settings", json={"restart_planned_hours": "original"}
+    ),
+    ("notify", "GET", "/v1/notifications"): lambda w, h: h.get("/v1/notifications"),
+    ("notify", "GET", "/v1/notifications/unread-count"): lambda w, h: h.get(
+        "/v1/notifications/unread-count"
+    ),
+    ("notify", "POST", "/v1/notifications/{notification_id}/read"): lambda w, h: h.post(
+        f"/v1/notifications/{w.notification_id}/read"
+    ),
+    ("notify", "GET", "/v1/notifications/deliveries"): lambda w, h: h.get(
+        "/v1/notifications/deliveries"
+    ),
+    ("notify", "PUT", "/v1/notify-settings"): lambda w, h: h.put(
+        "/v1/notify-settings", json={"email_admins": False}
+    ),
+    ("audit", "GET", "/v1/audit/events"): lambda w, h: h.get("/v1/audit/events"),
+    ("audit", "GET", "/v1/audit/events/{entry_id}"): lambda w, h: h.get(
+        f"/v1/audit/events/{w.audit_entry_id}"
+    ),
+    ("audit", "GET", "/v1/audit/learners/{learner_id}/timeline"): lambda w, h: h.get(
+        f"/v1/audit/learners/{w.learner_id}/timeline"
+    ),
+    ("audit", "GET", "/v1/audit/export.csv"): lambda w, h: h.get("/v1/audit/export.csv"),
+    ("audit", "GET", "/v1/audit/export.xlsx"): lambda w, h: h.get("/v1/audit/export.xlsx"),
+    # Verification recomputes the whole log (its chains span tenants): give it time.
+    ("audit", "GET", "/v1/audit/verify"): lambda w, h: h.get("/v1/audit/verify", timeout=180),
+}
+for _service in SERVICES:
+    for _path in ("/healthz", "/readyz", "/metrics"):
+        REQUESTS[(_service, "GET", _path)] = lambda w, h, p=_path: h.get(p)
+
+
+@pytest.fixture(scope="module")
+def world(stack: Stack) -> Iterator[World]:
+    tenant = tracker_tenant(stack)
+    learner_id = known_learner(tenant)
+    other_learner_id = known_learner(tenant, group=OTHER_GROUP, uln="1000000019")
+    # Raised by the learner, so that the allocated admin (admin-1) is told.
+    with tenant.as_("tracker", learner_id, "learner") as learner:
+        tracker_id = raise_tracker(learner, "change_of_address", learner_id, ADDRESS)["id"]
+    with tenant.admin("notify") as inbox:
+        notifications = eventually(lambda: inbox.get("/v1/notifications").json()["items"])
+    with tenant.as_("audit", "support-1", "support") as audit:
+        entries = eventually(
+            lambda: audit.get("/v1/audit/events", params={"learner_id": learner_id}).json()["items"]
+        )
+    world = World(
+        stack=stack,
+        tenant=tenant,
+        other_tenant=new_tenant(),
+        learner_id=learner_id,
+        other_learner_id=other_learner_id,
+        tracker_id=tracker_id,
+        notification_id=notifications[0]["id"],
+        audit_entry_id=entries[0]["id"],
+        secrets_of_a=[tenant.name, learner_id, tracker_id],
+    )
+    yield world
+    for client in world.clients.values():
+        client.close()
+
+
+def _openapi_operations(stack: Stack) -> set[tuple[str, str, str]]:
+    operations = set()
+    for service in SERVICES:
+        with stack.anonymous(service) as http:
+            document = http.get("/openapi.json").json()
+        for path, methods in document["paths"].items():
+            operations |= {(service, method.upper(), path) for method in methods}
+    return operations
+
+
+def test_the_table_covers_every_endpoint_of_every_service(stack: Stack) -> None:
+    operations = _openapi_operations(stack)
+    assert {row.key for row in TABLE} == operations
+    assert set(REQUESTS) == operations
+
+
+def test_the_committed_document_is_the_table() -> None:
+    assert DOC.read_text() == render(), "run: uv run python -m tests.e2e.security_table"
+
+
+def test_another_tenant_never_learns_an_object_exists() -> None:
+    for row in TABLE:
+        for role in ROLES:
+            own, other = row.status(role, "own"), row.status(role, "other_tenant")
+            if row.kind == "object":
+                # 404, or the role's own refusal, which does not depend on the object at all.
+                assert other == 404 or own == other == 403, (row.key, role)
+            if row.kind == "list":
+                assert other in (200, 403), (row.key, role)
+
+
+def _call(world: World, row_key: tuple[str, str, str], role: str, scope: str) -> httpx.Response:
+    return REQUESTS[row_key](world, world.caller(row_key[0], role, scope))
+
+
+@pytest.mark.timeout(1200)  # about 700 requests, 90 of them on a tracker raised for the purpose
+def test_the_security_matrix(world: World) -> None:
+    actual: dict[tuple[str, str, str], dict[str, list[int]]] = {}
+    leaks = []
+    for row in TABLE:
+        actual[row.key] = {}
+        for role in ROLES:
+            statuses = []
+            for scope in SCOPES:
+                response = _call(world, row.key, role, scope)
+                statuses.append(response.status_code)
+                if scope == "other_tenant" and response.status_code < 300:
+                    # Tenant B has objects of its own (the table's writes made them), but
+                    # nothing of tenant A may show.
+                    # What the caller sent may be echoed back (the path, or tenant B's own audit
+                    # records of its earlier reads, which name the ids it asked for): neither
+                    # discloses anything of tenant A.
+                    asked = str(response.request.url)
+                    shown = "\n".join(
+                        line
+                        for line in response.text.splitlines()
+                        if "audit.accessed" not in line and "audit-access" not in line
+                    )
+                    seen = [s for s in world.secrets_of_a if s in shown and s not in asked]
+                    if seen:
+                        leaks.append((row.key, role, seen))
+            actual[row.key][role] = statuses
+    expected = {
+        row.key: {role: [row.status(role, s) for s in SCOPES] for role in ROLES} for row in TABLE
+    }
+    differences = [
+        f"{key} {role}: expected {expected[key][role]}, got {actual[key][role]}"
+        for key in expected
+        for role in ROLES
+        if expected[key][role] != actual[key][role]
+    ]
+    assert differences == [], "\n".join(differences)
+    assert leaks == []

@@ -1,0 +1,764 @@
+"""The fault harness: trackers driven through five services that are being ``kill -9``-ed.
+
+A stack of its own (service processes on free ports, database and topic prefixes of its own) over
+a given Kafka and FerretDB. Worker threads raise and process trackers of mixed types over HTTP; a
+chaos thread SIGKILLs and restarts every service at moments spread over the workload (and, when
+asked, restarts the Kafka broker once). After recovery `verify` checks what must hold, reading
+the services' databases and the topics themselves:
+
+* every tracker is processed and carries an ILR outcome;
+* each learner's ILR version count is 1 (enrolment) + its applied trackers, and the history
+  names each applied tracker exactly once (nothing applied twice, nothing lost);
+* the audit log holds every event id on every topic, a second copy only as a flagged duplicate
+  delivery; every hash chain verifies (``GET /v1/audit/verify``);
+* one notification per (event, recipient, channel), the primary tutor told of every processing;
+* no dead letters except the injected poison record.
+
+Used by ``tests/faults/test_faults_short.py`` (in ``make test``) and ``tests/faults/run.py``
+(``make faults``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pymongo import MongoClient
+
+from ilrflow.shared.auth import mint_token
+from ilrflow.shared.devstack import (
+    SERVICES,
+    ServiceProcess,
+    kill_service,
+    restart_service,
+    start_services,
+    stop_services,
+    wait_ready,
+)
+from ilrflow.shared.events import Topics, dead_letter_topic
+from ilrflow.shared.kafka import ensure_topics
+from ilrflow.shared.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+GROUP = "cohort-a"
+ADMIN = "admin-1"
+TUTOR = "tutor-1"
+TRACKER_TYPES = ("change_of_address", "change_of_name", "change_of_contact_details")
+PROCESSED_TYPE = "ilrflow.tracker.processed.v1"
+RAISED_TYPE = "ilrflow.tracker.raised.v1"
+POISON_TOPIC = Topics.TRACKER_PROCESSED
+HTTP_DEADLINE_S = 180.0  # how long one call may keep failing while services restart
+
+
+@dataclass
+class FaultStack:
+    settings: Settings
+    env: dict[str, str]
+    processes: dict[str, ServiceProcess]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, service: str) -> str:
+        return self.processes[service].url
+
+    def token(self, tenant: str, sub: str, *roles: str) -> str:
+        return mint_token(self.settings, tenant=tenant, sub=sub, roles=list(roles), groups=[GROUP])
+
+    def client(self, service: str, tenant: str, sub: str, *roles: str) -> httpx.Client:
+        headers = {"authorization": f"Bearer {self.token(tenant, sub, *roles)}"}
+        return httpx.Client(base_url=self.url(service), headers=headers, timeout=30)
+
+    def kill_and_restart(self, name: str) -> float:
+        """SIGKILL one service, start it again, wait until it is ready; seconds it was down."""
+        with self.lock:
+            old = self.processes[name]
+        started = time.monotonic()
+        kill_service(old)
+        new = restart_service(old, self.env)
+        # Like a supervisor: a service that exits at start-up (its broker is still coming back)
+        # is started again, within a deadline.
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                wait_ready([new], deadline_seconds=120)
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                if new.process.poll() is None:
+                    kill_service(new)
+                new = restart_service(new, self.env)
+        with self.lock:
+            self.processes[name] = new
+        return time.monotonic() - started
+
+    def rss_mb(self) -> dict[str, float]:
+        return {name: _rss_mb(p.process.pid) for name, p in self.processes.items()}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def fault_stack(bootstrap: str, mongo_url: str, label: str = "faults") -> Iterator[FaultStack]:
+    run_id = f"{label}{secrets.token_hex(3)}"
+    env = {
+        "ILRFLOW_KAFKA_BOOTSTRAP": bootstrap,
+        "ILRFLOW_MONGO_URL": mongo_url,
+        "ILRFLOW_DB_PREFIX": run_id,
+        "ILRFLOW_TOPIC_PREFIX": f"{run_id}.",
+        "ILRFLOW_LOG_LEVEL": "WARNING",
+        "ILRFLOW_RELAY_POLL_SECONDS": "0.2",
+        "ILRFLOW_SMTP_HOST": "",
+    }
+    settings = Settings(
+        kafka_bootstrap=bootstrap,
+        mongo_url=mongo_url,
+        db_prefix=run_id,
+        topic_prefix=env["ILRFLOW_TOPIC_PREFIX"],
+    )
+    asyncio.run(ensure_topics(bootstrap, settings.topic_partitions, prefix=settings.topic_prefix))
+    ports = {name: free_port() for name in SERVICES}
+    log_dir = REPO / ".stack" / "fault-logs" / run_id
+    processes = start_services(ports, env, log_dir)
+    stack = FaultStack(settings, env, {p.name: p for p in processes})
+    try:
+        wait_ready(processes)
+        yield stack
+    finally:
+        stop_services(list(stack.processes.values()))
+
+
+# --- HTTP with retries across crashes ----------------------------------------------------------
+
+
+def call(
+    client: httpx.Client, method: str, path: str, ok: tuple[int, ...], **kwargs: Any
+) -> httpx.Response:
+    """Send until the answer's status is in ``ok``; connection failures and 5xx are retried (the
+    service is being restarted), anything else fails at once."""
+    deadline = time.monotonic() + HTTP_DEADLINE_S
+    while True:
+        try:
+            response = client.request(method, path, **kwargs)
+            if response.status_code in ok:
+                return response
+            if response.status_code < 500:
+                raise AssertionError(f"{method} {path}: {response.status_code} {response.text}")
+            last = f"{response.status_code} {response.text[:200]}"
+        except httpx.TransportError as error:
+            last = repr(error)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{method} {path} kept failing: {last}")
+        time.sleep(0.2)  # poll interval while the service restarts
+
+
+def poll(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except (httpx.TransportError, AssertionError):
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout}s: {what}")
+        time.sleep(interval)  # poll interval
+
+
+# --- the workload ------------------------------------------------------------------------------
+
+
+@dataclass
+class Workload:
+    stack: FaultStack
+    tenant: str
+    learners: list[str] = field(default_factory=list)
+    trackers: dict[str, str] = field(default_factory=dict)  # tracker id -> learner id
+    done: int = 0
+    ambiguous_raises: int = 0
+    ambiguous_processes: int = 0
+    progress_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admin(self, service: str) -> httpx.Client:
+        return self.stack.client(service, self.tenant, ADMIN, "admin")
+
+
+def prepare(stack: FaultStack, learners: int, workers: int) -> Workload:
+    """A tenant with staff, the tracker types on, cohort-a allocated to admin-1, enrolled learners
+    that the tracker service already knows."""
+    work = Workload(stack, f"tenant-{secrets.token_hex(4)}")
+    with work.admin("learner") as http:
+        for staff_id, name, role in ((ADMIN, "Ada Admin", "admin"), (TUTOR, "Tom Tutor", "tutor")):
+            staff = {
+                "id": staff_id,
+                "name": name,
+                "email": f"{staff_id}@example.org",
+                "roles": [role],
+                "groups": [GROUP],
+            }
+            call(http, "POST", "/v1/staff", (201,), json=staff)
+    with work.admin("tracker") as http:
+        for tracker_type in TRACKER_TYPES:
+            call(http, "PUT", f"/v1/tracker-types/{tracker_type}", (200,), json={"enabled": True})
+        rules = {"allocation_rules": [{"learner_group": GROUP, "admin_id": ADMIN}]}
+        call(http, "PUT", "/v1/tracker-settings", (200,), json=rules)
+    with ThreadPoolExecutor(workers) as pool:
+        work.learners = list(pool.map(lambda n: _enrolled_learner(work, n), range(learners)))
+    return work
+
+
+def _enrolled_learner(work: Workload, n: int) -> str:
+    learner = {
+        "given_names": "Alice",
+        "family_name": f"Walker{_letters(n)}",
+        "email": f"learner{n}@example.org",
+        "phone": "07700900123",
+        "date_of_birth": "2004-05-17",
+        "uln": "9276308686",
+        "address": {"lines": ["1 High Street", "Leeds"], "postcode": "LS1 4AP"},
+        "group": GROUP,
+        "primary_tutor_id": TUTOR,
+    }
+    enrolment = {
+        "standard_code": 91,
+        "start_date": "2025-09-01",
+        "planned_end_date": "2027-03-31",
+        "employer": {"ern": "123456789", "name": "Acme Engineering Ltd"},
+        "weekly_hours": 37.5,
+        "planned_otj_hours": 400,
+    }
+    with work.admin("learner") as http:
+        learner_id: str = call(http, "POST", "/v1/learners", (201,), json=learner).json()["id"]
+        call(http, "POST", f"/v1/learners/{learner_id}/enrolments", (201,), json=enrolment)
+    with work.admin("tracker") as http:
+        # 404 until the tracker service's projection knows the learner; an empty change is 422.
+        probe = {"type": "change_of_name", "learner_id": learner_id, "changes": {}}
+        poll(
+            lambda: http.post("/v1/trackers", json=probe).status_code == 422,
+            120,
+            f"learner {learner_id} known to the tracker service",
+        )
+    return learner_id
+
+
+def _letters(n: int) -> str:
+    """A name-safe unique suffix (names allow letters only)."""
+    out = ""
+    while True:
+        n, digit = divmod(n, 26)
+        out += chr(ord("a") + digit)
+        if n == 0:
+            return out
+
+
+def changes_for(tracker_type: str, n: int) -> dict[str, Any]:
+    """A change unique to tracker ``n``, so each one is an applied ILR change."""
+    if tracker_type == "change_of_address":
+        return {"address": {"lines": [f"{n + 1} Mill Lane", "Bradford"], "postcode": "BD1 1AA"}}
+    if tracker_type == "change_of_name":
+        return {"given_names": "Alicia", "family_name": f"Smith{_letters(n)}"}
+    return {"email": f"changed{n}@example.org", "phone": f"0770{n:07d}"}
+
+
+def run_tracker(work: Workload, n: int) -> str:
+    """Raise tracker ``n`` and process it, surviving crashes of the tracker service."""
+    learner_id = work.learners[n % len(work.learners)]
+    tracker_type = TRACKER_TYPES[n % len(TRACKER_TYPES)]
+    note = f"fault-run tracker {n}"
+    request = {
+        "type": tracker_type,
+        "learner_id": learner_id,
+        "changes": changes_for(tracker_type, n),
+        "note": note,
+    }
+    with work.admin("tracker") as http:
+        tracker_id = _raise_once(work, http, request)
+        _process_once(work, http, tracker_id)
+    with work.progress_lock:
+        work.trackers[tracker_id] = learner_id
+        work.done += 1
+    return tracker_id
+
+
+def _raise_once(work: Workload, http: httpx.Client, request: dict[str, Any]) -> str:
+    """POST /v1/trackers has no idempotency key: after a failure whose outcome is unknown, look
+    for the tracker by its unique note before raising again (never two trackers for one)."""
+    deadline = time.monotonic() + HTTP_DEADLINE_S
+    while True:
+        try:
+            response = http.post("/v1/trackers", json=request)
+            if response.status_code == 201:
+                return str(response.json()["id"])
+            if response.status_code < 500:
+                raise AssertionError(f"raise: {response.status_code} {response.text}")
+        except httpx.TransportError:
+            pass
+        with work.progress_lock:
+            work.ambiguous_raises += 1
+        existing = _find_by_note(http, request["learner_id"], request["note"])
+        if existing is not None:
+            return existing
+        if time.monotonic() > deadline:
+            raise AssertionError(f"raise kept failing: {request['note']}")
+        time.sleep(0.2)  # poll interval while the service restarts
+
+
+def _find_by_note(http: httpx.Client, learner_id: str, note: str) -> str | None:
+    items = call(
+        http, "GET", "/v1/trackers", (200,), params={"learner_id": learner_id, "limit": 200}
+    ).json()["items"]
+    found = [t["id"] for t in items if t.get("note") == note]
+    assert len(found) <= 1, f"two trackers raised for {note!r}: {found}"
+    return str(found[0]) if found else None
+
+
+def _process_once(work: Workload, http: httpx.Client, tracker_id: str) -> None:
+    deadline = time.monotonic() + HTTP_DEADLINE_S
+    while True:
+        try:
+            response = http.post(f"/v1/trackers/{tracker_id}/process")
+            if response.status_code == 200:
+                return
+            if response.status_code < 500 and response.status_code != 409:
+                raise AssertionError(f"process: {response.status_code} {response.text}")
+        except httpx.TransportError:
+            pass
+        with work.progress_lock:
+            work.ambiguous_processes += 1
+        status = call(http, "GET", f"/v1/trackers/{tracker_id}", (200,)).json()["status"]
+        if status == "processed":
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"process kept failing: {tracker_id} ({status})")
+        time.sleep(0.2)  # poll interval while the service restarts
+
+
+# --- chaos -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChaosLog:
+    kills: list[tuple[str, float]] = field(default_factory=list)  # (service, seconds down)
+    broker_restarts: list[float] = field(default_factory=list)
+
+
+def chaos(
+    work: Workload,
+    total: int,
+    kills_per_service: int,
+    restart_broker: Callable[[], None] | None,
+    stop: threading.Event,
+    log: ChaosLog,
+    seed: int,
+) -> None:
+    """Kill every service ``kills_per_service`` times (and the broker once, if given) at random
+    points spread over the workload's progress."""
+    rng = random.Random(seed)
+    plan: list[str] = [s for s in SERVICES for _ in range(kills_per_service)]
+    rng.shuffle(plan)
+    if restart_broker is not None:
+        plan.insert(len(plan) // 2, "kafka")
+    for index, target in enumerate(plan):
+        threshold = int(total * (index + rng.random()) / (len(plan) + 1))
+        while work.done < threshold and not stop.is_set():
+            stop.wait(0.05)  # poll the workload's progress
+        stop.wait(rng.random() * 0.5)  # a random moment inside that stretch
+        started = time.monotonic()
+        if target == "kafka":
+            assert restart_broker is not None
+            restart_broker()
+            log.broker_restarts.append(time.monotonic() - started)
+        else:
+            log.kills.append((target, work.stack.kill_and_restart(target)))
+
+
+def broker_restarter(
+    stack_dir: Path, stack_env: dict[str, str], bootstrap: str
+) -> Callable[[], None]:
+    """SIGKILL the Kafka broker started by deploy/local/stack.sh in ``stack_dir``, start it again."""
+
+    def restart() -> None:
+        pid = int((stack_dir / "kafka.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)  # poll until the process is gone
+        subprocess.run(
+            [str(REPO / "deploy" / "local" / "stack.sh"), "up"],
+            env={**os.environ, **stack_env},
+            check=True,
+            capture_output=True,
+        )
+        # stack.sh may find the previous start's "started" line in the log: wait for the broker
+        # itself to answer before the next fault.
+        asyncio.run(ensure_topics(bootstrap, topics=[], wait_seconds=180))
+
+    return restart
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie of ours is gone for our purposes
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class FaultReport:
+    trackers: int
+    learners: int
+    seconds_workload: float
+    seconds_recovery: float
+    kills: list[tuple[str, float]]
+    broker_restarts: list[float]
+    ambiguous_raises: int
+    ambiguous_processes: int
+    outcomes: dict[str, int]
+    ilr_versions_applied: int
+    applied_trackers: int
+    kafka_records: int
+    kafka_republished: int
+    audit_entries: int
+    audit_duplicates_flagged: int
+    audit_missing: int
+    verify: dict[str, Any]
+    notifications: int
+    notifications_per_key_max: int
+    tutor_told: int
+    dead_letters: int
+    injected_dead_letters: int
+    rss_mb: dict[str, float]
+    problems: list[str]
+
+    def lines(self) -> list[str]:
+        kills = Counter(name for name, _ in self.kills)
+        down = [seconds for _, seconds in self.kills]
+        return [
+            f"trackers {self.trackers} over {self.learners} learners; workload "
+            f"{self.seconds_workload:.1f}s, recovery {self.seconds_recovery:.1f}s",
+            f"kill -9: {dict(kills)} (down {min(down, default=0):.1f}-{max(down, default=0):.1f}s"
+            f" each); broker restarts: {len(self.broker_restarts)}"
+            + (f" ({self.broker_restarts[0]:.1f}s)" if self.broker_restarts else ""),
+            f"ambiguous HTTP calls retried: raise {self.ambiguous_raises}, "
+            f"process {self.ambiguous_processes}",
+            f"tracker outcomes: {self.outcomes}",
+            f"ILR versions from trackers {self.ilr_versions_applied} = applied trackers "
+            f"{self.applied_trackers}",
+            f"kafka records {self.kafka_records} ({self.kafka_republished} republished copies); "
+            f"audit entries {self.audit_entries}, duplicates flagged "
+            f"{self.audit_duplicates_flagged}, event ids missing {self.audit_missing}",
+            f"audit verify: {self.verify.get('verified_entries')}/{self.verify.get('entries')} "
+            f"entries, failed partitions {self.verify.get('failed_partitions')}",
+            f"notifications {self.notifications}, max per (event, recipient, channel) "
+            f"{self.notifications_per_key_max}, tutor told of {self.tutor_told} processings",
+            f"dead letters {self.dead_letters} (injected {self.injected_dead_letters})",
+            "RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in self.rss_mb.items()),
+            "PROBLEMS: " + ("none" if not self.problems else "; ".join(self.problems)),
+        ]
+
+
+def run_faults(
+    stack: FaultStack,
+    trackers: int,
+    learners: int,
+    workers: int,
+    kills_per_service: int,
+    restart_broker: Callable[[], None] | None = None,
+    seed: int = 7,
+    recovery_timeout: float = 300,
+    say: Callable[[str], None] = print,
+) -> FaultReport:
+    work = prepare(stack, learners, workers)
+    say(f"prepared tenant {work.tenant} with {learners} learners; driving {trackers} trackers")
+    asyncio.run(_inject_poison(stack.settings))
+    stop = threading.Event()
+    log = ChaosLog()
+    chaos_thread = threading.Thread(
+        target=chaos,
+        args=(work, trackers, kills_per_service, restart_broker, stop, log, seed),
+        daemon=True,
+    )
+    started = time.monotonic()
+    chaos_thread.start()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda n: run_tracker(work, n), range(trackers)))
+    chaos_thread.join(timeout=600)
+    stop.set()
+    workload_seconds = time.monotonic() - started
+    say(f"workload done in {workload_seconds:.1f}s; kills {len(log.kills)}; recovering")
+    recovery_started = time.monotonic()
+    outcomes = _await_outcomes(work, recovery_timeout)
+    report = _verify(work, outcomes, recovery_timeout)
+    report.seconds_workload = workload_seconds
+    report.seconds_recovery = time.monotonic() - recovery_started
+    report.kills = log.kills
+    report.broker_restarts = log.broker_restarts
+    killed = Counter(name for name, _ in log.kills)
+    if any(killed[name] < kills_per_service for name in SERVICES):
+        report.problems.append(f"the chaos plan did not complete: kills {dict(killed)}")
+    if restart_broker is not None and not log.broker_restarts:
+        report.problems.append("the broker was not restarted")
+    return report
+
+
+async def _inject_poison(settings: Settings) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic_prefix + POISON_TOPIC, b"not a cloudevent", key=b"poison"
+        )
+    finally:
+        await producer.stop()
+
+
+def _await_outcomes(work: Workload, timeout: float) -> dict[str, dict[str, Any]]:
+    """Every tracker, once every one of them carries its ILR outcome."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def all_have_outcomes() -> bool:
+        with work.admin("tracker") as http:
+            for tracker_id in work.trackers:
+                if tracker_id in found:
+                    continue
+                tracker = call(http, "GET", f"/v1/trackers/{tracker_id}", (200,)).json()
+                if tracker.get("ilr_outcome"):
+                    found[tracker_id] = tracker
+        return len(found) == len(work.trackers)
+
+    poll(all_have_outcomes, timeout, f"ILR outcomes on all {len(work.trackers)} trackers", 1.0)
+    return found
+
+
+def _verify(work: Workload, trackers: dict[str, dict[str, Any]], timeout: float) -> FaultReport:
+    stack, settings = work.stack, work.stack.settings
+    problems: list[str] = []
+    statuses = Counter(
+        f"{t['status']}/{(t.get('ilr_outcome') or {}).get('status')}" for t in trackers.values()
+    )
+    applied = {i for i, t in trackers.items() if t["ilr_outcome"]["status"] == "applied"}
+    if set(statuses) != {"processed/applied"}:
+        problems.append(f"tracker outcomes other than processed/applied: {dict(statuses)}")
+
+    client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_url, tz_aware=True)
+    try:
+        # ILR: version = 1 (enrolment) + applied trackers; each applied tracker once in history.
+        ilr = client[settings.database_name("ilr")]["ilr_records"]
+        versions_from_trackers = 0
+        per_learner: dict[str, int] = Counter(trackers[i]["learner_id"] for i in applied)
+        for document in ilr.find({"tenant": work.tenant}):
+            learner_id = document["learner_id"]
+            from_trackers = [
+                h.get("tracker_id") for h in document["history"] if h.get("tracker_id")
+            ]
+            versions_from_trackers += int(document["version"]) - 1
+            if int(document["version"]) != 1 + per_learner.get(learner_id, 0):
+                problems.append(
+                    f"ILR of {learner_id}: version {document['version']}, "
+                    f"{per_learner.get(learner_id, 0)} applied trackers"
+                )
+            twice = [t for t, c in Counter(from_trackers).items() if c > 1]
+            if twice:
+                problems.append(f"ILR of {learner_id}: trackers applied twice {twice}")
+        # The topics: every event id published, and the dead letters.
+        records = _settled_records(settings)
+        event_records = [r for r in records if not r["topic"].endswith(".dlt")]
+        ids = Counter(r["id"] for r in event_records if r["id"])
+        dead = [r for r in records if r["topic"].endswith(".dlt")]
+        injected = [r for r in dead if r["key"] == b"poison"]
+        if len(dead) != len(injected):
+            problems.append(f"unexpected dead letters: {len(dead) - len(injected)}")
+        groups_on_poison_topic = {"learner", "ilr", "notify"}
+        if len(injected) != len(groups_on_poison_topic):
+            problems.append(f"poison dead-lettered {len(injected)} times, expected 3")
+        # Audit: every event id and dead letter stored; copies only as flagged duplicates.
+        entries = client[settings.database_name("audit")]["audit_entries"]
+
+        def audit_complete() -> list[dict[str, Any]]:
+            stored = list(
+                entries.find({}, {"event_id": 1, "duplicate_of": 1, "topic": 1, "offset": 1})
+            )
+            return stored if len(stored) >= len(records) else []
+
+        try:
+            stored = poll(audit_complete, timeout, "the audit log holds every record", 2.0)
+        except AssertionError as error:
+            problems.append(str(error))
+            stored = list(entries.find({}, {"event_id": 1, "duplicate_of": 1, "topic": 1}))
+        by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for entry in stored:
+            if entry.get("event_id") and not entry["topic"].endswith(".dlt"):
+                by_id[entry["event_id"]].append(entry)
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            problems.append(f"event ids missing from the audit: {len(missing)}")
+        flagged = sum(1 for e in stored if e.get("duplicate_of"))
+        for event_id, copies in by_id.items():
+            originals = [c for c in copies if not c.get("duplicate_of")]
+            if len(originals) != 1:
+                problems.append(f"audit: {event_id} stored {len(originals)} times unflagged")
+        if len(stored) != len(records):
+            problems.append(f"audit holds {len(stored)} entries for {len(records)} records")
+        with stack.client("audit", "any-tenant", "operator-1", "operator") as http:
+            verification = call(http, "GET", "/v1/audit/verify", (200,)).json()
+        if verification["failed_partitions"] != 0:
+            problems.append(f"audit chains failing: {verification['failed_partitions']}")
+        # Notifications: one per (event, recipient, channel); the tutor told of each processing.
+        notifications = list(
+            client[settings.database_name("notify")]["notifications"].find(
+                {"tenant": work.tenant},
+                {"event_id": 1, "recipient_id": 1, "channel": 1, "event_type": 1, "tracker_id": 1},
+            )
+        )
+        per_key = Counter((n["event_id"], n["recipient_id"], n["channel"]) for n in notifications)
+        if per_key and max(per_key.values()) > 1:
+            problems.append("a (event, recipient, channel) has more than one notification")
+        tutor_told = {
+            n["tracker_id"]
+            for n in notifications
+            if n["recipient_id"] == TUTOR
+            and n["channel"] == "in_app"
+            and n["event_type"] == PROCESSED_TYPE
+        }
+        processed_per_tracker = Counter(
+            r["tracker_id"] for r in event_records if r["type"] == PROCESSED_TYPE
+        )
+        if tutor_told != set(trackers):
+            problems.append(f"tutor not told of {len(set(trackers) - tutor_told)} processings")
+        distinct_processed = {r["id"] for r in event_records if r["type"] == PROCESSED_TYPE}
+        if len(distinct_processed) != len(trackers) or set(processed_per_tracker) != set(trackers):
+            problems.append(
+                f"{len(distinct_processed)} distinct tracker-processed events for "
+                f"{len(trackers)} trackers"
+            )
+    finally:
+        client.close()
+    return FaultReport(
+        trackers=len(trackers),
+        learners=len(work.learners),
+        seconds_workload=0.0,
+        seconds_recovery=0.0,
+        kills=[],
+        broker_restarts=[],
+        ambiguous_raises=work.ambiguous_raises,
+        ambiguous_processes=work.ambiguous_processes,
+        outcomes=dict(statuses),
+        ilr_versions_applied=versions_from_trackers,
+        applied_trackers=len(applied),
+        kafka_records=len(records),
+        kafka_republished=sum(ids.values()) - len(ids),
+        audit_entries=len(stored),
+        audit_duplicates_flagged=flagged,
+        audit_missing=len(missing),
+        verify={k: verification[k] for k in ("entries", "verified_entries", "failed_partitions")},
+        notifications=len(notifications),
+        notifications_per_key_max=max(per_key.values(), default=0),
+        tutor_told=len(tutor_told),
+        dead_letters=len(dead),
+        injected_dead_letters=len(injected),
+        rss_mb=stack.rss_mb(),
+        problems=problems,
+    )
+
+
+def _settled_records(settings: Settings) -> list[dict[str, Any]]:
+    """The topics' records once no new one has arrived for two seconds (the pipeline is quiet)."""
+    previous: list[int] = [-1]
+
+    def settled() -> list[dict[str, Any]]:
+        records = asyncio.run(_read_all(settings))
+        if len(records) == previous[0]:
+            return records
+        previous[0] = len(records)
+        return []
+
+    result: list[dict[str, Any]] = poll(settled, 120, "the topics stop growing", 2.0)
+    return result
+
+
+async def _read_all(settings: Settings) -> list[dict[str, Any]]:
+    """Every record on every topic of this run (and its dead-letter topics), from the start."""
+    topics = [settings.topic_prefix + t for t in Topics.ALL]
+    topics += [settings.topic_prefix + dead_letter_topic(t) for t in Topics.ALL]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or [])
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        found: list[dict[str, Any]] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    headers = {k: v.decode(errors="replace") for k, v in record.headers}
+                    tracker_id = None
+                    if record.value and record.value.startswith(b"{"):
+                        tracker_id = _json_field(record.value, "tracker_id")
+                    found.append(
+                        {
+                            "topic": record.topic.removeprefix(settings.topic_prefix),
+                            "key": record.key,
+                            "id": headers.get("ce_id"),
+                            "type": headers.get("ce_type"),
+                            "tracker_id": tracker_id,
+                        }
+                    )
+        return found
+    finally:
+        await consumer.stop()
+
+
+def _json_field(raw: bytes, name: str) -> Any:
+    try:
+        return json.loads(raw).get(name)
+    except ValueError:
+        return None
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
