@@ -71,6 +71,16 @@ def test_metrics_after_a_small_flow(stack: Stack) -> None:
     assert float(depth["_value"]) >= 0
     assert float(oldest["_value"]) >= 0
 
+    # The audit service's own batch consumer (aiokafka, by pattern) reports its lag the same way.
+    def audit_lag() -> list[dict[str, str]]:
+        lag = scrape(stack, "audit")["ilrflow_consumer_lag"]
+        return [s for s in lag if s["topic"] == "learner-updated"]
+
+    audit = eventually(audit_lag)
+    assert {s["group"] for s in audit} == {f"{prefix}.audit.all-topics"}
+    assert all(s["partition"].isdigit() and 0 <= int(s["partition"]) < 6 for s in audit)
+    assert all(float(s["_value"]) >= 0 for s in audit)
+
     # The other services expose the same families.
     for service in ("learner", "tracker", "notify", "audit"):
         names = set(scrape(stack, service))

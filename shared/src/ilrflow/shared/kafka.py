@@ -15,6 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -169,17 +170,7 @@ class ConsumerGroup:
         consumer = getattr(self.subscriber, "consumer", None)
         if consumer is None:
             return {}
-        lags: dict[int, int] = {}
-        for tp in consumer.assignment():
-            highwater = consumer.highwater(tp)
-            if highwater is None:
-                continue
-            try:
-                position = await asyncio.wait_for(consumer.position(tp), timeout=0.5)
-            except Exception:  # not positioned yet, or rebalancing
-                continue
-            lags[tp.partition] = max(highwater - position, 0)
-        return lags
+        return {tp.partition: lag for tp, lag in (await partition_lags(consumer)).items()}
 
     async def on_message(self, message: KafkaMessage) -> None:
         record = message.raw_message
@@ -292,3 +283,19 @@ class ConsumerGroup:
         )
         metrics.DEAD_LETTERS.labels(topic=self.topic, group=self.group_id).inc()
         log.error("dead-lettered", reason=reason, error_class=type(error).__name__)
+
+
+async def partition_lags(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+    """Per partition assigned to ``consumer``: highwater - position. Partitions whose highwater or
+    position is not known yet (nothing fetched since assignment) are left out."""
+    lags: dict[TopicPartition, int] = {}
+    for tp in consumer.assignment():
+        highwater = consumer.highwater(tp)
+        if highwater is None:
+            continue
+        try:
+            position = await asyncio.wait_for(consumer.position(tp), timeout=0.5)
+        except Exception:  # not positioned yet, or rebalancing
+            continue
+        lags[tp] = max(highwater - position, 0)
+    return lags

@@ -43,6 +43,7 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self.metric_hooks: list[Callable[[], Awaitable[None]]] = []
         self.started = False
 
     def group_id(self, topic: str) -> str:
@@ -70,6 +71,10 @@ class ServiceRuntime:
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._startup_hooks.append(hook)
+
+    def on_metrics(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Refresh gauges of this service's own (e.g. a batch consumer's lag) on every scrape."""
+        self.metric_hooks.append(hook)
 
     def run_in_background(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work`` (a long-lived loop, e.g. a batch consumer) while the service runs."""
@@ -186,6 +191,8 @@ def _install_operations_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
                 metrics.CONSUMER_LAG.labels(
                     topic=group.topic, group=group.group_id, partition=str(partition)
                 ).set(lag)
+        for hook in runtime.metric_hooks:
+            await hook()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.use_outbox([repository.reads])
     runtime.on_startup(repository.ensure_indexes)
     runtime.run_in_background("audit-ingest", consumer.run_forever)
+    runtime.on_metrics(consumer.record_lag)
     app = create_service_app(
         runtime,
         [router],

@@ -16,7 +16,9 @@ from aiokafka.structs import OffsetAndMetadata
 
 from ilrflow.audit.service.ingest import AuditIngest, RawRecord
 from ilrflow.shared.errors import is_transient
+from ilrflow.shared.kafka import partition_lags
 from ilrflow.shared.logging import get_logger
+from ilrflow.shared.metrics import CONSUMER_LAG
 from ilrflow.shared.settings import Settings
 
 log = get_logger(__name__)
@@ -33,7 +35,24 @@ class AuditConsumer:
         self._settings = settings
         self._ingest = ingest
         self._group_id = group_id
+        self._consumer: AIOKafkaConsumer | None = None
         self.stored = 0
+
+    async def record_lag(self) -> None:
+        """Set ``ilrflow_consumer_lag`` for each partition this process consumes (the shared
+        consumers' gauge, which only sees FastStream subscribers)."""
+        if self._consumer is None:
+            return
+        for tp, lag in (await partition_lags(self._consumer)).items():
+            CONSUMER_LAG.labels(
+                topic=self._logical_topic(tp.topic),
+                group=self._group_id,
+                partition=str(tp.partition),
+            ).set(lag)
+
+    def _logical_topic(self, topic: str) -> str:
+        # The log and the metrics speak of logical topics: the deployment's prefix is not part.
+        return topic.removeprefix(self._settings.topic_prefix)
 
     async def run_forever(self) -> None:
         """Consume until cancelled; after an unexpected failure, start over from the committed
@@ -58,12 +77,14 @@ class AuditConsumer:
         )
         consumer.subscribe(pattern=topic_pattern(self._settings.topic_prefix))
         await consumer.start()
+        self._consumer = consumer
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=1000)
                 for partition, records in batches.items():
                     await self._store_with_retry(consumer, partition, records)
         finally:
+            self._consumer = None
             await consumer.stop()
 
     async def _store_with_retry(
@@ -85,8 +106,7 @@ class AuditConsumer:
         delay = self._settings.consumer_backoff_seconds
         while True:
             try:
-                # The log speaks of logical topics: the deployment's prefix is not part of it.
-                topic = partition.topic.removeprefix(self._settings.topic_prefix)
+                topic = self._logical_topic(partition.topic)
                 self.stored += await self._ingest.store_batch(topic, partition.partition, raw)
                 break
             except Exception as error:
