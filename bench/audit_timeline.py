@@ -1,12 +1,12 @@
-"""How fast is a learner's audit timeline on a 100,000-entry log, and what does the database say
-about how it answered?
+"""How fast are a learner's audit timeline and the /v1/audit/events searches on a 100,000-entry
+log, and what does the database say about how it answered?
 
     uv run python -m bench.audit_timeline [--entries 100000] [--learners 1000]
 
 Builds a scratch database with the audit service's own repository (the builder is shared with
-tests/e2e/test_audit_scale.py), times the learner timeline read and the same learner's
-``/v1/audit/events`` query on the log, prints the figures and each query's ``explain``, and drops
-the scratch database.
+tests/e2e/test_audit_scale.py), times the learner timeline read and each search filter's walk of
+the lookup documents, prints the figures and each read's ``explain``, and drops the scratch
+database.
 """
 
 from __future__ import annotations

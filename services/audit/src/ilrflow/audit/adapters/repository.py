@@ -10,6 +10,16 @@ SQLite pushes nothing else down to the backend, so any other filter reads the wh
 - ``audit_event_ids``: per (topic, event id), the entry that first carried it; inserting a claim
   that exists already is how a duplicate delivery is recognised without a query.
 - ``audit_learner_timelines``: per (tenant, learner), the lines of the learner's timeline.
+- ``audit_lookup_heads`` and ``audit_lookup_pages``: the lookup documents that searches walk
+  instead of the log (``domain.lookup``): per key, its buckets and how full they are; per bucket,
+  pages of refs. Pages and heads are inserted when new and updated otherwise, so a batch that
+  starts keys or buckets (and the whole of a bulk load) costs inserts, not updates, which
+  FerretDB applies by reading the collection.
+
+Every read on the query path goes through ``_by_id``, one ``_id`` equality, the only filter
+FerretDB 1.24 pushes down (its SQLite backend still reads the table to find the row: the ``_id``
+index is built on another expression than the one the query uses, so the cost of a lookup grows
+with the size of the collection, but no document is decoded except the one found).
 
 And ``audit_reads``: one document per audited read, carrying its ``AuditAccessed`` event in an
 outbox until the relay has published it.
@@ -17,7 +27,8 @@ outbox until the relay has published it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import DESCENDING
@@ -25,16 +36,35 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from ilrflow.audit.domain.query import RECOMMENDED_INDEXES
+from ilrflow.audit.domain.lookup import (
+    BucketFill,
+    LookupKey,
+    Ref,
+    group_refs,
+    place,
+    ref_from_text,
+    ref_to_text,
+)
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
 from ilrflow.audit.domain.timeline import TimelineLine
 from ilrflow.audit.domain.verify import ChainTail
 from ilrflow.shared.events import Envelope
-from ilrflow.shared.mongo import Document
+from ilrflow.shared.mongo import Document, serialised_writes
 from ilrflow.shared.outbox import new_document_outbox
 
 DUPLICATE_KEY = 11000
 PartitionKey = tuple[str, int]
+ReadListener = Callable[[str, Document], None]
+# The chain's own reads (the newest entry of a partition, a partition in offset order) on MongoDB;
+# searches do not use the log's fields at all (see ``domain.lookup``).
+LOG_INDEXES: list[list[tuple[str, int]]] = [
+    [("topic", 1), ("event_id", 1)],
+    [("topic", 1), ("partition", 1), ("offset", 1)],
+]
+# Heads of recently written keys, kept by the one process that writes them (the audit consumer)
+# so that a batch need not read them back; dropped whenever a write fails, and when it grows.
+HEAD_CACHE_SIZE = 50_000
+HEAD_READS_AT_ONCE = 32
 
 
 class AlreadyStoredError(Exception):
@@ -48,14 +78,18 @@ class AuditRepository:
         self.event_ids: AsyncCollection[Document] = db["audit_event_ids"]
         self.timelines: AsyncCollection[Document] = db["audit_learner_timelines"]
         self.reads: AsyncCollection[Document] = db["audit_reads"]
+        self.lookup_heads = serialised_writes(db["audit_lookup_heads"])
+        self.lookup_pages = serialised_writes(db["audit_lookup_pages"])
+        self.on_read: ReadListener | None = None  # tests see every query-path read through it
+        self._heads: dict[str, dict[str, BucketFill]] = {}
 
     async def ensure_indexes(self) -> None:
-        """The query indexes, on MongoDB. FerretDB 1.24's SQLite backend never uses a secondary
+        """The chain's indexes, on MongoDB. FerretDB 1.24's SQLite backend never uses a secondary
         index to answer a query (explain: ``filterPushdown: false``, ``SCAN``) while every insert
         pays for it, so there the log is read through the ``_id``-keyed collections instead."""
         if await self.is_ferretdb():
             return
-        for keys in RECOMMENDED_INDEXES:
+        for keys in LOG_INDEXES:
             await self.entries.create_index(keys)
 
     async def is_ferretdb(self) -> bool:
@@ -155,23 +189,132 @@ class AuditRepository:
         command = {"find": self.timelines.name, "filter": timeline_filter(tenant, learner_id)}
         return await self.timelines.database.command({"explain": command})
 
-    async def explain_find(
-        self, query: Document, sort: list[tuple[str, int]], limit: int
-    ) -> Document:
-        command = {"find": self.entries.name, "filter": query, "sort": dict(sort), "limit": limit}
-        return await self.entries.database.command({"explain": command})
+    async def explain_by_id(self, collection: str, query: Document) -> Document:
+        database = self.entries.database
+        return await database.command({"explain": {"find": collection, "filter": query}})
+
+    # --- the lookup documents --------------------------------------------------------------
+
+    async def add_lookups(self, entries: Sequence[AuditEntry]) -> None:
+        """Add the entries' refs to their keys' pages, then record the heads. A replay after a
+        crash in between adds the refs again, to the same pages; searches keep one of each."""
+        grouped = group_refs(entries)
+        try:
+            heads = await self._heads_of(list(grouped))
+            new_pages: list[Document] = []
+            pushes: list[tuple[str, list[str]]] = []
+            after: dict[LookupKey, dict[str, BucketFill]] = {}
+            for key, buckets in grouped.items():
+                after[key] = dict(heads[key])
+                for bucket, refs in buckets.items():
+                    before = heads[key].get(bucket)
+                    placements, after[key][bucket] = place(before, len(refs))
+                    for page, start, end in placements:
+                        texts = [ref_to_text(r) for r in refs[start:end]]
+                        page_id = lookup_page_id(key, bucket, page)
+                        if before is None or page >= before.pages:
+                            new_pages.append({"_id": page_id, "refs": texts})
+                        else:
+                            pushes.append((page_id, texts))
+            pushes += await self._insert_new(self.lookup_pages, new_pages, _as_push)
+            for page_id, texts in pushes:
+                await self.lookup_pages.update_one(
+                    {"_id": page_id}, {"$push": {"refs": {"$each": texts}}}, upsert=True
+                )
+            await self._record_heads(heads, after)
+        except BaseException:
+            self._heads.clear()  # what was written is unknown: read the heads back next time
+            raise
+
+    async def lookup_buckets(self, key: LookupKey) -> dict[str, int]:
+        """The key's buckets and their page counts (none when the key has no entries)."""
+        found = await self._by_id(self.lookup_heads, key.id)
+        buckets = (found or {}).get("buckets", {})
+        return {name: int(bucket["pages"]) for name, bucket in buckets.items()}
+
+    async def lookup_refs(self, key: LookupKey, bucket: str, pages: int) -> list[Ref]:
+        refs: list[Ref] = []
+        for page in range(pages):
+            found = await self._by_id(self.lookup_pages, lookup_page_id(key, bucket, page))
+            refs += [ref_from_text(text) for text in (found or {}).get("refs", [])]
+        return refs
+
+    async def _heads_of(self, keys: list[LookupKey]) -> dict[LookupKey, dict[str, BucketFill]]:
+        """The keys' heads: from the cache, else read, a few at a time (a new key is a miss)."""
+        missing = [key for key in keys if key.id not in self._heads]
+        for start in range(0, len(missing), HEAD_READS_AT_ONCE):
+            chunk = missing[start : start + HEAD_READS_AT_ONCE]
+            found = await asyncio.gather(
+                *(self.lookup_heads.find_one({"_id": k.id}) for k in chunk)
+            )
+            for key, head in zip(chunk, found, strict=True):
+                self._heads[key.id] = {
+                    name: BucketFill(int(bucket["pages"]), int(bucket["fill"]))
+                    for name, bucket in (head or {}).get("buckets", {}).items()
+                }
+        return {key: self._heads[key.id] for key in keys}
+
+    async def _record_heads(
+        self,
+        before: Mapping[LookupKey, Mapping[str, BucketFill]],
+        after: Mapping[LookupKey, dict[str, BucketFill]],
+    ) -> None:
+        new_heads = [_head_document(key, after[key]) for key in after if not before[key]]
+        updates = [
+            (key.id, {b: fill for b, fill in after[key].items() if fill != before[key].get(b)})
+            for key in after
+            if before[key]
+        ]
+        updates += await self._insert_new(self.lookup_heads, new_heads, _as_head_update)
+        for head_id, changed in updates:
+            # $max: a head never loses a page it counted, even if two writers raced (MongoDB).
+            await self.lookup_heads.update_one(
+                {"_id": head_id},
+                {
+                    "$max": {f"buckets.{b}.pages": fill.pages for b, fill in changed.items()},
+                    "$set": {f"buckets.{b}.fill": fill.fill for b, fill in changed.items()},
+                },
+                upsert=True,
+            )
+        if len(self._heads) > HEAD_CACHE_SIZE:
+            self._heads.clear()
+        for key, buckets in after.items():
+            self._heads[key.id] = buckets
+
+    async def _insert_new(
+        self,
+        collection: AsyncCollection[Document],
+        documents: list[Document],
+        as_update: Callable[[Document], tuple[str, Any]],
+    ) -> list[tuple[str, Any]]:
+        """Insert documents believed new; return, as updates, those that exist already (a
+        replay, or a head read before another writer's)."""
+        if not documents:
+            return []
+        try:
+            await collection.insert_many(documents, ordered=False)
+            return []
+        except BulkWriteError as error:
+            if not _only_duplicates(error):
+                raise
+            return [as_update(documents[e["index"]]) for e in error.details["writeErrors"]]
+
+    async def _by_id(self, collection: AsyncCollection[Document], key: str) -> Document | None:
+        query = {"_id": key}
+        if self.on_read is not None:
+            self.on_read(collection.name, query)
+        return await collection.find_one(query)
 
     # --- reading the log -------------------------------------------------------------------
 
-    async def find(
-        self, query: Document, sort: list[tuple[str, int]], limit: int
-    ) -> list[AuditEntry]:
-        cursor = self.entries.find(query).sort(sort).limit(limit)
-        return [from_document(d) async for d in cursor]
+    async def entries_by_id(self, tenant: str, entry_ids: Iterable[str]) -> list[AuditEntry]:
+        """The entries, in the order asked; any not (yet) stored or outside ``tenant`` left out."""
+        found = [await self.get(tenant, entry_id) for entry_id in entry_ids]
+        return [entry for entry in found if entry is not None]
 
     async def get(self, tenant: str | None, entry_id: str) -> AuditEntry | None:
         # Looked up by _id alone (pushed down on FerretDB); the tenant is checked here.
-        document = await self.entries.find_one({"_id": entry_id})
+        document = await self._by_id(self.entries, entry_id)
         if document is None or (tenant is not None and document.get("tenant") != tenant):
             return None
         return from_document(document)
@@ -240,6 +383,26 @@ def _claim(claim_id: str, entry: AuditEntry) -> Document:
 
 def _learner_key(tenant: str, learner_id: str) -> str:
     return f"{tenant}\x1f{learner_id}"
+
+
+def lookup_page_id(key: LookupKey, bucket: str, page: int) -> str:
+    return f"{key.id}\x1f{bucket}\x1f{page}"
+
+
+def _head_document(key: LookupKey, buckets: Mapping[str, BucketFill]) -> Document:
+    return {
+        "_id": key.id,
+        **key._asdict(),
+        "buckets": {b: fill._asdict() for b, fill in buckets.items()},
+    }
+
+
+def _as_push(page: Document) -> tuple[str, Any]:
+    return page["_id"], page["refs"]
+
+
+def _as_head_update(head: Document) -> tuple[str, Any]:
+    return head["_id"], {b: BucketFill(**fill) for b, fill in head["buckets"].items()}
 
 
 def _line_document(line: TimelineLine) -> Document:

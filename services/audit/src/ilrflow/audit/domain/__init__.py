@@ -6,7 +6,7 @@ from ilrflow.audit.domain.chain import GENESIS_HASH, canonical_bytes, chain, ent
 from ilrflow.audit.domain.duplicates import DeliveryDecision, decide_delivery, with_delivery
 from ilrflow.audit.domain.export import export_csv, export_xlsx
 from ilrflow.audit.domain.ingest import entry_from_record
-from ilrflow.audit.domain.query import AuditPage, AuditQuery, MongoFind, build_find, paginate
+from ilrflow.audit.domain.query import AuditPage, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry, DeadLetterInfo, RecordCoordinates
 from ilrflow.audit.domain.summary import describe
 from ilrflow.audit.domain.timeline import TimelineLine, learner_timeline
@@ -29,11 +29,9 @@ __all__ = [
     "ChainTail",
     "DeadLetterInfo",
     "DeliveryDecision",
-    "MongoFind",
     "RecordCoordinates",
     "TimelineLine",
     "VerifyReport",
-    "build_find",
     "canonical_bytes",
     "chain",
     "decide_delivery",
@@ -43,7 +41,6 @@ __all__ = [
     "export_csv",
     "export_xlsx",
     "learner_timeline",
-    "paginate",
     "verify_all",
     "verify_chain",
     "with_delivery",

@@ -1,9 +1,9 @@
-"""The audit query: HTTP filters -> a MongoDB find (filter, sort, limit) and keyset pages.
+"""The audit query: the HTTP filters, and the keyset cursor of its pages.
 
 Pages are keyset-paginated on (time, id), which is unique and stable under concurrent inserts,
 unlike skip/limit. The cursor is opaque to clients: base64url of ``{"time", "id"}`` of the last
 entry served. ``from`` is inclusive, ``to`` exclusive; times without a zone are taken as UTC.
-Only operators FerretDB 1.24 supports are used (``$eq`` by value, ``$gte``, ``$lt``, ``$or``).
+How a query is answered is ``domain.lookup``'s business.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,24 +22,15 @@ Order = Literal["newest", "oldest"]
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
-# Index keys the query shapes below need; every one starts with tenant, as every query does.
-RECOMMENDED_INDEXES: list[list[tuple[str, int]]] = [
-    [("tenant", 1), ("time", -1), ("id", -1)],
-    [("tenant", 1), ("learner_id", 1), ("time", -1), ("id", -1)],
-    [("tenant", 1), ("tracker_id", 1), ("time", -1), ("id", -1)],
-    [("tenant", 1), ("correlation_id", 1), ("time", -1), ("id", -1)],
-    [("topic", 1), ("event_id", 1)],
-    [("topic", 1), ("partition", 1), ("offset", 1)],
-]
-
 
 class CursorKey(NamedTuple):
     time: datetime
     id: str
 
 
-def encode_cursor(entry: AuditEntry) -> str:
-    key = {"time": normalise_time(entry.time).isoformat(), "id": entry.id}
+def encode_cursor(time: datetime, entry_id: str) -> str:
+    """The cursor of the page after the one ending at the entry (``time``, ``entry_id``)."""
+    key = {"time": normalise_time(time).isoformat(), "id": entry_id}
     raw = json.dumps(key, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -90,67 +80,6 @@ class AuditQuery(BaseModel):
         return self
 
 
-class MongoFind(NamedTuple):
-    """Arguments for ``collection.find(filter).sort(sort).limit(limit)``.
-
-    ``limit`` is one more than the page size: the extra entry only says whether a next page exists.
-    """
-
-    filter: dict[str, Any]
-    sort: list[tuple[str, int]]
-    limit: int
-
-
 class AuditPage(NamedTuple):
     entries: list[AuditEntry]
     next_cursor: str | None
-
-
-def build_find(query: AuditQuery, tenant: str) -> MongoFind:
-    """The find for ``query`` within ``tenant`` (from the caller's token, never the request)."""
-    direction = -1 if query.order == "newest" else 1
-    return MongoFind(
-        filter=_filter(query, tenant),
-        sort=[("time", direction), ("id", direction)],
-        limit=query.limit + 1,
-    )
-
-
-def paginate(fetched: Sequence[AuditEntry], query: AuditQuery) -> AuditPage:
-    """Cut what ``build_find`` fetched into the page served and the cursor of the next one."""
-    page = list(fetched[: query.limit])
-    has_more = len(fetched) > query.limit
-    return AuditPage(page, encode_cursor(page[-1]) if has_more and page else None)
-
-
-def _filter(query: AuditQuery, tenant: str) -> dict[str, Any]:
-    equalities = {
-        "learner_id": query.learner_id,
-        "tracker_id": query.tracker_id,
-        "event_type": query.event_type,
-        "actor": query.actor,
-        "correlation_id": query.correlation_id,
-    }
-    found: dict[str, Any] = {"tenant": tenant}
-    found.update({field: value for field, value in equalities.items() if value is not None})
-    window = _time_window(query)
-    if window:
-        found["time"] = window
-    if query.cursor:
-        found["$or"] = _after_cursor(decode_cursor(query.cursor), query.order)
-    return found
-
-
-def _time_window(query: AuditQuery) -> dict[str, datetime]:
-    window: dict[str, datetime] = {}
-    if query.from_time:
-        window["$gte"] = query.from_time
-    if query.to_time:
-        window["$lt"] = query.to_time
-    return window
-
-
-def _after_cursor(key: CursorKey, order: Order) -> list[dict[str, Any]]:
-    """Entries strictly past the cursor in the sort order: later time, or same time and id."""
-    beyond = "$lt" if order == "newest" else "$gt"
-    return [{"time": {beyond: key.time}}, {"time": key.time, "id": {beyond: key.id}}]

@@ -1,8 +1,9 @@
 """Storing Kafka records in the audit log, one partition batch at a time.
 
 Per batch: parse the records past the chain head, flag repeated event ids, add the learners'
-timeline lines, insert the chained entries, then record the new tail. Each step is safe to repeat
-after a crash: timeline lines are added as a set, the entries' ids are their coordinates, and a
+timeline lines and the lookup documents searches walk, insert the chained entries, then record
+the new tail. Each step is safe to repeat after a crash: a repeated timeline line or lookup ref is
+dropped when read, the entries' ids are their coordinates, and a
 chain head that lags behind the log (a crash after the insert, before the tail was recorded) is
 noticed by the insert and replaced by the head read from the log itself.
 """
@@ -62,6 +63,7 @@ class AuditIngest:
             return 0
         chained = chain(await self._flag_duplicates(fresh), prev_hash)
         await self.repository.add_timeline_lines(_timeline_lines(chained))
+        await self.repository.add_lookups(chained)
         inserted = await self.repository.insert(chained)
         newest = chained[-1]
         await self.repository.record_tail(

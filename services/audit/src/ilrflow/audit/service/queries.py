@@ -3,6 +3,12 @@
 Every read (search, one entry, a timeline, an export, a verification) is written to the audit
 service's own outbox as an ``AuditAccessed`` event before its result is returned, so the audit
 log records who read it, and a read that cannot be recorded is not served.
+
+Searches and exports walk the lookup documents (``domain.lookup``) of the query's most selective
+filter, bucket by bucket in the order served, filter the refs, and fetch only the entries served.
+This is the one read path on FerretDB and on MongoDB alike: MongoDB could answer from secondary
+indexes, but two paths would be two behaviours to test, and on FerretDB 1.24 only ``_id``
+lookups are pushed down to the database at all.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from typing import Literal
 
 from ilrflow.audit.adapters.repository import AuditRepository
 from ilrflow.audit.domain.export import export_csv, export_xlsx
-from ilrflow.audit.domain.query import AuditPage, AuditQuery, build_find, paginate
+from ilrflow.audit.domain.lookup import Ref, buckets_to_read, key_for, paginate, select
+from ilrflow.audit.domain.query import AuditPage, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.timeline import TimelineLine
 from ilrflow.audit.domain.verify import AuditVerification, verify_all
@@ -33,10 +40,25 @@ class AuditQueries:
         self._reads_recorded = reads_recorded
 
     async def search(self, principal: Principal, query: AuditQuery) -> AuditPage:
-        find = build_find(query, principal.tenant)
-        page = paginate(await self.repository.find(find.filter, find.sort, find.limit), query)
-        await self._audit(principal, "search", len(page.entries), query=query)
-        return page
+        refs = paginate(await self.select(principal.tenant, query, query.limit + 1), query.limit)
+        entries = await self.repository.entries_by_id(
+            principal.tenant, [ref.entry_id for ref in refs.refs]
+        )
+        await self._audit(principal, "search", len(entries), query=query)
+        return AuditPage(entries, refs.next_cursor)
+
+    async def select(self, tenant: str, query: AuditQuery, wanted: int) -> list[Ref]:
+        """Up to ``wanted`` refs of what ``query`` selects in ``tenant``, in the order served.
+
+        Buckets are disjoint in time, so the refs of each (sorted by ``select``) simply follow
+        those of the one before; the walk stops at the first bucket that fills the request."""
+        key = key_for(query, tenant)
+        chosen: list[Ref] = []
+        for bucket, pages in buckets_to_read(await self.repository.lookup_buckets(key), query):
+            chosen += select(await self.repository.lookup_refs(key, bucket, pages), query)
+            if len(chosen) >= wanted:
+                break
+        return chosen[:wanted]
 
     async def get(self, principal: Principal, entry_id: str) -> AuditEntry:
         entry = await self.repository.get(principal.tenant, entry_id)
@@ -57,8 +79,9 @@ class AuditQueries:
         self, principal: Principal, query: AuditQuery, export_format: ExportFormat
     ) -> bytes:
         """Every entry the query selects, in its order: no pages, up to EXPORT_MAX_ROWS."""
-        find = build_find(query.model_copy(update={"cursor": None}), principal.tenant)
-        entries = await self.repository.find(find.filter, find.sort, EXPORT_MAX_ROWS)
+        selection = query.model_copy(update={"cursor": None})
+        refs = await self.select(principal.tenant, selection, EXPORT_MAX_ROWS)
+        entries = await self.repository.entries_by_id(principal.tenant, [r.entry_id for r in refs])
         action: AccessAction = "export_csv" if export_format == "csv" else "export_xlsx"
         await self._audit(principal, action, len(entries), query=query)
         return export_csv(entries) if export_format == "csv" else export_xlsx(entries)
