@@ -201,21 +201,7 @@ class AuditRepository:
         grouped = group_refs(entries)
         try:
             heads = await self._heads_of(list(grouped))
-            new_pages: list[Document] = []
-            pushes: list[tuple[str, list[str]]] = []
-            after: dict[LookupKey, dict[str, BucketFill]] = {}
-            for key, buckets in grouped.items():
-                after[key] = dict(heads[key])
-                for bucket, refs in buckets.items():
-                    before = heads[key].get(bucket)
-                    placements, after[key][bucket] = place(before, len(refs))
-                    for page, start, end in placements:
-                        texts = [ref_to_text(r) for r in refs[start:end]]
-                        page_id = lookup_page_id(key, bucket, page)
-                        if before is None or page >= before.pages:
-                            new_pages.append({"_id": page_id, "refs": texts})
-                        else:
-                            pushes.append((page_id, texts))
+            new_pages, pushes, after = _page_writes(grouped, heads)
             pushes += await self._insert_new(self.lookup_pages, new_pages, _as_push)
             for page_id, texts in pushes:
                 await self.lookup_pages.update_one(
@@ -387,6 +373,29 @@ def _learner_key(tenant: str, learner_id: str) -> str:
 
 def lookup_page_id(key: LookupKey, bucket: str, page: int) -> str:
     return f"{key.id}\x1f{bucket}\x1f{page}"
+
+
+def _page_writes(
+    grouped: Mapping[LookupKey, Mapping[str, list[Ref]]],
+    heads: Mapping[LookupKey, Mapping[str, BucketFill]],
+) -> tuple[list[Document], list[tuple[str, Any]], dict[LookupKey, dict[str, BucketFill]]]:
+    """The pages to insert (new by the heads), the pushes onto existing pages, the heads after."""
+    new_pages: list[Document] = []
+    pushes: list[tuple[str, Any]] = []
+    after: dict[LookupKey, dict[str, BucketFill]] = {}
+    for key, buckets in grouped.items():
+        after[key] = dict(heads[key])
+        for bucket, refs in buckets.items():
+            before = heads[key].get(bucket)
+            placements, after[key][bucket] = place(before, len(refs))
+            for page, start, end in placements:
+                texts = [ref_to_text(r) for r in refs[start:end]]
+                page_id = lookup_page_id(key, bucket, page)
+                if before is None or page >= before.pages:
+                    new_pages.append({"_id": page_id, "refs": texts})
+                else:
+                    pushes.append((page_id, texts))
+    return new_pages, pushes, after
 
 
 def _head_document(key: LookupKey, buckets: Mapping[str, BucketFill]) -> Document:
