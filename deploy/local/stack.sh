@@ -37,11 +37,22 @@ install_kafka() {
 }
 
 install_ferretdb() {
-  if [ -x "$FERRETDB_BIN" ]; then return; fi
+  # Rebuilt when the wrapper or its patches are newer than the binary.
+  if [ -x "$FERRETDB_BIN" ] && [ -z "$(find "$HERE/ferretdb" -newer "$FERRETDB_BIN" -type f)" ]; then return; fi
   command -v go >/dev/null || { log "Go is missing: install Go 1.24 or newer"; exit 1; }
-  log "building FerretDB v1.24.2 from its Go module (first run only)"
+  log "building FerretDB v1.24.2 from its Go module, with deploy/local/ferretdb/patches"
   mkdir -p "$(dirname "$FERRETDB_BIN")"
-  (cd "$HERE/ferretdb" && go build -trimpath -o "$FERRETDB_BIN.tmp" . && mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN")
+  # The module source is copied out of Go's read-only module cache, patched, and used through a
+  # replace directive in a build-only copy of go.mod (the committed go.mod stays upstream's).
+  local src="$CACHE/ferretdb-src" build="$CACHE/ferretdb-build"
+  (cd "$HERE/ferretdb" && go mod download github.com/FerretDB/FerretDB)
+  rm -rf "$src" "$build"; mkdir -p "$build"
+  cp -R "$(cd "$HERE/ferretdb" && go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" "$src"
+  chmod -R u+w "$src"
+  for p in "$HERE"/ferretdb/patches/*.patch; do patch -s -p1 -d "$src" < "$p"; done
+  cp "$HERE/ferretdb/go.mod" "$build/go.mod"; cp "$HERE/ferretdb/go.sum" "$build/go.sum"
+  (cd "$HERE/ferretdb" && go mod edit -modfile="$build/go.mod" -replace="github.com/FerretDB/FerretDB=$src" \
+    && go build -modfile="$build/go.mod" -trimpath -o "$FERRETDB_BIN.tmp" . && mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN")
 }
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }

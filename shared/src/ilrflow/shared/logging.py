@@ -24,6 +24,9 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
     ]
     structlog.configure(
         processors=[
+            # First: a call below the level (every consumer's per-record INFO line when the
+            # level is WARNING) returns before the context is merged and the time formatted.
+            structlog.stdlib.filter_by_level,
             *shared_processors,
             structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ilrflow.shared.events import Envelope, event_from_document, event_to_document
 from ilrflow.shared.logging import get_logger
-from ilrflow.shared.mongo import Document
+from ilrflow.shared.mongo import Document, add_write_listener
 
 log = get_logger(__name__)
 
@@ -57,7 +59,14 @@ async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:
 
 
 class OutboxRelay:
-    """Publishes pending outbox events of the given collections, oldest documents first."""
+    """Publishes pending outbox events of the given collections.
+
+    A collection wrapped by ``serialised_writes`` tells the relay which documents got events, so
+    a pass reads just those by ``_id`` (the one filter FerretDB 1.24 pushes down to SQL). A full
+    scan for ``outbox_pending > 0`` still runs on the first pass (events left by a previous
+    process) and every ``scan_seconds`` as a safety net, and on every pass for collections that
+    cannot tell.
+    """
 
     def __init__(
         self,
@@ -65,11 +74,21 @@ class OutboxRelay:
         publish: Publish,
         poll_seconds: float = 0.5,
         batch_size: int = 100,
+        scan_seconds: float = 30.0,
     ) -> None:
         self._collections = list(collections)
         self._publish = publish
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
+        self._scan_seconds = scan_seconds
+        self._next_scan = 0.0  # monotonic time of the next full scan; 0: the first pass
+        # Per collection (by position): ids of documents written with events, in write order;
+        # None for a collection that cannot tell (scanned on every pass).
+        self._dirty: list[dict[Any, None] | None] = []
+        for collection in self._collections:
+            dirty: dict[Any, None] = {}
+            told = add_write_listener(collection, partial(_note_events, dirty))
+            self._dirty.append(dirty if told else None)
         self._wake = asyncio.Event()
         self.published = 0
 
@@ -83,21 +102,51 @@ class OutboxRelay:
                 moved = await self.drain_once()
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
-                moved = 0
-            if moved == 0:
+                await asyncio.sleep(self._poll_seconds)
+                continue
+            if moved == 0 and not self._has_dirty():
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
 
     async def drain_once(self) -> int:
         """One pass over every collection; returns how many events were published."""
+        scan_all = time.monotonic() >= self._next_scan
+        if scan_all:
+            self._next_scan = time.monotonic() + self._scan_seconds
         moved = 0
-        for collection in self._collections:
-            cursor = collection.find(
-                {PENDING_FIELD: {"$gt": 0}}, {OUTBOX_FIELD: 1}, limit=self._batch_size
-            )
-            async for document in cursor:
+        for collection, dirty in zip(self._collections, self._dirty, strict=True):
+            if scan_all or dirty is None:
+                if dirty is not None:
+                    dirty.clear()  # the scan sees them all
+                moved += await self._scan(collection)
+            else:
+                moved += await self._relay_dirty(collection, dirty)
+        return moved
+
+    def _has_dirty(self) -> bool:
+        return any(self._dirty)  # a non-empty set of ids
+
+    async def _scan(self, collection: AsyncCollection[Document]) -> int:
+        moved = 0
+        cursor = collection.find(
+            {PENDING_FIELD: {"$gt": 0}}, {OUTBOX_FIELD: 1}, limit=self._batch_size
+        )
+        async for document in cursor:
+            moved += await self._relay_document(collection, document)
+        return moved
+
+    async def _relay_dirty(
+        self, collection: AsyncCollection[Document], dirty: dict[Any, None]
+    ) -> int:
+        moved = 0
+        while dirty:
+            identity = next(iter(dirty))
+            document = await collection.find_one({"_id": identity}, {OUTBOX_FIELD: 1})
+            if document is not None:
+                # Dropped from the set only once relayed: a failure leaves it for the next pass.
                 moved += await self._relay_document(collection, document)
+            dirty.pop(identity, None)
         return moved
 
     async def _relay_document(
@@ -135,6 +184,15 @@ class OutboxRelay:
             async for document in collection.find({PENDING_FIELD: {"$gt": 0}}, {PENDING_FIELD: 1}):
                 total += int(document.get(PENDING_FIELD, 0))
         return total
+
+
+def _note_events(dirty: dict[Any, None], identity: Any, change: Document) -> None:
+    """A write listener: remember documents inserted or updated together with new events."""
+    added = change.get("$inc", {}).get(PENDING_FIELD, 0) if "$inc" in change else None
+    if added is None:
+        added = change.get(PENDING_FIELD, 0)  # an inserted document
+    if isinstance(added, int) and added > 0 and identity is not None:
+        dirty[identity] = None
 
 
 def _as_datetime(value: Any) -> datetime | None:

@@ -118,6 +118,22 @@ class NotifyRepository:
         query = {"delivery.status": "pending", "delivery.next_attempt_at": {"$lte": now}}
         return [d async for d in self.notifications.find(query).limit(limit)]
 
+    async def due_emails_by_id(self, ids: Sequence[str], now: datetime) -> list[Document]:
+        """The rows among ``ids`` still pending and due, each read by ``_id`` (FerretDB pushes
+        down nothing else)."""
+        due = []
+        for notification_id in ids:
+            row = await self.notifications.find_one({"_id": notification_id})
+            delivery = (row or {}).get("delivery") or {}
+            at = delivery.get("next_attempt_at")
+            if (
+                row is not None
+                and delivery.get("status") == "pending"
+                and (at is None or at <= now)
+            ):
+                due.append(row)
+        return due
+
     async def record_delivery(self, notification_id: str, delivery: dict[str, Any]) -> None:
         await self.notifications.update_one(
             {"_id": notification_id}, {"$set": {"delivery": delivery}}
