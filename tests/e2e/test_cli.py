@@ -4,6 +4,7 @@ success after a header repair), audit verification, tenant settings, and its err
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +13,10 @@ from typer.testing import CliRunner
 from ilrflow.shared.cli import app
 from ilrflow.shared.cli.common import EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_USAGE
 from ilrflow.shared.events import TrackerProcessed, new_event, partition_key
-from tests.conftest import Stack, eventually
+from tests.conftest import Stack, eventually, new_tenant
 from tests.e2e.helpers import (
+    GROUP,
+    STAFF,
     Tenant,
     enrolled_learner,
     produce,
@@ -177,6 +180,89 @@ def test_tenants_show(stack: Stack, tenant: Tenant) -> None:
     assert shown["policy"]["change_of_address"]["process"] == ["admin"]
     assert shown["policy"]["change_of_contact_details"]["enabled"] is False
     assert shown["settings"]
+
+
+def test_tenants_create_from_a_file_and_options(stack: Stack, tmp_path: Path) -> None:
+    name = new_tenant()
+    policy = tmp_path / "tenant.yaml"
+    policy.write_text(
+        "settings:\n"
+        "  two_person_control: true\n"
+        "  material_impact_threshold: 15\n"
+        "types:\n"
+        "  change_of_address: {enabled: true, process_roles: [admin, ilr_qa]}\n"
+        "ilr:\n"
+        "  ukprn: 10012345\n"
+    )
+    created = ilrflow(
+        stack, "tenants", "create", name, "--file", str(policy),
+        "--enable", "change_of_name", "--roles", "change_of_name:raise=learner,tutor",
+        "--allocate", f"{GROUP}=admin-1",
+        "--tracker-url", stack.urls["tracker"], "--ilr-url", stack.urls["ilr"], "--json",
+    )  # fmt: skip
+    assert created["enabled_types"] == ["change_of_name", "change_of_address"]
+    assert created["ilr"]["ukprn"] == 10012345
+
+    shown = ilrflow(
+        stack, "tenants", "show", name, "--tracker-url", stack.urls["tracker"],
+        "--ilr-url", stack.urls["ilr"], "--json",
+    )  # fmt: skip
+    assert shown == created
+    assert shown["settings"]["two_person_control"] is True
+    assert shown["settings"]["material_impact_threshold"] == 15
+    assert shown["settings"]["allocation_rules"] == [
+        {"learner_group": GROUP, "admin_id": "admin-1", "tracker_types": []}
+    ]
+    assert shown["policy"]["change_of_address"]["process"] == ["admin", "ilr_qa"]
+    assert shown["policy"]["change_of_name"]["raise"] == ["learner", "tutor"]
+
+    # Roles alone leave the switch as it was.
+    again = ilrflow(
+        stack, "tenants", "create", name, "--roles", "change_of_address:edit=admin",
+        "--tracker-url", stack.urls["tracker"], "--ilr-url", stack.urls["ilr"], "--json",
+    )  # fmt: skip
+    assert again["policy"]["change_of_address"]["enabled"] is True
+    assert again["policy"]["change_of_address"]["edit"] == ["admin"]
+
+    # The tenant works: staff, a learner, and a tracker of an enabled type is raised.
+    tenant = Tenant(stack, name)
+    with tenant.admin("learner") as http:
+        for staff in STAFF:
+            assert http.post("/v1/staff", json=staff).status_code == 201
+    learner_id = enrolled_learner(tenant)
+    request = {
+        "type": "change_of_address",
+        "learner_id": learner_id,
+        "changes": {"address": {"lines": ["22 Mill Lane", "Bradford"], "postcode": "BD1 1AA"}},
+    }
+    with tenant.admin("tracker") as tracker:
+        raised = eventually(lambda: tracker.post("/v1/trackers", json=request))
+        assert raised.status_code == 201, raised.text
+        assert raised.json()["allocated_to"] == "admin-1"
+        request["type"] = "change_of_contact_details"  # not enabled
+        assert tracker.post("/v1/trackers", json=request).status_code in (403, 422)
+
+
+def test_tenants_create_errors(stack: Stack) -> None:
+    urls = ["--tracker-url", stack.urls["tracker"], "--ilr-url", stack.urls["ilr"]]
+    bad_roles = ilrflow(
+        stack, "tenants", "create", new_tenant(), "--roles", "change_of_name:raise=wizard", *urls,
+        code=EXIT_USAGE,
+    )  # fmt: skip
+    assert "unknown roles" in bad_roles.output
+    bad_verb = ilrflow(
+        stack, "tenants", "create", "t", "--roles", "change_of_name=admin", *urls, code=EXIT_USAGE
+    )
+    assert "TYPE:VERB=role" in bad_verb.output
+    unknown_type = ilrflow(
+        stack, "tenants", "create", new_tenant(), "--enable", "no_such_type", *urls,
+        code=EXIT_NOT_FOUND,
+    )  # fmt: skip
+    assert "no_such_type" in unknown_type.output
+    bad_ukprn = ilrflow(
+        stack, "tenants", "create", new_tenant(), "--ukprn", "12", *urls, code=EXIT_USAGE
+    )
+    assert "ukprn" in bad_ukprn.output
 
 
 def test_errors_are_clear_with_exit_codes(stack: Stack) -> None:
