@@ -62,6 +62,12 @@ async def publish_event(broker: KafkaBroker, event: Envelope[Any], prefix: str =
     metrics.EVENTS_PUBLISHED.labels(topic=event.topic).inc()
 
 
+def consumer_group_id(settings: Settings, service: str, topic: str) -> str:
+    # The database prefix is part of the group id, so two deployments (or test runs)
+    # sharing one broker never split each other's partitions.
+    return f"{settings.db_prefix}.{service}.{topic}"
+
+
 def all_topics(prefix: str = "") -> list[str]:
     """Every topic name on the broker, with the deployment's prefix (``ILRFLOW_TOPIC_PREFIX``)."""
     return [prefix + t for topic in Topics.ALL for t in (topic, dead_letter_topic(topic))]

@@ -20,7 +20,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ilrflow.shared import metrics
 from ilrflow.shared.events import Envelope
 from ilrflow.shared.http_errors import install_error_handlers
-from ilrflow.shared.kafka import ConsumerGroup, Handler, create_broker, ensure_topics, publish_event
+from ilrflow.shared.kafka import (
+    ConsumerGroup,
+    Handler,
+    consumer_group_id,
+    create_broker,
+    ensure_topics,
+    publish_event,
+)
 from ilrflow.shared.logging import bound_context, configure_logging, get_logger
 from ilrflow.shared.mongo import Document, create_client, ping, service_database
 from ilrflow.shared.outbox import OutboxRelay, ensure_outbox_index
@@ -46,9 +53,7 @@ class ServiceRuntime:
         self.started = False
 
     def group_id(self, topic: str) -> str:
-        # The database prefix is part of the group id, so two deployments (or test runs)
-        # sharing one broker never split each other's partitions.
-        return f"{self.settings.db_prefix}.{self.name}.{topic}"
+        return consumer_group_id(self.settings, self.name, topic)
 
     def consume(self, topic: str, handlers: Mapping[str, Handler]) -> None:
         """Register this service's handlers for the event types it needs from one topic."""
