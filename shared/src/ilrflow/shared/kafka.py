@@ -34,6 +34,7 @@ from ilrflow.shared.events import (
 )
 from ilrflow.shared.logging import bound_context, get_logger
 from ilrflow.shared.settings import Settings
+from ilrflow.shared.tracing import consumer_span
 
 log = get_logger(__name__)
 
@@ -204,14 +205,6 @@ class ConsumerGroup:
             await message.nack()
         else:
             await message.ack()
-        log.info(
-            "record handled",
-            topic=self.topic,
-            partition=record.partition,  # type: ignore[union-attr]
-            offset=record.offset,  # type: ignore[union-attr]
-            outcome=outcome,
-            event_type=header_text(dict(message.headers), "ce_type"),
-        )
 
     async def handle_record(
         self,
@@ -223,6 +216,29 @@ class ConsumerGroup:
         offset: int,
     ) -> str:
         """Run the handler; return 'done', 'skipped', 'dead-lettered' or 'retry'."""
+        with consumer_span(
+            self.topic, headers, **{"messaging.consumer.group.name": self.group_id}
+        ) as span:
+            outcome = await self._handle_in_context(headers, value, key, partition, offset)
+            span.set_attribute("ilrflow.outcome", outcome)
+            log.info(
+                "record handled",
+                topic=self.topic,
+                partition=partition,
+                offset=offset,
+                outcome=outcome,
+                event_type=header_text(headers, "ce_type"),
+            )
+            return outcome
+
+    async def _handle_in_context(
+        self,
+        headers: dict[str, Any],
+        value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        offset: int,
+    ) -> str:
         with bound_context(
             topic=self.topic,
             partition=partition,

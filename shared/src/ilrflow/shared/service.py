@@ -32,6 +32,7 @@ from ilrflow.shared.logging import bound_context, configure_logging, get_logger
 from ilrflow.shared.mongo import Document, create_client, ping, service_database
 from ilrflow.shared.outbox import OutboxRelay, ensure_outbox_index
 from ilrflow.shared.settings import Settings
+from ilrflow.shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -197,6 +198,7 @@ def _install_operations_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
 def serve(app: FastAPI, settings: Settings, service: str) -> None:
     """Run a service's app with uvicorn until SIGINT/SIGTERM."""
     configure_logging(service, settings.log_level, settings.log_json)
+    configure_tracing(service, settings)
     uvicorn.run(
         app,
         host=settings.http_host,
