@@ -34,6 +34,7 @@ from ilrflow.shared.events import (
 )
 from ilrflow.shared.logging import bound_context, get_logger
 from ilrflow.shared.settings import Settings
+from ilrflow.shared.tracing import consumer_span
 
 log = get_logger(__name__)
 
@@ -60,6 +61,12 @@ async def publish_event(broker: KafkaBroker, event: Envelope[Any], prefix: str =
     key, headers, value = to_wire(event)
     await broker.publish(value, topic=prefix + event.topic, key=key, headers=headers)
     metrics.EVENTS_PUBLISHED.labels(topic=event.topic).inc()
+
+
+def consumer_group_id(settings: Settings, service: str, topic: str) -> str:
+    # The database prefix is part of the group id, so two deployments (or test runs)
+    # sharing one broker never split each other's partitions.
+    return f"{settings.db_prefix}.{service}.{topic}"
 
 
 def all_topics(prefix: str = "") -> list[str]:
@@ -198,14 +205,6 @@ class ConsumerGroup:
             await message.nack()
         else:
             await message.ack()
-        log.info(
-            "record handled",
-            topic=self.topic,
-            partition=record.partition,  # type: ignore[union-attr]
-            offset=record.offset,  # type: ignore[union-attr]
-            outcome=outcome,
-            event_type=header_text(dict(message.headers), "ce_type"),
-        )
 
     async def handle_record(
         self,
@@ -217,6 +216,29 @@ class ConsumerGroup:
         offset: int,
     ) -> str:
         """Run the handler; return 'done', 'skipped', 'dead-lettered' or 'retry'."""
+        with consumer_span(
+            self.topic, headers, **{"messaging.consumer.group.name": self.group_id}
+        ) as span:
+            outcome = await self._handle_in_context(headers, value, key, partition, offset)
+            span.set_attribute("ilrflow.outcome", outcome)
+            log.info(
+                "record handled",
+                topic=self.topic,
+                partition=partition,
+                offset=offset,
+                outcome=outcome,
+                event_type=header_text(headers, "ce_type"),
+            )
+            return outcome
+
+    async def _handle_in_context(
+        self,
+        headers: dict[str, Any],
+        value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        offset: int,
+    ) -> str:
         with bound_context(
             topic=self.topic,
             partition=partition,

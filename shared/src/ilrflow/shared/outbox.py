@@ -21,6 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ilrflow.shared.events import Envelope, event_from_document, event_to_document
 from ilrflow.shared.logging import get_logger
 from ilrflow.shared.mongo import Document, add_write_listener
+from ilrflow.shared.tracing import current_traceparent
 
 log = get_logger(__name__)
 
@@ -35,7 +36,7 @@ def outbox_update(events: Sequence[Envelope[Any]]) -> dict[str, Any]:
     if not events:
         return {}
     return {
-        "$push": {OUTBOX_FIELD: {"$each": [event_to_document(e) for e in events]}},
+        "$push": {OUTBOX_FIELD: {"$each": [_stored(e) for e in events]}},
         "$inc": {PENDING_FIELD: len(events)},
     }
 
@@ -51,7 +52,15 @@ def merge_updates(*updates: dict[str, Any]) -> dict[str, Any]:
 
 def new_document_outbox(events: Sequence[Envelope[Any]]) -> Document:
     """The outbox fields of a document that is inserted together with its first events."""
-    return {OUTBOX_FIELD: [event_to_document(e) for e in events], PENDING_FIELD: len(events)}
+    return {OUTBOX_FIELD: [_stored(e) for e in events], PENDING_FIELD: len(events)}
+
+
+def _stored(event: Envelope[Any]) -> dict[str, Any]:
+    """The event as the outbox keeps it, with the trace of the span writing it: the relay
+    publishes later, outside the request, and the consumers continue this trace."""
+    document = event_to_document(event)
+    document["traceparent"] = event.traceparent or current_traceparent()
+    return document
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:

@@ -20,11 +20,19 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ilrflow.shared import metrics
 from ilrflow.shared.events import Envelope
 from ilrflow.shared.http_errors import install_error_handlers
-from ilrflow.shared.kafka import ConsumerGroup, Handler, create_broker, ensure_topics, publish_event
+from ilrflow.shared.kafka import (
+    ConsumerGroup,
+    Handler,
+    consumer_group_id,
+    create_broker,
+    ensure_topics,
+    publish_event,
+)
 from ilrflow.shared.logging import bound_context, configure_logging, get_logger
 from ilrflow.shared.mongo import Document, create_client, ping, service_database
 from ilrflow.shared.outbox import OutboxRelay, ensure_outbox_index
 from ilrflow.shared.settings import Settings
+from ilrflow.shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -46,9 +54,7 @@ class ServiceRuntime:
         self.started = False
 
     def group_id(self, topic: str) -> str:
-        # The database prefix is part of the group id, so two deployments (or test runs)
-        # sharing one broker never split each other's partitions.
-        return f"{self.settings.db_prefix}.{self.name}.{topic}"
+        return consumer_group_id(self.settings, self.name, topic)
 
     def consume(self, topic: str, handlers: Mapping[str, Handler]) -> None:
         """Register this service's handlers for the event types it needs from one topic."""
@@ -192,6 +198,7 @@ def _install_operations_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
 def serve(app: FastAPI, settings: Settings, service: str) -> None:
     """Run a service's app with uvicorn until SIGINT/SIGTERM."""
     configure_logging(service, settings.log_level, settings.log_json)
+    configure_tracing(service, settings)
     uvicorn.run(
         app,
         host=settings.http_host,
