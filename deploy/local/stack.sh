@@ -49,7 +49,11 @@ install_ferretdb() {
   rm -rf "$src" "$build"; mkdir -p "$build"
   cp -R "$(cd "$HERE/ferretdb" && go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" "$src"
   chmod -R u+w "$src"
-  for p in "$HERE"/ferretdb/patches/*.patch; do patch -s -p1 -d "$src" < "$p"; done
+  # git apply, not patch(1), which a fresh machine may lack; the ceiling keeps git from taking
+  # the copy for part of this repository.
+  for p in "$HERE"/ferretdb/patches/*.patch; do
+    (cd "$src" && GIT_CEILING_DIRECTORIES="$(dirname "$src")" git apply -p1 "$p")
+  done
   cp "$HERE/ferretdb/go.mod" "$build/go.mod"; cp "$HERE/ferretdb/go.sum" "$build/go.sum"
   (cd "$HERE/ferretdb" && go mod edit -modfile="$build/go.mod" -replace="github.com/FerretDB/FerretDB=$src" \
     && go build -modfile="$build/go.mod" -trimpath -o "$FERRETDB_BIN.tmp" . && mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN")
