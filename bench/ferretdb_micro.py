@@ -4,7 +4,8 @@
         [--concurrency 8]
 
 Each figure is operations per second through PyMongo's async client, ``--concurrency`` at a
-time, on a fresh database (dropped afterwards). Used to compare FerretDB's SQLite settings.
+time, on a fresh database (dropped afterwards). Used to compare FerretDB's SQLite settings and
+the patch in deploy/local/ferretdb/patches.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pymongo import AsyncMongoClient
+
+from ilrflow.shared.mongo import serialised_writes
 
 
 async def _timed(count: int, concurrency: int, op: Callable[[int], Awaitable[Any]]) -> float:
@@ -36,6 +39,7 @@ async def run(url: str, docs: int, concurrency: int) -> dict[str, float]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url, retryWrites=False)
     name = f"micro{secrets.token_hex(3)}"
     collection = client[name]["docs"]
+    wrapped = serialised_writes(collection)
     body = {"payload": "x" * 600, "version": 0, "applied_events": []}
     try:
         await collection.insert_one({"_id": "warm-up"})
@@ -54,6 +58,15 @@ async def run(url: str, docs: int, concurrency: int) -> dict[str, float]:
                 lambda n: collection.update_one(
                     {"_id": f"d{n}", "version": 1, "applied_events": {"$ne": "e"}},
                     {"$inc": {"version": 1}, "$push": {"applied_events": "e"}},
+                ),
+            ),
+            # The same through serialised_writes: read by _id, check here, update by _id.
+            "conditional_update_in_process_per_s": await _timed(
+                docs,
+                concurrency,
+                lambda n: wrapped.update_one(
+                    {"_id": f"d{n}", "version": 2, "applied_events": {"$ne": "f"}},
+                    {"$inc": {"version": 1}, "$push": {"applied_events": "f"}},
                 ),
             ),
             "find_by_id_per_s": await _timed(
