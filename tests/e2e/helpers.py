@@ -92,16 +92,20 @@ def physical(topic: str) -> str:
 
 async def produce(
     bootstrap: str, records: list[tuple[str, bytes | None, dict[str, bytes], bytes | None]]
-) -> None:
-    """Publish raw (topic, key, headers, value) records in order, as any client could.
-    Topic names are the logical ones (``tracker-processed``); the run's prefix is added here."""
+) -> list[tuple[int, int]]:
+    """Publish raw (topic, key, headers, value) records in order, as any client could; return
+    each one's (partition, offset). Topic names are the logical ones (``tracker-processed``);
+    the run's prefix is added here."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
+        written = []
         for topic, key, headers, value in records:
-            await producer.send_and_wait(
+            metadata = await producer.send_and_wait(
                 physical(topic), value, key=key, headers=list(headers.items())
             )
+            written.append((metadata.partition, metadata.offset))
+        return written
     finally:
         await producer.stop()
 
