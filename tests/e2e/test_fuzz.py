@@ -31,8 +31,8 @@ from ilrflow.shared.devstack import SERVICES
 from ilrflow.shared.events import Topics
 from ilrflow.shared.kafka import all_topics
 from tests.conftest import Stack, new_tenant
-from tests.e2e.helpers import GROUP, Tenant
-from tests.e2e.test_tracker_steps import known_learner, raise_tracker, tracker_tenant
+from tests.e2e.helpers import GROUP, Tenant, known_learner
+from tests.e2e.test_tracker_steps import raise_tracker, tracker_tenant
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
