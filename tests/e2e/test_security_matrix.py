@@ -13,12 +13,11 @@ import httpx
 import pytest
 
 from tests.conftest import Stack, eventually, new_tenant
-from tests.e2e.helpers import ENROLMENT, GROUP, LEARNER, Tenant
+from tests.e2e.helpers import ENROLMENT, GROUP, LEARNER, Tenant, known_learner
 from tests.e2e.security_table import DOC, ROLES, SCOPES, SERVICES, TABLE, render
 from tests.e2e.test_tracker_steps import (
     LAPTOP_REQUEST,
     OTHER_GROUP,
-    known_learner,
     raise_tracker,
     tracker_tenant,
 )

@@ -15,6 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -143,6 +144,29 @@ async def _connected_admin(bootstrap: str, wait_seconds: float) -> AIOKafkaAdmin
             await asyncio.sleep(0.5)
 
 
+async def tolerant_parse(
+    record: ConsumerRecord[Any, Any], original: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    """FastStream reads every header value as strict UTF-8 before any handler runs: a record
+    with other bytes (or a null) in a header would fail there, outside ``handle_record``, and be
+    skipped without a dead letter. Such values are read here with replacement characters, so the
+    record reaches the handler and is dead-lettered like any other poison."""
+    try:
+        return await original(record)
+    except (UnicodeDecodeError, AttributeError):
+        record.headers = tuple(
+            (name, b"" if value is None else value.decode(errors="replace").encode())
+            for name, value in record.headers
+        )
+        return await original(record)
+
+
+async def undecoded_body(message: Any) -> Any:
+    """The handler reads the raw record; FastStream's own decoding (JSON by content-type) would
+    fail on a poison body before the handler could dead-letter it."""
+    return message.body
+
+
 @dataclass
 class ConsumerGroup:
     """The handlers one service runs for one topic, keyed by event type.
@@ -166,6 +190,8 @@ class ConsumerGroup:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
+            parser=tolerant_parse,
+            decoder=undecoded_body,
         )
         subscriber(self.on_message)
 
