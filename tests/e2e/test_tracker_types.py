@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Stack, eventually
+from tests.e2e.helpers import known_learner
 from tests.e2e.test_tracker_steps import (
     ilr_outcome,
-    known_learner,
     problems,
     process,
     published_event_types,
