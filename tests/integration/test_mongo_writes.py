@@ -73,7 +73,7 @@ async def test_the_relay_publishes_in_order_and_empties_the_outbox(database: Any
     )
     published: list[Any] = []
 
-    async def publish(e: Any) -> None:
+    async def publish(e: Any, topic: str) -> None:
         published.append(e)
 
     relay = OutboxRelay([collection], publish)
@@ -95,14 +95,14 @@ async def test_a_relay_that_dies_before_removing_its_events_publishes_them_again
     await collection.insert_one({"_id": "t:L1", **new_document_outbox([only])})
     calls: list[str] = []
 
-    async def publish_then_crash(e: Any) -> None:
+    async def publish_then_crash(e: Any, topic: str) -> None:
         calls.append(e.id)
         raise ConnectionError("process killed after the broker acknowledged")
 
     with pytest.raises(ConnectionError):
         await OutboxRelay([collection], publish_then_crash).drain_once()
 
-    async def publish(e: Any) -> None:
+    async def publish(e: Any, topic: str) -> None:
         calls.append(e.id)
 
     assert await OutboxRelay([collection], publish).drain_once() == 1

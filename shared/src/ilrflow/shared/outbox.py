@@ -4,6 +4,10 @@ A state change and the events it causes are written in one single-document atomi
 events are pushed onto the document's ``outbox`` array and ``outbox_pending`` is incremented).
 The relay publishes each pending event, then pulls it from the array. A crash between the two
 re-publishes the event on restart; consumers drop it by its event id.
+
+Each event goes to the topic the routing table gives for its tenant (``ilrflow.shared.lanes``).
+A relay publishes only tenants routed to the lanes its process serves, and none that is paused
+for a move between lanes; after each pass it acknowledges the table version it applied.
 """
 
 from __future__ import annotations
@@ -12,20 +16,32 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ilrflow.shared.events import Envelope, event_from_document, event_to_document
+from ilrflow.shared.lanes import RoutingTable
 from ilrflow.shared.logging import get_logger
 from ilrflow.shared.mongo import Document
+from ilrflow.shared.routing import StaticRoutes
 
 log = get_logger(__name__)
 
 OUTBOX_FIELD = "outbox"
 PENDING_FIELD = "outbox_pending"
 
-Publish = Callable[[Envelope[Any]], Awaitable[None]]
+Publish = Callable[[Envelope[Any], str], Awaitable[None]]  # (event, logical topic)
+
+
+class Routes(Protocol):
+    """The routing table as a relay sees it (``ilrflow.shared.routing.ProcessRoutes``)."""
+
+    lanes: tuple[str, ...]
+
+    async def table(self) -> RoutingTable: ...
+
+    async def acknowledge(self) -> None: ...
 
 
 def outbox_update(events: Sequence[Envelope[Any]]) -> dict[str, Any]:
@@ -65,9 +81,11 @@ class OutboxRelay:
         publish: Publish,
         poll_seconds: float = 0.5,
         batch_size: int = 100,
+        routes: Routes | None = None,
     ) -> None:
         self._collections = list(collections)
         self._publish = publish
+        self._routes: Routes = routes or StaticRoutes()
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
         self._wake = asyncio.Event()
@@ -92,22 +110,43 @@ class OutboxRelay:
     async def drain_once(self) -> int:
         """One pass over every collection; returns how many events were published."""
         moved = 0
+        await self._routes.table()  # refreshed even when idle, so the acknowledgement is current
         for collection in self._collections:
-            cursor = collection.find(
-                {PENDING_FIELD: {"$gt": 0}}, {OUTBOX_FIELD: 1}, limit=self._batch_size
-            )
+            moved += await self._drain_collection(collection)
+        await self._routes.acknowledge()
+        return moved
+
+    async def _drain_collection(self, collection: AsyncCollection[Document]) -> int:
+        moved = documents = 0
+        # No query limit: documents of other lanes' or paused tenants are passed over, and must
+        # not fill the batch; ``batch_size`` bounds the documents actually relayed per pass.
+        cursor = collection.find({PENDING_FIELD: {"$gt": 0}}, {OUTBOX_FIELD: 1})
+        try:
             async for document in cursor:
-                moved += await self._relay_document(collection, document)
+                relayed = await self._relay_document(collection, document)
+                moved += relayed
+                documents += relayed > 0
+                if documents >= self._batch_size:
+                    break
+        finally:
+            await cursor.close()
         return moved
 
     async def _relay_document(
         self, collection: AsyncCollection[Document], document: Document
     ) -> int:
         pending = document.get(OUTBOX_FIELD) or []
-        for item in pending:
-            await self._publish(event_from_document(item))
         if not pending:
             return 0
+        # An aggregate belongs to one tenant. The table is re-checked per document (it is
+        # cached), so a pause is honoured within the refresh interval even in a long pass.
+        table = await self._routes.table()
+        tenant = pending[0]["tenant"]
+        if not table.publishes(tenant, self._routes.lanes):
+            return 0
+        for item in pending:
+            event = event_from_document(item)
+            await self._publish(event, table.route(tenant, event.type))
         # $pullAll by exact value: FerretDB 1.24 ignores a $pull whose condition names a field.
         await collection.update_one(
             {"_id": document["_id"]},
