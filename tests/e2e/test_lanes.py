@@ -25,7 +25,14 @@ from ilrflow.shared.events import Topics
 from ilrflow.shared.lanes import POOLED, RoutingTable, lane_topic
 from ilrflow.shared.routing import TABLE_ID
 from tests.conftest import PORT_BASE, Stack, eventually
-from tests.e2e.helpers import GROUP, Tenant, enrolled_learner, run, tenant_with_staff
+from tests.e2e.helpers import (
+    GROUP,
+    Tenant,
+    downstream_example,
+    enrolled_learner,
+    run,
+    tenant_with_staff,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -147,12 +154,12 @@ def test_a_tenant_moves_to_its_own_lane_and_back_while_trackers_flow(
         assert admin.put(f"/v1/tracker-types/{TRACKER_TYPE}", json={"enabled": True}).is_success
         rules = {"allocation_rules": [{"learner_group": GROUP, "admin_id": "admin-1"}]}
         assert admin.put("/v1/tracker-settings", json=rules).is_success
-    learners = [enrolled_learner(tenant) for _ in range(3)]
+    learners = [enrolled_learner(tenant) for _ in range(2)]
 
     traffic = Traffic(stack, tenant, learners, lane)
     traffic.start()
     try:
-        _until(lambda: len(traffic.trackers) >= 4, traffic)
+        _until(lambda: len(traffic.trackers) >= 3, traffic)
         promoted = ilrflow(stack, "lanes", "promote", tenant.name, LANE, "--json")
         promotion = _json(promoted)
         assert promotion["changed"] is True
@@ -164,12 +171,12 @@ def test_a_tenant_moves_to_its_own_lane_and_back_while_trackers_flow(
         assert listed["paused"] == []
 
         on_lane_from = len(traffic.trackers)
-        _until(lambda: len(traffic.trackers) >= on_lane_from + 6, traffic)
+        _until(lambda: len(traffic.trackers) >= on_lane_from + 4, traffic)
         pooled_before_demotion = run(_end_offsets(stack, POOLED))
         demotion = _json(ilrflow(stack, "lanes", "demote", tenant.name, "--json"))
         assert (demotion["from"], demotion["to"], demotion["changed"]) == (LANE, POOLED, True)
         back_from = len(traffic.trackers)
-        _until(lambda: len(traffic.trackers) >= back_from + 3, traffic)
+        _until(lambda: len(traffic.trackers) >= back_from + 2, traffic)
     finally:
         traffic.stop()
     assert not traffic.errors, traffic.errors
@@ -236,6 +243,17 @@ def test_a_tenant_moves_to_its_own_lane_and_back_while_trackers_flow(
         assert all(
             not t.startswith("lane-") for t in eventually(lambda: topics_of(pooled_only["id"]))
         )
+    # A downstream mirror that reads every lane's ilr-state has each learner's latest ILR (the
+    # lane still holds older records of the tenant: the version decides).
+    mirror = downstream_example().IlrMirror(
+        stack.settings.kafka_bootstrap, tenant.name, stack.settings.topic_prefix
+    )
+    run(mirror.bootstrap())
+    with tenant.admin("ilr") as ilr_api:
+        for learner_id in learners:
+            current = ilr_api.get(f"/v1/learners/{learner_id}/ilr").json()
+            held = mirror.records[(tenant.name, learner_id)]
+            assert (held.version, held.learner) == (current["version"], current["learner"])
     print(f"\nlanes: {len(trackers)} trackers, promotion {promotion['seconds']}s, "
           f"demotion {demotion['seconds']}s, test {time.monotonic() - started:.0f}s")  # fmt: skip
 
