@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ilrflow.shared.errors import PermanentError
 from ilrflow.shared.events import EventType, Topics
+from ilrflow.shared.kafka import ConsumerGroup
 from ilrflow.shared.lanes import (
     POOLED,
     LaneError,
@@ -27,6 +29,9 @@ from ilrflow.shared.lanes import (
     topic_pattern,
 )
 from ilrflow.shared.routing import ProcessRoutes
+from ilrflow.shared.service import ServiceRuntime
+from ilrflow.shared.settings import Settings
+from tests.core.test_consumer import RecordingBroker, no_sleep, record
 
 
 def test_every_tenant_is_pooled_by_default() -> None:
@@ -174,3 +179,40 @@ async def test_a_process_refreshes_its_copy_and_acknowledges_what_it_applies() -
     assert (await routes.table()).version == 1
     await routes.acknowledge()  # heartbeat
     assert [r.version for r in store.reports] == [0, 1, 1]
+
+
+async def test_a_process_consumes_each_topic_once_per_lane_it_serves() -> None:
+    settings = Settings(lanes="pooled,acme", run_consumers=False, db_prefix="p")
+    runtime = ServiceRuntime("ilr", settings)
+    try:
+        runtime.consume(Topics.TRACKER_PROCESSED, {})
+        assert [(g.topic, g.group_id) for g in runtime.consumer_groups] == [
+            ("tracker-processed", "p.ilr.tracker-processed"),
+            ("lane-acme.tracker-processed", "p.ilr.lane-acme.tracker-processed"),
+        ]
+    finally:
+        await runtime.client.close()
+
+
+async def test_a_lane_consumer_handles_its_lane_and_dead_letters_to_the_lane() -> None:
+    outcomes: list[str] = []
+
+    async def handler(event: object) -> None:
+        if outcomes:
+            raise PermanentError("broken rule")
+        outcomes.append("handled")
+
+    broker = RecordingBroker()
+    group = ConsumerGroup(
+        topic="lane-acme.tracker-processed",
+        group_id="p.ilr.lane-acme.tracker-processed",
+        handlers={EventType.TRACKER_PROCESSED: handler},
+        settings=Settings(topic_prefix="run1."),
+        broker=broker,  # type: ignore[arg-type]
+        sleep=no_sleep,
+    )
+    assert await group.handle_record(**record()) == "done"
+    assert await group.handle_record(**record()) == "dead-lettered"
+    [dead] = broker.published
+    assert dead["topic"] == "run1.lane-acme.tracker-processed.dlt"
+    assert dead["headers"]["dlt_original_topic"] == "lane-acme.tracker-processed"
