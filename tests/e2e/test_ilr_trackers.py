@@ -21,6 +21,7 @@ from tests.e2e.helpers import (
     GROUP,
     LEARNER,
     Tenant,
+    configure_trackers,
     downstream_example,
     run,
     tenant_with_staff,
@@ -28,17 +29,6 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-BUILT_IN_TYPES = (
-    "change_of_name",
-    "change_of_address",
-    "change_of_contact_details",
-    "break_in_learning",
-    "return_to_learning",
-    "change_of_employer",
-    "change_of_working_hours",
-    "change_of_programme",
-    "withdrawal",
-)
 CUSTOM_TYPE = "custom:laptop_loan"
 TENANT_REASON = "Moved abroad"
 SCHEMAS = REPO / "services" / "ilr" / "schemas"
@@ -54,23 +44,16 @@ LAST_DAY = date(2025, 12, 19)
 def tenant_ready_for_every_type(stack: Stack) -> Tenant:
     """Staff, every type on, cohort-a allocated to admin-1, a custom type, a withdrawal reason."""
     tenant = tenant_with_staff(stack)
-    with tenant.admin("tracker") as http:
-        for tracker_type in BUILT_IN_TYPES:
-            put = http.put(f"/v1/tracker-types/{tracker_type}", json={"enabled": True})
-            assert put.status_code == 200, put.text
-        custom = {
-            "enabled": True,
-            "title": "Laptop loan",
-            "fields": [{"name": "asset_tag", "type": "string", "required": True}],
-        }
-        put = http.put(f"/v1/tracker-types/{CUSTOM_TYPE}", json=custom)
-        assert put.status_code == 200, put.text
-        settings = {
-            "allocation_rules": [{"learner_group": GROUP, "admin_id": "admin-1"}],
-            "withdrawal_reason_map": {TENANT_REASON: 44},
-        }
-        put = http.put("/v1/tracker-settings", json=settings)
-        assert put.status_code == 200, put.text
+    custom = {
+        "enabled": True,
+        "title": "Laptop loan",
+        "fields": [{"name": "asset_tag", "type": "string", "required": True}],
+    }
+    settings = {
+        "allocation_rules": [{"learner_group": GROUP, "admin_id": "admin-1"}],
+        "withdrawal_reason_map": {TENANT_REASON: 44},
+    }
+    configure_trackers(tenant, custom={CUSTOM_TYPE: custom}, settings=settings)
     return tenant
 
 

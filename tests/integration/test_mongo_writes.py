@@ -160,3 +160,44 @@ async def test_each_relay_publishes_only_its_lanes_tenants_to_their_routed_topic
     assert (pooled.acknowledged, acme.acknowledged) == (1, 1)
     paused = await collection.find_one({"_id": "paused-t"})
     assert paused["outbox_pending"] == 1  # waits in the outbox until the move is over
+
+
+async def test_a_conditional_update_changes_only_a_matching_document(database: Any) -> None:
+    """On FerretDB the condition is checked in-process (read by _id, update by _id)."""
+    collection = serialised_writes(database["aggregates"])
+    await collection.insert_one({"_id": "a", "version": 2, "applied_events": ["e1"]})
+    stale = await collection.update_one({"_id": "a", "version": 1}, {"$set": {"x": 1}})
+    missing = await collection.update_one({"_id": "b", "version": 2}, {"$set": {"x": 1}})
+    fresh = await collection.update_one(
+        {"_id": "a", "version": {"$lte": 2}, **not_yet_applied("e2")},
+        {"$set": {"x": 2}, "$inc": {"version": 1}},
+    )
+    assert (stale.matched_count, missing.matched_count, fresh.matched_count) == (0, 0, 1)
+    assert await collection.find_one({"_id": "a"}) == {
+        "_id": "a",
+        "version": 3,
+        "applied_events": ["e1"],
+        "x": 2,
+    }
+
+
+async def test_the_relay_reads_only_written_documents_and_still_scans_now_and_then(
+    database: Any,
+) -> None:
+    collection = serialised_writes(database["aggregates"])
+    published: list[str] = []
+
+    async def publish(e: Any, topic: str) -> None:
+        published.append(e.id)
+
+    relay = OutboxRelay([collection], publish, scan_seconds=3600)
+    assert await relay.drain_once() == 0  # the first pass scans
+    told, untold = event(1), event(2)
+    await collection.insert_one({"_id": "told", **new_document_outbox([told])})
+    # Written behind the wrapper's back: only a full scan finds it.
+    await database["aggregates"].insert_one({"_id": "untold", **new_document_outbox([untold])})
+    assert await relay.drain_once() == 1
+    assert published == [told.id]
+    rescanning = OutboxRelay([collection], publish, scan_seconds=0)
+    assert await rescanning.drain_once() == 1
+    assert published == [told.id, untold.id]

@@ -15,6 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -35,6 +36,7 @@ from ilrflow.shared.events import (
 from ilrflow.shared.lanes import POOLED, base_topic, lane_topics
 from ilrflow.shared.logging import bound_context, get_logger
 from ilrflow.shared.settings import Settings
+from ilrflow.shared.tracing import consumer_span
 
 log = get_logger(__name__)
 
@@ -65,6 +67,12 @@ async def publish_event(
     key, headers, value = to_wire(event)
     await broker.publish(value, topic=prefix + topic, key=key, headers=headers)
     metrics.EVENTS_PUBLISHED.labels(topic=topic).inc()
+
+
+def consumer_group_id(settings: Settings, service: str, topic: str) -> str:
+    # The database prefix is part of the group id, so two deployments (or test runs)
+    # sharing one broker never split each other's partitions.
+    return f"{settings.db_prefix}.{service}.{topic}"
 
 
 def all_topics(prefix: str = "", lanes: Iterable[str] = (POOLED,)) -> list[str]:
@@ -142,6 +150,29 @@ async def _connected_admin(bootstrap: str, wait_seconds: float) -> AIOKafkaAdmin
             await asyncio.sleep(0.5)
 
 
+async def tolerant_parse(
+    record: ConsumerRecord[Any, Any], original: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    """FastStream reads every header value as strict UTF-8 before any handler runs: a record
+    with other bytes (or a null) in a header would fail there, outside ``handle_record``, and be
+    skipped without a dead letter. Such values are read here with replacement characters, so the
+    record reaches the handler and is dead-lettered like any other poison."""
+    try:
+        return await original(record)
+    except (UnicodeDecodeError, AttributeError):
+        record.headers = tuple(
+            (name, b"" if value is None else value.decode(errors="replace").encode())
+            for name, value in record.headers
+        )
+        return await original(record)
+
+
+async def undecoded_body(message: Any) -> Any:
+    """The handler reads the raw record; FastStream's own decoding (JSON by content-type) would
+    fail on a poison body before the handler could dead-letter it."""
+    return message.body
+
+
 @dataclass
 class ConsumerGroup:
     """The handlers one service runs for one topic, keyed by event type.
@@ -165,6 +196,8 @@ class ConsumerGroup:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
+            parser=tolerant_parse,
+            decoder=undecoded_body,
         )
         subscriber(self.on_message)
 
@@ -204,14 +237,6 @@ class ConsumerGroup:
             await message.nack()
         else:
             await message.ack()
-        log.info(
-            "record handled",
-            topic=self.topic,
-            partition=record.partition,  # type: ignore[union-attr]
-            offset=record.offset,  # type: ignore[union-attr]
-            outcome=outcome,
-            event_type=header_text(dict(message.headers), "ce_type"),
-        )
 
     async def handle_record(
         self,
@@ -223,6 +248,29 @@ class ConsumerGroup:
         offset: int,
     ) -> str:
         """Run the handler; return 'done', 'skipped', 'dead-lettered' or 'retry'."""
+        with consumer_span(
+            self.topic, headers, **{"messaging.consumer.group.name": self.group_id}
+        ) as span:
+            outcome = await self._handle_in_context(headers, value, key, partition, offset)
+            span.set_attribute("ilrflow.outcome", outcome)
+            log.info(
+                "record handled",
+                topic=self.topic,
+                partition=partition,
+                offset=offset,
+                outcome=outcome,
+                event_type=header_text(headers, "ce_type"),
+            )
+            return outcome
+
+    async def _handle_in_context(
+        self,
+        headers: dict[str, Any],
+        value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        offset: int,
+    ) -> str:
         with bound_context(
             topic=self.topic,
             partition=partition,

@@ -24,6 +24,7 @@ from ilrflow.shared.kafka import (
     ConsumerGroup,
     Handler,
     all_topics,
+    consumer_group_id,
     create_broker,
     ensure_topics,
     publish_event,
@@ -34,6 +35,7 @@ from ilrflow.shared.mongo import Document, create_client, ping, service_database
 from ilrflow.shared.outbox import OutboxRelay, ensure_outbox_index
 from ilrflow.shared.routing import ProcessRoutes, RoutingStore
 from ilrflow.shared.settings import Settings
+from ilrflow.shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -55,9 +57,7 @@ class ServiceRuntime:
         self.started = False
 
     def group_id(self, topic: str) -> str:
-        # The database prefix is part of the group id, so two deployments (or test runs)
-        # sharing one broker never split each other's partitions.
-        return f"{self.settings.db_prefix}.{self.name}.{topic}"
+        return consumer_group_id(self.settings, self.name, topic)
 
     def consume(self, topic: str, handlers: Mapping[str, Handler]) -> None:
         """Register this service's handlers for the event types it needs from one topic, on
@@ -224,6 +224,7 @@ def _install_operations_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
 def serve(app: FastAPI, settings: Settings, service: str) -> None:
     """Run a service's app with uvicorn until SIGINT/SIGTERM."""
     configure_logging(service, settings.log_level, settings.log_json)
+    configure_tracing(service, settings)
     uvicorn.run(
         app,
         host=settings.http_host,

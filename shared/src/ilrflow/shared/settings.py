@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +73,19 @@ class Settings(BaseSettings):
     )
     consumer_backoff_seconds: float = 0.2
     consumer_backoff_max_seconds: float = 5.0
+    otel_exporter: Literal["none", "otlp", "console", "file"] = Field(
+        default="none",
+        description="Where trace spans go: nowhere, an OTLP/HTTP collector, stdout, or a file.",
+    )
+    otel_endpoint: str = Field(
+        default="",
+        description="OTLP/HTTP traces URL, e.g. http://otel-collector:4318/v1/traces; empty: "
+        "the OTEL_EXPORTER_OTLP_* variables or http://localhost:4318/v1/traces.",
+    )
+    otel_file: str = Field(
+        default="spans-{service}.jsonl",
+        description="JSON-lines file of the 'file' exporter; {service} is the service's name.",
+    )
 
     def port_for(self, service: str) -> int:
         return self.http_port or SERVICE_PORTS[service]

@@ -8,6 +8,7 @@ is stored. It uses aiokafka directly because it needs per-partition batches and 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -18,6 +19,7 @@ from ilrflow.shared import lanes
 from ilrflow.shared.errors import is_transient
 from ilrflow.shared.logging import get_logger
 from ilrflow.shared.settings import Settings
+from ilrflow.shared.tracing import batch_consumer_spans
 
 log = get_logger(__name__)
 
@@ -84,6 +86,7 @@ class AuditConsumer:
             for r in records
         ]
         delay = self._settings.consumer_backoff_seconds
+        started_ns = time.time_ns()
         while True:
             try:
                 # The log speaks of logical topics: the deployment's prefix is not part of it.
@@ -97,3 +100,9 @@ class AuditConsumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._settings.consumer_backoff_max_seconds)
         await consumer.commit({partition: OffsetAndMetadata(records[-1].offset + 1, "")})
+        batch_consumer_spans(
+            topic,
+            [r.headers for r in raw],
+            started_ns,
+            **{"messaging.consumer.group.name": self._group_id},
+        )

@@ -30,7 +30,7 @@ from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
 from ilrflow.audit.domain.timeline import TimelineLine
 from ilrflow.audit.domain.verify import ChainTail
 from ilrflow.shared.events import Envelope
-from ilrflow.shared.mongo import Document
+from ilrflow.shared.mongo import Document, serialised_writes
 from ilrflow.shared.outbox import new_document_outbox
 
 DUPLICATE_KEY = 11000
@@ -47,7 +47,8 @@ class AuditRepository:
         self.tails: AsyncCollection[Document] = db["audit_chain_tails"]
         self.event_ids: AsyncCollection[Document] = db["audit_event_ids"]
         self.timelines: AsyncCollection[Document] = db["audit_learner_timelines"]
-        self.reads: AsyncCollection[Document] = db["audit_reads"]
+        # Wrapped so that the outbox relay hears of each read instead of scanning for them.
+        self.reads: AsyncCollection[Document] = serialised_writes(db["audit_reads"])
 
     async def ensure_indexes(self) -> None:
         """The query indexes, on MongoDB. FerretDB 1.24's SQLite backend never uses a secondary
