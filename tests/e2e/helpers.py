@@ -4,16 +4,19 @@ enrolled learner the tracker service knows, raw Kafka."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ilrflow.shared.events import Envelope, to_wire
-from tests.conftest import Stack, eventually, new_tenant
+from tests.conftest import REPO, Stack, eventually, new_tenant
 
 GROUP = "cohort-a"
 STAFF = (
@@ -192,3 +195,15 @@ async def read_topic(bootstrap: str, topic: str, key: bytes) -> list[Any]:
 
 def run(coroutine: Any) -> Any:
     return asyncio.new_event_loop().run_until_complete(coroutine)
+
+
+def downstream_example() -> ModuleType:
+    """docs/examples/downstream_consumer.py, loaded as a module (it is not a package)."""
+    path = REPO / "docs" / "examples" / "downstream_consumer.py"
+    spec = importlib.util.spec_from_file_location("downstream_consumer", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module

@@ -6,11 +6,8 @@ started after the fact rebuilds every learner's ILR from Kafka alone."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from datetime import date
 from io import BytesIO
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -25,6 +22,7 @@ from tests.e2e.helpers import (
     LEARNER,
     Tenant,
     configure_trackers,
+    downstream_example,
     run,
     tenant_with_staff,
 )
@@ -438,7 +436,7 @@ def test_downstream_consumer_rebuilds_every_ilr_from_ilr_state(tenant: Tenant) -
     change(tenant, on_break, "break_in_learning", _break())
     learner_ids = _tenant_learners(tenant)
     expected = {learner_id: ilr_of(tenant, learner_id) for learner_id in learner_ids}
-    example = _downstream_example()
+    example = downstream_example()
     settings = tenant.stack.settings
     mirror = example.IlrMirror(settings.kafka_bootstrap, tenant.name, settings.topic_prefix)
 
@@ -488,17 +486,6 @@ def _tenant_learners(tenant: Tenant) -> list[str]:
     page = response.json()
     items = page["items"] if isinstance(page, dict) else page
     return [item["id"] for item in items if ilr_of(tenant, item["id"])]
-
-
-def _downstream_example() -> ModuleType:
-    path = REPO / "docs" / "examples" / "downstream_consumer.py"
-    spec = importlib.util.spec_from_file_location("downstream_consumer", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
 
 
 async def _follow_until(mirror: Any, key: tuple[str, str], version: int) -> None:

@@ -33,6 +33,7 @@ from ilrflow.shared.events import (
     header_text,
     to_wire,
 )
+from ilrflow.shared.lanes import POOLED, base_topic, lane_topics
 from ilrflow.shared.logging import bound_context, get_logger
 from ilrflow.shared.settings import Settings
 from ilrflow.shared.tracing import consumer_span
@@ -58,10 +59,14 @@ def create_broker(settings: Settings, client_id: str) -> KafkaBroker:
     )
 
 
-async def publish_event(broker: KafkaBroker, event: Envelope[Any], prefix: str = "") -> None:
+async def publish_event(
+    broker: KafkaBroker, event: Envelope[Any], prefix: str = "", topic: str | None = None
+) -> None:
+    """Publish ``event`` to ``topic`` (logical: a routed lane topic) or its catalogue topic."""
+    topic = topic or event.topic
     key, headers, value = to_wire(event)
-    await broker.publish(value, topic=prefix + event.topic, key=key, headers=headers)
-    metrics.EVENTS_PUBLISHED.labels(topic=event.topic).inc()
+    await broker.publish(value, topic=prefix + topic, key=key, headers=headers)
+    metrics.EVENTS_PUBLISHED.labels(topic=topic).inc()
 
 
 def consumer_group_id(settings: Settings, service: str, topic: str) -> str:
@@ -70,9 +75,10 @@ def consumer_group_id(settings: Settings, service: str, topic: str) -> str:
     return f"{settings.db_prefix}.{service}.{topic}"
 
 
-def all_topics(prefix: str = "") -> list[str]:
-    """Every topic name on the broker, with the deployment's prefix (``ILRFLOW_TOPIC_PREFIX``)."""
-    return [prefix + t for topic in Topics.ALL for t in (topic, dead_letter_topic(topic))]
+def all_topics(prefix: str = "", lanes: Iterable[str] = (POOLED,)) -> list[str]:
+    """Every topic name of these lanes on the broker, dead-letter topics included, with the
+    deployment's prefix (``ILRFLOW_TOPIC_PREFIX``)."""
+    return [prefix + t for lane in lanes for t in lane_topics(lane)]
 
 
 async def ensure_topics(
@@ -95,7 +101,7 @@ async def ensure_topics(
                 replication_factor=1,
                 topic_configs=(
                     {"cleanup.policy": "compact"}
-                    if t.removeprefix(prefix) in Topics.COMPACTED
+                    if base_topic(t.removeprefix(prefix)) in Topics.COMPACTED
                     else {}
                 ),
             )
@@ -275,7 +281,7 @@ class ConsumerGroup:
         ):
             try:
                 event = from_wire(headers, value)
-                if CATALOGUE[event.type].topic != self.topic:
+                if CATALOGUE[event.type].topic != base_topic(self.topic):
                     raise PermanentError(f"event type {event.type} does not belong on {self.topic}")
                 handler = self.handlers.get(event.type)
                 if handler is None:

@@ -50,6 +50,7 @@ from ilrflow.shared.cli.common import (
 from ilrflow.shared.errors import PermanentError
 from ilrflow.shared.events import from_wire
 from ilrflow.shared.kafka import Handler, consumer_group_id
+from ilrflow.shared.lanes import POOLED, base_topic, split_topic
 from ilrflow.shared.mongo import Document, create_client, service_database
 from ilrflow.shared.projections import Projection, ProjectionPause
 from ilrflow.shared.settings import SERVICE_PORTS, Settings
@@ -151,6 +152,7 @@ async def _rebuild(
         partitions = await partitions_of(consumer, report.topic)
         if not partitions:
             fail(f"topic {report.topic!r} does not exist", EXIT_NOT_FOUND)
+        await _refuse_if_lanes_used(s, consumer, spec.topic)
         consumer.assign(partitions)
         begin: Offsets = await consumer.beginning_offsets(partitions)
         end: Offsets = await consumer.end_offsets(partitions)
@@ -180,6 +182,31 @@ async def _rebuild(
         await client.close()
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+async def _refuse_if_lanes_used(s: Settings, consumer: AIOKafkaConsumer, topic: str) -> None:
+    """The rebuild reads the pooled topic only. A tenant that is (or was) on a dedicated lane
+    has events on that lane's topic too, and replaying two topics would need their records
+    merged in publish order per key, which this command does not do yet: refuse, rather than
+    swap in a projection that lacks or misorders that tenant's records."""
+    await consumer._client.force_metadata_update()
+    lane_topics = sorted(
+        t
+        for t in await consumer.topics()
+        if t.startswith(s.topic_prefix)
+        and split_topic(t.removeprefix(s.topic_prefix)) != (POOLED, topic)
+        and base_topic(t.removeprefix(s.topic_prefix)) == topic
+    )
+    for lane_topic in lane_topics:
+        partitions = await partitions_of(consumer, lane_topic)
+        begin = await consumer.beginning_offsets(partitions)
+        end = await consumer.end_offsets(partitions)
+        if any(end[tp] > begin[tp] for tp in partitions):
+            fail(
+                f"{lane_topic!r} holds records: this deployment has used tenant lanes, and a "
+                "rebuild reads only the pooled topic (see docs/operations.md, Lanes)",
+                EXIT_USAGE,
+            )
 
 
 def _declared(service: str, name: str, db: AsyncDatabase[Document]) -> Projection:

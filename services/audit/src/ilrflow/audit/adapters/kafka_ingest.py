@@ -8,7 +8,6 @@ is stored. It uses aiokafka directly because it needs per-partition batches and 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from ilrflow.audit.service.ingest import AuditIngest, RawRecord
+from ilrflow.shared import lanes
 from ilrflow.shared.errors import is_transient
 from ilrflow.shared.logging import get_logger
 from ilrflow.shared.settings import Settings
@@ -25,9 +25,10 @@ log = get_logger(__name__)
 
 
 def topic_pattern(prefix: str) -> str:
-    """This deployment's topics and dead-letter topics: names under its prefix, never Kafka's
-    internal ones (``__consumer_offsets``) nor another deployment's (``<other prefix>.x``)."""
-    return "^" + re.escape(prefix) + r"[a-z][a-z0-9-]*(\.dlt)?$"
+    """This deployment's topics and dead-letter topics, on every lane (``lane-<name>.<topic>``):
+    names under its prefix, never Kafka's internal ones (``__consumer_offsets``) nor another
+    deployment's (``<other prefix>.x``)."""
+    return lanes.topic_pattern(prefix)
 
 
 class AuditConsumer:
