@@ -1,7 +1,7 @@
 """How fast is the tracker pipeline, next to what Kafka and the database can do at all?
 
     uv run python -m bench.pipeline [--raw 5000] [--trackers 300] [--paced 150] [--learners 30]
-        [--workers 16] [--profile SECONDS] [--out bench/results/<date>.json]
+        [--workers 16] [--profile SECONDS] [--timeline-entries 50000] [--out <file>.json]
 
 ``make bench`` runs it on a Kafka and FerretDB of its own (29192/27129). In one run:
 
@@ -10,14 +10,17 @@
     of the same FerretDB (one insert per record, the batch's inserts concurrently);
 (b) the pipeline: five services of their own; ``--trackers`` raised trackers are processed as fast
     as ``--workers`` HTTP clients can, and one is "done" when ilr-updated is on Kafka, the audit
-    log has stored it and the primary tutor's notification exists. Then ``--paced`` trackers each
-    at 25 %, 50 % and 100 % of that maximum rate, for the latency from the process call to
-    ilr-updated (the ilr-updated record's broker timestamp; one host, one clock).
+    log has stored every record (the audit's committed offsets reach the topics' end offsets)
+    and the primary tutor's notification exists. Then ``--paced`` trackers each at 25 %, 50 %
+    and 100 % of that maximum rate, for the latency from the process call to ilr-updated (the
+    ilr-updated record's broker timestamp; one host, one clock);
+(c) the audit timeline read's p95 on a log of ``--timeline-entries`` entries with 1,000 lines
+    per learner (issue #7 names 1,000,000 entries: pass that to build it; it takes a while).
 
-Also: audit ingest rate (audit entries stored per second while the pipeline runs), the RSS of
-every process, and optionally a py-spy profile of the tracker and ilr services (``--profile``).
-The audit timeline p95 at 1,000,000 entries is not built here (FerretDB on SQLite would take hours
-to load it); ``python -m bench.audit_timeline --entries N`` measures it at a size you choose.
+Also: audit ingest rate (records the audit stored per second while the pipeline drains), the
+RSS and CPU seconds of every process, the load average at start and end, and optionally a
+py-spy profile of every service (``--profile``; collapsed stacks in bench/results/profiles/).
+Everything goes to ``bench/results/<date>.json`` and a summary of issue #7's figures is printed.
 """
 
 from __future__ import annotations
@@ -37,11 +40,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, MongoClient
 
 from ilrflow.shared.events import Topics
+from ilrflow.shared.kafka import all_topics
+from ilrflow.shared.settings import Settings
+from tests.e2e.test_audit_scale import measure, plan_summary
 from tests.faults.harness import (
     TRACKER_TYPES,
     TUTOR,
@@ -170,6 +176,66 @@ class IlrUpdatedWatch:
             await consumer.stop()
 
 
+class AuditProgress:
+    """How far the audit service has stored the run's topics, read from Kafka (its committed
+    offsets against the end offsets), so that waiting for the audit log costs the database
+    nothing: counting ``audit_entries`` is a scan of the whole log on FerretDB."""
+
+    def __init__(self, bootstrap: str, group_id: str, settings: Settings) -> None:
+        self._bootstrap, self._group_id = bootstrap, group_id
+        self._partitions = [
+            TopicPartition(topic, partition)
+            for topic in all_topics(settings.topic_prefix)
+            for partition in range(settings.topic_partitions)
+        ]
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def __enter__(self) -> AuditProgress:
+        self._thread.start()
+        self._call(self._start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._call(self._stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    def _call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
+
+    async def _start(self) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await self._admin.start()
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap)
+        await self._consumer.start()
+
+    async def _stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+
+    def stored_and_written(self) -> tuple[int, int]:
+        """(records the audit has stored and committed, records on the run's topics)."""
+        result: tuple[int, int] = self._call(self._offsets())
+        return result
+
+    async def _offsets(self) -> tuple[int, int]:
+        if self._admin is None or self._consumer is None:
+            raise RuntimeError("AuditProgress used outside its with-block")
+        committed = await self._admin.list_consumer_group_offsets(self._group_id)
+        ends = await self._consumer.end_offsets(self._partitions)
+        stored = sum(max(meta.offset, 0) for tp, meta in committed.items() if tp in ends)
+        return stored, sum(ends.values())
+
+    def caught_up(self) -> bool:
+        stored, written = self.stored_and_written()
+        return stored >= written
+
+
 def raise_trackers(work: Workload, count: int, offset: int, workers: int) -> list[str]:
     def one(n: int) -> str:
         learner_id = work.learners[n % len(work.learners)]
@@ -229,10 +295,14 @@ def pipeline(
     audit = mongo[settings.database_name("audit")]["audit_entries"]
     notifications = mongo[settings.database_name("notify")]["notifications"]
     topic = settings.topic_prefix + Topics.ILR_UPDATED
+    audit_group = f"{settings.db_prefix}.audit.all-topics"
     result: dict[str, Any] = {"learners": learners, "workers": workers}
-    with IlrUpdatedWatch(settings.kafka_bootstrap, topic) as watch:
+    with (
+        IlrUpdatedWatch(settings.kafka_bootstrap, topic) as watch,
+        AuditProgress(settings.kafka_bootstrap, audit_group, settings) as progress,
+    ):
         batch = raise_trackers(work, trackers, 0, workers)
-        poll(lambda: _quiet(audit), 120, "audit caught up with the raises", 1.0)
+        poll(progress.caught_up, 120, "audit caught up with the raises", 0.5)
         audit_before = audit.count_documents({})
         profiler = _start_profiles(stack, profile)
         cpu_before = {name: cpu_seconds(pid) for name, pid in all_pids(stack).items()}
@@ -243,13 +313,16 @@ def pipeline(
         samples: list[tuple[float, int]] = []
 
         def complete() -> bool:
-            samples.append((time.time(), audit.count_documents({})))
-            told = notifications.count_documents(
+            stored, written = progress.stored_and_written()
+            samples.append((time.time(), stored))
+            if not all(t in watch.seen for t in batch) or stored < written:
+                return False
+            told = notifications.count_documents(  # a scan on FerretDB: only once the rest is done
                 {"recipient_id": TUTOR, "channel": "in_app", "event_type": PROCESSED_TYPE}
             )
-            return all(t in watch.seen for t in batch) and told >= len(batch) and _quiet(audit)
+            return told >= len(batch)
 
-        poll(complete, 600, "every tracker through the pipeline", 0.5)
+        poll(complete, 600, "every tracker through the pipeline", 0.25)
         finished = time.time()
         result["cpu_seconds_during_max_rate"] = {
             name: round(cpu_seconds(pid) - cpu_before.get(name, 0.0), 1)
@@ -267,9 +340,9 @@ def pipeline(
                 [watch.seen[t] - starts[t] for t in batch]
             ),
         }
-        growing = [(t, c) for t, c in samples if c > audit_before]
+        growing = [(t, c) for t, c in samples if c > samples[0][1]]
         if len(growing) >= 2:
-            (t0, c0), (t1, c1) = growing[0], growing[-1]
+            (t0, c0), (t1, c1) = samples[0], growing[-1]
             result["audit_ingest_per_s"] = round((c1 - c0) / max(t1 - t0, 1e-6), 1)
         result["audit_entries_per_tracker"] = round(
             (audit.count_documents({}) - audit_before) / len(batch), 2
@@ -281,9 +354,9 @@ def pipeline(
             rate = max_rate * share
             batch = raise_trackers(work, paced, offset, workers)
             offset += paced
-            poll(lambda: _quiet(audit), 120, "audit caught up with the raises", 1.0)
+            poll(progress.caught_up, 120, "audit caught up with the raises", 0.5)
             starts = process_all(work, batch, workers, rate)
-            poll(lambda b=batch: all(t in watch.seen for t in b), 600, "ilr-updated", 0.5)
+            poll(lambda b=batch: all(t in watch.seen for t in b), 600, "ilr-updated", 0.25)
             result["paced"][f"{int(share * 100)}%"] = {
                 "target_per_s": round(rate, 1),
                 "trackers": len(batch),
@@ -294,20 +367,13 @@ def pipeline(
     return result
 
 
-def _quiet(audit: Any) -> bool:
-    """No new audit entry for a second (the pipeline has drained)."""
-    before = audit.count_documents({})
-    time.sleep(1.0)  # poll interval: compare counts a second apart
-    return bool(audit.count_documents({}) == before)
-
-
 def _start_profiles(stack: FaultStack, seconds: float) -> list[tuple[str, Path, Any]]:
     if seconds <= 0:
         return []
     out_dir = REPO / "bench" / "results" / "profiles"
     out_dir.mkdir(parents=True, exist_ok=True)
     running = []
-    for name in ("tracker", "ilr", "audit"):
+    for name in stack.processes:
         path = out_dir / f"{name}.txt"
         process = subprocess.Popen(
             [
@@ -339,11 +405,16 @@ def _stop_profiles(running: list[tuple[str, Path, Any]]) -> dict[str, list[str]]
 
 
 PROJECT_DIRS = ("shared/", "tracker/", "ilr/", "audit/", "learner/", "notify/")
+# Frames that only carry the work of others: the event loop, threads, context managers.
+PLUMBING = ("asyncio/", "threading.py", "selectors.py", "contextlib.py", "<frozen runpy>")
+SAMPLES_PER_SECOND = 100  # py-spy's default rate
 
 
 def _top_frames(path: Path, top: int = 8) -> list[str]:
-    """From py-spy's collapsed stacks (on-CPU samples): the share by the library of the innermost
-    frame, then by the innermost ilrflow frame."""
+    """From py-spy's collapsed stacks (on-CPU samples only): how many seconds were on the CPU,
+    then the share by the library of the innermost frame that is not event-loop or thread
+    plumbing ("event loop" when there is none: the loop's own bookkeeping), then by the
+    innermost ilrflow frame."""
     by_library: dict[str, int] = {}
     by_project: dict[str, int] = {}
     total = 0
@@ -354,7 +425,19 @@ def _top_frames(path: Path, top: int = 8) -> list[str]:
         count = int(count_text)
         total += count
         frames = [f.rpartition(" (")[2].rstrip(")") for f in stack.split(";")]
-        library = frames[-1].split("/")[0].split(".py")[0]
+        # Inside the event loop only (the frames that started it, uvicorn's, do no work).
+        entry = next((i for i, f in enumerate(frames) if f.startswith("asyncio/")), -1)
+        working = next(
+            (
+                f
+                for f in reversed(frames[entry + 1 :])
+                if not f.rsplit(":", 1)[0].startswith(PLUMBING)
+            ),
+            None,
+        )
+        library = "event loop" if working is None else working.split("/")[0].split(".py")[0]
+        if library in {"tracker", "ilr", "audit", "learner", "notify", "shared"}:
+            library = "ilrflow"
         by_library[library] = by_library.get(library, 0) + count
         own = next(
             (
@@ -366,7 +449,7 @@ def _top_frames(path: Path, top: int = 8) -> list[str]:
         )
         own = own.rsplit(":", 1)[0]
         by_project[own] = by_project.get(own, 0) + count
-    lines = []
+    lines = [f"on-CPU: {total} samples = {total / SAMPLES_PER_SECOND:.1f} s"]
     for title, totals in (("library", by_library), ("ilrflow file", by_project)):
         ranked = sorted(totals.items(), key=lambda item: -item[1])[:top]
         lines += [f"{title}: {100 * c / max(total, 1):5.1f}%  {name}" for name, c in ranked]
@@ -414,6 +497,58 @@ def infrastructure_pids() -> dict[str, int]:
     return pids
 
 
+def audit_timeline(entries: int) -> dict[str, Any]:
+    """The learner timeline read's p95 on an audit log of ``entries`` entries. The learners are
+    ``entries // 1000``, so each timeline has 1,000 lines, as at 1,000,000 entries over 1,000
+    learners; the read is one lookup by ``_id`` (an index search once FerretDB is patched)."""
+    learners = max(entries // 1000, 1)
+    figures = asyncio.run(measure(entries, learners, reads=40, time_log_query=False))
+    cuts = statistics.quantiles(figures.timeline_ms, n=100, method="inclusive")
+    return {
+        "entries": entries,
+        "learners": learners,
+        "lines_per_timeline": figures.timeline_lines,
+        "build_seconds": round(figures.build_seconds, 1),
+        "reads": len(figures.timeline_ms),
+        "p50_ms": round(cuts[49], 1),
+        "p95_ms": round(cuts[94], 1),
+        "plan": plan_summary(figures.timeline_explain),
+    }
+
+
+def summary(report: dict[str, Any]) -> list[str]:
+    """Issue #7's figures, one line each, with its targets."""
+    pipeline_result = report["pipeline"]
+    paced = pipeline_result["paced"]
+    half = paced.get("50%", {})
+    lines = [
+        f"load average: start {report['load_average_start']}, end {report['load_average_end']}",
+        f"raw ceiling: {report['raw']['end_to_end_per_s']} records/s",
+        f"pipeline: {pipeline_result['max_rate']['end_to_end_per_s']} trackers/s done "
+        f"({pipeline_result['max_rate']['process_calls_per_s']} process calls/s, "
+        f"{pipeline_result.get('audit_entries_per_tracker')} Kafka records per tracker)",
+        f"ratio pipeline/raw: {report['ratio_pipeline_to_raw']} (target >= 0.5); in records: "
+        f"{report['ratio_pipeline_records_to_raw']}",
+    ]
+    for share, figures in paced.items():
+        lines.append(
+            f"latency process -> ilr-updated at {share} ({figures['target_per_s']}/s): "
+            f"p50 {figures.get('p50_ms')} ms, p95 {figures.get('p95_ms')} ms, "
+            f"p99 {figures.get('p99_ms')} ms"
+        )
+    lines.append(f"p99 at half rate: {half.get('p99_ms')} ms (target <= 100 ms)")
+    lines.append(f"audit ingest: {pipeline_result.get('audit_ingest_per_s')} entries/s")
+    timeline = report.get("audit_timeline")
+    if timeline:
+        lines.append(
+            f"audit timeline p95: {timeline['p95_ms']} ms on {timeline['entries']} entries "
+            f"({timeline['lines_per_timeline']} lines per timeline, as at 1,000,000 / 1,000 "
+            f"learners; built in {timeline['build_seconds']} s)"
+        )
+    lines.append("RSS MB: " + ", ".join(f"{k} {v}" for k, v in report["rss_mb"].items()))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -424,6 +559,12 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=30)
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--profile", type=float, default=0, help="py-spy seconds (0: off)")
+    parser.add_argument(
+        "--timeline-entries",
+        type=int,
+        default=50_000,
+        help="audit log size for the timeline p95 (0: skip; 1000000 is issue #7's size)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     arguments = parser.parse_args()
     bootstrap = os.environ.get("ILRFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -433,6 +574,8 @@ def main() -> None:
         "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "kafka": bootstrap,
         "mongo": mongo_url,
+        "arguments": vars(arguments) | {"out": str(arguments.out)},
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }
     print("(a) raw ceiling ...", flush=True)
     report["raw"] = asyncio.run(raw_ceiling(bootstrap, mongo_url, arguments.raw))
@@ -451,15 +594,23 @@ def main() -> None:
         rss.update({name: rss_mb(p.process.pid) for name, p in stack.processes.items()})
         rss["bench"] = rss_mb(os.getpid())
         report["rss_mb"] = rss
+    pipeline_result = report["pipeline"]
+    max_phase = pipeline_result["max_rate"]
+    done_per_s = max_phase["trackers"] / max_phase["seconds"]
     ceiling = report["raw"]["end_to_end_per_s"]
-    report["ratio_pipeline_to_raw"] = round(
-        report["pipeline"]["max_rate"]["end_to_end_per_s"] / ceiling, 4
-    )
-    report["audit_timeline_1m"] = "skipped: see bench.audit_timeline --entries N"
+    report["ratio_pipeline_to_raw"] = round(done_per_s / ceiling, 4)
+    records_per_tracker = pipeline_result.get("audit_entries_per_tracker", 0)
+    report["ratio_pipeline_records_to_raw"] = round(done_per_s * records_per_tracker / ceiling, 4)
+    if arguments.timeline_entries > 0:
+        print(f"(c) audit timeline on {arguments.timeline_entries} entries ...", flush=True)
+        report["audit_timeline"] = audit_timeline(arguments.timeline_entries)
+    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["summary"] = summary(report)
     out = arguments.out or REPO / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%d}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+    print("\n".join(report["summary"]))
     print(f"written: {out}")
 
 

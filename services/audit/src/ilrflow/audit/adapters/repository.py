@@ -77,7 +77,8 @@ class AuditRepository:
         self.tails: AsyncCollection[Document] = db["audit_chain_tails"]
         self.event_ids: AsyncCollection[Document] = db["audit_event_ids"]
         self.timelines: AsyncCollection[Document] = db["audit_learner_timelines"]
-        self.reads: AsyncCollection[Document] = db["audit_reads"]
+        # Wrapped so that the outbox relay hears of each read instead of scanning for them.
+        self.reads: AsyncCollection[Document] = serialised_writes(db["audit_reads"])
         self.lookup_heads = serialised_writes(db["audit_lookup_heads"])
         self.lookup_pages = serialised_writes(db["audit_lookup_pages"])
         self.on_read: ReadListener | None = None  # tests see every query-path read through it

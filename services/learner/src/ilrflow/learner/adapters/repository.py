@@ -10,7 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from ilrflow.shared.events import Envelope, LearnerSnapshot, StaffUpdated
-from ilrflow.shared.idempotency import mark_applied, not_yet_applied
+from ilrflow.shared.idempotency import APPLIED_FIELD, mark_applied, not_yet_applied, was_applied
 from ilrflow.shared.mongo import Document, serialised_writes
 from ilrflow.shared.outbox import merge_updates, new_document_outbox, outbox_update
 
@@ -86,10 +86,11 @@ class LearnerRepository:
         )
 
     async def has_applied(self, tenant: str, learner_id: str, event_id: str) -> bool:
+        # By _id alone (FerretDB pushes nothing else down), the event id checked here.
         found = await self.learners.find_one(
-            {"_id": doc_id(tenant, learner_id), "applied_events": event_id}, {"_id": 1}
+            {"_id": doc_id(tenant, learner_id)}, {APPLIED_FIELD: 1}
         )
-        return found is not None
+        return found is not None and was_applied(found, event_id)
 
     async def list_learners(
         self, tenant: str, groups: list[str] | None, text: str | None, limit: int = 200

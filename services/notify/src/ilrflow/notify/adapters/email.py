@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -18,22 +19,35 @@ import aiosmtplib
 from ilrflow.notify.adapters.repository import NotifyRepository
 from ilrflow.notify.domain.retry import next_attempt
 from ilrflow.shared.logging import get_logger
+from ilrflow.shared.mongo import add_write_listener
 from ilrflow.shared.settings import Settings
 
 log = get_logger(__name__)
 
+DUE_PAGE = 50  # rows per query for due emails
+
 
 class EmailSender:
+    """Sends pending emails. It hears of each pending row as it is written (a listener on the
+    notifications collection) and reads just those by ``_id``; the query for due rows, a scan of
+    the whole collection on FerretDB 1.24, runs at start, every ``scan_seconds`` as a safety
+    net, and again while it keeps finding a full page."""
+
     def __init__(
         self,
         settings: Settings,
         repository: NotifyRepository,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scan_seconds: float = 30.0,
     ) -> None:
         self._settings = settings
         self._repository = repository
         self._clock = clock
         self._wake = asyncio.Event()
+        self._scan_seconds = scan_seconds
+        self._next_scan = 0.0  # monotonic; 0: scan on the first pass
+        self._due: dict[str, datetime] = {}  # pending row id -> its next attempt
+        self._heard = add_write_listener(repository.notifications, self._on_write)
         self.sent = 0
 
     def wake(self) -> None:
@@ -50,10 +64,26 @@ class EmailSender:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._settings.email_poll_seconds)
 
     async def send_due(self) -> int:
-        due = await self._repository.due_emails(self._clock())
+        now = self._clock()
+        if not self._heard or time.monotonic() >= self._next_scan:
+            self._next_scan = time.monotonic() + self._scan_seconds
+            self._due.clear()  # the query finds them all
+            due = await self._repository.due_emails(now, DUE_PAGE)
+            if len(due) == DUE_PAGE:
+                self._next_scan = 0.0  # more may be waiting: query again on the next pass
+        else:
+            ids = [row_id for row_id, at in self._due.items() if at <= now]
+            for row_id in ids:
+                del self._due[row_id]
+            due = await self._repository.due_emails_by_id(ids, now)
         for row in due:
             await self._deliver(row)
         return len(due)
+
+    def _on_write(self, identity: Any, change: dict[str, Any]) -> None:
+        delivery = change.get("$set", change).get("delivery")
+        if isinstance(delivery, dict) and delivery.get("status") == "pending":
+            self._due[str(identity)] = delivery.get("next_attempt_at") or self._clock()
 
     async def _deliver(self, row: dict[str, Any]) -> None:
         delivery = dict(row["delivery"])

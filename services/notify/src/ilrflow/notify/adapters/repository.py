@@ -27,15 +27,23 @@ from ilrflow.shared.mongo import Document, serialised_writes
 DUPLICATE_KEY = 11000
 
 
+STAFF = "staff_projection"
+LEARNERS = "learner_projection"
+
+
 class NotifyRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.staff: AsyncCollection[Document] = db["staff_projection"]
-        self.learners: AsyncCollection[Document] = db["learner_projection"]
+    """The recipient projection and the inbox; a rebuild names the projection it fills."""
+
+    def __init__(
+        self, db: AsyncDatabase[Document], *, staff: str = STAFF, learners: str = LEARNERS
+    ) -> None:
+        self.staff: AsyncCollection[Document] = db[staff]
+        self.learners: AsyncCollection[Document] = db[learners]
         self.settings: AsyncCollection[Document] = db["notify_settings"]
         self.notifications: AsyncCollection[Document] = serialised_writes(db["notifications"])
 
     async def ensure_indexes(self) -> None:
-        await self.staff.create_index([("tenant", ASCENDING)])
+        await self.ensure_staff_index()
         await self.notifications.create_index(
             [("tenant", ASCENDING), ("recipient_id", ASCENDING), ("created_at", DESCENDING)]
         )
@@ -44,6 +52,9 @@ class NotifyRepository:
         )
 
     # --- projection -----------------------------------------------------------------------
+
+    async def ensure_staff_index(self) -> None:
+        await self.staff.create_index([("tenant", ASCENDING)])
 
     async def upsert_staff(self, tenant: str, staff: StaffMember) -> None:
         await self.staff.update_one(
@@ -117,6 +128,22 @@ class NotifyRepository:
     async def due_emails(self, now: datetime, limit: int = 50) -> list[Document]:
         query = {"delivery.status": "pending", "delivery.next_attempt_at": {"$lte": now}}
         return [d async for d in self.notifications.find(query).limit(limit)]
+
+    async def due_emails_by_id(self, ids: Sequence[str], now: datetime) -> list[Document]:
+        """The rows among ``ids`` still pending and due, each read by ``_id`` (FerretDB pushes
+        down nothing else)."""
+        due = []
+        for notification_id in ids:
+            row = await self.notifications.find_one({"_id": notification_id})
+            delivery = (row or {}).get("delivery") or {}
+            at = delivery.get("next_attempt_at")
+            if (
+                row is not None
+                and delivery.get("status") == "pending"
+                and (at is None or at <= now)
+            ):
+                due.append(row)
+        return due
 
     async def record_delivery(self, notification_id: str, delivery: dict[str, Any]) -> None:
         await self.notifications.update_one(
