@@ -141,12 +141,19 @@ class OutboxRelay:
     ) -> int:
         moved = 0
         while dirty:
+            # Taken out before reading: an event written while this one is published puts the
+            # document back; a failure puts it back first in line for the next pass.
             identity = next(iter(dirty))
-            document = await collection.find_one({"_id": identity}, {OUTBOX_FIELD: 1})
-            if document is not None:
-                # Dropped from the set only once relayed: a failure leaves it for the next pass.
-                moved += await self._relay_document(collection, document)
-            dirty.pop(identity, None)
+            del dirty[identity]
+            try:
+                document = await collection.find_one({"_id": identity}, {OUTBOX_FIELD: 1})
+                if document is not None:
+                    moved += await self._relay_document(collection, document)
+            except BaseException:
+                waiting = dict(dirty)
+                dirty.clear()
+                dirty.update({identity: None, **waiting})
+                raise
         return moved
 
     async def _relay_document(
