@@ -157,6 +157,11 @@ CLOUD_EVENT_HEADERS: dict[str, Any] = {
         "ce_actor": {"type": "string", "description": "Who caused it (token subject)."},
         "ce_correlationid": {"type": "string", "description": "Shared by one whole story."},
         "ce_causationid": {"type": "string", "description": "The event that caused this one."},
+        "traceparent": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+            "description": "W3C trace context of the span that wrote the event (OpenTelemetry).",
+        },
         "content-type": {"const": "application/json"},
     },
 }

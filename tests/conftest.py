@@ -114,6 +114,7 @@ class Stack:
     processes: list[ServiceProcess]
     urls: dict[str, str] = field(default_factory=dict)
     mail: SmtpSink | None = None
+    log_dir: Path | None = None  # each service's log, and its spans (spans-<service>.jsonl)
 
     def token(self, tenant: str, sub: str, *roles: str, groups: list[str] | None = None) -> str:
         return mint_token(self.settings, tenant=tenant, sub=sub, roles=list(roles), groups=groups)
@@ -149,6 +150,7 @@ def stack() -> Iterator[Stack]:
         "ILRFLOW_SMTP_HOST": "127.0.0.1",
         "ILRFLOW_SMTP_PORT": str(mail.port),
         "ILRFLOW_EMAIL_POLL_SECONDS": "0.2",
+        "ILRFLOW_OTEL_EXPORTER": "file",
     }
     settings = Settings(
         kafka_bootstrap=env["ILRFLOW_KAFKA_BOOTSTRAP"],
@@ -159,6 +161,7 @@ def stack() -> Iterator[Stack]:
     # Test code that talks to Kafka directly (tests.e2e.helpers) reads the prefix from here.
     os.environ["ILRFLOW_TOPIC_PREFIX"] = settings.topic_prefix
     log_dir = REPO / ".stack" / "test-logs" / run_id
+    env["ILRFLOW_OTEL_FILE"] = str(log_dir / "spans-{service}.jsonl")
     asyncio.run(
         ensure_topics(
             settings.kafka_bootstrap, settings.topic_partitions, prefix=settings.topic_prefix
@@ -173,6 +176,7 @@ def stack() -> Iterator[Stack]:
             processes=processes,
             urls={p.name: p.url for p in processes},
             mail=mail,
+            log_dir=log_dir,
         )
     finally:
         stop_services(processes)

@@ -5,11 +5,13 @@
 #   stack.sh install   resolve the Kafka classpath and build FerretDB (cached in .stack/cache)
 #   stack.sh up        install if needed, start both, wait until they answer
 #   stack.sh down      stop both and wait for them to exit
+#   stack.sh restart-kafka  SIGKILL the broker (its data stays), start it again, wait until it answers
 #   stack.sh status    say what runs
 #
 # Settings (environment): ILRFLOW_STACK_DIR (state: data, logs, pids; default .stack/run),
 # ILRFLOW_KAFKA_PORT (9092), ILRFLOW_KAFKA_CONTROLLER_PORT (9093), ILRFLOW_MONGO_PORT (27017),
-# ILRFLOW_STACK_FRESH=1 wipes the state directory before `up`.
+# ILRFLOW_STACK_FRESH=1 wipes the state directory before `up`; ILRFLOW_STACK_DEADLINE_S (120) and
+# ILRFLOW_STACK_RESTART_DEADLINE_S (600) bound a start and a restart after SIGKILL.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,6 +24,9 @@ MONGO_PORT="${ILRFLOW_MONGO_PORT:-27017}"
 KAFKA_LIBS="$CACHE/kafka-libs"
 FERRETDB_BIN="$CACHE/bin/ferretdb"
 STARTUP_DEADLINE_S="${ILRFLOW_STACK_DEADLINE_S:-120}"
+# After a SIGKILL the broker recovers every log segment before it answers: on a busy two-core
+# machine that took more than two minutes (the fault run's broker restart failed on the 120 s).
+RESTART_DEADLINE_S="${ILRFLOW_STACK_RESTART_DEADLINE_S:-600}"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
@@ -49,7 +54,11 @@ install_ferretdb() {
   rm -rf "$src" "$build"; mkdir -p "$build"
   cp -R "$(cd "$HERE/ferretdb" && go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" "$src"
   chmod -R u+w "$src"
-  for p in "$HERE"/ferretdb/patches/*.patch; do patch -s -p1 -d "$src" < "$p"; done
+  # git apply, not patch(1), which a fresh machine may lack; the ceiling keeps git from taking
+  # the copy for part of this repository.
+  for p in "$HERE"/ferretdb/patches/*.patch; do
+    (cd "$src" && GIT_CEILING_DIRECTORIES="$(dirname "$src")" git apply -p1 "$p")
+  done
   cp "$HERE/ferretdb/go.mod" "$build/go.mod"; cp "$HERE/ferretdb/go.sum" "$build/go.sum"
   (cd "$HERE/ferretdb" && go mod edit -modfile="$build/go.mod" -replace="github.com/FerretDB/FerretDB=$src" \
     && go build -modfile="$build/go.mod" -trimpath -o "$FERRETDB_BIN.tmp" . && mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN")
@@ -69,6 +78,9 @@ wait_for() { # wait_for DESCRIPTION PIDFILE LOGFILE COMMAND...
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# The log is appended to across starts: only a "started" line after line $2 counts for this start.
+started_since() { tail -n +"$2" "$1" 2>/dev/null | grep -q "Kafka Server started"; }
+
 start_kafka() {
   local dir="$STATE/kafka" pidfile="$STATE/kafka.pid" logfile="$STATE/kafka.log"
   if pid_alive "$pidfile"; then log "kafka already running (pid $(cat "$pidfile"))"; return; fi
@@ -84,9 +96,10 @@ start_kafka() {
       -c "$dir/server.properties" >>"$logfile" 2>&1
   fi
   log "starting kafka on 127.0.0.1:$KAFKA_PORT"
+  local first_line=$(( $(wc -l < "$logfile" 2>/dev/null || echo 0) + 1 ))
   nohup java "${jopts[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" >>"$logfile" 2>&1 &
   echo $! > "$pidfile"
-  wait_for kafka "$pidfile" "$logfile" grep -q "Kafka Server started" "$logfile"
+  wait_for kafka "$pidfile" "$logfile" started_since "$logfile" "$first_line"
   wait_for kafka "$pidfile" "$logfile" port_open "$KAFKA_PORT"
 }
 
@@ -114,6 +127,20 @@ stop_one() {
   rm -f "$pidfile"
 }
 
+kill_kafka() {
+  local pidfile="$STATE/kafka.pid"
+  pid_alive "$pidfile" || { log "kafka is not running"; return; }
+  local pid; pid=$(cat "$pidfile")
+  log "killing kafka (pid $pid) with SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 60))
+  while kill -0 "$pid" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; do
+    if [ $SECONDS -ge $deadline ]; then log "kafka (pid $pid) did not exit"; exit 1; fi
+    sleep 0.1
+  done
+  rm -f "$pidfile"
+}
+
 case "${1:-}" in
   install) install_kafka; install_ferretdb ;;
   up)
@@ -123,9 +150,10 @@ case "${1:-}" in
     start_ferretdb; start_kafka
     log "ready: kafka 127.0.0.1:$KAFKA_PORT, mongodb-wire 127.0.0.1:$MONGO_PORT (state in $STATE)" ;;
   down) stop_one kafka; stop_one ferretdb ;;
+  restart-kafka) kill_kafka; STARTUP_DEADLINE_S=$RESTART_DEADLINE_S start_kafka ;;
   status)
     for name in kafka ferretdb; do
       if pid_alive "$STATE/$name.pid"; then echo "$name: running (pid $(cat "$STATE/$name.pid"))"; else echo "$name: stopped"; fi
     done ;;
-  *) echo "usage: $0 {install|up|down|status}" >&2; exit 2 ;;
+  *) echo "usage: $0 {install|up|down|restart-kafka|status}" >&2; exit 2 ;;
 esac

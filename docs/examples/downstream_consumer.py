@@ -10,6 +10,11 @@
 Why that order is enough: the ILR service writes a learner's ``ilr-state`` record before its
 ``ilr-updated`` event, so every update that ended before step 1 is already in ``ilr-state``.
 
+Every lane counts: a tenant on a dedicated lane publishes to ``lane-<lane>.ilr-state`` and
+``lane-<lane>.ilr-updated``, so both topics are found by a pattern over every lane, and a lane
+created later is picked up while following. Across a lane move a learner's updates switch
+topics; the ILR ``version`` (not the topic) says what is new, and a gap is refetched.
+
 Needs only ``aiokafka``. Run it against a running ilrflow (``make run``)::
 
     python docs/examples/downstream_consumer.py --bootstrap 127.0.0.1:9092 [--tenant demo]
@@ -21,6 +26,8 @@ import argparse
 import asyncio
 import copy
 import json
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +37,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 ILR_STATE = "ilr-state"
 ILR_UPDATED = "ilr-updated"
+REDISCOVER_SECONDS = 5.0  # how soon a new lane's topic is followed
 Key = tuple[str, str]  # (tenant, learner id)
 
 
@@ -54,8 +62,7 @@ class IlrMirror:
     async def bootstrap(self) -> None:
         """Steps 1 and 2: remember where ilr-updated ends, then load ilr-state."""
         async with _consumer(self.bootstrap_servers) as consumer:
-            updated = await _partitions(self.bootstrap_servers, self.topic_prefix + ILR_UPDATED)
-            self._follow_from = await consumer.end_offsets(updated)
+            self._follow_from = await consumer.end_offsets(await self._partitions(ILR_UPDATED))
             for message in await _read_to_end(consumer, await self._state_partitions()):
                 self._take_state(message)
 
@@ -67,10 +74,12 @@ class IlrMirror:
         """Step 3: apply ilr-updated until ``until(self)`` holds (wrap it in asyncio.timeout
         to bound the wait). Where it got to is kept, so a later call carries on from there."""
         async with _consumer(self.bootstrap_servers) as consumer:
-            consumer.assign(list(self._follow_from))
-            for partition, offset in self._follow_from.items():
-                consumer.seek(partition, offset)
+            await self._assign(consumer)
+            discovered = time.monotonic()
             while not until(self):
+                if time.monotonic() - discovered > REDISCOVER_SECONDS:
+                    await self._assign(consumer)
+                    discovered = time.monotonic()
                 batches = await consumer.getmany(timeout_ms=500)
                 for partition, messages in batches.items():
                     for message in messages:
@@ -121,8 +130,24 @@ class IlrMirror:
                 if message.key == f"{key[0]}:{key[1]}".encode():
                     self._take_state(message)
 
+    async def _assign(self, consumer: AIOKafkaConsumer) -> None:
+        """Follow every lane's ilr-updated; a lane new since the last look from its start."""
+        new = [p for p in await self._partitions(ILR_UPDATED) if p not in self._follow_from]
+        if consumer.assignment() and not new:
+            return
+        self._follow_from.update(dict.fromkeys(new, 0))
+        consumer.assign(list(self._follow_from))
+        for partition, offset in self._follow_from.items():
+            consumer.seek(partition, offset)
+
     async def _state_partitions(self) -> list[TopicPartition]:
-        return await _partitions(self.bootstrap_servers, self.topic_prefix + ILR_STATE)
+        return await self._partitions(ILR_STATE)
+
+    async def _partitions(self, topic: str) -> list[TopicPartition]:
+        """The partitions of ``topic`` on every lane: ``<prefix>[lane-<lane>.]<topic>``."""
+        lane = r"(lane-[a-z][a-z0-9-]*\.)?"
+        pattern = re.compile("^" + re.escape(self.topic_prefix) + lane + re.escape(topic) + "$")
+        return await _partitions(self.bootstrap_servers, pattern)
 
     def _wanted(self, tenant: str | None) -> bool:
         return tenant is not None and self.tenant in (None, tenant)
@@ -170,19 +195,24 @@ class _consumer:  # noqa: N801 - used as `async with _consumer(...)`
         await self._consumer.stop()
 
 
-async def _partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
-    """The topic's partitions, asked of the broker (a consumer without a subscription may not
-    have the topic's metadata yet)."""
+async def _partitions(bootstrap_servers: str, pattern: re.Pattern[str]) -> list[TopicPartition]:
+    """The partitions of every topic whose name matches, asked of the broker (a consumer without
+    a subscription may not have the topics' metadata yet)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
-        [described] = await admin.describe_topics([topic])
+        topics = sorted(t for t in await admin.list_topics() if pattern.match(t))
+        described = await admin.describe_topics(topics) if topics else []
     finally:
         await admin.close()
-    numbers = sorted(p["partition"] for p in described.get("partitions", []))
-    if not numbers:
-        raise RuntimeError(f"topic {topic!r} does not exist (is the topic prefix right?)")
-    return [TopicPartition(topic, n) for n in numbers]
+    found = [
+        TopicPartition(d["topic"], p["partition"])
+        for d in described
+        for p in sorted(d.get("partitions", []), key=lambda p: p["partition"])
+    ]
+    if not found:
+        raise RuntimeError(f"no topic matches {pattern.pattern!r} (is the topic prefix right?)")
+    return found
 
 
 async def _read_to_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> list[Any]:

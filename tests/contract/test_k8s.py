@@ -1,11 +1,14 @@
 """The deploy artefacts cannot drift from the code: every Kubernetes manifest parses and names
-real settings, ports, commands and probes; the Grafana dashboard queries only metrics the code
+real settings, ports, commands and probes; the lane overlay turns every base Deployment into a
+consumers-only copy serving its lane; the Grafana dashboard queries only metrics the code
 defines."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,12 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from ilrflow.shared import metrics
 from ilrflow.shared.devstack import SERVICES
+from ilrflow.shared.lanes import POOLED, parse_lanes
 from ilrflow.shared.settings import SERVICE_PORTS, Settings
 
 REPO = Path(__file__).resolve().parents[2]
-K8S = REPO / "deploy" / "k8s"
+K8S = REPO / "deploy" / "k8s" / "base"
+LANE_OVERLAY = REPO / "deploy" / "k8s" / "overlays" / "lane-acme"
 DASHBOARD = REPO / "deploy" / "grafana" / "ilrflow.json"
 SETTING_VARIABLES = {f"ILRFLOW_{name.upper()}" for name in Settings.model_fields}
 
@@ -93,6 +98,77 @@ def test_config_map_and_secret_hold_only_real_settings() -> None:
     assert config["ILRFLOW_HTTP_HOST"] == "0.0.0.0"  # reachable from the Service
     # Every value parses as the setting's type.
     Settings.model_validate({k.removeprefix("ILRFLOW_").lower(): v for k, v in config.items()})
+
+
+def test_the_root_applies_the_base_and_the_base_is_the_pooled_lane() -> None:
+    root = yaml.safe_load((K8S.parent / "kustomization.yaml").read_text())
+    assert root["resources"] == ["base"]
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    lane_labels = [
+        entry for entry in kustomization["labels"] if "ilrflow.io/lane" in entry["pairs"]
+    ]
+    assert lane_labels == [{"pairs": {"ilrflow.io/lane": POOLED}, "includeSelectors": True}]
+
+
+def lane_overlay() -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    kustomization = yaml.safe_load((LANE_OVERLAY / "kustomization.yaml").read_text())
+    patches = {p["target"]["kind"]: p["path"] for p in kustomization["patches"]}
+    operations = yaml.safe_load((LANE_OVERLAY / patches["Deployment"]).read_text())
+    dropped = {k: v for k, v in patches.items() if k != "Deployment"}
+    return kustomization, operations, dropped
+
+
+def test_the_lane_overlay_parses_and_each_deployment_serves_only_its_lane() -> None:
+    kustomization, operations, dropped = lane_overlay()
+    assert kustomization["resources"] == ["../../base"]
+    [labels] = kustomization["labels"]
+    lane = labels["pairs"]["ilrflow.io/lane"]
+    assert labels["includeSelectors"] is True  # its pods are never selected by the base's
+    assert kustomization["nameSuffix"] == f"-lane-{lane}"
+    assert LANE_OVERLAY.name == f"lane-{lane}"
+    # Applied the way kustomize does (these two JSON Patch operations) to every base Deployment.
+    for deployment in of_kind("Deployment").values():
+        env = list(deployment["spec"]["template"]["spec"]["containers"][0]["env"])
+        for operation in operations:
+            if operation["path"] == "/spec/template/spec/containers/0/env/-":
+                assert operation["op"] == "add"
+                env.append(operation["value"])
+            else:
+                assert operation == {"op": "replace", "path": "/spec/replicas", "value": 1}
+        values = {e["name"]: e["value"] for e in env}
+        assert set(values) <= SETTING_VARIABLES
+        assert parse_lanes(values["ILRFLOW_LANES"]) == (lane,)
+        assert values["ILRFLOW_RUN_CONSUMERS"] == values["ILRFLOW_RUN_RELAY"] == "true"
+    [pattern] = dropped
+    for kind in (
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "ConfigMap",
+        "Secret",
+    ):
+        assert re.fullmatch(pattern, kind), kind
+    drop = yaml.safe_load((LANE_OVERLAY / dropped[pattern]).read_text())
+    assert drop["$patch"] == "delete"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_the_lane_overlay_builds_with_kustomize() -> None:
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(LANE_OVERLAY)], capture_output=True, text=True, check=True
+    ).stdout
+    rendered = [d for d in yaml.safe_load_all(built) if d]
+    assert {d["kind"] for d in rendered} == {"Deployment"}
+    assert sorted(d["metadata"]["name"] for d in rendered) == sorted(
+        f"ilrflow-{s}-lane-acme" for s in SERVICES
+    )
+    for deployment in rendered:
+        spec = deployment["spec"]
+        assert spec["selector"]["matchLabels"]["ilrflow.io/lane"] == "acme"
+        [container] = spec["template"]["spec"]["containers"]
+        assert {"name": "ILRFLOW_LANES", "value": "acme"} in container["env"]
+        sources = {next(iter(s.values()))["name"] for s in container["envFrom"]}
+        assert sources == {"ilrflow-settings", "ilrflow-secrets"}  # the base's, not copies
 
 
 COLLECTORS = [c for c in vars(metrics).values() if isinstance(c, MetricWrapperBase)]

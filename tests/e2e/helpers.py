@@ -1,17 +1,22 @@
-"""Shared steps for the end-to-end tests: a tenant with staff, an enrolled learner, raw Kafka."""
+"""Shared steps for the end-to-end (and fault) tests: a tenant with staff and tracker types, an
+enrolled learner the tracker service knows, raw Kafka."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ilrflow.shared.events import Envelope, to_wire
-from tests.conftest import Stack, eventually, new_tenant
+from tests.conftest import REPO, Stack, eventually, new_tenant
 
 GROUP = "cohort-a"
 STAFF = (
@@ -73,6 +78,45 @@ def tenant_with_staff(stack: Stack) -> Tenant:
     return tenant
 
 
+BUILT_IN_TYPES = (
+    "change_of_name",
+    "change_of_address",
+    "change_of_contact_details",
+    "break_in_learning",
+    "return_to_learning",
+    "change_of_employer",
+    "change_of_working_hours",
+    "change_of_programme",
+    "withdrawal",
+)
+
+
+def configure_trackers(
+    tenant: Tenant,
+    *,
+    custom: Mapping[str, dict[str, Any]] | None = None,
+    settings: dict[str, Any] | None = None,
+) -> None:
+    """Every built-in tracker type on, the given custom types defined, the tenant's tracker
+    settings (allocation rules, withdrawal reasons) set."""
+    with tenant.admin("tracker") as http:
+        for tracker_type in BUILT_IN_TYPES:
+            enabled = http.put(f"/v1/tracker-types/{tracker_type}", json={"enabled": True})
+            assert enabled.status_code == 200, enabled.text
+        for tracker_type, definition in (custom or {}).items():
+            defined = http.put(f"/v1/tracker-types/{tracker_type}", json=definition)
+            assert defined.status_code == 200, defined.text
+        if settings is not None:
+            stored = http.put("/v1/tracker-settings", json=settings)
+            assert stored.status_code == 200, stored.text
+
+
+def tracker_probe(learner_id: str) -> dict[str, Any]:
+    """A request the tracker service answers 404 until its projection knows the learner, and
+    refuses for its empty change (422) once it does."""
+    return {"type": "change_of_name", "learner_id": learner_id, "changes": {}}
+
+
 def enrolled_learner(tenant: Tenant, **overrides: Any) -> str:
     """Create and enrol a learner; return its id once its ILR exists (version 1)."""
     with tenant.admin("learner") as http:
@@ -85,6 +129,16 @@ def enrolled_learner(tenant: Tenant, **overrides: Any) -> str:
     return learner_id
 
 
+def known_learner(tenant: Tenant, **overrides: Any) -> str:
+    """An enrolled learner that the tracker service's projections already know."""
+    learner_id = enrolled_learner(tenant, **overrides)
+    with tenant.admin("tracker") as http:
+        eventually(
+            lambda: http.post("/v1/trackers", json=tracker_probe(learner_id)).status_code == 422
+        )
+    return learner_id
+
+
 def physical(topic: str) -> str:
     """The broker's name for a topic in this test run (the stack fixture sets the prefix)."""
     return os.environ.get("ILRFLOW_TOPIC_PREFIX", "") + topic
@@ -92,16 +146,20 @@ def physical(topic: str) -> str:
 
 async def produce(
     bootstrap: str, records: list[tuple[str, bytes | None, dict[str, bytes], bytes | None]]
-) -> None:
-    """Publish raw (topic, key, headers, value) records in order, as any client could.
-    Topic names are the logical ones (``tracker-processed``); the run's prefix is added here."""
+) -> list[tuple[int, int]]:
+    """Publish raw (topic, key, headers, value) records in order, as any client could; return
+    each one's (partition, offset). Topic names are the logical ones (``tracker-processed``);
+    the run's prefix is added here."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
+        written = []
         for topic, key, headers, value in records:
-            await producer.send_and_wait(
+            metadata = await producer.send_and_wait(
                 physical(topic), value, key=key, headers=list(headers.items())
             )
+            written.append((metadata.partition, metadata.offset))
+        return written
     finally:
         await producer.stop()
 
@@ -137,3 +195,15 @@ async def read_topic(bootstrap: str, topic: str, key: bytes) -> list[Any]:
 
 def run(coroutine: Any) -> Any:
     return asyncio.new_event_loop().run_until_complete(coroutine)
+
+
+def downstream_example() -> ModuleType:
+    """docs/examples/downstream_consumer.py, loaded as a module (it is not a package)."""
+    path = REPO / "docs" / "examples" / "downstream_consumer.py"
+    spec = importlib.util.spec_from_file_location("downstream_consumer", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module

@@ -4,16 +4,25 @@ success after a header repair), audit verification, tenant settings, and its err
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pymongo import MongoClient
 from typer.testing import CliRunner
 
 from ilrflow.shared.cli import app
 from ilrflow.shared.cli.common import EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_USAGE
 from ilrflow.shared.events import TrackerProcessed, new_event, partition_key
-from tests.conftest import Stack, eventually
+from tests.conftest import Stack, eventually, new_tenant
 from tests.e2e.helpers import (
+    GROUP,
+    LEARNER,
+    STAFF,
     Tenant,
     enrolled_learner,
     produce,
@@ -179,6 +188,89 @@ def test_tenants_show(stack: Stack, tenant: Tenant) -> None:
     assert shown["settings"]
 
 
+def test_tenants_create_from_a_file_and_options(stack: Stack, tmp_path: Path) -> None:
+    name = new_tenant()
+    policy = tmp_path / "tenant.yaml"
+    policy.write_text(
+        "settings:\n"
+        "  two_person_control: true\n"
+        "  material_impact_threshold: 15\n"
+        "types:\n"
+        "  change_of_address: {enabled: true, process_roles: [admin, ilr_qa]}\n"
+        "ilr:\n"
+        "  ukprn: 10012345\n"
+    )
+    created = ilrflow(
+        stack, "tenants", "create", name, "--file", str(policy),
+        "--enable", "change_of_name", "--roles", "change_of_name:raise=learner,tutor",
+        "--allocate", f"{GROUP}=admin-1",
+        "--tracker-url", stack.urls["tracker"], "--ilr-url", stack.urls["ilr"], "--json",
+    )  # fmt: skip
+    assert created["enabled_types"] == ["change_of_name", "change_of_address"]
+    assert created["ilr"]["ukprn"] == 10012345
+
+    shown = ilrflow(
+        stack, "tenants", "show", name, "--tracker-url", stack.urls["tracker"],
+        "--ilr-url", stack.urls["ilr"], "--json",
+    )  # fmt: skip
+    assert shown == created
+    assert shown["settings"]["two_person_control"] is True
+    assert shown["settings"]["material_impact_threshold"] == 15
+    assert shown["settings"]["allocation_rules"] == [
+        {"learner_group": GROUP, "admin_id": "admin-1", "tracker_types": []}
+    ]
+    assert shown["policy"]["change_of_address"]["process"] == ["admin", "ilr_qa"]
+    assert shown["policy"]["change_of_name"]["raise"] == ["learner", "tutor"]
+
+    # Roles alone leave the switch as it was.
+    again = ilrflow(
+        stack, "tenants", "create", name, "--roles", "change_of_address:edit=admin",
+        "--tracker-url", stack.urls["tracker"], "--ilr-url", stack.urls["ilr"], "--json",
+    )  # fmt: skip
+    assert again["policy"]["change_of_address"]["enabled"] is True
+    assert again["policy"]["change_of_address"]["edit"] == ["admin"]
+
+    # The tenant works: staff, a learner, and a tracker of an enabled type is raised.
+    tenant = Tenant(stack, name)
+    with tenant.admin("learner") as http:
+        for staff in STAFF:
+            assert http.post("/v1/staff", json=staff).status_code == 201
+    learner_id = enrolled_learner(tenant)
+    request = {
+        "type": "change_of_address",
+        "learner_id": learner_id,
+        "changes": {"address": {"lines": ["22 Mill Lane", "Bradford"], "postcode": "BD1 1AA"}},
+    }
+    with tenant.admin("tracker") as tracker:
+        raised = eventually(lambda: tracker.post("/v1/trackers", json=request))
+        assert raised.status_code == 201, raised.text
+        assert raised.json()["allocated_to"] == "admin-1"
+        request["type"] = "change_of_contact_details"  # not enabled
+        assert tracker.post("/v1/trackers", json=request).status_code in (403, 422)
+
+
+def test_tenants_create_errors(stack: Stack) -> None:
+    urls = ["--tracker-url", stack.urls["tracker"], "--ilr-url", stack.urls["ilr"]]
+    bad_roles = ilrflow(
+        stack, "tenants", "create", new_tenant(), "--roles", "change_of_name:raise=wizard", *urls,
+        code=EXIT_USAGE,
+    )  # fmt: skip
+    assert "unknown roles" in bad_roles.output
+    bad_verb = ilrflow(
+        stack, "tenants", "create", "t", "--roles", "change_of_name=admin", *urls, code=EXIT_USAGE
+    )
+    assert "TYPE:VERB=role" in bad_verb.output
+    unknown_type = ilrflow(
+        stack, "tenants", "create", new_tenant(), "--enable", "no_such_type", *urls,
+        code=EXIT_NOT_FOUND,
+    )  # fmt: skip
+    assert "no_such_type" in unknown_type.output
+    bad_ukprn = ilrflow(
+        stack, "tenants", "create", new_tenant(), "--ukprn", "12", *urls, code=EXIT_USAGE
+    )
+    assert "ukprn" in bad_ukprn.output
+
+
 def test_errors_are_clear_with_exit_codes(stack: Stack) -> None:
     unknown = ilrflow(stack, "dlt", "list", "no-such-topic", code=EXIT_USAGE)
     assert "unknown topic 'no-such-topic'" in unknown.output
@@ -192,3 +284,89 @@ def test_errors_are_clear_with_exit_codes(stack: Stack) -> None:
         stack, "tenants", "show", "t", "--tracker-url", "http://127.0.0.1:9", code=EXIT_UNAVAILABLE
     )
     assert "cannot reach the tracker service" in down.output
+
+
+PROJECTIONS = [
+    ("tracker", "learners", "learner_projection"),
+    ("tracker", "staff", "staff_projection"),
+    ("tracker", "ilr", "ilr_projection"),
+    ("notify", "learners", "learner_projection"),
+    ("notify", "staff", "staff_projection"),
+]
+
+
+def tenant_documents(stack: Stack, service: str, collection: str, tenant: str) -> list[Any]:
+    with MongoClient(stack.settings.mongo_url) as client:
+        db = client[stack.settings.database_name(service)]
+        return sorted(
+            (d for d in db[collection].find() if str(d["_id"]).startswith(f"{tenant}:")),
+            key=lambda d: str(d["_id"]),
+        )
+
+
+@pytest.mark.parametrize(("service", "name", "collection"), PROJECTIONS)
+def test_a_rebuilt_projection_holds_what_the_live_one_held(
+    stack: Stack, tenant: Tenant, service: str, name: str, collection: str
+) -> None:
+    learner_id = enrolled_learner(tenant)
+
+    def settled() -> list[Any]:
+        """The tenant's documents once the learner's enrolment is in and nothing moves."""
+        before = tenant_documents(stack, service, collection, tenant.name)
+        if "staff" not in collection:
+            mine = [d for d in before if learner_id in str(d["_id"])]
+            assert mine
+            assert mine[0].get("programmes", [None])  # tracker's learners: enrolled
+        time.sleep(1.5)
+        return before if before == tenant_documents(stack, service, collection, tenant.name) else []
+
+    live = eventually(settled)
+    report = ilrflow(
+        stack, "projections", "rebuild", service, name, "--keep-previous",
+        "--settle-seconds", "0.5", "--json",
+    )  # fmt: skip
+    assert report["collection"] == collection
+    assert report["applied"] >= len(live)
+    assert report["previous"].startswith(f"{collection}__previous_")
+    assert tenant_documents(stack, service, collection, tenant.name) == live
+    assert tenant_documents(stack, service, report["previous"], tenant.name) == live
+    with MongoClient(stack.settings.mongo_url) as client:
+        db = client[stack.settings.database_name(service)]
+        assert f"{collection}__rebuild" not in db.list_collection_names()
+        db.drop_collection(report["previous"])
+
+
+def test_events_arriving_during_a_rebuild_are_not_lost(stack: Stack, tenant: Tenant) -> None:
+    command = [
+        sys.executable, "-c", "from ilrflow.shared.cli import main; main()",
+        "projections", "rebuild", "tracker", "learners", "--settle-seconds", "2", "--json",
+    ]  # fmt: skip
+    rebuild = subprocess.Popen(
+        command, env={**os.environ, **stack.env}, stdout=subprocess.PIPE, text=True
+    )
+    created: list[str] = []
+    with tenant.admin("learner") as http:
+        while rebuild.poll() is None or len(created) < 3:
+            response = http.post("/v1/learners", json={**LEARNER, "given_names": "During"})
+            assert response.status_code == 201, response.text
+            created.append(response.json()["id"])
+            time.sleep(0.3)
+    stdout, _ = rebuild.communicate(timeout=120)
+    assert rebuild.returncode == 0, stdout
+    report = json.loads(stdout)
+    assert report["paused_seconds"] >= 2
+
+    def all_projected() -> bool:
+        ids = {
+            d["id"] for d in tenant_documents(stack, "tracker", "learner_projection", tenant.name)
+        }
+        return set(created) <= ids
+
+    eventually(all_projected)
+
+
+def test_projection_errors(stack: Stack) -> None:
+    unknown = ilrflow(stack, "projections", "rebuild", "nowhere", "x", code=EXIT_USAGE)
+    assert "unknown service 'nowhere'" in unknown.output
+    missing = ilrflow(stack, "projections", "rebuild", "tracker", "nope", code=EXIT_NOT_FOUND)
+    assert "it keeps: learners, staff, ilr" in missing.output

@@ -6,11 +6,8 @@ started after the fact rebuilds every learner's ILR from Kafka alone."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from datetime import date
 from io import BytesIO
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -19,21 +16,19 @@ import xmlschema
 from lxml import etree
 
 from tests.conftest import REPO, Stack, eventually
-from tests.e2e.helpers import ENROLMENT, GROUP, LEARNER, Tenant, run, tenant_with_staff
+from tests.e2e.helpers import (
+    ENROLMENT,
+    GROUP,
+    LEARNER,
+    Tenant,
+    configure_trackers,
+    downstream_example,
+    run,
+    tenant_with_staff,
+)
 
 pytestmark = pytest.mark.e2e
 
-BUILT_IN_TYPES = (
-    "change_of_name",
-    "change_of_address",
-    "change_of_contact_details",
-    "break_in_learning",
-    "return_to_learning",
-    "change_of_employer",
-    "change_of_working_hours",
-    "change_of_programme",
-    "withdrawal",
-)
 CUSTOM_TYPE = "custom:laptop_loan"
 TENANT_REASON = "Moved abroad"
 SCHEMAS = REPO / "services" / "ilr" / "schemas"
@@ -49,23 +44,16 @@ LAST_DAY = date(2025, 12, 19)
 def tenant_ready_for_every_type(stack: Stack) -> Tenant:
     """Staff, every type on, cohort-a allocated to admin-1, a custom type, a withdrawal reason."""
     tenant = tenant_with_staff(stack)
-    with tenant.admin("tracker") as http:
-        for tracker_type in BUILT_IN_TYPES:
-            put = http.put(f"/v1/tracker-types/{tracker_type}", json={"enabled": True})
-            assert put.status_code == 200, put.text
-        custom = {
-            "enabled": True,
-            "title": "Laptop loan",
-            "fields": [{"name": "asset_tag", "type": "string", "required": True}],
-        }
-        put = http.put(f"/v1/tracker-types/{CUSTOM_TYPE}", json=custom)
-        assert put.status_code == 200, put.text
-        settings = {
-            "allocation_rules": [{"learner_group": GROUP, "admin_id": "admin-1"}],
-            "withdrawal_reason_map": {TENANT_REASON: 44},
-        }
-        put = http.put("/v1/tracker-settings", json=settings)
-        assert put.status_code == 200, put.text
+    custom = {
+        "enabled": True,
+        "title": "Laptop loan",
+        "fields": [{"name": "asset_tag", "type": "string", "required": True}],
+    }
+    settings = {
+        "allocation_rules": [{"learner_group": GROUP, "admin_id": "admin-1"}],
+        "withdrawal_reason_map": {TENANT_REASON: 44},
+    }
+    configure_trackers(tenant, custom={CUSTOM_TYPE: custom}, settings=settings)
     return tenant
 
 
@@ -448,7 +436,7 @@ def test_downstream_consumer_rebuilds_every_ilr_from_ilr_state(tenant: Tenant) -
     change(tenant, on_break, "break_in_learning", _break())
     learner_ids = _tenant_learners(tenant)
     expected = {learner_id: ilr_of(tenant, learner_id) for learner_id in learner_ids}
-    example = _downstream_example()
+    example = downstream_example()
     settings = tenant.stack.settings
     mirror = example.IlrMirror(settings.kafka_bootstrap, tenant.name, settings.topic_prefix)
 
@@ -498,17 +486,6 @@ def _tenant_learners(tenant: Tenant) -> list[str]:
     page = response.json()
     items = page["items"] if isinstance(page, dict) else page
     return [item["id"] for item in items if ilr_of(tenant, item["id"])]
-
-
-def _downstream_example() -> ModuleType:
-    path = REPO / "docs" / "examples" / "downstream_consumer.py"
-    spec = importlib.util.spec_from_file_location("downstream_consumer", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
 
 
 async def _follow_until(mirror: Any, key: tuple[str, str], version: int) -> None:

@@ -97,6 +97,42 @@ def test_learner_led_and_staff_led_stories_notify_email_and_audit_exactly(stack:
     assert full_timeline(support, learner_id, address, pause) == timeline
 
 
+def test_a_cancelled_tracker_tells_its_raiser_but_not_the_admin_who_cancelled_it(
+    stack: Stack,
+) -> None:
+    tenant = tenant_with_staff(stack)
+    learner_id = enrolled_learner(tenant)
+    enable_types_allocated_to_admin(tenant, "change_of_address")
+    tutor = tenant.as_("tracker", "tutor-1", "tutor", groups=[GROUP])
+    request = {"type": "change_of_address", "learner_id": learner_id, "changes": ADDRESS_CHANGE}
+    tracker_id = eventually(lambda: tutor.post("/v1/trackers", json=request).json()["id"])
+    with tenant.admin("tracker") as admin:
+        cancel = admin.post(f"/v1/trackers/{tracker_id}/cancel", json={"reason": "duplicate"})
+        assert cancel.status_code == 200, cancel.text
+
+    def told(person: str, role: str) -> list[tuple[str, str]]:
+        items = in_app(tenant, person, role).get("/v1/notifications").json()["items"]
+        return sorted((n["event_type"].split(".")[2], n["body_text"]) for n in items)
+
+    tutor_told = eventually(lambda: told("tutor-1", "tutor"))
+    assert [kind for kind, _ in tutor_told] == ["cancelled"]
+    assert "cancelled by Ada Admin" in tutor_told[0][1]
+    assert "Reason: duplicate" in tutor_told[0][1]
+    assert stack.mail is not None
+    mails = eventually(lambda: [m for m in emails_to(stack, "tom@example.org") if tracker_id in m])
+    assert len(mails) == 1
+    # The admin's own cancellation would have been decided with the tutor's message: not there.
+    assert eventually(lambda: [kind for kind, _ in told("admin-1", "admin")] == ["raised"])
+
+
+def emails_to(stack: Stack, address: str) -> list[str]:
+    assert stack.mail is not None
+    parsed = [
+        email.message_from_bytes(m.content, policy=default_policy) for m in stack.mail.messages
+    ]
+    return [text_of(m) for m in parsed if m["To"] == address]  # type: ignore[arg-type]
+
+
 # --- steps ------------------------------------------------------------------------------------
 
 

@@ -10,11 +10,10 @@ import httpx
 import pytest
 
 from tests.conftest import Stack, eventually
-from tests.e2e.helpers import GROUP, Tenant
+from tests.e2e.helpers import GROUP, Tenant, known_learner
 from tests.e2e.test_tracker_steps import (
     OTHER_GROUP,
     ilr_outcome,
-    known_learner,
     process,
     raise_tracker,
     tracker_tenant,

@@ -10,7 +10,8 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.conftest import Stack
-from tests.e2e.test_tracker_steps import known_learner, process, raise_tracker, tracker_tenant
+from tests.e2e.helpers import known_learner
+from tests.e2e.test_tracker_steps import process, raise_tracker, tracker_tenant
 
 pytestmark = pytest.mark.e2e
 

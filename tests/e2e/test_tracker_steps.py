@@ -10,20 +10,9 @@ import httpx
 
 from ilrflow.shared.events import Topics, partition_key
 from tests.conftest import Stack, eventually
-from tests.e2e.helpers import GROUP, Tenant, enrolled_learner, read_topic, run, tenant_with_staff
+from tests.e2e.helpers import GROUP, Tenant, configure_trackers, read_topic, run, tenant_with_staff
 
 OTHER_GROUP = "cohort-b"
-BUILT_IN_TYPES = (
-    "change_of_name",
-    "change_of_address",
-    "change_of_contact_details",
-    "break_in_learning",
-    "return_to_learning",
-    "change_of_employer",
-    "change_of_working_hours",
-    "change_of_programme",
-    "withdrawal",
-)
 EXTRA_STAFF = (
     {
         "id": "admin-2",
@@ -66,27 +55,13 @@ def tracker_tenant(stack: Stack, *, allocate_to: str | None = "admin-1") -> Tena
     with tenant.admin("learner") as http:
         for staff in EXTRA_STAFF:
             assert http.post("/v1/staff", json=staff).status_code == 201
-    with tenant.admin("tracker") as http:
-        for tracker_type in BUILT_IN_TYPES:
-            enabled = http.put(f"/v1/tracker-types/{tracker_type}", json={"enabled": True})
-            assert enabled.status_code == 200, enabled.text
-        custom = http.put("/v1/tracker-types/custom:laptop_request", json=LAPTOP_REQUEST)
-        assert custom.status_code == 200, custom.text
-        if allocate_to:
-            rules = [{"learner_group": GROUP, "admin_id": allocate_to}]
-            settings = http.put("/v1/tracker-settings", json={"allocation_rules": rules})
-            assert settings.status_code == 200, settings.text
+    rules = [{"learner_group": GROUP, "admin_id": allocate_to}] if allocate_to else None
+    configure_trackers(
+        tenant,
+        custom={"custom:laptop_request": LAPTOP_REQUEST},
+        settings={"allocation_rules": rules} if rules else None,
+    )
     return tenant
-
-
-def known_learner(tenant: Tenant, **overrides: Any) -> str:
-    """An enrolled learner that the tracker service's projections already know."""
-    learner_id = enrolled_learner(tenant, **overrides)
-    with tenant.admin("tracker") as http:
-        # An empty change is refused as invalid (422) once the learner is known, 404 before.
-        probe = {"type": "change_of_name", "learner_id": learner_id, "changes": {}}
-        eventually(lambda: http.post("/v1/trackers", json=probe).status_code == 422)
-    return learner_id
 
 
 def raise_tracker(http: httpx.Client, tracker_type: str, learner_id: str, changes: Any) -> Any:

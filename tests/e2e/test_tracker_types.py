@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Stack, eventually
+from tests.e2e.helpers import known_learner
 from tests.e2e.test_tracker_steps import (
     ilr_outcome,
-    known_learner,
     problems,
     process,
     published_event_types,
@@ -334,3 +334,35 @@ def test_rejected_cancelled_and_custom_trackers(stack: Stack) -> None:
         assert cancelled.status_code == 200, cancelled.text
         assert cancelled.json()["status"] == "cancelled"
         published_event_types(tenant, learner_id, withdrawn["id"], RAISED, ALLOCATED, CANCELLED)
+
+
+def test_a_retried_raise_with_an_idempotency_key_raises_once(stack: Stack) -> None:
+    tenant = tracker_tenant(stack)
+    learner_id = known_learner(tenant)
+    body = {
+        "type": "change_of_name",
+        "learner_id": learner_id,
+        "changes": {"given_names": "Alicia", "family_name": "Walker"},
+    }
+    with tenant.admin("tracker") as admin:
+        first = admin.post("/v1/trackers", json=body, headers={"Idempotency-Key": "retry-1"})
+        again = admin.post("/v1/trackers", json=body, headers={"Idempotency-Key": "retry-1"})
+        assert first.status_code == again.status_code == 201, (first.text, again.text)
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert "Idempotent-Replayed" not in first.headers
+        assert again.json()["id"] == first.json()["id"]
+
+        other_body = {**body, "changes": {"given_names": "Alice", "family_name": "Walker"}}
+        reused = admin.post("/v1/trackers", json=other_body, headers={"Idempotency-Key": "retry-1"})
+        assert reused.status_code == 409, reused.text
+        assert reused.json()["error"]["code"] == "idempotency_key_reused"
+
+        fresh = admin.post("/v1/trackers", json=body, headers={"Idempotency-Key": "retry-2"})
+        assert fresh.status_code == 201
+        assert fresh.json()["id"] != first.json()["id"]
+
+        listed = admin.get("/v1/trackers", params={"learner_id": learner_id}).json()
+        ids = sorted(t["id"] for t in listed["items"])
+        assert ids == sorted([first.json()["id"], fresh.json()["id"]])
+    raised = published_event_types(tenant, learner_id, first.json()["id"], RAISED)
+    assert raised.count(RAISED) == 1

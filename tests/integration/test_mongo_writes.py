@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from pymongo import AsyncMongoClient
 
 from ilrflow.shared.events import LearnerSnapshot, LearnerUpdated, new_event
 from ilrflow.shared.idempotency import mark_applied, not_yet_applied
+from ilrflow.shared.lanes import POOLED, RoutingTable
 from ilrflow.shared.mongo import Document, serialised_writes
 from ilrflow.shared.outbox import OutboxRelay, merge_updates, new_document_outbox, outbox_update
 
@@ -32,11 +34,26 @@ async def database() -> AsyncIterator[Any]:
         await client.close()
 
 
-def event(n: int) -> Any:
+def event(n: int, tenant: str = "t") -> Any:
     learner = LearnerSnapshot(id="L1", given_names=f"N{n}", family_name="F")
     return new_event(
-        LearnerUpdated(change="changed", learner=learner), tenant="t", subject="L1", actor="a"
+        LearnerUpdated(change="changed", learner=learner), tenant=tenant, subject="L1", actor="a"
     )
+
+
+@dataclass
+class FixedRoutes:
+    """A routing table that does not change, for one process serving ``lanes``."""
+
+    routing: RoutingTable
+    lanes: tuple[str, ...]
+    acknowledged: int = 0
+
+    async def table(self) -> RoutingTable:
+        return self.routing
+
+    async def acknowledge(self) -> None:
+        self.acknowledged += 1
 
 
 async def test_concurrent_updates_of_one_document_lose_nothing(database: Any) -> None:
@@ -73,7 +90,7 @@ async def test_the_relay_publishes_in_order_and_empties_the_outbox(database: Any
     )
     published: list[Any] = []
 
-    async def publish(e: Any) -> None:
+    async def publish(e: Any, topic: str) -> None:
         published.append(e)
 
     relay = OutboxRelay([collection], publish)
@@ -95,14 +112,14 @@ async def test_a_relay_that_dies_before_removing_its_events_publishes_them_again
     await collection.insert_one({"_id": "t:L1", **new_document_outbox([only])})
     calls: list[str] = []
 
-    async def publish_then_crash(e: Any) -> None:
+    async def publish_then_crash(e: Any, topic: str) -> None:
         calls.append(e.id)
         raise ConnectionError("process killed after the broker acknowledged")
 
     with pytest.raises(ConnectionError):
         await OutboxRelay([collection], publish_then_crash).drain_once()
 
-    async def publish(e: Any) -> None:
+    async def publish(e: Any, topic: str) -> None:
         calls.append(e.id)
 
     assert await OutboxRelay([collection], publish).drain_once() == 1
@@ -121,6 +138,28 @@ async def test_an_effect_is_recorded_once_per_event_id(database: Any) -> None:
         results.append(result.matched_count)
     assert results == [1, 0]
     assert (await collection.find_one({"_id": "a"}))["count"] == 1
+
+
+async def test_each_relay_publishes_only_its_lanes_tenants_to_their_routed_topics(
+    database: Any,
+) -> None:
+    collection = serialised_writes(database["aggregates"])
+    for tenant in ("pooled-t", "acme-t", "paused-t"):
+        await collection.insert_one({"_id": tenant, **new_document_outbox([event(1, tenant)])})
+    table = RoutingTable().move("acme-t", "acme").pause("paused-t")
+    published: list[tuple[str, str]] = []
+
+    async def publish(e: Any, topic: str) -> None:
+        published.append((e.tenant, topic))
+
+    pooled = FixedRoutes(table, (POOLED,))
+    assert await OutboxRelay([collection], publish, routes=pooled).drain_once() == 1
+    acme = FixedRoutes(table, ("acme",))
+    assert await OutboxRelay([collection], publish, routes=acme).drain_once() == 1
+    assert published == [("pooled-t", "learner-updated"), ("acme-t", "lane-acme.learner-updated")]
+    assert (pooled.acknowledged, acme.acknowledged) == (1, 1)
+    paused = await collection.find_one({"_id": "paused-t"})
+    assert paused["outbox_pending"] == 1  # waits in the outbox until the move is over
 
 
 async def test_a_conditional_update_changes_only_a_matching_document(database: Any) -> None:
@@ -148,7 +187,7 @@ async def test_the_relay_reads_only_written_documents_and_still_scans_now_and_th
     collection = serialised_writes(database["aggregates"])
     published: list[str] = []
 
-    async def publish(e: Any) -> None:
+    async def publish(e: Any, topic: str) -> None:
         published.append(e.id)
 
     relay = OutboxRelay([collection], publish, scan_seconds=3600)
@@ -171,7 +210,7 @@ async def test_an_event_written_while_the_relay_publishes_is_not_left_for_the_sc
     first, second = event(1), event(2)
     published: list[str] = []
 
-    async def publish_and_write_meanwhile(e: Any) -> None:
+    async def publish_and_write_meanwhile(e: Any, topic: str) -> None:
         published.append(e.id)
         if e.id == first.id:  # a save of the same document while its first event goes out
             await collection.update_one({"_id": "t:L1"}, outbox_update([second]))

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aiokafka import ConsumerRecord
+from faststream.kafka.message import KafkaMessage
+from faststream.kafka.parser import AioKafkaParser
 from pymongo.errors import AutoReconnect
 
 from ilrflow.shared.errors import PermanentError
 from ilrflow.shared.events import EventType, Topics, to_wire
-from ilrflow.shared.kafka import ConsumerGroup
+from ilrflow.shared.kafka import ConsumerGroup, tolerant_parse, undecoded_body
 from ilrflow.shared.settings import Settings
 from tests.core.test_events import processed_event
 
@@ -125,3 +128,28 @@ async def test_a_type_this_service_does_not_handle_is_skipped() -> None:
         broker=broker,  # type: ignore[arg-type]
     )
     assert await consumer.handle_record(**record()) == "skipped"
+
+
+async def test_a_record_with_undecodable_headers_and_body_still_reaches_the_handler() -> None:
+    """FastStream's own parser and decoder fail on such a record before any handler runs (and
+    the record would be skipped without a dead letter); ours hand it on."""
+    poison = ConsumerRecord(
+        topic="tracker-processed",
+        partition=0,
+        offset=7,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=b"\xff not json",
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=11,
+        headers=(("ce_id", b"\xff\xfe"), ("content-type", b"application/json"), ("x", None)),
+    )
+    original = AioKafkaParser(KafkaMessage, None).parse_message
+    with pytest.raises(UnicodeDecodeError):
+        await original(poison)
+    message = await tolerant_parse(poison, original)
+    assert message.headers["ce_id"] == "\ufffd\ufffd"
+    assert message.headers["x"] == ""
+    assert await undecoded_body(message) == b"\xff not json"

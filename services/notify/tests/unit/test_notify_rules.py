@@ -21,6 +21,7 @@ from ilrflow.shared.events import (
     IlrUpdated,
     Payload,
     TrackerAllocated,
+    TrackerCancelled,
     TrackerProcessed,
     TrackerRaised,
     TrackerRejected,
@@ -90,6 +91,19 @@ def rejected(**overrides: Any) -> TrackerRejected:
         "raised_by": "S1",
     }
     return TrackerRejected(**{**fields, **overrides})
+
+
+def cancelled(**overrides: Any) -> TrackerCancelled:
+    fields: dict[str, Any] = {
+        "tracker_id": "T1",
+        "learner_id": "L1",
+        "tracker_type": "change_of_address",
+        "reason": "Raised by mistake",
+        "cancelled_by": "L1",
+        "raised_by": "L1",
+        "allocated_to": "A1",
+    }
+    return TrackerCancelled(**{**fields, **overrides})
 
 
 def sent(decision: Decision) -> set[tuple[str, str]]:
@@ -232,6 +246,36 @@ def test_rejected_raiser_without_an_email_gets_in_app_only() -> None:
 
     assert sent(decision) == {("L2", "in_app")}
     assert decision.skipped[0].reason == "no email address known for L2"
+
+
+# --- tracker cancelled -------------------------------------------------------------------------
+
+
+def test_cancelled_by_its_raiser_tells_the_allocated_admin_only() -> None:
+    decision = decide(event(cancelled()), directory(), NOW)
+
+    assert sent(decision) == {("A1", "in_app")}
+    assert "cancelled by Lee Learner" in decision.notifications[0].body_text
+    assert "Reason: Raised by mistake" in decision.notifications[0].body_text
+    assert decision.notifications[0].subject == "Cancelled: change of address for Lee Learner"
+
+
+def test_cancelled_by_an_admin_tells_the_raiser_by_both_channels() -> None:
+    decision = decide(event(cancelled(cancelled_by="A1", raised_by="S1")), directory(), NOW)
+
+    assert sent(decision) == {("S1", "in_app"), ("S1", "email")}
+    assert any(s.recipient_id == "A1" for s in decision.skipped)
+
+
+def test_cancelled_tells_allocated_admin_and_raiser_with_admin_email_on() -> None:
+    decision = decide(
+        event(cancelled(cancelled_by="A3", raised_by="S1", allocated_to="A1", reason=None)),
+        directory(email_admins=True),
+        NOW,
+    )
+
+    assert sent(decision) == {("A1", "in_app"), ("A1", "email"), ("S1", "in_app"), ("S1", "email")}
+    assert all("Reason: none given" in n.body_text for n in decision.notifications)
 
 
 # --- nothing else ------------------------------------------------------------------------------

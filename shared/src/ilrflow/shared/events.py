@@ -344,6 +344,9 @@ class Envelope(BaseModel, Generic[PayloadT]):
     actor: str
     correlation_id: str
     causation_id: str | None = None
+    traceparent: str | None = Field(
+        default=None, description="W3C trace context of the span that wrote the event."
+    )
     data: PayloadT
 
     @property
@@ -400,6 +403,8 @@ _HEADER_OF = {
     "actor": "ce_actor",
     "correlation_id": "ce_correlationid",
     "causation_id": "ce_causationid",
+    # The W3C header OpenTelemetry's Kafka instrumentations read, not a ce_ attribute.
+    "traceparent": "traceparent",
 }
 REQUIRED_HEADERS = ("ce_id", "ce_type", "ce_source", "ce_time", "ce_subject", "ce_tenant")
 

@@ -15,6 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -32,8 +33,10 @@ from ilrflow.shared.events import (
     header_text,
     to_wire,
 )
+from ilrflow.shared.lanes import POOLED, base_topic, lane_topics
 from ilrflow.shared.logging import bound_context, get_logger
 from ilrflow.shared.settings import Settings
+from ilrflow.shared.tracing import consumer_span
 
 log = get_logger(__name__)
 
@@ -56,15 +59,26 @@ def create_broker(settings: Settings, client_id: str) -> KafkaBroker:
     )
 
 
-async def publish_event(broker: KafkaBroker, event: Envelope[Any], prefix: str = "") -> None:
+async def publish_event(
+    broker: KafkaBroker, event: Envelope[Any], prefix: str = "", topic: str | None = None
+) -> None:
+    """Publish ``event`` to ``topic`` (logical: a routed lane topic) or its catalogue topic."""
+    topic = topic or event.topic
     key, headers, value = to_wire(event)
-    await broker.publish(value, topic=prefix + event.topic, key=key, headers=headers)
-    metrics.EVENTS_PUBLISHED.labels(topic=event.topic).inc()
+    await broker.publish(value, topic=prefix + topic, key=key, headers=headers)
+    metrics.EVENTS_PUBLISHED.labels(topic=topic).inc()
 
 
-def all_topics(prefix: str = "") -> list[str]:
-    """Every topic name on the broker, with the deployment's prefix (``ILRFLOW_TOPIC_PREFIX``)."""
-    return [prefix + t for topic in Topics.ALL for t in (topic, dead_letter_topic(topic))]
+def consumer_group_id(settings: Settings, service: str, topic: str) -> str:
+    # The database prefix is part of the group id, so two deployments (or test runs)
+    # sharing one broker never split each other's partitions.
+    return f"{settings.db_prefix}.{service}.{topic}"
+
+
+def all_topics(prefix: str = "", lanes: Iterable[str] = (POOLED,)) -> list[str]:
+    """Every topic name of these lanes on the broker, dead-letter topics included, with the
+    deployment's prefix (``ILRFLOW_TOPIC_PREFIX``)."""
+    return [prefix + t for lane in lanes for t in lane_topics(lane)]
 
 
 async def ensure_topics(
@@ -87,7 +101,7 @@ async def ensure_topics(
                 replication_factor=1,
                 topic_configs=(
                     {"cleanup.policy": "compact"}
-                    if t.removeprefix(prefix) in Topics.COMPACTED
+                    if base_topic(t.removeprefix(prefix)) in Topics.COMPACTED
                     else {}
                 ),
             )
@@ -136,6 +150,29 @@ async def _connected_admin(bootstrap: str, wait_seconds: float) -> AIOKafkaAdmin
             await asyncio.sleep(0.5)
 
 
+async def tolerant_parse(
+    record: ConsumerRecord[Any, Any], original: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    """FastStream reads every header value as strict UTF-8 before any handler runs: a record
+    with other bytes (or a null) in a header would fail there, outside ``handle_record``, and be
+    skipped without a dead letter. Such values are read here with replacement characters, so the
+    record reaches the handler and is dead-lettered like any other poison."""
+    try:
+        return await original(record)
+    except (UnicodeDecodeError, AttributeError):
+        record.headers = tuple(
+            (name, b"" if value is None else value.decode(errors="replace").encode())
+            for name, value in record.headers
+        )
+        return await original(record)
+
+
+async def undecoded_body(message: Any) -> Any:
+    """The handler reads the raw record; FastStream's own decoding (JSON by content-type) would
+    fail on a poison body before the handler could dead-letter it."""
+    return message.body
+
+
 @dataclass
 class ConsumerGroup:
     """The handlers one service runs for one topic, keyed by event type.
@@ -159,6 +196,8 @@ class ConsumerGroup:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
+            parser=tolerant_parse,
+            decoder=undecoded_body,
         )
         subscriber(self.on_message)
 
@@ -198,14 +237,6 @@ class ConsumerGroup:
             await message.nack()
         else:
             await message.ack()
-        log.info(
-            "record handled",
-            topic=self.topic,
-            partition=record.partition,  # type: ignore[union-attr]
-            offset=record.offset,  # type: ignore[union-attr]
-            outcome=outcome,
-            event_type=header_text(dict(message.headers), "ce_type"),
-        )
 
     async def handle_record(
         self,
@@ -217,6 +248,29 @@ class ConsumerGroup:
         offset: int,
     ) -> str:
         """Run the handler; return 'done', 'skipped', 'dead-lettered' or 'retry'."""
+        with consumer_span(
+            self.topic, headers, **{"messaging.consumer.group.name": self.group_id}
+        ) as span:
+            outcome = await self._handle_in_context(headers, value, key, partition, offset)
+            span.set_attribute("ilrflow.outcome", outcome)
+            log.info(
+                "record handled",
+                topic=self.topic,
+                partition=partition,
+                offset=offset,
+                outcome=outcome,
+                event_type=header_text(headers, "ce_type"),
+            )
+            return outcome
+
+    async def _handle_in_context(
+        self,
+        headers: dict[str, Any],
+        value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        offset: int,
+    ) -> str:
         with bound_context(
             topic=self.topic,
             partition=partition,
@@ -227,7 +281,7 @@ class ConsumerGroup:
         ):
             try:
                 event = from_wire(headers, value)
-                if CATALOGUE[event.type].topic != self.topic:
+                if CATALOGUE[event.type].topic != base_topic(self.topic):
                     raise PermanentError(f"event type {event.type} does not belong on {self.topic}")
                 handler = self.handlers.get(event.type)
                 if handler is None:

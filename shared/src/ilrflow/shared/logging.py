@@ -1,4 +1,5 @@
-"""structlog set up once: JSON lines carrying tenant, correlation id and event id."""
+"""structlog set up once: JSON lines carrying tenant, correlation id, event id and the active
+trace and span ids."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
+
+from ilrflow.shared.tracing import add_trace_ids
 
 
 def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -> None:
@@ -21,6 +24,7 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_service(service),
+        add_trace_ids,
     ]
     structlog.configure(
         processors=[

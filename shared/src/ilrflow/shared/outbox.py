@@ -4,6 +4,10 @@ A state change and the events it causes are written in one single-document atomi
 events are pushed onto the document's ``outbox`` array and ``outbox_pending`` is incremented).
 The relay publishes each pending event, then pulls it from the array. A crash between the two
 re-publishes the event on restart; consumers drop it by its event id.
+
+Each event goes to the topic the routing table gives for its tenant (``ilrflow.shared.lanes``).
+A relay publishes only tenants routed to the lanes its process serves, and none that is paused
+for a move between lanes; after each pass it acknowledges the table version it applied.
 """
 
 from __future__ import annotations
@@ -14,20 +18,33 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ilrflow.shared.events import Envelope, event_from_document, event_to_document
+from ilrflow.shared.lanes import RoutingTable
 from ilrflow.shared.logging import get_logger
 from ilrflow.shared.mongo import Document, add_write_listener
+from ilrflow.shared.routing import StaticRoutes
+from ilrflow.shared.tracing import current_traceparent
 
 log = get_logger(__name__)
 
 OUTBOX_FIELD = "outbox"
 PENDING_FIELD = "outbox_pending"
 
-Publish = Callable[[Envelope[Any]], Awaitable[None]]
+Publish = Callable[[Envelope[Any], str], Awaitable[None]]  # (event, logical topic)
+
+
+class Routes(Protocol):
+    """The routing table as a relay sees it (``ilrflow.shared.routing.ProcessRoutes``)."""
+
+    lanes: tuple[str, ...]
+
+    async def table(self) -> RoutingTable: ...
+
+    async def acknowledge(self) -> None: ...
 
 
 def outbox_update(events: Sequence[Envelope[Any]]) -> dict[str, Any]:
@@ -35,7 +52,7 @@ def outbox_update(events: Sequence[Envelope[Any]]) -> dict[str, Any]:
     if not events:
         return {}
     return {
-        "$push": {OUTBOX_FIELD: {"$each": [event_to_document(e) for e in events]}},
+        "$push": {OUTBOX_FIELD: {"$each": [_stored(e) for e in events]}},
         "$inc": {PENDING_FIELD: len(events)},
     }
 
@@ -51,7 +68,15 @@ def merge_updates(*updates: dict[str, Any]) -> dict[str, Any]:
 
 def new_document_outbox(events: Sequence[Envelope[Any]]) -> Document:
     """The outbox fields of a document that is inserted together with its first events."""
-    return {OUTBOX_FIELD: [event_to_document(e) for e in events], PENDING_FIELD: len(events)}
+    return {OUTBOX_FIELD: [_stored(e) for e in events], PENDING_FIELD: len(events)}
+
+
+def _stored(event: Envelope[Any]) -> dict[str, Any]:
+    """The event as the outbox keeps it, with the trace of the span writing it: the relay
+    publishes later, outside the request, and the consumers continue this trace."""
+    document = event_to_document(event)
+    document["traceparent"] = event.traceparent or current_traceparent()
+    return document
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:
@@ -74,10 +99,12 @@ class OutboxRelay:
         publish: Publish,
         poll_seconds: float = 0.5,
         batch_size: int = 100,
+        routes: Routes | None = None,
         scan_seconds: float = 30.0,
     ) -> None:
         self._collections = list(collections)
         self._publish = publish
+        self._routes: Routes = routes or StaticRoutes()
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
         self._scan_seconds = scan_seconds
@@ -98,14 +125,16 @@ class OutboxRelay:
 
     async def run_forever(self) -> None:
         while True:
+            # Cleared before the pass: a write during it wakes the next one at once. A pass
+            # that moved nothing (only a paused tenant's documents left) waits for the poll.
+            self._wake.clear()
             try:
                 moved = await self.drain_once()
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
                 await asyncio.sleep(self._poll_seconds)
                 continue
-            if moved == 0 and not self._has_dirty():
-                self._wake.clear()
+            if moved == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
 
@@ -115,6 +144,7 @@ class OutboxRelay:
         if scan_all:
             self._next_scan = time.monotonic() + self._scan_seconds
         moved = 0
+        await self._routes.table()  # refreshed even when idle, so the acknowledgement is current
         for collection, dirty in zip(self._collections, self._dirty, strict=True):
             if scan_all or dirty is None:
                 if dirty is not None:
@@ -122,24 +152,30 @@ class OutboxRelay:
                 moved += await self._scan(collection)
             else:
                 moved += await self._relay_dirty(collection, dirty)
+        await self._routes.acknowledge()
         return moved
 
-    def _has_dirty(self) -> bool:
-        return any(self._dirty)  # a non-empty set of ids
-
     async def _scan(self, collection: AsyncCollection[Document]) -> int:
-        moved = 0
-        cursor = collection.find(
-            {PENDING_FIELD: {"$gt": 0}}, {OUTBOX_FIELD: 1}, limit=self._batch_size
-        )
-        async for document in cursor:
-            moved += await self._relay_document(collection, document)
+        moved = documents = 0
+        # No query limit: documents of other lanes' or paused tenants are passed over, and must
+        # not fill the batch; ``batch_size`` bounds the documents actually relayed per pass.
+        cursor = collection.find({PENDING_FIELD: {"$gt": 0}}, {OUTBOX_FIELD: 1})
+        try:
+            async for document in cursor:
+                relayed = await self._relay_document(collection, document)
+                moved += relayed
+                documents += relayed > 0
+                if documents >= self._batch_size:
+                    break
+        finally:
+            await cursor.close()
         return moved
 
     async def _relay_dirty(
         self, collection: AsyncCollection[Document], dirty: dict[Any, None]
     ) -> int:
         moved = 0
+        held: list[Any] = []
         while dirty:
             # Taken out before reading: an event written while this one is published puts the
             # document back; a failure puts it back first in line for the next pass.
@@ -148,22 +184,40 @@ class OutboxRelay:
             try:
                 document = await collection.find_one({"_id": identity}, {OUTBOX_FIELD: 1})
                 if document is not None:
-                    moved += await self._relay_document(collection, document)
+                    relayed = await self._relay_document(collection, document)
+                    if relayed == 0 and await self._paused(document):
+                        held.append(identity)
+                    moved += relayed
             except BaseException:
                 waiting = dict(dirty)
                 dirty.clear()
                 dirty.update({identity: None, **waiting})
                 raise
+        # A paused tenant's documents are tried again on the next pass, so they go out as soon
+        # as the pause ends; another lane's are left to that lane's relay (and the full scan).
+        for identity in held:
+            dirty[identity] = None
         return moved
+
+    async def _paused(self, document: Document) -> bool:
+        pending = document.get(OUTBOX_FIELD) or []
+        return bool(pending) and pending[0]["tenant"] in (await self._routes.table()).paused
 
     async def _relay_document(
         self, collection: AsyncCollection[Document], document: Document
     ) -> int:
         pending = document.get(OUTBOX_FIELD) or []
-        for item in pending:
-            await self._publish(event_from_document(item))
         if not pending:
             return 0
+        # An aggregate belongs to one tenant. The table is re-checked per document (it is
+        # cached), so a pause is honoured within the refresh interval even in a long pass.
+        table = await self._routes.table()
+        tenant = pending[0]["tenant"]
+        if not table.publishes(tenant, self._routes.lanes):
+            return 0
+        for item in pending:
+            event = event_from_document(item)
+            await self._publish(event, table.route(tenant, event.type))
         # $pullAll by exact value: FerretDB 1.24 ignores a $pull whose condition names a field.
         await collection.update_one(
             {"_id": document["_id"]},

@@ -20,11 +20,22 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ilrflow.shared import metrics
 from ilrflow.shared.events import Envelope
 from ilrflow.shared.http_errors import install_error_handlers
-from ilrflow.shared.kafka import ConsumerGroup, Handler, create_broker, ensure_topics, publish_event
+from ilrflow.shared.kafka import (
+    ConsumerGroup,
+    Handler,
+    all_topics,
+    consumer_group_id,
+    create_broker,
+    ensure_topics,
+    publish_event,
+)
+from ilrflow.shared.lanes import POOLED, lane_topic
 from ilrflow.shared.logging import bound_context, configure_logging, get_logger
 from ilrflow.shared.mongo import Document, create_client, ping, service_database
 from ilrflow.shared.outbox import OutboxRelay, ensure_outbox_index
+from ilrflow.shared.routing import ProcessRoutes, RoutingStore
 from ilrflow.shared.settings import Settings
+from ilrflow.shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -46,25 +57,35 @@ class ServiceRuntime:
         self.started = False
 
     def group_id(self, topic: str) -> str:
-        # The database prefix is part of the group id, so two deployments (or test runs)
-        # sharing one broker never split each other's partitions.
-        return f"{self.settings.db_prefix}.{self.name}.{topic}"
+        return consumer_group_id(self.settings, self.name, topic)
 
     def consume(self, topic: str, handlers: Mapping[str, Handler]) -> None:
-        """Register this service's handlers for the event types it needs from one topic."""
-        group = ConsumerGroup(
-            topic=topic,
-            group_id=self.group_id(topic),
-            handlers=handlers,
-            settings=self.settings,
-            broker=self.broker,
-        )
-        self.consumer_groups.append(group)
-        if self.settings.run_consumers:
-            group.subscribe()
+        """Register this service's handlers for the event types it needs from one topic, on
+        every lane this process serves (``ILRFLOW_LANES``): one consumer group per lane."""
+        for lane in self.settings.served_lanes:
+            on_lane = lane_topic(lane, topic)
+            group = ConsumerGroup(
+                topic=on_lane,
+                group_id=self.group_id(on_lane),
+                handlers=handlers,
+                settings=self.settings,
+                broker=self.broker,
+            )
+            self.consumer_groups.append(group)
+            if self.settings.run_consumers:
+                group.subscribe()
 
     def use_outbox(self, collections: Sequence[AsyncCollection[Document]]) -> OutboxRelay:
-        self.relay = OutboxRelay(collections, self.publish, self.settings.relay_poll_seconds)
+        routes = ProcessRoutes(
+            RoutingStore.of(self.client, self.settings),
+            self.name,
+            self.settings.served_lanes,
+            self.settings.routes_refresh_seconds,
+            self.settings.relay_heartbeat_seconds,
+        )
+        self.relay = OutboxRelay(
+            collections, self.publish, self.settings.relay_poll_seconds, routes=routes
+        )
         self._startup_hooks.extend(partial(ensure_outbox_index, c) for c in collections)
         return self.relay
 
@@ -72,11 +93,17 @@ class ServiceRuntime:
         self._startup_hooks.append(hook)
 
     def run_in_background(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
-        """Run ``work`` (a long-lived loop, e.g. a batch consumer) while the service runs."""
+        """Run ``work`` (a long-lived loop, e.g. a batch consumer) while the service runs.
+
+        These loops are deployment-wide (audit ingest reads every lane, email delivery serves
+        every tenant), so they run only in processes that serve the pooled lane: a dedicated
+        lane's processes never duplicate them.
+        """
         self._background.append((name, work))
 
-    async def publish(self, event: Envelope[Any]) -> None:
-        await publish_event(self.broker, event, self.settings.topic_prefix)
+    async def publish(self, event: Envelope[Any], topic: str) -> None:
+        """Publish to ``topic`` (logical, as routed: ``ilrflow.shared.lanes.route``)."""
+        await publish_event(self.broker, event, self.settings.topic_prefix, topic=topic)
 
     def events_written(self) -> None:
         """Tell the relay that new outbox events are waiting."""
@@ -87,6 +114,7 @@ class ServiceRuntime:
         await ensure_topics(
             self.settings.kafka_bootstrap,
             self.settings.topic_partitions,
+            all_topics(self.settings.topic_prefix, self.settings.served_lanes),
             prefix=self.settings.topic_prefix,
         )
         for hook in self._startup_hooks:
@@ -94,11 +122,15 @@ class ServiceRuntime:
         await self.broker.start()
         if self.relay is not None and self.settings.run_relay:
             self._tasks.append(asyncio.create_task(self.relay.run_forever(), name="outbox-relay"))
-        if self.settings.run_consumers:
+        if self.settings.run_consumers and POOLED in self.settings.served_lanes:
             for name, work in self._background:
                 self._tasks.append(asyncio.create_task(_logged(name, work), name=name))
         self.started = True
-        log.info("service started", consumers=[g.topic for g in self.consumer_groups])
+        log.info(
+            "service started",
+            lanes=list(self.settings.served_lanes),
+            consumers=[g.topic for g in self.consumer_groups],
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -192,6 +224,7 @@ def _install_operations_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
 def serve(app: FastAPI, settings: Settings, service: str) -> None:
     """Run a service's app with uvicorn until SIGINT/SIGTERM."""
     configure_logging(service, settings.log_level, settings.log_json)
+    configure_tracing(service, settings)
     uvicorn.run(
         app,
         host=settings.http_host,

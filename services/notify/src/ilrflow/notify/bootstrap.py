@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 
 from ilrflow.notify.adapters.email import EmailSender
-from ilrflow.notify.adapters.repository import NotifyRepository
+from ilrflow.notify.adapters.repository import LEARNERS, STAFF, NotifyRepository
 from ilrflow.notify.entrypoints.http import router
 from ilrflow.notify.service.use_cases import NotifyService
 from ilrflow.shared.events import EventType, Topics
+from ilrflow.shared.mongo import Document
+from ilrflow.shared.projections import Projection, live_handlers
 from ilrflow.shared.service import ServiceRuntime, create_service_app
 from ilrflow.shared.settings import Settings, get_settings
 
@@ -18,6 +21,7 @@ TRACKER_EVENTS = {
     Topics.TRACKER_ALLOCATED: EventType.TRACKER_ALLOCATED,
     Topics.TRACKER_PROCESSED: EventType.TRACKER_PROCESSED,
     Topics.TRACKER_REJECTED: EventType.TRACKER_REJECTED,
+    Topics.TRACKER_CANCELLED: EventType.TRACKER_CANCELLED,
 }
 
 
@@ -28,13 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sender = EmailSender(settings, repository)
     service = NotifyService(repository, sender.wake)
     runtime.on_startup(repository.ensure_indexes)
-    runtime.consume(
-        Topics.LEARNER_UPDATED,
-        {
-            EventType.LEARNER_UPDATED: service.on_learner_updated,
-            EventType.STAFF_UPDATED: service.on_staff_updated,
-        },
-    )
+    for topic, handlers in live_handlers(runtime.db, projections(runtime.db)).items():
+        runtime.consume(topic, handlers)
     for topic, event_type in TRACKER_EVENTS.items():
         runtime.consume(topic, {event_type: service.on_tracker_event})
     runtime.run_in_background("email-sender", sender.run_forever)
@@ -47,3 +46,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.notify_repository = repository
     app.state.email_sender = sender
     return app
+
+
+def projections(db: AsyncDatabase[Document]) -> list[Projection]:
+    """The recipient projection, from learner-updated (``ilrflow projections rebuild notify``)."""
+
+    def service(**collection: str) -> NotifyService:
+        return NotifyService(NotifyRepository(db, **collection), emails_queued=lambda: None)
+
+    async def staff_index(name: str) -> None:
+        await NotifyRepository(db, staff=name).ensure_staff_index()
+
+    return [
+        Projection(
+            name="learners",
+            topic=Topics.LEARNER_UPDATED,
+            collection=LEARNERS,
+            handlers=lambda name: {
+                EventType.LEARNER_UPDATED: service(learners=name).on_learner_updated
+            },
+        ),
+        Projection(
+            name="staff",
+            topic=Topics.LEARNER_UPDATED,
+            collection=STAFF,
+            handlers=lambda name: {EventType.STAFF_UPDATED: service(staff=name).on_staff_updated},
+            ensure_indexes=staff_index,
+        ),
+    ]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 
 from ilrflow.shared.events import EventType, Topics
+from ilrflow.shared.mongo import Document
+from ilrflow.shared.projections import Projection, live_handlers
 from ilrflow.shared.service import ServiceRuntime, create_service_app
 from ilrflow.shared.settings import Settings, get_settings
-from ilrflow.tracker.adapters.projections import ProjectionRepository
+from ilrflow.tracker.adapters.projections import ILR, LEARNERS, STAFF, ProjectionRepository
 from ilrflow.tracker.adapters.repository import TrackerRepository
 from ilrflow.tracker.entrypoints.http import install_domain_error_handlers, router
 from ilrflow.tracker.service.use_cases import TrackerService
@@ -19,20 +22,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     runtime = ServiceRuntime(SERVICE, settings)
     trackers = TrackerRepository(runtime.db)
-    projections = ProjectionRepository(runtime.db)
-    service = TrackerService(trackers, projections, runtime.events_written)
+    views = ProjectionRepository(runtime.db)
+    service = TrackerService(trackers, views, runtime.events_written)
     runtime.use_outbox([trackers.trackers])
     runtime.on_startup(trackers.ensure_indexes)
-    runtime.on_startup(projections.ensure_indexes)
-    runtime.consume(
-        Topics.LEARNER_UPDATED,
-        {
-            EventType.LEARNER_UPDATED: projections.on_learner_updated,
-            EventType.STAFF_UPDATED: projections.on_staff_updated,
-        },
-    )
+    runtime.on_startup(views.ensure_indexes)
+    for topic, handlers in live_handlers(runtime.db, projections(runtime.db)).items():
+        runtime.consume(topic, handlers)
     runtime.consume(Topics.ILR_UPDATED, {EventType.ILR_UPDATED: service.on_ilr_updated})
-    runtime.consume(Topics.ILR_STATE, {EventType.ILR_STATE: projections.on_ilr_state})
     app = create_service_app(
         runtime,
         [router],
@@ -42,3 +39,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_domain_error_handlers(app)
     app.state.tracker_service = service
     return app
+
+
+def projections(db: AsyncDatabase[Document]) -> list[Projection]:
+    """Learners and staff from learner-updated, each learner's ILR from ilr-state
+    (``ilrflow projections rebuild tracker NAME``)."""
+
+    async def staff_index(name: str) -> None:
+        await ProjectionRepository(db, staff=name).ensure_indexes()
+
+    return [
+        Projection(
+            name="learners",
+            topic=Topics.LEARNER_UPDATED,
+            collection=LEARNERS,
+            handlers=lambda name: {
+                EventType.LEARNER_UPDATED: ProjectionRepository(
+                    db, learners=name
+                ).on_learner_updated
+            },
+        ),
+        Projection(
+            name="staff",
+            topic=Topics.LEARNER_UPDATED,
+            collection=STAFF,
+            handlers=lambda name: {
+                EventType.STAFF_UPDATED: ProjectionRepository(db, staff=name).on_staff_updated
+            },
+            ensure_indexes=staff_index,
+        ),
+        Projection(
+            name="ilr",
+            topic=Topics.ILR_STATE,
+            collection=ILR,
+            handlers=lambda name: {
+                EventType.ILR_STATE: ProjectionRepository(db, ilr=name).on_ilr_state
+            },
+        ),
+    ]

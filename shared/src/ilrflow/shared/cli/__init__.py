@@ -1,4 +1,5 @@
-"""The ``ilrflow`` operator command: tokens, topics, dead letters, audit verification, tenants.
+"""The ``ilrflow`` operator command: tokens, topics, dead letters, audit verification, tenants,
+lanes, projection rebuilds.
 
 Every command reads the ``ILRFLOW_*`` settings (bootstrap servers, topic and database prefixes,
 JWT secret); ``--json`` prints machine-readable output; exit codes are in
@@ -10,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from ilrflow.shared.auth import ROLES, mint_token
-from ilrflow.shared.cli import audit, dlt, tenants, topics
+from ilrflow.shared.cli import audit, dlt, lanes, projections, tenants, topics
 from ilrflow.shared.cli.common import EXIT_USAGE, settings
 
 app = typer.Typer(help="ilrflow operator and developer commands.", no_args_is_help=True)
@@ -18,6 +19,8 @@ app.add_typer(topics.app, name="topics")
 app.add_typer(dlt.app, name="dlt")
 app.add_typer(audit.app, name="audit")
 app.add_typer(tenants.app, name="tenants")
+app.add_typer(lanes.app, name="lanes")
+app.add_typer(projections.app, name="projections")
 
 
 @app.command()

@@ -34,6 +34,7 @@ from ilrflow.shared.cli.common import (
     settings,
 )
 from ilrflow.shared.events import Topics, dead_letter_topic
+from ilrflow.shared.lanes import base_topic
 from ilrflow.shared.mongo import create_client
 from ilrflow.shared.settings import Settings
 
@@ -44,10 +45,14 @@ OPS_DATABASE = "ops"  # <db_prefix>_ops
 
 
 def _logical_topic(topic: str) -> str:
-    """Accept ``tracker-processed`` or ``tracker-processed.dlt``; return the original topic."""
+    """Accept ``tracker-processed`` or ``tracker-processed.dlt`` (or a lane's,
+    ``lane-acme.tracker-processed``); return the original topic."""
     original = topic.removesuffix(".dlt")
-    if original not in Topics.ALL:
-        fail(f"unknown topic {topic!r}; known: {', '.join(Topics.ALL)}", EXIT_USAGE)
+    if base_topic(original) not in Topics.ALL:
+        fail(
+            f"unknown topic {topic!r}; known: {', '.join(Topics.ALL)} (or lane-<name>.<topic>)",
+            EXIT_USAGE,
+        )
     return original
 
 

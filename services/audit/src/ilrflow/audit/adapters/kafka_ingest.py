@@ -8,24 +8,27 @@ is stored. It uses aiokafka directly because it needs per-partition batches and 
 from __future__ import annotations
 
 import asyncio
-import re
+import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from ilrflow.audit.service.ingest import AuditIngest, RawRecord
+from ilrflow.shared import lanes
 from ilrflow.shared.errors import is_transient
 from ilrflow.shared.logging import get_logger
 from ilrflow.shared.settings import Settings
+from ilrflow.shared.tracing import batch_consumer_spans
 
 log = get_logger(__name__)
 
 
 def topic_pattern(prefix: str) -> str:
-    """This deployment's topics and dead-letter topics: names under its prefix, never Kafka's
-    internal ones (``__consumer_offsets``) nor another deployment's (``<other prefix>.x``)."""
-    return "^" + re.escape(prefix) + r"[a-z][a-z0-9-]*(\.dlt)?$"
+    """This deployment's topics and dead-letter topics, on every lane (``lane-<name>.<topic>``):
+    names under its prefix, never Kafka's internal ones (``__consumer_offsets``) nor another
+    deployment's (``<other prefix>.x``)."""
+    return lanes.topic_pattern(prefix)
 
 
 class AuditConsumer:
@@ -83,6 +86,7 @@ class AuditConsumer:
             for r in records
         ]
         delay = self._settings.consumer_backoff_seconds
+        started_ns = time.time_ns()
         while True:
             try:
                 # The log speaks of logical topics: the deployment's prefix is not part of it.
@@ -96,3 +100,9 @@ class AuditConsumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._settings.consumer_backoff_max_seconds)
         await consumer.commit({partition: OffsetAndMetadata(records[-1].offset + 1, "")})
+        batch_consumer_spans(
+            topic,
+            [r.headers for r in raw],
+            started_ns,
+            **{"messaging.consumer.group.name": self._group_id},
+        )

@@ -21,6 +21,7 @@ from ilrflow.audit.domain.records import (
     json_object,
     normalise_time,
 )
+from ilrflow.shared import lanes
 from ilrflow.shared.events import CATALOGUE, EventType, Topics, from_wire
 
 DLT_SUFFIX = ".dlt"
@@ -48,8 +49,9 @@ def entry_from_record(
 
 
 def base_topic(topic: str) -> str:
-    """``tracker-raised.dlt`` -> ``tracker-raised``; other topics are returned unchanged."""
-    return topic.removesuffix(DLT_SUFFIX)
+    """``tracker-raised.dlt`` and ``lane-acme.tracker-raised`` -> ``tracker-raised``; other
+    topics are returned unchanged."""
+    return lanes.base_topic(topic).removesuffix(DLT_SUFFIX)
 
 
 def is_dead_letter_topic(topic: str) -> bool:

@@ -27,15 +27,23 @@ from ilrflow.shared.mongo import Document, serialised_writes
 DUPLICATE_KEY = 11000
 
 
+STAFF = "staff_projection"
+LEARNERS = "learner_projection"
+
+
 class NotifyRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.staff: AsyncCollection[Document] = db["staff_projection"]
-        self.learners: AsyncCollection[Document] = db["learner_projection"]
+    """The recipient projection and the inbox; a rebuild names the projection it fills."""
+
+    def __init__(
+        self, db: AsyncDatabase[Document], *, staff: str = STAFF, learners: str = LEARNERS
+    ) -> None:
+        self.staff: AsyncCollection[Document] = db[staff]
+        self.learners: AsyncCollection[Document] = db[learners]
         self.settings: AsyncCollection[Document] = db["notify_settings"]
         self.notifications: AsyncCollection[Document] = serialised_writes(db["notifications"])
 
     async def ensure_indexes(self) -> None:
-        await self.staff.create_index([("tenant", ASCENDING)])
+        await self.ensure_staff_index()
         await self.notifications.create_index(
             [("tenant", ASCENDING), ("recipient_id", ASCENDING), ("created_at", DESCENDING)]
         )
@@ -44,6 +52,9 @@ class NotifyRepository:
         )
 
     # --- projection -----------------------------------------------------------------------
+
+    async def ensure_staff_index(self) -> None:
+        await self.staff.create_index([("tenant", ASCENDING)])
 
     async def upsert_staff(self, tenant: str, staff: StaffMember) -> None:
         await self.staff.update_one(

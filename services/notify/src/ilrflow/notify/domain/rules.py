@@ -6,6 +6,8 @@
   the learner (in-app and email).
 - tracker rejected: whoever raised it (in-app, and email when their address is known), with the
   reason.
+- tracker cancelled: the admin it was allocated to (their queue no longer holds it; in-app, plus
+  email when the tenant asks for it) and whoever raised it, unless they cancelled it themselves.
 - anything else (edits, learner and ILR updates): nobody.
 
 In-app needs only the recipient's id; email needs an address from the projection. Anyone a rule
@@ -29,6 +31,7 @@ from ilrflow.notify.domain.model import (
 )
 from ilrflow.notify.domain.templates import (
     TRACKER_AWAITING_ADMIN,
+    TRACKER_CANCELLED,
     TRACKER_PROCESSED_FOR_TUTOR,
     TRACKER_REJECTED_FOR_RAISER,
     TRACKER_RESULT_FOR_LEARNER,
@@ -39,12 +42,15 @@ from ilrflow.notify.domain.templates import (
 from ilrflow.shared.events import (
     Envelope,
     TrackerAllocated,
+    TrackerCancelled,
     TrackerProcessed,
     TrackerRaised,
     TrackerRejected,
 )
 
-TrackerEvent = TrackerRaised | TrackerAllocated | TrackerProcessed | TrackerRejected
+TrackerEvent = (
+    TrackerRaised | TrackerAllocated | TrackerProcessed | TrackerRejected | TrackerCancelled
+)
 
 
 def decide(event: Envelope[Any], directory: RecipientDirectory, now: datetime) -> Decision:
@@ -64,6 +70,8 @@ def decide(event: Envelope[Any], directory: RecipientDirectory, now: datetime) -
             _tell_learner_of_result(draft, event.data)
         case TrackerRejected():
             _tell_raiser_of_rejection(draft, event.data)
+        case TrackerCancelled():
+            _tell_of_cancellation(draft, event.data)
     return draft.decision()
 
 
@@ -125,6 +133,31 @@ def _tell_raiser_of_rejection(draft: _Draft, rejected: TrackerRejected) -> None:
     draft.email(raiser_id, message)
 
 
+def _tell_of_cancellation(draft: _Draft, cancelled: TrackerCancelled) -> None:
+    cancelled_by = draft.directory.name_of(cancelled.cancelled_by) or cancelled.cancelled_by
+    reason = cancelled.reason or "none given"
+    if cancelled.allocated_to:
+        message = TRACKER_CANCELLED.render(
+            **draft.tracker_values(cancelled.allocated_to),
+            cancelled_by=cancelled_by,
+            what="There is nothing left to process.",
+            reason=reason,
+        )
+        draft.in_app(cancelled.allocated_to, message)
+        if draft.directory.settings.email_admins:
+            draft.email(cancelled.allocated_to, message)
+    if cancelled.raised_by == cancelled.allocated_to:
+        return
+    message = TRACKER_CANCELLED.render(
+        **draft.tracker_values(cancelled.raised_by),
+        cancelled_by=cancelled_by,
+        what="You raised it; it will not be processed.",
+        reason=reason,
+    )
+    draft.in_app(cancelled.raised_by, message)
+    draft.email(cancelled.raised_by, message)
+
+
 # --- collecting the outcome --------------------------------------------------------------------
 
 
@@ -139,6 +172,8 @@ def _doer(payload: TrackerEvent) -> str:
             return payload.processed_by
         case TrackerRejected():
             return payload.rejected_by
+        case TrackerCancelled():
+            return payload.cancelled_by
 
 
 @dataclass

@@ -97,3 +97,18 @@ def greeting(name: str | None) -> str:
 def tracker_type_words(tracker_type: str) -> str:
     """``change_of_address`` -> ``change of address``."""
     return tracker_type.replace("_", " ")
+
+
+TRACKER_CANCELLED = MessageTemplate(
+    subject=Template("Cancelled: $tracker_type for $learner"),
+    text=Template(
+        "$greeting,\n\nThe $tracker_type tracker ($tracker_id) for $learner was cancelled by "
+        "$cancelled_by. $what\n\nReason: $reason" + _SIGN_OFF_TEXT
+    ),
+    html=Template(
+        "<p>$greeting,</p>\n<p>The $tracker_type tracker (<code>$tracker_id</code>) for "
+        "<strong>$learner</strong> was cancelled by $cancelled_by. $what</p>\n"
+        '<p>Reason:</p>\n<blockquote style="white-space: pre-line">$reason</blockquote>\n'
+        + _SIGN_OFF_HTML
+    ),
+)

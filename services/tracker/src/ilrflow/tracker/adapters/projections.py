@@ -56,11 +56,25 @@ class IlrView:
     learner: dict[str, Any]
 
 
+LEARNERS = "learner_projection"
+STAFF = "staff_projection"
+ILR = "ilr_projection"
+
+
 class ProjectionRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.learners: AsyncCollection[Document] = db["learner_projection"]
-        self.staff: AsyncCollection[Document] = db["staff_projection"]
-        self.ilr: AsyncCollection[Document] = db["ilr_projection"]
+    """Reads and writes the three projections; a rebuild names the collection it fills."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        *,
+        learners: str = LEARNERS,
+        staff: str = STAFF,
+        ilr: str = ILR,
+    ) -> None:
+        self.learners: AsyncCollection[Document] = db[learners]
+        self.staff: AsyncCollection[Document] = db[staff]
+        self.ilr: AsyncCollection[Document] = db[ilr]
 
     async def on_ilr_state(self, event: Envelope[IlrState]) -> None:
         """Keep the newest ILR per learner (for previews and the QA lock); an older version

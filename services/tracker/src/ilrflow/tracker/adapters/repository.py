@@ -13,6 +13,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from ilrflow.shared.events import Envelope
 from ilrflow.shared.idempotency import mark_applied, not_yet_applied
@@ -26,6 +27,9 @@ from ilrflow.shared.outbox import (
 )
 from ilrflow.tracker.domain.policy import TenantTrackerSettings
 from ilrflow.tracker.domain.tracker import Tracker
+
+# The fingerprint of the request that raised a tracker with an Idempotency-Key.
+REQUEST_FINGERPRINT = "request_fingerprint"
 
 
 def doc_id(tenant: str, tracker_id: str) -> str:
@@ -58,8 +62,29 @@ class TrackerRepository:
 
     # --- trackers -------------------------------------------------------------------------
 
-    async def add(self, tracker: Tracker, events: Sequence[Envelope[Any]]) -> None:
-        await self.trackers.insert_one(self._document(tracker) | new_document_outbox(events))
+    async def add(
+        self, tracker: Tracker, events: Sequence[Envelope[Any]], fingerprint: str | None = None
+    ) -> bool:
+        """Insert a new tracker with its events; False if its id is taken (an idempotent raise
+        that a concurrent retry stored first). ``fingerprint`` identifies the raising request."""
+        document = self._document(tracker) | new_document_outbox(events)
+        if fingerprint is not None:
+            document[REQUEST_FINGERPRINT] = fingerprint
+        try:
+            await self.trackers.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get_with_fingerprint(
+        self, tenant: str, tracker_id: str
+    ) -> tuple[Tracker, str] | None:
+        """The tracker and the fingerprint of the request that raised it ("" when raised
+        without an idempotency key)."""
+        document = await self.trackers.find_one({"_id": doc_id(tenant, tracker_id)})
+        if document is None:
+            return None
+        return _from_document(document), str(document.get(REQUEST_FINGERPRINT, ""))
 
     async def get(self, tenant: str, tracker_id: str) -> Tracker | None:
         document = await self.trackers.find_one({"_id": doc_id(tenant, tracker_id)})
@@ -125,7 +150,8 @@ class TrackerRepository:
 
 
 def _from_document(document: Document) -> Tracker:
-    fields = {k: v for k, v in document.items() if k not in (OUTBOX_FIELD, PENDING_FIELD)}
+    stored_beside = (OUTBOX_FIELD, PENDING_FIELD, REQUEST_FINGERPRINT)
+    fields = {k: v for k, v in document.items() if k not in stored_beside}
     fields["_id"] = document["id"]
     return Tracker.from_document(fields)
 

@@ -247,13 +247,33 @@ async def put_settings(
 # --- trackers ---------------------------------------------------------------------------------
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Makes a retried raise safe: a repeat with the same key and body returns the "
+        "tracker the first one raised (header Idempotent-Replayed: true) and raises nothing "
+        "new; the same key with another body is a 409.",
+    ),
+]
+
+
 @router.post("/trackers", status_code=201, response_model=Tracker, summary="Raise a tracker")
 async def raise_tracker(
-    body: RaiseTrackerIn, principal: CurrentPrincipal, service: Service
+    body: RaiseTrackerIn,
+    principal: CurrentPrincipal,
+    service: Service,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> Tracker:
-    return await service.raise_tracker(
-        principal, body.type, body.learner_id, body.changes, body.note
+    raised = await service.raise_tracker(
+        principal, body.type, body.learner_id, body.changes, body.note, idempotency_key
     )
+    if raised.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return raised.tracker
 
 
 def tracker_filter(

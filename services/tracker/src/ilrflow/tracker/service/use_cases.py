@@ -3,10 +3,12 @@ tracker and its events in one write."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -48,6 +50,34 @@ Clock = Callable[[], datetime]
 
 def new_tracker_id() -> str:
     return "T" + secrets.token_hex(6).upper()
+
+
+def idempotent_tracker_id(tenant: str, raised_by: str, idempotency_key: str) -> str:
+    """The id a raise with this ``Idempotency-Key`` gets: the same for every retry of it, so the
+    second insert meets the first (the key is scoped to the raiser, as clients choose keys)."""
+    digest = hashlib.sha256(f"{tenant}\x1f{raised_by}\x1f{idempotency_key}".encode()).hexdigest()
+    return "T" + digest[:12].upper()
+
+
+def request_fingerprint(tracker_type: str, learner_id: str, changes: Any, note: str | None) -> str:
+    """What a retry must repeat exactly for the same key to mean the same request."""
+    request = {"type": tracker_type, "learner_id": learner_id, "changes": changes, "note": note}
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class RaiseResult(NamedTuple):
+    tracker: Tracker
+    replayed: bool
+
+
+class IdempotencyKeyReusedError(ApiError):
+    def __init__(self) -> None:
+        super().__init__(
+            409,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for a different request; use a new key.",
+        )
 
 
 class TrackerService:
@@ -113,8 +143,18 @@ class TrackerService:
         learner_id: str,
         changes: dict[str, Any],
         note: str | None,
-    ) -> Tracker:
+        idempotency_key: str | None = None,
+    ) -> RaiseResult:
+        """Raise a tracker. With an ``idempotency_key``, a retry of the same request returns the
+        tracker the first one raised (``replayed``), and raises nothing new."""
         actor = Actor.of(principal)
+        fingerprint = request_fingerprint(tracker_type, learner_id, changes, note)
+        tracker_id = new_tracker_id()
+        if idempotency_key is not None:
+            tracker_id = idempotent_tracker_id(principal.tenant, actor.id, idempotency_key)
+            earlier = await self._earlier_raise(principal.tenant, tracker_id, fingerprint)
+            if earlier is not None:
+                return RaiseResult(earlier, replayed=True)
         settings = await self.settings(principal)
         learner = await self._learner(principal, learner_id)
         info = settings.type_info(tracker_type)
@@ -139,7 +179,7 @@ class TrackerService:
             ilr_qa_verified=bool(ilr and ilr.qa_verified),
         )
         tracker, payloads = Tracker.raise_new(
-            tracker_id=new_tracker_id(),
+            tracker_id=tracker_id,
             tenant=principal.tenant,
             learner_id=learner.id,
             learner_group=learner.group,
@@ -153,8 +193,25 @@ class TrackerService:
             candidate_processors=candidates,
             preview=self._preview(ilr, learner, tracker_type, parsed, settings),
         )
-        await self.trackers.add(tracker, self._events(principal, tracker, payloads))
+        events = self._events(principal, tracker, payloads)
+        if not await self.trackers.add(tracker, events, fingerprint if idempotency_key else None):
+            # A concurrent retry with the same key inserted first: serve what it stored.
+            earlier = await self._earlier_raise(principal.tenant, tracker_id, fingerprint)
+            if earlier is None:
+                raise TransientError(f"tracker {tracker_id} neither inserted nor found")
+            return RaiseResult(earlier, replayed=True)
         self._events_written()
+        return RaiseResult(tracker, replayed=False)
+
+    async def _earlier_raise(
+        self, tenant: str, tracker_id: str, fingerprint: str
+    ) -> Tracker | None:
+        found = await self.trackers.get_with_fingerprint(tenant, tracker_id)
+        if found is None:
+            return None
+        tracker, stored_fingerprint = found
+        if stored_fingerprint != fingerprint:
+            raise IdempotencyKeyReusedError()
         return tracker
 
     def _preview(
