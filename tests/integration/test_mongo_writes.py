@@ -201,3 +201,24 @@ async def test_the_relay_reads_only_written_documents_and_still_scans_now_and_th
     rescanning = OutboxRelay([collection], publish, scan_seconds=0)
     assert await rescanning.drain_once() == 1
     assert published == [told.id, untold.id]
+
+
+async def test_an_event_written_while_the_relay_publishes_is_not_left_for_the_scan(
+    database: Any,
+) -> None:
+    collection = serialised_writes(database["aggregates"])
+    first, second = event(1), event(2)
+    published: list[str] = []
+
+    async def publish_and_write_meanwhile(e: Any, topic: str) -> None:
+        published.append(e.id)
+        if e.id == first.id:  # a save of the same document while its first event goes out
+            await collection.update_one({"_id": "t:L1"}, outbox_update([second]))
+
+    relay = OutboxRelay([collection], publish_and_write_meanwhile, scan_seconds=3600)
+    assert await relay.drain_once() == 0  # the first pass scans
+    await collection.insert_one({"_id": "t:L1", **new_document_outbox([first])})
+    # The second is heard of (no scan is due for an hour) and goes out in the same pass.
+    assert await relay.drain_once() == 2
+    assert published == [first.id, second.id]
+    assert (await collection.find_one({"_id": "t:L1"}))["outbox"] == []

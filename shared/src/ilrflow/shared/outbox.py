@@ -177,15 +177,22 @@ class OutboxRelay:
         moved = 0
         held: list[Any] = []
         while dirty:
+            # Taken out before reading: an event written while this one is published puts the
+            # document back; a failure puts it back first in line for the next pass.
             identity = next(iter(dirty))
-            document = await collection.find_one({"_id": identity}, {OUTBOX_FIELD: 1})
-            if document is not None:
-                # Dropped from the set only once relayed: a failure leaves it for the next pass.
-                relayed = await self._relay_document(collection, document)
-                if relayed == 0 and await self._paused(document):
-                    held.append(identity)
-                moved += relayed
-            dirty.pop(identity, None)
+            del dirty[identity]
+            try:
+                document = await collection.find_one({"_id": identity}, {OUTBOX_FIELD: 1})
+                if document is not None:
+                    relayed = await self._relay_document(collection, document)
+                    if relayed == 0 and await self._paused(document):
+                        held.append(identity)
+                    moved += relayed
+            except BaseException:
+                waiting = dict(dirty)
+                dirty.clear()
+                dirty.update({identity: None, **waiting})
+                raise
         # A paused tenant's documents are tried again on the next pass, so they go out as soon
         # as the pause ends; another lane's are left to that lane's relay (and the full scan).
         for identity in held:
