@@ -16,7 +16,7 @@ import asyncio
 import getpass
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from aiokafka import AIOKafkaProducer
@@ -37,6 +37,20 @@ from ilrflow.shared.events import Topics, dead_letter_topic
 from ilrflow.shared.lanes import base_topic
 from ilrflow.shared.mongo import create_client
 from ilrflow.shared.settings import Settings
+
+# The options that select dead letters, shared by ``list`` and ``redrive``.
+OriginalTopic = Annotated[
+    str, typer.Argument(help="The original topic, e.g. tracker-processed.", show_default=False)
+]
+DeadLetterPartition = Annotated[int | None, typer.Option(help="Only this dead-letter partition.")]
+SinceOffset = Annotated[
+    int, typer.Option(help="Start at this offset in each dead-letter partition.")
+]
+Limit = Annotated[int | None, typer.Option(min=1, help="At most this many dead letters read.")]
+Key = Annotated[str | None, typer.Option(help="Only records with this key (<tenant>:<learner>).")]
+EventId = Annotated[str | None, typer.Option(help="Only records with this ce_id.")]
+Group = Annotated[str | None, typer.Option(help="Only dead letters of this consumer group.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 app = typer.Typer(help="Dead letters: list, show and re-drive them.", no_args_is_help=True)
 
@@ -107,14 +121,14 @@ def _filter(key: str | None, event_id: str | None, group: str | None) -> Any:
 
 @app.command("list")
 def list_(
-    topic: str = typer.Argument(..., help="The original topic, e.g. tracker-processed."),
-    partition: int | None = typer.Option(None, help="Only this dead-letter partition."),
-    since_offset: int = typer.Option(0, help="Start at this offset in each dead-letter partition."),
-    limit: int | None = typer.Option(None, min=1, help="At most this many dead letters."),
-    key: str | None = typer.Option(None, help="Only records with this key (<tenant>:<learner>)."),
-    event_id: str | None = typer.Option(None, help="Only records with this ce_id."),
-    group: str | None = typer.Option(None, help="Only dead letters of this consumer group."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    topic: OriginalTopic,
+    partition: DeadLetterPartition = None,
+    since_offset: SinceOffset = 0,
+    limit: Limit = None,
+    key: Key = None,
+    event_id: EventId = None,
+    group: Group = None,
+    as_json: AsJson = False,
 ) -> None:
     """List the dead letters of a topic: partition, offset, reason, event type, key."""
     s = settings()
@@ -145,10 +159,10 @@ def list_(
 
 @app.command("show")
 def show(
-    topic: str = typer.Argument(..., help="The original topic, e.g. tracker-processed."),
+    topic: OriginalTopic,
     partition: int = typer.Argument(..., help="Dead-letter partition."),
     offset: int = typer.Argument(..., help="Dead-letter offset."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: AsJson = False,
 ) -> None:
     """Show one dead letter whole: headers, key and value."""
     s = settings()
@@ -213,13 +227,13 @@ def _parse_rate(rate: str) -> float:
 
 @app.command("redrive")
 def redrive(
-    topic: str = typer.Argument(..., help="The original topic, e.g. tracker-processed."),
-    partition: int | None = typer.Option(None, help="Only this dead-letter partition."),
-    since_offset: int = typer.Option(0, help="Start at this offset in each dead-letter partition."),
-    limit: int | None = typer.Option(None, min=1, help="At most this many dead letters read."),
-    key: str | None = typer.Option(None, help="Only records with this key."),
-    event_id: str | None = typer.Option(None, help="Only records with this ce_id."),
-    group: str | None = typer.Option(None, help="Only dead letters of this consumer group."),
+    topic: OriginalTopic,
+    partition: DeadLetterPartition = None,
+    since_offset: SinceOffset = 0,
+    limit: Limit = None,
+    key: Key = None,
+    event_id: EventId = None,
+    group: Group = None,
     set_header: list[str] = typer.Option(
         [], help="Repair: set header NAME=VALUE on the republished record (repeatable)."
     ),
@@ -229,7 +243,7 @@ def redrive(
     ),
     force: bool = typer.Option(False, help="Also re-drive dead letters re-driven before."),
     dry_run: bool = typer.Option(False, help="Show what would be re-driven; publish nothing."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: AsJson = False,
 ) -> None:
     """Republish dead letters' original records to the original topic (rate-limited, recorded)."""
     s = settings()
