@@ -222,3 +222,33 @@ async def test_an_event_written_while_the_relay_publishes_is_not_left_for_the_sc
     assert await relay.drain_once() == 2
     assert published == [first.id, second.id]
     assert (await collection.find_one({"_id": "t:L1"}))["outbox"] == []
+
+
+async def test_pending_events_of_several_documents_go_out_in_the_order_written(
+    database: Any,
+) -> None:
+    """Two trackers of one learner, both pending (after a lane move's pause): the older event
+    is published first whatever the documents' ids, on a scan and on the written-documents
+    pass, and a paused tenant's documents go out on the first pass after the pause."""
+    collection = serialised_writes(database["aggregates"])
+    first, second, third = event(1), event(2), event(3)
+    await collection.insert_one({"_id": "zz", **new_document_outbox([first])})
+    await collection.insert_one({"_id": "aa", **new_document_outbox([second])})
+    published: list[str] = []
+
+    async def publish(e: Any, topic: str) -> None:
+        published.append(e.id)
+
+    assert await OutboxRelay([collection], publish).drain_once() == 2  # a scan
+    assert published == [first.id, second.id]
+
+    paused = FixedRoutes(RoutingTable().pause("t"), (POOLED,))
+    relay = OutboxRelay([collection], publish, routes=paused, scan_seconds=3600)
+    assert await relay.drain_once() == 0
+    fourth = event(4)
+    await collection.update_one({"_id": "zz"}, outbox_update([third]))
+    await collection.update_one({"_id": "aa"}, outbox_update([fourth]))
+    assert await relay.drain_once() == 0  # held while paused
+    paused.routing = RoutingTable()
+    assert await relay.drain_once() == 2
+    assert published == [first.id, second.id, third.id, fourth.id]

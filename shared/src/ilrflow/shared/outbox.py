@@ -109,6 +109,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._scan_seconds = scan_seconds
         self._next_scan = 0.0  # monotonic time of the next full scan; 0: the first pass
+        self._table_version: int | None = None  # the routing table of the last pass
         # Per collection (by position): ids of documents written with events, in write order;
         # None for a collection that cannot tell (scanned on every pass).
         self._dirty: list[dict[Any, None] | None] = []
@@ -140,78 +141,100 @@ class OutboxRelay:
 
     async def drain_once(self) -> int:
         """One pass over every collection; returns how many events were published."""
-        scan_all = time.monotonic() >= self._next_scan
+        # One table for the whole pass (refreshed even when idle, so the acknowledgement is
+        # current). A new table means a full scan: after a move, documents other processes
+        # wrote while the tenant was paused are pending too, and must go out, oldest first,
+        # before the ones this process writes next.
+        table = await self._routes.table()
+        scan_all = time.monotonic() >= self._next_scan or table.version != self._table_version
         if scan_all:
             self._next_scan = time.monotonic() + self._scan_seconds
+            self._table_version = table.version
         moved = 0
-        await self._routes.table()  # refreshed even when idle, so the acknowledgement is current
         for collection, dirty in zip(self._collections, self._dirty, strict=True):
             if scan_all or dirty is None:
                 if dirty is not None:
                     dirty.clear()  # the scan sees them all
-                moved += await self._scan(collection)
+                moved += await self._scan(collection, table)
             else:
-                moved += await self._relay_dirty(collection, dirty)
+                moved += await self._relay_dirty(collection, dirty, table)
         await self._routes.acknowledge()
         return moved
 
-    async def _scan(self, collection: AsyncCollection[Document]) -> int:
-        moved = documents = 0
+    async def _scan(self, collection: AsyncCollection[Document], table: RoutingTable) -> int:
         # No query limit: documents of other lanes' or paused tenants are passed over, and must
         # not fill the batch; ``batch_size`` bounds the documents actually relayed per pass.
         cursor = collection.find({PENDING_FIELD: {"$gt": 0}}, {OUTBOX_FIELD: 1})
         try:
-            async for document in cursor:
-                relayed = await self._relay_document(collection, document)
-                moved += relayed
-                documents += relayed > 0
-                if documents >= self._batch_size:
-                    break
+            documents = [document async for document in cursor]
         finally:
             await cursor.close()
-        return moved
+        return await self._relay_in_order(collection, documents, table, self._dirty_of(collection))
 
     async def _relay_dirty(
-        self, collection: AsyncCollection[Document], dirty: dict[Any, None]
+        self, collection: AsyncCollection[Document], dirty: dict[Any, None], table: RoutingTable
     ) -> int:
+        """Relay the documents written with events. Ids are taken out before reading: an event
+        written while they are published puts a document back, and it goes out in this pass too;
+        a failure puts them all back first in line for the next pass."""
         moved = 0
-        held: list[Any] = []
+        later: dict[Any, None] = {}  # held (paused tenant) or past the batch: the next pass
         while dirty:
-            # Taken out before reading: an event written while this one is published puts the
-            # document back; a failure puts it back first in line for the next pass.
-            identity = next(iter(dirty))
-            del dirty[identity]
+            identities = list(dirty)
+            dirty.clear()
             try:
-                document = await collection.find_one({"_id": identity}, {OUTBOX_FIELD: 1})
-                if document is not None:
-                    relayed = await self._relay_document(collection, document)
-                    if relayed == 0 and await self._paused(document):
-                        held.append(identity)
-                    moved += relayed
+                documents = []
+                for identity in identities:
+                    document = await collection.find_one({"_id": identity}, {OUTBOX_FIELD: 1})
+                    if document is not None:
+                        documents.append(document)
+                moved += await self._relay_in_order(collection, documents, table, later)
             except BaseException:
                 waiting = dict(dirty)
                 dirty.clear()
-                dirty.update({identity: None, **waiting})
+                dirty.update({**dict.fromkeys(identities), **later, **waiting})
                 raise
-        # A paused tenant's documents are tried again on the next pass, so they go out as soon
-        # as the pause ends; another lane's are left to that lane's relay (and the full scan).
-        for identity in held:
-            dirty[identity] = None
+        dirty.update(later)
         return moved
 
-    async def _paused(self, document: Document) -> bool:
-        pending = document.get(OUTBOX_FIELD) or []
-        return bool(pending) and pending[0]["tenant"] in (await self._routes.table()).paused
+    async def _relay_in_order(
+        self,
+        collection: AsyncCollection[Document],
+        documents: list[Document],
+        table: RoutingTable,
+        later: dict[Any, None] | None,
+    ) -> int:
+        """Relay documents oldest pending event first. Events of one learner can sit in several
+        aggregates (two trackers), and after a pause (a lane move) or an outage many are pending
+        at once: publishing them in the order they were written keeps their order on the
+        partition. A paused tenant's documents, and those past the batch, are noted in ``later``
+        for the next pass, so they go out as soon as the pause ends; another lane's are left to
+        that lane's relay."""
+        moved = relayed_documents = 0
+        in_order = sorted(documents, key=_oldest_pending_time)
+        for position, document in enumerate(in_order):
+            if relayed_documents >= self._batch_size:
+                if later is not None:
+                    later.update(dict.fromkeys(d["_id"] for d in in_order[position:]))
+                break
+            relayed = await self._relay_document(collection, document, table)
+            if relayed == 0 and later is not None and _paused(document, table):
+                later[document["_id"]] = None
+            moved += relayed
+            relayed_documents += relayed > 0
+        return moved
+
+    def _dirty_of(self, collection: AsyncCollection[Document]) -> dict[Any, None] | None:
+        return self._dirty[self._collections.index(collection)]
 
     async def _relay_document(
-        self, collection: AsyncCollection[Document], document: Document
+        self, collection: AsyncCollection[Document], document: Document, table: RoutingTable
     ) -> int:
         pending = document.get(OUTBOX_FIELD) or []
         if not pending:
             return 0
-        # An aggregate belongs to one tenant. The table is re-checked per document (it is
-        # cached), so a pause is honoured within the refresh interval even in a long pass.
-        table = await self._routes.table()
+        # An aggregate belongs to one tenant. The pass's table is the one the relay then
+        # acknowledges, so a pause holds from the pass after it was read.
         tenant = pending[0]["tenant"]
         if not table.publishes(tenant, self._routes.lanes):
             return 0
@@ -254,6 +277,16 @@ def _note_events(dirty: dict[Any, None], identity: Any, change: Document) -> Non
         added = change.get(PENDING_FIELD, 0)  # an inserted document
     if isinstance(added, int) and added > 0 and identity is not None:
         dirty[identity] = None
+
+
+def _paused(document: Document, table: RoutingTable) -> bool:
+    pending = document.get(OUTBOX_FIELD) or []
+    return bool(pending) and pending[0]["tenant"] in table.paused
+
+
+def _oldest_pending_time(document: Document) -> datetime:
+    times = [_as_datetime(item.get("time")) for item in document.get(OUTBOX_FIELD) or []]
+    return min((t for t in times if t is not None), default=datetime.min.replace(tzinfo=UTC))
 
 
 def _as_datetime(value: Any) -> datetime | None:
