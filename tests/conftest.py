@@ -58,6 +58,24 @@ def eventually(check: Callable[[], T], timeout: float = 60.0, interval: float = 
         time.sleep(interval)  # poll interval
 
 
+def settled(
+    read: Callable[[], T], quiet: float = 1.5, timeout: float = 90.0, interval: float = 0.2
+) -> T:
+    """Poll `read` until its value has not changed for `quiet` seconds: what earlier requests
+    set off has arrived. Fail if it is still changing after `timeout`."""
+    deadline = time.monotonic() + timeout
+    value, since = read(), time.monotonic()
+    while True:
+        time.sleep(interval)  # poll interval
+        current, now = read(), time.monotonic()
+        if current != value:
+            value, since = current, now
+        elif now - since >= quiet:
+            return value
+        if now > deadline:
+            raise AssertionError(f"still changing after {timeout}s (last value {value!r})")
+
+
 REFUSED_MAIL_DOMAIN = "@refused.example.org"  # the sink answers 550 for these recipients
 
 

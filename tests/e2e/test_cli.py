@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from ilrflow.shared.cli import app
 from ilrflow.shared.cli.common import EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_USAGE
 from ilrflow.shared.events import TrackerProcessed, new_event, partition_key
-from tests.conftest import Stack, eventually, new_tenant
+from tests.conftest import Stack, eventually, new_tenant, settled
 from tests.e2e.helpers import (
     GROUP,
     LEARNER,
@@ -310,17 +310,18 @@ def test_a_rebuilt_projection_holds_what_the_live_one_held(
 ) -> None:
     learner_id = enrolled_learner(tenant)
 
-    def settled() -> list[Any]:
-        """The tenant's documents once the learner's enrolment is in and nothing moves."""
-        before = tenant_documents(stack, service, collection, tenant.name)
-        if "staff" not in collection:
-            mine = [d for d in before if learner_id in str(d["_id"])]
-            assert mine
-            assert mine[0].get("programmes", [None])  # tracker's learners: enrolled
-        time.sleep(1.5)
-        return before if before == tenant_documents(stack, service, collection, tenant.name) else []
+    def enrolled() -> bool:
+        if "staff" in collection:
+            return True
+        documents = tenant_documents(stack, service, collection, tenant.name)
+        mine = [d for d in documents if learner_id in str(d["_id"])]
+        assert mine
+        assert mine[0].get("programmes", [None])  # tracker's learners: enrolled
+        return True
 
-    live = eventually(settled)
+    # The tenant's documents once the learner's enrolment is in and nothing moves.
+    eventually(enrolled)
+    live = settled(lambda: tenant_documents(stack, service, collection, tenant.name))
     report = ilrflow(
         stack, "projections", "rebuild", service, name, "--keep-previous",
         "--settle-seconds", "0.5", "--json",
@@ -350,7 +351,7 @@ def test_events_arriving_during_a_rebuild_are_not_lost(stack: Stack, tenant: Ten
             response = http.post("/v1/learners", json={**LEARNER, "given_names": "During"})
             assert response.status_code == 201, response.text
             created.append(response.json()["id"])
-            time.sleep(0.3)
+            time.sleep(0.3)  # pacing, not a poll: a few learners a second during the rebuild
     stdout, _ = rebuild.communicate(timeout=120)
     assert rebuild.returncode == 0, stdout
     report = json.loads(stdout)

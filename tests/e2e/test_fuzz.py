@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from schemathesis import GenerationMode
 from ilrflow.shared.devstack import SERVICES
 from ilrflow.shared.events import Topics
 from ilrflow.shared.kafka import all_topics
-from tests.conftest import Stack, new_tenant
+from tests.conftest import Stack, new_tenant, settled
 from tests.e2e.helpers import GROUP, Tenant, known_learner
 from tests.e2e.test_tracker_steps import raise_tracker, tracker_tenant
 
@@ -219,16 +218,9 @@ async def _records_per_topic(stack: Stack, topics: list[str]) -> dict[str, int]:
 
 
 def settled_state(stack: Stack, mongo: MongoClient[dict[str, Any]]) -> dict[str, int]:
-    """The state once it has stopped changing (what earlier requests set off has arrived)."""
-    previous = state(stack, mongo)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        time.sleep(3)  # the pipeline's hops take a second or two each
-        current = state(stack, mongo)
-        if current == previous:
-            return current
-        previous = current
-    raise AssertionError("the services' state did not settle within 90s")
+    """The state once it has stopped changing (what earlier requests set off has arrived); the
+    pipeline's hops take a second or two each."""
+    return settled(lambda: state(stack, mongo), quiet=3, interval=1)
 
 
 # --- the tests ---------------------------------------------------------------------------------
