@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
 from faststream.kafka.message import KafkaMessage
 from faststream.kafka.parser import AioKafkaParser
 from pymongo.errors import AutoReconnect
 
 from ilrflow.shared.errors import PermanentError
 from ilrflow.shared.events import EventType, Topics, to_wire
-from ilrflow.shared.kafka import ConsumerGroup, tolerant_parse, undecoded_body
+from ilrflow.shared.kafka import ConsumerGroup, OffsetCommitter, tolerant_parse, undecoded_body
 from ilrflow.shared.settings import Settings
 from tests.core.test_events import processed_event
 
@@ -153,3 +155,66 @@ async def test_a_record_with_undecodable_headers_and_body_still_reaches_the_hand
     assert message.headers["ce_id"] == "\ufffd\ufffd"
     assert message.headers["x"] == ""
     assert await undecoded_body(message) == b"\xff not json"
+
+
+# --- offsets committed in the background ---------------------------------------------------
+
+
+class CommittingConsumer:
+    """Stands in for the aiokafka consumer: its assignment and every commit it was asked for."""
+
+    def __init__(self, *partitions: int, fail: bool = False) -> None:
+        self.assigned = {TopicPartition("t", p) for p in partitions}
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.fail = fail
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.assigned
+
+    async def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        await asyncio.sleep(0)
+        if self.fail:
+            raise CommitFailedError("rebalancing")
+        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
+
+
+async def test_handled_offsets_are_committed_after_the_record_the_latest_per_partition() -> None:
+    consumer = CommittingConsumer(0, 1)
+    commits = OffsetCommitter()
+    for partition, offset in [(0, 5), (0, 6), (1, 9)]:
+        commits.handled(consumer, "t", partition, offset)  # type: ignore[arg-type]
+    await commits.flush()
+    # The next offset to read: one past each partition's last handled record, nothing else.
+    assert consumer.commits == [{TopicPartition("t", 0): 7, TopicPartition("t", 1): 10}]
+    await commits.close()
+
+
+async def test_offsets_of_revoked_partitions_are_left_to_be_read_again() -> None:
+    consumer = CommittingConsumer(1)
+    commits = OffsetCommitter()
+    commits.handled(consumer, "t", 0, 3)  # type: ignore[arg-type]
+    commits.handled(consumer, "t", 1, 4)  # type: ignore[arg-type]
+    await commits.flush()
+    assert consumer.commits == [{TopicPartition("t", 1): 5}]
+    await commits.close()
+
+
+async def test_a_failed_commit_is_not_an_error_the_records_are_read_again() -> None:
+    consumer = CommittingConsumer(0, fail=True)
+    commits = OffsetCommitter()
+    commits.handled(consumer, "t", 0, 1)  # type: ignore[arg-type]
+    await commits.flush()
+    assert consumer.commits == []
+    await commits.close()
+
+
+async def test_the_background_task_commits_without_being_asked() -> None:
+    consumer = CommittingConsumer(0)
+    commits = OffsetCommitter()
+    commits.handled(consumer, "t", 0, 41)  # type: ignore[arg-type]
+    for _ in range(10):  # poll: the task runs on the next turns of the loop
+        if consumer.commits:
+            break
+        await asyncio.sleep(0)
+    assert consumer.commits == [{TopicPartition("t", 0): 42}]
+    await commits.close()

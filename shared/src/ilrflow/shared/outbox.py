@@ -238,9 +238,13 @@ class OutboxRelay:
         tenant = pending[0]["tenant"]
         if not table.publishes(tenant, self._routes.lanes):
             return 0
+        # Topics are published concurrently (an ILR change is an ilr-state and an ilr-updated
+        # record), each topic's events in their order.
+        by_topic: dict[str, list[Envelope[Any]]] = {}
         for item in pending:
             event = event_from_document(item)
-            await self._publish(event, table.route(tenant, event.type))
+            by_topic.setdefault(table.route(tenant, event.type), []).append(event)
+        await asyncio.gather(*(self._publish_in_order(t, e) for t, e in by_topic.items()))
         # $pullAll by exact value: FerretDB 1.24 ignores a $pull whose condition names a field.
         await collection.update_one(
             {"_id": document["_id"]},
@@ -248,6 +252,10 @@ class OutboxRelay:
         )
         self.published += len(pending)
         return len(pending)
+
+    async def _publish_in_order(self, topic: str, events: list[Envelope[Any]]) -> None:
+        for event in events:
+            await self._publish(event, topic)
 
     async def oldest_age_seconds(self) -> float:
         """Seconds since the oldest pending event's ``time`` (0 when nothing is pending)."""

@@ -143,7 +143,13 @@ class ServiceRuntime:
         for task in self._tasks:
             with suppress(asyncio.CancelledError):
                 await task
+        for group in self.consumer_groups:
+            await group.commits.flush()
+        # Waits (graceful_timeout) for the handlers in flight; their offsets are committed as
+        # they finish, while the consumers are still open.
         await self.broker.stop()
+        for group in self.consumer_groups:
+            await group.commits.close()
         await self.client.close()
         self.started = False
 
