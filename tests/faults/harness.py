@@ -41,6 +41,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import MongoClient
 
+from ilrflow.ilr.adapters.repository import IlrDocument, version_doc_id
 from ilrflow.shared.auth import mint_token
 from ilrflow.shared.devstack import (
     SERVICES,
@@ -526,6 +527,18 @@ def _await_outcomes(work: Workload, timeout: float) -> dict[str, dict[str, Any]]
     return found
 
 
+def _ilr_history(ilr_database: Any, record: IlrDocument) -> list[dict[str, Any]]:
+    """The ILR history as the service reads it: the record, then its version documents."""
+    sources = record.history_sources
+    stored = (
+        ilr_database["ilr_versions"].find_one(
+            {"_id": version_doc_id(record.tenant, record.learner_id, version)}
+        )
+        for version in sources.stored_versions_needed()
+    )
+    return [dict(entry) for entry in sources.history(d for d in stored if d is not None)]
+
+
 def _verify(work: Workload, trackers: dict[str, dict[str, Any]], timeout: float) -> FaultReport:
     stack, settings = work.stack, work.stack.settings
     problems: list[str] = []
@@ -539,14 +552,15 @@ def _verify(work: Workload, trackers: dict[str, dict[str, Any]], timeout: float)
     client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_url, tz_aware=True)
     try:
         # ILR: version = 1 (enrolment) + applied trackers; each applied tracker once in history.
-        ilr = client[settings.database_name("ilr")]["ilr_records"]
+        ilr_database = client[settings.database_name("ilr")]
         versions_from_trackers = 0
         per_learner: dict[str, int] = Counter(trackers[i]["learner_id"] for i in applied)
-        for document in ilr.find({"tenant": work.tenant}):
+        for document in ilr_database["ilr_records"].find({"tenant": work.tenant}):
             learner_id = document["learner_id"]
-            from_trackers = [
-                h.get("tracker_id") for h in document["history"] if h.get("tracker_id")
-            ]
+            history = _ilr_history(ilr_database, IlrDocument.from_stored(document))
+            if [h["version"] for h in history] != list(range(1, int(document["version"]) + 1)):
+                problems.append(f"ILR of {learner_id}: history does not list every version")
+            from_trackers = [h.get("tracker_id") for h in history if h.get("tracker_id")]
             versions_from_trackers += int(document["version"]) - 1
             if int(document["version"]) != 1 + per_learner.get(learner_id, 0):
                 problems.append(

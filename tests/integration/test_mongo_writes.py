@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from ilrflow.shared.events import LearnerSnapshot, LearnerUpdated, new_event
 from ilrflow.shared.idempotency import mark_applied, not_yet_applied
 from ilrflow.shared.lanes import POOLED, RoutingTable
-from ilrflow.shared.mongo import Document, serialised_writes
+from ilrflow.shared.mongo import serialised_writes
 from ilrflow.shared.outbox import OutboxRelay, merge_updates, new_document_outbox, outbox_update
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def database() -> AsyncIterator[Any]:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        os.environ.get("ILRFLOW_MONGO_URL", "mongodb://127.0.0.1:27017/"), retryWrites=False
-    )
-    name = f"itest{secrets.token_hex(3)}"
-    try:
-        yield client[name]
-    finally:
-        await client.drop_database(name)
-        await client.close()
 
 
 def event(n: int, tenant: str = "t") -> Any:

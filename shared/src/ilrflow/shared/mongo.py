@@ -105,6 +105,15 @@ class _SerialisedWrites:
             self._tell(filter.get("_id"), update)
         return result
 
+    async def replace_one(
+        self, filter: Document, replacement: Document, *args: Any, **kwargs: Any
+    ) -> Any:
+        async with self._locks.hold(_document_key(filter)):
+            result = await self._collection.replace_one(filter, replacement, *args, **kwargs)
+        if result.matched_count + (result.upserted_id is not None):
+            self._tell(filter.get("_id"), replacement)
+        return result
+
     async def find_one_and_update(self, filter: Document, *args: Any, **kwargs: Any) -> Any:
         async with self._locks.hold(_document_key(filter)):
             return await self._collection.find_one_and_update(filter, *args, **kwargs)

@@ -1,9 +1,12 @@
-"""MongoDB persistence of ILR records: one document per learner holding the current record, its
-version history and its outbox, so that every change is one atomic single-document write."""
+"""MongoDB persistence of ILR records: one document per learner holding the current record, the
+history entry of its current version and its outbox, so that every change is one atomic
+single-document write; and one document per earlier version holding that version's history entry
+(see ``ilrflow.ilr.domain.history`` for why the entries live where they do)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from ilrflow.ilr.domain.history import HistorySources
 from ilrflow.shared.events import Envelope
 from ilrflow.shared.idempotency import mark_applied, not_yet_applied
 from ilrflow.shared.mongo import Document, serialised_writes
@@ -29,7 +33,28 @@ class IlrDocument:
     group: str | None
     qa_verified_by: str | None = None
     applied_events: list[str] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
+    latest_history: dict[str, Any] | None = None
+    embedded_history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def history_sources(self) -> HistorySources:
+        return HistorySources(self.version, self.latest_history, self.embedded_history)
+
+    @classmethod
+    def from_stored(cls, document: Document) -> IlrDocument:
+        return cls(
+            tenant=document["tenant"],
+            learner_id=document["learner_id"],
+            version=int(document["version"]),
+            qa_verified=bool(document.get("qa_verified", False)),
+            learner=document.get("learner"),
+            group=document.get("group"),
+            qa_verified_by=document.get("qa_verified_by"),
+            applied_events=list(document.get("applied_events", [])),
+            latest_history=document.get("latest_history"),
+            # Records stored before the history moved out keep their old entries embedded.
+            embedded_history=list(document.get("history", [])),
+        )
 
 
 @dataclass(frozen=True)
@@ -60,16 +85,22 @@ def doc_id(tenant: str, learner_id: str) -> str:
     return f"{tenant}:{learner_id}"
 
 
+def version_doc_id(tenant: str, learner_id: str, version: int) -> str:
+    # Reads go by exact _id only: FerretDB 1.24 pushes nothing else down to SQL.
+    return f"{doc_id(tenant, learner_id)}:v{version:06d}"
+
+
 class IlrRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.records: AsyncCollection[Document] = serialised_writes(db["ilr_records"])
+        self.versions: AsyncCollection[Document] = serialised_writes(db["ilr_versions"])
 
     async def ensure_indexes(self) -> None:
         await self.records.create_index([("tenant", 1), ("learner_id", 1)])
 
     async def get(self, tenant: str, learner_id: str) -> IlrDocument | None:
         document = await self.records.find_one({"_id": doc_id(tenant, learner_id)})
-        return None if document is None else _from_document(document)
+        return None if document is None else IlrDocument.from_stored(document)
 
     async def create_empty(self, tenant: str, learner_id: str, group: str | None) -> None:
         """Make sure the learner has a document (version 0, no record) to hold its outbox."""
@@ -84,7 +115,6 @@ class IlrRepository:
                     "learner": None,
                     "group": group,
                     "applied_events": [],
-                    "history": [],
                     "outbox": [],
                     "outbox_pending": 0,
                 }
@@ -101,7 +131,10 @@ class IlrRepository:
         extra: Document | None = None,
     ) -> bool:
         """Write the outcome of one change: optionally a new version, always the events, and the
-        event id that caused it. False when the document moved on (or the event was applied)."""
+        event id that caused it. False when the document moved on (or the event was applied).
+
+        A new version first copies the current version's history entry out of the record (see
+        ``ilrflow.ilr.domain.history``); a retry or a racing writer copies the same entry."""
         query: Document = {
             "_id": doc_id(current.tenant, current.learner_id),
             "version": current.version,
@@ -109,8 +142,10 @@ class IlrRepository:
         sets: Document = dict(extra or {})
         update: Document = {}
         if new_learner is not None and history is not None:
+            await self._copy_out_latest_history(current)
             sets["learner"] = new_learner
-            update = {"$inc": {"version": 1}, "$push": {"history": history.to_document()}}
+            sets["latest_history"] = history.to_document()
+            update = {"$inc": {"version": 1}}
         if sets:
             update = merge_updates(update, {"$set": sets})
         update = merge_updates(update, outbox_update(events))
@@ -120,20 +155,37 @@ class IlrRepository:
         result = await self.records.update_one(query, update)
         return result.modified_count == 1
 
+    async def history(self, record: IlrDocument) -> list[Document]:
+        """Every version's history entry, oldest first."""
+        sources = record.history_sources
+        found = await asyncio.gather(
+            *(
+                self.versions.find_one({"_id": version_doc_id(record.tenant, record.learner_id, v)})
+                for v in sources.stored_versions_needed()
+            )
+        )
+        return [
+            _history_entry(entry) for entry in sources.history(d for d in found if d is not None)
+        ]
+
+    async def _copy_out_latest_history(self, current: IlrDocument) -> None:
+        entry = current.latest_history
+        if entry is None:
+            return
+        version = int(entry["version"])
+        await self.versions.replace_one(
+            {"_id": version_doc_id(current.tenant, current.learner_id, version)},
+            {"tenant": current.tenant, "learner_id": current.learner_id, **entry},
+            upsert=True,
+        )
+
     async def list_for_tenant(self, tenant: str) -> list[IlrDocument]:
         cursor = self.records.find({"tenant": tenant, "version": {"$gt": 0}}).sort("_id", 1)
-        return [_from_document(document) async for document in cursor]
+        return [IlrDocument.from_stored(document) async for document in cursor]
 
 
-def _from_document(document: Document) -> IlrDocument:
-    return IlrDocument(
-        tenant=document["tenant"],
-        learner_id=document["learner_id"],
-        version=int(document["version"]),
-        qa_verified=bool(document.get("qa_verified", False)),
-        learner=document.get("learner"),
-        group=document.get("group"),
-        qa_verified_by=document.get("qa_verified_by"),
-        applied_events=list(document.get("applied_events", [])),
-        history=list(document.get("history", [])),
-    )
+def _history_entry(stored: Mapping[str, Any]) -> Document:
+    return {k: v for k, v in stored.items() if k not in _VERSION_DOCUMENT_KEYS}
+
+
+_VERSION_DOCUMENT_KEYS = frozenset({"_id", "tenant", "learner_id"})

@@ -81,8 +81,8 @@ async def get_ilr(learner_id: str, principal: CurrentPrincipal, service: Service
 async def get_history(
     learner_id: str, principal: CurrentPrincipal, service: Service
 ) -> list[IlrVersion]:
-    document = await service.get(principal, learner_id)
-    return [IlrVersion.model_validate(entry) for entry in document.history]
+    entries = await service.history(principal, learner_id)
+    return [IlrVersion.model_validate(entry) for entry in entries]
 
 
 @router.post(

@@ -205,6 +205,10 @@ class IlrService:
             raise not_found("ILR for learner", learner_id)
         return found
 
+    async def history(self, principal: Principal, learner_id: str) -> list[dict[str, Any]]:
+        """Every version of the learner's ILR, oldest first."""
+        return await self.repository.history(await self.get(principal, learner_id))
+
     async def qa_verify(self, principal: Principal, learner_id: str) -> IlrDocument:
         current = await self.get(principal, learner_id)
         if current.qa_verified:
