@@ -15,10 +15,12 @@ FerretDB decodes and filters every document of the log itself (minutes at 100,00
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -120,8 +122,12 @@ def stages(plan: dict[str, Any]) -> list[str]:
 def synthetic_entries(count: int, learners: int, start: int = 0) -> list[AuditEntry]:
     """Trackers of ``TRACKER_EVENTS`` entries (raised and processed, alternating), each with its
     learner, actor and correlation id, one second apart, in offset order per partition."""
+    return list(iter_synthetic_entries(count, learners, start))
+
+
+def iter_synthetic_entries(count: int, learners: int, start: int = 0) -> Iterator[AuditEntry]:
+    """``synthetic_entries`` one at a time (a log of millions does not fit in memory)."""
     next_offset: dict[tuple[str, int], int] = defaultdict(int)
-    entries = []
     for n in range(start, start + count):
         tracker = n // TRACKER_EVENTS
         learner = f"L{tracker % learners:05d}"
@@ -137,10 +143,7 @@ def synthetic_entries(count: int, learners: int, start: int = 0) -> list[AuditEn
         offset = next_offset[(event.topic, partition)] + (start and ENTRIES)
         next_offset[(event.topic, partition)] += 1
         millis = int(event.time.timestamp() * 1000)
-        entries.append(
-            entry_from_record(event.topic, partition, offset, key, headers, value, millis)
-        )
-    return entries
+        yield entry_from_record(event.topic, partition, offset, key, headers, value, millis)
 
 
 def _payload(n: int, tracker: str, learner: str) -> TrackerRaised | TrackerProcessed:
@@ -186,6 +189,64 @@ async def build_log(repository: AuditRepository, count: int, learners: int) -> l
     await repository.add_timeline_lines(lines)
     await repository.add_lookups(stored)
     return stored
+
+
+async def build_timelines(
+    repository: AuditRepository, count: int, learners: int, chunk: int = 100_000
+) -> None:
+    """The log and the learners' timelines at any size, in bounded memory: entries are made,
+    chained (each partition going on from its last hash) and inserted a chunk at a time. No
+    lookup documents: the timeline read does not use them."""
+    await repository.ensure_indexes()
+    tails: dict[tuple[str, int], str] = {}
+    entries = iter_synthetic_entries(count, learners)
+    while made := list(itertools.islice(entries, chunk)):
+        by_partition: dict[tuple[str, int], list[AuditEntry]] = defaultdict(list)
+        for entry in made:
+            by_partition[(entry.topic, entry.partition)].append(entry)
+        lines: dict[tuple[str, str], list[TimelineLine]] = defaultdict(list)
+        for key, partition_entries in by_partition.items():
+            chained = (
+                chain(partition_entries, tails[key]) if key in tails else chain(partition_entries)
+            )
+            tails[key] = str(chained[-1].hash)
+            for start in range(0, len(chained), INSERT_BATCH):
+                await repository.insert(chained[start : start + INSERT_BATCH])
+            for entry in chained:
+                if entry.learner_id and belongs_on_timeline(entry):
+                    lines[(TENANT, entry.learner_id)].append(timeline_line(entry))
+        await repository.add_timeline_lines(lines)
+
+
+async def measure_timeline(count: int, learners: int, reads: int = 40) -> Figures:
+    """Build a log of ``count`` entries with ``build_timelines``; time the timeline reads of
+    ``reads`` different learners, and explain one."""
+    settings = get_settings()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    name = f"bench_timeline_{secrets.token_hex(3)}"
+    repository = AuditRepository(client[name])
+    try:
+        started = time.perf_counter()
+        await build_timelines(repository, count, learners)
+        built = time.perf_counter() - started
+        timings, lengths = [], set()
+        for n in range(reads):
+            learner = f"L{n * max(learners // reads, 1) % learners:05d}"
+            started = time.perf_counter()
+            timeline = await repository.timeline(TENANT, learner)
+            timings.append((time.perf_counter() - started) * 1000)
+            lengths.add(len(timeline))
+        return Figures(
+            entries=await client[name]["audit_entries"].estimated_document_count(),
+            build_seconds=built,
+            timeline_lines=min(lengths),
+            timeline_ms=timings,
+            timeline_explain=await repository.explain_timeline(TENANT, "L00000"),
+            ferretdb=await repository.is_ferretdb(),
+        )
+    finally:
+        await client.drop_database(name)
+        await client.close()
 
 
 def searches(learner: str, count: int, learners: int) -> dict[str, dict[str, Any]]:
