@@ -235,3 +235,27 @@ async def test_pending_events_of_several_documents_go_out_in_the_order_written(
     paused.routing = RoutingTable()
     assert await relay.drain_once() == 2
     assert published == [first.id, second.id, third.id, fourth.id]
+
+
+async def test_events_the_relay_was_not_told_of_go_out_after_the_sweep(database: Any) -> None:
+    """The safety net: events written past the wrapper (a bug, another process) are found by
+    the periodic sweep, which runs beside the passes, not in them."""
+    raw = database["aggregates"]
+    collection = serialised_writes(raw)
+    published: list[Any] = []
+
+    async def publish(e: Any, topic: str) -> None:
+        published.append(e.id)
+
+    relay = OutboxRelay([collection], publish)
+    assert await relay.drain_once() == 0  # the first pass: a full scan, nothing there yet
+    hidden = event(1)
+    await raw.insert_one({"_id": "t:L1", **new_document_outbox([hidden])})  # relay not told
+    told = event(2)
+    await collection.insert_one({"_id": "t:L2", **new_document_outbox([told])})
+    assert await relay.drain_once() == 1  # only what it was told of
+    assert published == [told.id]
+    await relay.sweep()
+    assert await relay.drain_once() == 1
+    assert published == [told.id, hidden.id]
+    assert await relay.drain_once() == 0
