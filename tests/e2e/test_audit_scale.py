@@ -20,7 +20,8 @@ import secrets
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from ilrflow.audit.adapters.repository import AuditRepository
-from ilrflow.audit.domain.chain import chain
+from ilrflow.audit.domain.chain import GENESIS_HASH, chain
 from ilrflow.audit.domain.ingest import entry_from_record
 from ilrflow.audit.domain.lookup import paginate
 from ilrflow.audit.domain.query import AuditQuery
@@ -173,20 +174,7 @@ async def build_log(repository: AuditRepository, count: int, learners: int) -> l
     """Chain per topic partition, insert in bulk, write the learners' timelines and the lookup
     documents (as one batch: a bulk load inserts them all, where live batches update pages)."""
     await repository.ensure_indexes()
-    by_partition: dict[tuple[str, int], list[AuditEntry]] = defaultdict(list)
-    for entry in synthetic_entries(count, learners):
-        by_partition[(entry.topic, entry.partition)].append(entry)
-    lines: dict[tuple[str, str], list[TimelineLine]] = defaultdict(list)
-    stored: list[AuditEntry] = []
-    for partition_entries in by_partition.values():
-        chained = chain(partition_entries)
-        for start in range(0, len(chained), INSERT_BATCH):
-            await repository.insert(chained[start : start + INSERT_BATCH])
-        for entry in chained:
-            if entry.learner_id and belongs_on_timeline(entry):
-                lines[(TENANT, entry.learner_id)].append(timeline_line(entry))
-        stored += chained
-    await repository.add_timeline_lines(lines)
+    stored = await store_chunk(repository, synthetic_entries(count, learners), tails={})
     await repository.add_lookups(stored)
     return stored
 
@@ -195,37 +183,57 @@ async def build_timelines(
     repository: AuditRepository, count: int, learners: int, chunk: int = 100_000
 ) -> None:
     """The log and the learners' timelines at any size, in bounded memory: entries are made,
-    chained (each partition going on from its last hash) and inserted a chunk at a time. No
-    lookup documents: the timeline read does not use them."""
+    chained and inserted a chunk at a time. No lookup documents: the timeline read does not
+    use them."""
     await repository.ensure_indexes()
     tails: dict[tuple[str, int], str] = {}
     entries = iter_synthetic_entries(count, learners)
     while made := list(itertools.islice(entries, chunk)):
-        by_partition: dict[tuple[str, int], list[AuditEntry]] = defaultdict(list)
-        for entry in made:
-            by_partition[(entry.topic, entry.partition)].append(entry)
-        lines: dict[tuple[str, str], list[TimelineLine]] = defaultdict(list)
-        for key, partition_entries in by_partition.items():
-            chained = (
-                chain(partition_entries, tails[key]) if key in tails else chain(partition_entries)
-            )
-            tails[key] = str(chained[-1].hash)
-            for start in range(0, len(chained), INSERT_BATCH):
-                await repository.insert(chained[start : start + INSERT_BATCH])
-            for entry in chained:
-                if entry.learner_id and belongs_on_timeline(entry):
-                    lines[(TENANT, entry.learner_id)].append(timeline_line(entry))
-        await repository.add_timeline_lines(lines)
+        await store_chunk(repository, made, tails)
+
+
+async def store_chunk(
+    repository: AuditRepository, entries: list[AuditEntry], tails: dict[tuple[str, int], str]
+) -> list[AuditEntry]:
+    """Chain ``entries`` per topic partition, each going on from its last hash in ``tails``
+    (updated), insert them in bulk and append the learners' timeline lines; return them
+    chained."""
+    by_partition: dict[tuple[str, int], list[AuditEntry]] = defaultdict(list)
+    for entry in entries:
+        by_partition[(entry.topic, entry.partition)].append(entry)
+    lines: dict[tuple[str, str], list[TimelineLine]] = defaultdict(list)
+    stored: list[AuditEntry] = []
+    for key, partition_entries in by_partition.items():
+        chained = chain(partition_entries, tails.get(key, GENESIS_HASH))
+        tails[key] = str(chained[-1].hash)
+        for start in range(0, len(chained), INSERT_BATCH):
+            await repository.insert(chained[start : start + INSERT_BATCH])
+        for entry in chained:
+            if entry.learner_id and belongs_on_timeline(entry):
+                lines[(TENANT, entry.learner_id)].append(timeline_line(entry))
+        stored += chained
+    await repository.add_timeline_lines(lines)
+    return stored
+
+
+@asynccontextmanager
+async def scratch_repository(prefix: str) -> AsyncIterator[AuditRepository]:
+    """An audit repository on a database of its own, dropped afterwards."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        get_settings().mongo_url, tz_aware=True
+    )
+    name = f"{prefix}_{secrets.token_hex(3)}"
+    try:
+        yield AuditRepository(client[name])
+    finally:
+        await client.drop_database(name)
+        await client.close()
 
 
 async def measure_timeline(count: int, learners: int, reads: int = 40) -> Figures:
     """Build a log of ``count`` entries with ``build_timelines``; time the timeline reads of
     ``reads`` different learners, and explain one."""
-    settings = get_settings()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
-    name = f"bench_timeline_{secrets.token_hex(3)}"
-    repository = AuditRepository(client[name])
-    try:
+    async with scratch_repository("bench_timeline") as repository:
         started = time.perf_counter()
         await build_timelines(repository, count, learners)
         built = time.perf_counter() - started
@@ -237,16 +245,13 @@ async def measure_timeline(count: int, learners: int, reads: int = 40) -> Figure
             timings.append((time.perf_counter() - started) * 1000)
             lengths.add(len(timeline))
         return Figures(
-            entries=await client[name]["audit_entries"].estimated_document_count(),
+            entries=await repository.entries.estimated_document_count(),
             build_seconds=built,
             timeline_lines=min(lengths),
             timeline_ms=timings,
             timeline_explain=await repository.explain_timeline(TENANT, "L00000"),
             ferretdb=await repository.is_ferretdb(),
         )
-    finally:
-        await client.drop_database(name)
-        await client.close()
 
 
 def searches(learner: str, count: int, learners: int) -> dict[str, dict[str, Any]]:
@@ -281,11 +286,7 @@ def searches(learner: str, count: int, learners: int) -> dict[str, dict[str, Any
 async def measure(count: int = ENTRIES, learners: int = LEARNERS, reads: int = 5) -> Figures:
     """Build the log; time the timeline, every search's first page (and check two pages of each
     against a plain sort), one entry fetch and one live batch; explain every read issued."""
-    settings = get_settings()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
-    name = f"bench_audit_{secrets.token_hex(3)}"
-    repository = AuditRepository(client[name])
-    try:
+    async with scratch_repository("bench_audit") as repository:
         started = time.perf_counter()
         entries = await build_log(repository, count, learners)
         built = time.perf_counter() - started
@@ -320,9 +321,6 @@ async def measure(count: int = ENTRIES, learners: int = LEARNERS, reads: int = 5
         figures.ingest_ms = await _timed(repository.add_lookups(live))
         figures.explains = await explain_reads(repository, figures.reads)
         return figures
-    finally:
-        await client.drop_database(name)
-        await client.close()
 
 
 async def _timed(work: Any) -> float:
