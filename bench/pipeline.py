@@ -47,9 +47,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, MongoClient
 
-from ilrflow.shared.events import Topics, header_text
-from ilrflow.shared.kafka import all_topics
-from ilrflow.shared.settings import Settings
+from ilrflow.contracts.events import Topics, header_text
+from ilrflow.platform.kafka import all_topics
+from ilrflow.platform.settings import Settings
 from tests.e2e.test_audit_scale import measure_timeline, plan_summary
 from tests.faults.harness import (
     TRACKER_TYPES,

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from devstack import SERVICES
 
-from ilrflow.shared.devstack import SERVICES
-from ilrflow.shared.events import CATALOGUE, Topics, dead_letter_topic
-from ilrflow.shared.settings import Settings
+from ilrflow.contracts.events import CATALOGUE, Topics, dead_letter_topic
+from ilrflow.platform.settings import Settings
 
 DOCS = Path(__file__).resolve().parent
 

@@ -20,17 +20,17 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-
-from ilrflow.shared.auth import mint_token
-from ilrflow.shared.devstack import (
+from devstack import (
     SERVICES,
     ServiceProcess,
     start_services,
     stop_services,
     wait_ready,
 )
-from ilrflow.shared.kafka import ensure_topics
-from ilrflow.shared.settings import Settings
+
+from ilrflow.platform.auth import mint_token
+from ilrflow.platform.kafka import ensure_topics
+from ilrflow.platform.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")

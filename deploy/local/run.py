@@ -10,9 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from ilrflow.shared.devstack import SERVICES, start_services, stop_services, wait_ready
-from ilrflow.shared.kafka import ensure_topics
-from ilrflow.shared.settings import SERVICE_PORTS, Settings
+from devstack import SERVICES, start_services, stop_services, wait_ready
+
+from ilrflow.platform.kafka import ensure_topics
+from ilrflow.platform.settings import SERVICE_PORTS, Settings
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

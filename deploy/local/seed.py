@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from ilrflow.shared.auth import mint_token
-from ilrflow.shared.settings import Settings
+from ilrflow.platform.auth import mint_token
+from ilrflow.platform.settings import Settings
 
 TENANT = "demo"
 GROUP = "cohort-a"

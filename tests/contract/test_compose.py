@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from devstack import SERVICES
 
-from ilrflow.shared.devstack import SERVICES
-from ilrflow.shared.settings import SERVICE_PORTS, Settings
+from ilrflow.platform.settings import SERVICE_PORTS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -36,7 +36,7 @@ def test_the_committed_documents_match_the_code(rendered: dict[Path, str]) -> No
 def test_every_topic_and_event_type_is_in_the_asyncapi_document(rendered: dict[Path, str]) -> None:
     import yaml
 
-    from ilrflow.shared.events import CATALOGUE, Topics, dead_letter_topic
+    from ilrflow.contracts.events import CATALOGUE, Topics, dead_letter_topic
 
     document = yaml.safe_load(rendered[ROOT / "docs" / "asyncapi.yaml"])
     assert document["asyncapi"] == "3.0.0"

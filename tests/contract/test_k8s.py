@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
+from devstack import SERVICES
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
-from ilrflow.shared import metrics
-from ilrflow.shared.devstack import SERVICES
-from ilrflow.shared.lanes import POOLED, parse_lanes
-from ilrflow.shared.settings import SERVICE_PORTS, Settings
+from ilrflow.platform import metrics
+from ilrflow.platform.lanes import POOLED, parse_lanes
+from ilrflow.platform.settings import SERVICE_PORTS, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s" / "base"

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from ilrflow.shared.events import Envelope, to_wire
+from ilrflow.contracts.events import Envelope, to_wire
 from tests.conftest import REPO, Stack, eventually, new_tenant
 
 GROUP = "cohort-a"

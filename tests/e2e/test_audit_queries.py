@@ -22,14 +22,14 @@ from ilrflow.audit.adapters.repository import AuditRepository
 from ilrflow.audit.domain.query import AuditQuery
 from ilrflow.audit.service.ingest import AuditIngest, RawRecord
 from ilrflow.audit.service.queries import AuditQueries
-from ilrflow.shared.auth import Principal
-from ilrflow.shared.events import (
+from ilrflow.contracts.events import (
     TrackerProcessed,
     TrackerRaised,
     new_event,
     partition_key,
     to_wire,
 )
+from ilrflow.platform.auth import Principal
 from tests.conftest import Stack, eventually
 from tests.e2e.audit_lookups import (
     expected_ids,

@@ -37,8 +37,8 @@ from ilrflow.audit.domain.query import AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.timeline import TimelineLine, belongs_on_timeline, timeline_line
 from ilrflow.audit.service.queries import AuditQueries
-from ilrflow.shared.events import TrackerProcessed, TrackerRaised, new_event, to_wire
-from ilrflow.shared.settings import get_settings
+from ilrflow.contracts.events import TrackerProcessed, TrackerRaised, new_event, to_wire
+from ilrflow.platform.settings import get_settings
 from tests.e2e.audit_lookups import (
     Read,
     expected_ids,

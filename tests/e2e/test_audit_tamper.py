@@ -19,7 +19,7 @@ from pymongo.collection import Collection
 
 from ilrflow.audit.domain.chain import entry_hash
 from ilrflow.audit.domain.records import AuditEntry
-from ilrflow.shared.kafka import ensure_topics
+from ilrflow.platform.kafka import ensure_topics
 from tests.conftest import Stack, eventually
 from tests.e2e.helpers import physical, produce, run
 

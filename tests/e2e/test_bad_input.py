@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from ilrflow.shared.auth import mint_token
+from ilrflow.platform.auth import mint_token
 from tests.conftest import Stack
 from tests.e2e.helpers import ENROLMENT, GROUP, LEARNER, Tenant, enrolled_learner, tenant_with_staff
 

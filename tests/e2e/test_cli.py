@@ -15,9 +15,9 @@ import pytest
 from pymongo import MongoClient
 from typer.testing import CliRunner
 
-from ilrflow.shared.cli import app
-from ilrflow.shared.cli.common import EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_USAGE
-from ilrflow.shared.events import TrackerProcessed, new_event, partition_key
+from ilrflow.contracts.events import TrackerProcessed, new_event, partition_key
+from ilrflow.ops import app
+from ilrflow.ops.common import EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_USAGE
 from tests.conftest import Stack, eventually, new_tenant, settled
 from tests.e2e.helpers import (
     GROUP,
@@ -339,7 +339,7 @@ def test_a_rebuilt_projection_holds_what_the_live_one_held(
 
 def test_events_arriving_during_a_rebuild_are_not_lost(stack: Stack, tenant: Tenant) -> None:
     command = [
-        sys.executable, "-c", "from ilrflow.shared.cli import main; main()",
+        sys.executable, "-c", "from ilrflow.ops import main; main()",
         "projections", "rebuild", "tracker", "learners", "--settle-seconds", "2", "--json",
     ]  # fmt: skip
     rebuild = subprocess.Popen(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ilrflow.shared.events import TrackerProcessed, new_event, partition_key
+from ilrflow.contracts.events import TrackerProcessed, new_event, partition_key
 from tests.conftest import Stack, eventually
 from tests.e2e.helpers import (
     enrolled_learner,

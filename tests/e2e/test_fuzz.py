@@ -20,15 +20,15 @@ import httpx
 import pytest
 import schemathesis
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from devstack import SERVICES
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
 from pymongo import MongoClient
 from schemathesis import GenerationMode
 
-from ilrflow.shared.devstack import SERVICES
-from ilrflow.shared.events import Topics
-from ilrflow.shared.kafka import all_topics
+from ilrflow.contracts.events import Topics
+from ilrflow.platform.kafka import all_topics
 from tests.conftest import Stack, new_tenant, settled
 from tests.e2e.helpers import GROUP, Tenant, known_learner
 from tests.e2e.test_tracker_steps import raise_tracker, tracker_tenant

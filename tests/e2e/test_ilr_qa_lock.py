@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ilrflow.shared.events import (
+from ilrflow.contracts.events import (
     Topics,
     TrackerProcessed,
     from_wire,

@@ -15,15 +15,15 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from devstack import SERVICES, start_services, stop_services, wait_ready
 from pymongo import MongoClient
 from typer.testing import CliRunner
 
-from ilrflow.shared.cli import app
-from ilrflow.shared.cli.common import EXIT_FAILED, EXIT_USAGE
-from ilrflow.shared.devstack import SERVICES, start_services, stop_services, wait_ready
-from ilrflow.shared.events import Topics
-from ilrflow.shared.lanes import POOLED, RoutingTable, lane_topic
-from ilrflow.shared.routing import TABLE_ID
+from ilrflow.contracts.events import Topics
+from ilrflow.ops import app
+from ilrflow.ops.common import EXIT_FAILED, EXIT_USAGE
+from ilrflow.platform.lanes import POOLED, RoutingTable, lane_topic
+from ilrflow.platform.routing import TABLE_ID
 from tests.conftest import PORT_BASE, Stack, eventually
 from tests.e2e.helpers import (
     GROUP,

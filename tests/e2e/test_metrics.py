@@ -9,7 +9,7 @@ from collections import defaultdict
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ilrflow.shared.events import partition_key
+from ilrflow.contracts.events import partition_key
 from tests.conftest import Stack, eventually
 from tests.e2e.helpers import enrolled_learner, produce, run, tenant_with_staff
 

@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from ilrflow.shared.events import partition_key
+from ilrflow.contracts.events import partition_key
 from tests.conftest import Stack, eventually
 from tests.e2e.helpers import (
     GROUP,

@@ -19,7 +19,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import MongoClient
 
-from ilrflow.shared.events import (
+from ilrflow.contracts.events import (
     AuditAccessed,
     Enrolment,
     Envelope,
@@ -39,7 +39,7 @@ from ilrflow.shared.events import (
     partition_key,
     types_on_topic,
 )
-from ilrflow.shared.settings import Settings
+from ilrflow.platform.settings import Settings
 from tests.conftest import Stack, eventually
 from tests.e2e.helpers import (
     ENROLMENT,

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from ilrflow.shared.events import Topics, partition_key
+from ilrflow.contracts.events import Topics, partition_key
 from tests.conftest import Stack, eventually
 from tests.e2e.helpers import GROUP, Tenant, configure_trackers, read_topic, run, tenant_with_staff
 

@@ -39,11 +39,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from pymongo import MongoClient
-
-from ilrflow.ilr.adapters.repository import IlrDocument, version_doc_id
-from ilrflow.shared.auth import mint_token
-from ilrflow.shared.devstack import (
+from devstack import (
     SERVICES,
     ServiceProcess,
     kill_service,
@@ -52,9 +48,13 @@ from ilrflow.shared.devstack import (
     stop_services,
     wait_ready,
 )
-from ilrflow.shared.events import Topics, dead_letter_topic
-from ilrflow.shared.kafka import ensure_topics
-from ilrflow.shared.settings import Settings
+from pymongo import MongoClient
+
+from ilrflow.contracts.events import Topics, dead_letter_topic
+from ilrflow.ilr.adapters.repository import IlrDocument, version_doc_id
+from ilrflow.platform.auth import mint_token
+from ilrflow.platform.kafka import ensure_topics
+from ilrflow.platform.settings import Settings
 from tests.e2e.helpers import ENROLMENT, GROUP, LEARNER, STAFF, tracker_probe
 
 REPO = Path(__file__).resolve().parents[2]

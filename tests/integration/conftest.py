@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from ilrflow.shared.mongo import Document
+from ilrflow.platform.mongo import Document
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ilrflow.audit.domain import AuditEntry, chain, entry_from_record
-from ilrflow.shared.events import (
+from ilrflow.contracts.events import (
     Envelope,
     Payload,
     TrackerProcessed,

@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 
 from ilrflow.audit.domain import describe, export_csv, export_xlsx
 from ilrflow.audit.domain.export import HEADER
-from ilrflow.shared.events import TrackerRejected
+from ilrflow.contracts.events import TrackerRejected
 
 from .conftest import T0, RecordFactory
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ilrflow.audit.domain import entry_from_record
 from ilrflow.audit.domain.records import StoredBytes
-from ilrflow.shared.events import LearnerSnapshot, LearnerUpdated, StaffUpdated, to_wire
+from ilrflow.contracts.events import LearnerSnapshot, LearnerUpdated, StaffUpdated, to_wire
 
 from .conftest import T0, event_of, raised
 

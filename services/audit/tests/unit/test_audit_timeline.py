@@ -6,7 +6,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from ilrflow.audit.domain import DeadLetterInfo, describe, entry_from_record, learner_timeline
-from ilrflow.shared.events import (
+from ilrflow.contracts.events import (
     IlrState,
     IlrUpdated,
     PatchOperation,

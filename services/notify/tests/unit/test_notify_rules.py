@@ -7,16 +7,7 @@ from typing import Any
 
 import pytest
 
-from ilrflow.notify.domain import (
-    Decision,
-    LearnerContact,
-    RecipientDirectory,
-    StaffMember,
-    TenantNotifySettings,
-    decide,
-    notification_id,
-)
-from ilrflow.shared.events import (
+from ilrflow.contracts.events import (
     Envelope,
     IlrUpdated,
     Payload,
@@ -26,6 +17,15 @@ from ilrflow.shared.events import (
     TrackerRaised,
     TrackerRejected,
     new_event,
+)
+from ilrflow.notify.domain import (
+    Decision,
+    LearnerContact,
+    RecipientDirectory,
+    StaffMember,
+    TenantNotifySettings,
+    decide,
+    notification_id,
 )
 
 NOW = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ilrflow.contracts.events import LearnerSnapshot, StaffUpdated, TrackerRejected, new_event
 from ilrflow.notify.domain import (
     LearnerContact,
     RecipientDirectory,
@@ -13,7 +14,6 @@ from ilrflow.notify.domain import (
     staff_member_from,
 )
 from ilrflow.notify.domain.templates import TRACKER_REJECTED_FOR_RAISER
-from ilrflow.shared.events import LearnerSnapshot, StaffUpdated, TrackerRejected, new_event
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ import itertools
 from datetime import date
 from typing import Any
 
-from ilrflow.shared.events import EmployerRef, Enrolment, LearnerSnapshot
-from ilrflow.shared.ilr import (
+from ilrflow.contracts.events import EmployerRef, Enrolment, LearnerSnapshot
+from ilrflow.ilr_engine import (
     IlrLearner,
     IlrPolicy,
     TrackerApplication,

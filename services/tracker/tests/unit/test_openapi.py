@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ilrflow.shared.settings import Settings
+from ilrflow.platform.settings import Settings
 from ilrflow.tracker.bootstrap import create_app
 
 ENDPOINTS = {

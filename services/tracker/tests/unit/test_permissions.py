@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tracker_builders import ADMIN, LEARNER, OTHER_ADMIN, QA_ADMIN, TUTOR, raise_tracker
 
-from ilrflow.shared.events import StaffUpdated
+from ilrflow.contracts.events import StaffUpdated
 from ilrflow.tracker.domain import (
     Actor,
     AllocationRule,

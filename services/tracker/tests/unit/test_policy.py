@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ilrflow.shared.trackers import (
+from ilrflow.contracts.trackers import (
     ChangesInvalid,
     CustomFieldDefinition,
     CustomTypeDefinition,

@@ -18,14 +18,14 @@ from tracker_builders import (
     raise_tracker,
 )
 
-from ilrflow.shared.events import (
+from ilrflow.contracts.events import (
     TrackerAllocated,
     TrackerCancelled,
     TrackerProcessed,
     TrackerRaised,
     TrackerRejected,
 )
-from ilrflow.shared.trackers import ChangesInvalid, parse_changes
+from ilrflow.contracts.trackers import ChangesInvalid, parse_changes
 from ilrflow.tracker.domain import (
     IllegalTransition,
     InvalidCommandError,

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from tracker_builders import ADMIN, LEARNER, OTHER_ADMIN, RETURN, TUTOR, minutes, raise_tracker
 
-from ilrflow.shared.events import IlrOutcomeStatus
-from ilrflow.shared.trackers import ChangesInvalid, parse_changes
+from ilrflow.contracts.events import IlrOutcomeStatus
+from ilrflow.contracts.trackers import ChangesInvalid, parse_changes
 from ilrflow.tracker.domain import (
     OPEN_STATES,
     TERMINAL_STATES,

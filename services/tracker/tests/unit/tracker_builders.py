@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ilrflow.shared.trackers import parse_changes
+from ilrflow.contracts.trackers import parse_changes
 from ilrflow.tracker.domain import Actor, Tracker
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

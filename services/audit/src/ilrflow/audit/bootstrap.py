@@ -9,9 +9,9 @@ from ilrflow.audit.adapters.repository import AuditRepository
 from ilrflow.audit.entrypoints.http import router
 from ilrflow.audit.service.ingest import AuditIngest
 from ilrflow.audit.service.queries import AuditQueries
-from ilrflow.shared.mongo import create_client, service_database
-from ilrflow.shared.service import ServiceRuntime, create_service_app
-from ilrflow.shared.settings import Settings, get_settings
+from ilrflow.platform.mongo import create_client, service_database
+from ilrflow.platform.service import ServiceRuntime, create_service_app
+from ilrflow.platform.settings import Settings, get_settings
 
 SERVICE = "audit"
 

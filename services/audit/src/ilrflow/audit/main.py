@@ -10,8 +10,8 @@ import sys
 
 from ilrflow.audit.bootstrap import SERVICE, create_app, offline_queries
 from ilrflow.audit.domain.verify import AuditVerification
-from ilrflow.shared.service import serve
-from ilrflow.shared.settings import get_settings
+from ilrflow.platform.service import serve
+from ilrflow.platform.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from ilrflow.contracts.events import EventType, Topics
 from ilrflow.ilr.adapters.repository import IlrRepository
 from ilrflow.ilr.adapters.settings import IlrSettingsRepository
 from ilrflow.ilr.entrypoints.http import router
 from ilrflow.ilr.service.use_cases import IlrService
-from ilrflow.shared.events import EventType, Topics
-from ilrflow.shared.service import ServiceRuntime, create_service_app
-from ilrflow.shared.settings import Settings, get_settings
+from ilrflow.platform.service import ServiceRuntime, create_service_app
+from ilrflow.platform.settings import Settings, get_settings
 
 SERVICE = "ilr"
 

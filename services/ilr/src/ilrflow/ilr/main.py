@@ -1,8 +1,8 @@
 """Run the ilr service: ``ilrflow-ilr`` (or ``python -m ilrflow.ilr.main``)."""
 
 from ilrflow.ilr.bootstrap import SERVICE, create_app
-from ilrflow.shared.service import serve
-from ilrflow.shared.settings import get_settings
+from ilrflow.platform.service import serve
+from ilrflow.platform.settings import get_settings
 
 
 def main() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from ilrflow.contracts.events import EventType, Topics
 from ilrflow.learner.adapters.repository import LearnerRepository
 from ilrflow.learner.entrypoints.http import router
 from ilrflow.learner.service.use_cases import LearnerService
-from ilrflow.shared.events import EventType, Topics
-from ilrflow.shared.service import ServiceRuntime, create_service_app
-from ilrflow.shared.settings import Settings, get_settings
+from ilrflow.platform.service import ServiceRuntime, create_service_app
+from ilrflow.platform.settings import Settings, get_settings
 
 SERVICE = "learner"
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
+from ilrflow.contracts.events import EventType, Topics
 from ilrflow.notify.adapters.email import EmailSender
 from ilrflow.notify.adapters.repository import LEARNERS, STAFF, NotifyRepository
 from ilrflow.notify.entrypoints.http import router
 from ilrflow.notify.service.use_cases import NotifyService
-from ilrflow.shared.events import EventType, Topics
-from ilrflow.shared.mongo import Document
-from ilrflow.shared.projections import Projection, live_handlers
-from ilrflow.shared.service import ServiceRuntime, create_service_app
-from ilrflow.shared.settings import Settings, get_settings
+from ilrflow.platform.mongo import Document
+from ilrflow.platform.projections import Projection, live_handlers
+from ilrflow.platform.service import ServiceRuntime, create_service_app
+from ilrflow.platform.settings import Settings, get_settings
 
 SERVICE = "notify"
 TRACKER_EVENTS = {

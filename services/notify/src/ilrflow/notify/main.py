@@ -1,8 +1,8 @@
 """Run the notify service: ``ilrflow-notify`` (or ``python -m ilrflow.notify.main``)."""
 
 from ilrflow.notify.bootstrap import SERVICE, create_app
-from ilrflow.shared.service import serve
-from ilrflow.shared.settings import get_settings
+from ilrflow.platform.service import serve
+from ilrflow.platform.settings import get_settings
 
 
 def main() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ilrflow.shared.events import EventType, Topics
-from ilrflow.shared.mongo import Document
-from ilrflow.shared.projections import Projection, live_handlers
-from ilrflow.shared.service import ServiceRuntime, create_service_app
-from ilrflow.shared.settings import Settings, get_settings
+from ilrflow.contracts.events import EventType, Topics
+from ilrflow.platform.mongo import Document
+from ilrflow.platform.projections import Projection, live_handlers
+from ilrflow.platform.service import ServiceRuntime, create_service_app
+from ilrflow.platform.settings import Settings, get_settings
 from ilrflow.tracker.adapters.projections import ILR, LEARNERS, STAFF, ProjectionRepository
 from ilrflow.tracker.adapters.repository import TrackerRepository
 from ilrflow.tracker.entrypoints.http import install_domain_error_handlers, router

@@ -1,7 +1,7 @@
 """Run the tracker service: ``ilrflow-tracker`` (or ``python -m ilrflow.tracker.main``)."""
 
-from ilrflow.shared.service import serve
-from ilrflow.shared.settings import get_settings
+from ilrflow.platform.service import serve
+from ilrflow.platform.settings import get_settings
 from ilrflow.tracker.bootstrap import SERVICE, create_app
 
 

@@ -15,13 +15,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from ilrflow.audit.service.ingest import AuditIngest, RawRecord
-from ilrflow.shared import lanes
-from ilrflow.shared.errors import is_transient
-from ilrflow.shared.kafka import partition_lags
-from ilrflow.shared.logging import get_logger
-from ilrflow.shared.metrics import CONSUMER_LAG
-from ilrflow.shared.settings import Settings
-from ilrflow.shared.tracing import batch_consumer_spans
+from ilrflow.platform import lanes
+from ilrflow.platform.errors import is_transient
+from ilrflow.platform.kafka import partition_lags
+from ilrflow.platform.logging import get_logger
+from ilrflow.platform.metrics import CONSUMER_LAG
+from ilrflow.platform.settings import Settings
+from ilrflow.platform.tracing import batch_consumer_spans
 
 log = get_logger(__name__)
 

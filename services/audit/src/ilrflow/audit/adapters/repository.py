@@ -48,9 +48,9 @@ from ilrflow.audit.domain.lookup import (
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
 from ilrflow.audit.domain.timeline import TimelineLine
 from ilrflow.audit.domain.verify import ChainTail
-from ilrflow.shared.events import Envelope
-from ilrflow.shared.mongo import Document, serialised_writes
-from ilrflow.shared.outbox import new_document_outbox
+from ilrflow.contracts.events import Envelope
+from ilrflow.platform.mongo import Document, serialised_writes
+from ilrflow.platform.outbox import new_document_outbox
 
 DUPLICATE_KEY = 11000
 PartitionKey = tuple[str, int]

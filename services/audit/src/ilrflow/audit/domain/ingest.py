@@ -21,8 +21,8 @@ from ilrflow.audit.domain.records import (
     json_object,
     normalise_time,
 )
-from ilrflow.shared import lanes
-from ilrflow.shared.events import CATALOGUE, EventType, Topics, from_wire
+from ilrflow.contracts.events import CATALOGUE, EventType, Topics, from_wire
+from ilrflow.platform import lanes
 
 DLT_SUFFIX = ".dlt"
 DLT_HEADER_PREFIX = "dlt_"

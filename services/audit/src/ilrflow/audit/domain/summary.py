@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ilrflow.audit.domain.records import AuditEntry, DeadLetterInfo
-from ilrflow.shared.events import (
+from ilrflow.contracts.events import (
     CATALOGUE,
     AuditAccessed,
     IlrState,

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from ilrflow.audit.domain.ingest import base_topic
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.summary import describe
-from ilrflow.shared.events import Topics
+from ilrflow.contracts.events import Topics
 
 
 class TimelineLine(NamedTuple):

@@ -17,8 +17,8 @@ from ilrflow.audit.service.queries import (
     AuditQueries,
     ExportFormat,
 )
-from ilrflow.shared.auth import CurrentPrincipal, require_role
-from ilrflow.shared.http_errors import ApiError
+from ilrflow.platform.auth import CurrentPrincipal, require_role
+from ilrflow.platform.http_errors import ApiError
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

@@ -23,9 +23,9 @@ from ilrflow.audit.domain.query import AuditPage, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.timeline import TimelineLine
 from ilrflow.audit.domain.verify import AuditVerification, verify_all
-from ilrflow.shared.auth import Principal
-from ilrflow.shared.events import AuditAccessed, new_event
-from ilrflow.shared.http_errors import not_found
+from ilrflow.contracts.events import AuditAccessed, new_event
+from ilrflow.contracts.identity import Principal
+from ilrflow.platform.http_errors import not_found
 
 AUDIT_READER_ROLES = ("support", "admin", "operator")
 VERIFIER_ROLES = ("support", "operator")

@@ -6,7 +6,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ilrflow.ilr.domain.settings import IlrSettings
-from ilrflow.shared.mongo import Document
+from ilrflow.platform.mongo import Document
 
 
 class IlrSettingsRepository:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ilrflow.shared.ilr import IlrPolicy
-from ilrflow.shared.ilr.policy import RestartPlannedHours
+from ilrflow.ilr_engine import IlrPolicy
+from ilrflow.ilr_engine.policy import RestartPlannedHours
 
 
 class IlrSettings(BaseModel):

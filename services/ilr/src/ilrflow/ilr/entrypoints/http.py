@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict
 from ilrflow.ilr.adapters.repository import IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.service.use_cases import IlrService
-from ilrflow.shared.auth import CurrentPrincipal, require_role
-from ilrflow.shared.ilr import published
-from ilrflow.shared.ilr.policy import RestartPlannedHours
+from ilrflow.ilr_engine import published
+from ilrflow.ilr_engine.policy import RestartPlannedHours
+from ilrflow.platform.auth import CurrentPrincipal, require_role
 
 router = APIRouter(prefix="/v1", tags=["ilr"])
 

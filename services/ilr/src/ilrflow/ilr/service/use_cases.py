@@ -17,13 +17,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument, IlrRepository
-from ilrflow.ilr.adapters.settings import IlrSettingsRepository
-from ilrflow.ilr.domain.settings import IlrSettings
-from ilrflow.ilr.domain.view import published_patch
-from ilrflow.shared.auth import Principal
-from ilrflow.shared.errors import TransientError
-from ilrflow.shared.events import (
+from ilrflow.contracts.events import (
     Envelope,
     IlrState,
     IlrUpdated,
@@ -33,8 +27,13 @@ from ilrflow.shared.events import (
     new_event,
     new_event_id,
 )
-from ilrflow.shared.http_errors import ApiError, not_found
-from ilrflow.shared.ilr import (
+from ilrflow.contracts.identity import Principal
+from ilrflow.contracts.trackers import TRACKER_TYPES
+from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument, IlrRepository
+from ilrflow.ilr.adapters.settings import IlrSettingsRepository
+from ilrflow.ilr.domain.settings import IlrSettings
+from ilrflow.ilr.domain.view import published_patch
+from ilrflow.ilr_engine import (
     IlrLearner,
     TrackerApplication,
     apply_tracker,
@@ -42,8 +41,9 @@ from ilrflow.shared.ilr import (
     learner_from_enrolment,
     published,
 )
-from ilrflow.shared.logging import get_logger
-from ilrflow.shared.trackers import TRACKER_TYPES
+from ilrflow.platform.errors import TransientError
+from ilrflow.platform.http_errors import ApiError, not_found
+from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
 

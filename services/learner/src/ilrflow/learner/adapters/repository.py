@@ -9,10 +9,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from ilrflow.shared.events import Envelope, LearnerSnapshot, StaffUpdated
-from ilrflow.shared.idempotency import APPLIED_FIELD, mark_applied, not_yet_applied, was_applied
-from ilrflow.shared.mongo import Document, serialised_writes
-from ilrflow.shared.outbox import merge_updates, new_document_outbox, outbox_update
+from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
+from ilrflow.platform.idempotency import APPLIED_FIELD, mark_applied, not_yet_applied, was_applied
+from ilrflow.platform.mongo import Document, serialised_writes
+from ilrflow.platform.outbox import merge_updates, new_document_outbox, outbox_update
 
 
 def doc_id(tenant: str, ident: str) -> str:

@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
-from ilrflow.shared.auth import ROLES
-from ilrflow.shared.events import Address, EmployerRef, Enrolment, LearnerSnapshot
-from ilrflow.shared.ilr import uln_is_valid
-from ilrflow.shared.trackers.fields import AddressLine, Email, Ern, IlrName, Postcode, TelNo
+from ilrflow.contracts.events import Address, EmployerRef, Enrolment, LearnerSnapshot
+from ilrflow.contracts.identity import ROLES
+from ilrflow.contracts.trackers.fields import AddressLine, Email, Ern, IlrName, Postcode, TelNo
+from ilrflow.ilr_engine import uln_is_valid
 
 
 def new_learner_id() -> str:

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from ilrflow.contracts.events import LearnerSnapshot, StaffUpdated
 from ilrflow.learner.domain.model import EnrolmentIn, LearnerIn, StaffIn
 from ilrflow.learner.service.use_cases import LearnerService
-from ilrflow.shared.auth import CurrentPrincipal, require_role
-from ilrflow.shared.events import LearnerSnapshot, StaffUpdated
-from ilrflow.shared.http_errors import ApiError
+from ilrflow.platform.auth import CurrentPrincipal, require_role
+from ilrflow.platform.http_errors import ApiError
 
 router = APIRouter(prefix="/v1", tags=["learners"])
 

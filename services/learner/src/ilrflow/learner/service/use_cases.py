@@ -5,6 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ilrflow.contracts.events import (
+    Envelope,
+    LearnerSnapshot,
+    LearnerUpdated,
+    StaffUpdated,
+    TrackerProcessed,
+    new_event,
+)
+from ilrflow.contracts.identity import Principal
 from ilrflow.learner.adapters.repository import LearnerRepository, StaffAlreadyExistsError
 from ilrflow.learner.domain.model import (
     EnrolmentIn,
@@ -15,18 +24,9 @@ from ilrflow.learner.domain.model import (
     new_learner_id,
     snapshot_from_input,
 )
-from ilrflow.shared.auth import Principal
-from ilrflow.shared.errors import TransientError
-from ilrflow.shared.events import (
-    Envelope,
-    LearnerSnapshot,
-    LearnerUpdated,
-    StaffUpdated,
-    TrackerProcessed,
-    new_event,
-)
-from ilrflow.shared.http_errors import ApiError, not_found
-from ilrflow.shared.logging import get_logger
+from ilrflow.platform.errors import TransientError
+from ilrflow.platform.http_errors import ApiError, not_found
+from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -18,9 +18,9 @@ import aiosmtplib
 
 from ilrflow.notify.adapters.repository import NotifyRepository
 from ilrflow.notify.domain.retry import next_attempt
-from ilrflow.shared.logging import get_logger
-from ilrflow.shared.mongo import add_write_listener
-from ilrflow.shared.settings import Settings
+from ilrflow.platform.logging import get_logger
+from ilrflow.platform.mongo import add_write_listener
+from ilrflow.platform.settings import Settings
 
 log = get_logger(__name__)
 

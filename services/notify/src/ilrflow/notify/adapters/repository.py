@@ -22,7 +22,7 @@ from ilrflow.notify.domain.model import (
     StaffMember,
     TenantNotifySettings,
 )
-from ilrflow.shared.mongo import Document, serialised_writes
+from ilrflow.platform.mongo import Document, serialised_writes
 
 DUPLICATE_KEY = 11000
 

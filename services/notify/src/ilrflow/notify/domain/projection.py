@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ilrflow.contracts.events import LearnerSnapshot, StaffUpdated
 from ilrflow.notify.domain.model import LearnerContact, StaffMember
-from ilrflow.shared.events import LearnerSnapshot, StaffUpdated
 
 
 def staff_member_from(event: StaffUpdated) -> StaffMember:

@@ -21,6 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ilrflow.contracts.events import (
+    Envelope,
+    TrackerAllocated,
+    TrackerCancelled,
+    TrackerProcessed,
+    TrackerRaised,
+    TrackerRejected,
+)
 from ilrflow.notify.domain.model import (
     Channel,
     Decision,
@@ -38,14 +46,6 @@ from ilrflow.notify.domain.templates import (
     Message,
     greeting,
     tracker_type_words,
-)
-from ilrflow.shared.events import (
-    Envelope,
-    TrackerAllocated,
-    TrackerCancelled,
-    TrackerProcessed,
-    TrackerRaised,
-    TrackerRejected,
 )
 
 TrackerEvent = (

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from ilrflow.notify.adapters.repository import NotifyRepository
 from ilrflow.notify.domain.model import TenantNotifySettings
-from ilrflow.shared.auth import CurrentPrincipal, require_role
-from ilrflow.shared.http_errors import not_found
+from ilrflow.platform.auth import CurrentPrincipal, require_role
+from ilrflow.platform.http_errors import not_found
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from ilrflow.contracts.events import Envelope, LearnerUpdated, StaffUpdated
 from ilrflow.notify.adapters.repository import NotifyRepository
 from ilrflow.notify.domain.projection import learner_contact_from, staff_member_from
 from ilrflow.notify.domain.rules import decide
-from ilrflow.shared.events import Envelope, LearnerUpdated, StaffUpdated
-from ilrflow.shared.logging import get_logger
+from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
 

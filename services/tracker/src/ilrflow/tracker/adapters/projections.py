@@ -13,8 +13,8 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ilrflow.shared.events import Envelope, IlrState, LearnerUpdated, StaffUpdated
-from ilrflow.shared.mongo import Document
+from ilrflow.contracts.events import Envelope, IlrState, LearnerUpdated, StaffUpdated
+from ilrflow.platform.mongo import Document
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from ilrflow.shared.events import Envelope
-from ilrflow.shared.idempotency import mark_applied, not_yet_applied
-from ilrflow.shared.mongo import Document, serialised_writes
-from ilrflow.shared.outbox import (
+from ilrflow.contracts.events import Envelope
+from ilrflow.platform.idempotency import mark_applied, not_yet_applied
+from ilrflow.platform.mongo import Document, serialised_writes
+from ilrflow.platform.outbox import (
     OUTBOX_FIELD,
     PENDING_FIELD,
     merge_updates,

@@ -1,6 +1,6 @@
 """Who acts on a tracker: the caller's id, roles and groups, independent of how they logged in.
 
-The domain does not import ``ilrflow.shared.auth.Principal`` (that module pulls in FastAPI); any
+The domain does not import ``ilrflow.platform.auth.Principal`` (that module pulls in FastAPI); any
 object with ``sub``, ``roles`` and ``groups`` converts with :meth:`Actor.of`, and a staff record
 with ``id``, ``roles`` and ``groups`` (e.g. ``StaffUpdated``) with :meth:`Actor.from_staff`.
 """

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ilrflow.shared.ilr.records import load
+from ilrflow.ilr_engine.records import load
 
 PROGRAMME_AIM_TYPE = 1
 

@@ -14,9 +14,9 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ilrflow.shared.trackers import (
+from ilrflow.contracts.identity import ROLES
+from ilrflow.contracts.trackers import (
     ESFA_WITHDRAW_REASONS,
-    ROLE_NAMES,
     TRACKER_TYPES,
     ChangesModel,
     CustomTypeDefinition,
@@ -42,9 +42,9 @@ class TypeSettings(BaseModel):
     @field_validator("raise_roles", "edit_roles", "process_roles")
     @classmethod
     def _known_roles(cls, roles: list[str] | None) -> list[str] | None:
-        unknown = sorted(set(roles or ()) - set(ROLE_NAMES))
+        unknown = sorted(set(roles or ()) - set(ROLES))
         if unknown:
-            raise ValueError(f"unknown roles {unknown}; roles are {', '.join(ROLE_NAMES)}")
+            raise ValueError(f"unknown roles {unknown}; roles are {', '.join(ROLES)}")
         return sorted(set(roles)) if roles is not None else None
 
 

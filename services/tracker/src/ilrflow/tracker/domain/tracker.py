@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from ilrflow.shared.events import (
+from ilrflow.contracts.events import (
     IlrOutcomeStatus,
     Payload,
     TrackerAllocated,
@@ -32,14 +32,14 @@ from ilrflow.shared.events import (
     TrackerRaised,
     TrackerRejected,
 )
-from ilrflow.shared.trackers import (
+from ilrflow.contracts.trackers import (
     TRACKER_TYPES,
     ChangesInvalid,
     ChangesModel,
     CustomChanges,
     ReturnToLearning,
 )
-from ilrflow.shared.trackers.problems import problems_from_validation_error
+from ilrflow.contracts.trackers.problems import problems_from_validation_error
 from ilrflow.tracker.domain.actors import ILR_SERVICE, Actor
 from ilrflow.tracker.domain.errors import IllegalTransition, InvalidCommandError, VersionConflict
 from ilrflow.tracker.domain.storable import storage_problem

@@ -11,14 +11,14 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ilrflow.shared.auth import CurrentPrincipal, Principal, require_role
-from ilrflow.shared.http_errors import ApiError, error_body
-from ilrflow.shared.trackers import (
+from ilrflow.contracts.trackers import (
     CUSTOM_PREFIX,
     ChangesInvalid,
     CustomFieldDefinition,
     CustomTypeDefinition,
 )
+from ilrflow.platform.auth import CurrentPrincipal, Principal, require_role
+from ilrflow.platform.http_errors import ApiError, error_body
 from ilrflow.tracker.adapters.repository import TrackerFilter
 from ilrflow.tracker.domain.errors import IllegalTransition, InvalidCommandError, VersionConflict
 from ilrflow.tracker.domain.permissions import Refused

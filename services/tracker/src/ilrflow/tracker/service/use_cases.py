@@ -12,17 +12,17 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from ilrflow.shared.auth import Principal
-from ilrflow.shared.errors import TransientError
-from ilrflow.shared.events import Envelope, IlrUpdated, Payload, new_event
-from ilrflow.shared.http_errors import ApiError, not_found
-from ilrflow.shared.ilr import IlrPolicy, preview
-from ilrflow.shared.trackers import (
+from ilrflow.contracts.events import Envelope, IlrUpdated, Payload, new_event
+from ilrflow.contracts.identity import Principal
+from ilrflow.contracts.trackers import (
     ChangesModel,
     CustomTypeDefinition,
     check_against_programme,
     custom_type_name,
 )
+from ilrflow.ilr_engine import IlrPolicy, preview
+from ilrflow.platform.errors import TransientError
+from ilrflow.platform.http_errors import ApiError, not_found
 from ilrflow.tracker.adapters.projections import IlrView, LearnerView, ProjectionRepository
 from ilrflow.tracker.adapters.repository import TrackerFilter, TrackerRepository
 from ilrflow.tracker.domain.actors import Actor

@@ -1,0 +1,108 @@
+"""apply_tracker: one processed tracker -> applied / no_ilr_change / rejected, with a JSON Patch.
+
+Order of the checks: a tracker already applied to this record is a no-op (idempotency, its id is
+kept under ``_applied_trackers``); custom trackers change nothing; a QA-verified ILR refuses
+programme changes unless the processor has the ILR QA role [A1]; then the type's rule runs.
+Bad input never raises: it comes back as ``rejected`` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from ilrflow.contracts.trackers.catalogue import TRACKER_TYPES
+from ilrflow.ilr_engine import details, employment, programme
+from ilrflow.ilr_engine.normalise import InvalidFieldError
+from ilrflow.ilr_engine.patch import json_patch
+from ilrflow.ilr_engine.policy import (
+    ApplyResult,
+    ChangeRejectedError,
+    IlrPolicy,
+    Outcome,
+    TrackerApplication,
+)
+from ilrflow.ilr_engine.records import IlrLearner, Learner, dump, load
+
+Rule = Callable[[Learner, dict[str, Any], IlrPolicy], Outcome]
+
+RULES: dict[str, Rule] = {
+    "change_of_name": details.change_of_name,
+    "change_of_address": details.change_of_address,
+    "change_of_contact_details": details.change_of_contact_details,
+    "break_in_learning": programme.break_in_learning,
+    "return_to_learning": programme.return_to_learning,
+    "change_of_programme": programme.change_of_programme,
+    "withdrawal": programme.withdrawal,
+    "change_of_employer": employment.change_of_employer,
+    "change_of_working_hours": employment.change_of_working_hours,
+}
+
+# One list for both services: the tracker service refuses to process these types on a
+# QA-verified ILR without the ilr_qa role, and the ILR service rejects them defensively.
+PROGRAMME_CHANGING_TYPES = frozenset(
+    name for name, info in TRACKER_TYPES.items() if info.programme_changing
+)
+ILR_QA_ROLE = "ilr_qa"
+CUSTOM_PREFIX = "custom:"
+
+
+def apply_tracker(record: IlrLearner, application: TrackerApplication) -> ApplyResult:
+    """The record after ``application``; ``record`` itself is never modified."""
+    try:
+        learner = load(record)
+    except ValidationError as error:
+        return _result(record, Outcome("rejected", f"the stored ILR record is not valid: {error}"))
+    outcome = _gate(learner, application) or _run_rule(learner, application)
+    if outcome.status != "applied":
+        return _result(record, outcome)
+    learner.applied_trackers.append(application.tracker_id)
+    new_record = dump(learner)
+    return ApplyResult("applied", outcome.reason, new_record, json_patch(record, new_record))
+
+
+def evaluate(
+    learner: Learner, tracker_type: str, changes: dict[str, Any], policy: IlrPolicy
+) -> Outcome:
+    """Run a type's rule on ``learner`` (which it edits in place) and never raise."""
+    rule = RULES.get(tracker_type)
+    if rule is None:
+        return Outcome("rejected", f"unknown tracker type {tracker_type!r}")
+    before = learner.model_copy(deep=True)
+    try:
+        outcome = rule(learner, changes, policy)
+    except (ChangeRejectedError, InvalidFieldError) as error:
+        return Outcome("rejected", str(error))
+    except (KeyError, TypeError, ValueError) as error:
+        return Outcome("rejected", f"the change is malformed: {error!r}")
+    if outcome.status == "applied" and learner == before:
+        return Outcome("no_ilr_change", f"nothing to change in the ILR: {outcome.reason}")
+    return outcome
+
+
+def _gate(learner: Learner, application: TrackerApplication) -> Outcome | None:
+    kind = application.tracker_type
+    if application.tracker_id in learner.applied_trackers:
+        return Outcome("no_ilr_change", f"tracker {application.tracker_id} was already applied")
+    if application.custom or kind.startswith(CUSTOM_PREFIX):
+        return Outcome("no_ilr_change", "custom trackers change no ILR data")
+    if (
+        kind in PROGRAMME_CHANGING_TYPES
+        and application.qa_verified
+        and ILR_QA_ROLE not in application.processor_roles
+    ):
+        return Outcome(
+            "rejected",
+            "the ILR is QA-verified: only a processor with the ILR QA role may change the programme",
+        )
+    return None
+
+
+def _run_rule(learner: Learner, application: TrackerApplication) -> Outcome:
+    return evaluate(learner, application.tracker_type, application.changes, application.policy)
+
+
+def _result(record: IlrLearner, outcome: Outcome) -> ApplyResult:
+    return ApplyResult(outcome.status, outcome.reason, record, [])

@@ -1,0 +1,252 @@
+"""preview: what processing a tracker would do, with the working, before anyone processes it.
+
+domain.md §7.3 items 3-4 ("show your working", dry-run diff). Each entry is
+``{"value": ..., "working": "..."}``; ``ilr_outcome`` and ``ilr_patch`` are the dry run of the
+same rule :func:`apply_tracker` uses (the QA-verification gate is the processor's, not shown).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+from ilrflow.ilr_engine import funding, normalise
+from ilrflow.ilr_engine.apply import CUSTOM_PREFIX, evaluate
+from ilrflow.ilr_engine.patch import json_patch
+from ilrflow.ilr_engine.policy import (
+    ChangeRejectedError,
+    IlrPolicy,
+    date_field,
+    optional_date_field,
+)
+from ilrflow.ilr_engine.programme import restart_planned_end, withdraw_reason_of
+from ilrflow.ilr_engine.records import Aim, IlrLearner, Learner, dump, load
+
+Entries = dict[str, Any]
+EII_BAND_MOST_HOURS = {5: 10.0, 6: 20.0, 7: 30.0, 8: funding.FULL_TIME_HOURS}
+
+
+def preview(
+    record: IlrLearner, tracker_type: str, changes: dict[str, Any], policy: IlrPolicy
+) -> dict[str, Any]:
+    """Computed values with their working, and the ILR change processing would make."""
+    try:
+        learner = load(record)
+    except ValidationError as error:
+        return {"ilr_outcome": {"status": "rejected", "reason": f"invalid ILR record: {error}"}}
+    entries = _dry_run(learner, tracker_type, changes, policy)
+    explain = _EXPLAINERS.get(tracker_type)
+    if explain is not None:
+        try:
+            entries.update(explain(learner, changes, policy))
+        except (ChangeRejectedError, KeyError, TypeError, ValueError) as error:
+            entries["calculation_error"] = str(error)
+    return entries
+
+
+def _dry_run(
+    learner: Learner, tracker_type: str, changes: dict[str, Any], policy: IlrPolicy
+) -> Entries:
+    if tracker_type.startswith(CUSTOM_PREFIX):
+        return {
+            "ilr_outcome": {
+                "status": "no_ilr_change",
+                "reason": "custom trackers change no ILR data",
+            },
+            "ilr_patch": [],
+        }
+    after = learner.model_copy(deep=True)
+    outcome = evaluate(after, tracker_type, changes, policy)
+    patch = json_patch(dump(learner), dump(after)) if outcome.status == "applied" else []
+    return {"ilr_outcome": {"status": outcome.status, "reason": outcome.reason}, "ilr_patch": patch}
+
+
+def _current_programme(learner: Learner) -> Aim:
+    aims = learner.open_aims() or learner.aims_on_break() or learner.LearningDelivery
+    programme = learner.programme_aim(aims)
+    if programme is None:
+        raise ChangeRejectedError("the learner has no programme aim")
+    return programme
+
+
+def _rules(programme: Aim) -> tuple[funding.RuleSet, Entries]:
+    start = programme.original_start
+    rules = funding.RuleSet.for_start(start)
+    source = "OrigLearnStartDate" if programme.OrigLearnStartDate else "LearnStartDate"
+    working = f"{source} {start} (funding year {funding.funding_year(start)}) -> {rules.value}"
+    return rules, {"funding_rules": {"value": rules.value, "working": working}}
+
+
+def _hours_on(learner: Learner, day: date, changes: dict[str, Any]) -> tuple[float | None, str]:
+    """Weekly hours: as given on the tracker, else the most the EII band on ``day`` allows."""
+    given = changes.get("previous_weekly_hours")
+    if isinstance(given, int | float) and not isinstance(given, bool):
+        return float(given), f"{given:g} h/week as given on the tracker"
+    status = learner.status_on(day)
+    band = status.esm_code("EII") if status else None
+    if band not in EII_BAND_MOST_HOURS:
+        return None, "weekly hours unknown (no EII band)"
+    hours = EII_BAND_MOST_HOURS[band]
+    return hours, f"EII band {band} ({normalise.EII_BAND_TEXT[band]}), taken as {hours:g} h/week"
+
+
+def _break(learner: Learner, changes: dict[str, Any], _: IlrPolicy) -> Entries:
+    programme = _current_programme(learner)
+    last_day = date_field(changes, "last_day_of_learning")
+    before = (last_day - programme.LearnStartDate).days
+    remaining = (programme.LearnPlanEndDate - last_day).days
+    entries: Entries = {
+        "days_in_learning_before_break": {
+            "value": before,
+            "working": f"{last_day} - {programme.LearnStartDate} = {before} days",
+        },
+        "days_remaining": {
+            "value": remaining,
+            "working": f"{programme.LearnPlanEndDate} - {last_day} = {remaining} days",
+        },
+    }
+    expected = optional_date_field(changes, "expected_return_date")
+    if expected is not None:
+        estimate = funding.default_planned_end_date(expected, last_day, programme.LearnPlanEndDate)
+        entries["expected_new_planned_end_date"] = estimate.as_json()
+    return entries
+
+
+def _return(learner: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Entries:
+    programme = _current_programme(learner)
+    rules, entries = _rules(programme)
+    return_date = date_field(changes, "return_date")
+    override = optional_date_field(changes, "planned_end_date")
+    new_end = restart_planned_end(learner, programme, return_date, override)
+    entries["new_planned_end_date"] = new_end.as_json()
+    last_day = programme.LearnActEndDate or programme.LearnStartDate
+    end = date.fromisoformat(str(new_end.value))
+    days = funding.days_in_learning(programme.original_start, last_day, return_date, end)
+    entries["days_in_learning"] = {
+        "value": days,
+        "working": f"({last_day} - {programme.original_start}) + ({end} - {return_date}) = {days}",
+    }
+    hours, hours_text = _hours_on(learner, return_date, changes)
+    entries["minimum_duration_days"] = funding.minimum_duration_days(rules, hours).as_json()
+    periods = [funding.HoursPeriod(days, hours or funding.FULL_TIME_HOURS)]
+    entries.update(_otj_against_plan(programme, rules, periods, hours_text, policy))
+    return entries
+
+
+def _otj_against_plan(
+    programme: Aim,
+    rules: funding.RuleSet,
+    periods: list[funding.HoursPeriod],
+    hours_text: str,
+    policy: IlrPolicy,
+) -> Entries:
+    minimum = funding.minimum_otj_hours(
+        periods, rules, programme.StdCode, policy.otj_minimum_by_standard
+    )
+    planned = programme.PHours
+    enough = planned is not None and planned >= int(str(minimum.value))
+    return {
+        "minimum_otj_hours": {
+            "value": minimum.value,
+            "working": f"{hours_text}; {minimum.working}",
+        },
+        "planned_otj_meets_minimum": {
+            "value": enough,
+            "working": f"PHours {planned} vs minimum {minimum.value}",
+        },
+    }
+
+
+def _hours_change(learner: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Entries:
+    programme = _current_programme(learner)
+    rules, entries = _rules(programme)
+    effective = date_field(changes, "effective_date")
+    new_hours = float(changes["weekly_hours"])
+    old_hours, old_text = _hours_on(learner, effective, changes)
+    entries["eii_band"] = _eii_change(learner, effective, new_hours)
+    given = changes.get("previous_weekly_hours")
+    previous = float(given) if isinstance(given, int | float) and given else None
+    entries["material_impact"] = _material_impact(previous, new_hours, policy)
+    entries.update(
+        _otj_by_period(programme, rules, effective, old_hours, new_hours, old_text, policy)
+    )
+    return entries
+
+
+def _eii_change(learner: Learner, effective: date, new_hours: float) -> dict[str, Any]:
+    status = learner.status_on(effective)
+    old = status.esm_code("EII") if status else None
+    new = normalise.eii_band(new_hours)
+    return {
+        "value": {"from": old, "to": new, "changes": old != new},
+        "working": f"{new_hours:g} h/week is EII {new} ({normalise.EII_BAND_TEXT[new]}); "
+        f"the current record has EII {old}",
+    }
+
+
+def _material_impact(old: float | None, new: float, policy: IlrPolicy) -> dict[str, Any]:
+    threshold = policy.material_impact_threshold_percent
+    if not old:
+        return {
+            "value": None,
+            "working": "previous weekly hours unknown: give previous_weekly_hours",
+        }
+    percent = abs(new - old) / old * 100
+    material = percent >= threshold
+    verdict = ">=" if material else "<"
+    return {
+        "value": material,
+        "working": f"|{new:g} - {old:g}| / {old:g} = {percent:.1f}% {verdict} threshold {threshold}%",
+    }
+
+
+def _otj_by_period(
+    programme: Aim,
+    rules: funding.RuleSet,
+    effective: date,
+    old_hours: float | None,
+    new_hours: float,
+    old_text: str,
+    policy: IlrPolicy,
+) -> Entries:
+    """Minimum OTJ before and after: the first period on the old hours, the rest on the new (§4.4)."""
+    if old_hours is None:
+        return {}
+    start, end = programme.LearnStartDate, programme.LearnPlanEndDate
+    before = max((effective - start).days, 0)
+    after = max((end - effective).days, 0)
+    unchanged_plan = [funding.HoursPeriod(before + after, old_hours)]
+    split = [
+        p
+        for p in (funding.HoursPeriod(before, old_hours), funding.HoursPeriod(after, new_hours))
+        if p.days
+    ]
+    table = policy.otj_minimum_by_standard
+    old_minimum = funding.minimum_otj_hours(unchanged_plan, rules, programme.StdCode, table)
+    new_minimum = funding.minimum_otj_hours(split, rules, programme.StdCode, table)
+    return {
+        "minimum_otj_hours_before_change": {
+            "value": old_minimum.value,
+            "working": f"{old_text}; {old_minimum.working}",
+        },
+        "minimum_otj_hours": new_minimum.as_json(),
+    }
+
+
+def _withdrawal(learner: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Entries:
+    reason = changes.get("reason")
+    code = withdraw_reason_of(changes, policy)
+    mapped = isinstance(reason, str) and reason in policy.withdrawal_reason_map
+    how = f"tenant reason {reason!r} maps to" if mapped else "ESFA code"
+    return {"withdraw_reason": {"value": code, "working": f"{how} WithdrawReason {code}"}}
+
+
+_EXPLAINERS = {
+    "break_in_learning": _break,
+    "return_to_learning": _return,
+    "change_of_employer": _hours_change,
+    "change_of_working_hours": _hours_change,
+    "withdrawal": _withdrawal,
+}

@@ -1,0 +1,334 @@
+"""Programme changes: break in learning, return to learning, change of programme, withdrawal.
+
+domain.md §3.7 (how each is recorded), §3.6 (ACT, RES, LSF, prices), §4.5 (planned end date
+after a break). Aims are never reopened: a break closes them with CompStatus 6, a return adds
+new aims, a withdrawal or change of programme closes them with CompStatus 3.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from ilrflow.ilr_engine import funding
+from ilrflow.ilr_engine.policy import (
+    ChangeRejectedError,
+    IlrPolicy,
+    Outcome,
+    changed,
+    date_field,
+    optional_date_field,
+    unchanged,
+)
+from ilrflow.ilr_engine.records import Aim, Fam, FinRecord, Learner
+
+BREAK = 6
+WITHDRAWN = 3
+NO_ACHIEVEMENT = 3
+TRANSFERRED_TO_NEW_AIM = 40
+MAX_AIM_SEQ_NUMBER = 98
+QAR_NEW_START_WINDOW_DAYS = 120
+ESFA_WITHDRAW_REASONS = frozenset({2, 3, 7, 28, 29, 40, 41, 42, 43, 44, 45, 46, 47, 48, 97, 98})
+FAMS_NOT_COPIED_ON_RESTART = frozenset({"ACT", "RES", "LSF"})
+PROGRAMME_AIM_TYPE = 1
+
+
+def break_in_learning(record: Learner, changes: dict[str, Any], _: IlrPolicy) -> Outcome:
+    last_day = date_field(changes, "last_day_of_learning")
+    expected_return = optional_date_field(changes, "expected_return_date")
+    aims = record.open_aims()
+    if not aims:
+        if record.aims_on_break():
+            raise ChangeRejectedError("the learner is already on a break in learning")
+        raise ChangeRejectedError("the learner has no open learning aim to put on a break")
+    _not_before_start(aims, last_day, "last_day_of_learning")
+    if expected_return is not None and expected_return <= last_day:
+        raise ChangeRejectedError("expected_return_date must be after last_day_of_learning")
+    for aim in aims:
+        _end_aim(aim, last_day, BREAK)
+    return changed(
+        f"{_aim_list(aims)} set to CompStatus 6 (agreed break in learning) with LearnActEndDate "
+        f"{last_day} and Outcome 3; ACT and LSF end on {last_day}"
+    )
+
+
+def return_to_learning(record: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Outcome:
+    return_date = date_field(changes, "return_date")
+    override = optional_date_field(changes, "planned_end_date")
+    if override is not None and not str(changes.get("override_reason") or "").strip():
+        raise ChangeRejectedError("a planned_end_date override needs an override_reason")
+    on_break = record.aims_on_break()
+    if not on_break:
+        raise ChangeRejectedError("the learner is not on a break in learning")
+    last_day = max(aim.LearnActEndDate or aim.LearnStartDate for aim in on_break)
+    if return_date <= last_day:
+        raise ChangeRejectedError(
+            f"return_date {return_date} must be after the last day of learning {last_day}"
+        )
+    first_seq = record.next_aim_seq_number()
+    if first_seq + len(on_break) - 1 > MAX_AIM_SEQ_NUMBER:
+        raise ChangeRejectedError("the ILR allows at most 98 aims per learner")
+    programme = record.programme_aim(on_break)
+    assert programme is not None  # on_break is not empty
+    programme_end = restart_planned_end(record, programme, return_date, override)
+    new_aims = [
+        _restarted_aim(aim, first_seq + offset, return_date, programme_end, policy, programme)
+        for offset, aim in enumerate(on_break)
+    ]
+    record.LearningDelivery.extend(new_aims)
+    return changed(_return_reason(new_aims, programme_end, policy))
+
+
+def restart_planned_end(
+    record: Learner, programme: Aim, return_date: date, override: date | None
+) -> funding.Computed:
+    """The restarted programme aim's PED: the default of §4.5, or a checked override."""
+    last_day = programme.LearnActEndDate or programme.LearnStartDate
+    default = funding.default_planned_end_date(return_date, last_day, programme.LearnPlanEndDate)
+    if override is None:
+        if date.fromisoformat(str(default.value)) <= return_date:
+            raise ChangeRejectedError(
+                f"the planned end date {programme.LearnPlanEndDate} had passed by the last day of "
+                f"learning {last_day}: give a planned_end_date with an override_reason"
+            )
+        return default
+    return _checked_override(record, programme, return_date, override, default)
+
+
+def _checked_override(
+    record: Learner, programme: Aim, return_date: date, override: date, default: funding.Computed
+) -> funding.Computed:
+    if override <= return_date:
+        raise ChangeRejectedError(
+            f"planned_end_date {override} must be after return_date {return_date}"
+        )
+    last_day = programme.LearnActEndDate or programme.LearnStartDate
+    days = funding.days_in_learning(programme.original_start, last_day, return_date, override)
+    rules = funding.RuleSet.for_start(programme.original_start)
+    minimum = funding.minimum_duration_days(rules, _best_case_hours(record, return_date))
+    if days < int(str(minimum.value)):
+        raise ChangeRejectedError(
+            f"planned_end_date {override} leaves {days} days in learning, fewer than the minimum "
+            f"duration ({minimum.working})"
+        )
+    return funding.Computed(
+        override.isoformat(),
+        f"override {override} (the default would be {default.value}: {default.working}); "
+        f"{days} days in learning >= minimum ({minimum.working})",
+    )
+
+
+def _best_case_hours(record: Learner, day: date) -> float | None:
+    """The most hours the EII band allows: an override is refused only when surely too short."""
+    status = record.status_on(day)
+    band = status.esm_code("EII") if status else None
+    return {5: 10.0, 6: 20.0, 7: 30.0}.get(band) if band is not None else None
+
+
+def _restarted_aim(
+    old: Aim,
+    seq: int,
+    return_date: date,
+    programme_end: funding.Computed,
+    policy: IlrPolicy,
+    programme: Aim,
+) -> Aim:
+    end = _aim_planned_end(old, return_date, programme_end, programme)
+    return Aim(
+        LearnAimRef=old.LearnAimRef,
+        AimType=old.AimType,
+        AimSeqNumber=seq,
+        LearnStartDate=return_date,
+        OrigLearnStartDate=old.original_start,
+        LearnPlanEndDate=end,
+        FundModel=old.FundModel,
+        PHours=_restart_planned_hours(old, policy),
+        ProgType=old.ProgType,
+        StdCode=old.StdCode,
+        DelLocPostCode=old.DelLocPostCode,
+        ConRefNumber=old.ConRefNumber,
+        EPAOrgID=old.EPAOrgID,
+        CompStatus=1,
+        LearningDeliveryFAM=_restarted_fams(old, return_date),
+        AppFinRecord=_restarted_prices(old, return_date),
+    )
+
+
+def _aim_planned_end(
+    old: Aim, return_date: date, programme_end: funding.Computed, programme: Aim
+) -> date:
+    if old is programme:
+        return date.fromisoformat(str(programme_end.value))
+    last_day = old.LearnActEndDate or old.LearnStartDate
+    default = funding.default_planned_end_date(return_date, last_day, old.LearnPlanEndDate)
+    return max(date.fromisoformat(str(default.value)), return_date)
+
+
+def _restart_planned_hours(old: Aim, policy: IlrPolicy) -> int | None:
+    if old.PHours is None or policy.restart_planned_hours == "original":
+        return old.PHours
+    return max(old.PHours - (old.OTJActHours or 0), 0)
+
+
+def _restarted_fams(old: Aim, return_date: date) -> list[Fam]:
+    kept = [
+        f.model_copy()
+        for f in old.LearningDeliveryFAM
+        if f.LearnDelFAMType not in FAMS_NOT_COPIED_ON_RESTART
+    ]
+    restart = [Fam(LearnDelFAMType="RES", LearnDelFAMCode="1")]
+    act = _latest_act_code(old)
+    contract = (
+        [Fam(LearnDelFAMType="ACT", LearnDelFAMCode=act, LearnDelFAMDateFrom=return_date)]
+        if act
+        else []
+    )
+    return [*restart, *kept, *contract]
+
+
+def _latest_act_code(aim: Aim) -> str | None:
+    acts = sorted(aim.fams("ACT"), key=lambda f: f.LearnDelFAMDateFrom or date.min)
+    return acts[-1].LearnDelFAMCode if acts else None
+
+
+def _restarted_prices(old: Aim, return_date: date) -> list[FinRecord]:
+    """The same price as before the break [D33]: the latest TNP of each code, dated the return.
+
+    Once residual prices (TNP3/4) exist, later prices stay residual [C34].
+    """
+    tnps = [r for r in old.AppFinRecord if r.AFinType == "TNP"]
+    codes = (3, 4) if any(r.AFinCode in (3, 4) for r in tnps) else (1, 2)
+    prices: list[FinRecord] = []
+    for code in codes:
+        of_code = [r for r in tnps if r.AFinCode == code]
+        if of_code:
+            latest = max(of_code, key=lambda r: r.AFinDate)
+            prices.append(latest.model_copy(update={"AFinDate": return_date}))
+    return prices
+
+
+def _return_reason(new_aims: list[Aim], programme_end: funding.Computed, policy: IlrPolicy) -> str:
+    first = new_aims[0]
+    return (
+        f"restarted as {_aim_list(new_aims)} from {first.LearnStartDate} with RES=1, "
+        f"OrigLearnStartDate {first.OrigLearnStartDate}, ACT from the return date; programme "
+        f"LearnPlanEndDate {programme_end.value} ({programme_end.working}); PHours "
+        f"{policy.restart_planned_hours} planned hours; the aims on the break are unchanged"
+    )
+
+
+def change_of_programme(record: Learner, changes: dict[str, Any], _: IlrPolicy) -> Outcome:
+    last_day = date_field(changes, "last_day_of_learning")
+    new_standard = _standard_code(changes.get("new_standard_code"))
+    open_aims, on_break = record.open_aims(), record.aims_on_break()
+    if not open_aims and not on_break:
+        raise ChangeRejectedError(
+            "the learner has no programme to change from: every aim has ended"
+        )
+    current = record.programme_aim(open_aims or on_break)
+    if current is not None and current.StdCode == new_standard:
+        return unchanged(
+            f"standard {new_standard} is the current standard: a new version of the same "
+            "standard does not change the ILR"
+        )
+    _close_all(open_aims, on_break, last_day, TRANSFERRED_TO_NEW_AIM)
+    ended = max(a.LearnActEndDate or last_day for a in [*open_aims, *on_break])
+    deadline = ended + timedelta(days=QAR_NEW_START_WINDOW_DAYS)
+    return changed(
+        f"{_aim_list([*open_aims, *on_break])} withdrawn (CompStatus 3, WithdrawReason 40, "
+        f"Outcome 3). Suggested new programme: standard {new_standard}, to be enrolled by staff "
+        f"as a new start (no RES, no OrigLearnStartDate) after checking planned OTJ hours and "
+        f"duration; start it by {deadline} (120 days) so the QAR excludes the old programme"
+    )
+
+
+def withdrawal(record: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Outcome:
+    last_day = date_field(changes, "last_day_of_learning")
+    code = withdraw_reason_of(changes, policy)
+    open_aims, on_break = record.open_aims(), record.aims_on_break()
+    if not open_aims and not on_break:
+        raise ChangeRejectedError("the learner has no open or on-break aims to withdraw from")
+    _close_all(open_aims, on_break, last_day, code)
+    from_break = (
+        f"; aims on a break keep LearnActEndDate {on_break[0].LearnActEndDate} (6 -> 3)"
+        if on_break
+        else ""
+    )
+    return changed(
+        f"{_aim_list([*open_aims, *on_break])} withdrawn: CompStatus 3, WithdrawReason {code}, "
+        f"Outcome 3, LearnActEndDate {last_day if open_aims else on_break[0].LearnActEndDate}"
+        f"{from_break}"
+    )
+
+
+def withdraw_reason_of(changes: dict[str, Any], policy: IlrPolicy) -> int:
+    """The ESFA code of a withdrawal: ``withdraw_reason_code`` when the tracker service already
+    mapped the tenant's reason (so the ILR service needs no copy of that mapping), else ``reason``.
+    """
+    code = changes.get("withdraw_reason_code")
+    return withdraw_reason_code(code if code is not None else changes.get("reason"), policy)
+
+
+def withdraw_reason_code(reason: object, policy: IlrPolicy) -> int:
+    """A tenant reason through the policy's map, or an ESFA WithdrawReason code itself."""
+    if isinstance(reason, str) and reason in policy.withdrawal_reason_map:
+        return policy.withdrawal_reason_map[reason]
+    text = (
+        str(reason).strip()
+        if isinstance(reason, str | int) and not isinstance(reason, bool)
+        else ""
+    )
+    if text.isdigit() and int(text) in ESFA_WITHDRAW_REASONS:
+        return int(text)
+    raise ChangeRejectedError(
+        f"withdrawal reason {reason!r} is neither one of the tenant's reasons nor an ESFA code"
+    )
+
+
+def _close_all(open_aims: list[Aim], on_break: list[Aim], last_day: date, reason: int) -> None:
+    _not_before_start(open_aims, last_day, "last_day_of_learning")
+    for aim in open_aims:
+        _end_aim(aim, last_day, WITHDRAWN, reason)
+    for aim in on_break:  # withdrawn while on a break: 6 -> 3, the last day stays [C20][C21]
+        _end_aim(aim, aim.LearnActEndDate or last_day, WITHDRAWN, reason)
+
+
+def _end_aim(aim: Aim, last_day: date, comp_status: int, reason: int | None = None) -> None:
+    aim.CompStatus = comp_status
+    aim.LearnActEndDate = aim.LearnActEndDate or last_day
+    aim.Outcome = NO_ACHIEVEMENT  # community practice for breaks too [C36]; see README
+    aim.WithdrawReason = reason
+    for fam in aim.LearningDeliveryFAM:
+        _end_dated_fam(fam, aim.LearnActEndDate)
+
+
+def _end_dated_fam(fam: Fam, end: date) -> None:
+    """ACT gets a DateTo once the aim has an end [T1]; LSF is clamped to it [A11][A18]."""
+    open_contract = fam.LearnDelFAMType == "ACT" and fam.LearnDelFAMDateTo is None
+    support_beyond_end = fam.LearnDelFAMType == "LSF" and (fam.LearnDelFAMDateTo or end) > end
+    if open_contract or support_beyond_end:
+        fam.LearnDelFAMDateTo = end
+
+
+def _not_before_start(aims: list[Aim], day: date, label: str) -> None:
+    for aim in aims:
+        if day < aim.LearnStartDate:
+            raise ChangeRejectedError(
+                f"{label} {day} is before aim {aim.AimSeqNumber}'s start {aim.LearnStartDate}"
+            )
+
+
+def _standard_code(value: object) -> int:
+    text = (
+        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    )
+    if not text.isdigit() or not 1 <= int(text) <= 99999:
+        raise ChangeRejectedError(
+            f"new_standard_code {value!r} is not a standard code (1-5 digits)"
+        )
+    return int(text)
+
+
+def _aim_list(aims: list[Aim]) -> str:
+    numbers = ", ".join(str(a.AimSeqNumber) for a in aims)
+    return f"aim{'s' if len(aims) > 1 else ''} {numbers}"

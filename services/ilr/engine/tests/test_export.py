@@ -1,0 +1,138 @@
+"""The ILR XML export, validated against the ESFA schemas for 2024/25 and 2025/26."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import xmlschema
+from lxml import etree
+
+from ilrflow.contracts.events import Enrolment, LearnerSnapshot
+from ilrflow.ilr_engine import (
+    ApplyResult,
+    IlrLearner,
+    IlrPolicy,
+    export_message,
+    learner_from_enrolment,
+)
+
+# The ESFA schemas ship beside the engine, so these tests run (and never skip) on a fresh clone.
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
+SCHEMAS = {"2425": "ILR-2024-25.xsd", "2526": "ILR-2025-26.xsd"}
+PREPARED = datetime(2025, 10, 6, 9, 30, 0)
+POLICY = IlrPolicy(withdrawal_reason_map={"moved away": 44})
+
+
+@pytest.fixture(scope="module")
+def schemas() -> dict[str, xmlschema.XMLSchema]:
+    return {year: xmlschema.XMLSchema(SCHEMA_DIR / name) for year, name in SCHEMAS.items()}
+
+
+@pytest.fixture
+def every_tracker_type(
+    enrolled: IlrLearner,
+    apply: Callable[..., ApplyResult],
+    make_snapshot: Callable[..., LearnerSnapshot],
+    make_enrolment: Callable[..., Enrolment],
+) -> list[IlrLearner]:
+    """One learner taken through every tracker type, one withdrawn on a break, one new start."""
+    steps = [
+        ("change_of_name", {"given_names": "Zoë", "family_name": "O'Brien", "legal_change": True}),
+        (
+            "change_of_address",
+            {"address": {"lines": ["Flat 2", "10 Park Lane"], "postcode": "m1 1aa"}},
+        ),
+        ("change_of_contact_details", {"email": "zoe@example.org", "phone": "+44 113 496 0000"}),
+        ("change_of_working_hours", {"effective_date": "2024-11-01", "weekly_hours": 25}),
+        (
+            "change_of_employer",
+            {
+                "effective_date": "2024-12-02",
+                "weekly_hours": 37,
+                "employer": {"ern": "987654321", "name": "Beta Ltd"},
+            },
+        ),
+        (
+            "break_in_learning",
+            {
+                "last_day_of_learning": "2025-01-31",
+                "expected_return_date": "2025-04-01",
+                "reason": "illness",
+            },
+        ),
+        ("return_to_learning", {"return_date": "2025-04-01"}),
+        ("custom:welfare_check", {"note": "called the learner"}),
+        ("change_of_programme", {"last_day_of_learning": "2025-08-29", "new_standard_code": 244}),
+    ]
+    record = enrolled
+    for tracker_type, changes in steps:
+        result = apply(record, tracker_type, changes, policy=POLICY)
+        assert result.status != "rejected", (tracker_type, result.reason)
+        record = result.record
+
+    on_break = apply(enrolled, "break_in_learning", {"last_day_of_learning": "2025-03-31"}).record
+    withdrawn = apply(
+        on_break,
+        "withdrawal",
+        {"last_day_of_learning": "2025-03-31", "reason": "moved away"},
+        policy=POLICY,
+    ).record
+    new_start = learner_from_enrolment(
+        make_snapshot(id="learner-0003", uln=None),
+        make_enrolment(
+            id="enrolment-0003",
+            start_date=datetime(2025, 9, 1).date(),
+            planned_end_date=datetime(2026, 6, 30).date(),
+            standard_code=91,
+        ),
+        None,
+    )
+    return [record, withdrawn, new_start]
+
+
+@pytest.mark.parametrize("year", ["2425", "2526"])
+def test_export_is_valid_against_the_esfa_schema(
+    year: str, every_tracker_type: list[IlrLearner], schemas: dict[str, xmlschema.XMLSchema]
+) -> None:
+    document = export_message(every_tracker_type, ukprn=10012345, year=year, prepared=PREPARED)
+
+    schemas[year].validate(document)
+    lxml_schema = etree.XMLSchema(etree.parse(str(SCHEMA_DIR / SCHEMAS[year])))
+    assert lxml_schema.validate(etree.fromstring(document)), lxml_schema.error_log
+
+
+def test_export_header_and_namespace(every_tracker_type: list[IlrLearner]) -> None:
+    root = etree.fromstring(
+        export_message(every_tracker_type, ukprn=10012345, year="2526", prepared=PREPARED)
+    )
+    ns = {"ilr": "ESFA/ILR/2025-26"}
+
+    assert root.tag == "{ESFA/ILR/2025-26}Message"
+    assert root.findtext("ilr:Header/ilr:CollectionDetails/ilr:Year", namespaces=ns) == "2526"
+    assert root.findtext("ilr:LearningProvider/ilr:UKPRN", namespaces=ns) == "10012345"
+
+
+def test_learners_are_in_the_years_they_learn_in(every_tracker_type: list[IlrLearner]) -> None:
+    def learner_count(year: str) -> int:
+        root = etree.fromstring(
+            export_message(every_tracker_type, ukprn=10012345, year=year, prepared=PREPARED)
+        )
+        return len(root.findall("{*}Learner"))
+
+    # 2024/25: the two learners who started in 2024; 2025/26: the one still learning and the new start.
+    assert (learner_count("2425"), learner_count("2526")) == (2, 2)
+
+
+def test_bookkeeping_is_not_exported(every_tracker_type: list[IlrLearner]) -> None:
+    document = export_message(every_tracker_type, ukprn=10012345, year="2425", prepared=PREPARED)
+
+    assert b"applied_trackers" not in document
+    assert b"tracker-" not in document
+
+
+def test_unknown_year_is_refused(enrolled: IlrLearner) -> None:
+    with pytest.raises(ValueError, match="2324"):
+        export_message([enrolled], ukprn=10012345, year="2324", prepared=PREPARED)

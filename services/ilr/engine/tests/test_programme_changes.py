@@ -1,0 +1,304 @@
+"""Break in learning, return to learning, change of programme, withdrawal (domain.md §3.7, §3.9)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import pytest
+
+from ilrflow.ilr_engine import ApplyResult, IlrLearner, IlrPolicy
+
+BREAK = {
+    "last_day_of_learning": "2025-01-31",
+    "expected_return_date": "2025-04-01",
+    "reason": "caring responsibilities",
+}
+RETURN = {"return_date": "2025-04-01"}
+Apply = Callable[..., ApplyResult]
+
+
+@pytest.fixture
+def section_3_9(enrolled: IlrLearner) -> IlrLearner:
+    """§3.9's learner: a priced programme aim (TNP1 8000, TNP2 1000) and one component aim."""
+    record = copy.deepcopy(enrolled)
+    programme = record["LearningDelivery"][0]
+    programme["AppFinRecord"] = [
+        {"AFinType": "TNP", "AFinCode": 1, "AFinDate": "2024-09-02", "AFinAmount": 8000},
+        {"AFinType": "TNP", "AFinCode": 2, "AFinDate": "2024-09-02", "AFinAmount": 1000},
+    ]
+    component = {
+        k: v for k, v in programme.items() if k not in ("PHours", "AppFinRecord", "SWSupAimId")
+    }
+    record["LearningDelivery"].append(
+        {
+            **component,
+            "LearnAimRef": "60312345",
+            "AimType": 3,
+            "AimSeqNumber": 2,
+            "LearnPlanEndDate": "2025-06-30",
+        }
+    )
+    return record
+
+
+def test_break_closes_every_open_aim(section_3_9: IlrLearner, apply: Apply) -> None:
+    result = apply(section_3_9, "break_in_learning", BREAK)
+
+    assert result.status == "applied"
+    for aim in result.record["LearningDelivery"]:
+        assert (aim["CompStatus"], aim["LearnActEndDate"], aim["Outcome"]) == (6, "2025-01-31", 3)
+        assert aim["LearningDeliveryFAM"][0]["LearnDelFAMDateTo"] == "2025-01-31"
+        assert "WithdrawReason" not in aim
+
+
+def test_break_when_already_on_a_break_is_rejected(enrolled: IlrLearner, apply: Apply) -> None:
+    on_break = apply(enrolled, "break_in_learning", BREAK).record
+
+    result = apply(on_break, "break_in_learning", BREAK)
+
+    assert result.status == "rejected"
+    assert "already on a break" in result.reason
+    assert result.record == on_break
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"last_day_of_learning": "2024-08-01"}, "before aim 1's start"),
+        ({"last_day_of_learning": "2025-01-31", "expected_return_date": "2025-01-01"}, "after"),
+        ({"expected_return_date": "2025-04-01"}, "no last_day_of_learning"),
+        ({"last_day_of_learning": "31/01/2025"}, "not a date"),
+    ],
+)
+def test_bad_break_is_rejected(
+    enrolled: IlrLearner, apply: Apply, changes: dict[str, str], reason: str
+) -> None:
+    result = apply(enrolled, "break_in_learning", changes)
+
+    assert result.status == "rejected"
+    assert reason in result.reason
+
+
+def test_break_then_return_matches_the_example_of_3_9(
+    section_3_9: IlrLearner, apply: Apply
+) -> None:
+    on_break = apply(section_3_9, "break_in_learning", BREAK).record
+
+    result = apply(on_break, "return_to_learning", RETURN)
+
+    assert result.status == "applied"
+    old_programme, old_component, programme, component = result.record["LearningDelivery"]
+    assert (old_programme, old_component) == tuple(on_break["LearningDelivery"])  # never reopened
+    assert (programme["AimSeqNumber"], component["AimSeqNumber"]) == (3, 4)
+    assert programme["LearnStartDate"] == component["LearnStartDate"] == "2025-04-01"
+    assert programme["OrigLearnStartDate"] == component["OrigLearnStartDate"] == "2024-09-02"
+    assert programme["LearnPlanEndDate"] == "2025-11-29"
+    assert component["LearnPlanEndDate"] == "2025-08-29"  # its own 150 remaining days
+    assert (programme["PHours"], programme["CompStatus"]) == (300, 1)
+    assert programme["LearningDeliveryFAM"] == [
+        {"LearnDelFAMType": "RES", "LearnDelFAMCode": "1"},
+        {"LearnDelFAMType": "ACT", "LearnDelFAMCode": "1", "LearnDelFAMDateFrom": "2025-04-01"},
+    ]
+    assert programme["AppFinRecord"] == [
+        {"AFinType": "TNP", "AFinCode": 1, "AFinDate": "2025-04-01", "AFinAmount": 8000},
+        {"AFinType": "TNP", "AFinCode": 2, "AFinDate": "2025-04-01", "AFinAmount": 1000},
+    ]
+    assert "2025-11-29" in result.reason
+
+
+def test_return_with_an_override(enrolled: IlrLearner, apply: Apply) -> None:
+    on_break = apply(enrolled, "break_in_learning", BREAK).record
+    changes = {**RETURN, "planned_end_date": "2025-12-31", "override_reason": "extra support"}
+
+    result = apply(on_break, "return_to_learning", changes)
+
+    assert result.status == "applied"
+    assert result.record["LearningDelivery"][-1]["LearnPlanEndDate"] == "2025-12-31"
+
+
+def test_remaining_planned_hours_policy(enrolled: IlrLearner, apply: Apply) -> None:
+    record = copy.deepcopy(enrolled)
+    record["LearningDelivery"][0]["OTJActHours"] = 120
+    on_break = apply(record, "break_in_learning", BREAK).record
+
+    result = apply(
+        on_break, "return_to_learning", RETURN, policy=IlrPolicy(restart_planned_hours="remaining")
+    )
+
+    assert result.record["LearningDelivery"][-1]["PHours"] == 180
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"return_date": "2025-01-15"}, "must be after the last day of learning"),
+        (
+            {"return_date": "2025-04-01", "planned_end_date": "2025-12-31"},
+            "needs an override_reason",
+        ),
+        (
+            {"return_date": "2025-04-01", "planned_end_date": "2025-06-01", "override_reason": "x"},
+            "fewer than the minimum duration",
+        ),
+        (
+            {"return_date": "2025-04-01", "planned_end_date": "2025-03-01", "override_reason": "x"},
+            "must be after return_date",
+        ),
+    ],
+)
+def test_bad_return_is_rejected(
+    enrolled: IlrLearner, apply: Apply, changes: dict[str, str], reason: str
+) -> None:
+    on_break = apply(enrolled, "break_in_learning", BREAK).record
+
+    result = apply(on_break, "return_to_learning", changes)
+
+    assert result.status == "rejected"
+    assert reason in result.reason
+
+
+def test_return_when_not_on_a_break_is_rejected(enrolled: IlrLearner, apply: Apply) -> None:
+    result = apply(enrolled, "return_to_learning", RETURN)
+
+    assert result.status == "rejected"
+    assert "not on a break" in result.reason
+
+
+def test_second_break_and_return_restart_from_the_original_start(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    record = apply(enrolled, "break_in_learning", BREAK).record
+    record = apply(record, "return_to_learning", RETURN).record
+    record = apply(record, "break_in_learning", {"last_day_of_learning": "2025-05-31"}).record
+
+    result = apply(record, "return_to_learning", {"return_date": "2025-07-01"})
+
+    latest = result.record["LearningDelivery"][-1]
+    assert (latest["AimSeqNumber"], latest["OrigLearnStartDate"]) == (3, "2024-09-02")
+    assert latest["LearnPlanEndDate"] == "2025-12-30"  # 2025-11-29 + the 31-day gap
+
+
+def test_change_of_programme_withdraws_with_reason_40(enrolled: IlrLearner, apply: Apply) -> None:
+    result = apply(
+        enrolled,
+        "change_of_programme",
+        {"last_day_of_learning": "2025-03-14", "new_standard_code": 244},
+    )
+
+    assert result.status == "applied"
+    (aim,) = result.record["LearningDelivery"]  # no new enrolment: staff enrol the new one
+    assert (aim["CompStatus"], aim["WithdrawReason"], aim["Outcome"]) == (3, 40, 3)
+    assert aim["LearnActEndDate"] == "2025-03-14"
+    assert "standard 244" in result.reason
+    assert "2025-07-12" in result.reason  # 120 days after the last day, for the QAR
+
+
+def test_change_to_the_same_standard_is_no_ilr_change(enrolled: IlrLearner, apply: Apply) -> None:
+    result = apply(
+        enrolled,
+        "change_of_programme",
+        {"last_day_of_learning": "2025-03-14", "new_standard_code": "123"},
+    )
+
+    assert result.status == "no_ilr_change"
+
+
+@pytest.mark.parametrize("code", [None, "abc", 0, 123456])
+def test_change_of_programme_needs_a_standard(
+    enrolled: IlrLearner, apply: Apply, code: object
+) -> None:
+    result = apply(
+        enrolled,
+        "change_of_programme",
+        {"last_day_of_learning": "2025-03-14", "new_standard_code": code},
+    )
+
+    assert result.status == "rejected"
+
+
+def test_change_of_programme_after_withdrawal_is_rejected(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    withdrawn = apply(
+        enrolled, "withdrawal", {"last_day_of_learning": "2025-03-14", "reason": 44}
+    ).record
+
+    result = apply(
+        withdrawn,
+        "change_of_programme",
+        {"last_day_of_learning": "2025-03-14", "new_standard_code": 244},
+    )
+
+    assert result.status == "rejected"
+
+
+@pytest.mark.parametrize(("reason", "code"), [("moved away", 44), ("3", 3), (29, 29)])
+def test_withdrawal_maps_the_reason(
+    enrolled: IlrLearner, apply: Apply, reason: object, code: int
+) -> None:
+    policy = IlrPolicy(withdrawal_reason_map={"moved away": 44})
+
+    result = apply(
+        enrolled,
+        "withdrawal",
+        {"last_day_of_learning": "2025-03-14", "reason": reason},
+        policy=policy,
+    )
+
+    (aim,) = result.record["LearningDelivery"]
+    assert result.status == "applied"
+    assert (aim["CompStatus"], aim["WithdrawReason"], aim["Outcome"]) == (3, code, 3)
+    assert aim["LearnActEndDate"] == "2025-03-14"
+    assert aim["LearningDeliveryFAM"][0]["LearnDelFAMDateTo"] == "2025-03-14"
+
+
+def test_withdrawal_uses_the_code_the_tracker_service_mapped(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    # The tenant's wording is unknown to the ILR service; the payload carries the ESFA code.
+    changes = {
+        "last_day_of_learning": "2025-03-14",
+        "reason": "moved away",
+        "withdraw_reason_code": 44,
+    }
+
+    result = apply(enrolled, "withdrawal", changes)
+
+    assert result.status == "applied"
+    assert result.record["LearningDelivery"][0]["WithdrawReason"] == 44
+
+
+def test_withdrawal_from_a_break_keeps_the_last_day(enrolled: IlrLearner, apply: Apply) -> None:
+    on_break = apply(enrolled, "break_in_learning", BREAK).record
+
+    result = apply(on_break, "withdrawal", {"last_day_of_learning": "2025-05-01", "reason": 44})
+
+    (aim,) = result.record["LearningDelivery"]
+    assert (aim["CompStatus"], aim["WithdrawReason"], aim["LearnActEndDate"]) == (
+        3,
+        44,
+        "2025-01-31",
+    )
+    assert {"op": "replace", "path": "/LearningDelivery/0/CompStatus", "value": 3} in result.patch
+
+
+@pytest.mark.parametrize("reason", ["bored", 1, 99, None])
+def test_unknown_withdrawal_reason_is_rejected(
+    enrolled: IlrLearner, apply: Apply, reason: object
+) -> None:
+    result = apply(enrolled, "withdrawal", {"last_day_of_learning": "2025-03-14", "reason": reason})
+
+    assert result.status == "rejected"
+    assert "withdrawal reason" in result.reason
+
+
+def test_withdrawal_when_already_withdrawn_is_rejected(enrolled: IlrLearner, apply: Apply) -> None:
+    withdrawn = apply(
+        enrolled, "withdrawal", {"last_day_of_learning": "2025-03-14", "reason": 44}
+    ).record
+
+    result = apply(withdrawn, "withdrawal", {"last_day_of_learning": "2025-03-14", "reason": 44})
+
+    assert result.status == "rejected"
+    assert result.record == withdrawn

@@ -1,0 +1,1 @@
+"""What the services agree on: event payloads and topics, tracker ``changes`` models, identity."""

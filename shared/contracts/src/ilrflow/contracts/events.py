@@ -1,0 +1,466 @@
+"""Event contracts: the CloudEvents envelope, every payload, and which topic carries which type.
+
+Producers and consumers import these same models. Events travel over Kafka in CloudEvents
+binary mode: the envelope's attributes are ``ce_*`` headers, the payload is the JSON value, and
+the record key is ``<tenant>:<learner>`` so that everything about one learner stays in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ilrflow.contracts.errors import PermanentError
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+
+class Topics:
+    TRACKER_RAISED = "tracker-raised"
+    TRACKER_ALLOCATED = "tracker-allocated"
+    TRACKER_PROCESSED = "tracker-processed"
+    TRACKER_REJECTED = "tracker-rejected"
+    TRACKER_CANCELLED = "tracker-cancelled"
+    LEARNER_UPDATED = "learner-updated"
+    ILR_UPDATED = "ilr-updated"
+    ILR_STATE = "ilr-state"
+    AUDIT_ACCESS = "audit-access"
+
+    ALL: tuple[str, ...] = (
+        TRACKER_RAISED,
+        TRACKER_ALLOCATED,
+        TRACKER_PROCESSED,
+        TRACKER_REJECTED,
+        TRACKER_CANCELLED,
+        LEARNER_UPDATED,
+        ILR_UPDATED,
+        ILR_STATE,
+        AUDIT_ACCESS,
+    )
+    COMPACTED: frozenset[str] = frozenset({ILR_STATE})
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlt"
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- learner service -------------------------------------------------------------------------
+
+
+class Address(Payload):
+    lines: list[str] = Field(min_length=1, max_length=4)
+    postcode: str
+
+
+class EmployerRef(Payload):
+    ern: str
+    name: str
+
+
+class Enrolment(Payload):
+    id: str
+    standard_code: int
+    start_date: date
+    planned_end_date: date
+    employer: EmployerRef
+    weekly_hours: float
+    planned_otj_hours: int
+
+
+class LearnerSnapshot(Payload):
+    """The learner's master record as the learner service holds it after the change."""
+
+    id: str
+    given_names: str
+    family_name: str
+    email: str | None = None
+    phone: str | None = None
+    date_of_birth: date | None = None
+    uln: str | None = None
+    address: Address | None = None
+    group: str | None = None
+    primary_tutor_id: str | None = None
+    enrolments: list[Enrolment] = Field(default_factory=list)
+
+
+class LearnerUpdated(Payload):
+    change: Literal["created", "changed", "enrolled"]
+    learner: LearnerSnapshot
+    changed_fields: list[str] = Field(default_factory=list)
+    enrolment_id: str | None = None
+    tracker_id: str | None = None
+
+
+class StaffUpdated(Payload):
+    id: str
+    name: str
+    email: str
+    roles: list[str]
+    groups: list[str]
+
+
+# --- tracker service -------------------------------------------------------------------------
+
+
+class TrackerRaised(Payload):
+    tracker_id: str
+    learner_id: str
+    tracker_type: str
+    changes: dict[str, Any]
+    note: str | None = None
+    raised_by: str
+    raised_by_roles: list[str]
+    on_behalf_of_learner: bool = False
+    allocated_to: str | None = None
+    candidate_processors: list[str] = Field(
+        default_factory=list, description="Admins who may process it, when nobody is allocated."
+    )
+
+
+class TrackerAllocated(Payload):
+    tracker_id: str
+    learner_id: str
+    tracker_type: str
+    allocated_to: str
+    previously_allocated_to: str | None = None
+    allocated_by: str
+
+
+class TrackerProcessed(Payload):
+    tracker_id: str
+    learner_id: str
+    tracker_type: str
+    changes: dict[str, Any]
+    processed_by: str
+    processor_roles: list[str]
+    raised_by: str
+    learner_led: bool
+
+
+class TrackerRejected(Payload):
+    tracker_id: str
+    learner_id: str
+    tracker_type: str
+    reason: str
+    rejected_by: str
+    raised_by: str
+
+
+class TrackerCancelled(Payload):
+    tracker_id: str
+    learner_id: str
+    tracker_type: str
+    reason: str | None = None
+    cancelled_by: str
+    raised_by: str
+    allocated_to: str | None = None
+
+
+# --- ilr service -----------------------------------------------------------------------------
+
+IlrOutcomeStatus = Literal["applied", "no_ilr_change", "rejected"]
+
+
+class PatchOperation(Payload):
+    """One RFC 6902 JSON Patch operation."""
+
+    op: Literal["add", "remove", "replace"]
+    path: str
+    value: Any = None
+
+
+class IlrUpdated(Payload):
+    """What the ILR service did with a change. ``version`` is the ILR version after it (unchanged
+    unless ``outcome`` is applied); ``patch`` (RFC 6902) turns the previous ``ilr-state`` record
+    into the new one."""
+
+    learner_id: str
+    tenant: str | None = Field(default=None, description="Also in ce_tenant; here for readers.")
+    tracker_id: str | None = None
+    cause: Literal["enrolment", "tracker", "qa_verification"]
+    version: int
+    outcome: IlrOutcomeStatus
+    reason: str
+    patch: list[PatchOperation] = Field(default_factory=list)
+
+
+class IlrState(Payload):
+    """The whole current ILR learner record; the compacted ``ilr-state`` topic keeps the latest."""
+
+    learner_id: str
+    tenant: str | None = Field(default=None, description="Also in ce_tenant; here for readers.")
+    version: int
+    qa_verified: bool
+    learner: dict[str, Any]
+
+
+# --- audit service ---------------------------------------------------------------------------
+
+
+class AuditAccessed(Payload):
+    """Someone read or exported audit data; the audit log records its own readers."""
+
+    action: Literal["search", "get", "timeline", "export_csv", "export_xlsx", "verify"]
+    accessed_by: str
+    accessed_by_roles: list[str]
+    learner_id: str | None = Field(
+        default=None, description="The learner whose history was read, when the query named one."
+    )
+    filters: dict[str, str] = Field(
+        default_factory=dict, description="The query as given (cursor and page size left out)."
+    )
+    entry_id: str | None = None
+    results: int = Field(description="How many audit entries were returned or exported.")
+
+
+# --- the catalogue ---------------------------------------------------------------------------
+
+PayloadT = TypeVar("PayloadT", bound=Payload)
+
+
+class EventType:
+    TRACKER_RAISED = "ilrflow.tracker.raised.v1"
+    TRACKER_ALLOCATED = "ilrflow.tracker.allocated.v1"
+    TRACKER_PROCESSED = "ilrflow.tracker.processed.v1"
+    TRACKER_REJECTED = "ilrflow.tracker.rejected.v1"
+    TRACKER_CANCELLED = "ilrflow.tracker.cancelled.v1"
+    LEARNER_UPDATED = "ilrflow.learner.updated.v1"
+    STAFF_UPDATED = "ilrflow.staff.updated.v1"
+    ILR_UPDATED = "ilrflow.ilr.updated.v1"
+    ILR_STATE = "ilrflow.ilr.state.v1"
+    AUDIT_ACCESSED = "ilrflow.audit.accessed.v1"
+
+
+class CatalogueEntry(BaseModel):
+    event_type: str
+    topic: str
+    payload: type[Payload]
+    source: str
+    summary: str
+
+
+CATALOGUE: dict[str, CatalogueEntry] = {
+    entry.event_type: entry
+    for entry in [
+        CatalogueEntry(
+            event_type=EventType.TRACKER_RAISED,
+            topic=Topics.TRACKER_RAISED,
+            payload=TrackerRaised,
+            source="tracker",
+            summary="A tracker was raised, validated and allocated (or left for the pool).",
+        ),
+        CatalogueEntry(
+            event_type=EventType.TRACKER_ALLOCATED,
+            topic=Topics.TRACKER_ALLOCATED,
+            payload=TrackerAllocated,
+            source="tracker",
+            summary="A tracker was (re-)allocated to an admin.",
+        ),
+        CatalogueEntry(
+            event_type=EventType.TRACKER_PROCESSED,
+            topic=Topics.TRACKER_PROCESSED,
+            payload=TrackerProcessed,
+            source="tracker",
+            summary="An admin approved a tracker; the learner record and the ILR follow.",
+        ),
+        CatalogueEntry(
+            event_type=EventType.TRACKER_REJECTED,
+            topic=Topics.TRACKER_REJECTED,
+            payload=TrackerRejected,
+            source="tracker",
+            summary="An admin rejected a tracker, with a reason.",
+        ),
+        CatalogueEntry(
+            event_type=EventType.TRACKER_CANCELLED,
+            topic=Topics.TRACKER_CANCELLED,
+            payload=TrackerCancelled,
+            source="tracker",
+            summary="Whoever raised a tracker (or an admin) withdrew it before a decision.",
+        ),
+        CatalogueEntry(
+            event_type=EventType.LEARNER_UPDATED,
+            topic=Topics.LEARNER_UPDATED,
+            payload=LearnerUpdated,
+            source="learner",
+            summary="A learner was created, changed or enrolled; carries the whole record.",
+        ),
+        CatalogueEntry(
+            event_type=EventType.STAFF_UPDATED,
+            topic=Topics.LEARNER_UPDATED,
+            payload=StaffUpdated,
+            source="learner",
+            summary="A staff member was registered or changed (roles, groups, email).",
+        ),
+        CatalogueEntry(
+            event_type=EventType.ILR_UPDATED,
+            topic=Topics.ILR_UPDATED,
+            payload=IlrUpdated,
+            source="ilr",
+            summary="The ILR service applied (or declined) a change: outcome, reason and patch.",
+        ),
+        CatalogueEntry(
+            event_type=EventType.ILR_STATE,
+            topic=Topics.ILR_STATE,
+            payload=IlrState,
+            source="ilr",
+            summary="The learner's whole current ILR record (compacted topic, key = learner).",
+        ),
+        CatalogueEntry(
+            event_type=EventType.AUDIT_ACCESSED,
+            topic=Topics.AUDIT_ACCESS,
+            payload=AuditAccessed,
+            source="audit",
+            summary="Support, admin or operator staff read or exported audit data.",
+        ),
+    ]
+}
+
+PAYLOAD_TYPES: dict[type[Payload], str] = {entry.payload: t for t, entry in CATALOGUE.items()}
+
+
+def types_on_topic(topic: str) -> list[str]:
+    return [t for t, entry in CATALOGUE.items() if entry.topic == topic]
+
+
+class Envelope(BaseModel, Generic[PayloadT]):
+    """A CloudEvents 1.0 event with ilrflow's extensions (tenant, actor, correlation, causation)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    type: str
+    source: str
+    time: datetime
+    subject: str
+    tenant: str
+    actor: str
+    correlation_id: str
+    causation_id: str | None = None
+    traceparent: str | None = Field(
+        default=None, description="W3C trace context of the span that wrote the event."
+    )
+    data: PayloadT
+
+    @property
+    def topic(self) -> str:
+        return CATALOGUE[self.type].topic
+
+    @property
+    def key(self) -> str:
+        return partition_key(self.tenant, self.subject)
+
+
+def partition_key(tenant: str, learner_id: str) -> str:
+    return f"{tenant}:{learner_id}"
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_event(
+    data: PayloadT,
+    *,
+    tenant: str,
+    subject: str,
+    actor: str,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> Envelope[PayloadT]:
+    """Wrap a payload in an envelope; its type and source come from the catalogue."""
+    event_type = PAYLOAD_TYPES[type(data)]
+    return Envelope[PayloadT](
+        id=new_event_id(),
+        type=event_type,
+        source=f"ilrflow/{CATALOGUE[event_type].source}",
+        time=datetime.now(UTC),
+        subject=subject,
+        tenant=tenant,
+        actor=actor,
+        correlation_id=correlation_id or new_event_id(),
+        causation_id=causation_id,
+        data=data,
+    )
+
+
+# --- the wire format (CloudEvents Kafka binding, binary mode) ----------------------------------
+
+_HEADER_OF = {
+    "id": "ce_id",
+    "type": "ce_type",
+    "source": "ce_source",
+    "time": "ce_time",
+    "subject": "ce_subject",
+    "tenant": "ce_tenant",
+    "actor": "ce_actor",
+    "correlation_id": "ce_correlationid",
+    "causation_id": "ce_causationid",
+    # The W3C header OpenTelemetry's Kafka instrumentations read, not a ce_ attribute.
+    "traceparent": "traceparent",
+}
+REQUIRED_HEADERS = ("ce_id", "ce_type", "ce_source", "ce_time", "ce_subject", "ce_tenant")
+
+
+def to_wire(event: Envelope[Any]) -> tuple[bytes, dict[str, str], bytes]:
+    """Return (key, headers, value) for a Kafka record."""
+    headers = {"ce_specversion": SPEC_VERSION, "content-type": CONTENT_TYPE}
+    for attribute, header in _HEADER_OF.items():
+        value = getattr(event, attribute)
+        if value is None:
+            continue
+        headers[header] = value.isoformat() if isinstance(value, datetime) else str(value)
+    return event.key.encode(), headers, event.data.model_dump_json().encode()
+
+
+def event_to_document(event: Envelope[Any]) -> dict[str, Any]:
+    """The form an event takes inside an aggregate's outbox array."""
+    document = event.model_dump(mode="json")
+    document["topic"] = event.topic
+    return document
+
+
+def event_from_document(document: dict[str, Any]) -> Envelope[Any]:
+    fields = {k: v for k, v in document.items() if k != "topic"}
+    payload_model = CATALOGUE[fields["type"]].payload
+    return Envelope[payload_model].model_validate(fields)  # type: ignore[valid-type]
+
+
+def header_text(headers: dict[str, Any], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def from_wire(headers: dict[str, Any], value: bytes | None) -> Envelope[Any]:
+    """Parse a Kafka record into an envelope; raise PermanentError with the reason if it is bad."""
+    missing = [h for h in REQUIRED_HEADERS if not header_text(headers, h)]
+    if missing:
+        raise PermanentError(f"not a CloudEvent: missing headers {', '.join(missing)}")
+    event_type = header_text(headers, "ce_type") or ""
+    entry = CATALOGUE.get(event_type)
+    if entry is None:
+        raise PermanentError(f"unknown event type {event_type!r}")
+    if value is None:
+        raise PermanentError("record has no value")
+    try:
+        data: Payload = entry.payload.model_validate_json(value)
+    except ValueError as error:
+        raise PermanentError(f"payload does not match {event_type}: {error}") from error
+    attributes: dict[str, Any] = {
+        attribute: header_text(headers, header) for attribute, header in _HEADER_OF.items()
+    }
+    attributes["actor"] = attributes["actor"] or "unknown"
+    attributes["correlation_id"] = attributes["correlation_id"] or attributes["id"]
+    try:
+        return Envelope[entry.payload].model_validate({**attributes, "data": data})  # type: ignore[name-defined]
+    except ValueError as error:
+        raise PermanentError(f"bad CloudEvents attributes: {error}") from error

@@ -1,0 +1,75 @@
+"""The tracker catalogue: one pydantic model per tracker type for ``changes``, with the ILR's
+checks, and :func:`parse_changes` to validate a request into its canonical form.
+
+>>> parse_changes("change_of_address", {"address": {"lines": ["1 High St"], "postcode": "sw1a1aa"}})
+ChangeOfAddress(address=NewAddress(lines=['1 High St'], postcode='SW1A 1AA'))
+"""
+
+from ilrflow.contracts.trackers.base import TrackerChanges
+from ilrflow.contracts.trackers.catalogue import (
+    CUSTOM_PREFIX,
+    TRACKER_TYPES,
+    ChangesModel,
+    TrackerTypeInfo,
+    custom_type_info,
+    custom_type_name,
+    parse_changes,
+    type_info,
+)
+from ilrflow.contracts.trackers.custom import (
+    CustomChanges,
+    CustomFieldDefinition,
+    CustomFieldType,
+    CustomTypeDefinition,
+)
+from ilrflow.contracts.trackers.employment import (
+    ChangeOfEmployer,
+    ChangeOfWorkingHours,
+    EmployerDetails,
+)
+from ilrflow.contracts.trackers.learning import (
+    BreakInLearning,
+    ChangeOfProgramme,
+    ReturnToLearning,
+    Withdrawal,
+)
+from ilrflow.contracts.trackers.personal import (
+    ChangeOfAddress,
+    ChangeOfContactDetails,
+    ChangeOfName,
+    NewAddress,
+)
+from ilrflow.contracts.trackers.problems import ChangesInvalid, FieldProblem
+from ilrflow.contracts.trackers.programme import check_against_programme
+from ilrflow.contracts.trackers.withdrawal_reasons import ESFA_WITHDRAW_REASONS
+
+__all__ = [
+    "CUSTOM_PREFIX",
+    "ESFA_WITHDRAW_REASONS",
+    "TRACKER_TYPES",
+    "BreakInLearning",
+    "ChangeOfAddress",
+    "ChangeOfContactDetails",
+    "ChangeOfEmployer",
+    "ChangeOfName",
+    "ChangeOfProgramme",
+    "ChangeOfWorkingHours",
+    "ChangesInvalid",
+    "ChangesModel",
+    "CustomChanges",
+    "CustomFieldDefinition",
+    "CustomFieldType",
+    "CustomTypeDefinition",
+    "EmployerDetails",
+    "FieldProblem",
+    "NewAddress",
+    "ReturnToLearning",
+    "TrackerChanges",
+    "TrackerTypeInfo",
+    "Withdrawal",
+    "check_against_programme",
+    "custom_type_info",
+    "custom_type_name",
+    "parse_changes",
+    "type_info",
+]

@@ -1,0 +1,80 @@
+"""``ilrflow audit verify``: recompute the audit log's hash chains."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import typer
+
+from ilrflow.ops.common import (
+    EXIT_FAILED,
+    EXIT_UNAVAILABLE,
+    emit_json,
+    fail,
+    operator_token,
+    settings,
+)
+
+app = typer.Typer(help="The audit log.", no_args_is_help=True)
+
+OPERATOR_TENANT = "ilrflow-ops"
+
+
+@app.command("verify")
+def verify(
+    url: str | None = typer.Option(
+        None,
+        help="The audit service's base URL (e.g. http://127.0.0.1:8005): verify through its API "
+        "with an operator token, which is itself audited. Default: verify directly against the "
+        "audit database (needs the ilrflow-audit package, as the audit image has).",
+    ),
+    tenant: str = typer.Option(OPERATOR_TENANT, help="Tenant named in the operator token (--url)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Recompute every hash chain; exit 1 if any is broken (the first break of each is shown)."""
+    s = settings()
+    report: dict[str, Any]
+    if url is not None:
+        token = operator_token(s, tenant, ["operator"])
+        try:
+            response = httpx.get(
+                f"{url.rstrip('/')}/v1/audit/verify",
+                headers={"authorization": f"Bearer {token}"},
+                timeout=120,
+            )
+        except httpx.TransportError as error:
+            fail(f"cannot reach the audit service at {url}: {error}", EXIT_UNAVAILABLE)
+        if response.status_code != 200:
+            fail(f"audit service answered {response.status_code}: {response.text[:500]}")
+        report = response.json()
+    else:
+        try:
+            from ilrflow.audit.bootstrap import offline_queries
+        except ImportError:
+            fail("ilrflow-audit is not installed here: pass --url to use the audit service's API")
+        import asyncio
+
+        try:
+            verification = asyncio.run(offline_queries(s).verify_log())
+        except Exception as error:
+            fail(f"cannot verify against the audit database: {error}", EXIT_UNAVAILABLE)
+        report = verification.model_dump(mode="json")
+    report["ok"] = report["failed_partitions"] == 0
+    if as_json:
+        emit_json(report)
+    else:
+        typer.echo(
+            f"{report['partitions']} partitions, {report['entries']} entries, "
+            f"{report['verified_entries']} verified, {report['failed_partitions']} broken"
+        )
+        for item in report["reports"]:
+            problem = item.get("problem")
+            if problem:
+                typer.echo(
+                    f"BROKEN {item['topic']}[{item['partition']}] at {problem['entry_id']} "
+                    f"(offset {problem['offset']}): {problem['kind']}: {problem['detail']}"
+                )
+        typer.echo("OK" if report["ok"] else "TAMPERING DETECTED")
+    if not report["ok"]:
+        raise typer.Exit(EXIT_FAILED)

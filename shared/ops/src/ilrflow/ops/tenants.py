@@ -1,0 +1,271 @@
+"""``ilrflow tenants``: show, or create/update, a tenant's tracker settings, enabled types,
+permission policy and ILR settings.
+
+There is no tenant registry: a tenant is whatever its owning services hold for it. The tracker
+service owns tracker settings and the permission policy, the ILR service the UKPRN and restart
+rule; the CLI goes through their APIs, so the services' own validation decides what is valid
+(a 422 is shown field by field). It signs a five-minute admin token for the tenant (subject
+``ilrflow-cli``) with ILRFLOW_JWT_SECRET, because both APIs allow settings to admins only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NoReturn
+
+import httpx
+import typer
+import yaml
+
+from ilrflow.ops.common import (
+    EXIT_NOT_FOUND,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    emit_json,
+    fail,
+    operator_token,
+    settings,
+)
+from ilrflow.platform.settings import SERVICE_PORTS
+
+app = typer.Typer(help="Tenants.", no_args_is_help=True)
+
+VERBS = ("raise", "edit", "process")
+CUSTOM_PREFIX = "custom:"
+
+TRACKER_URL = typer.Option(
+    f"http://127.0.0.1:{SERVICE_PORTS['tracker']}", help="The tracker service's base URL."
+)
+ILR_URL = typer.Option(
+    f"http://127.0.0.1:{SERVICE_PORTS['ilr']}", help="The ILR service's base URL."
+)
+AS_JSON = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+class TenantApi:
+    """The tracker and ILR APIs as one admin of the tenant sees them."""
+
+    def __init__(self, tenant: str, tracker_url: str, ilr_url: str | None) -> None:
+        token = operator_token(settings(), tenant, ["admin", "operator"])
+        headers = {"authorization": f"Bearer {token}"}
+        self.tenant = tenant
+        self.urls = {"tracker": tracker_url, "ilr": ilr_url}
+        self._http = httpx.Client(headers=headers, timeout=30)
+
+    def __enter__(self) -> TenantApi:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._http.close()
+
+    def call(self, service: str, method: str, path: str, body: Any = None) -> Any:
+        url = f"{(self.urls[service] or '').rstrip('/')}{path}"
+        try:
+            response = self._http.request(method, url, json=body)
+        except httpx.TransportError as error:
+            fail(f"cannot reach the {service} service at {self.urls[service]}: {error}",
+                 EXIT_UNAVAILABLE)  # fmt: skip
+        if response.status_code == 404:
+            fail(f"{service} service: {_message(response)} ({method} {path})", EXIT_NOT_FOUND)
+        if response.status_code == 422:
+            _invalid(service, method, path, response)
+        if response.status_code >= 300:
+            fail(f"{service} service answered {response.status_code}: {response.text[:500]}")
+        return response.json()
+
+    def report(self) -> dict[str, Any]:
+        types: list[dict[str, Any]] = self.call("tracker", "GET", "/v1/tracker-types")
+        report = {
+            "tenant": self.tenant,
+            "settings": self.call("tracker", "GET", "/v1/tracker-settings"),
+            "enabled_types": [t["type"] for t in types if t["enabled"]],
+            "policy": {
+                t["type"]: {
+                    "enabled": t["enabled"],
+                    "raise": t["raise_roles"],
+                    "edit": t["edit_roles"],
+                    "process": t["process_roles"],
+                }
+                for t in types
+            },
+        }
+        if self.urls["ilr"] is not None:
+            report["ilr"] = self.call("ilr", "GET", "/v1/ilr/settings")
+        return report
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:500]
+
+
+def _invalid(service: str, method: str, path: str, response: httpx.Response) -> NoReturn:
+    try:
+        details = response.json()["error"].get("details") or []
+    except (ValueError, KeyError, TypeError, AttributeError):
+        details = []
+    lines = [f"{service} service refused {method} {path}:"]
+    if isinstance(details, list) and details:
+        lines += [f"  {d.get('field', '?')}: {d.get('reason', d)}" for d in details]
+    else:
+        lines.append(f"  {response.text[:500]}")
+    fail("\n".join(lines), EXIT_USAGE)
+
+
+@app.command("show")
+def show(
+    tenant: str = typer.Argument(..., help="Tenant id."),
+    tracker_url: str = TRACKER_URL,
+    ilr_url: str | None = typer.Option(
+        None, help="The ILR service's base URL: also show the tenant's ILR settings."
+    ),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Show settings and every tracker type's switch and roles (raise/edit/process)."""
+    with TenantApi(tenant, tracker_url, ilr_url) as api:
+        report = api.report()
+    _print(report, as_json)
+
+
+@app.command("create")
+def create(
+    tenant: str = typer.Argument(..., help="Tenant id (created, or updated if it has settings)."),
+    file: Path | None = typer.Option(
+        None,
+        "--file",
+        "-f",
+        exists=True,
+        dir_okay=False,
+        help="YAML or JSON with any of: settings (tracker-settings fields), types "
+        "({type: {enabled, raise_roles, edit_roles, process_roles}}), custom_types "
+        "({name: {title, description, fields, enabled, ...roles}}), ilr ({ukprn, "
+        "restart_planned_hours}). Options given as well win over the file.",
+    ),
+    enable: list[str] = typer.Option([], help="Enable a tracker type (repeat)."),
+    disable: list[str] = typer.Option([], help="Disable a tracker type (repeat)."),
+    roles: list[str] = typer.Option(
+        [], help="Who may raise/edit/process a type: TYPE:VERB=role,role (repeat)."
+    ),
+    allocate: list[str] = typer.Option(
+        [], help="Allocation rule GROUP=ADMIN_ID (repeat; replaces the tenant's rules)."
+    ),
+    two_person_control: bool | None = typer.Option(
+        None, "--two-person-control/--no-two-person-control", help="Raiser may not process."
+    ),
+    material_impact_threshold: int | None = typer.Option(None, help="Percent, 1-100."),
+    ukprn: int | None = typer.Option(None, help="The provider's UKPRN (ILR exports)."),
+    tracker_url: str = TRACKER_URL,
+    ilr_url: str = ILR_URL,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Create or update a tenant: tracker settings, types and roles, ILR settings.
+
+    Types are merged: a type named here keeps whatever it does not set (``--roles`` alone
+    leaves the switch as it was). Tenant settings not named keep their value.
+    """
+    wanted = _wanted(file)
+    _apply_options(
+        wanted, enable, disable, roles, allocate, two_person_control,
+        material_impact_threshold, ukprn,
+    )  # fmt: skip
+    with TenantApi(tenant, tracker_url, ilr_url) as api:
+        _store(api, wanted)
+        report = api.report()
+    _print(report, as_json)
+
+
+def _wanted(file: Path | None) -> dict[str, Any]:
+    sections = {"settings", "types", "custom_types", "ilr"}
+    if file is None:
+        return {name: {} for name in sections}
+    try:
+        loaded = (
+            json.loads(file.read_text())
+            if file.suffix == ".json"
+            else yaml.safe_load(file.read_text())
+        )
+    except (ValueError, yaml.YAMLError) as error:
+        fail(f"{file}: not valid YAML/JSON: {error}", EXIT_USAGE)
+    loaded = loaded or {}
+    if not isinstance(loaded, dict) or set(loaded) - sections:
+        unknown = sorted(set(loaded) - sections) if isinstance(loaded, dict) else [loaded]
+        fail(f"{file}: unknown sections {unknown}; expected {sorted(sections)}", EXIT_USAGE)
+    for name in sections:
+        if not isinstance(loaded.setdefault(name, {}) or {}, dict):
+            fail(f"{file}: section {name!r} must be a mapping", EXIT_USAGE)
+        loaded[name] = loaded[name] or {}
+    return loaded
+
+
+def _apply_options(
+    wanted: dict[str, Any],
+    enable: list[str],
+    disable: list[str],
+    roles: list[str],
+    allocate: list[str],
+    two_person_control: bool | None,
+    material_impact_threshold: int | None,
+    ukprn: int | None,
+) -> None:
+    types: dict[str, dict[str, Any]] = wanted["types"]
+    for name in enable:
+        types.setdefault(name, {})["enabled"] = True
+    for name in disable:
+        types.setdefault(name, {})["enabled"] = False
+    for spec in roles:
+        target, _, role_list = spec.partition("=")
+        type_name, _, verb = target.rpartition(":")
+        if not type_name or verb not in VERBS or not role_list:
+            fail(f"--roles {spec!r}: expected TYPE:VERB=role,role with VERB in {VERBS}", EXIT_USAGE)
+        types.setdefault(type_name, {})[f"{verb}_roles"] = role_list.split(",")
+    if allocate:
+        rules = []
+        for spec in allocate:
+            group, _, admin = spec.partition("=")
+            if not group or not admin:
+                fail(f"--allocate {spec!r}: expected GROUP=ADMIN_ID", EXIT_USAGE)
+            rules.append({"learner_group": group, "admin_id": admin})
+        wanted["settings"]["allocation_rules"] = rules
+    if two_person_control is not None:
+        wanted["settings"]["two_person_control"] = two_person_control
+    if material_impact_threshold is not None:
+        wanted["settings"]["material_impact_threshold"] = material_impact_threshold
+    if ukprn is not None:
+        wanted["ilr"]["ukprn"] = ukprn
+
+
+def _store(api: TenantApi, wanted: dict[str, Any]) -> None:
+    """Custom types first (a type setting may name one), then settings, types, ILR."""
+    for name, definition in wanted["custom_types"].items():
+        api.call("tracker", "PUT", f"/v1/tracker-types/{CUSTOM_PREFIX}{name}", definition)
+    if wanted["settings"]:
+        api.call("tracker", "PUT", "/v1/tracker-settings", wanted["settings"])
+    if wanted["types"]:
+        current = api.call("tracker", "GET", "/v1/tracker-settings").get("types", {})
+        for name, changes in wanted["types"].items():
+            merged = {**current.get(name, {}), **changes}
+            api.call("tracker", "PUT", f"/v1/tracker-types/{name}", merged)
+    if wanted["ilr"]:
+        api.call("ilr", "PUT", "/v1/ilr/settings", wanted["ilr"])
+
+
+def _print(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(report)
+        return
+    typer.secho(f"tenant {report['tenant']}", bold=True)
+    for name, value in report["settings"].items():
+        if name not in {"types", "custom_types"}:
+            typer.echo(f"  {name}: {value}")
+    for name, value in report.get("ilr", {}).items():
+        typer.echo(f"  ilr.{name}: {value}")
+    typer.echo("  types:")
+    for name, policy in report["policy"].items():
+        flag = "on " if policy["enabled"] else "off"
+        typer.echo(
+            f"    [{flag}] {name}: raise={','.join(policy['raise'])} "
+            f"edit={','.join(policy['edit'])} process={','.join(policy['process'])}"
+        )

@@ -1,0 +1,91 @@
+"""Bearer-token authentication: HS256 JWTs carrying subject, tenant, roles and groups.
+
+The principal and the roles are contracts (``ilrflow.contracts.identity``); re-exported here so an
+entrypoint has one import for who is calling.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from pydantic import ValidationError
+
+from ilrflow.contracts.identity import ROLES, STAFF_ROLES, Principal, Role
+from ilrflow.platform.http_errors import ApiError
+from ilrflow.platform.settings import Settings, get_settings
+
+__all__ = [
+    "ROLES",
+    "STAFF_ROLES",
+    "CurrentPrincipal",
+    "Principal",
+    "Role",
+    "current_principal",
+    "decode_token",
+    "mint_token",
+    "require_role",
+]
+
+
+def mint_token(
+    settings: Settings,
+    *,
+    tenant: str,
+    sub: str,
+    roles: list[str],
+    groups: list[str] | None = None,
+    ttl_seconds: int = 8 * 3600,
+) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": sub,
+        "tenant": tenant,
+        "roles": roles,
+        "groups": groups or [],
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl_seconds,
+        "iss": settings.jwt_issuer,
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+def decode_token(settings: Settings, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=["HS256"],
+            issuer=settings.jwt_issuer,
+            options={"require": ["sub", "exp", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise ApiError(401, "token_expired", "The bearer token has expired.") from error
+    except jwt.InvalidTokenError as error:
+        raise ApiError(401, "invalid_token", f"The bearer token is not valid: {error}.") from error
+    try:
+        return Principal.model_validate(claims)
+    except ValidationError as error:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+        raise ApiError(
+            401, "invalid_token", f"The bearer token lacks valid claims: {', '.join(fields)}."
+        ) from error
+
+
+def current_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthenticated", "Send a bearer token in the Authorization header.")
+    return decode_token(get_settings(), token.strip())
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(principal: Principal, *roles: str) -> None:
+    if not principal.has_role(*roles):
+        raise ApiError(403, "forbidden", f"This needs one of the roles: {', '.join(roles)}.")

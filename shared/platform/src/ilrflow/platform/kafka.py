@@ -1,0 +1,421 @@
+"""Kafka wiring: the broker factory with safe settings, topic creation, publishing and consuming.
+
+Consumers commit an offset only after the handler's effect is stored. A transient failure is
+retried with bounded backoff and then re-read from the same offset; a permanent one sends the
+original record to ``<topic>.dlt`` with its coordinates and the reason, and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.structs import OffsetAndMetadata
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from ilrflow.contracts.events import (
+    CATALOGUE,
+    Envelope,
+    Topics,
+    dead_letter_topic,
+    from_wire,
+    header_text,
+    to_wire,
+)
+from ilrflow.platform import metrics
+from ilrflow.platform.errors import PermanentError, is_transient
+from ilrflow.platform.lanes import POOLED, base_topic, lane_topics
+from ilrflow.platform.logging import bound_context, get_logger
+from ilrflow.platform.settings import Settings
+from ilrflow.platform.tracing import consumer_span
+
+log = get_logger(__name__)
+
+Handler = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+def create_broker(settings: Settings, client_id: str) -> KafkaBroker:
+    """A broker whose producer waits for every in-sync replica and never duplicates on retry."""
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        ack_policy=AckPolicy.MANUAL,
+        graceful_timeout=15.0,
+        # New topics (a new lane, a dead-letter topic) are noticed within seconds, not minutes.
+        metadata_max_age_ms=10_000,
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,  # FastStream's per-message lines; the root level filters them
+    )
+
+
+async def publish_event(
+    broker: KafkaBroker, event: Envelope[Any], prefix: str = "", topic: str | None = None
+) -> None:
+    """Publish ``event`` to ``topic`` (logical: a routed lane topic) or its catalogue topic."""
+    topic = topic or event.topic
+    key, headers, value = to_wire(event)
+    await broker.publish(value, topic=prefix + topic, key=key, headers=headers)
+    metrics.EVENTS_PUBLISHED.labels(topic=topic).inc()
+
+
+def consumer_group_id(settings: Settings, service: str, topic: str) -> str:
+    # The database prefix is part of the group id, so two deployments (or test runs)
+    # sharing one broker never split each other's partitions.
+    return f"{settings.db_prefix}.{service}.{topic}"
+
+
+def all_topics(prefix: str = "", lanes: Iterable[str] = (POOLED,)) -> list[str]:
+    """Every topic name of these lanes on the broker, dead-letter topics included, with the
+    deployment's prefix (``ILRFLOW_TOPIC_PREFIX``)."""
+    return [prefix + t for lane in lanes for t in lane_topics(lane)]
+
+
+async def ensure_topics(
+    bootstrap: str,
+    partitions: int = 6,
+    topics: Iterable[str] | None = None,
+    wait_seconds: float = 60,
+    prefix: str = "",
+) -> list[str]:
+    """Create the topics that do not exist yet (idempotent); return the ones it created."""
+    admin = await _connected_admin(bootstrap, wait_seconds)
+    try:
+        existing = set(await admin.list_topics())
+        wanted = list(topics) if topics is not None else all_topics(prefix)
+        missing = [t for t in wanted if t not in existing]
+        new_topics = [
+            NewTopic(
+                name=t,
+                num_partitions=partitions,
+                replication_factor=1,
+                topic_configs=(
+                    {"cleanup.policy": "compact"}
+                    if base_topic(t.removeprefix(prefix)) in Topics.COMPACTED
+                    else {}
+                ),
+            )
+            for t in missing
+        ]
+        if new_topics:
+            # A concurrent caller may have created them first: that is what we wanted anyway.
+            with suppress(TopicAlreadyExistsError):
+                await admin.create_topics(new_topics)
+        await _until_visible(admin, wanted, wait_seconds)
+        return missing
+    finally:
+        await admin.close()
+
+
+async def _until_visible(
+    admin: AIOKafkaAdminClient, topics: list[str], wait_seconds: float
+) -> None:
+    """Creation is asynchronous in KRaft: wait until every topic has its partitions, or a
+    consumer subscribing now would see no partitions until its next metadata refresh."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        described = await admin.describe_topics(topics)
+        ready = {
+            d["topic"] for d in described if d.get("error_code", 0) == 0 and d.get("partitions")
+        }
+        if ready >= set(topics):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics not visible: {sorted(set(topics) - ready)}")
+        await asyncio.sleep(0.2)
+
+
+async def _connected_admin(bootstrap: str, wait_seconds: float) -> AIOKafkaAdminClient:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return admin
+        except KafkaConnectionError:
+            await admin.close()
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def tolerant_parse(
+    record: ConsumerRecord[Any, Any], original: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    """FastStream reads every header value as strict UTF-8 before any handler runs: a record
+    with other bytes (or a null) in a header would fail there, outside ``handle_record``, and be
+    skipped without a dead letter. Such values are read here with replacement characters, so the
+    record reaches the handler and is dead-lettered like any other poison."""
+    try:
+        return await original(record)
+    except (UnicodeDecodeError, AttributeError):
+        record.headers = tuple(
+            (name, b"" if value is None else value.decode(errors="replace").encode())
+            for name, value in record.headers
+        )
+        return await original(record)
+
+
+async def undecoded_body(message: Any) -> Any:
+    """The handler reads the raw record; FastStream's own decoding (JSON by content-type) would
+    fail on a poison body before the handler could dead-letter it."""
+    return message.body
+
+
+class OffsetCommitter:
+    """Commits the offsets of handled records in the background, a few at a time.
+
+    A record's effect (with its event id) is stored before its offset is recorded here, so a
+    commit that is late or lost (a crash, a rebalance) only means the record is read again, and
+    the handler drops it by its event id. Waiting for each commit before taking the next record
+    cost a broker round trip per record (~10 ms on a busy box), in every consumer, in sequence.
+    Only offsets of handled records are committed, never the consumer's position: the record
+    being handled must not be committed before its effect is stored.
+    """
+
+    def __init__(self) -> None:
+        self._handled: dict[TopicPartition, int] = {}  # next offset to read, per partition
+        self._consumer: AIOKafkaConsumer | None = None
+        self._wanted = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._one_at_a_time = asyncio.Lock()  # an older commit must not land after a newer one
+
+    def handled(self, consumer: AIOKafkaConsumer, topic: str, partition: int, offset: int) -> None:
+        self._consumer = consumer
+        self._handled[TopicPartition(topic, partition)] = offset + 1
+        self._wanted.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="offset-commits")
+
+    async def flush(self) -> None:
+        """Commit what is handled by now (a graceful stop, before the consumers close)."""
+        await self._commit()
+
+    async def close(self) -> None:
+        """Stop committing (the consumers are closed): what is left is read again on restart."""
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wanted.wait()
+            self._wanted.clear()
+            await self._commit()  # records handled meanwhile wait for the next round
+
+    async def _commit(self) -> None:
+        async with self._one_at_a_time:
+            await self._commit_handled()
+
+    async def _commit_handled(self) -> None:
+        offsets, self._handled = self._handled, {}
+        if not offsets or self._consumer is None:
+            return
+        assigned = self._consumer.assignment()
+        mine = {tp: OffsetAndMetadata(o, "") for tp, o in offsets.items() if tp in assigned}
+        if not mine:
+            return  # revoked: the new owner reads them again and drops them by event id
+        try:
+            await self._consumer.commit(mine)
+        except (KafkaError, AssertionError) as error:  # a rebalance, a stopping consumer
+            log.info("offset commit skipped; the records will be read again", error=repr(error))
+
+
+@dataclass
+class ConsumerGroup:
+    """The handlers one service runs for one topic, keyed by event type.
+
+    Types that the catalogue puts on the topic but that have no handler here are skipped; types
+    the catalogue does not know are dead-lettered.
+    """
+
+    topic: str
+    group_id: str
+    handlers: Mapping[str, Handler]
+    settings: Settings
+    broker: KafkaBroker
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+    subscriber: Any = field(default=None, init=False, repr=False)
+    commits: OffsetCommitter = field(default_factory=OffsetCommitter, init=False, repr=False)
+
+    def subscribe(self) -> None:
+        self.subscriber = subscriber = self.broker.subscriber(
+            self.settings.topic_prefix + self.topic,
+            group_id=self.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=600_000,
+            parser=tolerant_parse,
+            decoder=undecoded_body,
+        )
+        subscriber(self.on_message)
+
+    async def lag(self) -> dict[int, int]:
+        """Per assigned partition: highwater - position of this process's consumer (for the
+        ``ilrflow_consumer_lag`` gauge). Partitions whose highwater or position is not known yet
+        (nothing fetched since assignment) are left out."""
+        consumer = getattr(self.subscriber, "consumer", None)
+        if consumer is None:
+            return {}
+        return {tp.partition: lag for tp, lag in (await partition_lags(consumer)).items()}
+
+    async def on_message(self, message: KafkaMessage) -> None:
+        record = message.raw_message
+        started = time.perf_counter()
+        outcome = await self.handle_record(
+            headers=dict(message.headers),
+            value=record.value,  # type: ignore[union-attr]
+            key=record.key,  # type: ignore[union-attr]
+            partition=record.partition,  # type: ignore[union-attr]
+            offset=record.offset,  # type: ignore[union-attr]
+        )
+        metrics.HANDLER_SECONDS.labels(
+            topic=self.topic, group=self.group_id, outcome=outcome
+        ).observe(time.perf_counter() - started)
+        if outcome == "retry":
+            await message.nack()
+        else:
+            self.commits.handled(
+                message.consumer,
+                record.topic,  # type: ignore[union-attr]
+                record.partition,  # type: ignore[union-attr]
+                record.offset,  # type: ignore[union-attr]
+            )
+
+    async def handle_record(
+        self,
+        *,
+        headers: dict[str, Any],
+        value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        offset: int,
+    ) -> str:
+        """Run the handler; return 'done', 'skipped', 'dead-lettered' or 'retry'."""
+        with consumer_span(
+            self.topic, headers, **{"messaging.consumer.group.name": self.group_id}
+        ) as span:
+            outcome = await self._handle_in_context(headers, value, key, partition, offset)
+            span.set_attribute("ilrflow.outcome", outcome)
+            log.info(
+                "record handled",
+                topic=self.topic,
+                partition=partition,
+                offset=offset,
+                outcome=outcome,
+                event_type=header_text(headers, "ce_type"),
+            )
+            return outcome
+
+    async def _handle_in_context(
+        self,
+        headers: dict[str, Any],
+        value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        offset: int,
+    ) -> str:
+        with bound_context(
+            topic=self.topic,
+            partition=partition,
+            offset=offset,
+            event_id=header_text(headers, "ce_id"),
+            tenant=header_text(headers, "ce_tenant"),
+            correlation_id=header_text(headers, "ce_correlationid"),
+        ):
+            try:
+                event = from_wire(headers, value)
+                if CATALOGUE[event.type].topic != base_topic(self.topic):
+                    raise PermanentError(f"event type {event.type} does not belong on {self.topic}")
+                handler = self.handlers.get(event.type)
+                if handler is None:
+                    return "skipped"
+                return await self._run_with_retries(handler, event)
+            except Exception as error:
+                if is_transient(error):
+                    log.warning("transient failure; record will be read again", error=str(error))
+                    return "retry"
+                await self._dead_letter(headers, value, key, partition, offset, error)
+                return "dead-lettered"
+
+    async def _run_with_retries(self, handler: Handler, event: Envelope[Any]) -> str:
+        attempt = 1
+        while True:
+            try:
+                await handler(event)
+                return "done"
+            except Exception as error:
+                if not is_transient(error) or attempt >= self.settings.consumer_max_attempts:
+                    raise
+                delay = min(
+                    self.settings.consumer_backoff_seconds * 2 ** (attempt - 1),
+                    self.settings.consumer_backoff_max_seconds,
+                )
+                log.warning(
+                    "transient failure; backing off", attempt=attempt, delay=delay, error=str(error)
+                )
+                await self.sleep(delay)
+                attempt += 1
+
+    async def _dead_letter(
+        self,
+        headers: dict[str, Any],
+        value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        offset: int,
+        error: BaseException,
+    ) -> None:
+        reason = str(error) or type(error).__name__
+        # A poison record may carry non-UTF-8 headers; the audit log keeps the original bytes.
+        dlt_headers = {
+            k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v))
+            for k, v in headers.items()
+        }
+        dlt_headers.update(
+            {
+                "dlt_original_topic": self.topic,
+                "dlt_original_partition": str(partition),
+                "dlt_original_offset": str(offset),
+                "dlt_consumer_group": self.group_id,
+                "dlt_error_class": type(error).__name__,
+                "dlt_reason": reason[:2000],
+            }
+        )
+        await self.broker.publish(
+            value or b"",
+            topic=self.settings.topic_prefix + dead_letter_topic(self.topic),
+            key=key,
+            headers=dlt_headers,
+        )
+        metrics.DEAD_LETTERS.labels(topic=self.topic, group=self.group_id).inc()
+        log.error("dead-lettered", reason=reason, error_class=type(error).__name__)
+
+
+async def partition_lags(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+    """Per partition assigned to ``consumer``: highwater - position. Partitions whose highwater or
+    position is not known yet (nothing fetched since assignment) are left out."""
+    lags: dict[TopicPartition, int] = {}
+    for tp in consumer.assignment():
+        highwater = consumer.highwater(tp)
+        if highwater is None:
+            continue
+        try:
+            position = await asyncio.wait_for(consumer.position(tp), timeout=0.5)
+        except Exception:  # not positioned yet, or rebalancing
+            continue
+        lags[tp] = max(highwater - position, 0)
+    return lags

@@ -1,0 +1,114 @@
+"""Every setting of every ilrflow process, read once from the environment (prefix ``ILRFLOW_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ilrflow.platform.lanes import parse_lanes
+
+DEVELOPMENT_JWT_SECRET = "ilrflow-development-secret-change-me-in-production"
+
+SERVICE_PORTS = {"learner": 8001, "tracker": 8002, "ilr": 8003, "notify": 8004, "audit": 8005}
+
+
+class Settings(BaseSettings):
+    """Process settings. Each field is the environment variable ``ILRFLOW_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ILRFLOW_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    mongo_url: str = "mongodb://127.0.0.1:27017/"
+    db_prefix: str = Field(
+        default="ilrflow", description="Each service uses the database <db_prefix>_<service>."
+    )
+    jwt_secret: str = Field(
+        default=DEVELOPMENT_JWT_SECRET,
+        description="HS256 secret for bearer tokens; the default is for development only.",
+    )
+    jwt_issuer: str = "ilrflow"
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(
+        default=None, description="HTTP port; defaults to the service's own (learner 8001 ...)."
+    )
+    default_ukprn: int = Field(
+        default=10000001, description="UKPRN written into ILR exports when a tenant sets none."
+    )
+    smtp_host: str = Field(
+        default="", description="SMTP server for email; empty: emails are not sent."
+    )
+    smtp_port: int = 25
+    smtp_from: str = "ilrflow <no-reply@ilrflow.invalid>"
+    smtp_starttls: bool = False
+    email_poll_seconds: float = 1.0
+    log_level: str = "INFO"
+    log_json: bool = True
+    topic_partitions: int = 6
+    topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic name, e.g. 'staging.': isolates deployments (or "
+        "test runs) that share one broker.",
+    )
+    run_consumers: bool = Field(default=True, description="Run this process's Kafka consumers.")
+    run_relay: bool = Field(default=True, description="Run the outbox relay in this process.")
+    relay_poll_seconds: float = 0.5
+    lanes: str = Field(
+        default="pooled",
+        description="Comma-separated lanes whose topics this process consumes and whose tenants' "
+        "outbox events its relay publishes: 'pooled' (every tenant not promoted) and/or "
+        "dedicated lane names, e.g. 'acme'. Audit ingest and email delivery run only where "
+        "'pooled' is served.",
+    )
+    routes_refresh_seconds: float = Field(
+        default=1.0, description="How old this process's copy of the routing table may get."
+    )
+    relay_heartbeat_seconds: float = Field(
+        default=2.0, description="How often a relay reports the routing-table version it applies."
+    )
+    consumer_max_attempts: int = Field(
+        default=5, description="Attempts of a transiently failing handler before it is re-read."
+    )
+    consumer_backoff_seconds: float = 0.2
+    consumer_backoff_max_seconds: float = 5.0
+    otel_exporter: Literal["none", "otlp", "console", "file"] = Field(
+        default="none",
+        description="Where trace spans go: nowhere, an OTLP/HTTP collector, stdout, or a file.",
+    )
+    otel_endpoint: str = Field(
+        default="",
+        description="OTLP/HTTP traces URL, e.g. http://otel-collector:4318/v1/traces; empty: "
+        "the OTEL_EXPORTER_OTLP_* variables or http://localhost:4318/v1/traces.",
+    )
+    otel_file: str = Field(
+        default="spans-{service}.jsonl",
+        description="JSON-lines file of the 'file' exporter; {service} is the service's name.",
+    )
+
+    def port_for(self, service: str) -> int:
+        return self.http_port or SERVICE_PORTS[service]
+
+    def database_name(self, service: str) -> str:
+        return f"{self.db_prefix}_{service}"
+
+    @property
+    def served_lanes(self) -> tuple[str, ...]:
+        return parse_lanes(self.lanes)
+
+    @property
+    def platform_database(self) -> str:
+        """The deployment's own database (not a service's): the routing table, relay reports."""
+        return f"{self.db_prefix}_platform"
+
+    @field_validator("lanes")
+    @classmethod
+    def _known_lanes(cls, value: str) -> str:
+        parse_lanes(value)  # a typo fails at start-up, not at the first event
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,1 +1,0 @@
-"""ilrflow's common package: what every service shares (contracts, wiring, rules)."""
