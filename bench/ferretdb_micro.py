@@ -20,7 +20,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from ilrflow.platform.mongo import serialised_writes
+from ilrflow.platform.ferretdb import serialised_writes
 
 
 async def _timed(count: int, concurrency: int, op: Callable[[int], Awaitable[Any]]) -> float:

@@ -17,19 +17,28 @@ def compose() -> dict:  # type: ignore[type-arg]
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
 
 
-def test_every_service_is_built_from_its_dockerfile_on_its_port() -> None:
+def test_every_service_is_built_from_the_one_dockerfile_on_its_port() -> None:
     services = compose()["services"]
     assert set(SERVICES) | {"kafka", "mongo"} == set(services)
     for name in SERVICES:
         service = services[name]
-        assert service["build"]["dockerfile"] == f"services/{name}/Dockerfile"
-        assert (ROOT / service["build"]["dockerfile"]).exists()
         port = SERVICE_PORTS[name]
+        assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert service["build"]["args"] == {"SERVICE": name, "PORT": str(port)}
         assert service["ports"] == [f"{port}:{port}"]
         assert service["environment"]["ILRFLOW_HTTP_PORT"] == str(port)
-        dockerfile = (ROOT / f"services/{name}/Dockerfile").read_text()
-        assert f"EXPOSE {port}" in dockerfile
-        assert f'CMD ["ilrflow-{name}"]' in dockerfile
+
+
+def test_the_dockerfile_starts_the_named_service_on_its_port() -> None:
+    dockerfile = (ROOT / "deploy/Dockerfile").read_text()
+    assert "ARG SERVICE" in dockerfile and "ARG PORT" in dockerfile
+    assert 'uv sync --locked --no-dev --package "ilrflow-${SERVICE}"' in dockerfile
+    assert "EXPOSE ${PORT}" in dockerfile
+    assert "ILRFLOW_HTTP_PORT=${PORT}" in dockerfile
+    assert "exec ilrflow-${SERVICE}" in dockerfile
+    for name in SERVICES:  # the console script the image runs exists in the service's package
+        project = (ROOT / f"services/{name}/pyproject.toml").read_text()
+        assert f'ilrflow-{name} = "ilrflow.{name}.main:main"' in project
 
 
 def test_the_environment_names_real_settings() -> None:

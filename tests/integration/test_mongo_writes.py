@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from ilrflow.contracts.events import LearnerSnapshot, LearnerUpdated, new_event
+from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import mark_applied, not_yet_applied
 from ilrflow.platform.lanes import POOLED, RoutingTable
-from ilrflow.platform.mongo import serialised_writes
 from ilrflow.platform.outbox import OutboxRelay, merge_updates, new_document_outbox, outbox_update
 
 pytestmark = pytest.mark.e2e

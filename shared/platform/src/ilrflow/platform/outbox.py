@@ -23,9 +23,10 @@ from typing import Any, Protocol
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ilrflow.contracts.events import Envelope, event_from_document, event_to_document
+from ilrflow.platform.ferretdb import add_write_listener
 from ilrflow.platform.lanes import RoutingTable
 from ilrflow.platform.logging import get_logger
-from ilrflow.platform.mongo import Document, add_write_listener
+from ilrflow.platform.mongo import Document
 from ilrflow.platform.routing import StaticRoutes
 from ilrflow.platform.tracing import current_traceparent
 

@@ -49,7 +49,8 @@ from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
 from ilrflow.audit.domain.timeline import TimelineLine
 from ilrflow.audit.domain.verify import ChainTail
 from ilrflow.contracts.events import Envelope
-from ilrflow.platform.mongo import Document, serialised_writes
+from ilrflow.platform.ferretdb import serialised_writes
+from ilrflow.platform.mongo import Document
 from ilrflow.platform.outbox import new_document_outbox
 
 DUPLICATE_KEY = 11000

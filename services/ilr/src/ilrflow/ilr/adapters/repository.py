@@ -18,8 +18,9 @@ from pymongo.errors import DuplicateKeyError
 
 from ilrflow.contracts.events import Envelope
 from ilrflow.ilr.domain.history import HistorySources
+from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import mark_applied, not_yet_applied
-from ilrflow.platform.mongo import Document, serialised_writes
+from ilrflow.platform.mongo import Document
 from ilrflow.platform.outbox import merge_updates, outbox_update
 
 

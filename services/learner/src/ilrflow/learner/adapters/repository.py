@@ -10,8 +10,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
+from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import APPLIED_FIELD, mark_applied, not_yet_applied, was_applied
-from ilrflow.platform.mongo import Document, serialised_writes
+from ilrflow.platform.mongo import Document
 from ilrflow.platform.outbox import merge_updates, new_document_outbox, outbox_update
 
 

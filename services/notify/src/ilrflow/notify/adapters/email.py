@@ -18,8 +18,8 @@ import aiosmtplib
 
 from ilrflow.notify.adapters.repository import NotifyRepository
 from ilrflow.notify.domain.retry import next_attempt
+from ilrflow.platform.ferretdb import add_write_listener
 from ilrflow.platform.logging import get_logger
-from ilrflow.platform.mongo import add_write_listener
 from ilrflow.platform.settings import Settings
 
 log = get_logger(__name__)

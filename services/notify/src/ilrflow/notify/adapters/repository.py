@@ -22,7 +22,8 @@ from ilrflow.notify.domain.model import (
     StaffMember,
     TenantNotifySettings,
 )
-from ilrflow.platform.mongo import Document, serialised_writes
+from ilrflow.platform.ferretdb import serialised_writes
+from ilrflow.platform.mongo import Document
 
 DUPLICATE_KEY = 11000
 

@@ -16,8 +16,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from ilrflow.contracts.events import Envelope
+from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import mark_applied, not_yet_applied
-from ilrflow.platform.mongo import Document, serialised_writes
+from ilrflow.platform.mongo import Document
 from ilrflow.platform.outbox import (
     OUTBOX_FIELD,
     PENDING_FIELD,

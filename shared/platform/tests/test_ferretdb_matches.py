@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from ilrflow.platform.ferretdb import matches
 from ilrflow.platform.idempotency import not_yet_applied
-from ilrflow.platform.mongo import matches
 from ilrflow.platform.outbox import PENDING_FIELD, _note_events
 
 DOCUMENT = {
