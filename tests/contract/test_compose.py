@@ -31,7 +31,8 @@ def test_every_service_is_built_from_the_one_dockerfile_on_its_port() -> None:
 
 def test_the_dockerfile_starts_the_named_service_on_its_port() -> None:
     dockerfile = (ROOT / "deploy/Dockerfile").read_text()
-    assert "ARG SERVICE" in dockerfile and "ARG PORT" in dockerfile
+    assert "ARG SERVICE" in dockerfile
+    assert "ARG PORT" in dockerfile
     assert 'uv sync --locked --no-dev --package "ilrflow-${SERVICE}"' in dockerfile
     assert "EXPOSE ${PORT}" in dockerfile
     assert "ILRFLOW_HTTP_PORT=${PORT}" in dockerfile

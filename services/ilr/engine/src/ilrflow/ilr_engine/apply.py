@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ilrflow.contracts.trackers.catalogue import TRACKER_TYPES
+from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX, TRACKER_TYPES
 from ilrflow.ilr_engine import details, employment, programme
 from ilrflow.ilr_engine.normalise import InvalidFieldError
 from ilrflow.ilr_engine.patch import json_patch
@@ -46,7 +46,6 @@ PROGRAMME_CHANGING_TYPES = frozenset(
     name for name, info in TRACKER_TYPES.items() if info.programme_changing
 )
 ILR_QA_ROLE = "ilr_qa"
-CUSTOM_PREFIX = "custom:"
 
 
 def apply_tracker(record: IlrLearner, application: TrackerApplication) -> ApplyResult:

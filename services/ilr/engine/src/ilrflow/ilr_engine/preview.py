@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX
 from ilrflow.ilr_engine import funding, normalise
-from ilrflow.ilr_engine.apply import CUSTOM_PREFIX, evaluate
+from ilrflow.ilr_engine.apply import evaluate
 from ilrflow.ilr_engine.patch import json_patch
 from ilrflow.ilr_engine.policy import (
     ChangeRejectedError,

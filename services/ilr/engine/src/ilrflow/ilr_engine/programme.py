@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from ilrflow.contracts.trackers.withdrawal_reasons import ESFA_WITHDRAW_REASONS
 from ilrflow.ilr_engine import funding
 from ilrflow.ilr_engine.policy import (
     ChangeRejectedError,
@@ -28,9 +29,7 @@ NO_ACHIEVEMENT = 3
 TRANSFERRED_TO_NEW_AIM = 40
 MAX_AIM_SEQ_NUMBER = 98
 QAR_NEW_START_WINDOW_DAYS = 120
-ESFA_WITHDRAW_REASONS = frozenset({2, 3, 7, 28, 29, 40, 41, 42, 43, 44, 45, 46, 47, 48, 97, 98})
 FAMS_NOT_COPIED_ON_RESTART = frozenset({"ACT", "RES", "LSF"})
-PROGRAMME_AIM_TYPE = 1
 
 
 def break_in_learning(record: Learner, changes: dict[str, Any], _: IlrPolicy) -> Outcome:

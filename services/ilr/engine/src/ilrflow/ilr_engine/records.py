@@ -13,6 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# AimType 1: the programme aim, which carries the apprenticeship's dates, price and outcome.
+PROGRAMME_AIM_TYPE = 1
+
 IlrLearner = dict[str, Any]
 
 APPLIED_TRACKERS_KEY = "_applied_trackers"
@@ -149,7 +152,9 @@ class Learner(IlrModel):
         return max(self.LearnerEmploymentStatus, key=lambda s: s.DateEmpStatApp, default=None)
 
     def programme_aim(self, aims: list[Aim]) -> Aim | None:
-        return next((aim for aim in aims if aim.AimType == 1), aims[0] if aims else None)
+        return next(
+            (aim for aim in aims if aim.AimType == PROGRAMME_AIM_TYPE), aims[0] if aims else None
+        )
 
 
 def load(record: IlrLearner) -> Learner:

@@ -12,9 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ilrflow.ilr_engine.records import load
-
-PROGRAMME_AIM_TYPE = 1
+from ilrflow.ilr_engine.records import PROGRAMME_AIM_TYPE, load
 
 
 def break_started(ilr_learner: Mapping[str, Any] | None) -> date | None:
