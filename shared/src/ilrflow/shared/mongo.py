@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, cast
 
+from bson.int64 import Int64
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -33,6 +35,21 @@ def service_database(
     client: AsyncMongoClient[Document], settings: Settings, service: str
 ) -> AsyncDatabase[Document]:
     return client[settings.database_name(service)]
+
+
+def plain(value: Any) -> Any:
+    """``value`` as read from the database, in the plain Python types the code writes: a BSON
+    ``Int64`` (what a number beyond 32 bits, such as a ULN, comes back as) becomes an ``int``, a
+    datetime without tzinfo becomes UTC-aware, and dicts and lists are rebuilt as such."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, Int64):
+        return int(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 async def ping(client: AsyncMongoClient[Document]) -> bool:

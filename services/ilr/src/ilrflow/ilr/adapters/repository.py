@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from ilrflow.ilr.domain.history import HistorySources
 from ilrflow.shared.events import Envelope
 from ilrflow.shared.idempotency import mark_applied, not_yet_applied
-from ilrflow.shared.mongo import Document, serialised_writes
+from ilrflow.shared.mongo import Document, plain, serialised_writes
 from ilrflow.shared.outbox import merge_updates, outbox_update
 
 
@@ -47,7 +47,9 @@ class IlrDocument:
             learner_id=document["learner_id"],
             version=int(document["version"]),
             qa_verified=bool(document.get("qa_verified", False)),
-            learner=document.get("learner"),
+            # As the engine wrote it (the ULN comes back as a BSON Int64), so that a patch
+            # from it to the next version holds only what changed.
+            learner=plain(document.get("learner")),
             group=document.get("group"),
             qa_verified_by=document.get("qa_verified_by"),
             applied_events=list(document.get("applied_events", [])),
