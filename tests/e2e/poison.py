@@ -22,6 +22,7 @@ class Poison:
     record: Record
     reason: str  # what dlt_reason and the audit entry's problems must say
     offset: int = -1  # where it landed (set once produced)
+    partition: int = -1
 
 
 def poison_for(topic: str, valid: Envelope[Any], key: bytes) -> list[Poison]:
