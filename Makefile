@@ -15,6 +15,7 @@ help:
 	@echo "make test   the whole suite (lint, unit, end-to-end) against its own fresh stack"
 	@echo "make lint   ruff + mypy        make docs   regenerate docs/asyncapi.yaml and docs/openapi/"
 	@echo "make faults the long fault run  make bench  the pipeline benchmark (docs/benchmark.md)"
+	@echo "./ilrflow  the operator CLI (./ilrflow --help; finds uv in ~/.local/bin)"
 
 install:
 	@deploy/local/bootstrap.sh

@@ -9,6 +9,7 @@ import jwt
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
+from ilrflow.shared.events import TenantId, check_tenant_id
 from ilrflow.shared.http_errors import ApiError
 from ilrflow.shared.settings import Settings, get_settings
 
@@ -21,7 +22,7 @@ class Principal(BaseModel):
     """Who is calling: the tenant always comes from here, never from the request body or path."""
 
     sub: str
-    tenant: str
+    tenant: TenantId
     roles: list[Role]
     groups: list[str] = []
 
@@ -42,6 +43,8 @@ def mint_token(
     groups: list[str] | None = None,
     ttl_seconds: int = 8 * 3600,
 ) -> str:
+    """A signed token; ``ValueError`` if ``tenant`` is not a valid tenant id."""
+    check_tenant_id(tenant)
     now = int(time.time())
     claims = {
         "sub": sub,
