@@ -5,14 +5,21 @@ line per HTTP request, and a warning for an ``ILRFLOW_*`` variable that no setti
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ilrflow.shared.devstack import start_services, stop_services, tail, wait_ready
+from ilrflow.shared.devstack import (
+    ServiceProcess,
+    start_services,
+    stop_services,
+    tail,
+    wait_ready,
+)
 from ilrflow.shared.events import Topics
 from tests.conftest import Stack, eventually
 from tests.e2e.helpers import STAFF, read_topic, run, tenant_with_staff
@@ -124,37 +131,46 @@ def test_a_refused_request_is_logged_without_a_tenant(stack: Stack) -> None:
     assert "tenant" not in line
 
 
+@contextmanager
+def api_only_learner(stack: Stack, log_dir: Path, **variables: str) -> Iterator[ServiceProcess]:
+    """One more learner process with these variables, started and ready; an API-only copy that
+    joins no consumer group and publishes nothing, so the shared stack does not notice it."""
+    env = {**stack.env, "ILRFLOW_RUN_CONSUMERS": "false", "ILRFLOW_RUN_RELAY": "false"}
+    [process] = start_services(
+        {"learner": _free_port()}, {**env, **variables}, log_dir, ("learner",)
+    )
+    try:
+        wait_ready([process])
+        yield process
+    finally:
+        stop_services([process])
+
+
 def test_a_misspelt_ilrflow_variable_is_warned_about_at_start_up(
     stack: Stack, tmp_path: Path
 ) -> None:
-    env = {
-        **stack.env,
-        # An API-only copy: it joins no consumer group and publishes nothing.
-        "ILRFLOW_RUN_CONSUMERS": "false",
-        "ILRFLOW_RUN_RELAY": "false",
-        "ILRFLOW_LOG_LEVLE": "DEBUG",
-    }
-    [process] = start_services({"learner": _free_port()}, env, tmp_path, ("learner",))
-    try:
-        wait_ready([process])
+    variables = {"ILRFLOW_LOG_LEVLE": "DEBUG", "ILRFLOW_KEEP_STACK": "1"}
+    with api_only_learner(stack, tmp_path, **variables) as process:
         warnings = [
             line
             for line in json_lines(process.log_path)
-            if line.get("variable") == "ILRFLOW_LOG_LEVLE"
+            if line["event"] == "unknown ILRFLOW_* variable ignored"
         ]
-        assert warnings, tail(process.log_path)
-        [warning] = warnings
-        assert warning["level"] == "warning"
-        assert warning["did_you_mean"] == "ILRFLOW_LOG_LEVEL"
-        # The variables of the tooling around the services (the test stack's own) are no typo.
-        assert not [
-            line
-            for line in json_lines(process.log_path)
-            if line.get("variable")
-            in os.environ.keys() & {"ILRFLOW_STACK_DIR", "ILRFLOW_TEST_PORT_BASE"}
-        ]
-    finally:
-        stop_services([process])
+    # Only the typo: the variables of the tooling around the services (ILRFLOW_KEEP_STACK, the
+    # test stack's own ILRFLOW_STACK_DIR ...) are not settings, but no mistake either.
+    assert [w["variable"] for w in warnings] == ["ILRFLOW_LOG_LEVLE"], tail(process.log_path)
+    [warning] = warnings
+    assert warning["level"] == "warning"
+    assert warning["did_you_mean"] == "ILRFLOW_LOG_LEVEL"
+
+
+def test_console_logs_carry_no_colour_codes_when_not_a_terminal(
+    stack: Stack, tmp_path: Path
+) -> None:
+    with api_only_learner(stack, tmp_path, ILRFLOW_LOG_JSON="false") as process:
+        lines = log_lines(process.log_path)
+    assert any("service started" in line for line in lines), lines
+    assert not [line for line in lines if ANSI_ESCAPE.search(line)]
 
 
 def _free_port() -> int:
