@@ -212,7 +212,7 @@ def body(response: httpx.Response) -> Any:
 # Moving a tenant to a lane leaves records on the lane topics of this session's deployment, and
 # `ilrflow projections rebuild` refuses once lane topics hold records (it replays the pooled
 # topic only), so the lane tests run after every other test that shares the stack.
-RUN_LAST = ("tests/e2e/test_lanes.py",)
+RUN_LAST = ("tests/e2e/test_lanes.py", "tests/e2e/test_local_lane.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

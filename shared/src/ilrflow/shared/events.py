@@ -246,6 +246,10 @@ class CatalogueEntry(BaseModel):
     payload: type[Payload]
     source: str
     summary: str
+    subject: str = Field(
+        default="learner id",
+        description="What ce_subject (and so the key, <tenant>:<subject>) names for this type.",
+    )
 
 
 CATALOGUE: dict[str, CatalogueEntry] = {
@@ -299,6 +303,7 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             payload=StaffUpdated,
             source="learner",
             summary="A staff member was registered or changed (roles, groups, email).",
+            subject="staff id",
         ),
         CatalogueEntry(
             event_type=EventType.ILR_UPDATED,
@@ -320,6 +325,7 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             payload=AuditAccessed,
             source="audit",
             summary="Support, admin or operator staff read or exported audit data.",
+            subject="learner id when the query named one, else the reader's token subject",
         ),
     ]
 }

@@ -7,11 +7,13 @@ ChangeOfAddress(address=NewAddress(lines=['1 High St'], postcode='SW1A 1AA'))
 
 from ilrflow.shared.trackers.base import TrackerChanges
 from ilrflow.shared.trackers.catalogue import (
+    CUSTOM_CHANGES_SCHEMA,
     CUSTOM_PREFIX,
     ROLE_NAMES,
     TRACKER_TYPES,
     ChangesModel,
     TrackerTypeInfo,
+    changes_schema,
     custom_type_info,
     custom_type_name,
     parse_changes,
@@ -45,6 +47,7 @@ from ilrflow.shared.trackers.programme import check_against_programme
 from ilrflow.shared.trackers.withdrawal_reasons import ESFA_WITHDRAW_REASONS
 
 __all__ = [
+    "CUSTOM_CHANGES_SCHEMA",
     "CUSTOM_PREFIX",
     "ESFA_WITHDRAW_REASONS",
     "ROLE_NAMES",
@@ -69,6 +72,7 @@ __all__ = [
     "TrackerChanges",
     "TrackerTypeInfo",
     "Withdrawal",
+    "changes_schema",
     "check_against_programme",
     "custom_type_info",
     "custom_type_name",
