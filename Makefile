@@ -8,19 +8,26 @@ TEST_ENV := ILRFLOW_STACK_DIR=$(CURDIR)/.stack/test ILRFLOW_KAFKA_PORT=19092 \
             ILRFLOW_KAFKA_CONTROLLER_PORT=19093 ILRFLOW_MONGO_PORT=27018 \
             ILRFLOW_KAFKA_BOOTSTRAP=127.0.0.1:19092 ILRFLOW_MONGO_URL=mongodb://127.0.0.1:27018/
 
-.PHONY: help install run test test-unit lint format stack-up stack-down clean docs faults bench
+.PHONY: help install run lane test test-unit lint format stack-up stack-down clean docs faults bench
 
 help:
 	@echo "make run    install what is missing, start Kafka, FerretDB and the five services, seed a demo tenant"
+	@echo "make lane LANE=acme   a dedicated lane's five processes beside make run (8101-8105)"
 	@echo "make test   the whole suite (lint, unit, end-to-end) against its own fresh stack"
 	@echo "make lint   ruff + mypy        make docs   regenerate docs/asyncapi.yaml and docs/openapi/"
 	@echo "make faults the long fault run  make bench  the pipeline benchmark (docs/benchmark.md)"
+	@echo "./ilrflow  the operator CLI (./ilrflow --help; finds uv in ~/.local/bin)"
 
 install:
 	@deploy/local/bootstrap.sh
 
 run: install
 	@$(UV) run --locked python deploy/local/run.py
+
+# `make lane LANE=acme`: a dedicated lane's five processes beside a running `make run`.
+lane: install
+	@test -n "$(LANE)" || { echo "usage: make lane LANE=<name>" >&2; exit 2; }
+	@$(UV) run --locked python deploy/local/lane.py $(LANE)
 
 test: install
 	@$(MAKE) --no-print-directory lint

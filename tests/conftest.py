@@ -212,8 +212,16 @@ def body(response: httpx.Response) -> Any:
 # Moving a tenant to a lane leaves records on the lane topics of this session's deployment, and
 # `ilrflow projections rebuild` refuses once lane topics hold records (it replays the pooled
 # topic only), so the lane tests run after every other test that shares the stack.
-RUN_LAST = ("tests/e2e/test_lanes.py",)
+RUN_LAST = ("tests/e2e/test_lanes.py", "tests/e2e/test_local_lane.py")
+
+
+# Everything in these folders needs the running stack, marked or not: `make test-unit` (-m "not
+# e2e") must never try to reach a broker because a new test file forgot its `pytestmark`.
+STACK_FOLDERS = ("tests/e2e/", "tests/integration/", "tests/faults/")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(STACK_FOLDERS):
+            item.add_marker(pytest.mark.e2e)
     items.sort(key=lambda item: any(item.nodeid.startswith(last) for last in RUN_LAST))

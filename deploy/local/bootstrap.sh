@@ -23,3 +23,6 @@ fi
 UV=$(command -v uv || echo "$HOME/.local/bin/uv")
 "$UV" sync --locked --quiet
 deploy/local/stack.sh install
+if ! command -v uv >/dev/null; then
+  log "uv is in $HOME/.local/bin, which is not on PATH: run the CLI as ./ilrflow (or add it to PATH)"
+fi

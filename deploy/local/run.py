@@ -60,15 +60,29 @@ def main() -> int:
 
 
 def print_banner(processes: list, tokens: dict[str, str]) -> None:  # type: ignore[type-arg]
-    print("\nilrflow is running (Ctrl-C stops everything):")
-    print("  kafka     127.0.0.1:9092        mongodb-wire (FerretDB) 127.0.0.1:27017")
-    for process in processes:
-        print(f"  {process.name:<9} {process.url}   docs {process.url}/docs")
-    print("\nDemo tenant 'demo' (tokens valid 8 hours):")
-    for who, token in tokens.items():
-        print(f"  {who:<10} {token}")
-    print('\nTry:  curl -H "Authorization: Bearer $ADMIN" http://127.0.0.1:8002/v1/trackers')
-    print(f"Logs: {ROOT / '.stack' / 'run' / 'logs'}/<service>.log", flush=True)
+    print(banner({p.name: p.url for p in processes}, tokens), flush=True)
+
+
+def banner(urls: dict[str, str], tokens: dict[str, str]) -> str:
+    """What `make run` prints once everything is up: every line a newcomer may copy works in a
+    fresh shell opened in the repository (tests/e2e/test_cli.py runs them)."""
+    lines = ["", "ilrflow is running (Ctrl-C stops everything):"]
+    lines.append("  kafka     127.0.0.1:9092        mongodb-wire (FerretDB) 127.0.0.1:27017")
+    lines += [f"  {name:<9} {url}   docs {url}/docs" for name, url in urls.items()]
+    lines += ["", "Demo tenant 'demo': paste these into your shell (tokens valid 8 hours):"]
+    lines += [f"  export {who}={token}" for who, token in tokens.items()]
+    lines += [
+        "",
+        "Try, in another shell in this directory:",
+        f'  curl -sf -H "Authorization: Bearer $ADMIN" {urls["tracker"]}/v1/trackers',
+        "  ./ilrflow tenants list",
+        "  ./ilrflow topics describe",
+        "  ./ilrflow --help",
+        "(./ilrflow runs the operator CLI; it finds uv in ~/.local/bin even when that is not on",
+        " PATH. `uv run ilrflow ...` works too once ~/.local/bin is on PATH.)",
+        f"Logs: {ROOT / '.stack' / 'run' / 'logs'}/<service>.log",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

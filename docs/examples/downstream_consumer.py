@@ -10,6 +10,11 @@
 Why that order is enough: the ILR service writes a learner's ``ilr-state`` record before its
 ``ilr-updated`` event, so every update that ended before step 1 is already in ``ilr-state``.
 
+A record that is not a well-formed ``ilr-state`` / ``ilr-updated`` event (not a CloudEvent, another
+event type, not JSON, JSON nested too deeply to parse, fields missing or of the wrong type, no
+tenant, a patch that does not apply) is skipped: it is logged with its topic, partition, offset and
+the reason, kept in ``IlrMirror.skipped``, and the mirror carries on with the next record.
+
 Every lane counts: a tenant on a dedicated lane publishes to ``lane-<lane>.ilr-state`` and
 ``lane-<lane>.ilr-updated``, so both topics are found by a pattern over every lane, and a lane
 created later is picked up while following. Across a lane move a learner's updates switch
@@ -26,6 +31,7 @@ import argparse
 import asyncio
 import copy
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -37,8 +43,26 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 ILR_STATE = "ilr-state"
 ILR_UPDATED = "ilr-updated"
+STATE_TYPE = "ilrflow.ilr.state.v1"  # the ce_type header of each topic's records
+UPDATED_TYPE = "ilrflow.ilr.updated.v1"
 REDISCOVER_SECONDS = 5.0  # how soon a new lane's topic is followed
 Key = tuple[str, str]  # (tenant, learner id)
+PATCH_OPERATIONS = ("add", "remove", "replace")
+CLOUDEVENT_HEADERS = ("ce_id", "ce_type", "ce_source", "ce_time", "ce_subject", "ce_tenant")
+
+log = logging.getLogger("ilr_mirror")
+
+
+class UnusableRecordError(Exception):
+    """A record the mirror cannot use; the message says why."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    topic: str
+    partition: int
+    offset: int
+    reason: str
 
 
 @dataclass
@@ -57,6 +81,7 @@ class IlrMirror:
     topic_prefix: str = ""  # the deployment's ILRFLOW_TOPIC_PREFIX, if it sets one
     records: dict[Key, LearnerIlr] = field(default_factory=dict)
     refetches: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
     _follow_from: dict[TopicPartition, int] = field(default_factory=dict)
 
     async def bootstrap(self) -> None:
@@ -91,11 +116,11 @@ class IlrMirror:
     # --- the two topics --------------------------------------------------------------------
 
     def _take_state(self, message: Any) -> Key | None:
-        state = _json(message.value)
-        tenant = _tenant(state, message)
-        if state is None or not self._wanted(tenant):
+        read = self._read(message, STATE_TYPE, _check_state)
+        if read is None:
             return None
-        key = (str(tenant), state["learner_id"])
+        tenant, state = read
+        key = (tenant, state["learner_id"])
         held = self.records.get(key)
         # A record re-published after a relay restart may repeat an older version: keep the newer.
         if held is None or state["version"] >= held.version:
@@ -103,11 +128,11 @@ class IlrMirror:
         return key
 
     async def _take_update(self, message: Any) -> Key | None:
-        update = _json(message.value)
-        tenant = _tenant(update, message)
-        if update is None or not self._wanted(tenant):
+        read = self._read(message, UPDATED_TYPE, _check_update)
+        if read is None:
             return None
-        key = (str(tenant), update["learner_id"])
+        tenant, update = read
+        key = (tenant, update["learner_id"])
         held = self.records.get(key)
         if update["cause"] == "qa_verification" and held is not None:
             held.qa_verified = True
@@ -115,12 +140,35 @@ class IlrMirror:
         if update["outcome"] != "applied" or (held and update["version"] <= held.version):
             return None  # nothing changed, or the version is already held
         if update["version"] == (held.version if held else 0) + 1:
-            learner = apply_patch(held.learner if held else {}, update["patch"])
-            qa_verified = held.qa_verified if held else False
-            self.records[key] = LearnerIlr(update["version"], qa_verified, learner)
-            return key
+            try:
+                learner = apply_patch(held.learner if held else {}, update["patch"])
+            except (LookupError, TypeError, ValueError, RecursionError) as error:
+                self._skip(message, f"its patch does not apply ({error!r}): refetching the learner")
+            else:
+                qa_verified = held.qa_verified if held else False
+                self.records[key] = LearnerIlr(update["version"], qa_verified, learner)
+                return key
         await self._refetch(key)
         return key
+
+    def _read(
+        self, message: Any, event_type: str, check: Callable[[dict[str, Any]], None]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The record's (tenant, payload) if it is one of ours; None, logged, if it is unusable."""
+        try:
+            tenant, payload = _payload(message, event_type)
+            check(payload)
+        except UnusableRecordError as reason:
+            self._skip(message, str(reason))
+            return None
+        return (tenant, payload) if self._wanted(tenant) else None
+
+    def _skip(self, message: Any, reason: str) -> None:
+        skipped = Skipped(message.topic, message.partition, message.offset, reason)
+        self.skipped.append(skipped)
+        log.warning(
+            "skipped %s:%d:%d: %s", skipped.topic, skipped.partition, skipped.offset, reason
+        )
 
     async def _refetch(self, key: Key) -> None:
         """A version is missing: read the learner's record again from ilr-state."""
@@ -149,12 +197,13 @@ class IlrMirror:
         pattern = re.compile("^" + re.escape(self.topic_prefix) + lane + re.escape(topic) + "$")
         return await _partitions(self.bootstrap_servers, pattern)
 
-    def _wanted(self, tenant: str | None) -> bool:
-        return tenant is not None and self.tenant in (None, tenant)
+    def _wanted(self, tenant: str) -> bool:
+        return self.tenant in (None, tenant)
 
 
 def apply_patch(document: dict[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]:
-    """RFC 6902 add / remove / replace (the operations ilr-updated uses) on a copy."""
+    """RFC 6902 add / remove / replace (the operations ilr-updated uses) on a copy; raises
+    LookupError, TypeError or ValueError when a path does not fit the document."""
     result = copy.deepcopy(document)
     for operation in patch:
         *parents, last = [_unescape(t) for t in operation["path"].split("/")[1:]]
@@ -228,22 +277,71 @@ async def _read_to_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartiti
     return messages
 
 
-def _json(value: bytes | None) -> dict[str, Any] | None:
+# --- reading a record, or saying why not -------------------------------------------------------
+
+
+def _payload(message: Any, event_type: str) -> tuple[str, dict[str, Any]]:
+    """The tenant (ce_tenant) and JSON object of a record of ``event_type``; UnusableRecordError
+    if it is anything else."""
+    headers = _headers(message)
+    missing = [name for name in CLOUDEVENT_HEADERS if not headers.get(name)]
+    if missing:
+        raise UnusableRecordError(f"not a CloudEvent: missing headers {', '.join(missing)}")
+    found = headers["ce_type"]
+    if found != event_type:
+        raise UnusableRecordError(f"event type {found!r} is not {event_type}")
     try:
-        parsed = json.loads(value) if value else None
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
+        parsed = json.loads(message.value) if message.value else None
+    except RecursionError:
+        raise UnusableRecordError("the value is JSON nested too deeply to parse") from None
+    except ValueError as error:  # also bytes that are not UTF-8
+        raise UnusableRecordError(f"the value is not JSON ({error})") from None
+    if not isinstance(parsed, dict):
+        raise UnusableRecordError("the value is not a JSON object")
+    return headers["ce_tenant"], parsed
 
 
-def _tenant(payload: dict[str, Any] | None, message: Any) -> str | None:
-    """The payload's tenant; else the CloudEvents ce_tenant header (older events)."""
-    if payload and payload.get("tenant"):
-        return str(payload["tenant"])
-    for name, value in message.headers or ():
-        if name == "ce_tenant":
-            return value.decode() if isinstance(value, bytes) else str(value)
-    return None
+def _check_state(state: dict[str, Any]) -> None:
+    _require(state, "learner_id", str)
+    _require(state, "version", int)
+    _require(state, "qa_verified", bool)
+    _require(state, "learner", dict)
+
+
+def _check_update(update: dict[str, Any]) -> None:
+    for name in ("learner_id", "cause", "outcome"):
+        _require(update, name, str)
+    _require(update, "version", int)
+    for operation in _require(update, "patch", list):
+        if not isinstance(operation, dict) or operation.get("op") not in PATCH_OPERATIONS:
+            raise UnusableRecordError(
+                f"patch operation {str(operation)[:80]} is not add, remove or replace"
+            )
+        _require(operation, "path", str)
+
+
+def _require(payload: dict[str, Any], name: str, kind: type) -> Any:
+    value = payload.get(name)
+    # bool is an int in Python, but a version of `true` is no version.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise UnusableRecordError(f"{name} is missing or not {_KIND_NAMES[kind]}")
+    return value
+
+
+_KIND_NAMES = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    dict: "an object",
+    list: "an array",
+}
+
+
+def _headers(message: Any) -> dict[str, str]:
+    return {
+        name: value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        for name, value in message.headers or ()
+    }
 
 
 def _unescape(token: str) -> str:
@@ -256,13 +354,14 @@ async def main() -> None:
     parser.add_argument("--tenant", default=None, help="only this tenant (default: every tenant)")
     parser.add_argument("--topic-prefix", default="", help="the deployment's topic prefix")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     mirror = IlrMirror(args.bootstrap, args.tenant, args.topic_prefix)
     await mirror.bootstrap()
-    print(f"bootstrapped {len(mirror.records)} learners from {ILR_STATE}")
+    print(f"bootstrapped {len(mirror.records)} learners from {ILR_STATE}", flush=True)
 
     def show(key: Key, record: LearnerIlr) -> None:
         name = f"{record.learner.get('GivenNames')} {record.learner.get('FamilyName')}"
-        print(f"{key[0]}/{key[1]} ({name}) is now at version {record.version}")
+        print(f"{key[0]}/{key[1]} ({name}) is now at version {record.version}", flush=True)
 
     await mirror.follow(on_change=show)
 

@@ -3,21 +3,26 @@ success after a header repair), audit verification, tenant settings, and its err
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+import jwt
 import pytest
 from pymongo import MongoClient
 from typer.testing import CliRunner
 
-from ilrflow.contracts.events import TrackerProcessed, new_event, partition_key
+from ilrflow.contracts.events import Topics, TrackerProcessed, new_event, partition_key
 from ilrflow.ops import app
 from ilrflow.ops.common import EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_USAGE
+from ilrflow.platform.kafka import all_topics, ensure_topics
 from tests.conftest import Stack, eventually, new_tenant, settled
 from tests.e2e.helpers import (
     GROUP,
@@ -189,7 +194,9 @@ def test_tenants_show(stack: Stack, tenant: Tenant) -> None:
 
 
 def test_tenants_create_from_a_file_and_options(stack: Stack, tmp_path: Path) -> None:
-    name = new_tenant()
+    # Staff first: an allocation rule must name an admin of the staff directory.
+    tenant = tenant_with_staff(stack)
+    name = tenant.name
     policy = tmp_path / "tenant.yaml"
     policy.write_text(
         "settings:\n"
@@ -230,11 +237,7 @@ def test_tenants_create_from_a_file_and_options(stack: Stack, tmp_path: Path) ->
     assert again["policy"]["change_of_address"]["enabled"] is True
     assert again["policy"]["change_of_address"]["edit"] == ["admin"]
 
-    # The tenant works: staff, a learner, and a tracker of an enabled type is raised.
-    tenant = Tenant(stack, name)
-    with tenant.admin("learner") as http:
-        for staff in STAFF:
-            assert http.post("/v1/staff", json=staff).status_code == 201
+    # The tenant works: a learner, and a tracker of an enabled type is raised.
     learner_id = enrolled_learner(tenant)
     request = {
         "type": "change_of_address",
@@ -371,3 +374,194 @@ def test_projection_errors(stack: Stack) -> None:
     assert "unknown service 'nowhere'" in unknown.output
     missing = ilrflow(stack, "projections", "rebuild", "tracker", "nope", code=EXIT_NOT_FOUND)
     assert "it keeps: learners, staff, ilr" in missing.output
+
+
+# --- issue #18: the CLI tells the truth ------------------------------------------------------
+
+
+def json_error(stack: Stack, *args: str, code: int) -> dict[str, Any]:
+    """Run a failing ``--json`` command: stdout holds one JSON error object, stderr nothing."""
+    result = runner.invoke(app, [*args, "--json"], env=stack.env)
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    error = json.loads(result.stdout)["error"]
+    assert set(error) >= {"exit_code", "kind", "message"}, error
+    assert error["exit_code"] == code
+    assert result.stderr == ""
+    return dict(error)
+
+
+def test_tenants_show_of_an_unknown_tenant_exits_4(stack: Stack, tenant: Tenant) -> None:
+    tracker = ["--tracker-url", stack.urls["tracker"]]
+    typo = json_error(stack, "tenants", "show", tenant.name + "x", *tracker, code=EXIT_NOT_FOUND)
+    assert typo["kind"] == "not_found"
+    assert f"no tenant {tenant.name + 'x'!r}" in typo["message"]
+    text = ilrflow(stack, "tenants", "show", "no-such-tenant", *tracker, code=EXIT_NOT_FOUND)
+    assert "ilrflow tenants list" in text.output
+    assert ilrflow(stack, "tenants", "show", tenant.name, *tracker, "--json")["tenant"]
+
+
+def test_tenant_ids_follow_one_pattern_everywhere(stack: Stack) -> None:
+    urls = ["--tracker-url", stack.urls["tracker"], "--ilr-url", stack.urls["ilr"]]
+    for bad in ("Bad Tenant!", "acme:learner", "", "_underscore-first"):
+        refused = json_error(stack, "tenants", "create", bad, *urls, code=EXIT_USAGE)
+        assert "tenant id" in refused["message"], refused
+        json_error(stack, "tenants", "show", bad, *urls, code=EXIT_USAGE)
+        json_error(
+            stack, "token", "--tenant", bad, "--sub", "a", "--role", "admin", code=EXIT_USAGE
+        )
+        json_error(stack, "lanes", "promote", bad, "acme", code=EXIT_USAGE)
+    # A token whose tenant claim breaks the pattern is refused by every service.
+    now = int(time.time())
+    claims = {
+        "sub": "admin-1", "tenant": "acme:learner", "roles": ["admin"], "groups": [],
+        "iat": now, "nbf": now, "exp": now + 600, "iss": stack.settings.jwt_issuer,
+    }  # fmt: skip
+    forged = jwt.encode(claims, stack.settings.jwt_secret, algorithm="HS256")
+    for service, path in (("tracker", "/v1/trackers"), ("learner", "/v1/learners")):
+        response = httpx.get(
+            stack.urls[service] + path, headers={"authorization": f"Bearer {forged}"}
+        )
+        assert response.status_code == 401, response.text
+        assert "tenant" in response.text
+
+
+def test_allocation_rules_name_admins_of_the_staff_directory(stack: Stack, tenant: Tenant) -> None:
+    urls = ["--tracker-url", stack.urls["tracker"], "--ilr-url", stack.urls["ilr"]]
+    ghost = json_error(
+        stack, "tenants", "create", tenant.name, "--allocate", f"{GROUP}=ghost-9", *urls,
+        code=EXIT_NOT_FOUND,
+    )  # fmt: skip
+    assert "ghost-9" in ghost["message"]
+    assert "staff directory" in ghost["message"]
+    tutor = ilrflow(
+        stack, "tenants", "create", tenant.name, "--allocate", f"{GROUP}=tutor-1", *urls,
+        code=EXIT_USAGE,
+    )  # fmt: skip
+    assert "tutor-1 is not an admin" in tutor.output
+    shown = ilrflow(stack, "tenants", "show", tenant.name, *urls[:2], "--json")
+    assert shown["settings"]["allocation_rules"] == []  # nothing was stored
+    created = ilrflow(
+        stack, "tenants", "create", tenant.name, "--allocate", f"{GROUP}=admin-1", *urls, "--json"
+    )
+    assert created["settings"]["allocation_rules"][0]["admin_id"] == "admin-1"
+
+
+def test_json_errors_have_one_shape_on_stdout(stack: Stack) -> None:
+    unknown = json_error(stack, "dlt", "list", "no-such-topic", code=EXIT_USAGE)
+    assert unknown["kind"] == "usage"
+    assert "unknown topic 'no-such-topic'" in unknown["message"]
+    missing = json_error(stack, "dlt", "show", "tracker-processed", code=EXIT_USAGE)
+    assert "partition" in missing["message"]  # a usage error of the parser itself
+    down = json_error(
+        stack, "tenants", "show", "t", "--tracker-url", "http://127.0.0.1:9", code=EXIT_UNAVAILABLE
+    )
+    assert down["kind"] == "unavailable"
+    gone = json_error(stack, "topics", "describe", "no-such-topic", code=EXIT_NOT_FOUND)
+    assert gone["kind"] == "not_found"
+
+
+def test_tenants_list(stack: Stack, tenant: Tenant) -> None:
+    with tenant.admin("tracker") as admin:
+        assert admin.put("/v1/tracker-types/change_of_name", json={"enabled": True}).is_success
+    listed = ilrflow(stack, "tenants", "list", "--json")
+    mine = next(t for t in listed if t["tenant"] == tenant.name)
+    assert mine["staff"] == len(STAFF)
+    assert mine["tracker_settings"] is True
+    assert mine["lane"] == "pooled"
+    text = ilrflow(stack, "tenants", "list")
+    assert tenant.name in text.stdout
+
+
+def test_token_has_json(stack: Stack) -> None:
+    minted = ilrflow(stack, "token", "--tenant", "demo", "--sub", "admin-1", "--role", "admin",
+                     "--json")  # fmt: skip
+    claims = jwt.decode(minted["token"], stack.settings.jwt_secret, algorithms=["HS256"],
+                        issuer=stack.settings.jwt_issuer)  # fmt: skip
+    assert (claims["tenant"], claims["sub"], claims["roles"]) == ("demo", "admin-1", ["admin"])
+    assert minted["expires_at"]
+
+
+def test_dlt_list_without_a_topic_is_an_overview_of_every_dead_letter_topic(
+    stack: Stack,
+) -> None:
+    poison = ("tracker-raised", b"cli:overview", {"content-type": b"text/plain"}, b"not an event")
+    run(produce(stack.settings.kafka_bootstrap, [poison]))
+
+    def overview() -> list[dict[str, Any]]:
+        found = ilrflow(stack, "dlt", "list", "--json")
+        raised = next(t for t in found if t["topic"] == "tracker-raised")
+        return found if raised["dead_letters"] >= 1 else []
+
+    found = eventually(overview)
+    assert {t["topic"] for t in found} >= set(Topics.ALL)
+    for item in found:
+        assert item["dead_letter_topic"] == item["topic"] + ".dlt"
+        assert item["dead_letters"] == sum(item["partitions"].values())
+    text = ilrflow(stack, "dlt", "list")
+    assert "tracker-raised.dlt" in text.stdout
+
+
+def test_topics_describe_shows_lane_topics_and_a_lag_summary(stack: Stack) -> None:
+    s = stack.settings
+    run(ensure_topics(s.kafka_bootstrap, 2, all_topics(s.topic_prefix, ["cli-lane"])))
+    described = ilrflow(stack, "topics", "describe", "--json")
+    names = {item["topic"] for item in described}
+    assert "lane-cli-lane.tracker-raised" in names
+    assert "lane-cli-lane.tracker-raised.dlt" in names
+    assert set(Topics.ALL) <= names
+    for item in described:
+        assert item["total_lag"] == sum(g["total_lag"] for g in item["groups"])
+        assert item["lagging_groups"] == sum(1 for g in item["groups"] if g["total_lag"] > 0)
+    text = ilrflow(stack, "topics", "describe")
+    assert "lane-cli-lane.tracker-raised" in text.stdout
+    assert "lag summary" in text.stdout
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+RUN_SCRIPT = README.parent / "deploy" / "local" / "run.py"
+
+
+def fresh_shell(stack: Stack) -> dict[str, str]:
+    """A new login shell's environment: no ~/.local/bin on PATH (where `make` installs uv), no
+    virtualenv; only the stack's ILRFLOW_* settings so the commands reach this test's stack."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": os.environ["HOME"],
+        **{k: v for k, v in stack.env.items() if k.startswith("ILRFLOW_")},
+    }
+
+
+def in_fresh_shell(stack: Stack, script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euc", script], cwd=README.parent, env=fresh_shell(stack), capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_readme_cli_commands_work_in_a_fresh_shell(stack: Stack) -> None:
+    # The "Everyday commands" rows that run the CLI.
+    commands = re.findall(r"^\| `(\./ilrflow [^`]*)`", README.read_text(), re.MULTILINE)
+    assert len(commands) >= 2, commands
+    for command in commands:
+        done = in_fresh_shell(stack, command)
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        assert done.stdout.strip(), command
+
+
+def test_the_make_run_banner_commands_work_in_a_fresh_shell(stack: Stack) -> None:
+    spec = importlib.util.spec_from_file_location("make_run", RUN_SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    make_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_run)
+    tokens = {"ADMIN": stack.token("demo", "admin-1", "admin")}
+    lines = [line.strip() for line in make_run.banner(stack.urls, tokens).splitlines()]
+    exports = [line for line in lines if line.startswith("export ")]
+    commands = [line for line in lines if line.startswith(("./ilrflow", "curl"))]
+    assert exports
+    assert any(c.startswith("./ilrflow") for c in commands)
+    assert any(c.startswith("curl") for c in commands)
+    for command in commands:
+        done = in_fresh_shell(stack, "\n".join([*exports, command]))
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        assert done.stdout.strip(), command

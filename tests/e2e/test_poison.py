@@ -1,4 +1,5 @@
-"""Poison on every topic: random bytes, a wrong schema, an unknown event type, a missing tenant.
+"""Poison on every topic: random bytes, a wrong schema, fields of the wrong type, JSON nested too
+deeply to parse, an unknown event type, a missing tenant.
 
 Each poison record is dead-lettered by every consumer group that reads its topic, with the
 reason; the valid event produced behind it on the same partition is still applied; and the audit
@@ -9,7 +10,6 @@ no service consumes.
 from __future__ import annotations
 
 import importlib
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,7 +37,6 @@ from ilrflow.contracts.events import (
     dead_letter_topic,
     new_event,
     partition_key,
-    types_on_topic,
 )
 from ilrflow.platform.settings import Settings
 from tests.conftest import Stack, eventually
@@ -53,12 +52,12 @@ from tests.e2e.helpers import (
     tenant_with_staff,
     wire_record,
 )
+from tests.e2e.poison import Poison, poison_for
 
 pytestmark = pytest.mark.e2e
 
 SERVICES_WITH_CONSUMERS = ("learner", "tracker", "ilr", "notify", "audit")
 PROBE_LEARNER = "L-poison-probe"
-Record = tuple[str, bytes, dict[str, bytes], bytes]
 
 
 def consumer_groups_by_topic(db_prefix: str) -> dict[str, list[str]]:
@@ -145,47 +144,6 @@ def valid_payload(topic: str, learner_id: str) -> Payload:
     }
     assert set(payloads) == set(Topics.ALL), "a topic without a valid event in this test"
     return payloads[topic]
-
-
-@dataclass
-class Poison:
-    kind: str
-    record: Record
-    reason: str  # what dlt_reason and the audit entry's problems must say
-    offset: int = -1  # where it landed (set once produced)
-
-
-def poison_for(topic: str, valid: Envelope[Any], key: bytes) -> list[Poison]:
-    _, _, headers, value = wire_record(valid)
-    event_type = types_on_topic(topic)[0]
-
-    def envelope(kind: str, **changes: bytes) -> dict[str, bytes]:
-        return {**headers, "ce_id": f"poison-{kind}-{topic}".encode(), **changes}
-
-    without_tenant = {k: v for k, v in envelope("no-tenant").items() if k != "ce_tenant"}
-    return [
-        Poison(
-            "random",
-            (topic, key, {"content-type": b"application/json"}, b"\xff" + os.urandom(47)),
-            "missing headers ce_id",
-        ),
-        Poison(
-            "random-headers",
-            (topic, key, {"ce_id": b"\xff\xfe\x00\x81", "\xff": os.urandom(8)}, os.urandom(48)),
-            "missing headers ce_type",
-        ),
-        Poison(
-            "wrong-schema",
-            (topic, key, envelope("wrong-schema"), b'{"wrong": "schema"}'),
-            f"payload does not match {event_type}",
-        ),
-        Poison(
-            "unknown-type",
-            (topic, key, envelope("unknown-type", ce_type=b"ilrflow.unheard.of.v1"), value),
-            "unknown event type 'ilrflow.unheard.of.v1'",
-        ),
-        Poison("no-tenant", (topic, key, without_tenant, value), "missing headers ce_tenant"),
-    ]
 
 
 @dataclass
@@ -406,7 +364,7 @@ def test_the_audit_log_stores_poison_dead_letters_and_the_valid_event(
     # What support staff see: the tenant's poison and its dead letters, with the reason.
     with world.tenant.as_("audit", "support-1", "support") as http:
         for poison in produced.poison:
-            if poison.kind not in {"wrong-schema", "unknown-type"}:
+            if poison.kind not in {"wrong-schema", "wrong-types", "deeply-nested", "unknown-type"}:
                 continue  # no ce_tenant: no tenant may read it; the operator CLI shows it
             shown = http.get(f"/v1/audit/events/{topic}:{produced.partition}:{poison.offset}")
             assert shown.status_code == 200, shown.text

@@ -35,9 +35,23 @@ class RecordingBroker:
         self.published: list[dict[str, Any]] = []
 
     async def publish(
-        self, value: bytes, *, topic: str, key: bytes | None, headers: dict[str, str]
+        self,
+        value: bytes,
+        *,
+        topic: str,
+        key: bytes | None,
+        headers: dict[str, str],
+        correlation_id: str | None = None,
     ) -> None:
-        self.published.append({"value": value, "topic": topic, "key": key, "headers": headers})
+        self.published.append(
+            {
+                "value": value,
+                "topic": topic,
+                "key": key,
+                "headers": headers,
+                "correlation_id": correlation_id,
+            }
+        )
 
 
 async def no_sleep(_: float) -> None:

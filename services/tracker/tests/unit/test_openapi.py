@@ -81,3 +81,22 @@ def test_the_export_is_a_spreadsheet(document: dict[str, Any]) -> None:
     content = _operations(document)[("get", "/v1/trackers/export.xlsx")]["responses"]["200"]
     xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert content["content"][xlsx]["schema"] == {"type": "string", "format": "binary"}
+
+
+def test_a_raise_is_a_union_discriminated_by_type(document: dict[str, Any]) -> None:
+    from ilrflow.contracts.trackers import TRACKER_TYPES
+
+    schemas = document["components"]["schemas"]
+    union = _operations(document)[("post", "/v1/trackers")]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    mapping = union["discriminator"]["mapping"]
+    assert set(mapping) == set(TRACKER_TYPES)
+    address = schemas[mapping["change_of_address"].rsplit("/", 1)[-1]]
+    assert address["properties"]["type"]["const"] == "change_of_address"
+    changes = address["properties"]["changes"]
+    assert changes["required"] == ["address"]
+    assert changes["properties"]["address"] == {"$ref": "#/components/schemas/NewAddress"}
+    assert "NewAddress" in schemas
+    assert "RaiseTrackerIn" not in schemas  # replaced by the variants, not left beside them
+    assert schemas["RaiseCustomTracker"]["properties"]["changes"]["type"] == "object"

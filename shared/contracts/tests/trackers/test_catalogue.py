@@ -130,3 +130,23 @@ def test_names_are_accepted_only_when_the_ilr_would_accept_them(name: str) -> No
     stored = result.model_dump(mode="json")["given_names"]
     assert 1 <= len(stored) <= 100
     assert not any(c.isdigit() or c in '|"\r\n\t' for c in stored)
+
+
+def test_the_changes_schema_comes_from_the_validating_model() -> None:
+    from ilrflow.contracts.trackers import CUSTOM_CHANGES_SCHEMA, TRACKER_TYPES, changes_schema
+    from ilrflow.contracts.trackers.catalogue import custom_type_info
+    from ilrflow.contracts.trackers.custom import CustomFieldDefinition, CustomTypeDefinition
+
+    withdrawal = TRACKER_TYPES["withdrawal"]
+    schema = changes_schema(withdrawal)
+    assert schema == withdrawal.changes_model.model_json_schema()  # type: ignore[union-attr]
+    schema["properties"].clear()  # a copy: the next caller gets the whole schema again
+    assert changes_schema(withdrawal)["properties"]
+    custom = custom_type_info(
+        CustomTypeDefinition(
+            name="laptop",
+            title="Laptop",
+            fields=(CustomFieldDefinition(name="model", label="Model", type="text"),),
+        )
+    )
+    assert changes_schema(custom) == CUSTOM_CHANGES_SCHEMA

@@ -7,11 +7,12 @@ the record key is ``<tenant>:<learner>`` so that everything about one learner st
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ilrflow.contracts.errors import PermanentError
 
@@ -245,6 +246,10 @@ class CatalogueEntry(BaseModel):
     payload: type[Payload]
     source: str
     summary: str
+    subject: str = Field(
+        default="learner id",
+        description="What ce_subject (and so the key, <tenant>:<subject>) names for this type.",
+    )
 
 
 CATALOGUE: dict[str, CatalogueEntry] = {
@@ -298,6 +303,7 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             payload=StaffUpdated,
             source="learner",
             summary="A staff member was registered or changed (roles, groups, email).",
+            subject="staff id",
         ),
         CatalogueEntry(
             event_type=EventType.ILR_UPDATED,
@@ -319,6 +325,7 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             payload=AuditAccessed,
             source="audit",
             summary="Support, admin or operator staff read or exported audit data.",
+            subject="learner id when the query named one, else the reader's token subject",
         ),
     ]
 }
@@ -356,6 +363,28 @@ class Envelope(BaseModel, Generic[PayloadT]):
     @property
     def key(self) -> str:
         return partition_key(self.tenant, self.subject)
+
+
+# A tenant id is the first half of every record key (``<tenant>:<learner>``) and of many
+# document ids, so it may not hold a ``:``; lower case only, so ``Acme`` and ``acme`` are not
+# two tenants. Every place a tenant id enters the system checks it against this one pattern.
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+TENANT_ID_RULE = "1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit"
+_TENANT_ID = re.compile(TENANT_ID_PATTERN)
+
+TenantId = Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN)]
+"""A tenant id in a pydantic model: refused unless it matches ``TENANT_ID_PATTERN``."""
+
+
+def is_tenant_id(text: str) -> bool:
+    return _TENANT_ID.fullmatch(text) is not None
+
+
+def check_tenant_id(text: str) -> str:
+    """``text`` if it is a valid tenant id; ``ValueError`` saying the rule otherwise."""
+    if not is_tenant_id(text):
+        raise ValueError(f"bad tenant id {text!r}: use {TENANT_ID_RULE}")
+    return text
 
 
 def partition_key(tenant: str, learner_id: str) -> str:

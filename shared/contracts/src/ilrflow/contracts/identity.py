@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from ilrflow.contracts.events import TenantId
+
 Role = Literal["learner", "tutor", "admin", "ilr_qa", "support", "operator"]
 ROLES: tuple[str, ...] = ("learner", "tutor", "admin", "ilr_qa", "support", "operator")
 STAFF_ROLES = frozenset({"tutor", "admin", "ilr_qa", "support", "operator"})
@@ -15,7 +17,7 @@ class Principal(BaseModel):
     """Who is calling: the tenant always comes from here, never from the request body or path."""
 
     sub: str
-    tenant: str
+    tenant: TenantId
     roles: list[Role]
     groups: list[str] = []
 

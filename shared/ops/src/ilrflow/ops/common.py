@@ -1,19 +1,30 @@
 """What every ``ilrflow`` command shares: settings, errors with exit codes, JSON output, and
-reading a range of a topic straight from the broker."""
+reading a range of a topic straight from the broker.
+
+With ``--json`` stdout holds exactly one JSON document: the result, or, when the command fails,
+``{"error": {"exit_code": N, "kind": "...", "message": "...", "details": [...]}}`` (``details``
+only where there are some, e.g. the fields a service refused). Nothing else is printed then.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+import sys
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
+from pymongo.errors import ConnectionFailure
+from typer.core import TyperGroup
 
+from ilrflow.contracts.events import check_tenant_id
 from ilrflow.platform.auth import mint_token
+from ilrflow.platform.lanes import POOLED, lane_topics, split_topic
 from ilrflow.platform.settings import Settings
 
 T = TypeVar("T")
@@ -22,7 +33,15 @@ T = TypeVar("T")
 EXIT_FAILED = 1  # the command ran and found a problem (broken audit chain, failed redrive)
 EXIT_USAGE = 2  # bad arguments (typer uses 2 as well)
 EXIT_UNAVAILABLE = 3  # Kafka, the database or a service could not be reached
-EXIT_NOT_FOUND = 4  # the topic, record or tenant does not exist
+EXIT_NOT_FOUND = 4  # the topic, record, tenant or staff member does not exist
+
+# The ``kind`` of a JSON error, by exit code: stable names for scripts.
+ERROR_KINDS = {
+    EXIT_FAILED: "failed",
+    EXIT_USAGE: "usage",
+    EXIT_UNAVAILABLE: "unavailable",
+    EXIT_NOT_FOUND: "not_found",
+}
 
 
 def settings() -> Settings:
@@ -30,9 +49,90 @@ def settings() -> Settings:
     return Settings()
 
 
-def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+def fail(
+    message: str, code: int = EXIT_FAILED, details: list[dict[str, Any]] | None = None
+) -> NoReturn:
+    """Stop the command with ``code``: a JSON error object on stdout under ``--json``, a red
+    ``error:`` line on stderr otherwise."""
+    if _json_wanted():
+        emit_json(error_document(message, code, details))
+    else:
+        typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
+
+
+def error_document(
+    message: str, code: int, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "exit_code": code,
+        "kind": ERROR_KINDS.get(code, "failed"),
+        "message": message,
+    }
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+# Set by ``JsonErrorsGroup.main`` for the command line being run: one command per process (and
+# per ``CliRunner.invoke`` in tests, which goes through ``main`` too).
+_json_output = False
+
+
+def _json_wanted() -> bool:
+    return _json_output
+
+
+def tenant_id(text: str) -> str:
+    """A tenant id given on the command line, checked against the one pattern (exit 2)."""
+    try:
+        return check_tenant_id(text)
+    except ValueError as error:
+        fail(str(error), EXIT_USAGE)
+
+
+class JsonErrorsGroup(TyperGroup):
+    """The top-level command group: with ``--json`` anywhere on the command line, even the
+    parser's own usage errors (a missing argument, an unknown option) and unexpected exceptions
+    come out as the JSON error object."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        global _json_output
+        argv = list(sys.argv[1:] if args is None else args)
+        _json_output = "--json" in argv
+        if not _json_output or not standalone_mode:
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(argv, prog_name, complete_var, False, **extra)
+        except typer.Abort:
+            emit_json(error_document("aborted", EXIT_FAILED))
+            sys.exit(EXIT_FAILED)
+        except Exception as error:
+            usage = _usage_error(error)
+            if usage is not None:
+                emit_json(error_document(*usage))
+                sys.exit(usage[1])
+            traceback.print_exc()  # a bug: the traceback to stderr, the promised shape to stdout
+            emit_json(error_document(f"unexpected error: {error!r}", EXIT_FAILED))
+            sys.exit(EXIT_FAILED)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(error: Exception) -> tuple[str, int] | None:
+    """(message, exit code) of the parser's own errors (click's ``ClickException``, which typer
+    vendors privately, so it is recognised by its shape)."""
+    code = getattr(error, "exit_code", None)
+    format_message = getattr(error, "format_message", None)
+    if isinstance(code, int) and callable(format_message):
+        return str(format_message()), code
+    return None
 
 
 def emit_json(value: Any) -> None:
@@ -40,7 +140,8 @@ def emit_json(value: Any) -> None:
 
 
 def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
-    """Run an async step; turn broker outages into a clear message and exit code 3."""
+    """Run an async step; turn broker and database outages into a clear message and exit code
+    3."""
 
     async def guarded() -> T:
         return await coroutine_factory()
@@ -51,6 +152,8 @@ def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
         fail(f"cannot reach Kafka: {error}", EXIT_UNAVAILABLE)
     except KafkaError as error:
         fail(f"Kafka error: {error!r}", EXIT_UNAVAILABLE)
+    except ConnectionFailure as error:
+        fail(f"cannot reach the database: {error}", EXIT_UNAVAILABLE)
 
 
 def operator_token(
@@ -58,6 +161,22 @@ def operator_token(
 ) -> str:
     """A short-lived token the CLI signs itself (it holds ILRFLOW_JWT_SECRET, as services do)."""
     return mint_token(settings, tenant=tenant, sub=sub, roles=roles, ttl_seconds=300)
+
+
+def deployment_topics(prefix: str, on_broker: set[str]) -> list[str]:
+    """The logical names of this deployment's topics: every pooled topic and dead-letter topic,
+    then those of each lane that has topics on the broker (lanes sorted by name)."""
+    pooled = lane_topics(POOLED)
+    lanes = sorted(
+        {
+            split_topic(name.removeprefix(prefix))[0]
+            for name in on_broker
+            if name.startswith(prefix) and split_topic(name.removeprefix(prefix))[1] in pooled
+        }
+        - {POOLED}
+    )
+    wanted = pooled + [t for lane in lanes for t in lane_topics(lane)]
+    return [t for t in wanted if t in pooled or prefix + t in on_broker]
 
 
 @dataclass

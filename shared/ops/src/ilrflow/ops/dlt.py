@@ -1,5 +1,8 @@
 """``ilrflow dlt list|show|redrive``: inspect dead letters and send them back.
 
+``dlt list`` without a topic is the overview: every dead-letter topic of the deployment (lanes
+included) with how many dead letters each holds per partition, from the broker's offsets alone.
+
 A dead letter is the original record (key, value, headers) plus ``dlt_*`` headers saying where it
 came from and why. Every consumer group that failed on a record dead-letters its own copy, so one
 original record can have several dead letters; ``redrive`` republishes each original record once
@@ -28,8 +31,11 @@ from ilrflow.ops.common import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     Record,
+    deployment_topics,
     emit_json,
     fail,
+    new_consumer,
+    partitions_of,
     read_range,
     run,
     settings,
@@ -121,7 +127,14 @@ def _filter(key: str | None, event_id: str | None, group: str | None) -> Any:
 
 @app.command("list")
 def list_(
-    topic: OriginalTopic,
+    topic: Annotated[
+        str | None,
+        typer.Argument(
+            help="The original topic, e.g. tracker-processed; without it, an overview of every "
+            "dead-letter topic.",
+            show_default=False,
+        ),
+    ] = None,
     partition: DeadLetterPartition = None,
     since_offset: SinceOffset = 0,
     limit: Limit = None,
@@ -130,8 +143,15 @@ def list_(
     group: Group = None,
     as_json: AsJson = False,
 ) -> None:
-    """List the dead letters of a topic: partition, offset, reason, event type, key."""
+    """List the dead letters of a topic: partition, offset, reason, event type, key; without a
+    topic, how many dead letters every dead-letter topic holds."""
     s = settings()
+    if topic is None:
+        filters = (partition, limit, key, event_id, group)
+        if since_offset or any(f is not None for f in filters):
+            fail("the filters need a topic: ilrflow dlt list TOPIC [filters]", EXIT_USAGE)
+        _print_overview(run(lambda: overview(s)), as_json)
+        return
     records = run(
         lambda: read_range(
             s,
@@ -155,6 +175,48 @@ def list_(
             f"group={row['group']}  {row['error_class']}: {row['reason']}"
         )
     typer.echo(f"{len(rows)} dead letter(s)")
+
+
+async def overview(s: Settings) -> list[dict[str, Any]]:
+    """Every dead-letter topic of the deployment and how many records each partition holds."""
+    consumer = await new_consumer(s)
+    try:
+        logical = deployment_topics(s.topic_prefix, set(await consumer.topics()))
+        report = []
+        for name in (t for t in logical if t.endswith(".dlt")):
+            partitions = await partitions_of(consumer, s.topic_prefix + name)
+            begin = await consumer.beginning_offsets(partitions) if partitions else {}
+            end = await consumer.end_offsets(partitions) if partitions else {}
+            counts = {tp.partition: end[tp] - begin[tp] for tp in partitions}
+            report.append(
+                {
+                    "topic": name.removesuffix(".dlt"),
+                    "dead_letter_topic": name,
+                    "physical": s.topic_prefix + name,
+                    "dead_letters": sum(counts.values()),
+                    "partitions": counts,
+                }
+            )
+        return report
+    finally:
+        await consumer.stop()
+
+
+def _print_overview(report: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        emit_json(report)
+        return
+    for item in report:
+        per_partition = " ".join(f"{p}:{n}" for p, n in item["partitions"].items() if n)
+        typer.echo(
+            f"{item['dead_letter_topic']:<40} {item['dead_letters']:>6}"
+            + (f"  ({per_partition})" if per_partition else "")
+        )
+    total = sum(item["dead_letters"] for item in report)
+    typer.echo(
+        f"{total} dead letter(s) in {len(report)} dead-letter topic(s); "
+        "`ilrflow dlt list TOPIC` lists a topic's"
+    )
 
 
 @app.command("show")

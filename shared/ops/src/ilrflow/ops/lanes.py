@@ -30,6 +30,7 @@ from ilrflow.ops.common import (
     partitions_of,
     run,
     settings,
+    tenant_id,
 )
 from ilrflow.platform.kafka import all_topics, ensure_topics
 from ilrflow.platform.lanes import (
@@ -135,8 +136,7 @@ def _move_command(tenant: str, lane: str, waits: Waits, as_json: bool) -> None:
         validate_lane(lane)
     except LaneError as error:
         fail(str(error), EXIT_USAGE)
-    if not tenant.strip():
-        fail("the tenant id is empty", EXIT_USAGE)
+    tenant_id(tenant)
     s = settings()
     try:
         result = _mongo(lambda store: move(s, store, tenant, lane, waits, _progress), s)

@@ -1,11 +1,13 @@
-"""``ilrflow tenants``: show, or create/update, a tenant's tracker settings, enabled types,
-permission policy and ILR settings.
+"""``ilrflow tenants``: list tenants; show, or create/update, a tenant's tracker settings,
+enabled types, permission policy and ILR settings.
 
-There is no tenant registry: a tenant is whatever its owning services hold for it. The tracker
-service owns tracker settings and the permission policy, the ILR service the UKPRN and restart
-rule; the CLI goes through their APIs, so the services' own validation decides what is valid
-(a 422 is shown field by field). It signs a five-minute admin token for the tenant (subject
-``ilrflow-cli``) with ILRFLOW_JWT_SECRET, because both APIs allow settings to admins only.
+There is no tenant registry: a tenant is whatever its owning services hold for it (see
+``directory``). The tracker service owns tracker settings and the permission policy, the ILR
+service the UKPRN and restart rule; the CLI changes them through their APIs, so the services' own
+validation decides what is valid (a 422 is shown field by field). It signs a five-minute admin
+token for the tenant (subject ``ilrflow-cli``) with ILRFLOW_JWT_SECRET, because both APIs allow
+settings to admins only. Before storing allocation rules it checks each one names an admin of the
+learner service's staff directory: a tracker allocated to nobody would wait unseen.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from ilrflow.ops.common import (
     emit_json,
     fail,
     operator_token,
+    run,
     settings,
+    tenant_id,
 )
+from ilrflow.ops.directory import Directory, StaffMember
 from ilrflow.platform.settings import SERVICE_PORTS
 
 app = typer.Typer(help="Tenants.", no_args_is_help=True)
@@ -112,7 +117,31 @@ def _invalid(service: str, method: str, path: str, response: httpx.Response) -> 
         lines += [f"  {d.get('field', '?')}: {d.get('reason', d)}" for d in details]
     else:
         lines.append(f"  {response.text[:500]}")
-    fail("\n".join(lines), EXIT_USAGE)
+    fail("\n".join(lines), EXIT_USAGE, details if isinstance(details, list) else None)
+
+
+@app.command("list")
+def list_(as_json: bool = AS_JSON) -> None:
+    """Every tenant the services hold: staff count, whether it has tracker and ILR settings, its
+    lane."""
+    s = settings()
+
+    async def listing() -> list[dict[str, Any]]:
+        async with Directory(s) as directory:
+            return [facts.as_json() for facts in await directory.tenants()]
+
+    tenants = run(listing)
+    if as_json:
+        emit_json(tenants)
+        return
+    for item in tenants:
+        settings_held = [name for name in ("tracker", "ilr") if item[f"{name}_settings"]]
+        typer.echo(
+            f"{item['tenant']}  staff={item['staff']}  "
+            f"settings={','.join(settings_held) or '-'}  lane={item['lane']}"
+            + ("  PAUSED" if item["paused"] else "")
+        )
+    typer.echo(f"{len(tenants)} tenant(s)")
 
 
 @app.command("show")
@@ -124,10 +153,21 @@ def show(
     ),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Show settings and every tracker type's switch and roles (raise/edit/process)."""
+    """Show settings and every tracker type's switch and roles (raise/edit/process).
+
+    A tenant no service holds anything for is not found (exit 4), rather than shown with the
+    defaults every service would answer for it."""
+    tenant_id(tenant)
     with TenantApi(tenant, tracker_url, ilr_url) as api:
         report = api.report()
+    if not run(lambda: _exists(tenant)):
+        fail(f"no tenant {tenant!r} (see `ilrflow tenants list`)", EXIT_NOT_FOUND)
     _print(report, as_json)
+
+
+async def _exists(tenant: str) -> bool:
+    async with Directory(settings()) as directory:
+        return await directory.exists(tenant)
 
 
 @app.command("create")
@@ -166,11 +206,13 @@ def create(
     Types are merged: a type named here keeps whatever it does not set (``--roles`` alone
     leaves the switch as it was). Tenant settings not named keep their value.
     """
+    tenant_id(tenant)
     wanted = _wanted(file)
     _apply_options(
         wanted, enable, disable, roles, allocate, two_person_control,
         material_impact_threshold, ukprn,
     )  # fmt: skip
+    _check_allocation_rules(tenant, wanted["settings"].get("allocation_rules") or [])
     with TenantApi(tenant, tracker_url, ilr_url) as api:
         _store(api, wanted)
         report = api.report()
@@ -235,6 +277,42 @@ def _apply_options(
         wanted["settings"]["material_impact_threshold"] = material_impact_threshold
     if ukprn is not None:
         wanted["ilr"]["ukprn"] = ukprn
+
+
+def _check_allocation_rules(tenant: str, rules: list[Any]) -> None:
+    admins = sorted({str(rule.get("admin_id")) for rule in rules if isinstance(rule, dict)})
+    if not admins:
+        return
+
+    async def look_up() -> dict[str, StaffMember | None]:
+        async with Directory(settings()) as directory:
+            return {admin: await directory.staff_member(tenant, admin) for admin in admins}
+
+    problem = allocation_problem(tenant, run(look_up))
+    if problem is not None:
+        fail(*problem)
+
+
+def allocation_problem(tenant: str, staff: dict[str, StaffMember | None]) -> tuple[str, int] | None:
+    """Why allocation rules naming these staff ids cannot stand (message, exit code), or None.
+
+    Trackers are allocated to the rule's admin; one who is not in the staff directory, or is
+    staff but may not process trackers, would never see them."""
+    missing = sorted(admin for admin, member in staff.items() if member is None)
+    if missing:
+        return (
+            f"allocation rule names {', '.join(missing)}, not in tenant {tenant!r}'s staff "
+            "directory (add staff with POST /v1/staff on the learner service first)",
+            EXIT_NOT_FOUND,
+        )
+    for admin, member in sorted(staff.items()):
+        if member is not None and "admin" not in member.roles:
+            return (
+                f"allocation rule names {admin}, but {admin} is not an admin "
+                f"(roles: {', '.join(member.roles) or 'none'})",
+                EXIT_USAGE,
+            )
+    return None
 
 
 def _store(api: TenantApi, wanted: dict[str, Any]) -> None:

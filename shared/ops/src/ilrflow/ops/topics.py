@@ -1,4 +1,7 @@
-"""``ilrflow topics ensure|describe``."""
+"""``ilrflow topics ensure|describe``.
+
+``describe`` without topic names covers the whole deployment: every pooled topic and the topics
+of every lane that exists on the broker, each with its consumer groups' lag and a summary."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from ilrflow.ops.common import (
     EXIT_NOT_FOUND,
+    deployment_topics,
     emit_json,
     fail,
     new_consumer,
@@ -46,25 +50,27 @@ def topics_ensure(
 @app.command("describe")
 def topics_describe(
     topic: list[str] = typer.Argument(
-        None, help="Logical topic names (e.g. tracker-processed); default: every ilrflow topic."
+        None,
+        help="Logical topic names (e.g. tracker-processed, lane-acme.tracker-processed); "
+        "default: every topic of the deployment, lane topics included.",
     ),
     group_prefix: str | None = typer.Option(
         None, help="Only consumer groups starting with this; default '<db_prefix>.'."
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Partitions, configs, end offsets and each consumer group's lag per partition."""
+    """Partitions, configs, end offsets, each consumer group's lag per partition, and a lag
+    summary."""
     s = settings()
-    logical = (
-        list(topic)
-        if topic
-        else [t.removeprefix(s.topic_prefix) for t in all_topics(s.topic_prefix)]
-    )
     prefix = group_prefix if group_prefix is not None else f"{s.db_prefix}."
-    report = run(lambda: describe(s, logical, prefix))
+    report = run(lambda: describe(s, list(topic or []), prefix))
     if as_json:
         emit_json(report)
         return
+    _print_report(report)
+
+
+def _print_report(report: list[dict[str, Any]]) -> None:
     for item in report:
         typer.secho(f"{item['topic']}  ({item['physical']})", bold=True)
         configs = ", ".join(f"{k}={v}" for k, v in item["configs"].items())
@@ -77,19 +83,32 @@ def topics_describe(
         for group in item["groups"]:
             lags = " ".join(f"{p}:{lag}" for p, lag in group["lag"].items())
             typer.echo(f"  group {group['group']}: total lag {group['total_lag']} ({lags})")
+    typer.secho("lag summary", bold=True)
+    for item in report:
+        if item["groups"]:
+            typer.echo(
+                f"  {item['topic']:<45} total lag {item['total_lag']:>7}  "
+                f"{item['lagging_groups']}/{len(item['groups'])} group(s) behind"
+            )
+        else:
+            typer.echo(f"  {item['topic']:<45} no consumer group has committed")
+    total = sum(item["total_lag"] for item in report)
+    typer.echo(f"  {len(report)} topic(s), total lag {total}")
 
 
 # Configs worth showing; the broker returns dozens of defaults otherwise.
 SHOWN_CONFIGS = ("cleanup.policy", "retention.ms", "min.insync.replicas", "segment.bytes")
 
 
-async def describe(s: Settings, logical: list[str], group_prefix: str) -> list[dict[str, Any]]:
-    physical = [s.topic_prefix + t for t in logical]
+async def describe(s: Settings, wanted: list[str], group_prefix: str) -> list[dict[str, Any]]:
+    """Topics ``wanted`` (logical names), or every topic of the deployment if none."""
     admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, client_id="ilrflow-cli")
     await admin.start()
     consumer = await new_consumer(s)
     try:
         existing = set(await admin.list_topics())
+        logical = wanted or deployment_topics(s.topic_prefix, existing)
+        physical = [s.topic_prefix + t for t in logical]
         missing = [t for t in physical if t not in existing]
         if missing:
             fail(f"no such topic(s): {', '.join(missing)}", EXIT_NOT_FOUND)
@@ -121,6 +140,8 @@ async def describe(s: Settings, logical: list[str], group_prefix: str) -> list[d
                     for p in sorted(metadata[name]["partitions"], key=lambda p: p["partition"])
                 ],
                 "groups": [],
+                "total_lag": 0,
+                "lagging_groups": 0,
             }
             for group, offsets in committed.items():
                 mine = {tp: o for tp, o in offsets.items() if tp.topic == name}
@@ -136,6 +157,8 @@ async def describe(s: Settings, logical: list[str], group_prefix: str) -> list[d
                         "total_lag": sum(lag.values()),
                     }
                 )
+            item["total_lag"] = sum(group["total_lag"] for group in item["groups"])
+            item["lagging_groups"] = sum(1 for group in item["groups"] if group["total_lag"])
             report.append(item)
         return report
     finally:

@@ -13,6 +13,7 @@ import jwt
 from fastapi import Depends, Request
 from pydantic import ValidationError
 
+from ilrflow.contracts.events import check_tenant_id
 from ilrflow.contracts.identity import ROLES, STAFF_ROLES, Principal, Role
 from ilrflow.platform.http_errors import ApiError
 from ilrflow.platform.settings import Settings, get_settings
@@ -39,6 +40,8 @@ def mint_token(
     groups: list[str] | None = None,
     ttl_seconds: int = 8 * 3600,
 ) -> str:
+    """A signed token; ``ValueError`` if ``tenant`` is not a valid tenant id."""
+    check_tenant_id(tenant)
     now = int(time.time())
     claims = {
         "sub": sub,
@@ -76,11 +79,23 @@ def decode_token(settings: Settings, token: str) -> Principal:
 
 
 def current_principal(request: Request) -> Principal:
+    return bearer_principal(request, get_settings())
+
+
+def bearer_principal(request: Request, settings: Settings) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "unauthenticated", "Send a bearer token in the Authorization header.")
-    return decode_token(get_settings(), token.strip())
+    return decode_token(settings, token.strip())
+
+
+def claimed_tenant(request: Request, settings: Settings) -> str | None:
+    """The tenant of a valid bearer token, else None: for log lines, never for access."""
+    try:
+        return bearer_principal(request, settings).tenant
+    except ApiError:
+        return None
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

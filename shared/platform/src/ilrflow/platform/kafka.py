@@ -66,7 +66,15 @@ async def publish_event(
     """Publish ``event`` to ``topic`` (logical: a routed lane topic) or its catalogue topic."""
     topic = topic or event.topic
     key, headers, value = to_wire(event)
-    await broker.publish(value, topic=prefix + topic, key=key, headers=headers)
+    # FastStream writes a `correlation_id` header on every record (a random id unless given):
+    # give it the story's, so it never contradicts ce_correlationid.
+    await broker.publish(
+        value,
+        topic=prefix + topic,
+        key=key,
+        headers=headers,
+        correlation_id=event.correlation_id,
+    )
     metrics.EVENTS_PUBLISHED.labels(topic=topic).inc()
 
 
@@ -305,22 +313,31 @@ class ConsumerGroup:
         offset: int,
     ) -> str:
         """Run the handler; return 'done', 'skipped', 'dead-lettered' or 'retry'."""
-        with consumer_span(
-            self.topic, headers, **{"messaging.consumer.group.name": self.group_id}
-        ) as span:
-            outcome = await self._handle_in_context(headers, value, key, partition, offset)
-            span.set_attribute("ilrflow.outcome", outcome)
-            log.info(
-                "record handled",
+        # Bound around everything, the "record handled" line included: each line about a
+        # record names its tenant, story (correlation id) and event.
+        with (
+            bound_context(
                 topic=self.topic,
                 partition=partition,
                 offset=offset,
+                event_id=header_text(headers, "ce_id"),
+                tenant=header_text(headers, "ce_tenant"),
+                correlation_id=header_text(headers, "ce_correlationid"),
+            ),
+            consumer_span(
+                self.topic, headers, **{"messaging.consumer.group.name": self.group_id}
+            ) as span,
+        ):
+            outcome = await self._handle(headers, value, key, partition, offset)
+            span.set_attribute("ilrflow.outcome", outcome)
+            log.info(
+                "record handled",
                 outcome=outcome,
                 event_type=header_text(headers, "ce_type"),
             )
             return outcome
 
-    async def _handle_in_context(
+    async def _handle(
         self,
         headers: dict[str, Any],
         value: bytes | None,
@@ -328,28 +345,20 @@ class ConsumerGroup:
         partition: int,
         offset: int,
     ) -> str:
-        with bound_context(
-            topic=self.topic,
-            partition=partition,
-            offset=offset,
-            event_id=header_text(headers, "ce_id"),
-            tenant=header_text(headers, "ce_tenant"),
-            correlation_id=header_text(headers, "ce_correlationid"),
-        ):
-            try:
-                event = from_wire(headers, value)
-                if CATALOGUE[event.type].topic != base_topic(self.topic):
-                    raise PermanentError(f"event type {event.type} does not belong on {self.topic}")
-                handler = self.handlers.get(event.type)
-                if handler is None:
-                    return "skipped"
-                return await self._run_with_retries(handler, event)
-            except Exception as error:
-                if is_transient(error):
-                    log.warning("transient failure; record will be read again", error=str(error))
-                    return "retry"
-                await self._dead_letter(headers, value, key, partition, offset, error)
-                return "dead-lettered"
+        try:
+            event = from_wire(headers, value)
+            if CATALOGUE[event.type].topic != base_topic(self.topic):
+                raise PermanentError(f"event type {event.type} does not belong on {self.topic}")
+            handler = self.handlers.get(event.type)
+            if handler is None:
+                return "skipped"
+            return await self._run_with_retries(handler, event)
+        except Exception as error:
+            if is_transient(error):
+                log.warning("transient failure; record will be read again", error=str(error))
+                return "retry"
+            await self._dead_letter(headers, value, key, partition, offset, error)
+            return "dead-lettered"
 
     async def _run_with_retries(self, handler: Handler, event: Envelope[Any]) -> str:
         attempt = 1
@@ -400,6 +409,7 @@ class ConsumerGroup:
             topic=self.settings.topic_prefix + dead_letter_topic(self.topic),
             key=key,
             headers=dlt_headers,
+            correlation_id=header_text(headers, "ce_correlationid"),
         )
         metrics.DEAD_LETTERS.labels(topic=self.topic, group=self.group_id).inc()
         log.error("dead-lettered", reason=reason, error_class=type(error).__name__)

@@ -7,23 +7,31 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
 from ilrflow.platform.tracing import add_trace_ids
 
 
-def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -> None:
-    """Route structlog and the standard library through one JSON (or console) renderer."""
+def configure_logging(
+    service: str, level: str = "INFO", as_json: bool = True, stream: TextIO | None = None
+) -> None:
+    """Route structlog and every standard-library logger (uvicorn, FastStream, aiokafka ...)
+    through one renderer writing to ``stream`` (stderr): JSON lines, or console lines that are
+    coloured only on a terminal."""
+    stream = stream or sys.stderr
     renderer: Any = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_service(service),
+        _add_logger_name,
         add_trace_ids,
     ]
     structlog.configure(
@@ -39,19 +47,38 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared_processors,
+            foreign_pre_chain=[*shared_processors, structlog.processors.format_exc_info],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    _route_through_root()
+    logging.captureWarnings(True)  # warnings.warn(...) becomes a JSON line too
     # aiokafka reports every rebalance and coordinator hiccup at INFO/ERROR; keep warnings.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("pymongo").setLevel(logging.WARNING)
+
+
+def _route_through_root() -> None:
+    """Libraries that install their own handler (FastStream: a coloured stdout formatter on
+    ``faststream``, with propagation off) would write lines of their own format, ANSI colour
+    codes included. Take those handlers away so that every record reaches the root's."""
+    for logger in logging.Logger.manager.loggerDict.values():
+        if isinstance(logger, logging.Logger):
+            logger.handlers.clear()
+            logger.propagate = True
+
+
+def _add_logger_name(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    record = event_dict.get("_record")
+    if isinstance(record, logging.LogRecord):  # a standard-library record: name its library
+        event_dict.setdefault("logger", record.name)
+    return event_dict
 
 
 def _add_service(service: str) -> Any:

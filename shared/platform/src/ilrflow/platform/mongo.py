@@ -5,8 +5,10 @@ What FerretDB 1.24 needs on top lives in one named module, ``ilrflow.platform.fe
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from bson.int64 import Int64
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -31,6 +33,21 @@ def service_database(
     client: AsyncMongoClient[Document], settings: Settings, service: str
 ) -> AsyncDatabase[Document]:
     return client[settings.database_name(service)]
+
+
+def plain(value: Any) -> Any:
+    """``value`` as read from the database, in the plain Python types the code writes: a BSON
+    ``Int64`` (what a number beyond 32 bits, such as a ULN, comes back as) becomes an ``int``, a
+    datetime without tzinfo becomes UTC-aware, and dicts and lists are rebuilt as such."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, Int64):
+        return int(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 async def ping(client: AsyncMongoClient[Document]) -> bool:

@@ -5,6 +5,8 @@ Kafka broker with this service's consumers, and the outbox relay; plus /healthz,
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -19,6 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from ilrflow.contracts.events import Envelope
 from ilrflow.platform import metrics
+from ilrflow.platform.auth import claimed_tenant
 from ilrflow.platform.http_errors import install_error_handlers
 from ilrflow.platform.kafka import (
     ConsumerGroup,
@@ -34,10 +37,12 @@ from ilrflow.platform.logging import bound_context, configure_logging, get_logge
 from ilrflow.platform.mongo import Document, create_client, ping, service_database
 from ilrflow.platform.outbox import OutboxRelay, ensure_outbox_index
 from ilrflow.platform.routing import ProcessRoutes, RoutingStore
-from ilrflow.platform.settings import Settings
+from ilrflow.platform.settings import Settings, unknown_variables
 from ilrflow.platform.tracing import configure_tracing
 
 log = get_logger(__name__)
+access_log = get_logger("ilrflow.access")
+OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class ServiceRuntime:
@@ -185,27 +190,48 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
-    _install_request_context(app)
+    _install_request_context(app, runtime.settings)
     for router in routers:
         app.include_router(router)
     _install_operations_routes(app, runtime)
     return app
 
 
-def _install_request_context(app: FastAPI) -> None:
+def _install_request_context(app: FastAPI, settings: Settings) -> None:
     @app.middleware("http")
     async def request_context(request: Request, call_next: Any) -> Response:
         correlation_id = request.headers.get("x-correlation-id")
+        tenant = claimed_tenant(request, settings)
         started = time.perf_counter()
-        with bound_context(correlation_id=correlation_id, path=request.url.path):
-            response: Response = await call_next(request)
+        status = 500  # what the client gets if the app raises past its error handlers
+        with bound_context(correlation_id=correlation_id, tenant=tenant, path=request.url.path):
+            try:
+                response: Response = await call_next(request)
+                status = response.status_code
+            finally:
+                seconds = time.perf_counter() - started
+                _log_access(request, status, seconds)
         route = request.scope.get("route")
         metrics.HTTP_SECONDS.labels(
             method=request.method,
             route=getattr(route, "path", "unmatched"),
-            status=str(response.status_code),
-        ).observe(time.perf_counter() - started)
+            status=str(status),
+        ).observe(seconds)
         return response
+
+
+def _log_access(request: Request, status: int, seconds: float) -> None:
+    """One access line per request (uvicorn's own is off: it is not JSON and has no tenant)."""
+    # Probes and scrapes come every few seconds from every orchestrator: debug, not info.
+    level = logging.DEBUG if request.url.path in OPERATIONS_PATHS else logging.INFO
+    access_log.log(
+        level,
+        "http request",
+        method=request.method,
+        path=request.url.path,
+        status=status,
+        duration_ms=round(seconds * 1000, 2),
+    )
 
 
 def _install_operations_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
@@ -237,6 +263,7 @@ def _install_operations_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
 def serve(app: FastAPI, settings: Settings, service: str) -> None:
     """Run a service's app with uvicorn until SIGINT/SIGTERM."""
     configure_logging(service, settings.log_level, settings.log_json)
+    warn_unknown_variables(os.environ)
     configure_tracing(service, settings)
     uvicorn.run(
         app,
@@ -246,3 +273,13 @@ def serve(app: FastAPI, settings: Settings, service: str) -> None:
         access_log=False,
         lifespan="on",
     )
+
+
+def warn_unknown_variables(environ: Mapping[str, str]) -> None:
+    """Log a warning per ``ILRFLOW_*`` variable that no setting reads (a typo, most often)."""
+    for name, meant in unknown_variables(environ).items():
+        log.warning(
+            "unknown ILRFLOW_* variable ignored",
+            variable=name,
+            did_you_mean=meant,
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Literal
 
@@ -107,6 +109,51 @@ class Settings(BaseSettings):
     def _known_lanes(cls, value: str) -> str:
         parse_lanes(value)  # a typo fails at start-up, not at the first event
         return value
+
+
+ENV_PREFIX = "ILRFLOW_"
+
+# ILRFLOW_* variables read by the tooling around the services (deploy/local/stack.sh, make, the
+# test suites), not by a service: a service started from such a shell must not warn about them.
+TOOLING_VARIABLES = frozenset(
+    {
+        "ILRFLOW_STACK_DIR",
+        "ILRFLOW_STACK_FRESH",
+        "ILRFLOW_STACK_DEADLINE_S",
+        "ILRFLOW_STACK_RESTART_DEADLINE_S",
+        "ILRFLOW_KEEP_STACK",
+        "ILRFLOW_KAFKA_PORT",
+        "ILRFLOW_KAFKA_CONTROLLER_PORT",
+        "ILRFLOW_MONGO_PORT",
+        "ILRFLOW_TEST_PORT_BASE",
+        "ILRFLOW_FUZZ_EXAMPLES",
+        "ILRFLOW_FAULT_TRACKERS",
+        "ILRFLOW_ILR_SCHEMA_DIR",
+    }
+)
+
+
+def setting_variables() -> frozenset[str]:
+    """The environment variable of every setting (``ILRFLOW_KAFKA_BOOTSTRAP`` ...)."""
+    return frozenset(ENV_PREFIX + name.upper() for name in Settings.model_fields)
+
+
+def unknown_variables(names: Iterable[str]) -> dict[str, str | None]:
+    """The ``ILRFLOW_*`` names that are neither a setting nor a tooling variable, each with the
+    setting it most likely meant (or None). Settings ignore unknown variables, so without this a
+    misspelt ``ILRFLOW_LOG_LEVLE`` would silently leave the default in place."""
+    known = setting_variables()
+    unknown = sorted(
+        n for n in names if n.startswith(ENV_PREFIX) and n not in known | TOOLING_VARIABLES
+    )
+    return {n: _closest(n, known) for n in unknown}
+
+
+def _closest(name: str, known: frozenset[str]) -> str | None:
+    # Compared without the shared prefix, or every name would look close to every other.
+    suffixes = {k.removeprefix(ENV_PREFIX): k for k in known}
+    matches = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), sorted(suffixes), 1, 0.8)
+    return suffixes[matches[0]] if matches else None
 
 
 @lru_cache(maxsize=1)

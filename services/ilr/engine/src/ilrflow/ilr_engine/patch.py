@@ -3,11 +3,16 @@
 Lists are diffed by index (records keep their position: ILR aims and statuses are only ever
 appended or edited in place), so a patch reads as "aim 0 got CompStatus 6" rather than
 "aim 0 was replaced".
+
+Values are compared as JSON values, not as Python types: a record read back from the database
+holds its ULN as a BSON ``Int64`` and the engine's new record a plain ``int``, and a patch must
+never "replace" a value with an equal one.
 """
 
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
 JsonPatch = list[dict[str, Any]]
@@ -16,6 +21,17 @@ JsonPatch = list[dict[str, Any]]
 def json_patch(old: Any, new: Any) -> JsonPatch:
     """The operations (add/remove/replace) that turn ``old`` into ``new``."""
     return _diff(old, new, "")
+
+
+def json_equal(old: Any, new: Any) -> bool:
+    """Equal as JSON values (RFC 6902 §4.6): numbers by value whatever their Python type (a BSON
+    Int64, an int, a float), booleans only to booleans, objects member by member, arrays item by
+    item; a datetime without tzinfo (as PyMongo returns one by default) counts as UTC."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return old.keys() == new.keys() and all(json_equal(old[k], new[k]) for k in old)
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(map(json_equal, old, new))
+    return _json_kind(old) == _json_kind(new) and _comparable(old) == _comparable(new)
 
 
 def apply_patch(document: Any, patch: JsonPatch) -> Any:
@@ -31,7 +47,7 @@ def _diff(old: Any, new: Any, path: str) -> JsonPatch:
         return _diff_dicts(old, new, path)
     if isinstance(old, list) and isinstance(new, list):
         return _diff_lists(old, new, path)
-    if type(old) is type(new) and old == new:
+    if json_equal(old, new):
         return []
     return [{"op": "replace", "path": path, "value": copy.deepcopy(new)}]
 
@@ -63,6 +79,22 @@ def _diff_lists(old: list[Any], new: list[Any], path: str) -> JsonPatch:
     for index in reversed(range(common, len(old))):
         operations.append({"op": "remove", "path": f"{path}/{index}"})
     return operations
+
+
+def _json_kind(value: Any) -> str | type:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return type(value)
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def _escape(key: str) -> str:

@@ -20,7 +20,7 @@ from ilrflow.contracts.events import Envelope
 from ilrflow.ilr.domain.history import HistorySources
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import mark_applied, not_yet_applied
-from ilrflow.platform.mongo import Document
+from ilrflow.platform.mongo import Document, plain
 from ilrflow.platform.outbox import merge_updates, outbox_update
 
 
@@ -48,7 +48,9 @@ class IlrDocument:
             learner_id=document["learner_id"],
             version=int(document["version"]),
             qa_verified=bool(document.get("qa_verified", False)),
-            learner=document.get("learner"),
+            # As the engine wrote it (the ULN comes back as a BSON Int64), so that a patch
+            # from it to the next version holds only what changed.
+            learner=plain(document.get("learner")),
             group=document.get("group"),
             qa_verified_by=document.get("qa_verified_by"),
             applied_events=list(document.get("applied_events", [])),

@@ -14,7 +14,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ilrflow.contracts.events import Envelope, IlrState, LearnerUpdated, StaffUpdated
-from ilrflow.platform.mongo import Document
+from ilrflow.platform.mongo import Document, plain
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class ProjectionRepository:
         return IlrView(
             version=int(document["version"]),
             qa_verified=bool(document.get("qa_verified")),
-            learner=dict(document.get("learner") or {}),
+            learner=plain(document.get("learner") or {}),  # the ULN comes back as an Int64
         )
 
     async def ensure_indexes(self) -> None:

@@ -16,6 +16,7 @@ from ilrflow.contracts.trackers import (
     ChangesInvalid,
     CustomFieldDefinition,
     CustomTypeDefinition,
+    changes_schema,
 )
 from ilrflow.platform.auth import CurrentPrincipal, Principal, require_role
 from ilrflow.platform.http_errors import ApiError, error_body
@@ -125,7 +126,11 @@ class TrackerTypeView(BaseModel):
     edit_roles: list[str]
     process_roles: list[str]
     fields: list[CustomFieldDefinition] | None = Field(
-        default=None, description="The form of a custom type."
+        default=None, description="The form of a custom type; null for a built-in type."
+    )
+    changes_schema: dict[str, Any] = Field(
+        description="JSON Schema of this type's `changes` in POST /v1/trackers, generated from "
+        "the model that validates them (a custom type's: an object, checked against `fields`)."
     )
 
 
@@ -167,6 +172,7 @@ def _type_view(settings: TenantTrackerSettings, name: str) -> TrackerTypeView:
         edit_roles=sorted(settings.roles_for(name, "edit")),
         process_roles=sorted(settings.roles_for(name, "process")),
         fields=_custom_fields(settings, name),
+        changes_schema=changes_schema(info),
     )
 
 

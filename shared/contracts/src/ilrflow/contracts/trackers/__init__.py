@@ -7,10 +7,12 @@ ChangeOfAddress(address=NewAddress(lines=['1 High St'], postcode='SW1A 1AA'))
 
 from ilrflow.contracts.trackers.base import TrackerChanges
 from ilrflow.contracts.trackers.catalogue import (
+    CUSTOM_CHANGES_SCHEMA,
     CUSTOM_PREFIX,
     TRACKER_TYPES,
     ChangesModel,
     TrackerTypeInfo,
+    changes_schema,
     custom_type_info,
     custom_type_name,
     parse_changes,
@@ -44,6 +46,7 @@ from ilrflow.contracts.trackers.programme import check_against_programme
 from ilrflow.contracts.trackers.withdrawal_reasons import ESFA_WITHDRAW_REASONS
 
 __all__ = [
+    "CUSTOM_CHANGES_SCHEMA",
     "CUSTOM_PREFIX",
     "ESFA_WITHDRAW_REASONS",
     "TRACKER_TYPES",
@@ -67,6 +70,7 @@ __all__ = [
     "TrackerChanges",
     "TrackerTypeInfo",
     "Withdrawal",
+    "changes_schema",
     "check_against_programme",
     "custom_type_info",
     "custom_type_name",

@@ -7,8 +7,10 @@ what a valid change is.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -206,6 +208,29 @@ def type_info(
         return built_in
     definition = custom_definition(tracker_type, custom_types)
     return custom_type_info(definition) if definition is not None else None
+
+
+CUSTOM_CHANGES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A custom type's changes: one key per field of its form (the type's "
+    "`fields`), each checked against that field's definition.",
+}
+
+
+def changes_schema(info: TrackerTypeInfo, ref_template: str | None = None) -> dict[str, Any]:
+    """The JSON Schema of this type's ``changes``, generated from the very model that
+    :func:`parse_changes` validates with (a custom type's: a generic object). Nested models are
+    in ``$defs``, or referred to by ``ref_template`` (e.g. ``#/components/schemas/{model}``)."""
+    if info.changes_model is None:
+        return copy.deepcopy(CUSTOM_CHANGES_SCHEMA)
+    return copy.deepcopy(_model_schema(info.changes_model, ref_template))
+
+
+@cache
+def _model_schema(model: type[TrackerChanges], ref_template: str | None) -> dict[str, Any]:
+    if ref_template is None:
+        return model.model_json_schema()
+    return model.model_json_schema(ref_template=ref_template)
 
 
 def parse_changes(

@@ -1,0 +1,113 @@
+"""The patch the ILR service publishes for a processed tracker is the one the tracker's preview
+showed for the same record and change, also when the record is read back from the database."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import bson
+import pytest
+from bson.codec_options import CodecOptions
+
+from ilrflow.contracts.events import Address, EmployerRef, Enrolment, LearnerSnapshot
+from ilrflow.ilr.domain.view import published_patch
+from ilrflow.ilr_engine import (
+    IlrLearner,
+    IlrPolicy,
+    TrackerApplication,
+    apply_tracker,
+    learner_from_enrolment,
+    preview,
+    published,
+)
+from ilrflow.platform.mongo import plain
+
+POLICY = IlrPolicy()
+BREAK = {"last_day_of_learning": "2025-01-31", "expected_return_date": "2025-04-01"}
+CHANGES: dict[str, dict[str, Any]] = {
+    "change_of_name": {"given_names": "Anne", "family_name": "Smith-Jones"},
+    "change_of_address": {"address": {"lines": ["2 Low Street", "York"], "postcode": "yo1 7hh"}},
+    "change_of_contact_details": {"email": "anne@example.org", "phone": "+44 113 496 0000"},
+    "break_in_learning": BREAK,
+    "change_of_employer": {
+        "effective_date": "2025-02-03",
+        "weekly_hours": 16,
+        "employer": {"ern": "987654321", "name": "Beta Ltd"},
+    },
+    "change_of_working_hours": {"effective_date": "2025-02-03", "weekly_hours": 16},
+    "change_of_programme": {"last_day_of_learning": "2025-03-14", "new_standard_code": 244},
+    "withdrawal": {"last_day_of_learning": "2025-03-14", "reason": 44},
+}
+
+
+def enrolled() -> IlrLearner:
+    learner = LearnerSnapshot(
+        id="learner-0001",
+        given_names="Ann",
+        family_name="Smith",
+        email="ann@example.org",
+        date_of_birth=date(2000, 1, 31),
+        uln="9276308686",  # ten digits: stored as a BSON int64
+        address=Address(lines=["1 High Street", "Leeds"], postcode="LS1 4AP"),
+    )
+    enrolment = Enrolment(
+        id="enrolment-0001",
+        standard_code=123,
+        start_date=date(2024, 9, 2),
+        planned_end_date=date(2025, 9, 30),
+        employer=EmployerRef(ern="123456789", name="Acme Ltd"),
+        weekly_hours=37.5,
+        planned_otj_hours=300,
+    )
+    return learner_from_enrolment(learner, enrolment, None)
+
+
+def applied(record: IlrLearner, tracker_type: str, changes: dict[str, Any]) -> IlrLearner:
+    application = TrackerApplication(
+        tracker_id=f"T-{tracker_type}",
+        tracker_type=tracker_type,
+        changes=changes,
+        processor_roles=("admin",),
+        qa_verified=False,
+        policy=POLICY,
+    )
+    result = apply_tracker(record, application)
+    assert result.status == "applied", result.reason
+    return result.record
+
+
+def as_the_database_returns(record: IlrLearner) -> IlrLearner:
+    """What PyMongo hands back for a stored record: the ULN as an Int64."""
+    stored: IlrLearner = bson.decode(bson.encode(record), CodecOptions(tz_aware=False))
+    return stored
+
+
+def cases() -> list[tuple[str, IlrLearner, dict[str, Any]]]:
+    on_break = applied(enrolled(), "break_in_learning", BREAK)
+    found = [(kind, enrolled(), changes) for kind, changes in CHANGES.items()]
+    return [*found, ("return_to_learning", on_break, {"return_date": "2025-04-01"})]
+
+
+@pytest.mark.parametrize(
+    ("tracker_type", "record", "changes"), cases(), ids=[c[0] for c in cases()]
+)
+def test_the_applied_patch_is_the_preview_patch(
+    tracker_type: str, record: IlrLearner, changes: dict[str, Any]
+) -> None:
+    stored = as_the_database_returns(record)
+    assert type(stored["ULN"]) is not int  # the case the issue is about
+
+    shown = preview(published(stored), tracker_type, changes, POLICY)
+    patch = published_patch(stored, applied(stored, tracker_type, changes))
+
+    assert patch == shown["ilr_patch"]
+    assert all(op["path"] != "/ULN" for op in patch)
+
+
+def test_a_record_read_through_plain_is_the_record_written() -> None:
+    record = enrolled()
+    stored = plain(as_the_database_returns(record))
+
+    assert type(stored["ULN"]) is int
+    assert published_patch(record, stored) == []
