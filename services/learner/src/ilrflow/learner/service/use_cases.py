@@ -15,6 +15,7 @@ from ilrflow.contracts.events import (
     new_event,
 )
 from ilrflow.contracts.identity import Principal
+from ilrflow.contracts.trackers import read_changes
 from ilrflow.learner.adapters.repository import LearnerRepository, StaffAlreadyExistsError
 from ilrflow.learner.domain.model import (
     EnrolmentIn,
@@ -140,9 +141,8 @@ class LearnerService:
         learner, version = found
         if await self.repository.has_applied(event.tenant, learner.id, event.id):
             return
-        changed_learner, changed_fields = apply_processed_tracker(
-            learner, tracker.tracker_type, tracker.changes
-        )
+        changes = read_changes(tracker.tracker_type, tracker.changes)
+        changed_learner, changed_fields = apply_processed_tracker(learner, changes)
         if not changed_fields:
             await self.repository.mark_event_seen(event.tenant, learner.id, event.id)
             return
