@@ -253,8 +253,12 @@ class TrackerService:
             material_impact_threshold_percent=settings.material_impact_threshold,
             withdrawal_reason_map=dict(settings.withdrawal_reason_map),
         )
-        inputs = _preview_inputs(tracker_type, parsed.model_dump(mode="json"), learner)
-        return preview(ilr.learner, tracker_type, inputs, policy) or None
+        changes = parsed.model_dump(mode="json")
+        previous = _previous_weekly_hours(tracker_type, learner)
+        return (
+            preview(ilr.learner, tracker_type, changes, policy, previous_weekly_hours=previous)
+            or None
+        )
 
     # --- reading --------------------------------------------------------------------------
 
@@ -527,16 +531,14 @@ def _check_programme(parsed: ChangesModel, learner: LearnerView, ilr: IlrView | 
 HOURS_TYPES = frozenset({"change_of_employer", "change_of_working_hours"})
 
 
-def _preview_inputs(
-    tracker_type: str, changes: dict[str, Any], learner: LearnerView | None
-) -> dict[str, Any]:
-    """The tracker's changes plus what the preview needs but the request does not carry: the
-    weekly hours before the change (from the enrolment), so the material-impact check against
-    the tenant's threshold and the OTJ minimum before the change can be shown."""
+def _previous_weekly_hours(tracker_type: str, learner: LearnerView | None) -> float | None:
+    """What the preview needs but the request does not carry: the weekly hours before the change
+    (from the enrolment), so the material-impact check against the tenant's threshold and the
+    OTJ minimum before the change can be shown."""
     programme = learner.current_programme if learner else None
     if tracker_type not in HOURS_TYPES or programme is None or not programme.weekly_hours:
-        return changes
-    return {**changes, "previous_weekly_hours": programme.weekly_hours}
+        return None
+    return programme.weekly_hours
 
 
 def _settings_invalid(error: ValidationError) -> InvalidInput:
