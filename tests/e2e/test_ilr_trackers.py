@@ -31,7 +31,7 @@ pytestmark = pytest.mark.e2e
 
 CUSTOM_TYPE = "custom:laptop_loan"
 TENANT_REASON = "Moved abroad"
-SCHEMAS = REPO / "services" / "ilr" / "schemas"
+SCHEMAS = REPO / "services" / "ilr" / "engine" / "schemas"
 SCHEMA_FILE = {"2425": "ILR-2024-25.xsd", "2526": "ILR-2025-26.xsd"}
 START = date.fromisoformat(ENROLMENT["start_date"])  # type: ignore[arg-type]
 PLANNED_END = date.fromisoformat(ENROLMENT["planned_end_date"])  # type: ignore[arg-type]
