@@ -9,6 +9,11 @@ import pytest
 from ilrflow.ilr_engine import ApplyResult, IlrLearner
 
 Apply = Callable[..., ApplyResult]
+BREAK = {
+    "last_day_of_learning": "2025-01-31",
+    "expected_return_date": "2025-04-01",
+    "reason": "caring responsibilities",
+}
 NEW_EMPLOYER = {
     "effective_date": "2025-02-03",
     "weekly_hours": 37,
@@ -59,7 +64,7 @@ def test_same_employer_change_applied_again_is_no_ilr_change(
     [
         ({**NEW_EMPLOYER, "effective_date": "2024-08-01"}, "before the programme start"),
         ({**NEW_EMPLOYER, "employer": {"ern": "123456789", "name": "Acme"}}, "current employer"),
-        ({**NEW_EMPLOYER, "employer": None}, "no employer"),
+        ({**NEW_EMPLOYER, "employer": None}, "changes.employer"),
         ({**NEW_EMPLOYER, "weekly_hours": "lots"}, "weekly_hours"),
         ({**NEW_EMPLOYER, "effective_date": "2024-09-02"}, "one per date"),
     ],
@@ -74,7 +79,7 @@ def test_bad_change_of_employer_is_rejected(
 
 
 def test_change_of_employer_on_a_break_is_rejected(enrolled: IlrLearner, apply: Apply) -> None:
-    on_break = apply(enrolled, "break_in_learning", {"last_day_of_learning": "2025-01-31"}).record
+    on_break = apply(enrolled, "break_in_learning", BREAK).record
 
     result = apply(on_break, "change_of_employer", NEW_EMPLOYER)
 
@@ -113,7 +118,7 @@ def test_hours_change_across_a_band_adds_a_status(enrolled: IlrLearner, apply: A
     [
         ({"effective_date": "2024-01-01", "weekly_hours": 16}, "before the programme start"),
         ({"effective_date": "2025-03-03", "weekly_hours": -1}, "weekly_hours"),
-        ({"weekly_hours": 16}, "no effective_date"),
+        ({"weekly_hours": 16}, "changes.effective_date: is required"),
     ],
 )
 def test_bad_hours_change_is_rejected(

@@ -73,7 +73,11 @@ def every_tracker_type(
         assert result.status != "rejected", (tracker_type, result.reason)
         record = result.record
 
-    on_break = apply(enrolled, "break_in_learning", {"last_day_of_learning": "2025-03-31"}).record
+    on_break = apply(
+        enrolled,
+        "break_in_learning",
+        {"last_day_of_learning": "2025-03-31", "expected_return_date": "2025-06-02", "reason": "x"},
+    ).record
     withdrawn = apply(
         on_break,
         "withdrawal",

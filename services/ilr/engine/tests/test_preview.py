@@ -7,12 +7,17 @@ from collections.abc import Callable
 from ilrflow.ilr_engine import ApplyResult, IlrLearner, IlrPolicy, preview
 
 POLICY = IlrPolicy(material_impact_threshold_percent=10, withdrawal_reason_map={"moved away": 44})
+BREAK = {
+    "last_day_of_learning": "2025-01-31",
+    "expected_return_date": "2025-04-01",
+    "reason": "caring responsibilities",
+}
 
 
 def test_return_preview_shows_the_new_planned_end_date(
     enrolled: IlrLearner, apply: Callable[..., ApplyResult]
 ) -> None:
-    on_break = apply(enrolled, "break_in_learning", {"last_day_of_learning": "2025-01-31"}).record
+    on_break = apply(enrolled, "break_in_learning", BREAK).record
 
     shown = preview(on_break, "return_to_learning", {"return_date": "2025-04-01"}, POLICY)
 
@@ -34,21 +39,16 @@ def test_preview_does_not_change_the_record(enrolled: IlrLearner) -> None:
 
 
 def test_break_preview_estimates_the_planned_end_date(enrolled: IlrLearner) -> None:
-    shown = preview(
-        enrolled,
-        "break_in_learning",
-        {"last_day_of_learning": "2025-01-31", "expected_return_date": "2025-04-01"},
-        POLICY,
-    )
+    shown = preview(enrolled, "break_in_learning", BREAK, POLICY)
 
     assert shown["expected_new_planned_end_date"]["value"] == "2025-11-29"
     assert shown["days_remaining"]["value"] == 242
 
 
 def test_40_to_37_hours_is_not_material_and_keeps_the_band(enrolled: IlrLearner) -> None:
-    changes = {"effective_date": "2025-02-03", "weekly_hours": 37, "previous_weekly_hours": 40}
+    changes = {"effective_date": "2025-02-03", "weekly_hours": 37}
 
-    shown = preview(enrolled, "change_of_working_hours", changes, POLICY)
+    shown = preview(enrolled, "change_of_working_hours", changes, POLICY, previous_weekly_hours=40)
 
     assert shown["material_impact"] == {
         "value": False,
@@ -64,9 +64,11 @@ def test_40_to_37_hours_is_not_material_and_keeps_the_band(enrolled: IlrLearner)
 
 
 def test_drop_to_part_time_is_material_and_lowers_the_minimum(enrolled: IlrLearner) -> None:
-    changes = {"effective_date": "2025-02-03", "weekly_hours": 16, "previous_weekly_hours": 37.5}
+    changes = {"effective_date": "2025-02-03", "weekly_hours": 16}
 
-    shown = preview(enrolled, "change_of_working_hours", changes, POLICY)
+    shown = preview(
+        enrolled, "change_of_working_hours", changes, POLICY, previous_weekly_hours=37.5
+    )
 
     assert shown["material_impact"]["value"] is True
     assert shown["eii_band"]["value"] == {"from": 8, "to": 6, "changes": True}
@@ -108,7 +110,8 @@ def test_bad_input_is_explained_not_raised(enrolled: IlrLearner) -> None:
     shown = preview(enrolled, "return_to_learning", {"return_date": "soon"}, POLICY)
 
     assert shown["ilr_outcome"]["status"] == "rejected"
-    assert "not a date" in shown["calculation_error"]
+    assert "changes.return_date: must be a date" in shown["calculation_error"]
+    assert "changes.return_date: must be a date" in shown["ilr_outcome"]["reason"]
 
 
 def test_custom_tracker_preview(enrolled: IlrLearner) -> None:

@@ -24,7 +24,11 @@ from ilrflow.ilr_engine import (
 from ilrflow.platform.mongo import plain
 
 POLICY = IlrPolicy()
-BREAK = {"last_day_of_learning": "2025-01-31", "expected_return_date": "2025-04-01"}
+BREAK = {
+    "last_day_of_learning": "2025-01-31",
+    "expected_return_date": "2025-04-01",
+    "reason": "surgery",
+}
 CHANGES: dict[str, dict[str, Any]] = {
     "change_of_name": {"given_names": "Anne", "family_name": "Smith-Jones"},
     "change_of_address": {"address": {"lines": ["2 Low Street", "York"], "postcode": "yo1 7hh"}},

@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="ilrflow notify service",
         description="In-app and email notifications for tracker events.",
     )
-    app.state.notify_repository = repository
+    app.state.notify_service = service
     app.state.email_sender = sender
     return app
 

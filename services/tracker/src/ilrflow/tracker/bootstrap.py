@@ -12,7 +12,7 @@ from ilrflow.platform.service import ServiceRuntime, create_service_app
 from ilrflow.platform.settings import Settings, get_settings
 from ilrflow.tracker.adapters.projections import ILR, LEARNERS, STAFF, ProjectionRepository
 from ilrflow.tracker.adapters.repository import TrackerRepository
-from ilrflow.tracker.entrypoints.http import install_domain_error_handlers, router
+from ilrflow.tracker.entrypoints.http import router
 from ilrflow.tracker.entrypoints.openapi import document_raise_variants
 from ilrflow.tracker.service.use_cases import TrackerService
 
@@ -37,7 +37,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="ilrflow tracker service",
         description="Trackers and their workflow: raise, allocate, edit, process, reject, cancel.",
     )
-    install_domain_error_handlers(app)
     document_raise_variants(app)
     app.state.tracker_service = service
     return app

@@ -1,4 +1,10 @@
-"""HTTP errors as ``{"error": {"code", "message", "details"}}``, the same in every service."""
+"""HTTP errors as ``{"error": {"code", "message", "details"}}``, the same in every service.
+
+This is the one place that knows which HTTP status each kind of refusal gets: use cases and rules
+raise the domain errors of ``ilrflow.contracts.errors`` and :data:`DOMAIN_STATUS` maps them.
+:class:`ApiError` is for what only HTTP knows about (a missing bearer token, a header or cursor
+that does not parse), raised by the platform's auth and by entrypoints, never by a use case.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ilrflow.contracts.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -23,8 +30,22 @@ class ApiError(Exception):
         self.details = details
 
 
-def not_found(what: str, ident: str) -> ApiError:
-    return ApiError(404, "not_found", f"No {what} {ident!r} here.")
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    InvalidInput: 422,
+    DomainError: 400,
+}
+
+
+def status_of(error: DomainError) -> int:
+    """The status of the nearest kind in the error's class hierarchy (a subclass such as the
+    tracker's ``VersionConflict`` gets its kind's status)."""
+    for kind in type(error).__mro__:
+        if kind in DOMAIN_STATUS:
+            return DOMAIN_STATUS[kind]
+    raise AssertionError("every DomainError is a DomainError")  # pragma: no cover
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -43,6 +64,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, error: ApiError) -> JSONResponse:
         return JSONResponse(error_body(error.code, error.message, error.details), error.status)
+
+    @app.exception_handler(DomainError)
+    async def _refused(_: Request, error: DomainError) -> JSONResponse:
+        return JSONResponse(error_body(error.code, error.detail, error.details), status_of(error))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -17,8 +17,8 @@ from ilrflow.audit.service.queries import (
     AuditQueries,
     ExportFormat,
 )
+from ilrflow.contracts.errors import FieldProblem, InvalidInput
 from ilrflow.platform.auth import CurrentPrincipal, require_role
-from ilrflow.platform.http_errors import ApiError
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -127,11 +127,11 @@ def audit_query(
             }
         )
     except ValidationError as error:
-        details = [
-            {"field": ".".join(map(str, e["loc"])) or "query", "reason": e["msg"]}
+        problems = [
+            FieldProblem(field=".".join(map(str, e["loc"])) or "query", reason=e["msg"])
             for e in error.errors()
         ]
-        raise ApiError(422, "validation_failed", "The query is not valid.", details) from error
+        raise InvalidInput("The query is not valid.", problems) from error
 
 
 @router.get("/events", response_model=AuditEventsPage, summary="Search the audit log")

@@ -23,9 +23,9 @@ from ilrflow.audit.domain.query import AuditPage, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.timeline import TimelineLine
 from ilrflow.audit.domain.verify import AuditVerification, verify_all
+from ilrflow.contracts.errors import NotFound
 from ilrflow.contracts.events import AuditAccessed, new_event
 from ilrflow.contracts.identity import Principal
-from ilrflow.platform.http_errors import not_found
 
 AUDIT_READER_ROLES = ("support", "admin", "operator")
 VERIFIER_ROLES = ("support", "operator")
@@ -67,7 +67,7 @@ class AuditQueries:
             principal, "get", int(entry is not None), entry_id=entry_id, learner_id=learner_id
         )
         if entry is None:
-            raise not_found("audit entry", entry_id)
+            raise NotFound.of("audit entry", entry_id)
         return entry
 
     async def timeline(self, principal: Principal, learner_id: str) -> list[TimelineLine]:

@@ -8,11 +8,12 @@ Bad input never raises: it comes back as ``rejected`` with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
+from ilrflow.contracts.trackers import ChangesInvalid, read_changes
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX, TRACKER_TYPES
 from ilrflow.ilr_engine import details, employment, programme
 from ilrflow.ilr_engine.normalise import InvalidFieldError
@@ -26,7 +27,8 @@ from ilrflow.ilr_engine.policy import (
 )
 from ilrflow.ilr_engine.records import IlrLearner, Learner, dump, load
 
-Rule = Callable[[Learner, dict[str, Any], IlrPolicy], Outcome]
+# Each rule takes its type's changes model (ilrflow.contracts.trackers), loaded by evaluate().
+Rule = Callable[[Learner, Any, IlrPolicy], Outcome]
 
 RULES: dict[str, Rule] = {
     "change_of_name": details.change_of_name,
@@ -63,22 +65,30 @@ def apply_tracker(record: IlrLearner, application: TrackerApplication) -> ApplyR
 
 
 def evaluate(
-    learner: Learner, tracker_type: str, changes: dict[str, Any], policy: IlrPolicy
+    learner: Learner, tracker_type: str, changes: Mapping[str, Any], policy: IlrPolicy
 ) -> Outcome:
-    """Run a type's rule on ``learner`` (which it edits in place) and never raise."""
+    """Run a type's rule on ``learner`` (which it edits in place) and never raise. ``changes`` is
+    the published form; it is loaded with the model the tracker service validated it with."""
     rule = RULES.get(tracker_type)
     if rule is None:
         return Outcome("rejected", f"unknown tracker type {tracker_type!r}")
     before = learner.model_copy(deep=True)
     try:
-        outcome = rule(learner, changes, policy)
-    except (ChangeRejectedError, InvalidFieldError) as error:
+        outcome = rule(learner, load_changes(tracker_type, changes, policy), policy)
+    except (ChangesInvalid, ChangeRejectedError, InvalidFieldError) as error:
         return Outcome("rejected", str(error))
     except (KeyError, TypeError, ValueError) as error:
         return Outcome("rejected", f"the change is malformed: {error!r}")
     if outcome.status == "applied" and learner == before:
         return Outcome("no_ilr_change", f"nothing to change in the ILR: {outcome.reason}")
     return outcome
+
+
+def load_changes(tracker_type: str, changes: Mapping[str, Any], policy: IlrPolicy) -> Any:
+    """The type's changes model; a tenant reason for a withdrawal is read through the policy's
+    map when it has one (a published payload carries the ESFA code, so the ILR service has none)."""
+    reasons = policy.withdrawal_reason_map or None
+    return read_changes(tracker_type, changes, withdrawal_reasons=reasons)
 
 
 def _gate(learner: Learner, application: TrackerApplication) -> Outcome | None:

@@ -6,32 +6,26 @@ the before and after. PostcodePrior is never touched by a change of address [D7]
 
 from __future__ import annotations
 
-from typing import Any
-
+from ilrflow.contracts.trackers import ChangeOfAddress, ChangeOfContactDetails, ChangeOfName
 from ilrflow.ilr_engine import normalise
-from ilrflow.ilr_engine.policy import ChangeRejectedError, IlrPolicy, Outcome, changed, unchanged
+from ilrflow.ilr_engine.policy import IlrPolicy, Outcome, changed, unchanged
 from ilrflow.ilr_engine.records import Learner
 
 ADDRESS_FIELDS = ("AddLine1", "AddLine2", "AddLine3", "AddLine4")
 
 
-def change_of_name(record: Learner, changes: dict[str, Any], _: IlrPolicy) -> Outcome:
-    given = normalise.clean_name(str(changes.get("given_names", "")), "given_names")
-    family = normalise.clean_name(str(changes.get("family_name", "")), "family_name")
+def change_of_name(record: Learner, changes: ChangeOfName, _: IlrPolicy) -> Outcome:
+    given = normalise.clean_name(changes.given_names, "given_names")
+    family = normalise.clean_name(changes.family_name, "family_name")
     if (record.GivenNames, record.FamilyName) == (given, family):
         return unchanged(f"the ILR already records the name {given} {family}")
     record.GivenNames, record.FamilyName = given, family
     return changed(f"GivenNames and FamilyName set to {given} {family}")
 
 
-def change_of_address(record: Learner, changes: dict[str, Any], _: IlrPolicy) -> Outcome:
-    address = changes.get("address")
-    if not isinstance(address, dict) or not isinstance(address.get("lines"), list):
-        raise ChangeRejectedError("the change has no address with lines and a postcode")
-    lines = [normalise.clean_address_line(str(line)) for line in address["lines"]]
-    if not 1 <= len(lines) <= 4:
-        raise ChangeRejectedError("an address has 1 to 4 lines")
-    postcode = normalise.clean_postcode(str(address.get("postcode", "")))
+def change_of_address(record: Learner, changes: ChangeOfAddress, _: IlrPolicy) -> Outcome:
+    lines = [normalise.clean_address_line(line) for line in changes.address.lines]
+    postcode = normalise.clean_postcode(changes.address.postcode)
     new_lines = [*lines, *[None] * (4 - len(lines))]
     old = ([getattr(record, f) for f in ADDRESS_FIELDS], record.Postcode)
     if old == (new_lines, postcode):
@@ -42,14 +36,12 @@ def change_of_address(record: Learner, changes: dict[str, Any], _: IlrPolicy) ->
     return changed(f"address set to {', '.join(lines)}, {postcode}; PostcodePrior kept")
 
 
-def change_of_contact_details(record: Learner, changes: dict[str, Any], _: IlrPolicy) -> Outcome:
-    updates: dict[str, str] = {}
-    if changes.get("email") is not None:
-        updates["Email"] = normalise.clean_email(str(changes["email"]))
-    if changes.get("phone") is not None:
-        updates["TelNo"] = normalise.clean_phone(str(changes["phone"]))
-    if not updates:
-        return unchanged("the change gives neither an email nor a phone number")
+def change_of_contact_details(
+    record: Learner, changes: ChangeOfContactDetails, _: IlrPolicy
+) -> Outcome:
+    updates = {"Email": normalise.clean_email(changes.email)}
+    if changes.phone is not None:
+        updates["TelNo"] = normalise.clean_phone(changes.phone)
     differing = {k: v for k, v in updates.items() if getattr(record, k) != v}
     if not differing:
         return unchanged("the ILR already records these contact details")

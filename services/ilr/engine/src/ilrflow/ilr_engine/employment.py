@@ -8,8 +8,8 @@ when an ESM value such as the EII band changes), §4.4 (material impact, shown b
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
+from ilrflow.contracts.trackers import ChangeOfEmployer, ChangeOfWorkingHours
 from ilrflow.ilr_engine import normalise
 from ilrflow.ilr_engine.enrolment import employment_status
 from ilrflow.ilr_engine.policy import (
@@ -17,8 +17,6 @@ from ilrflow.ilr_engine.policy import (
     IlrPolicy,
     Outcome,
     changed,
-    date_field,
-    number_field,
     unchanged,
 )
 from ilrflow.ilr_engine.records import EmploymentStatus, Esm, Learner
@@ -27,14 +25,12 @@ IN_PAID_EMPLOYMENT = 10
 NOT_COPIED_TO_LATER_STATUS = frozenset({"EII", "OET"})  # OET 3 only on the change itself [D12]
 
 
-def change_of_employer(record: Learner, changes: dict[str, Any], _: IlrPolicy) -> Outcome:
-    effective = date_field(changes, "effective_date")
-    ern = _employer_ern(changes.get("employer"))
-    hours = number_field(changes, "weekly_hours")
-    status_code = _employment_status_code(changes.get("employment_status", IN_PAID_EMPLOYMENT))
-    if status_code != IN_PAID_EMPLOYMENT:
+def change_of_employer(record: Learner, changes: ChangeOfEmployer, _: IlrPolicy) -> Outcome:
+    effective, ern, hours = changes.effective_date, changes.employer.ern, changes.weekly_hours
+    if changes.employment_status != IN_PAID_EMPLOYMENT:
         return unchanged(
-            f"learner not in paid employment (EmpStat {status_code}): the change of employer is "
+            f"learner not in paid employment (EmpStat {changes.employment_status}): the change "
+            "of employer is "
             "kept on the tracker but the ILR is not changed"
         )
     current = _current_status(record, effective)
@@ -56,9 +52,10 @@ def change_of_employer(record: Learner, changes: dict[str, Any], _: IlrPolicy) -
     )
 
 
-def change_of_working_hours(record: Learner, changes: dict[str, Any], _: IlrPolicy) -> Outcome:
-    effective = date_field(changes, "effective_date")
-    hours = number_field(changes, "weekly_hours")
+def change_of_working_hours(
+    record: Learner, changes: ChangeOfWorkingHours, _: IlrPolicy
+) -> Outcome:
+    effective, hours = changes.effective_date, changes.weekly_hours
     current = _current_status(record, effective)
     if current.EmpStat != IN_PAID_EMPLOYMENT:
         return unchanged(f"learner not in paid employment (EmpStat {current.EmpStat})")
@@ -120,15 +117,3 @@ def _with_new_band(current: EmploymentStatus, effective: date, band: int) -> Emp
 def _add_status(record: Learner, status: EmploymentStatus) -> None:
     record.LearnerEmploymentStatus.append(status)
     record.LearnerEmploymentStatus.sort(key=lambda s: s.DateEmpStatApp)
-
-
-def _employer_ern(employer: object) -> str:
-    if not isinstance(employer, dict) or not str(employer.get("ern") or "").strip():
-        raise ChangeRejectedError("the change has no employer with an ern")
-    return str(employer["ern"])
-
-
-def _employment_status_code(value: object) -> int:
-    if isinstance(value, bool) or not str(value).isdigit():
-        raise ChangeRejectedError(f"employment_status {value!r} is not an EmpStat code")
-    return int(str(value))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Literal
 
 from ilrflow.ilr_engine.records import IlrLearner
@@ -75,24 +74,3 @@ def changed(reason: str) -> Outcome:
 
 def unchanged(reason: str) -> Outcome:
     return Outcome("no_ilr_change", reason)
-
-
-def date_field(changes: dict[str, Any], key: str) -> date:
-    value = changes.get(key)
-    if value is None:
-        raise ChangeRejectedError(f"the change has no {key}")
-    try:
-        return value if isinstance(value, date) else date.fromisoformat(str(value))
-    except ValueError as error:
-        raise ChangeRejectedError(f"{key} {value!r} is not a date") from error
-
-
-def optional_date_field(changes: dict[str, Any], key: str) -> date | None:
-    return date_field(changes, key) if changes.get(key) is not None else None
-
-
-def number_field(changes: dict[str, Any], key: str) -> float:
-    value = changes.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ChangeRejectedError(f"{key} must be a number of hours, got {value!r}")
-    return float(value)

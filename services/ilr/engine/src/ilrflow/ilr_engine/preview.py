@@ -7,21 +7,24 @@ same rule :func:`apply_tracker` uses (the QA-verification gate is the processor'
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
 
+from ilrflow.contracts.trackers import (
+    BreakInLearning,
+    ChangeOfEmployer,
+    ChangeOfWorkingHours,
+    ReturnToLearning,
+    Withdrawal,
+)
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX
 from ilrflow.ilr_engine import funding, normalise
-from ilrflow.ilr_engine.apply import evaluate
+from ilrflow.ilr_engine.apply import evaluate, load_changes
 from ilrflow.ilr_engine.patch import json_patch
-from ilrflow.ilr_engine.policy import (
-    ChangeRejectedError,
-    IlrPolicy,
-    date_field,
-    optional_date_field,
-)
+from ilrflow.ilr_engine.policy import ChangeRejectedError, IlrPolicy
 from ilrflow.ilr_engine.programme import restart_planned_end, withdraw_reason_of
 from ilrflow.ilr_engine.records import Aim, IlrLearner, Learner, dump, load
 
@@ -30,9 +33,17 @@ EII_BAND_MOST_HOURS = {5: 10.0, 6: 20.0, 7: 30.0, 8: funding.FULL_TIME_HOURS}
 
 
 def preview(
-    record: IlrLearner, tracker_type: str, changes: dict[str, Any], policy: IlrPolicy
+    record: IlrLearner,
+    tracker_type: str,
+    changes: Mapping[str, Any],
+    policy: IlrPolicy,
+    *,
+    previous_weekly_hours: float | None = None,
 ) -> dict[str, Any]:
-    """Computed values with their working, and the ILR change processing would make."""
+    """Computed values with their working, and the ILR change processing would make.
+
+    ``changes`` is the tracker's canonical form; ``previous_weekly_hours`` (from the enrolment,
+    not the request) lets a change of hours show its material impact and the OTJ before it."""
     try:
         learner = load(record)
     except ValidationError as error:
@@ -41,14 +52,15 @@ def preview(
     explain = _EXPLAINERS.get(tracker_type)
     if explain is not None:
         try:
-            entries.update(explain(learner, changes, policy))
+            parsed = load_changes(tracker_type, changes, policy)
+            entries.update(explain(learner, parsed, policy, previous_weekly_hours))
         except (ChangeRejectedError, KeyError, TypeError, ValueError) as error:
             entries["calculation_error"] = str(error)
     return entries
 
 
 def _dry_run(
-    learner: Learner, tracker_type: str, changes: dict[str, Any], policy: IlrPolicy
+    learner: Learner, tracker_type: str, changes: Mapping[str, Any], policy: IlrPolicy
 ) -> Entries:
     if tracker_type.startswith(CUSTOM_PREFIX):
         return {
@@ -80,10 +92,9 @@ def _rules(programme: Aim) -> tuple[funding.RuleSet, Entries]:
     return rules, {"funding_rules": {"value": rules.value, "working": working}}
 
 
-def _hours_on(learner: Learner, day: date, changes: dict[str, Any]) -> tuple[float | None, str]:
+def _hours_on(learner: Learner, day: date, given: float | None) -> tuple[float | None, str]:
     """Weekly hours: as given on the tracker, else the most the EII band on ``day`` allows."""
-    given = changes.get("previous_weekly_hours")
-    if isinstance(given, int | float) and not isinstance(given, bool):
+    if given is not None:
         return float(given), f"{given:g} h/week as given on the tracker"
     status = learner.status_on(day)
     band = status.esm_code("EII") if status else None
@@ -93,9 +104,9 @@ def _hours_on(learner: Learner, day: date, changes: dict[str, Any]) -> tuple[flo
     return hours, f"EII band {band} ({normalise.EII_BAND_TEXT[band]}), taken as {hours:g} h/week"
 
 
-def _break(learner: Learner, changes: dict[str, Any], _: IlrPolicy) -> Entries:
+def _break(learner: Learner, changes: BreakInLearning, _: IlrPolicy, __: float | None) -> Entries:
     programme = _current_programme(learner)
-    last_day = date_field(changes, "last_day_of_learning")
+    last_day = changes.last_day_of_learning
     before = (last_day - programme.LearnStartDate).days
     remaining = (programme.LearnPlanEndDate - last_day).days
     entries: Entries = {
@@ -108,18 +119,18 @@ def _break(learner: Learner, changes: dict[str, Any], _: IlrPolicy) -> Entries:
             "working": f"{programme.LearnPlanEndDate} - {last_day} = {remaining} days",
         },
     }
-    expected = optional_date_field(changes, "expected_return_date")
-    if expected is not None:
-        estimate = funding.default_planned_end_date(expected, last_day, programme.LearnPlanEndDate)
-        entries["expected_new_planned_end_date"] = estimate.as_json()
+    expected = changes.expected_return_date
+    estimate = funding.default_planned_end_date(expected, last_day, programme.LearnPlanEndDate)
+    entries["expected_new_planned_end_date"] = estimate.as_json()
     return entries
 
 
-def _return(learner: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Entries:
+def _return(
+    learner: Learner, changes: ReturnToLearning, policy: IlrPolicy, previous: float | None
+) -> Entries:
     programme = _current_programme(learner)
     rules, entries = _rules(programme)
-    return_date = date_field(changes, "return_date")
-    override = optional_date_field(changes, "planned_end_date")
+    return_date, override = changes.return_date, changes.planned_end_date
     new_end = restart_planned_end(learner, programme, return_date, override)
     entries["new_planned_end_date"] = new_end.as_json()
     last_day = programme.LearnActEndDate or programme.LearnStartDate
@@ -129,7 +140,7 @@ def _return(learner: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Ent
         "value": days,
         "working": f"({last_day} - {programme.original_start}) + ({end} - {return_date}) = {days}",
     }
-    hours, hours_text = _hours_on(learner, return_date, changes)
+    hours, hours_text = _hours_on(learner, return_date, previous)
     entries["minimum_duration_days"] = funding.minimum_duration_days(rules, hours).as_json()
     periods = [funding.HoursPeriod(days, hours or funding.FULL_TIME_HOURS)]
     entries.update(_otj_against_plan(programme, rules, periods, hours_text, policy))
@@ -160,16 +171,18 @@ def _otj_against_plan(
     }
 
 
-def _hours_change(learner: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Entries:
+def _hours_change(
+    learner: Learner,
+    changes: ChangeOfEmployer | ChangeOfWorkingHours,
+    policy: IlrPolicy,
+    previous: float | None,
+) -> Entries:
     programme = _current_programme(learner)
     rules, entries = _rules(programme)
-    effective = date_field(changes, "effective_date")
-    new_hours = float(changes["weekly_hours"])
-    old_hours, old_text = _hours_on(learner, effective, changes)
+    effective, new_hours = changes.effective_date, changes.weekly_hours
+    old_hours, old_text = _hours_on(learner, effective, previous)
     entries["eii_band"] = _eii_change(learner, effective, new_hours)
-    given = changes.get("previous_weekly_hours")
-    previous = float(given) if isinstance(given, int | float) and given else None
-    entries["material_impact"] = _material_impact(previous, new_hours, policy)
+    entries["material_impact"] = _material_impact(previous or None, new_hours, policy)
     entries.update(
         _otj_by_period(programme, rules, effective, old_hours, new_hours, old_text, policy)
     )
@@ -236,15 +249,17 @@ def _otj_by_period(
     }
 
 
-def _withdrawal(learner: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Entries:
-    reason = changes.get("reason")
+def _withdrawal(
+    learner: Learner, changes: Withdrawal, policy: IlrPolicy, _: float | None
+) -> Entries:
+    reason = changes.reason
     code = withdraw_reason_of(changes, policy)
-    mapped = isinstance(reason, str) and reason in policy.withdrawal_reason_map
+    mapped = reason in policy.withdrawal_reason_map
     how = f"tenant reason {reason!r} maps to" if mapped else "ESFA code"
     return {"withdraw_reason": {"value": code, "working": f"{how} WithdrawReason {code}"}}
 
 
-_EXPLAINERS = {
+_EXPLAINERS: dict[str, Callable[[Learner, Any, IlrPolicy, float | None], Entries]] = {
     "break_in_learning": _break,
     "return_to_learning": _return,
     "change_of_employer": _hours_change,

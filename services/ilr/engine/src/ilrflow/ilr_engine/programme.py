@@ -8,8 +8,13 @@ new aims, a withdrawal or change of programme closes them with CompStatus 3.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
+from ilrflow.contracts.trackers import (
+    BreakInLearning,
+    ChangeOfProgramme,
+    ReturnToLearning,
+    Withdrawal,
+)
 from ilrflow.contracts.trackers.withdrawal_reasons import ESFA_WITHDRAW_REASONS
 from ilrflow.ilr_engine import funding
 from ilrflow.ilr_engine.policy import (
@@ -17,8 +22,6 @@ from ilrflow.ilr_engine.policy import (
     IlrPolicy,
     Outcome,
     changed,
-    date_field,
-    optional_date_field,
     unchanged,
 )
 from ilrflow.ilr_engine.records import Aim, Fam, FinRecord, Learner
@@ -32,17 +35,14 @@ QAR_NEW_START_WINDOW_DAYS = 120
 FAMS_NOT_COPIED_ON_RESTART = frozenset({"ACT", "RES", "LSF"})
 
 
-def break_in_learning(record: Learner, changes: dict[str, Any], _: IlrPolicy) -> Outcome:
-    last_day = date_field(changes, "last_day_of_learning")
-    expected_return = optional_date_field(changes, "expected_return_date")
+def break_in_learning(record: Learner, changes: BreakInLearning, _: IlrPolicy) -> Outcome:
+    last_day = changes.last_day_of_learning
     aims = record.open_aims()
     if not aims:
         if record.aims_on_break():
             raise ChangeRejectedError("the learner is already on a break in learning")
         raise ChangeRejectedError("the learner has no open learning aim to put on a break")
     _not_before_start(aims, last_day, "last_day_of_learning")
-    if expected_return is not None and expected_return <= last_day:
-        raise ChangeRejectedError("expected_return_date must be after last_day_of_learning")
     for aim in aims:
         _end_aim(aim, last_day, BREAK)
     return changed(
@@ -51,11 +51,8 @@ def break_in_learning(record: Learner, changes: dict[str, Any], _: IlrPolicy) ->
     )
 
 
-def return_to_learning(record: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Outcome:
-    return_date = date_field(changes, "return_date")
-    override = optional_date_field(changes, "planned_end_date")
-    if override is not None and not str(changes.get("override_reason") or "").strip():
-        raise ChangeRejectedError("a planned_end_date override needs an override_reason")
+def return_to_learning(record: Learner, changes: ReturnToLearning, policy: IlrPolicy) -> Outcome:
+    return_date, override = changes.return_date, changes.planned_end_date
     on_break = record.aims_on_break()
     if not on_break:
         raise ChangeRejectedError("the learner is not on a break in learning")
@@ -216,9 +213,8 @@ def _return_reason(new_aims: list[Aim], programme_end: funding.Computed, policy:
     )
 
 
-def change_of_programme(record: Learner, changes: dict[str, Any], _: IlrPolicy) -> Outcome:
-    last_day = date_field(changes, "last_day_of_learning")
-    new_standard = _standard_code(changes.get("new_standard_code"))
+def change_of_programme(record: Learner, changes: ChangeOfProgramme, _: IlrPolicy) -> Outcome:
+    last_day, new_standard = changes.last_day_of_learning, changes.new_standard_code
     open_aims, on_break = record.open_aims(), record.aims_on_break()
     if not open_aims and not on_break:
         raise ChangeRejectedError(
@@ -241,8 +237,8 @@ def change_of_programme(record: Learner, changes: dict[str, Any], _: IlrPolicy) 
     )
 
 
-def withdrawal(record: Learner, changes: dict[str, Any], policy: IlrPolicy) -> Outcome:
-    last_day = date_field(changes, "last_day_of_learning")
+def withdrawal(record: Learner, changes: Withdrawal, policy: IlrPolicy) -> Outcome:
+    last_day = changes.last_day_of_learning
     code = withdraw_reason_of(changes, policy)
     open_aims, on_break = record.open_aims(), record.aims_on_break()
     if not open_aims and not on_break:
@@ -260,12 +256,13 @@ def withdrawal(record: Learner, changes: dict[str, Any], policy: IlrPolicy) -> O
     )
 
 
-def withdraw_reason_of(changes: dict[str, Any], policy: IlrPolicy) -> int:
+def withdraw_reason_of(changes: Withdrawal, policy: IlrPolicy) -> int:
     """The ESFA code of a withdrawal: ``withdraw_reason_code`` when the tracker service already
     mapped the tenant's reason (so the ILR service needs no copy of that mapping), else ``reason``.
     """
-    code = changes.get("withdraw_reason_code")
-    return withdraw_reason_code(code if code is not None else changes.get("reason"), policy)
+    if changes.withdraw_reason_code is not None:
+        return changes.withdraw_reason_code
+    return withdraw_reason_code(changes.reason, policy)
 
 
 def withdraw_reason_code(reason: object, policy: IlrPolicy) -> int:
@@ -315,17 +312,6 @@ def _not_before_start(aims: list[Aim], day: date, label: str) -> None:
             raise ChangeRejectedError(
                 f"{label} {day} is before aim {aim.AimSeqNumber}'s start {aim.LearnStartDate}"
             )
-
-
-def _standard_code(value: object) -> int:
-    text = (
-        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    )
-    if not text.isdigit() or not 1 <= int(text) <= 99999:
-        raise ChangeRejectedError(
-            f"new_standard_code {value!r} is not a standard code (1-5 digits)"
-        )
-    return int(text)
 
 
 def _aim_list(aims: list[Aim]) -> str:

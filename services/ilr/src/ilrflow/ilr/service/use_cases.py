@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from ilrflow.contracts.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from ilrflow.contracts.events import (
     Envelope,
     IlrState,
@@ -42,7 +43,6 @@ from ilrflow.ilr_engine import (
     published,
 )
 from ilrflow.platform.errors import TransientError
-from ilrflow.platform.http_errors import ApiError, not_found
 from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -202,7 +202,7 @@ class IlrService:
     async def get(self, principal: Principal, learner_id: str) -> IlrDocument:
         found = await self.repository.get(principal.tenant, learner_id)
         if found is None or found.learner is None or not may_see(principal, found):
-            raise not_found("ILR for learner", learner_id)
+            raise NotFound.of("ILR for learner", learner_id)
         return found
 
     async def history(self, principal: Principal, learner_id: str) -> list[dict[str, Any]]:
@@ -245,7 +245,7 @@ class IlrService:
             extra={"qa_verified": True, "qa_verified_by": principal.sub},
         )
         if not stored:
-            raise ApiError(409, "conflict", "The ILR changed meanwhile; try again.")
+            raise Conflict("The ILR changed meanwhile; try again.")
         self._events_written()
         return await self.get(principal, learner_id)
 
@@ -261,7 +261,7 @@ class IlrService:
                 prepared=self._clock(),
             )
         except ValueError as error:  # e.g. a 2025/26 file with no learner in the year
-            raise ApiError(422, "nothing_to_export", str(error)) from error
+            raise InvalidInput(str(error), code="nothing_to_export") from error
         return Export(filename=f"ILR-{ukprn}-{year}.xml", body=body)
 
     async def tenant_settings(self, principal: Principal) -> IlrSettings:
@@ -274,13 +274,11 @@ class IlrService:
         try:
             updated = IlrSettings.model_validate({**current.model_dump(), **fields})
         except ValidationError as error:
-            details = [
-                {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]}
+            problems = [
+                FieldProblem(field=".".join(str(p) for p in e["loc"]), reason=e["msg"])
                 for e in error.errors()
             ]
-            raise ApiError(
-                422, "validation_failed", "The ILR settings are not valid.", details
-            ) from error
+            raise InvalidInput("The ILR settings are not valid.", problems) from error
         await self.settings.save(principal.tenant, updated)
         return updated
 

@@ -10,6 +10,14 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, mo
 
 from ilrflow.contracts.events import Address, EmployerRef, Enrolment, LearnerSnapshot
 from ilrflow.contracts.identity import ROLES
+from ilrflow.contracts.trackers import (
+    ChangeOfAddress,
+    ChangeOfContactDetails,
+    ChangeOfEmployer,
+    ChangeOfName,
+    ChangeOfWorkingHours,
+    TrackerChanges,
+)
 from ilrflow.contracts.trackers.fields import AddressLine, Email, Ern, IlrName, Postcode, TelNo
 from ilrflow.ilr_engine import uln_is_valid
 
@@ -129,35 +137,37 @@ def snapshot_from_input(learner_id: str, data: LearnerIn) -> LearnerSnapshot:
 
 
 def apply_processed_tracker(
-    learner: LearnerSnapshot, tracker_type: str, changes: dict[str, Any]
+    learner: LearnerSnapshot, changes: TrackerChanges | None
 ) -> tuple[LearnerSnapshot, list[str]]:
-    """The master-record change a processed tracker makes; returns the new record and the
-    fields it changed. Programme-level types change only the enrolment's employer and hours here;
-    their ILR effect is the ILR service's business."""
+    """The master-record change a processed tracker makes (its ``changes`` loaded with the
+    catalogue's model; None for a custom type); returns the new record and the fields it changed.
+    Programme-level types change only the enrolment's employer and hours here; their ILR effect
+    is the ILR service's business."""
     updates: dict[str, Any] = {}
-    if tracker_type == "change_of_name":
-        updates = {k: changes[k] for k in ("given_names", "family_name") if changes.get(k)}
-    elif tracker_type == "change_of_address":
-        updates = {"address": Address.model_validate(changes["address"])}
-    elif tracker_type == "change_of_contact_details":
-        updates = {k: changes[k] for k in ("email", "phone") if changes.get(k) is not None}
-    elif tracker_type in ("change_of_employer", "change_of_working_hours"):
-        return _with_current_enrolment_changed(learner, changes)
+    match changes:
+        case ChangeOfName(given_names=given, family_name=family):
+            updates = {"given_names": given, "family_name": family}
+        case ChangeOfAddress(address=address):
+            updates = {"address": Address(lines=address.lines, postcode=address.postcode)}
+        case ChangeOfContactDetails(email=email, phone=phone):
+            updates = {"email": str(email)} | ({"phone": phone} if phone is not None else {})
+        case ChangeOfEmployer(employer=employer, weekly_hours=hours):
+            ref = EmployerRef(ern=employer.ern, name=employer.name)
+            return _with_current_enrolment_changed(
+                learner, {"employer": ref, "weekly_hours": hours}
+            )
+        case ChangeOfWorkingHours(weekly_hours=hours):
+            return _with_current_enrolment_changed(learner, {"weekly_hours": hours})
     changed = [k for k, v in updates.items() if getattr(learner, k) != v]
     return learner.model_copy(update=updates), changed
 
 
 def _with_current_enrolment_changed(
-    learner: LearnerSnapshot, changes: dict[str, Any]
+    learner: LearnerSnapshot, updates: dict[str, Any]
 ) -> tuple[LearnerSnapshot, list[str]]:
     if not learner.enrolments:
         return learner, []
     current = learner.enrolments[-1]
-    updates: dict[str, Any] = {}
-    if "employer" in changes:
-        updates["employer"] = EmployerRef.model_validate(changes["employer"])
-    if "weekly_hours" in changes:
-        updates["weekly_hours"] = float(changes["weekly_hours"])
     updated = current.model_copy(update=updates)
     if updated == current:
         return learner, []

@@ -10,7 +10,6 @@ from ilrflow.contracts.events import LearnerSnapshot, StaffUpdated
 from ilrflow.learner.domain.model import EnrolmentIn, LearnerIn, StaffIn
 from ilrflow.learner.service.use_cases import LearnerService
 from ilrflow.platform.auth import CurrentPrincipal, require_role
-from ilrflow.platform.http_errors import ApiError
 
 router = APIRouter(prefix="/v1", tags=["learners"])
 
@@ -40,14 +39,6 @@ async def create_learner(
     body: LearnerIn, principal: CurrentPrincipal, service: Service
 ) -> LearnerSnapshot:
     require_role(principal, "admin", "tutor")
-    if (
-        principal.has_role("tutor")
-        and not principal.has_role("admin")
-        and body.group not in principal.groups
-    ):
-        raise ApiError(
-            403, "forbidden", f"You may only create learners in your groups, not {body.group!r}."
-        )
     return await service.create_learner(principal, body)
 
 
@@ -84,13 +75,13 @@ async def enrol(
 @router.get("/groups", response_model=list[str], summary="Groups of the caller's tenant")
 async def groups(principal: CurrentPrincipal, service: Service) -> list[str]:
     require_role(principal, "admin", "tutor", "support", "operator", "ilr_qa")
-    return await service.repository.groups(principal.tenant)
+    return await service.groups(principal)
 
 
 @router.get("/me", summary="The caller: staff record or learner record")
 async def me(principal: CurrentPrincipal, service: Service) -> dict[str, object]:
     if principal.is_staff:
-        staff = await service.repository.get_staff(principal.tenant, principal.sub)
+        staff = await service.staff_record(principal)
         return {"kind": "staff", "principal": principal.model_dump(), "staff": staff}
     learner = await service.get_learner(principal, principal.sub)
     return {"kind": "learner", "principal": principal.model_dump(), "learner": learner}

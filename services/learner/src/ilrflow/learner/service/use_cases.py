@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ilrflow.contracts.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from ilrflow.contracts.events import (
     Envelope,
     LearnerSnapshot,
@@ -14,6 +15,7 @@ from ilrflow.contracts.events import (
     new_event,
 )
 from ilrflow.contracts.identity import Principal
+from ilrflow.contracts.trackers import read_changes
 from ilrflow.learner.adapters.repository import LearnerRepository, StaffAlreadyExistsError
 from ilrflow.learner.domain.model import (
     EnrolmentIn,
@@ -25,7 +27,6 @@ from ilrflow.learner.domain.model import (
     snapshot_from_input,
 )
 from ilrflow.platform.errors import TransientError
-from ilrflow.platform.http_errors import ApiError, not_found
 from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -46,21 +47,28 @@ class LearnerService:
         try:
             await self.repository.add_staff(principal.tenant, staff, [event])
         except StaffAlreadyExistsError as error:
-            raise ApiError(409, "conflict", f"Staff member {data.id!r} already exists.") from error
+            raise Conflict(f"Staff member {data.id!r} already exists.") from error
         self._events_written()
         return staff
 
     # --- learners -------------------------------------------------------------------------
 
+    async def staff_record(self, principal: Principal) -> StaffUpdated | None:
+        """The caller's own staff record, if they have been registered."""
+        return await self.repository.get_staff(principal.tenant, principal.sub)
+
+    async def groups(self, principal: Principal) -> list[str]:
+        return await self.repository.groups(principal.tenant)
+
     async def create_learner(self, principal: Principal, data: LearnerIn) -> LearnerSnapshot:
+        if not _may_create_in(principal, data.group):
+            raise Forbidden(f"You may only create learners in your groups, not {data.group!r}.")
         if data.primary_tutor_id is not None:
             tutor = await self.repository.get_staff(principal.tenant, data.primary_tutor_id)
             if tutor is None or "tutor" not in tutor.roles:
-                raise ApiError(
-                    422,
-                    "validation_failed",
+                raise InvalidInput(
                     f"primary_tutor_id {data.primary_tutor_id!r} is not a tutor of this tenant.",
-                    [{"field": "primary_tutor_id", "reason": "unknown tutor"}],
+                    [FieldProblem(field="primary_tutor_id", reason="unknown tutor")],
                 )
         learner = snapshot_from_input(new_learner_id(), data)
         event = self._learner_event(principal, LearnerUpdated(change="created", learner=learner))
@@ -82,7 +90,7 @@ class LearnerService:
         )
         event = self._learner_event(principal, payload)
         if not await self.repository.save_learner(principal.tenant, enrolled, version, [event]):
-            raise ApiError(409, "conflict", "The learner changed meanwhile; try again.")
+            raise Conflict("The learner changed meanwhile; try again.")
         self._events_written()
         return enrolled
 
@@ -107,7 +115,7 @@ class LearnerService:
     ) -> tuple[LearnerSnapshot, int]:
         found = await self.repository.get_learner(principal.tenant, learner_id)
         if found is None or not may_see(principal, found[0]):
-            raise not_found("learner", learner_id)
+            raise NotFound.of("learner", learner_id)
         return found
 
     def _learner_event(
@@ -133,9 +141,8 @@ class LearnerService:
         learner, version = found
         if await self.repository.has_applied(event.tenant, learner.id, event.id):
             return
-        changed_learner, changed_fields = apply_processed_tracker(
-            learner, tracker.tracker_type, tracker.changes
-        )
+        changes = read_changes(tracker.tracker_type, tracker.changes)
+        changed_learner, changed_fields = apply_processed_tracker(learner, changes)
         if not changed_fields:
             await self.repository.mark_event_seen(event.tenant, learner.id, event.id)
             return
@@ -159,6 +166,12 @@ class LearnerService:
         if not stored and not await self.repository.has_applied(event.tenant, learner.id, event.id):
             raise TransientError("learner changed concurrently; retrying")
         self._events_written()
+
+
+def _may_create_in(principal: Principal, group: str) -> bool:
+    """Admins create learners anywhere; a tutor only in their own groups."""
+    tutor_only = principal.has_role("tutor") and not principal.has_role("admin")
+    return not tutor_only or group in principal.groups
 
 
 def visible_groups(principal: Principal) -> list[str] | None:

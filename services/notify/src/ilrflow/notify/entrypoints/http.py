@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from ilrflow.notify.adapters.repository import NotifyRepository
 from ilrflow.notify.domain.model import TenantNotifySettings
+from ilrflow.notify.service.use_cases import NotifyService
 from ilrflow.platform.auth import CurrentPrincipal, require_role
-from ilrflow.platform.http_errors import not_found
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
 
-def get_repository(request: Request) -> NotifyRepository:
-    repository: NotifyRepository = request.app.state.notify_repository
-    return repository
+def get_service(request: Request) -> NotifyService:
+    service: NotifyService = request.app.state.notify_service
+    return service
 
 
-Repository = Annotated[NotifyRepository, Depends(get_repository)]
+Service = Annotated[NotifyService, Depends(get_service)]
 
 
 class NotificationView(BaseModel):
@@ -62,32 +61,27 @@ class DeliveryView(BaseModel):
 )
 async def list_notifications(
     principal: CurrentPrincipal,
-    repository: Repository,
+    service: Service,
     unread: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NotificationsPage:
-    documents = await repository.inbox(principal.tenant, principal.sub, unread, limit)
-    count = await repository.unread_count(principal.tenant, principal.sub)
-    return NotificationsPage(items=[NotificationView.of(d) for d in documents], unread=count)
+    inbox = await service.inbox(principal, unread, limit)
+    items = [NotificationView.of(d) for d in inbox.notifications]
+    return NotificationsPage(items=items, unread=inbox.unread)
 
 
 @router.get("/notifications/unread-count", summary="How many unread notifications the caller has")
-async def unread_count(principal: CurrentPrincipal, repository: Repository) -> dict[str, int]:
-    return {"unread": await repository.unread_count(principal.tenant, principal.sub)}
+async def unread_count(principal: CurrentPrincipal, service: Service) -> dict[str, int]:
+    return {"unread": await service.unread_count(principal)}
 
 
 @router.post(
     "/notifications/{notification_id}/read", response_model=NotificationView, summary="Mark read"
 )
 async def mark_read(
-    notification_id: str, principal: CurrentPrincipal, repository: Repository
+    notification_id: str, principal: CurrentPrincipal, service: Service
 ) -> NotificationView:
-    document = await repository.mark_read(
-        principal.tenant, principal.sub, notification_id, datetime.now(UTC)
-    )
-    if document is None:
-        raise not_found("notification", notification_id)
-    return NotificationView.of(document)
+    return NotificationView.of(await service.mark_read(principal, notification_id))
 
 
 @router.get(
@@ -97,12 +91,12 @@ async def mark_read(
 )
 async def deliveries(
     principal: CurrentPrincipal,
-    repository: Repository,
+    service: Service,
     status: Literal["pending", "sent", "failed", "not_sent"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryView]:
     require_role(principal, "operator", "admin")
-    documents = await repository.deliveries(principal.tenant, status, limit)
+    documents = await service.deliveries(principal, status, limit)
     return [DeliveryView.model_validate({**d, "id": d["_id"]}) for d in documents]
 
 
@@ -110,8 +104,7 @@ async def deliveries(
     "/notify-settings", response_model=TenantNotifySettings, summary="Tenant notify settings"
 )
 async def put_settings(
-    body: TenantNotifySettings, principal: CurrentPrincipal, repository: Repository
+    body: TenantNotifySettings, principal: CurrentPrincipal, service: Service
 ) -> TenantNotifySettings:
     require_role(principal, "admin")
-    await repository.save_settings(principal.tenant, body)
-    return body
+    return await service.save_settings(principal, body)

@@ -1,18 +1,29 @@
-"""Notify use cases: keep the recipient projection, turn tracker events into notifications."""
+"""Notify use cases: keep the recipient projection, turn tracker events into notifications, and
+serve each caller's inbox."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from ilrflow.contracts.errors import NotFound
 from ilrflow.contracts.events import Envelope, LearnerUpdated, StaffUpdated
+from ilrflow.contracts.identity import Principal
 from ilrflow.notify.adapters.repository import NotifyRepository
+from ilrflow.notify.domain.model import TenantNotifySettings
 from ilrflow.notify.domain.projection import learner_contact_from, staff_member_from
 from ilrflow.notify.domain.rules import decide
 from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
+
+Document = dict[str, Any]
+
+
+class Inbox(NamedTuple):
+    notifications: list[Document]
+    unread: int
 
 
 class NotifyService:
@@ -44,3 +55,31 @@ class NotifyService:
         added = await self.repository.add(decision.notifications, self._clock())
         if any(n.channel == "email" for n in decision.notifications) and added:
             self._emails_queued()
+
+    # --- the caller's inbox and the tenant's deliveries ---------------------------------------
+
+    async def inbox(self, principal: Principal, unread_only: bool, limit: int) -> Inbox:
+        found = await self.repository.inbox(principal.tenant, principal.sub, unread_only, limit)
+        return Inbox(found, await self.unread_count(principal))
+
+    async def unread_count(self, principal: Principal) -> int:
+        return await self.repository.unread_count(principal.tenant, principal.sub)
+
+    async def mark_read(self, principal: Principal, notification_id: str) -> Document:
+        document = await self.repository.mark_read(
+            principal.tenant, principal.sub, notification_id, self._clock()
+        )
+        if document is None:
+            raise NotFound.of("notification", notification_id)
+        return document
+
+    async def deliveries(
+        self, principal: Principal, status: str | None, limit: int
+    ) -> list[Document]:
+        return await self.repository.deliveries(principal.tenant, status, limit)
+
+    async def save_settings(
+        self, principal: Principal, settings: TenantNotifySettings
+    ) -> TenantNotifySettings:
+        await self.repository.save_settings(principal.tenant, settings)
+        return settings

@@ -1,22 +1,29 @@
-"""What the tracker domain refuses, as exceptions the HTTP layer maps to status codes.
+"""What the tracker domain refuses, as kinds of the shared domain errors (the platform maps each
+kind to its HTTP status).
 
-``IllegalTransition`` -> 409 with the current state; ``VersionConflict`` -> 409 (or 412 for
-If-Match) with the current version; ``InvalidCommandError`` -> 422 naming the field and the reason.
+``IllegalTransition`` is a conflict with the current state; ``VersionConflict`` a conflict with
+the current version; ``InvalidCommandError`` names the field and the reason.
 """
 
 from __future__ import annotations
 
+from ilrflow.contracts.errors import Conflict, FieldProblem, InvalidInput
 
-class IllegalTransition(Exception):  # noqa: N818 - the domain's name for the refusal
+
+class IllegalTransition(Conflict):
     """The action is not allowed in the tracker's current state."""
 
     def __init__(self, current_state: str, action: str) -> None:
         self.current_state = current_state
         self.action = action
-        super().__init__(f"cannot {action} a tracker that is {current_state}")
+        super().__init__(
+            f"cannot {action} a tracker that is {current_state}",
+            code="illegal_transition",
+            details={"current_state": current_state},
+        )
 
 
-class VersionConflict(Exception):  # noqa: N818 - the domain's name for the refusal
+class VersionConflict(Conflict):
     """The caller acted on a stale copy: someone changed the tracker since they read it."""
 
     def __init__(self, current_version: int, expected_version: int | None = None) -> None:
@@ -24,14 +31,16 @@ class VersionConflict(Exception):  # noqa: N818 - the domain's name for the refu
         self.expected_version = expected_version
         super().__init__(
             f"the tracker is at version {current_version}, not {expected_version}; "
-            "reload it and try again"
+            "reload it and try again",
+            code="version_conflict",
+            details={"current_version": current_version},
         )
 
 
-class InvalidCommandError(ValueError):
+class InvalidCommandError(InvalidInput, ValueError):
     """A command's own input is wrong (e.g. a rejection without a reason)."""
 
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
         self.reason = reason
-        super().__init__(f"{field}: {reason}")
+        super().__init__(f"{field}: {reason}", [FieldProblem(field=field, reason=reason)])

@@ -1,8 +1,9 @@
 """Who may do what to which tracker, and who gets it: the tenant policy applied to an actor.
 
-Every check returns a :class:`Decision`; a refusal carries a ``code`` the HTTP layer maps to a
-status (``not_visible`` -> 404 so a caller never learns the learner exists, ``unknown_type`` ->
-422, the rest -> 403) and a ``reason`` a person can read.
+Every check returns a :class:`Decision`; a refusal carries a ``code`` and a ``reason`` a person
+can read. :func:`refusal` turns a refused decision into the domain error it is: ``not_visible``
+is "not found" (a caller never learns the learner exists), ``unknown_type`` is invalid input, the
+rest are :class:`Refused` (forbidden).
 
 Visibility (group scoping): a learner sees only themselves (their id is the token's subject);
 staff see learners in their groups; admins see every learner when the tenant's
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from ilrflow.contracts.errors import DomainError, FieldProblem, Forbidden, InvalidInput, NotFound
 from ilrflow.tracker.domain.actors import Actor, StaffLike
 from ilrflow.tracker.domain.policy import TenantTrackerSettings, Verb
 
@@ -34,15 +36,27 @@ class Decision:
 
     def raise_if_refused(self) -> None:
         if not self.allowed:
-            raise Refused(self)
+            raise refusal(self)
 
 
-class Refused(Exception):  # noqa: N818 - reads as "permission refused" at the call site
+class Refused(Forbidden):
+    """The actor may not do this; ``code`` says which rule said no."""
+
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
-        self.code = decision.code
         self.reason = decision.reason
-        super().__init__(decision.reason)
+        super().__init__(decision.reason, code=decision.code or "forbidden")
+
+
+def refusal(decision: Decision) -> DomainError:
+    """The error a refused decision raises."""
+    if decision.code == "not_visible":
+        return NotFound("Not found here.")
+    if decision.code == "unknown_type":
+        # An unknown type is a fault in the request, so it names the field like any other.
+        problem = FieldProblem(field="type", reason=decision.reason)
+        return InvalidInput(decision.reason, [problem], code="unknown_type")
+    return Refused(decision)
 
 
 ALLOWED = Decision(True)

@@ -7,22 +7,19 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ilrflow.contracts.errors import FieldProblem, InvalidInput
 from ilrflow.contracts.trackers import (
     CUSTOM_PREFIX,
-    ChangesInvalid,
     CustomFieldDefinition,
     CustomTypeDefinition,
     changes_schema,
 )
 from ilrflow.platform.auth import CurrentPrincipal, Principal, require_role
-from ilrflow.platform.http_errors import ApiError, error_body
+from ilrflow.platform.http_errors import ApiError
 from ilrflow.tracker.adapters.repository import TrackerFilter
-from ilrflow.tracker.domain.errors import IllegalTransition, InvalidCommandError, VersionConflict
-from ilrflow.tracker.domain.permissions import Refused
 from ilrflow.tracker.domain.policy import AllocationRule, TenantTrackerSettings, TypeSettings
 from ilrflow.tracker.domain.tracker import Tracker
 from ilrflow.tracker.entrypoints.export import trackers_workbook
@@ -333,21 +330,9 @@ async def list_trackers(
 )
 async def export_trackers(principal: CurrentPrincipal, service: Service, where: Filter) -> Response:
     require_role(principal, "admin", "tutor", "support", "operator", "ilr_qa")
-    trackers: list[Tracker] = []
-    after = None
-    while True:
-        batch = await service.list_trackers(principal, where, after, 500)
-        trackers.extend(batch)
-        if len(batch) < 500:
-            break
-        after = (batch[-1].raised_at, batch[-1].id)
-    learners = {
-        t.learner_id: await service.projections.learner(principal.tenant, t.learner_id)
-        for t in trackers
-    }
-    staff = {s.id: s for s in await service.projections.staff_of_tenant(principal.tenant)}
+    found = await service.export(principal, where)
     return Response(
-        trackers_workbook(trackers, learners, staff),
+        trackers_workbook(found.trackers, found.learners, found.staff),
         media_type=XLSX,
         headers={"content-disposition": 'attachment; filename="trackers.xlsx"'},
     )
@@ -436,10 +421,8 @@ async def cancel_tracker(
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _invalid(field: str, reason: str) -> ApiError:
-    return ApiError(
-        422, "validation_failed", f"{field}: {reason}", [{"field": field, "reason": reason}]
-    )
+def _invalid(field: str, reason: str) -> InvalidInput:
+    return InvalidInput(f"{field}: {reason}", [FieldProblem(field=field, reason=reason)])
 
 
 def _expected_version(from_body: int | None, if_match: str | None) -> int | None:
@@ -468,51 +451,4 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         raise ApiError(400, "bad_cursor", "The cursor is not one this API issued.") from error
 
 
-_REFUSAL_STATUS = {
-    "not_visible": 404,
-    "unknown_type": 422,
-    "type_disabled": 403,
-    "forbidden": 403,
-    "two_person_control": 403,
-    "qa_locked": 403,
-}
-
-
-def install_domain_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(Refused)
-    async def _refused(_: Request, error: Refused) -> JSONResponse:
-        code = error.decision.code or "forbidden"
-        status = _REFUSAL_STATUS.get(code, 403)
-        if status == 404:
-            return JSONResponse(error_body("not_found", "Not found here."), 404)
-        # An unknown type is a fault in the request, so it names the field like any other 422.
-        details = [{"field": "type", "reason": error.reason}] if status == 422 else None
-        return JSONResponse(error_body(code, error.decision.reason, details), status)
-
-    @app.exception_handler(ChangesInvalid)
-    async def _invalid(_: Request, error: ChangesInvalid) -> JSONResponse:
-        return JSONResponse(
-            error_body("validation_failed", str(error), [dict(p) for p in error.problems]), 422
-        )
-
-    @app.exception_handler(IllegalTransition)
-    async def _illegal(_: Request, error: IllegalTransition) -> JSONResponse:
-        return JSONResponse(
-            error_body("illegal_transition", str(error), {"current_state": error.current_state}),
-            409,
-        )
-
-    @app.exception_handler(VersionConflict)
-    async def _stale(_: Request, error: VersionConflict) -> JSONResponse:
-        return JSONResponse(
-            error_body("version_conflict", str(error), {"current_version": error.current_version}),
-            409,
-        )
-
-    @app.exception_handler(InvalidCommandError)
-    async def _bad_command(_: Request, error: InvalidCommandError) -> JSONResponse:
-        details = [{"field": error.field, "reason": error.reason}]
-        return JSONResponse(error_body("validation_failed", str(error), details), 422)
-
-
-__all__ = ["Principal", "install_domain_error_handlers", "router"]
+__all__ = ["Principal", "router"]

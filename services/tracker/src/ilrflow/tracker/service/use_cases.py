@@ -7,11 +7,19 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from ilrflow.contracts.errors import (
+    Conflict,
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+    problems_summary,
+)
 from ilrflow.contracts.events import Envelope, IlrUpdated, Payload, new_event
 from ilrflow.contracts.identity import Principal
 from ilrflow.contracts.trackers import (
@@ -22,14 +30,17 @@ from ilrflow.contracts.trackers import (
 )
 from ilrflow.ilr_engine import IlrPolicy, preview
 from ilrflow.platform.errors import TransientError
-from ilrflow.platform.http_errors import ApiError, not_found
-from ilrflow.tracker.adapters.projections import IlrView, LearnerView, ProjectionRepository
+from ilrflow.tracker.adapters.projections import (
+    IlrView,
+    LearnerView,
+    ProjectionRepository,
+    StaffView,
+)
 from ilrflow.tracker.adapters.repository import TrackerFilter, TrackerRepository
 from ilrflow.tracker.domain.actors import Actor
 from ilrflow.tracker.domain.ilr_state import break_started
 from ilrflow.tracker.domain.permissions import (
     Decision,
-    Refused,
     allocate,
     candidate_processors,
     check_qa_lock,
@@ -41,6 +52,7 @@ from ilrflow.tracker.domain.permissions import (
     may_raise,
     may_reject,
     may_see_tracker,
+    refusal,
 )
 from ilrflow.tracker.domain.policy import TenantTrackerSettings, TypeSettings
 from ilrflow.tracker.domain.tracker import Tracker
@@ -71,12 +83,23 @@ class RaiseResult(NamedTuple):
     replayed: bool
 
 
-class IdempotencyKeyReusedError(ApiError):
+@dataclass(frozen=True)
+class TrackersExport:
+    """The trackers a caller exports, with the learners and staff the spreadsheet names."""
+
+    trackers: list[Tracker]
+    learners: dict[str, LearnerView | None]
+    staff: dict[str, StaffView]
+
+
+EXPORT_BATCH = 500
+
+
+class IdempotencyKeyReusedError(Conflict):
     def __init__(self) -> None:
         super().__init__(
-            409,
-            "idempotency_key_reused",
             "This Idempotency-Key was used for a different request; use a new key.",
+            code="idempotency_key_reused",
         )
 
 
@@ -108,7 +131,7 @@ class TrackerService:
         except ValidationError as error:
             raise _settings_invalid(error) from error
         if not await self.trackers.save_settings(principal.tenant, updated, version):
-            raise ApiError(409, "conflict", "The settings changed meanwhile; try again.")
+            raise Conflict("The settings changed meanwhile; try again.")
         return updated
 
     async def set_type_settings(
@@ -116,7 +139,7 @@ class TrackerService:
     ) -> TenantTrackerSettings:
         settings = await self.settings(principal)
         if settings.type_info(tracker_type) is None:
-            raise not_found("tracker type", tracker_type)
+            raise NotFound.of("tracker type", tracker_type)
         return await self.update_settings(
             principal, lambda s: s.with_type_settings(tracker_type, type_settings)
         )
@@ -230,18 +253,22 @@ class TrackerService:
             material_impact_threshold_percent=settings.material_impact_threshold,
             withdrawal_reason_map=dict(settings.withdrawal_reason_map),
         )
-        inputs = _preview_inputs(tracker_type, parsed.model_dump(mode="json"), learner)
-        return preview(ilr.learner, tracker_type, inputs, policy) or None
+        changes = parsed.model_dump(mode="json")
+        previous = _previous_weekly_hours(tracker_type, learner)
+        return (
+            preview(ilr.learner, tracker_type, changes, policy, previous_weekly_hours=previous)
+            or None
+        )
 
     # --- reading --------------------------------------------------------------------------
 
     async def get(self, principal: Principal, tracker_id: str) -> Tracker:
         tracker = await self.trackers.get(principal.tenant, tracker_id)
         if tracker is None:
-            raise not_found("tracker", tracker_id)
+            raise NotFound.of("tracker", tracker_id)
         settings = await self.settings(principal)
         if not may_see_tracker(settings, Actor.of(principal), tracker):
-            raise not_found("tracker", tracker_id)
+            raise NotFound.of("tracker", tracker_id)
         return tracker
 
     async def list_trackers(
@@ -261,6 +288,23 @@ class TrackerService:
             scope = TrackerFilter(**{**where.__dict__, "visible_groups": sorted(actor.groups)})
         return await self.trackers.find(principal.tenant, scope, after, limit)
 
+    async def export(self, principal: Principal, where: TrackerFilter) -> TrackersExport:
+        """Every tracker the caller may list under ``where``, newest first, without pages."""
+        trackers: list[Tracker] = []
+        after = None
+        while True:
+            batch = await self.list_trackers(principal, where, after, EXPORT_BATCH)
+            trackers.extend(batch)
+            if len(batch) < EXPORT_BATCH:
+                break
+            after = (batch[-1].raised_at, batch[-1].id)
+        learners = {
+            t.learner_id: await self.projections.learner(principal.tenant, t.learner_id)
+            for t in trackers
+        }
+        staff = {s.id: s for s in await self.projections.staff_of_tenant(principal.tenant)}
+        return TrackersExport(trackers, learners, staff)
+
     # --- workflow -------------------------------------------------------------------------
 
     async def allocate(
@@ -272,11 +316,9 @@ class TrackerService:
             _allowed(may_allocate(settings, actor, tracker))
             staff = await self.projections.staff_member(principal.tenant, to)
             if staff is None:
-                raise ApiError(
-                    422,
-                    "validation_failed",
+                raise InvalidInput(
                     f"No staff member {to!r} in this tenant.",
-                    [{"field": "allocated_to", "reason": "unknown staff member"}],
+                    [FieldProblem(field="allocated_to", reason="unknown staff member")],
                 )
             ilr = await self.projections.ilr_of(principal.tenant, tracker.learner_id)
             decision = may_be_allocated(
@@ -286,11 +328,9 @@ class TrackerService:
                 ilr_qa_verified=bool(ilr and ilr.qa_verified),
             )
             if not decision:
-                raise ApiError(
-                    422,
-                    "validation_failed",
+                raise InvalidInput(
                     f"{to} may not process it: {decision.reason}",
-                    [{"field": "allocated_to", "reason": decision.reason}],
+                    [FieldProblem(field="allocated_to", reason=decision.reason)],
                 )
             return tracker.allocate(to, actor, self._clock(), expected_version=expected_version)
 
@@ -413,11 +453,10 @@ class TrackerService:
         payloads = await action(tracker, settings, Actor.of(principal))
         events = self._events(principal, tracker, payloads)
         if not await self.trackers.save(tracker, loaded_version, events):
-            raise ApiError(
-                409,
-                "version_conflict",
+            raise Conflict(
                 "The tracker changed meanwhile; reload it and try again.",
-                {"current_version": (await self.get(principal, tracker_id)).version},
+                code="version_conflict",
+                details={"current_version": (await self.get(principal, tracker_id)).version},
             )
         if events:
             self._events_written()
@@ -440,7 +479,7 @@ class TrackerService:
     async def _learner(self, principal: Principal, learner_id: str) -> LearnerView:
         learner = await self.projections.learner(principal.tenant, learner_id)
         if learner is None:
-            raise not_found("learner", learner_id)
+            raise NotFound.of("learner", learner_id)
         return learner
 
     # --- consumers ------------------------------------------------------------------------
@@ -470,7 +509,7 @@ class TrackerService:
 
 def _allowed(decision: Decision) -> None:
     if not decision:
-        raise Refused(decision)
+        raise refusal(decision)
 
 
 def _check_programme(parsed: ChangesModel, learner: LearnerView, ilr: IlrView | None) -> None:
@@ -483,34 +522,28 @@ def _check_programme(parsed: ChangesModel, learner: LearnerView, ilr: IlrView | 
         parsed, programme.start_date, programme.planned_end_date, on_break_since
     )
     if problems:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "The change does not fit the learner's programme: "
-            + "; ".join(f"{p['field']}: {p['reason']}" for p in problems),
-            list(problems),
+        raise InvalidInput(
+            f"The change does not fit the learner's programme: {problems_summary(problems)}",
+            problems,
         )
 
 
 HOURS_TYPES = frozenset({"change_of_employer", "change_of_working_hours"})
 
 
-def _preview_inputs(
-    tracker_type: str, changes: dict[str, Any], learner: LearnerView | None
-) -> dict[str, Any]:
-    """The tracker's changes plus what the preview needs but the request does not carry: the
-    weekly hours before the change (from the enrolment), so the material-impact check against
-    the tenant's threshold and the OTJ minimum before the change can be shown."""
+def _previous_weekly_hours(tracker_type: str, learner: LearnerView | None) -> float | None:
+    """What the preview needs but the request does not carry: the weekly hours before the change
+    (from the enrolment), so the material-impact check against the tenant's threshold and the
+    OTJ minimum before the change can be shown."""
     programme = learner.current_programme if learner else None
     if tracker_type not in HOURS_TYPES or programme is None or not programme.weekly_hours:
-        return changes
-    return {**changes, "previous_weekly_hours": programme.weekly_hours}
+        return None
+    return programme.weekly_hours
 
 
-def _settings_invalid(error: ValidationError) -> ApiError:
-    details = [
-        {"field": ".".join(str(part) for part in e["loc"]) or "settings", "reason": e["msg"]}
+def _settings_invalid(error: ValidationError) -> InvalidInput:
+    problems = [
+        FieldProblem(field=".".join(str(part) for part in e["loc"]) or "settings", reason=e["msg"])
         for e in error.errors()
     ]
-    summary = "; ".join(f"{d['field']}: {d['reason']}" for d in details)
-    return ApiError(422, "validation_failed", f"The settings are not valid: {summary}", details)
+    return InvalidInput(f"The settings are not valid: {problems_summary(problems)}", problems)

@@ -16,6 +16,7 @@ from ilrflow.contracts.trackers.catalogue import (
     custom_type_info,
     custom_type_name,
     parse_changes,
+    read_changes,
     type_info,
 )
 from ilrflow.contracts.trackers.custom import (
@@ -75,5 +76,6 @@ __all__ = [
     "custom_type_info",
     "custom_type_name",
     "parse_changes",
+    "read_changes",
     "type_info",
 ]

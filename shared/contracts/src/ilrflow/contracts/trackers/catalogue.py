@@ -268,6 +268,20 @@ def parse_changes(
         raise ChangesInvalid(problems_from_validation_error(error)) from error
 
 
+def read_changes(
+    tracker_type: str, changes: Any, *, withdrawal_reasons: Mapping[str, int] | None = None
+) -> TrackerChanges | None:
+    """A published tracker's ``changes`` loaded with the model the tracker service validated them
+    with; None for a tenant's own (custom) type, whose form only the tracker service knows.
+    Raises :class:`ChangesInvalid` when the payload breaks its contract. ``withdrawal_reasons``
+    as for :func:`parse_changes`."""
+    if tracker_type not in TRACKER_TYPES:
+        return None
+    parsed = parse_changes(tracker_type, changes, withdrawal_reasons=withdrawal_reasons)
+    assert isinstance(parsed, TrackerChanges)  # a built-in type has a built-in model
+    return parsed
+
+
 def _parse_custom_changes(
     definition: CustomTypeDefinition, changes: Mapping[str, Any]
 ) -> CustomChanges:

@@ -8,27 +8,31 @@ translated into this form, so HTTP callers never see pydantic's wording or its l
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, TypedDict
+from typing import Any
 
 from pydantic import ValidationError
 
+from ilrflow.contracts.errors import FieldProblem, InvalidInput, problems_summary
+
 CHANGES_ROOT = "changes"
 
+__all__ = [
+    "CHANGES_ROOT",
+    "ChangesInvalid",
+    "CrossFieldError",
+    "FieldProblem",
+    "dotted",
+    "problem",
+    "problems_from_validation_error",
+    "raise_if_any",
+]
 
-class FieldProblem(TypedDict):
-    """One thing wrong with a request: where (dotted path) and why (plain English)."""
 
-    field: str
-    reason: str
-
-
-class ChangesInvalid(ValueError):  # noqa: N818 - the name the HTTP layer and services use
+class ChangesInvalid(InvalidInput, ValueError):  # noqa: N818 - the name services use
     """The ``changes`` of a tracker break the ILR's rules; ``problems`` lists every one."""
 
     def __init__(self, problems: Sequence[FieldProblem]) -> None:
-        self.problems: list[FieldProblem] = list(problems)
-        summary = "; ".join(f"{p['field']}: {p['reason']}" for p in self.problems)
-        super().__init__(f"invalid changes: {summary}")
+        super().__init__(f"invalid changes: {problems_summary(problems)}", problems)
 
 
 class CrossFieldError(ValueError):
