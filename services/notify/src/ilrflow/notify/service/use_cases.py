@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ilrflow.contracts.events import Envelope, LearnerUpdated, StaffUpdated
-from ilrflow.notify.adapters.repository import NotifyRepository
 from ilrflow.notify.domain.projection import learner_contact_from, staff_member_from
 from ilrflow.notify.domain.rules import decide
+from ilrflow.notify.service.ports import NotifyStore
 from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -18,7 +18,7 @@ log = get_logger(__name__)
 class NotifyService:
     def __init__(
         self,
-        repository: NotifyRepository,
+        repository: NotifyStore,
         emails_queued: Callable[[], None],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

@@ -1,0 +1,31 @@
+"""What the notify use cases need of storage, as a protocol: the MongoDB adapter satisfies it
+(mypy checks it where bootstrap wires it in) and the unit tests' in-memory fake does too."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from ilrflow.notify.domain.model import (
+    LearnerContact,
+    Notification,
+    RecipientDirectory,
+    StaffMember,
+)
+
+
+class NotifyStore(Protocol):
+    """The recipient projection and the inbox, keyed so that a notification is stored once."""
+
+    async def upsert_staff(self, tenant: str, staff: StaffMember) -> None: ...
+
+    async def upsert_learner(self, tenant: str, learner: LearnerContact) -> None: ...
+
+    async def directory(self, tenant: str, learner_ids: Sequence[str]) -> RecipientDirectory:
+        """The tenant's staff, these learners and the tenant's settings."""
+        ...
+
+    async def add(self, notifications: Sequence[Notification], now: datetime) -> int:
+        """Insert those whose id is not stored yet; returns how many were new."""
+        ...
