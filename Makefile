@@ -14,6 +14,7 @@ help:
 	@echo "make run    install what is missing, start Kafka, FerretDB and the five services, seed a demo tenant"
 	@echo "make lane LANE=acme   a dedicated lane's five processes beside make run (8101-8105)"
 	@echo "make test   the whole suite (lint, unit, end-to-end) against its own fresh stack"
+	@echo "make test-unit  the tests that need no stack (domain, use cases through fakes, contracts)"
 	@echo "make lint   ruff + mypy        make docs   regenerate docs/asyncapi.yaml and docs/openapi/"
 	@echo "make faults the long fault run  make bench  the pipeline benchmark (docs/benchmark.md)"
 	@echo "./ilrflow  the operator CLI (./ilrflow --help; finds uv in ~/.local/bin)"
@@ -36,7 +37,9 @@ test: install
 	  $(TEST_ENV) ILRFLOW_STACK_FRESH=1 deploy/local/stack.sh up; \
 	  $(TEST_ENV) $(UV) run --locked pytest $(PYTEST_ARGS)
 
-test-unit: install
+# No `install`: these tests need no Kafka, FerretDB, Java or Go, only the Python environment
+# (which `uv run --locked` syncs).
+test-unit:
 	@$(UV) run --locked pytest -m "not e2e" $(PYTEST_ARGS)
 
 # `make faults` and `make bench` run on a Kafka and FerretDB of their own (restarting a broker

@@ -1,9 +1,13 @@
-"""Factories for audit unit tests: real wire records made with the shared contract."""
+"""Factories for audit unit tests: real wire records made with the shared contract. This folder
+goes on ``sys.path`` so the tests can share ``audit_fakes`` (the suite runs with
+``--import-mode=importlib``, which does not)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +21,8 @@ from ilrflow.contracts.events import (
     new_event,
     to_wire,
 )
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 

@@ -14,13 +14,14 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ilrflow.audit.adapters.repository import AlreadyStoredError, AuditRepository
+from ilrflow.audit.adapters.repository import AlreadyStoredError
 from ilrflow.audit.domain.chain import GENESIS_HASH, chain
 from ilrflow.audit.domain.duplicates import decide_delivery, with_delivery
 from ilrflow.audit.domain.ingest import HeaderValue, entry_from_record
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
 from ilrflow.audit.domain.timeline import TimelineLine, belongs_on_timeline, timeline_line
 from ilrflow.audit.domain.verify import ChainTail
+from ilrflow.audit.service.ports import AuditLogWriter
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class RawRecord:
 
 
 class AuditIngest:
-    def __init__(self, repository: AuditRepository) -> None:
+    def __init__(self, repository: AuditLogWriter) -> None:
         self.repository = repository
 
     async def store_batch(self, topic: str, partition: int, records: Sequence[RawRecord]) -> int:

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from ilrflow.audit.adapters.repository import AuditRepository
 from ilrflow.audit.domain.export import export_csv, export_xlsx
 from ilrflow.audit.domain.lookup import Ref, buckets_to_read, key_for, paginate, select
 from ilrflow.audit.domain.query import AuditPage, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.timeline import TimelineLine
 from ilrflow.audit.domain.verify import AuditVerification, verify_all
+from ilrflow.audit.service.ports import AuditLogReader
 from ilrflow.contracts.errors import NotFound
 from ilrflow.contracts.events import AuditAccessed, new_event
 from ilrflow.contracts.identity import Principal
@@ -35,7 +35,7 @@ AccessAction = Literal["search", "get", "timeline", "export_csv", "export_xlsx",
 
 
 class AuditQueries:
-    def __init__(self, repository: AuditRepository, reads_recorded: Callable[[], None]) -> None:
+    def __init__(self, repository: AuditLogReader, reads_recorded: Callable[[], None]) -> None:
         self.repository = repository
         self._reads_recorded = reads_recorded
 

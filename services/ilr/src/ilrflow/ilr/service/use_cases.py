@@ -30,10 +30,10 @@ from ilrflow.contracts.events import (
 )
 from ilrflow.contracts.identity import Principal
 from ilrflow.contracts.trackers import TRACKER_TYPES
-from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument, IlrRepository
-from ilrflow.ilr.adapters.settings import IlrSettingsRepository
+from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.domain.view import published_patch
+from ilrflow.ilr.service.ports import IlrSettingsStore, IlrStore
 from ilrflow.ilr_engine import (
     IlrLearner,
     TrackerApplication,
@@ -72,8 +72,8 @@ class Export:
 class IlrService:
     def __init__(
         self,
-        repository: IlrRepository,
-        settings: IlrSettingsRepository,
+        repository: IlrStore,
+        settings: IlrSettingsStore,
         events_written: Callable[[], None],
         default_ukprn: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),

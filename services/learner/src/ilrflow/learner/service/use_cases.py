@@ -16,7 +16,7 @@ from ilrflow.contracts.events import (
 )
 from ilrflow.contracts.identity import Principal
 from ilrflow.contracts.trackers import read_changes
-from ilrflow.learner.adapters.repository import LearnerRepository, StaffAlreadyExistsError
+from ilrflow.learner.adapters.repository import StaffAlreadyExistsError
 from ilrflow.learner.domain.model import (
     EnrolmentIn,
     LearnerIn,
@@ -26,6 +26,7 @@ from ilrflow.learner.domain.model import (
     new_learner_id,
     snapshot_from_input,
 )
+from ilrflow.learner.service.ports import LearnerStore
 from ilrflow.platform.errors import TransientError
 from ilrflow.platform.logging import get_logger
 
@@ -33,7 +34,7 @@ log = get_logger(__name__)
 
 
 class LearnerService:
-    def __init__(self, repository: LearnerRepository, events_written: Callable[[], None]) -> None:
+    def __init__(self, repository: LearnerStore, events_written: Callable[[], None]) -> None:
         self.repository = repository
         self._events_written = events_written
 

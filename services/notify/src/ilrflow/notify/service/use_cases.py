@@ -10,10 +10,10 @@ from typing import Any, NamedTuple
 from ilrflow.contracts.errors import NotFound
 from ilrflow.contracts.events import Envelope, LearnerUpdated, StaffUpdated
 from ilrflow.contracts.identity import Principal
-from ilrflow.notify.adapters.repository import NotifyRepository
 from ilrflow.notify.domain.model import TenantNotifySettings
 from ilrflow.notify.domain.projection import learner_contact_from, staff_member_from
 from ilrflow.notify.domain.rules import decide
+from ilrflow.notify.service.ports import NotifyStore
 from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -29,7 +29,7 @@ class Inbox(NamedTuple):
 class NotifyService:
     def __init__(
         self,
-        repository: NotifyRepository,
+        repository: NotifyStore,
         emails_queued: Callable[[], None],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

@@ -30,13 +30,8 @@ from ilrflow.contracts.trackers import (
 )
 from ilrflow.ilr_engine import IlrPolicy, preview
 from ilrflow.platform.errors import TransientError
-from ilrflow.tracker.adapters.projections import (
-    IlrView,
-    LearnerView,
-    ProjectionRepository,
-    StaffView,
-)
-from ilrflow.tracker.adapters.repository import TrackerFilter, TrackerRepository
+from ilrflow.tracker.adapters.projections import IlrView, LearnerView, StaffView
+from ilrflow.tracker.adapters.repository import TrackerFilter
 from ilrflow.tracker.domain.actors import Actor
 from ilrflow.tracker.domain.ilr_state import break_started
 from ilrflow.tracker.domain.permissions import (
@@ -56,6 +51,7 @@ from ilrflow.tracker.domain.permissions import (
 )
 from ilrflow.tracker.domain.policy import TenantTrackerSettings, TypeSettings
 from ilrflow.tracker.domain.tracker import Tracker
+from ilrflow.tracker.service.ports import TrackerProjections, TrackerStore
 
 Clock = Callable[[], datetime]
 
@@ -106,8 +102,8 @@ class IdempotencyKeyReusedError(Conflict):
 class TrackerService:
     def __init__(
         self,
-        trackers: TrackerRepository,
-        projections: ProjectionRepository,
+        trackers: TrackerStore,
+        projections: TrackerProjections,
         events_written: Callable[[], None],
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:

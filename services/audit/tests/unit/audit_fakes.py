@@ -1,0 +1,121 @@
+"""An in-memory stand-in for the audit service's MongoDB adapter, with the same semantics: the
+log is insert-only and keyed by record coordinates (a stored entry refuses a second insert), a
+(topic, event id) is claimed once, timelines drop a repeated line, lookups hold every ref under
+each of its keys and time buckets, and each audited read lands in an outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ilrflow.audit.adapters.repository import AlreadyStoredError
+from ilrflow.audit.domain.lookup import LookupKey, Ref, group_refs
+from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
+from ilrflow.audit.domain.timeline import TimelineLine
+from ilrflow.audit.domain.verify import ChainTail
+from ilrflow.audit.service.ingest import AuditIngest
+from ilrflow.audit.service.queries import AuditQueries
+from ilrflow.contracts.events import Envelope
+
+
+class FakeAuditLog:
+    def __init__(self) -> None:
+        self.entries: dict[str, AuditEntry] = {}
+        self._tails: dict[tuple[str, int], ChainTail] = {}
+        self._claims: dict[tuple[str, str], RecordCoordinates] = {}
+        self._timelines: dict[tuple[str, str], list[TimelineLine]] = {}
+        self._lookups: dict[tuple[str, str], list[Ref]] = {}
+        self.reads: list[Envelope[Any]] = []
+
+    # --- writing -------------------------------------------------------------------------------
+
+    async def recorded_tail(self, topic: str, partition: int) -> ChainTail | None:
+        return self._tails.get((topic, partition))
+
+    async def stored_head(self, topic: str, partition: int) -> ChainTail | None:
+        stored = await self.partition_entries(topic, partition)
+        return ChainTail(stored[-1].offset, stored[-1].hash or "") if stored else None
+
+    async def record_tail(self, topic: str, partition: int, tail: ChainTail) -> None:
+        self._tails[(topic, partition)] = tail
+
+    async def insert(self, entries: Sequence[AuditEntry]) -> int:
+        for count, entry in enumerate(entries):  # ordered, as the adapter's insert_many
+            if entry.id in self.entries:
+                raise AlreadyStoredError(f"{entry.id} is stored ({count} inserted before it)")
+            self.entries[entry.id] = entry
+        return len(entries)
+
+    async def claim_event_ids(self, entries: Sequence[AuditEntry]) -> dict[str, RecordCoordinates]:
+        held: dict[str, RecordCoordinates] = {}
+        for entry in entries:
+            if not entry.event_id:
+                continue
+            claim = (entry.topic, entry.event_id)
+            if claim in self._claims:
+                held[entry.event_id] = self._claims[claim]
+            else:
+                self._claims[claim] = entry.coordinates
+        return held
+
+    async def add_timeline_lines(
+        self, lines: Mapping[tuple[str, str], Iterable[TimelineLine]]
+    ) -> None:
+        for learner, learner_lines in lines.items():
+            self._timelines.setdefault(learner, []).extend(learner_lines)
+
+    async def add_lookups(self, entries: Sequence[AuditEntry]) -> None:
+        for key, buckets in group_refs(entries).items():
+            for bucket, refs in buckets.items():
+                self._lookups.setdefault((key.id, bucket), []).extend(refs)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def entries_by_id(self, tenant: str, entry_ids: Iterable[str]) -> list[AuditEntry]:
+        found = [await self.get(tenant, entry_id) for entry_id in entry_ids]
+        return [entry for entry in found if entry is not None]
+
+    async def get(self, tenant: str | None, entry_id: str) -> AuditEntry | None:
+        entry = self.entries.get(entry_id)
+        if entry is None or (tenant is not None and entry.tenant != tenant):
+            return None
+        return entry
+
+    async def lookup_buckets(self, key: LookupKey) -> dict[str, int]:
+        # One page per bucket: pages are the adapter's way of bounding a document's size.
+        return {bucket: 1 for key_id, bucket in self._lookups if key_id == key.id}
+
+    async def lookup_refs(self, key: LookupKey, bucket: str, pages: int) -> list[Ref]:
+        return list(self._lookups.get((key.id, bucket), []))
+
+    async def timeline(self, tenant: str, learner_id: str) -> list[TimelineLine]:
+        lines = {line.entry_id: line for line in self._timelines.get((tenant, learner_id), [])}
+        return sorted(lines.values(), key=lambda line: (line.time, line.entry_id))
+
+    async def all_recorded_tails(self) -> dict[tuple[str, int], ChainTail]:
+        return dict(self._tails)
+
+    async def partition_entries(self, topic: str, partition: int) -> list[AuditEntry]:
+        found = [e for e in self.entries.values() if (e.topic, e.partition) == (topic, partition)]
+        return sorted(found, key=lambda e: e.offset)
+
+    async def partitions(self) -> list[tuple[str, int]]:
+        return sorted({(e.topic, e.partition) for e in self.entries.values()})
+
+    async def record_read(self, event: Envelope[Any]) -> None:
+        self.reads.append(event)
+
+    # --- for the tests ------------------------------------------------------------------------
+
+    def lose_recorded_tails(self) -> None:
+        """As after a crash between storing a batch and recording its tail."""
+        self._tails.clear()
+
+
+def audit_ingest(log: FakeAuditLog) -> AuditIngest:
+    """Ingest over the fake (typed, so mypy checks the fake fits the protocol)."""
+    return AuditIngest(log)
+
+
+def audit_queries(log: FakeAuditLog) -> AuditQueries:
+    return AuditQueries(log, reads_recorded=lambda: None)

@@ -1,0 +1,51 @@
+"""What the ILR use cases need of storage, as protocols: the MongoDB adapters satisfy them (mypy
+checks it where bootstrap wires them in) and the unit tests' in-memory fakes do too."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ilrflow.contracts.events import Envelope
+from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument
+from ilrflow.ilr.domain.settings import IlrSettings
+
+
+class IlrStore(Protocol):
+    """One versioned record per learner with its outbox, the ids of the events applied to it
+    and its history."""
+
+    async def get(self, tenant: str, learner_id: str) -> IlrDocument | None: ...
+
+    async def create_empty(self, tenant: str, learner_id: str, group: str | None) -> None:
+        """Make sure the learner has a record (version 0, no ILR yet); no-op if it exists."""
+        ...
+
+    async def record_outcome(
+        self,
+        current: IlrDocument,
+        *,
+        event_id: str | None,
+        new_learner: dict[str, Any] | None,
+        history: HistoryEntry | None,
+        events: Sequence[Envelope[Any]],
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        """Write one change's outcome (a new version when ``new_learner`` and ``history`` are
+        given), its events and ``event_id`` as applied, if the record is still at
+        ``current.version`` and the event was not applied; False otherwise, storing nothing."""
+        ...
+
+    async def history(self, record: IlrDocument) -> list[dict[str, Any]]:
+        """Every version's history entry, oldest first."""
+        ...
+
+    async def list_for_tenant(self, tenant: str) -> list[IlrDocument]:
+        """The tenant's records that have an ILR (version 1 and up)."""
+        ...
+
+
+class IlrSettingsStore(Protocol):
+    async def get(self, tenant: str) -> IlrSettings: ...
+
+    async def save(self, tenant: str, settings: IlrSettings) -> None: ...

@@ -1,0 +1,52 @@
+"""What the learner use cases need of storage, as a protocol: the MongoDB adapter satisfies it
+(mypy checks it where bootstrap wires it in) and the unit tests' in-memory fake does too."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
+
+
+class LearnerStore(Protocol):
+    """Learners (versioned, with the ids of the events applied to each) and the staff directory,
+    every write carrying its outbox events."""
+
+    async def add_learner(
+        self, tenant: str, learner: LearnerSnapshot, events: Sequence[Envelope[Any]]
+    ) -> None: ...
+
+    async def get_learner(
+        self, tenant: str, learner_id: str
+    ) -> tuple[LearnerSnapshot, int] | None: ...
+
+    async def save_learner(
+        self,
+        tenant: str,
+        learner: LearnerSnapshot,
+        expected_version: int,
+        events: Sequence[Envelope[Any]],
+        applied_event_id: str | None = None,
+    ) -> bool:
+        """Store the record if it is still at ``expected_version`` (and ``applied_event_id`` was
+        not applied); False otherwise, storing nothing."""
+        ...
+
+    async def mark_event_seen(self, tenant: str, learner_id: str, event_id: str) -> None: ...
+
+    async def has_applied(self, tenant: str, learner_id: str, event_id: str) -> bool: ...
+
+    async def list_learners(
+        self, tenant: str, groups: list[str] | None, text: str | None, limit: int = 200
+    ) -> list[LearnerSnapshot]: ...
+
+    async def groups(self, tenant: str) -> list[str]: ...
+
+    async def add_staff(
+        self, tenant: str, staff: StaffUpdated, events: Sequence[Envelope[Any]]
+    ) -> None:
+        """Raise ``StaffAlreadyExistsError`` when the id is taken."""
+        ...
+
+    async def get_staff(self, tenant: str, staff_id: str) -> StaffUpdated | None: ...

@@ -1,0 +1,114 @@
+"""An in-memory stand-in for the learner service's MongoDB adapter, with the same semantics:
+learners are versioned and remember the events applied to them, a save matches only the version
+loaded (and an event not applied yet), staff ids are unique, every write carries its outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
+from ilrflow.learner.adapters.repository import StaffAlreadyExistsError
+from ilrflow.learner.service.use_cases import LearnerService
+
+
+@dataclass
+class _StoredLearner:
+    record: dict[str, Any]
+    version: int
+    applied_events: list[str] = field(default_factory=list)
+
+
+class FakeLearnerStore:
+    def __init__(self) -> None:
+        self._learners: dict[tuple[str, str], _StoredLearner] = {}
+        self._staff: dict[tuple[str, str], dict[str, Any]] = {}
+        self.outbox: list[Envelope[Any]] = []
+
+    async def add_learner(
+        self, tenant: str, learner: LearnerSnapshot, events: Sequence[Envelope[Any]]
+    ) -> None:
+        key = (tenant, learner.id)
+        if key in self._learners:
+            raise KeyError(f"learner {learner.id} exists")  # the database's unique _id
+        self._learners[key] = _StoredLearner(learner.model_dump(mode="json"), 1)
+        self.outbox.extend(events)
+
+    async def get_learner(self, tenant: str, learner_id: str) -> tuple[LearnerSnapshot, int] | None:
+        stored = self._learners.get((tenant, learner_id))
+        if stored is None:
+            return None
+        return LearnerSnapshot.model_validate(stored.record), stored.version
+
+    async def save_learner(
+        self,
+        tenant: str,
+        learner: LearnerSnapshot,
+        expected_version: int,
+        events: Sequence[Envelope[Any]],
+        applied_event_id: str | None = None,
+    ) -> bool:
+        stored = self._learners.get((tenant, learner.id))
+        if stored is None or stored.version != expected_version:
+            return False
+        if applied_event_id in stored.applied_events:
+            return False
+        if applied_event_id is not None:
+            stored.applied_events.append(applied_event_id)
+        stored.record = learner.model_dump(mode="json")
+        stored.version += 1
+        self.outbox.extend(events)
+        return True
+
+    async def mark_event_seen(self, tenant: str, learner_id: str, event_id: str) -> None:
+        stored = self._learners.get((tenant, learner_id))
+        if stored is not None and event_id not in stored.applied_events:
+            stored.applied_events.append(event_id)
+
+    async def has_applied(self, tenant: str, learner_id: str, event_id: str) -> bool:
+        stored = self._learners.get((tenant, learner_id))
+        return stored is not None and event_id in stored.applied_events
+
+    async def list_learners(
+        self, tenant: str, groups: list[str] | None, text: str | None, limit: int = 200
+    ) -> list[LearnerSnapshot]:
+        found = [
+            LearnerSnapshot.model_validate(stored.record)
+            for (t, _), stored in sorted(self._learners.items())
+            if t == tenant and (groups is None or stored.record["group"] in groups)
+        ]
+        return [learner for learner in found if text is None or _matches(learner, text)][:limit]
+
+    async def groups(self, tenant: str) -> list[str]:
+        learner_groups = {s.record["group"] for (t, _), s in self._learners.items() if t == tenant}
+        staff_groups = {g for (t, _), s in self._staff.items() if t == tenant for g in s["groups"]}
+        return sorted(g for g in learner_groups | staff_groups if g)
+
+    async def add_staff(
+        self, tenant: str, staff: StaffUpdated, events: Sequence[Envelope[Any]]
+    ) -> None:
+        if (tenant, staff.id) in self._staff:
+            raise StaffAlreadyExistsError(staff.id)
+        self._staff[(tenant, staff.id)] = staff.model_dump(mode="json")
+        self.outbox.extend(events)
+
+    async def get_staff(self, tenant: str, staff_id: str) -> StaffUpdated | None:
+        stored = self._staff.get((tenant, staff_id))
+        return None if stored is None else StaffUpdated.model_validate(stored)
+
+    # --- for the tests ------------------------------------------------------------------------
+
+    def version_of(self, tenant: str, learner_id: str) -> int:
+        return self._learners[(tenant, learner_id)].version
+
+
+def learner_service(store: FakeLearnerStore) -> LearnerService:
+    """The service over the fake (typed, so mypy checks the fake fits the protocol)."""
+    return LearnerService(store, events_written=lambda: None)
+
+
+def _matches(learner: LearnerSnapshot, text: str) -> bool:
+    needle = text.casefold()
+    haystack = f"{learner.given_names} {learner.family_name} {learner.email} {learner.uln}"
+    return needle in haystack.casefold() or needle == learner.id.casefold()

@@ -1,0 +1,231 @@
+"""The learner use cases through an in-memory repository: what is stored, the events in the
+outbox and the refusals, in milliseconds. The end-to-end tests prove the wiring."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from learner_fakes import FakeLearnerStore, learner_service
+
+from ilrflow.contracts.events import EventType, TrackerProcessed, new_event
+from ilrflow.contracts.identity import Principal
+from ilrflow.learner.domain.model import EnrolmentIn, LearnerIn, StaffIn
+from ilrflow.learner.service.use_cases import LearnerService
+
+RefusalOf = Callable[[Awaitable[object]], Awaitable[Any]]  # the fixture in services/conftest.py
+TENANT = "acme"
+ADMIN = Principal(sub="admin-1", tenant=TENANT, roles=["admin"])
+TUTOR_A = Principal(sub="tutor-a", tenant=TENANT, roles=["tutor"], groups=["cohort-a"])
+TUTOR_B = Principal(sub="tutor-b", tenant=TENANT, roles=["tutor"], groups=["cohort-b"])
+NEW_LEARNER = {
+    "given_names": "Alice",
+    "family_name": "Walker",
+    "email": "alice@example.org",
+    "date_of_birth": "2004-05-17",
+    "uln": "9276308686",
+    "address": {"lines": ["1 High Street", "Leeds"], "postcode": "LS1 4AP"},
+    "group": "cohort-a",
+}
+ENROLMENT = EnrolmentIn(
+    standard_code=91,
+    start_date=date(2025, 9, 1),
+    planned_end_date=date(2027, 3, 1),
+    employer={"ern": "123456789", "name": "Acme Ltd"},  # type: ignore[arg-type]
+    weekly_hours=30,
+    planned_otj_hours=300,
+)
+NEW_ADDRESS = {"address": {"lines": ["2 Park Row", "Leeds"], "postcode": "LS1 5AB"}}
+
+
+@pytest.fixture
+def store() -> FakeLearnerStore:
+    return FakeLearnerStore()
+
+
+@pytest.fixture
+def service(store: FakeLearnerStore) -> LearnerService:
+    return learner_service(store)
+
+
+async def _create(service: LearnerService, **fields: Any) -> str:
+    learner = await service.create_learner(ADMIN, LearnerIn.model_validate(NEW_LEARNER | fields))
+    return learner.id
+
+
+def _processed(learner_id: str, changes: dict[str, Any]) -> Any:
+    tracker = TrackerProcessed(
+        tracker_id="T1",
+        learner_id=learner_id,
+        tracker_type="change_of_address",
+        changes=changes,
+        processed_by="admin-1",
+        processor_roles=["admin"],
+        raised_by=learner_id,
+        learner_led=True,
+    )
+    return new_event(tracker, tenant=TENANT, subject=learner_id, actor="admin-1")
+
+
+# --- staff -------------------------------------------------------------------------------------
+
+
+async def test_registering_staff_publishes_them(
+    service: LearnerService, store: FakeLearnerStore
+) -> None:
+    data = StaffIn(id="tutor-a", name="Tia", email="tia@example.org", roles=["tutor"])
+
+    await service.register_staff(ADMIN, data)
+
+    assert await store.get_staff(TENANT, "tutor-a") is not None
+    [event] = store.outbox
+    assert (event.type, event.data.id, event.data.roles) == (
+        EventType.STAFF_UPDATED,
+        "tutor-a",
+        ["tutor"],
+    )
+
+
+async def test_a_staff_id_is_registered_once(
+    service: LearnerService, store: FakeLearnerStore, refusal_of: RefusalOf
+) -> None:
+    data = StaffIn(id="tutor-a", name="Tia", email="tia@example.org", roles=["tutor"])
+    await service.register_staff(ADMIN, data)
+
+    refusal = await refusal_of(service.register_staff(ADMIN, data))
+
+    assert refusal.code == "conflict"
+    assert "tutor-a" in refusal.message
+    assert len(store.outbox) == 1
+
+
+# --- create ------------------------------------------------------------------------------------
+
+
+async def test_creating_a_learner_stores_and_publishes_the_record(
+    service: LearnerService, store: FakeLearnerStore
+) -> None:
+    learner_id = await _create(service)
+
+    found = await store.get_learner(TENANT, learner_id)
+    assert found is not None
+    assert (found[0].family_name, found[0].group, found[1]) == ("Walker", "cohort-a", 1)
+    [event] = store.outbox
+    assert (event.type, event.data.change, event.subject) == (
+        EventType.LEARNER_UPDATED,
+        "created",
+        learner_id,
+    )
+
+
+async def test_the_primary_tutor_must_be_a_tutor_of_the_tenant(
+    service: LearnerService, store: FakeLearnerStore, refusal_of: RefusalOf
+) -> None:
+    refusal = await refusal_of(_create(service, primary_tutor_id="nobody"))
+
+    assert refusal.code == "validation_failed"
+    assert "primary_tutor_id" in refusal.message
+    assert store.outbox == []
+
+
+# --- enrol (the update) ------------------------------------------------------------------------
+
+
+async def test_enrolling_adds_the_enrolment_and_a_new_version(
+    service: LearnerService, store: FakeLearnerStore
+) -> None:
+    learner_id = await _create(service)
+
+    enrolled = await service.enrol(TUTOR_A, learner_id, ENROLMENT)
+
+    [enrolment] = enrolled.enrolments
+    assert store.version_of(TENANT, learner_id) == 2
+    event = store.outbox[-1]
+    assert (event.data.change, event.data.enrolment_id) == ("enrolled", enrolment.id)
+    assert event.data.learner.enrolments[0].standard_code == 91
+
+
+async def test_a_tutor_of_another_group_cannot_see_or_enrol_the_learner(
+    service: LearnerService, store: FakeLearnerStore, refusal_of: RefusalOf
+) -> None:
+    learner_id = await _create(service)
+
+    refusal = await refusal_of(service.enrol(TUTOR_B, learner_id, ENROLMENT))
+
+    assert refusal.code == "not_found"
+    assert store.version_of(TENANT, learner_id) == 1
+
+
+async def test_a_learner_lists_only_themselves(service: LearnerService) -> None:
+    learner_id = await _create(service)
+    await _create(service, given_names="Bob")
+    learner = Principal(sub=learner_id, tenant=TENANT, roles=["learner"])
+
+    listed = await service.list_learners(learner, group=None, text=None)
+
+    assert [x.id for x in listed] == [learner_id]
+
+
+async def test_a_tutor_lists_their_groups_learners(service: LearnerService) -> None:
+    in_group = await _create(service)
+    await _create(service, group="cohort-b")
+
+    listed = await service.list_learners(TUTOR_A, group=None, text=None)
+
+    assert [x.id for x in listed] == [in_group]
+
+
+# --- apply a processed tracker -----------------------------------------------------------------
+
+
+async def test_a_processed_tracker_changes_the_record_and_says_so(
+    service: LearnerService, store: FakeLearnerStore
+) -> None:
+    learner_id = await _create(service)
+    event = _processed(learner_id, NEW_ADDRESS)
+
+    await service.on_tracker_processed(event)
+
+    found = await store.get_learner(TENANT, learner_id)
+    assert found is not None
+    assert found[0].address is not None
+    assert found[0].address.postcode == "LS1 5AB"
+    changed = store.outbox[-1]
+    assert (changed.data.change, changed.data.changed_fields) == ("changed", ["address"])
+    assert (changed.data.tracker_id, changed.causation_id) == ("T1", event.id)
+
+
+async def test_a_redelivered_tracker_is_applied_once(
+    service: LearnerService, store: FakeLearnerStore
+) -> None:
+    learner_id = await _create(service)
+    event = _processed(learner_id, NEW_ADDRESS)
+
+    await service.on_tracker_processed(event)
+    await service.on_tracker_processed(event)
+
+    assert store.version_of(TENANT, learner_id) == 2
+    assert [e.data.change for e in store.outbox] == ["created", "changed"]
+
+
+async def test_a_tracker_that_changes_nothing_publishes_nothing_but_is_remembered(
+    service: LearnerService, store: FakeLearnerStore
+) -> None:
+    learner_id = await _create(service)
+    event = _processed(learner_id, {"address": NEW_LEARNER["address"]})
+
+    await service.on_tracker_processed(event)
+
+    assert store.version_of(TENANT, learner_id) == 1
+    assert len(store.outbox) == 1
+    assert await store.has_applied(TENANT, learner_id, event.id)
+
+
+async def test_a_tracker_for_an_unknown_learner_is_dropped(
+    service: LearnerService, store: FakeLearnerStore
+) -> None:
+    await service.on_tracker_processed(_processed("nobody", NEW_ADDRESS))
+
+    assert store.outbox == []

@@ -1,0 +1,67 @@
+"""What the tracker use cases need of storage, as protocols: the MongoDB adapters satisfy them
+(mypy checks it where bootstrap wires them in) and the unit tests' in-memory fakes do too."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from ilrflow.contracts.events import Envelope
+from ilrflow.tracker.adapters.projections import IlrView, LearnerView, StaffView
+from ilrflow.tracker.adapters.repository import TrackerFilter
+from ilrflow.tracker.domain.policy import TenantTrackerSettings
+from ilrflow.tracker.domain.tracker import Tracker
+
+
+class TrackerStore(Protocol):
+    """Trackers with their outbox, and each tenant's tracker settings, both versioned."""
+
+    async def add(
+        self, tracker: Tracker, events: Sequence[Envelope[Any]], fingerprint: str | None = None
+    ) -> bool:
+        """Insert a new tracker with its events; False if its id is taken."""
+        ...
+
+    async def get_with_fingerprint(
+        self, tenant: str, tracker_id: str
+    ) -> tuple[Tracker, str] | None: ...
+
+    async def get(self, tenant: str, tracker_id: str) -> Tracker | None: ...
+
+    async def save(
+        self,
+        tracker: Tracker,
+        loaded_version: int,
+        events: Sequence[Envelope[Any]],
+        applied_event_id: str | None = None,
+    ) -> bool:
+        """Store the tracker and its events if it is still at ``loaded_version`` (and the event
+        ``applied_event_id`` was not applied before); False otherwise, storing nothing."""
+        ...
+
+    async def find(
+        self, tenant: str, where: TrackerFilter, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Tracker]:
+        """Newest first by (raised_at, id); ``after`` is the keyset cursor."""
+        ...
+
+    async def get_settings(self, tenant: str) -> tuple[TenantTrackerSettings, int]:
+        """The tenant's settings and their version (defaults at version 0)."""
+        ...
+
+    async def save_settings(
+        self, tenant: str, settings: TenantTrackerSettings, loaded_version: int
+    ) -> bool: ...
+
+
+class TrackerProjections(Protocol):
+    """The read-only copies of learners, staff and ILRs the tracker service keeps."""
+
+    async def ilr_of(self, tenant: str, learner_id: str) -> IlrView | None: ...
+
+    async def learner(self, tenant: str, learner_id: str) -> LearnerView | None: ...
+
+    async def staff_member(self, tenant: str, staff_id: str) -> StaffView | None: ...
+
+    async def staff_of_tenant(self, tenant: str) -> list[StaffView]: ...

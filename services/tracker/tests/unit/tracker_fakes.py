@@ -1,0 +1,176 @@
+"""In-memory stand-ins for the tracker service's MongoDB adapters, with the same semantics:
+a tracker is stored in its document form beside its outbox, a save matches only the version the
+use case loaded (and, for a consumer, an event id not applied yet), settings are versioned.
+
+A test reads the outcome from here: what is stored, and every event written to the outbox."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ilrflow.contracts.events import Envelope
+from ilrflow.tracker.adapters.projections import IlrView, LearnerView, StaffView
+from ilrflow.tracker.adapters.repository import TrackerFilter
+from ilrflow.tracker.domain.policy import TenantTrackerSettings
+from ilrflow.tracker.domain.tracker import Tracker
+from ilrflow.tracker.service.use_cases import TrackerService
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class _Stored:
+    document: dict[str, Any]
+    fingerprint: str
+    applied_events: list[str] = field(default_factory=list)
+
+
+class FakeTrackerStore:
+    def __init__(self) -> None:
+        self._trackers: dict[tuple[str, str], _Stored] = {}
+        self._settings: dict[str, tuple[dict[str, Any], int]] = {}
+        self.outbox: list[Envelope[Any]] = []
+        self._racing: tuple[str, str] | None = None
+
+    async def add(
+        self, tracker: Tracker, events: Sequence[Envelope[Any]], fingerprint: str | None = None
+    ) -> bool:
+        key = (tracker.tenant, tracker.id)
+        if key in self._trackers:
+            return False
+        self._trackers[key] = _Stored(tracker.to_document(), fingerprint or "")
+        self.outbox.extend(events)
+        return True
+
+    async def get_with_fingerprint(
+        self, tenant: str, tracker_id: str
+    ) -> tuple[Tracker, str] | None:
+        stored = self._trackers.get((tenant, tracker_id))
+        return None if stored is None else (_tracker(stored), stored.fingerprint)
+
+    async def get(self, tenant: str, tracker_id: str) -> Tracker | None:
+        stored = self._trackers.get((tenant, tracker_id))
+        return None if stored is None else _tracker(stored)
+
+    async def save(
+        self,
+        tracker: Tracker,
+        loaded_version: int,
+        events: Sequence[Envelope[Any]],
+        applied_event_id: str | None = None,
+    ) -> bool:
+        if self._racing is not None:
+            self.move_on(*self._racing)
+            self._racing = None
+        stored = self._trackers.get((tracker.tenant, tracker.id))
+        if stored is None or stored.document["version"] != loaded_version:
+            return False
+        if applied_event_id is not None:
+            if applied_event_id in stored.applied_events:
+                return False
+            stored.applied_events.append(applied_event_id)
+        stored.document = tracker.to_document()
+        self.outbox.extend(events)
+        return True
+
+    async def find(
+        self, tenant: str, where: TrackerFilter, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Tracker]:
+        found = [
+            _tracker(s)
+            for (t, _), s in self._trackers.items()
+            if t == tenant and _matches(_tracker(s), where)
+        ]
+        found.sort(key=lambda t: (t.raised_at, t.id), reverse=True)
+        if after is not None:
+            found = [t for t in found if (t.raised_at, t.id) < after]
+        return found[:limit]
+
+    async def get_settings(self, tenant: str) -> tuple[TenantTrackerSettings, int]:
+        if tenant not in self._settings:
+            return TenantTrackerSettings(), 0
+        body, version = self._settings[tenant]
+        return TenantTrackerSettings.model_validate(copy.deepcopy(body)), version
+
+    async def save_settings(
+        self, tenant: str, settings: TenantTrackerSettings, loaded_version: int
+    ) -> bool:
+        current = self._settings.get(tenant, (None, 0))[1]
+        if current != loaded_version:
+            return False
+        self._settings[tenant] = (settings.model_dump(mode="json"), loaded_version + 1)
+        return True
+
+    # --- for the tests ------------------------------------------------------------------------
+
+    def events_of_type(self, event_type: str) -> list[Envelope[Any]]:
+        return [e for e in self.outbox if e.type == event_type]
+
+    def move_on(self, tenant: str, tracker_id: str) -> None:
+        """Someone else saved the tracker meanwhile: its stored version goes up by one."""
+        self._trackers[(tenant, tracker_id)].document["version"] += 1
+
+    def race_next_save(self, tenant: str, tracker_id: str) -> None:
+        """Another writer saves the tracker between the use case's load and its save."""
+        self._racing = (tenant, tracker_id)
+
+    def seed_settings(self, tenant: str, settings: TenantTrackerSettings) -> None:
+        self._settings[tenant] = (settings.model_dump(mode="json"), 1)
+
+
+class FakeProjections:
+    def __init__(self) -> None:
+        self.learners: dict[tuple[str, str], LearnerView] = {}
+        self.staff: dict[tuple[str, str], StaffView] = {}
+        self.ilrs: dict[tuple[str, str], IlrView] = {}
+
+    async def ilr_of(self, tenant: str, learner_id: str) -> IlrView | None:
+        return self.ilrs.get((tenant, learner_id))
+
+    async def learner(self, tenant: str, learner_id: str) -> LearnerView | None:
+        return self.learners.get((tenant, learner_id))
+
+    async def staff_member(self, tenant: str, staff_id: str) -> StaffView | None:
+        return self.staff.get((tenant, staff_id))
+
+    async def staff_of_tenant(self, tenant: str) -> list[StaffView]:
+        return [s for (t, _), s in self.staff.items() if t == tenant]
+
+
+def tracker_service(
+    trackers: FakeTrackerStore, projections: FakeProjections, clock_at: datetime = T0
+) -> TrackerService:
+    """The service over the fakes (typed, so mypy checks the fakes fit the protocols)."""
+    return TrackerService(
+        trackers, projections, events_written=lambda: None, clock=lambda: clock_at
+    )
+
+
+def _tracker(stored: _Stored) -> Tracker:
+    return Tracker.from_document(copy.deepcopy(stored.document))
+
+
+def _matches(tracker: Tracker, where: TrackerFilter) -> bool:
+    equalities = {
+        "status": where.status,
+        "tracker_type": where.tracker_type,
+        "allocated_to": where.allocated_to,
+        "learner_id": where.learner_id,
+    }
+    if any(v is not None and getattr(tracker, k) != v for k, v in equalities.items()):
+        return False
+    groups = where.visible_groups
+    if where.group is not None:
+        groups = [where.group] if groups is None or where.group in groups else []
+    if groups is not None and tracker.learner_group not in groups:
+        return False
+    learner = where.visible_to_learner
+    if learner is not None and learner not in (tracker.learner_id, tracker.raised_by):
+        return False
+    if where.raised_from is not None and tracker.raised_at < where.raised_from:
+        return False
+    return where.raised_to is None or tracker.raised_at < where.raised_to
