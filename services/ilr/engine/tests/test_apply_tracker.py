@@ -1,4 +1,4 @@
-"""apply_tracker's gates and properties: QA lock, custom and unknown types, idempotency."""
+"""apply_tracker's gates and properties: QA lock, custom and unknown types, patches that replay."""
 
 from __future__ import annotations
 
@@ -77,12 +77,24 @@ def test_tenant_defined_type_flagged_custom_changes_nothing(
     assert (result.status, result.patch) == ("no_ilr_change", [])
 
 
-def test_published_record_has_no_bookkeeping(enrolled: IlrLearner, apply: Apply) -> None:
+def test_the_engine_keeps_no_bookkeeping_in_the_record(enrolled: IlrLearner, apply: Apply) -> None:
     applied = apply(enrolled, "withdrawal", PROGRAMME_CHANGES["withdrawal"], tracker_id="t-1")
 
-    assert APPLIED_TRACKERS_KEY in applied.record
-    assert APPLIED_TRACKERS_KEY not in published(applied.record)
-    assert published(applied.record)["LearnRefNumber"] == enrolled["LearnRefNumber"]
+    assert APPLIED_TRACKERS_KEY not in applied.record
+    assert published(applied.record) == applied.record
+    assert not any(APPLIED_TRACKERS_KEY in op["path"] for op in applied.patch)
+
+
+def test_an_old_record_loads_publishes_and_drops_its_tracker_list(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    old = {**enrolled, APPLIED_TRACKERS_KEY: ["t-0", "t-1"]}
+
+    again = apply(old, "withdrawal", PROGRAMME_CHANGES["withdrawal"], tracker_id="t-1")
+    fresh = apply(enrolled, "withdrawal", PROGRAMME_CHANGES["withdrawal"], tracker_id="t-1")
+
+    assert published(old) == enrolled
+    assert (again.status, again.record, again.patch) == ("applied", fresh.record, fresh.patch)
 
 
 def test_custom_tracker_changes_nothing(enrolled: IlrLearner, apply: Apply) -> None:
@@ -121,16 +133,6 @@ def test_malformed_changes_are_rejected_not_raised(enrolled: IlrLearner, apply: 
         assert result.status in ("rejected", "no_ilr_change"), tracker_type
 
 
-def test_same_tracker_applied_again_is_a_no_op(enrolled: IlrLearner, apply: Apply) -> None:
-    first = apply(enrolled, "withdrawal", PROGRAMME_CHANGES["withdrawal"], tracker_id="t-1")
-
-    second = apply(first.record, "withdrawal", PROGRAMME_CHANGES["withdrawal"], tracker_id="t-1")
-
-    assert first.record[APPLIED_TRACKERS_KEY] == ["t-1"]
-    assert (second.status, second.record, second.patch) == ("no_ilr_change", first.record, [])
-    assert "already applied" in second.reason
-
-
 def test_input_record_is_not_mutated(enrolled: IlrLearner, apply: Apply) -> None:
     before = repr(enrolled)
 
@@ -164,6 +166,8 @@ any_change = st.sampled_from(
 def test_applying_a_tracker_twice_equals_once_and_patches_replay(
     enrolled: IlrLearner, steps: list[tuple[str, dict[str, Any]]], qa_verified: bool
 ) -> None:
+    # The rules are idempotent by themselves: the engine keeps no list of applied trackers (the
+    # ILR service tells a duplicate delivery by its event id before it gets here).
     record = enrolled
     for number, (tracker_type, changes) in enumerate(steps):
         application = TrackerApplication(

@@ -1,5 +1,6 @@
-"""The patch the ILR service publishes for a processed tracker is the one the tracker's preview
-showed for the same record and change, also when the record is read back from the database."""
+"""The patch the ILR service publishes for a processed tracker (the one apply_tracker returns) is
+the one the tracker's preview showed for the same record and change, also when the record is read
+back from the database, and also for a record stored with the old ``_applied_trackers`` key."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 from bson.codec_options import CodecOptions
 
 from ilrflow.contracts.events import Address, EmployerRef, Enrolment, LearnerSnapshot
-from ilrflow.ilr.domain.view import published_patch
 from ilrflow.ilr_engine import (
+    APPLIED_TRACKERS_KEY,
+    ApplyResult,
     IlrLearner,
     IlrPolicy,
     TrackerApplication,
@@ -20,6 +22,7 @@ from ilrflow.ilr_engine import (
     learner_from_enrolment,
     preview,
     published,
+    published_patch,
 )
 from ilrflow.platform.mongo import plain
 
@@ -67,7 +70,7 @@ def enrolled() -> IlrLearner:
     return learner_from_enrolment(learner, enrolment, None)
 
 
-def applied(record: IlrLearner, tracker_type: str, changes: dict[str, Any]) -> IlrLearner:
+def applied(record: IlrLearner, tracker_type: str, changes: dict[str, Any]) -> ApplyResult:
     application = TrackerApplication(
         tracker_id=f"T-{tracker_type}",
         tracker_type=tracker_type,
@@ -78,7 +81,7 @@ def applied(record: IlrLearner, tracker_type: str, changes: dict[str, Any]) -> I
     )
     result = apply_tracker(record, application)
     assert result.status == "applied", result.reason
-    return result.record
+    return result
 
 
 def as_the_database_returns(record: IlrLearner) -> IlrLearner:
@@ -88,7 +91,7 @@ def as_the_database_returns(record: IlrLearner) -> IlrLearner:
 
 
 def cases() -> list[tuple[str, IlrLearner, dict[str, Any]]]:
-    on_break = applied(enrolled(), "break_in_learning", BREAK)
+    on_break = applied(enrolled(), "break_in_learning", BREAK).record
     found = [(kind, enrolled(), changes) for kind, changes in CHANGES.items()]
     return [*found, ("return_to_learning", on_break, {"return_date": "2025-04-01"})]
 
@@ -103,7 +106,7 @@ def test_the_applied_patch_is_the_preview_patch(
     assert type(stored["ULN"]) is not int  # the case the issue is about
 
     shown = preview(published(stored), tracker_type, changes, POLICY)
-    patch = published_patch(stored, applied(stored, tracker_type, changes))
+    patch = applied(stored, tracker_type, changes).patch
 
     assert patch == shown["ilr_patch"]
     assert all(op["path"] != "/ULN" for op in patch)
@@ -115,3 +118,34 @@ def test_a_record_read_through_plain_is_the_record_written() -> None:
 
     assert type(stored["ULN"]) is int
     assert published_patch(record, stored) == []
+
+
+def with_old_bookkeeping(record: IlrLearner) -> IlrLearner:
+    """A record as earlier versions stored it: with the ids of the trackers applied to it."""
+    return {**record, APPLIED_TRACKERS_KEY: ["T-earlier", "T-change_of_name"]}
+
+
+@pytest.mark.parametrize(
+    ("tracker_type", "record", "changes"), cases(), ids=[c[0] for c in cases()]
+)
+def test_an_old_record_with_applied_trackers_publishes_as_before(
+    tracker_type: str, record: IlrLearner, changes: dict[str, Any]
+) -> None:
+    old = as_the_database_returns(with_old_bookkeeping(record))
+
+    shown = preview(published(old), tracker_type, changes, POLICY)
+    result = applied(old, tracker_type, changes)
+
+    assert published(old) == published(record)  # the old key is never shown
+    assert result.patch == shown["ilr_patch"] == applied(record, tracker_type, changes).patch
+    assert not any(APPLIED_TRACKERS_KEY in op["path"] for op in result.patch)
+    assert APPLIED_TRACKERS_KEY not in result.record  # the next version is stored without it
+
+
+def test_a_listed_tracker_id_no_longer_decides_anything() -> None:
+    # Only the event id tells a duplicate; the old list is read by nobody.
+    old = with_old_bookkeeping(enrolled())
+
+    result = applied(old, "change_of_name", CHANGES["change_of_name"])
+
+    assert result.record["GivenNames"] == "Anne"

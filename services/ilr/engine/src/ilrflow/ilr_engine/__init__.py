@@ -9,16 +9,22 @@ from ilrflow.ilr_engine.apply import apply_tracker
 from ilrflow.ilr_engine.enrolment import learner_from_enrolment
 from ilrflow.ilr_engine.export import export_message
 from ilrflow.ilr_engine.normalise import uln_is_valid
-from ilrflow.ilr_engine.patch import apply_patch, json_patch
+from ilrflow.ilr_engine.patch import JsonPatch, apply_patch, json_patch
 from ilrflow.ilr_engine.policy import ApplyResult, IlrPolicy, TrackerApplication
 from ilrflow.ilr_engine.preview import preview
-from ilrflow.ilr_engine.records import APPLIED_TRACKERS_KEY, IlrLearner, published
+from ilrflow.ilr_engine.records import (
+    APPLIED_TRACKERS_KEY,
+    IlrLearner,
+    published,
+    published_patch,
+)
 
 __all__ = [
     "APPLIED_TRACKERS_KEY",
     "ApplyResult",
     "IlrLearner",
     "IlrPolicy",
+    "JsonPatch",
     "TrackerApplication",
     "apply_patch",
     "apply_tracker",
@@ -27,5 +33,6 @@ __all__ = [
     "learner_from_enrolment",
     "preview",
     "published",
+    "published_patch",
     "uln_is_valid",
 ]

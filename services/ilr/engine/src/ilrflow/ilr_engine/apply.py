@@ -1,9 +1,10 @@
 """apply_tracker: one processed tracker -> applied / no_ilr_change / rejected, with a JSON Patch.
 
-Order of the checks: a tracker already applied to this record is a no-op (idempotency, its id is
-kept under ``_applied_trackers``); custom trackers change nothing; a QA-verified ILR refuses
-programme changes unless the processor has the ILR QA role [A1]; then the type's rule runs.
-Bad input never raises: it comes back as ``rejected`` with the reason.
+Order of the checks: custom trackers change nothing; a QA-verified ILR refuses programme changes
+unless the processor has the ILR QA role [A1]; then the type's rule runs (:func:`change`, which
+the tracker preview's dry run calls too). Bad input never raises: it comes back as ``rejected``
+with the reason. A tracker delivered twice is the caller's to notice, by the event id (the ILR
+service's idempotency); the engine keeps no record of what it applied.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from ilrflow.contracts.trackers import ChangesInvalid, read_changes
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX, TRACKER_TYPES
 from ilrflow.ilr_engine import details, employment, programme
 from ilrflow.ilr_engine.normalise import InvalidFieldError
-from ilrflow.ilr_engine.patch import json_patch
 from ilrflow.ilr_engine.policy import (
     ApplyResult,
     ChangeRejectedError,
@@ -25,7 +25,7 @@ from ilrflow.ilr_engine.policy import (
     Outcome,
     TrackerApplication,
 )
-from ilrflow.ilr_engine.records import IlrLearner, Learner, dump, load
+from ilrflow.ilr_engine.records import IlrLearner, Learner, dump, load, published_patch
 
 # Each rule takes its type's changes model (ilrflow.contracts.trackers), loaded by evaluate().
 Rule = Callable[[Learner, Any, IlrPolicy], Outcome]
@@ -51,17 +51,36 @@ ILR_QA_ROLE = "ilr_qa"
 
 
 def apply_tracker(record: IlrLearner, application: TrackerApplication) -> ApplyResult:
-    """The record after ``application``; ``record`` itself is never modified."""
+    """The record after ``application`` and its published patch; ``record`` is never modified."""
     try:
         learner = load(record)
     except ValidationError as error:
-        return _result(record, Outcome("rejected", f"the stored ILR record is not valid: {error}"))
-    outcome = _gate(learner, application) or _run_rule(learner, application)
+        return _unchanged(
+            record, Outcome("rejected", f"the stored ILR record is not valid: {error}")
+        )
+    refused = _gate(application)
+    if refused is not None:
+        return _unchanged(record, refused)
+    changes, policy = application.changes, application.policy
+    return change(record, learner, application.tracker_type, changes, policy)
+
+
+def change(
+    record: IlrLearner,
+    learner: Learner,
+    tracker_type: str,
+    changes: Mapping[str, Any],
+    policy: IlrPolicy,
+) -> ApplyResult:
+    """Run the type's rule on a copy of ``learner`` (loaded from ``record``): the outcome, the new
+    record and the patch between the published forms (:func:`published_patch`), or the record
+    as it was and no patch. What apply_tracker applies and what the tracker preview shows."""
+    after = learner.model_copy(deep=True)
+    outcome = evaluate(after, tracker_type, changes, policy)
     if outcome.status != "applied":
-        return _result(record, outcome)
-    learner.applied_trackers.append(application.tracker_id)
-    new_record = dump(learner)
-    return ApplyResult("applied", outcome.reason, new_record, json_patch(record, new_record))
+        return _unchanged(record, outcome)
+    new_record = dump(after)
+    return ApplyResult("applied", outcome.reason, new_record, published_patch(record, new_record))
 
 
 def evaluate(
@@ -91,10 +110,8 @@ def load_changes(tracker_type: str, changes: Mapping[str, Any], policy: IlrPolic
     return read_changes(tracker_type, changes, withdrawal_reasons=reasons)
 
 
-def _gate(learner: Learner, application: TrackerApplication) -> Outcome | None:
+def _gate(application: TrackerApplication) -> Outcome | None:
     kind = application.tracker_type
-    if application.tracker_id in learner.applied_trackers:
-        return Outcome("no_ilr_change", f"tracker {application.tracker_id} was already applied")
     if application.custom or kind.startswith(CUSTOM_PREFIX):
         return Outcome("no_ilr_change", "custom trackers change no ILR data")
     if (
@@ -109,9 +126,5 @@ def _gate(learner: Learner, application: TrackerApplication) -> Outcome | None:
     return None
 
 
-def _run_rule(learner: Learner, application: TrackerApplication) -> Outcome:
-    return evaluate(learner, application.tracker_type, application.changes, application.policy)
-
-
-def _result(record: IlrLearner, outcome: Outcome) -> ApplyResult:
+def _unchanged(record: IlrLearner, outcome: Outcome) -> ApplyResult:
     return ApplyResult(outcome.status, outcome.reason, record, [])

@@ -19,7 +19,6 @@ from ilrflow.ilr_engine.records import Aim, IlrLearner, Learner, load
 
 NAMESPACES = {"2425": "ESFA/ILR/2024-25", "2526": "ESFA/ILR/2025-26"}
 SOFTWARE = {"SoftwareSupplier": "ilrflow", "SoftwarePackage": "ilrflow", "Release": "1"}
-NOT_EXPORTED = frozenset({"applied_trackers"})
 
 # Required by the XSD but not collected by the learner service yet. 99 and 9 are the ILR's own
 # "not provided" codes; Sex has no such code, so "U" only keeps the file schema-valid and the
@@ -109,8 +108,6 @@ def _add(parent: ET.Element, tag: str, children: list[tuple[str, Any]]) -> None:
 def _element(tag: str, model: BaseModel) -> ET.Element:
     element = ET.Element(tag)
     for name in type(model).model_fields:
-        if name in NOT_EXPORTED:
-            continue
         _append_value(element, name, getattr(model, name))
     return element
 

@@ -50,6 +50,9 @@ class TrackerApplication:
 
 @dataclass(frozen=True)
 class ApplyResult:
+    """``patch`` turns the published form of the record before into that of ``record``: the
+    patch the ILR service publishes on ``ilr-updated`` and keeps in the history, as it is."""
+
     status: ApplyStatus
     reason: str
     record: IlrLearner

@@ -2,7 +2,8 @@
 
 domain.md §7.3 items 3-4 ("show your working", dry-run diff). Each entry is
 ``{"value": ..., "working": "..."}``; ``ilr_outcome`` and ``ilr_patch`` are the dry run of the
-same rule :func:`apply_tracker` uses (the QA-verification gate is the processor's, not shown).
+same code :func:`apply_tracker` runs (:func:`ilrflow.ilr_engine.apply.change`), so the patch shown
+is the patch the ILR service will publish (the QA-verification gate is the processor's, not shown).
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from ilrflow.contracts.trackers import (
 )
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX
 from ilrflow.ilr_engine import funding, normalise
-from ilrflow.ilr_engine.apply import evaluate, load_changes
-from ilrflow.ilr_engine.patch import json_patch
+from ilrflow.ilr_engine.apply import change, load_changes
 from ilrflow.ilr_engine.policy import ChangeRejectedError, IlrPolicy
 from ilrflow.ilr_engine.programme import restart_planned_end, withdraw_reason_of
-from ilrflow.ilr_engine.records import Aim, IlrLearner, Learner, dump, load
+from ilrflow.ilr_engine.records import Aim, IlrLearner, Learner, load
 
 Entries = dict[str, Any]
 EII_BAND_MOST_HOURS = {5: 10.0, 6: 20.0, 7: 30.0, 8: funding.FULL_TIME_HOURS}
@@ -48,7 +48,7 @@ def preview(
         learner = load(record)
     except ValidationError as error:
         return {"ilr_outcome": {"status": "rejected", "reason": f"invalid ILR record: {error}"}}
-    entries = _dry_run(learner, tracker_type, changes, policy)
+    entries = _dry_run(record, learner, tracker_type, changes, policy)
     explain = _EXPLAINERS.get(tracker_type)
     if explain is not None:
         try:
@@ -60,7 +60,11 @@ def preview(
 
 
 def _dry_run(
-    learner: Learner, tracker_type: str, changes: Mapping[str, Any], policy: IlrPolicy
+    record: IlrLearner,
+    learner: Learner,
+    tracker_type: str,
+    changes: Mapping[str, Any],
+    policy: IlrPolicy,
 ) -> Entries:
     if tracker_type.startswith(CUSTOM_PREFIX):
         return {
@@ -70,10 +74,9 @@ def _dry_run(
             },
             "ilr_patch": [],
         }
-    after = learner.model_copy(deep=True)
-    outcome = evaluate(after, tracker_type, changes, policy)
-    patch = json_patch(dump(learner), dump(after)) if outcome.status == "applied" else []
-    return {"ilr_outcome": {"status": outcome.status, "reason": outcome.reason}, "ilr_patch": patch}
+    result = change(record, learner, tracker_type, changes, policy)
+    outcome = {"status": result.status, "reason": result.reason}
+    return {"ilr_outcome": outcome, "ilr_patch": result.patch}
 
 
 def _current_programme(learner: Learner) -> Aim:

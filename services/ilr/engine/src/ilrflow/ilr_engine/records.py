@@ -13,13 +13,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ilrflow.ilr_engine.patch import JsonPatch, json_patch
+
 # AimType 1: the programme aim, which carries the apprenticeship's dates, price and outcome.
 PROGRAMME_AIM_TYPE = 1
 
 IlrLearner = dict[str, Any]
 
 APPLIED_TRACKERS_KEY = "_applied_trackers"
-"""Bookkeeping key of the JSON form, never exported: ids of trackers already applied."""
+"""A key only records stored by earlier versions carry (the ids of the trackers applied to them).
+
+Duplicates are now told by the event id alone (the ILR service's ``applied_events``), so the key
+is no longer written or read for any decision: :func:`load` drops it, :func:`published` hides it
+on a record not written since, and the next version is stored without it."""
 
 
 class IlrModel(BaseModel):
@@ -120,7 +126,6 @@ class Learner(IlrModel):
     Email: str | None = None
     LearnerEmploymentStatus: list[EmploymentStatus] = Field(default_factory=list)
     LearningDelivery: list[Aim] = Field(default_factory=list)
-    applied_trackers: list[str] = Field(default_factory=list, alias=APPLIED_TRACKERS_KEY)
 
     def next_aim_seq_number(self) -> int:
         return max((aim.AimSeqNumber for aim in self.LearningDelivery), default=0) + 1
@@ -158,12 +163,14 @@ class Learner(IlrModel):
 
 
 def load(record: IlrLearner) -> Learner:
-    """Parse the JSON form; raises pydantic.ValidationError (a ValueError) if it is not one."""
-    return Learner.model_validate(record)
+    """Parse the JSON form; raises pydantic.ValidationError (a ValueError) if it is not one.
+
+    An old record's ``_applied_trackers`` is dropped here, so the learner never holds it."""
+    return Learner.model_validate(published(record))
 
 
 def dump(learner: Learner) -> IlrLearner:
-    """The JSON form: ISO dates, no None values, no empty lists, bookkeeping only when used."""
+    """The JSON form: ISO dates, no None values, no empty lists."""
     document: IlrLearner = _without_empties(
         learner.model_dump(mode="json", by_alias=True, exclude_none=True)
     )
@@ -171,12 +178,23 @@ def dump(learner: Learner) -> IlrLearner:
 
 
 def published(record: IlrLearner) -> IlrLearner:
-    """The record as anyone outside the ILR service sees it: without the bookkeeping key.
+    """The record as anyone outside the ILR service sees it: without an old record's
+    ``_applied_trackers``.
 
-    The one place that strips it; the HTTP view, ``ilr-state`` and the published patches all
+    The one place that strips it; the HTTP view, ``ilr-state`` and :func:`published_patch` all
     go through here, so a patch always applies to the published record.
     """
     return {key: value for key, value in record.items() if key != APPLIED_TRACKERS_KEY}
+
+
+def published_patch(old: IlrLearner | None, new: IlrLearner) -> JsonPatch:
+    """The RFC 6902 patch from the published ``old`` record (None: no record yet) to ``new``.
+
+    The one computation of an outcome's patch: :func:`ilrflow.ilr_engine.apply_tracker` returns
+    it (the ILR service publishes it on ``ilr-updated``, keeps it in the history, and the tracker
+    shows it as its ``ilr_outcome``), the enrolment's version uses it, and the tracker preview's
+    dry run gets it from the same code path, so the previewed patch is the applied one."""
+    return json_patch(published(old or {}), published(new))
 
 
 def _without_empties(value: Any) -> Any:

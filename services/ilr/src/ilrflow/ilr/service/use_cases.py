@@ -6,12 +6,18 @@ shows why data did or did not change; every new version (and a QA verification) 
 the compacted ``ilr-state`` topic with the whole current record. ``ilr-state`` goes into the
 outbox *before* ``ilr-updated``: a reader that notes where ``ilr-updated`` ends, then reads
 ``ilr-state`` to its end, has every version up to that point (see docs/examples/).
+
+An event is applied once, told by its id alone: the consumers skip an id the record lists in
+``applied_events``, and the write that applies it is conditional on the id not being there yet
+(``ilrflow.platform.idempotency``). That is one mechanism in two places: the check on loading
+saves the work for a redelivery (a relay's republished copy has the same id), the conditional
+write settles a redelivery racing the first delivery.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -32,15 +38,16 @@ from ilrflow.contracts.identity import Principal
 from ilrflow.contracts.trackers import TRACKER_TYPES
 from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
-from ilrflow.ilr.domain.view import published_patch
 from ilrflow.ilr.service.ports import IlrSettingsStore, IlrStore
 from ilrflow.ilr_engine import (
     IlrLearner,
+    JsonPatch,
     TrackerApplication,
     apply_tracker,
     export_message,
     learner_from_enrolment,
     published,
+    published_patch,
 )
 from ilrflow.platform.errors import TransientError
 from ilrflow.platform.logging import get_logger
@@ -52,11 +59,13 @@ Cause = Literal["enrolment", "tracker"]
 
 @dataclass(frozen=True)
 class Decision:
-    """What one incoming event does to the ILR: the outcome, and the new record if applied."""
+    """What one incoming event does to the ILR: the outcome, and if applied the new record and
+    the patch from the published record before to the published new one."""
 
     status: Literal["applied", "no_ilr_change", "rejected"]
     reason: str
     record: IlrLearner | None = None
+    patch: JsonPatch = field(default_factory=list)
 
     @property
     def applied(self) -> bool:
@@ -94,11 +103,13 @@ class IlrService:
         enrolment = next(e for e in update.learner.enrolments if e.id == update.enrolment_id)
         current = await self._load_or_create(event.tenant, update.learner.id, update.learner.group)
         if event.id in current.applied_events:
-            return
+            return  # a redelivery (see the module's docstring)
+        record = learner_from_enrolment(update.learner, enrolment, current.learner)
         decision = Decision(
             "applied",
             f"Enrolment on standard {enrolment.standard_code} from {enrolment.start_date}.",
-            learner_from_enrolment(update.learner, enrolment, current.learner),
+            record,
+            published_patch(current.learner, record),
         )
         # The learner's group decides which tutors see the ILR; keep it as the enrolment says.
         await self._store(
@@ -114,7 +125,7 @@ class IlrService:
         tracker = event.data
         current = await self._load_or_create(event.tenant, tracker.learner_id, None)
         if event.id in current.applied_events:
-            return
+            return  # a redelivery (see the module's docstring)
         decision = await self._decide(event.tenant, current, tracker)
         await self._store(current, event, decision, cause="tracker", tracker_id=tracker.tracker_id)
 
@@ -137,7 +148,7 @@ class IlrService:
             custom=tracker.tracker_type not in TRACKER_TYPES,
         )
         result = apply_tracker(current.learner, application)
-        return Decision(result.status, result.reason, result.record)
+        return Decision(result.status, result.reason, result.record, result.patch)
 
     async def _load_or_create(self, tenant: str, learner_id: str, group: str | None) -> IlrDocument:
         current = await self.repository.get(tenant, learner_id)
@@ -159,7 +170,7 @@ class IlrService:
     ) -> None:
         new_record = decision.record if decision.applied else None
         version = current.version + 1 if new_record is not None else current.version
-        patch = published_patch(current.learner, new_record) if new_record is not None else []
+        patch = decision.patch  # computed once, by the engine: published, kept and shown as is
         update = IlrUpdated(
             learner_id=current.learner_id,
             tenant=current.tenant,
