@@ -56,11 +56,13 @@ def test_hash_is_sha256_of_prev_hash_then_canonical_bytes() -> None:
     assert expected == "6f71754c4f9b69d8f647d2a8a1f48e91a75b8e2e649ed5d9ea0fd784256c2d21"
 
 
-def test_canonical_covers_every_stored_field_but_the_hashes() -> None:
+def test_canonical_covers_every_stored_field_but_the_hashes_and_the_sequence() -> None:
     document = json.loads(canonical_bytes(fixed_entry()))
 
     assert set(document) == set(AuditEntry.model_fields) - UNCHAINED_FIELDS
-    assert {"prev_hash", "hash"} == UNCHAINED_FIELDS
+    assert {"prev_hash", "hash", "sequence"} == UNCHAINED_FIELDS
+    numbered = fixed_entry().model_copy(update={"sequence": 41})
+    assert canonical_bytes(numbered) == canonical_bytes(fixed_entry())  # old hashes still hold
 
 
 def test_an_entry_read_back_from_the_database_hashes_the_same() -> None:

@@ -2,14 +2,18 @@
 
 What is covered, exactly:
 
-- ``canonical_bytes(entry)`` is the entry's stored fields **except** ``prev_hash`` and ``hash``
-  (``schema_version`` and ``id`` included), as JSON with sorted keys, no whitespace, non-ASCII
+- ``canonical_bytes(entry)`` is the entry's stored fields **except** ``prev_hash``, ``hash`` and
+  ``sequence`` (``schema_version`` and ``id`` included), as JSON with sorted keys, no whitespace, non-ASCII
   kept as UTF-8, every datetime written ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, milliseconds).
   Datetimes are formatted here rather than by pydantic so that a library upgrade cannot change
   what old hashes covered.
 - ``hash = sha256(prev_hash as UTF-8 || canonical_bytes(entry))`` as lowercase hex, so
   ``prev_hash`` is covered too, as the prefix.
 - The first entry of a chain has ``prev_hash = GENESIS_HASH``.
+
+``sequence`` is left out because it is not the record's: it is the order in which ingest stored
+the entry for its tenant's searches, numbered after the chain is linked (and entries stored
+before it existed have none).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 from ilrflow.audit.domain.records import AuditEntry, normalise_time
 
 GENESIS_HASH = "0" * 64
-UNCHAINED_FIELDS = frozenset({"prev_hash", "hash"})
+UNCHAINED_FIELDS = frozenset({"prev_hash", "hash", "sequence"})
 
 
 def canonical_bytes(entry: AuditEntry) -> bytes:

@@ -5,7 +5,11 @@ service's own outbox as an ``AuditAccessed`` event before its result is returned
 log records who read it, and a read that cannot be recorded is not served.
 
 Searches and exports walk the lookup documents (``domain.lookup``) of the query's most selective
-filter, bucket by bucket in the order served, filter the refs, and fetch only the entries served.
+filter, bucket by bucket in the order served (the tenant's ingest sequence), filter the refs, and
+fetch only the entries served. They serve only the sequences below the tenant's visible mark
+(``domain.sequence``), so what a page shows is never changed later by a batch still being
+written: a client following ``next_cursor`` from the start sees every entry once, oldest first
+including those stored while it walks, newest first the log as it was at the first page.
 This is the one read path on FerretDB and on MongoDB alike: MongoDB could answer from secondary
 indexes, but two paths would be two behaviours to test, and on FerretDB 1.24 only ``_id``
 lookups are pushed down to the database at all.
@@ -50,12 +54,16 @@ class AuditQueries:
     async def select(self, tenant: str, query: AuditQuery, wanted: int) -> list[Ref]:
         """Up to ``wanted`` refs of what ``query`` selects in ``tenant``, in the order served.
 
-        Buckets are disjoint in time, so the refs of each (sorted by ``select``) simply follow
-        those of the one before; the walk stops at the first bucket that fills the request."""
+        Buckets are disjoint ranges of the sequence, so the refs of each (sorted by ``select``)
+        simply follow those of the one before; the walk stops at the first bucket that fills
+        the request."""
+        below = await self.repository.visible_sequence(tenant)
         key = key_for(query, tenant)
+        buckets = await self.repository.lookup_buckets(key)
         chosen: list[Ref] = []
-        for bucket, pages in buckets_to_read(await self.repository.lookup_buckets(key), query):
-            chosen += select(await self.repository.lookup_refs(key, bucket, pages), query)
+        for bucket, pages in buckets_to_read(key.field, buckets, query, below):
+            refs = await self.repository.lookup_refs(key, bucket, pages)
+            chosen += select(refs, query, below)
             if len(chosen) >= wanted:
                 break
         return chosen[:wanted]
