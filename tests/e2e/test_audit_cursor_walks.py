@@ -1,7 +1,8 @@
 """A client that follows ``next_cursor`` from the start sees every entry exactly once, even while
 entries are being written: on the running stack during a burst of trackers, and on a scratch
 database where a walk takes a page between every write the real ingest makes (late entries,
-several partitions, a crash and replay in the middle), for pages and exports alike.
+several partitions, crashes between the entries and their lookups and the replays after them),
+for pages and exports alike.
 
 What a walk promises (services/audit/README.md): oldest first, every entry in the order the log
 stored it, including those stored while walking; newest first, the log as it was at the first
@@ -15,7 +16,8 @@ import csv
 import io
 import secrets
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -126,7 +128,11 @@ async def _walk_between_writes(mongo_url: str) -> None:
     try:
         _before_every_write(repository, walker.step)
         ingest = AuditIngest(repository)
-        for topic, partition, records in _batches():
+        for n, (topic, partition, records) in enumerate(_batches()):
+            if n in CRASHES:
+                with _crashing_lookups(repository, halfway=CRASHES[n]), pytest.raises(CrashError):
+                    await ingest.store_batch(topic, partition, records)
+                ingest = AuditIngest(repository)  # restarted: the records come again
             await ingest.store_batch(topic, partition, records)
         _before_every_write(repository, None)
         final = await _all_pages(queries, AuditQuery(order="oldest", limit=500))
@@ -239,9 +245,35 @@ def _before_every_write(repository: AuditRepository, hook: Hook) -> None:
         setattr(repository, name, wrapped)
 
 
+# Batches whose first run crashes after inserting its entries: before writing any lookup (False)
+# or halfway through them (True).
+CRASHES = {2: False, 7: True}
+
+
+class CrashError(Exception):
+    pass
+
+
+@contextmanager
+def _crashing_lookups(repository: AuditRepository, *, halfway: bool) -> Iterator[None]:
+    writing = repository.add_lookups
+
+    async def crash(entries: Sequence[Any]) -> None:
+        if halfway:
+            await writing(entries[: len(entries) // 2])
+        raise CrashError
+
+    setattr(repository, "add_lookups", crash)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(repository, "add_lookups", writing)  # noqa: B010
+
+
 def _batches() -> list[tuple[str, int, list[RawRecord]]]:
     """Three partitions written in turns; the third lags with events from an hour earlier (a late
-    partition, as after a consumer's restart), and one batch is replayed, as after a crash."""
+    partition, as after a consumer's restart), and one batch is delivered again after it was
+    stored (a commit lost)."""
     batches = []
     for round_ in range(3):
         for partition, lag in ((0, 0), (1, 0), (2, 60)):
