@@ -1,7 +1,12 @@
-"""``ilrflow audit verify``: recompute the audit log's hash chains."""
+"""``ilrflow audit verify``: recompute the audit log's hash chains.
+
+Progress goes to stderr (at most once a second while reading the log, then the rate), so that
+stdout holds only the result, and ``--json`` output stays parseable.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -37,11 +42,12 @@ def verify(
     report: dict[str, Any]
     if url is not None:
         token = operator_token(s, tenant, ["operator"])
+        typer.echo(f"verifying through {url} (the service reads the whole log)…", err=True)
         try:
             response = httpx.get(
                 f"{url.rstrip('/')}/v1/audit/verify",
                 headers={"authorization": f"Bearer {token}"},
-                timeout=120,
+                timeout=httpx.Timeout(30, read=None),  # a large log takes a while to read
             )
         except httpx.TransportError as error:
             fail(f"cannot reach the audit service at {url}: {error}", EXIT_UNAVAILABLE)
@@ -55,10 +61,12 @@ def verify(
             fail("ilrflow-audit is not installed here: pass --url to use the audit service's API")
         import asyncio
 
+        progress = _Progress()
         try:
-            verification = asyncio.run(offline_queries(s).verify_log())
+            verification = asyncio.run(offline_queries(s).verify_log(progress))
         except Exception as error:
             fail(f"cannot verify against the audit database: {error}", EXIT_UNAVAILABLE)
+        progress.done()
         report = verification.model_dump(mode="json")
     report["ok"] = report["failed_partitions"] == 0
     if as_json:
@@ -78,3 +86,24 @@ def verify(
         typer.echo("OK" if report["ok"] else "TAMPERING DETECTED")
     if not report["ok"]:
         raise typer.Exit(EXIT_FAILED)
+
+
+class _Progress:
+    """Entries read so far, on stderr, at most once a second; then the total and the rate."""
+
+    def __init__(self) -> None:
+        self.started = self.shown = time.monotonic()
+        self.read = 0
+
+    def __call__(self, read: int, expected: int) -> None:
+        self.read = read
+        now = time.monotonic()
+        if now - self.shown >= 1:
+            self.shown = now
+            of = f" of about {expected:,}" if expected >= read else ""
+            typer.echo(f"verify: {read:,}{of} entries read and hashed", err=True)
+
+    def done(self) -> None:
+        seconds = max(time.monotonic() - self.started, 1e-6)
+        rate = self.read / seconds
+        typer.echo(f"verify: {self.read:,} entries in {seconds:.1f} s ({rate:,.0f}/s)", err=True)
