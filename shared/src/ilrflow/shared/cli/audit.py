@@ -6,7 +6,6 @@ stdout holds only the result, and ``--json`` output stays parseable.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -57,11 +56,12 @@ def verify(
     else:
         try:
             from ilrflow.audit.bootstrap import offline_queries
+            from ilrflow.audit.entrypoints.progress import VerifyProgress
         except ImportError:
             fail("ilrflow-audit is not installed here: pass --url to use the audit service's API")
         import asyncio
 
-        progress = _Progress()
+        progress = VerifyProgress()
         try:
             verification = asyncio.run(offline_queries(s).verify_log(progress))
         except Exception as error:
@@ -86,24 +86,3 @@ def verify(
         typer.echo("OK" if report["ok"] else "TAMPERING DETECTED")
     if not report["ok"]:
         raise typer.Exit(EXIT_FAILED)
-
-
-class _Progress:
-    """Entries read so far, on stderr, at most once a second; then the total and the rate."""
-
-    def __init__(self) -> None:
-        self.started = self.shown = time.monotonic()
-        self.read = 0
-
-    def __call__(self, read: int, expected: int) -> None:
-        self.read = read
-        now = time.monotonic()
-        if now - self.shown >= 1:
-            self.shown = now
-            of = f" of about {expected:,}" if expected >= read else ""
-            typer.echo(f"verify: {read:,}{of} entries read and hashed", err=True)
-
-    def done(self) -> None:
-        seconds = max(time.monotonic() - self.started, 1e-6)
-        rate = self.read / seconds
-        typer.echo(f"verify: {self.read:,} entries in {seconds:.1f} s ({rate:,.0f}/s)", err=True)
