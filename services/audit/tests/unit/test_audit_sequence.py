@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from ilrflow.audit.domain.sequence import counts_by_tenant, numbered, visible_below, writer_of
+from ilrflow.audit.domain.sequence import (
+    counts_by_tenant,
+    numbered,
+    oldest_first,
+    visible_below,
+    writer_of,
+)
 
 from .conftest import RecordFactory
 
@@ -29,3 +35,9 @@ def test_readers_stop_below_the_lowest_batch_still_being_written() -> None:
 def test_a_writer_name_is_a_safe_document_field() -> None:
     assert writer_of("ilrflow.tracker-raised", 2) == "ilrflow~tracker-raised:2"
     assert "." not in writer_of("a.b.c", 0)
+
+
+def test_a_poll_is_stored_oldest_partition_batch_first() -> None:
+    poll = {"processed:0": [30, 31], "raised:0": [10, 40], "ilr:1": [35], "empty:0": []}
+
+    assert oldest_first(poll, lambda timestamp: timestamp) == ["raised:0", "processed:0", "ilr:1"]

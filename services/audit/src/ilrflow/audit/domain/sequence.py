@@ -19,10 +19,21 @@ wait, which is the price of never serving a page that a late batch could still c
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from ilrflow.audit.domain.records import AuditEntry
+
+K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
+
+
+def oldest_first(batches: Mapping[K, Sequence[R]], timestamp: Callable[[R], int]) -> list[K]:
+    """The partitions of one poll in the order to store them: by their first record's timestamp
+    (ties in the order given), so that the sequence follows event order across partitions as far
+    as whole batches allow, at no extra writes."""
+    keys = [key for key, records in batches.items() if records]
+    return sorted(keys, key=lambda key: timestamp(batches[key][0]))
 
 
 def writer_of(topic: str, partition: int) -> str:
