@@ -221,14 +221,19 @@ async def _tenant_entries(repository: AuditRepository) -> list[Any]:
 
 
 Hook = Callable[[], Awaitable[None]] | None
-WRITES = ("insert", "add_lookups", "add_timeline_lines", "record_tail")
+WRITES = (
+    "reserve_sequences",
+    "add_timeline_lines",
+    "insert",
+    "add_lookups",
+    "release_sequences",
+    "record_tail",
+)
 
 
 def _before_every_write(repository: AuditRepository, hook: Hook) -> None:
     """Run ``hook`` before each of the repository's writes on the ingest path (``None``: stop)."""
-    for name in WRITES + tuple(
-        n for n in ("reserve_sequences", "release_sequences") if hasattr(type(repository), n)
-    ):
+    for name in WRITES:
         original = getattr(type(repository), name)
         if hook is None:
             repository.__dict__.pop(name, None)
