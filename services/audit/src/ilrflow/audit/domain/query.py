@@ -1,9 +1,12 @@
 """The audit query: the HTTP filters, and the keyset cursor of its pages.
 
-Pages are keyset-paginated on (time, id), which is unique and stable under concurrent inserts,
-unlike skip/limit. The cursor is opaque to clients: base64url of ``{"time", "id"}`` of the last
-entry served. ``from`` is inclusive, ``to`` exclusive; times without a zone are taken as UTC.
-How a query is answered is ``domain.lookup``'s business.
+Pages are keyset-paginated on the tenant's ingest sequence (``domain.sequence``): the order in
+which the log stored its entries, unique, and only ever growing, so an entry stored while a
+client walks the pages is never slipped in behind its cursor. The cursor is opaque to clients:
+base64url of ``{"seq": n}``, the sequence of the last entry served (a cursor of the earlier
+(time, id) form is refused). ``from`` is inclusive, ``to`` exclusive, both on the entry's event
+time; times without a zone are taken as UTC. How a query is answered is ``domain.lookup``'s
+business.
 """
 
 from __future__ import annotations
@@ -23,26 +26,22 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
-class CursorKey(NamedTuple):
-    time: datetime
-    id: str
-
-
-def encode_cursor(time: datetime, entry_id: str) -> str:
-    """The cursor of the page after the one ending at the entry (``time``, ``entry_id``)."""
-    key = {"time": normalise_time(time).isoformat(), "id": entry_id}
-    raw = json.dumps(key, separators=(",", ":")).encode()
+def encode_cursor(sequence: int) -> str:
+    """The cursor of the page after the one ending at the entry numbered ``sequence``."""
+    raw = json.dumps({"seq": sequence}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> CursorKey:
+def decode_cursor(cursor: str) -> int:
     """Raises ValueError when the cursor was not made by ``encode_cursor``."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
-        return CursorKey(normalise_time(datetime.fromisoformat(key["time"])), str(key["id"]))
+        sequence = json.loads(raw)["seq"]
     except (binascii.Error, ValueError, KeyError, TypeError) as error:
         raise ValueError("invalid cursor") from error
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+        raise ValueError("invalid cursor")
+    return sequence
 
 
 class AuditQuery(BaseModel):

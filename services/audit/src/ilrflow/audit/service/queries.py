@@ -5,7 +5,11 @@ service's own outbox as an ``AuditAccessed`` event before its result is returned
 log records who read it, and a read that cannot be recorded is not served.
 
 Searches and exports walk the lookup documents (``domain.lookup``) of the query's most selective
-filter, bucket by bucket in the order served, filter the refs, and fetch only the entries served.
+filter, bucket by bucket in the order served (the tenant's ingest sequence), filter the refs, and
+fetch only the entries served. They serve only the sequences below the tenant's visible mark
+(``domain.sequence``), so what a page shows is never changed later by a batch still being
+written: a client following ``next_cursor`` from the start sees every entry once, oldest first
+including those stored while it walks, newest first the log as it was at the first page.
 This is the one read path on FerretDB and on MongoDB alike: MongoDB could answer from secondary
 indexes, but two paths would be two behaviours to test, and on FerretDB 1.24 only ``_id``
 lookups are pushed down to the database at all.
@@ -13,6 +17,7 @@ lookups are pushed down to the database at all.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Literal
 
@@ -22,7 +27,13 @@ from ilrflow.audit.domain.lookup import Ref, buckets_to_read, key_for, paginate,
 from ilrflow.audit.domain.query import AuditPage, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.timeline import TimelineLine
-from ilrflow.audit.domain.verify import AuditVerification, verify_all
+from ilrflow.audit.domain.verify import (
+    AuditVerification,
+    ChainLink,
+    PartitionKey,
+    in_offset_order,
+    verify_all,
+)
 from ilrflow.shared.auth import Principal
 from ilrflow.shared.events import AuditAccessed, new_event
 from ilrflow.shared.http_errors import not_found
@@ -31,6 +42,8 @@ AUDIT_READER_ROLES = ("support", "admin", "operator")
 VERIFIER_ROLES = ("support", "operator")
 EXPORT_MAX_ROWS = 100_000
 ExportFormat = Literal["csv", "xlsx"]
+PROGRESS_EVERY = 1_000
+VerifyProgress = Callable[[int, int], None]  # entries read, entries the recorded tails expect
 AccessAction = Literal["search", "get", "timeline", "export_csv", "export_xlsx", "verify"]
 
 
@@ -50,12 +63,16 @@ class AuditQueries:
     async def select(self, tenant: str, query: AuditQuery, wanted: int) -> list[Ref]:
         """Up to ``wanted`` refs of what ``query`` selects in ``tenant``, in the order served.
 
-        Buckets are disjoint in time, so the refs of each (sorted by ``select``) simply follow
-        those of the one before; the walk stops at the first bucket that fills the request."""
+        Buckets are disjoint ranges of the sequence, so the refs of each (sorted by ``select``)
+        simply follow those of the one before; the walk stops at the first bucket that fills
+        the request."""
+        below = await self.repository.visible_sequence(tenant)
         key = key_for(query, tenant)
+        buckets = await self.repository.lookup_buckets(key)
         chosen: list[Ref] = []
-        for bucket, pages in buckets_to_read(await self.repository.lookup_buckets(key), query):
-            chosen += select(await self.repository.lookup_refs(key, bucket, pages), query)
+        for bucket, pages in buckets_to_read(key.field, buckets, query, below):
+            refs = await self.repository.lookup_refs(key, bucket, pages)
+            chosen += select(refs, query, below)
             if len(chosen) >= wanted:
                 break
         return chosen[:wanted]
@@ -91,15 +108,24 @@ class AuditQueries:
         await self._audit(principal, "verify", verification.entries)
         return verification
 
-    async def verify_log(self) -> AuditVerification:
+    async def verify_log(self, progress: VerifyProgress | None = None) -> AuditVerification:
         """Recompute every partition's chain (the whole log: chains span tenants), and check
-        that each recorded tail is still there."""
+        that each recorded tail is still there. The log is read once, each entry hashed as it
+        arrives; ``progress`` hears (entries read, entries expected by the recorded tails)
+        every ``PROGRESS_EVERY`` entries and at the end."""
         tails = await self.repository.all_recorded_tails()
-        partitions = {
-            key: await self.repository.partition_entries(*key)
-            for key in sorted(set(await self.repository.partitions()) | set(tails))
-        }
-        return verify_all(partitions, recorded_tails=tails)
+        expected = sum(tail.offset + 1 for tail in tails.values())
+        partitions: dict[PartitionKey, list[ChainLink]] = defaultdict(list)
+        read = 0
+        async for link in self.repository.chain_links():
+            partitions[(link.topic, link.partition)].append(link)
+            read += 1
+            if progress is not None and read % PROGRESS_EVERY == 0:
+                progress(read, expected)
+        if progress is not None:
+            progress(read, expected)
+        ordered = {key: in_offset_order(links) for key, links in partitions.items()}
+        return verify_all(ordered, recorded_tails=tails)
 
     async def _audit(
         self,
