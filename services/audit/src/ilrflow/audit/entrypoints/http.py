@@ -21,6 +21,10 @@ from ilrflow.shared.auth import CurrentPrincipal, require_role
 from ilrflow.shared.http_errors import ApiError
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+INCLUDE_ACCESS = (
+    "Also show the audit log's records of its own reads (ilrflow.audit.accessed.v1), left out "
+    "by default; asking for that type by `type` shows them too"
+)
 
 
 def get_queries(request: Request) -> AuditQueries:
@@ -101,7 +105,11 @@ def audit_query(
     learner_id: str | None = None,
     tracker_id: str | None = None,
     type: Annotated[
-        str | None, Query(description="Event type, e.g. ilrflow.tracker.raised.v1")
+        str | None,
+        Query(
+            description="Event type (ilrflow.tracker.processed.v1) or the topic that carries it "
+            "(tracker-processed); anything else is refused with 422"
+        ),
     ] = None,
     actor: str | None = None,
     correlation_id: str | None = None,
@@ -110,6 +118,7 @@ def audit_query(
     cursor: str | None = None,
     order: Literal["newest", "oldest"] = "newest",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    include_access: Annotated[bool, Query(description=INCLUDE_ACCESS)] = False,
 ) -> AuditQuery:
     try:
         return AuditQuery.model_validate(
@@ -124,6 +133,7 @@ def audit_query(
                 "cursor": cursor,
                 "order": order,
                 "limit": limit,
+                "include_access": include_access,
             }
         )
     except ValidationError as error:
@@ -159,10 +169,13 @@ async def get_entry(entry_id: str, principal: CurrentPrincipal, queries: Queries
     summary="A learner's history as readable lines, oldest first",
 )
 async def learner_timeline(
-    learner_id: str, principal: CurrentPrincipal, queries: Queries
+    learner_id: str,
+    principal: CurrentPrincipal,
+    queries: Queries,
+    include_access: Annotated[bool, Query(description=INCLUDE_ACCESS)] = False,
 ) -> LearnerTimeline:
     require_role(principal, *AUDIT_READER_ROLES)
-    lines = await queries.timeline(principal, learner_id)
+    lines = await queries.timeline(principal, learner_id, include_access=include_access)
     return LearnerTimeline(
         learner_id=learner_id,
         lines=[TimelineLineView(time=x.time, entry_id=x.entry_id, text=x.text) for x in lines],

@@ -1,8 +1,8 @@
 """Storing Kafka records in the audit log, one partition batch at a time.
 
 Per batch: parse the records past the chain head, flag repeated event ids, add the learners'
-timeline lines and the lookup documents searches walk, insert the chained entries, then record
-the new tail. Each step is safe to repeat after a crash: a repeated timeline line or lookup ref is
+timeline lines, the staff names and the lookup documents searches walk, insert the chained
+entries, then record the new tail. Each step is safe to repeat after a crash: a repeated timeline line or lookup ref is
 dropped when read, the entries' ids are their coordinates, and a
 chain head that lags behind the log (a crash after the insert, before the tail was recorded) is
 noticed by the insert and replaced by the head read from the log itself.
@@ -19,6 +19,7 @@ from ilrflow.audit.domain.chain import GENESIS_HASH, chain
 from ilrflow.audit.domain.duplicates import decide_delivery, with_delivery
 from ilrflow.audit.domain.ingest import HeaderValue, entry_from_record
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
+from ilrflow.audit.domain.staff import staff_names
 from ilrflow.audit.domain.timeline import TimelineLine, belongs_on_timeline, timeline_line
 from ilrflow.audit.domain.verify import ChainTail
 
@@ -63,6 +64,7 @@ class AuditIngest:
             return 0
         chained = chain(await self._flag_duplicates(fresh), prev_hash)
         await self.repository.add_timeline_lines(_timeline_lines(chained))
+        await self.repository.record_staff_names(staff_names(chained))
         await self.repository.add_lookups(chained)
         inserted = await self.repository.insert(chained)
         newest = chained[-1]
