@@ -7,6 +7,11 @@ status (``not_visible`` -> 404 so a caller never learns the learner exists, ``un
 Visibility (group scoping): a learner sees only themselves (their id is the token's subject);
 staff see learners in their groups; admins see every learner when the tenant's
 ``admins_see_all_groups`` is on (the default). Whoever raised a tracker can always see it.
+
+Reading is wider than acting: support, operators and ILR QA read every tracker of the tenant,
+as they read every learner and every ILR in the learner and ILR services (a support person
+answering "who changed this" must see the tracker the audit log points to). What they may
+raise, edit or process is still scoped by their groups.
 """
 
 from __future__ import annotations
@@ -83,10 +88,21 @@ def may_see_learner(
     return refuse("not_visible", "the learner is not in any of your groups")
 
 
+# Staff who read the whole tenant whatever their groups, as in the learner and ILR services.
+WHOLE_TENANT_READERS = frozenset({"support", "operator", "ilr_qa"})
+
+
+def reads_whole_tenant(settings: TenantTrackerSettings, actor: Actor) -> bool:
+    """May the actor read every tracker of the tenant (listings, and each one)?"""
+    if actor.has_role("admin") and settings.admins_see_all_groups:
+        return True
+    return actor.has_any(WHOLE_TENANT_READERS)
+
+
 def may_see_tracker(
     settings: TenantTrackerSettings, actor: Actor, tracker: TrackerFacts
 ) -> Decision:
-    if actor.id == tracker.raised_by:
+    if actor.id == tracker.raised_by or reads_whole_tenant(settings, actor):
         return ALLOWED
     return may_see_learner(settings, actor, tracker.learner_id, tracker.learner_group)
 
@@ -262,6 +278,11 @@ def _may_act(
     Turning a type off stops new requests only; trackers already raised can still be finished.
     """
     seen = may_see_learner(settings, actor, tracker.learner_id, tracker.learner_group)
+    if not seen and reads_whole_tenant(settings, actor):
+        # They can read it, so saying it is not there would be false: refuse the act instead.
+        return refuse(
+            "forbidden", f"the learner is not in any of your groups: you may not {verb} it"
+        )
     if not seen:
         return seen
     return _has_role_for(settings, actor, tracker.tracker_type, verb)
