@@ -111,7 +111,7 @@ def test_the_timeline_says_who_by_name_and_why(story: Story) -> None:
 
 
 def test_exports_name_the_staff_too(story: Story) -> None:
-    params = {"tracker_id": story.processed_id, "type": "tracker-processed"}
+    params = {"tracker_id": story.processed_id, "type": "ilrflow.tracker.processed.v1"}
     with support(story, "audit") as http:
 
         def rows() -> list[dict[str, str]]:
