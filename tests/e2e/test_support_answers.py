@@ -188,6 +188,14 @@ def test_type_takes_the_documented_topic_names_and_refuses_unknown_ones(story: S
         learner_topic = ids("learner-updated")
         assert learner_topic
         assert learner_topic == ids("ilrflow.learner.updated.v1")
+        # The topic carries staff changes too: without a learner, both types, in one order.
+        by_admin = {"type": "learner-updated", "actor": "admin-1", "order": "oldest", "limit": 500}
+        both = http.get("/v1/audit/events", params=by_admin).json()["items"]
+        assert {e["event_type"] for e in both} == {
+            "ilrflow.learner.updated.v1",
+            "ilrflow.staff.updated.v1",
+        }
+        assert [(e["time"], e["id"]) for e in both] == sorted((e["time"], e["id"]) for e in both)
 
         for path in ("/v1/audit/events", "/v1/audit/export.csv"):
             refused = http.get(path, params={"type": "tracker.processed"})

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC
 from typing import Any
 
 from pymongo import DESCENDING
@@ -51,7 +52,7 @@ from ilrflow.audit.domain.lookup import (
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
 from ilrflow.audit.domain.staff import StaffKey, StaffName, is_newer
 from ilrflow.audit.domain.summary import Part, StaffMention
-from ilrflow.audit.domain.timeline import TimelineLine
+from ilrflow.audit.domain.timeline import TimelineLine, line_of
 from ilrflow.audit.domain.verify import ChainTail
 from ilrflow.shared.events import Envelope
 from ilrflow.shared.mongo import Document, serialised_writes
@@ -186,12 +187,7 @@ class AuditRepository:
     async def timeline(self, tenant: str, learner_id: str) -> list[TimelineLine]:
         """The learner's lines, oldest first; one lookup by ``_id``, the one FerretDB pushes down."""
         found = await self.timelines.find_one(timeline_filter(tenant, learner_id))
-        lines = {
-            d["entry_id"]: TimelineLine(
-                d["time"], d["entry_id"], d["text"], _parts_from(d.get("parts", []))
-            )
-            for d in (found or {}).get("lines", [])
-        }
+        lines = {d["entry_id"]: _line_from(d) for d in (found or {}).get("lines", [])}
         return sorted(lines.values(), key=lambda line: (line.time, line.entry_id))
 
     async def explain_timeline(self, tenant: str, learner_id: str) -> Document:
@@ -449,14 +445,22 @@ def _as_head_update(head: Document) -> tuple[str, Any]:
 
 
 def _line_document(line: TimelineLine) -> Document:
+    """A line as its parts (the text is rebuilt from them when read), or, without parts, its text.
+    Lines are stored in UTC, so the text is too."""
+    if not line.parts:
+        return {"time": line.time, "entry_id": line.entry_id, "text": line.text}
     parts = [p if isinstance(p, str) else {"staff": p.staff_id, "role": p.role} for p in line.parts]
-    return {"time": line.time, "entry_id": line.entry_id, "text": line.text, "parts": parts}
+    return {"time": line.time, "entry_id": line.entry_id, "parts": parts}
 
 
-def _parts_from(stored: list[Any]) -> tuple[Part, ...]:
-    return tuple(
-        p if isinstance(p, str) else StaffMention(str(p["staff"]), p.get("role")) for p in stored
+def _line_from(document: Document) -> TimelineLine:
+    if "parts" not in document:  # stored before lines kept their parts
+        return TimelineLine(document["time"], document["entry_id"], document["text"])
+    parts: tuple[Part, ...] = tuple(
+        p if isinstance(p, str) else StaffMention(str(p["staff"]), p.get("role"))
+        for p in document["parts"]
     )
+    return line_of(document["time"].astimezone(UTC), document["entry_id"], parts)
 
 
 def _staff_key(tenant: str, staff_id: str) -> str:

@@ -67,11 +67,12 @@ def belongs_on_timeline(entry: AuditEntry, *, include_access: bool = False) -> b
 
 
 def timeline_line(entry: AuditEntry, tz: tzinfo = UTC) -> TimelineLine:
-    local = entry.time.astimezone(tz)
-    parts = tuple(describe_parts(entry))
-    return TimelineLine(
-        local, entry.id, f"{local:%Y-%m-%d %H:%M}{_STAMP_END}{render(parts)}", parts
-    )
+    return line_of(entry.time.astimezone(tz), entry.id, tuple(describe_parts(entry)))
+
+
+def line_of(time: datetime, entry_id: str, parts: tuple[Part, ...]) -> TimelineLine:
+    """The line of stored parts, without names; ``time`` in the zone to show."""
+    return TimelineLine(time, entry_id, f"{time:%Y-%m-%d %H:%M}{_STAMP_END}{render(parts)}", parts)
 
 
 _STAMP_END = " — "
