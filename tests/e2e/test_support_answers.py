@@ -5,14 +5,25 @@ filters that take the documented topic names and refuse unknown ones."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
+from ilrflow.audit.adapters.repository import AuditRepository
+from ilrflow.audit.domain import entry_from_record
+from ilrflow.audit.domain.staff import StaffName
+from ilrflow.audit.domain.timeline import timeline_line
+from ilrflow.audit.service.queries import AuditQueries
+from ilrflow.shared.auth import Principal
+from ilrflow.shared.events import TrackerProcessed, new_event, to_wire
 from tests.conftest import Stack, eventually, new_tenant
 from tests.e2e.helpers import GROUP, Tenant, known_learner
 from tests.e2e.test_tracker_steps import OTHER_GROUP, process, raise_tracker, tracker_tenant
@@ -20,6 +31,7 @@ from tests.e2e.test_tracker_steps import OTHER_GROUP, process, raise_tracker, tr
 pytestmark = pytest.mark.e2e
 
 NOTE = "Moved in with my partner"
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 NEW_ADDRESS = {"address": {"lines": ["7 Mill Lane"], "postcode": "LS6 1AA"}}
 
 
@@ -202,3 +214,52 @@ def test_type_takes_the_documented_topic_names_and_refuses_unknown_ones(story: S
             assert refused.status_code == 422, refused.text
             assert "unknown event type 'tracker.processed'" in refused.text
             assert "tracker-processed" in refused.text
+
+
+def test_stored_lines_are_named_when_read_and_old_ones_still_read(stack: Stack) -> None:
+    asyncio.run(_named_when_read(stack.settings.mongo_url))
+
+
+async def _named_when_read(mongo_url: str) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
+    name = f"test_audit_names_{secrets.token_hex(3)}"
+    repository = AuditRepository(client[name])
+    try:
+        processed = TrackerProcessed(
+            tracker_id="T1",
+            learner_id="L1",
+            tracker_type="change_of_name",
+            changes={"name": {}},
+            processed_by="A1",
+            processor_roles=["admin"],
+            raised_by="L1",
+            learner_led=True,
+        )
+        event = new_event(processed, tenant="acme", subject="L1", actor="A1")
+        event = event.model_copy(update={"time": T0})
+        key, headers, value = to_wire(event)
+        entry = entry_from_record("tracker-processed", 0, 7, key, headers, value, None)
+        await repository.add_timeline_lines({("acme", "L1"): [timeline_line(entry)]})
+        old_line = {
+            "time": T0 - timedelta(hours=1),
+            "entry_id": "tracker-raised:0:1",
+            "text": "2026-01-05 08:00 — old",
+        }
+        await repository.timelines.update_one({"_id": "acme\x1fL1"}, {"$push": {"lines": old_line}})
+        later = T0 + timedelta(minutes=1)
+        await repository.record_staff_names({("acme", "A1"): StaffName("Ada Newname", later)})
+        await repository.record_staff_names({("acme", "A1"): StaffName("Ada Admin", T0)})
+        queries = AuditQueries(repository, reads_recorded=lambda: None)
+        support = Principal(sub="support-1", tenant="acme", roles=["support"])
+
+        lines = [line.text for line in await queries.timeline(support, "L1")]
+
+        assert lines == [
+            "2026-01-05 08:00 — old",
+            "2026-01-05 09:00 — learner L1's tracker T1 (change_of_name) processed by admin "
+            "Ada Newname (A1) (changes: name)",
+        ]
+        assert await repository.staff_names("other", ["A1"]) == {}
+    finally:
+        await client.drop_database(name)
+        await client.close()

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC
 from typing import Any
 
 from pymongo import DESCENDING
@@ -49,7 +48,7 @@ from ilrflow.audit.domain.lookup import (
     ref_from_text,
     ref_to_text,
 )
-from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
+from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates, normalise_time
 from ilrflow.audit.domain.staff import StaffKey, StaffName, is_newer
 from ilrflow.audit.domain.summary import Part, StaffMention
 from ilrflow.audit.domain.timeline import TimelineLine, line_of
@@ -460,7 +459,7 @@ def _line_from(document: Document) -> TimelineLine:
         p if isinstance(p, str) else StaffMention(str(p["staff"]), p.get("role"))
         for p in document["parts"]
     )
-    return line_of(document["time"].astimezone(UTC), document["entry_id"], parts)
+    return line_of(normalise_time(document["time"]), document["entry_id"], parts)
 
 
 def _staff_key(tenant: str, staff_id: str) -> str:
