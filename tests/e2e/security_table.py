@@ -231,9 +231,9 @@ TABLE: list[Row] = [
         "201 404 404",  # learner
         "201 404 404",  # tutor
         "201 404 201",  # admin
-        "403 404 404",  # ilr_qa
-        "403 404 404",  # support
-        "403 404 404",  # operator
+        "403 404 403",  # ilr_qa
+        "403 404 403",  # support
+        "403 404 403",  # operator
     ),
     _row(
         "tracker",

@@ -102,6 +102,8 @@ def test_support_operators_and_qa_read_every_tracker_but_act_only_in_their_group
     assert refused.code == "forbidden", "not 404: they can read it"
     assert "not in any of your groups" in refused.reason
     assert not may_see_tracker(SCOPED, OUTSIDER_TUTOR, tracker)
+    raising = may_raise(can_process, outsider, "withdrawal", "group-a", False, learner_id="l")
+    assert raising.code == "forbidden"
 
 
 def test_edit_and_process_follow_the_roles_for_the_type() -> None:

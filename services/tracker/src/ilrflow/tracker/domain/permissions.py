@@ -124,7 +124,7 @@ def may_raise(
     type_check = _type_available(settings, tracker_type)
     if not type_check:
         return type_check
-    seen = may_see_learner(settings, actor, learner_id or actor.id, learner_group)
+    seen = _may_act_for(settings, actor, learner_id or actor.id, learner_group, "raise")
     if not seen:
         return seen
     if on_behalf and not actor.is_staff:
@@ -277,12 +277,22 @@ def _may_act(
 
     Turning a type off stops new requests only; trackers already raised can still be finished.
     """
-    seen = may_see_learner(settings, actor, tracker.learner_id, tracker.learner_group)
-    if not seen and reads_whole_tenant(settings, actor):
-        # They can read it, so saying it is not there would be false: refuse the act instead.
-        return refuse(
-            "forbidden", f"the learner is not in any of your groups: you may not {verb} it"
-        )
+    seen = _may_act_for(settings, actor, tracker.learner_id, tracker.learner_group, verb)
     if not seen:
         return seen
     return _has_role_for(settings, actor, tracker.tracker_type, verb)
+
+
+def _may_act_for(
+    settings: TenantTrackerSettings,
+    actor: Actor,
+    learner_id: str,
+    learner_group: str | None,
+    verb: Verb,
+) -> Decision:
+    """Acting needs the learner in the actor's scope. Someone who reads the whole tenant but
+    acts only in their groups is refused (403), not told the learner is not there (404)."""
+    seen = may_see_learner(settings, actor, learner_id, learner_group)
+    if not seen and reads_whole_tenant(settings, actor):
+        return refuse("forbidden", f"the learner is not in any of your groups: you may not {verb}")
+    return seen
