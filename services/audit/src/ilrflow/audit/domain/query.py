@@ -114,6 +114,10 @@ class AuditQuery(BaseModel):
         return self.include_access or EventType.AUDIT_ACCESSED in self.event_types
 
 
+TYPE_NAMES: tuple[str, ...] = (*sorted(CATALOGUE), *Topics.ALL)
+"""Every value ``type`` accepts: the event types, then the topic names."""
+
+
 def event_types_named(name: str) -> tuple[str, ...]:
     """The event types ``name`` stands for: itself if it is one, else those of the topic it
     names. Raises ValueError naming what is accepted when it is neither."""

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 
-from ilrflow.audit.domain.query import MAX_PAGE_SIZE, AuditQuery
+from ilrflow.audit.domain.query import MAX_PAGE_SIZE, TYPE_NAMES, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.verify import AuditVerification
 from ilrflow.audit.service.queries import (
@@ -108,7 +108,8 @@ def audit_query(
         str | None,
         Query(
             description="Event type (ilrflow.tracker.processed.v1) or the topic that carries it "
-            "(tracker-processed); anything else is refused with 422"
+            "(tracker-processed); anything else is refused with 422",
+            json_schema_extra={"enum": list(TYPE_NAMES)},
         ),
     ] = None,
     actor: str | None = None,
