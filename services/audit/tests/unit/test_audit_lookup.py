@@ -38,12 +38,18 @@ from .conftest import T0, RecordFactory, processed, raised
 
 def test_the_most_selective_filter_given_is_walked() -> None:
     everything = AuditQuery.model_validate(
-        {"learner_id": "L1", "tracker_id": "T1", "type": "x", "actor": "A", "correlation_id": "C"}
+        {
+            "learner_id": "L1",
+            "tracker_id": "T1",
+            "type": "tracker-raised",
+            "actor": "A",
+            "correlation_id": "C",
+        }
     )
 
     assert key_for(everything, "acme") == LookupKey("acme", "correlation", "C")
     assert key_for(AuditQuery(learner_id="L1", actor="A"), "acme").field == "learner"
-    assert key_for(AuditQuery(type="x", actor="A"), "acme").field == "actor"  # type: ignore[call-arg]
+    assert key_for(AuditQuery(type="tracker-raised", actor="A"), "acme").field == "actor"  # type: ignore[call-arg]
     assert key_for(AuditQuery(), "acme") == LookupKey("acme", "all", "")
 
 

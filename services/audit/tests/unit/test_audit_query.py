@@ -71,3 +71,40 @@ def test_a_cursor_we_did_not_make_is_refused(cursor: str) -> None:
 def test_cursor_round_trips_the_sequence() -> None:
     assert decode_cursor(encode_cursor(0)) == 0
     assert decode_cursor(encode_cursor(123_456_789)) == 123_456_789
+
+
+@pytest.mark.parametrize(
+    ("given", "types"),
+    [
+        ("ilrflow.tracker.processed.v1", ("ilrflow.tracker.processed.v1",)),
+        ("tracker-processed", ("ilrflow.tracker.processed.v1",)),
+        ("learner-updated", ("ilrflow.learner.updated.v1", "ilrflow.staff.updated.v1")),
+        (None, ()),
+    ],
+)
+def test_type_takes_an_event_type_or_the_topic_that_carries_it(
+    given: str | None, types: tuple[str, ...]
+) -> None:
+    query = AuditQuery.model_validate({"type": given, "learner_id": "L1"})
+
+    assert query.event_types == types
+    walks = query.one_query_per_type()
+    assert [q.event_type for q in walks] == (list(types) or [None])
+    assert all(q.learner_id == "L1" for q in walks)
+
+
+@pytest.mark.parametrize("given", ["tracker.processed", "tracker-processed.v1", "x", ""])
+def test_an_unknown_type_is_refused_not_matched_against_nothing(given: str) -> None:
+    with pytest.raises(ValidationError, match="unknown event type"):
+        AuditQuery.model_validate({"type": given})
+
+
+def test_reads_of_the_audit_log_are_shown_only_when_asked_for() -> None:
+    accessed = "ilrflow.audit.accessed.v1"
+
+    assert not AuditQuery().shows(accessed)
+    assert AuditQuery().shows("ilrflow.tracker.raised.v1")
+    assert AuditQuery().shows(None)
+    assert AuditQuery(include_access=True).shows(accessed)
+    assert AuditQuery.model_validate({"type": accessed}).shows(accessed)
+    assert AuditQuery.model_validate({"type": "audit-access"}).shows(accessed)

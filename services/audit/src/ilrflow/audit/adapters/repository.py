@@ -23,6 +23,9 @@ FerretDB 1.24 pushes down (its SQLite backend still reads the table to find the 
 index is built on another expression than the one the query uses, so the cost of a lookup grows
 with the size of the collection, but no document is decoded except the one found).
 
+``audit_staff_names``: per (tenant, staff id), the newest name the staff events gave, read by
+``_id`` when a timeline or an export names someone.
+
 And ``audit_reads``: one document per audited read, carrying its ``AuditAccessed`` event in an
 outbox until the relay has published it.
 """
@@ -52,7 +55,9 @@ from ilrflow.audit.domain.lookup import (
 )
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates, normalise_time
 from ilrflow.audit.domain.sequence import next_of, visible_below
-from ilrflow.audit.domain.timeline import TimelineLine
+from ilrflow.audit.domain.staff import StaffKey, StaffName, is_newer
+from ilrflow.audit.domain.summary import Part, StaffMention
+from ilrflow.audit.domain.timeline import TimelineLine, line_of
 from ilrflow.audit.domain.verify import ChainLink, ChainTail, link_of
 from ilrflow.shared.events import Envelope
 from ilrflow.shared.mongo import Document, serialised_writes
@@ -88,6 +93,7 @@ class AuditRepository:
         self.tails: AsyncCollection[Document] = db["audit_chain_tails"]
         self.event_ids: AsyncCollection[Document] = db["audit_event_ids"]
         self.timelines: AsyncCollection[Document] = db["audit_learner_timelines"]
+        self.staff: AsyncCollection[Document] = db["audit_staff_names"]
         # Wrapped so that the outbox relay hears of each read instead of scanning for them.
         self.reads: AsyncCollection[Document] = serialised_writes(db["audit_reads"])
         self.lookup_heads = serialised_writes(db["audit_lookup_heads"])
@@ -192,10 +198,7 @@ class AuditRepository:
     async def timeline(self, tenant: str, learner_id: str) -> list[TimelineLine]:
         """The learner's lines, oldest first; one lookup by ``_id``, the one FerretDB pushes down."""
         found = await self.timelines.find_one(timeline_filter(tenant, learner_id))
-        lines = {
-            d["entry_id"]: TimelineLine(d["time"], d["entry_id"], d["text"])
-            for d in (found or {}).get("lines", [])
-        }
+        lines = {d["entry_id"]: _line_from(d) for d in (found or {}).get("lines", [])}
         return sorted(lines.values(), key=lambda line: (line.time, line.entry_id))
 
     async def explain_timeline(self, tenant: str, learner_id: str) -> Document:
@@ -233,6 +236,31 @@ class AuditRepository:
     async def visible_sequence(self, tenant: str) -> int:
         """Searches serve the tenant's sequences below this (``domain.sequence``)."""
         return visible_below(await self._by_id(self.sequences, tenant))
+
+    # --- staff names -----------------------------------------------------------------------
+
+    async def record_staff_names(self, names: Mapping[StaffKey, StaffName]) -> None:
+        """Keep each person's newest name; an older event (a replay) changes nothing. Only the
+        audit consumer writes here, one batch at a time, so read-then-write does not race."""
+        for (tenant, staff_id), candidate in names.items():
+            key = _staff_key(tenant, staff_id)
+            found = await self.staff.find_one({"_id": key})
+            known = StaffName(found["name"], found["time"]) if found else None
+            if is_newer(candidate, known):
+                await self.staff.update_one(
+                    {"_id": key},
+                    {"$set": {"tenant": tenant, "staff_id": staff_id, **candidate._asdict()}},
+                    upsert=True,
+                )
+
+    async def staff_names(self, tenant: str, staff_ids: Iterable[str]) -> dict[str, str]:
+        """Staff id -> name for those of ``staff_ids`` the audit log has seen, each read by _id."""
+        names = {}
+        for staff_id in sorted(set(staff_ids)):
+            found = await self._by_id(self.staff, _staff_key(tenant, staff_id))
+            if found is not None:
+                names[staff_id] = str(found["name"])
+        return names
 
     # --- the lookup documents --------------------------------------------------------------
 
@@ -548,4 +576,23 @@ def _time(value: datetime | None) -> datetime | None:
 
 
 def _line_document(line: TimelineLine) -> Document:
-    return {"time": line.time, "entry_id": line.entry_id, "text": line.text}
+    """A line as its parts (the text is rebuilt from them when read), or, without parts, its text.
+    Lines are stored in UTC, so the text is too."""
+    if not line.parts:
+        return {"time": line.time, "entry_id": line.entry_id, "text": line.text}
+    parts = [p if isinstance(p, str) else {"staff": p.staff_id, "role": p.role} for p in line.parts]
+    return {"time": line.time, "entry_id": line.entry_id, "parts": parts}
+
+
+def _line_from(document: Document) -> TimelineLine:
+    if "parts" not in document:  # stored before lines kept their parts
+        return TimelineLine(document["time"], document["entry_id"], document["text"])
+    parts: tuple[Part, ...] = tuple(
+        p if isinstance(p, str) else StaffMention(str(p["staff"]), p.get("role"))
+        for p in document["parts"]
+    )
+    return line_of(normalise_time(document["time"]), document["entry_id"], parts)
+
+
+def _staff_key(tenant: str, staff_id: str) -> str:
+    return f"{tenant}\x1f{staff_id}"

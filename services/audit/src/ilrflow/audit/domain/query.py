@@ -7,6 +7,15 @@ base64url of ``{"seq": n}``, the sequence of the last entry served (a cursor of 
 (time, id) form is refused). ``from`` is inclusive, ``to`` exclusive, both on the entry's event
 time; times without a zone are taken as UTC. How a query is answered is ``domain.lookup``'s
 business.
+
+``type`` takes an event type (``ilrflow.tracker.processed.v1``) or the name of the topic that
+carries it, as the docs name them (``tracker-processed``); a topic that carries several types
+(``learner-updated``: learner and staff changes) selects all of them. Anything else is refused
+rather than silently matching nothing.
+
+The audit log's records of its own reads (``ilrflow.audit.accessed.v1``) are left out unless
+``include_access`` is set or ``type`` asks for them: every read adds one, so a support
+session's own searches would otherwise fill the newest-first pages it is reading.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ilrflow.audit.domain.records import AuditEntry, normalise_time
+from ilrflow.shared.events import CATALOGUE, EventType, Topics, types_on_topic
 
 Order = Literal["newest", "oldest"]
 DEFAULT_PAGE_SIZE = 50
@@ -59,6 +69,14 @@ class AuditQuery(BaseModel):
     cursor: str | None = None
     order: Order = "newest"
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    include_access: bool = False
+
+    @field_validator("event_type")
+    @classmethod
+    def _known_type(cls, value: str | None) -> str | None:
+        if value is not None:
+            event_types_named(value)
+        return value
 
     @field_validator("from_time", "to_time")
     @classmethod
@@ -77,6 +95,39 @@ class AuditQuery(BaseModel):
         if self.from_time and self.to_time and self.from_time >= self.to_time:
             raise ValueError("'from' must be before 'to'")
         return self
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The event types ``type`` names; empty when the query has no type filter."""
+        return event_types_named(self.event_type) if self.event_type else ()
+
+    def one_query_per_type(self) -> list[AuditQuery]:
+        """The query once for each event type it names, each walkable on its own lookup key
+        (one query when it names one type or none)."""
+        return [self.model_copy(update={"event_type": t}) for t in self.event_types] or [self]
+
+    def shows(self, event_type: str | None) -> bool:
+        """Whether an entry of this type is served: reads of the audit log only when asked."""
+        if event_type != EventType.AUDIT_ACCESSED:
+            return True
+        return self.include_access or EventType.AUDIT_ACCESSED in self.event_types
+
+
+TYPE_NAMES: tuple[str, ...] = (*sorted(CATALOGUE), *Topics.ALL)
+"""Every value ``type`` accepts: the event types, then the topic names."""
+
+
+def event_types_named(name: str) -> tuple[str, ...]:
+    """The event types ``name`` stands for: itself if it is one, else those of the topic it
+    names. Raises ValueError naming what is accepted when it is neither."""
+    if name in CATALOGUE:
+        return (name,)
+    if name in Topics.ALL:
+        return tuple(types_on_topic(name))
+    raise ValueError(
+        f"unknown event type {name!r}: give an event type ({', '.join(sorted(CATALOGUE))}) "
+        f"or a topic name ({', '.join(Topics.ALL)})"
+    )
 
 
 class AuditPage(NamedTuple):

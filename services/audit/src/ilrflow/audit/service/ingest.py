@@ -2,7 +2,7 @@
 
 Per batch: parse the records past the chain head, flag repeated event ids, link the chain, number
 the entries in their tenants' ingest sequences (``domain.sequence``), add the learners' timeline
-lines, insert the entries, add the lookup documents searches walk (after the entries, so that no
+lines and the staff names, insert the entries, add the lookup documents searches walk (after the entries, so that no
 ref points at an entry not stored yet), release the sequence marks, then record the new tail.
 
 Each step is safe to repeat after a crash: a repeated timeline line or lookup ref is dropped when
@@ -25,6 +25,7 @@ from ilrflow.audit.domain.duplicates import decide_delivery, with_delivery
 from ilrflow.audit.domain.ingest import HeaderValue, entry_from_record
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
 from ilrflow.audit.domain.sequence import counts_by_tenant, numbered, writer_of
+from ilrflow.audit.domain.staff import staff_names
 from ilrflow.audit.domain.timeline import TimelineLine, belongs_on_timeline, timeline_line
 from ilrflow.audit.domain.verify import ChainTail
 
@@ -73,6 +74,7 @@ class AuditIngest:
         starts = await self.repository.reserve_sequences(writer, counts_by_tenant(chained))
         entries = numbered(chained, starts)
         await self.repository.add_timeline_lines(_timeline_lines(entries))
+        await self.repository.record_staff_names(staff_names(entries))
         inserted = await self.repository.insert(entries)
         await self.repository.add_lookups(entries)
         return inserted, _tail_of(entries[-1])

@@ -13,6 +13,9 @@ including those stored while it walks, newest first the log as it was at the fir
 This is the one read path on FerretDB and on MongoDB alike: MongoDB could answer from secondary
 indexes, but two paths would be two behaviours to test, and on FerretDB 1.24 only ``_id``
 lookups are pushed down to the database at all.
+
+Staff appear by name as well as id in timelines and exports: the names are read, by ``_id``, from
+the staff names the ingest keeps (``domain.staff``) when the answer is built, so they are current.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from ilrflow.audit.domain.export import export_csv, export_xlsx
 from ilrflow.audit.domain.lookup import Ref, buckets_to_read, key_for, paginate, select
 from ilrflow.audit.domain.query import AuditPage, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
-from ilrflow.audit.domain.timeline import TimelineLine
+from ilrflow.audit.domain.summary import people_of
+from ilrflow.audit.domain.timeline import TimelineLine, learner_timeline, merged
 from ilrflow.audit.domain.verify import (
     AuditVerification,
     ChainLink,
@@ -35,7 +39,7 @@ from ilrflow.audit.domain.verify import (
     verify_all,
 )
 from ilrflow.shared.auth import Principal
-from ilrflow.shared.events import AuditAccessed, new_event
+from ilrflow.shared.events import AuditAccessed, EventType, new_event
 from ilrflow.shared.http_errors import not_found
 
 AUDIT_READER_ROLES = ("support", "admin", "operator")
@@ -63,16 +67,28 @@ class AuditQueries:
     async def select(self, tenant: str, query: AuditQuery, wanted: int) -> list[Ref]:
         """Up to ``wanted`` refs of what ``query`` selects in ``tenant``, in the order served.
 
-        Buckets are disjoint ranges of the sequence, so the refs of each (sorted by ``select``)
-        simply follow those of the one before; the walk stops at the first bucket that fills
-        the request."""
+        A ``type`` naming a topic of several event types walks each type's key; the walks are
+        each in order, so merging them and cutting at ``wanted`` keeps the keyset order."""
         below = await self.repository.visible_sequence(tenant)
+        walks = [await self._walk(tenant, q, wanted, below) for q in query.one_query_per_type()]
+        if len(walks) == 1:
+            return walks[0]
+        newest_first = query.order == "newest"
+        every = sorted(
+            (r for w in walks for r in w), key=lambda r: r.sequence, reverse=newest_first
+        )
+        return every[:wanted]
+
+    async def _walk(self, tenant: str, query: AuditQuery, wanted: int, below: int) -> list[Ref]:
+        """Buckets are disjoint ranges of the sequence, so the refs of each (sorted by
+        ``select``) simply follow those of the one before; the walk stops at the first bucket
+        that fills the request."""
         key = key_for(query, tenant)
         buckets = await self.repository.lookup_buckets(key)
         chosen: list[Ref] = []
         for bucket, pages in buckets_to_read(key.field, buckets, query, below):
             refs = await self.repository.lookup_refs(key, bucket, pages)
-            chosen += select(refs, query, below)
+            chosen += [ref for ref in select(refs, query, below) if query.shows(ref.event_type)]
             if len(chosen) >= wanted:
                 break
         return chosen[:wanted]
@@ -87,10 +103,28 @@ class AuditQueries:
             raise not_found("audit entry", entry_id)
         return entry
 
-    async def timeline(self, principal: Principal, learner_id: str) -> list[TimelineLine]:
+    async def timeline(
+        self, principal: Principal, learner_id: str, *, include_access: bool = False
+    ) -> list[TimelineLine]:
+        """The learner's stored lines, with the audit log's reads about the learner merged in
+        when asked for, and the names of the staff they mention."""
         lines = await self.repository.timeline(principal.tenant, learner_id)
-        await self._audit(principal, "timeline", len(lines), learner_id=learner_id)
-        return lines
+        if include_access:
+            lines = merged(lines, await self._reads_about(principal.tenant, learner_id))
+        names = await self.repository.staff_names(
+            principal.tenant, set().union(*(line.staff for line in lines))
+        )
+        named = [line.named(names) for line in lines]
+        await self._audit(principal, "timeline", len(named), learner_id=learner_id)
+        return named
+
+    async def _reads_about(self, tenant: str, learner_id: str) -> list[TimelineLine]:
+        reads = AuditQuery.model_validate(
+            {"learner_id": learner_id, "type": EventType.AUDIT_ACCESSED, "order": "oldest"}
+        )
+        refs = await self.select(tenant, reads, EXPORT_MAX_ROWS)
+        entries = await self.repository.entries_by_id(tenant, [r.entry_id for r in refs])
+        return learner_timeline(entries, include_access=True)
 
     async def export(
         self, principal: Principal, query: AuditQuery, export_format: ExportFormat
@@ -100,8 +134,9 @@ class AuditQueries:
         refs = await self.select(principal.tenant, selection, EXPORT_MAX_ROWS)
         entries = await self.repository.entries_by_id(principal.tenant, [r.entry_id for r in refs])
         action: AccessAction = "export_csv" if export_format == "csv" else "export_xlsx"
+        names = await self.repository.staff_names(principal.tenant, people_of(entries))
         await self._audit(principal, action, len(entries), query=query)
-        return export_csv(entries) if export_format == "csv" else export_xlsx(entries)
+        return export_csv(entries, names) if export_format == "csv" else export_xlsx(entries, names)
 
     async def verify(self, principal: Principal) -> AuditVerification:
         verification = await self.verify_log()
@@ -160,6 +195,8 @@ class AuditQueries:
 
 def _filters_of(query: AuditQuery) -> dict[str, str]:
     given = query.model_dump(by_alias=True, exclude={"cursor", "limit"}, exclude_none=True)
+    if not query.include_access:
+        given.pop("include_access")
     return {
         name: value.isoformat() if hasattr(value, "isoformat") else str(value)
         for name, value in given.items()
