@@ -16,7 +16,8 @@ Read = tuple[str, str]  # collection, _id
 
 
 def expected_ids(entries: Iterable[AuditEntry], tenant: str, query: AuditQuery) -> list[str]:
-    """What the query selects, by brute force over the entries."""
+    """What the query selects, by brute force over the entries (stored: numbered in their
+    tenants' ingest sequence, which is the order served)."""
     wanted = {
         "learner_id": query.learner_id,
         "tracker_id": query.tracker_id,
@@ -32,7 +33,7 @@ def expected_ids(entries: Iterable[AuditEntry], tenant: str, query: AuditQuery) 
         and (query.from_time is None or e.time >= query.from_time)
         and (query.to_time is None or e.time < query.to_time)
     ]
-    chosen.sort(key=lambda e: (e.time, e.id), reverse=query.order == "newest")
+    chosen.sort(key=lambda e: e.sequence, reverse=query.order == "newest")
     return [e.id for e in chosen]
 
 

@@ -68,6 +68,30 @@ TABLE: list[Row] = [
     ),
     _row(
         "learner",
+        "GET",
+        "/v1/staff",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "200 200 200",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "learner",
+        "GET",
+        "/v1/staff/{staff_id}",
+        "object",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 404 200",  # admin
+        "403 403 403",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
+    ),
+    _row(
+        "learner",
         "POST",
         "/v1/learners",
         "tenant",
@@ -207,9 +231,9 @@ TABLE: list[Row] = [
         "201 404 404",  # learner
         "201 404 404",  # tutor
         "201 404 201",  # admin
-        "403 404 404",  # ilr_qa
-        "403 404 404",  # support
-        "403 404 404",  # operator
+        "403 404 403",  # ilr_qa
+        "403 404 403",  # support
+        "403 404 403",  # operator
     ),
     _row(
         "tracker",
@@ -243,9 +267,9 @@ TABLE: list[Row] = [
         "200 404 404",  # learner
         "200 404 404",  # tutor
         "200 404 200",  # admin
-        "200 404 404",  # ilr_qa
-        "200 404 404",  # support
-        "200 404 404",  # operator
+        "200 404 200",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
     ),
     _row(
         "tracker",
@@ -255,9 +279,9 @@ TABLE: list[Row] = [
         "403 404 404",  # learner
         "403 404 404",  # tutor
         "200 404 200",  # admin
-        "403 404 404",  # ilr_qa
-        "403 404 404",  # support
-        "403 404 404",  # operator
+        "403 404 403",  # ilr_qa
+        "403 404 403",  # support
+        "403 404 403",  # operator
     ),
     _row(
         "tracker",
@@ -267,9 +291,9 @@ TABLE: list[Row] = [
         "403 404 404",  # learner
         "403 404 404",  # tutor
         "200 404 200",  # admin
-        "403 404 404",  # ilr_qa
-        "403 404 404",  # support
-        "403 404 404",  # operator
+        "403 404 403",  # ilr_qa
+        "403 404 403",  # support
+        "403 404 403",  # operator
     ),
     _row(
         "tracker",
@@ -279,9 +303,9 @@ TABLE: list[Row] = [
         "403 404 404",  # learner
         "403 404 404",  # tutor
         "200 404 200",  # admin
-        "403 404 404",  # ilr_qa
-        "403 404 404",  # support
-        "403 404 404",  # operator
+        "403 404 403",  # ilr_qa
+        "403 404 403",  # support
+        "403 404 403",  # operator
     ),
     _row(
         "tracker",
@@ -291,9 +315,9 @@ TABLE: list[Row] = [
         "403 404 404",  # learner
         "403 404 404",  # tutor
         "200 404 200",  # admin
-        "403 404 404",  # ilr_qa
-        "403 404 404",  # support
-        "403 404 404",  # operator
+        "403 404 403",  # ilr_qa
+        "403 404 403",  # support
+        "403 404 403",  # operator
     ),
     _row(
         "tracker",
@@ -303,9 +327,9 @@ TABLE: list[Row] = [
         "403 404 404",  # learner
         "403 404 404",  # tutor
         "200 404 200",  # admin
-        "403 404 404",  # ilr_qa
-        "403 404 404",  # support
-        "403 404 404",  # operator
+        "403 404 403",  # ilr_qa
+        "403 404 403",  # support
+        "403 404 403",  # operator
     ),
     *_public("tracker"),
     _row(

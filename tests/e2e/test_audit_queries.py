@@ -181,7 +181,12 @@ async def _every_filter_by_id_lookups(mongo_url: str) -> None:
         assert [e.id for e in theirs] == expected_ids(entries, "other", AuditQuery())
 
         explains = await explain_reads(repository, reads)
-        assert set(explains) == {"audit_lookup_heads", "audit_lookup_pages", "audit_entries"}
+        assert set(explains) == {
+            "audit_sequences",
+            "audit_lookup_heads",
+            "audit_lookup_pages",
+            "audit_entries",
+        }
         for collection, explain in explains.items():
             assert is_id_lookup(explain), (collection, explain)
     finally:

@@ -35,6 +35,7 @@ from ilrflow.audit.domain.ingest import entry_from_record
 from ilrflow.audit.domain.lookup import paginate
 from ilrflow.audit.domain.query import AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
+from ilrflow.audit.domain.sequence import counts_by_tenant, numbered
 from ilrflow.audit.domain.timeline import TimelineLine, belongs_on_timeline, timeline_line
 from ilrflow.audit.service.queries import AuditQueries
 from ilrflow.contracts.events import TrackerProcessed, TrackerRaised, new_event, to_wire
@@ -58,6 +59,7 @@ ACTORS = 20
 TENANT = "bench-tenant"
 PARTITIONS = 6
 INSERT_BATCH = 5_000
+BULK_WRITER = "bulk-load"  # the writer named in the tenant's sequence while a log is built
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 PAGE = 50
 
@@ -176,6 +178,7 @@ async def build_log(repository: AuditRepository, count: int, learners: int) -> l
     await repository.ensure_indexes()
     stored = await store_chunk(repository, synthetic_entries(count, learners), tails={})
     await repository.add_lookups(stored)
+    await repository.release_sequences(BULK_WRITER, [TENANT])
     return stored
 
 
@@ -190,16 +193,18 @@ async def build_timelines(
     entries = iter_synthetic_entries(count, learners)
     while made := list(itertools.islice(entries, chunk)):
         await store_chunk(repository, made, tails)
+    await repository.release_sequences(BULK_WRITER, [TENANT])
 
 
 async def store_chunk(
     repository: AuditRepository, entries: list[AuditEntry], tails: dict[tuple[str, int], str]
 ) -> list[AuditEntry]:
     """Chain ``entries`` per topic partition, each going on from its last hash in ``tails``
-    (updated), insert them in bulk and append the learners' timeline lines; return them
-    chained."""
+    (updated), number them in the tenant's sequence (in the order given; the caller releases
+    it), insert them in bulk and append the learners' timeline lines; return them chained."""
     by_partition: dict[tuple[str, int], list[AuditEntry]] = defaultdict(list)
-    for entry in entries:
+    starts = await repository.reserve_sequences(BULK_WRITER, counts_by_tenant(entries))
+    for entry in numbered(entries, starts):
         by_partition[(entry.topic, entry.partition)].append(entry)
     lines: dict[tuple[str, str], list[TimelineLine]] = defaultdict(list)
     stored: list[AuditEntry] = []
@@ -317,7 +322,8 @@ async def measure(count: int = ENTRIES, learners: int = LEARNERS, reads: int = 5
         page = paginate(await queries.select(TENANT, AuditQuery(learner_id=learner), 3), 2)
         for ref in page.refs:
             figures.fetch_ms.append(await _timed(repository.entries_by_id(TENANT, [ref.entry_id])))
-        live = synthetic_entries(10, learners, start=count)
+        fresh = synthetic_entries(10, learners, start=count)
+        live = numbered(fresh, await repository.reserve_sequences("live", counts_by_tenant(fresh)))
         figures.ingest_ms = await _timed(repository.add_lookups(live))
         figures.explains = await explain_reads(repository, figures.reads)
         return figures
@@ -336,7 +342,12 @@ def test_searches_on_a_100k_log_are_id_lookups() -> None:
 
     assert figures.timeline_lines == ENTRIES // LEARNERS
     assert figures.mismatches == []
-    assert set(figures.explains) == {"audit_lookup_heads", "audit_lookup_pages", "audit_entries"}
+    assert set(figures.explains) == {
+        "audit_sequences",
+        "audit_lookup_heads",
+        "audit_lookup_pages",
+        "audit_entries",
+    }
     assert is_id_lookup(figures.timeline_explain), plan_summary(figures.timeline_explain)
     for collection, explain in figures.explains.items():
         assert is_id_lookup(explain), (collection, plan_summary(explain))

@@ -77,10 +77,10 @@ def test_learner_led_and_staff_led_stories_notify_email_and_audit_exactly(stack:
         f"learner {learner_id} created",
         f"learner {learner_id} enrolled",
         f"tracker {address} (change_of_address) raised by learner {learner_id}",
-        f"tracker {address} (change_of_address) processed by admin admin-1",
+        f"tracker {address} (change_of_address) processed by admin Ada Admin (admin-1)",
         f"(tracker {address})",
-        f"tracker {pause} (break_in_learning) raised by tutor tutor-1",
-        f"tracker {pause} (break_in_learning) processed by admin admin-1",
+        f"tracker {pause} (break_in_learning) raised by tutor Tom Tutor (tutor-1)",
+        f"tracker {pause} (break_in_learning) processed by admin Ada Admin (admin-1)",
     )
     assert [line["entry_id"] for line in timeline] == story_entry_ids(support, learner_id)
 

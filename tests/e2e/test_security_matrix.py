@@ -102,6 +102,8 @@ def _on_fresh_tracker(action: str, **body: Any) -> Request:
 
 REQUESTS: dict[tuple[str, str, str], Request] = {
     ("learner", "POST", "/v1/staff"): _staff,
+    ("learner", "GET", "/v1/staff"): lambda w, h: h.get("/v1/staff"),
+    ("learner", "GET", "/v1/staff/{staff_id}"): lambda w, h: h.get("/v1/staff/admin-1"),
     ("learner", "POST", "/v1/learners"): _learner,
     ("learner", "GET", "/v1/learners"): lambda w, h: h.get("/v1/learners"),
     ("learner", "GET", "/v1/learners/{learner_id}"): lambda w, h: h.get(

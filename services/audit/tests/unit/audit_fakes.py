@@ -1,18 +1,21 @@
 """An in-memory stand-in for the audit service's MongoDB adapter, with the same semantics: the
 log is insert-only and keyed by record coordinates (a stored entry refuses a second insert), a
 (topic, event id) is claimed once, timelines drop a repeated line, lookups hold every ref under
-each of its keys and time buckets, and each audited read lands in an outbox."""
+each of its keys and sequence buckets, a tenant's sequence is served only below the lowest pending
+mark, staff keep their newest name, and each audited read lands in an outbox."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from ilrflow.audit.adapters.repository import AlreadyStoredError
-from ilrflow.audit.domain.lookup import LookupKey, Ref, group_refs
+from ilrflow.audit.domain.lookup import BucketInfo, LookupKey, Ref, group_refs
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
+from ilrflow.audit.domain.sequence import visible_below
+from ilrflow.audit.domain.staff import StaffKey, StaffName, is_newer
 from ilrflow.audit.domain.timeline import TimelineLine
-from ilrflow.audit.domain.verify import ChainTail
+from ilrflow.audit.domain.verify import ChainLink, ChainTail, link_of
 from ilrflow.audit.service.ingest import AuditIngest
 from ilrflow.audit.service.queries import AuditQueries
 from ilrflow.contracts.events import Envelope
@@ -26,6 +29,8 @@ class FakeAuditLog:
         self._timelines: dict[tuple[str, str], list[TimelineLine]] = {}
         self._lookups: dict[tuple[str, str], list[Ref]] = {}
         self.reads: list[Envelope[Any]] = []
+        self._sequences: dict[str, dict[str, Any]] = {}  # tenant -> {"next", "pending"}
+        self._staff: dict[StaffKey, StaffName] = {}
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -69,7 +74,40 @@ class FakeAuditLog:
             for bucket, refs in buckets.items():
                 self._lookups.setdefault((key.id, bucket), []).extend(refs)
 
+    async def stored_prefix(self, entry_ids: Sequence[str]) -> list[AuditEntry]:
+        stored: list[AuditEntry] = []
+        for entry_id in entry_ids:
+            if entry_id not in self.entries:
+                break
+            stored.append(self.entries[entry_id])
+        return stored
+
+    async def reserve_sequences(self, writer: str, counts: Mapping[str, int]) -> dict[str, int]:
+        starts: dict[str, int] = {}
+        for tenant, count in counts.items():
+            counter = self._sequences.setdefault(tenant, {"next": 0, "pending": {}})
+            pending = counter["pending"]
+            pending[writer] = min(pending.get(writer, counter["next"]), counter["next"])
+            starts[tenant] = counter["next"]
+            counter["next"] += count
+        return starts
+
+    async def release_sequences(self, writer: str, tenants: Iterable[str]) -> None:
+        for tenant in tenants:
+            self._sequences.get(tenant, {}).get("pending", {}).pop(writer, None)
+
+    async def record_staff_names(self, names: Mapping[StaffKey, StaffName]) -> None:
+        for key, candidate in names.items():
+            if is_newer(candidate, self._staff.get(key)):
+                self._staff[key] = candidate
+
     # --- reading -------------------------------------------------------------------------------
+
+    async def visible_sequence(self, tenant: str) -> int:
+        return visible_below(self._sequences.get(tenant))
+
+    async def staff_names(self, tenant: str, staff_ids: Iterable[str]) -> dict[str, str]:
+        return {i: self._staff[(tenant, i)].name for i in staff_ids if (tenant, i) in self._staff}
 
     async def entries_by_id(self, tenant: str, entry_ids: Iterable[str]) -> list[AuditEntry]:
         found = [await self.get(tenant, entry_id) for entry_id in entry_ids]
@@ -81,9 +119,13 @@ class FakeAuditLog:
             return None
         return entry
 
-    async def lookup_buckets(self, key: LookupKey) -> dict[str, int]:
+    async def lookup_buckets(self, key: LookupKey) -> dict[str, BucketInfo]:
         # One page per bucket: pages are the adapter's way of bounding a document's size.
-        return {bucket: 1 for key_id, bucket in self._lookups if key_id == key.id}
+        return {
+            bucket: BucketInfo(1, min(r.time for r in refs), max(r.time for r in refs))
+            for (key_id, bucket), refs in self._lookups.items()
+            if key_id == key.id
+        }
 
     async def lookup_refs(self, key: LookupKey, bucket: str, pages: int) -> list[Ref]:
         return list(self._lookups.get((key.id, bucket), []))
@@ -99,8 +141,9 @@ class FakeAuditLog:
         found = [e for e in self.entries.values() if (e.topic, e.partition) == (topic, partition)]
         return sorted(found, key=lambda e: e.offset)
 
-    async def partitions(self) -> list[tuple[str, int]]:
-        return sorted({(e.topic, e.partition) for e in self.entries.values()})
+    async def chain_links(self) -> AsyncIterator[ChainLink]:
+        for entry in list(self.entries.values()):
+            yield link_of(entry)
 
     async def record_read(self, event: Envelope[Any]) -> None:
         self.reads.append(event)

@@ -6,11 +6,12 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from ilrflow.audit.domain import GENESIS_HASH, AuditEntry, canonical_bytes, chain, entry_hash
-from ilrflow.audit.domain.chain import UNCHAINED_FIELDS
+from ilrflow.audit.domain.chain import UNCHAINED_FIELDS, stored_hash_holds
 from ilrflow.audit.domain.records import StoredBytes, StoredHeader
 
 from .conftest import RecordFactory
@@ -56,11 +57,13 @@ def test_hash_is_sha256_of_prev_hash_then_canonical_bytes() -> None:
     assert expected == "6f71754c4f9b69d8f647d2a8a1f48e91a75b8e2e649ed5d9ea0fd784256c2d21"
 
 
-def test_canonical_covers_every_stored_field_but_the_hashes() -> None:
+def test_canonical_covers_every_stored_field_but_the_hashes_and_the_sequence() -> None:
     document = json.loads(canonical_bytes(fixed_entry()))
 
     assert set(document) == set(AuditEntry.model_fields) - UNCHAINED_FIELDS
-    assert {"prev_hash", "hash"} == UNCHAINED_FIELDS
+    assert {"prev_hash", "hash", "sequence"} == UNCHAINED_FIELDS
+    numbered = fixed_entry().model_copy(update={"sequence": 41})
+    assert canonical_bytes(numbered) == canonical_bytes(fixed_entry())  # old hashes still hold
 
 
 def test_an_entry_read_back_from_the_database_hashes_the_same() -> None:
@@ -104,3 +107,22 @@ def test_chain_refuses_entries_out_of_offset_order(record_entry: RecordFactory) 
 def test_chain_refuses_to_mix_partitions(record_entry: RecordFactory) -> None:
     with pytest.raises(ValueError, match="different partitions"):
         chain([record_entry(partition=0, offset=1), record_entry(partition=1, offset=2)])
+
+
+def _stored(entry: AuditEntry) -> dict[str, Any]:
+    """The document as the repository stores it and PyMongo reads it back: naive UTC times."""
+    document: dict[str, Any] = {"_id": entry.id, **entry.model_dump(mode="python")}
+    for field in ("recorded_at", "time", "event_time"):
+        if document[field] is not None:
+            document[field] = document[field].replace(tzinfo=None)
+    return document
+
+
+def test_a_stored_document_is_checked_without_the_model_exactly_like_its_entry() -> None:
+    linked = chain([fixed_entry()])[0].model_copy(update={"sequence": 3})
+
+    assert stored_hash_holds(_stored(linked))
+    assert not stored_hash_holds({**_stored(linked), "actor": "someone-else"})
+    assert not stored_hash_holds({**_stored(linked), "prev_hash": None})
+    assert not stored_hash_holds({**_stored(linked), "key": b"bytes the model never stores"})
+    assert stored_hash_holds({**_stored(linked), "sequence": 99})  # not covered by the hash

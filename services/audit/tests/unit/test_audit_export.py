@@ -23,6 +23,7 @@ EXPECTED_HEADER = [
     "learner",
     "tracker",
     "actor",
+    "actor name",
     "correlation id",
     "event id",
     "duplicate",
@@ -61,7 +62,7 @@ def test_csv_has_a_header_and_one_row_per_entry(record_entry: RecordFactory) -> 
     )
     assert first["event id"] == entries[0].event_id
     assert first["summary"] == describe(entries[0])
-    assert (first["duplicate"], rows[2][11]) == ("no", "yes")
+    assert (first["duplicate"], rows[2][12]) == ("no", "yes")
 
 
 def test_csv_neutralises_formulas(record_entry: RecordFactory) -> None:
@@ -87,17 +88,30 @@ def test_xlsx_has_a_header_and_one_row_per_entry(record_entry: RecordFactory) ->
 def test_xlsx_keeps_formulas_as_text_and_drops_illegal_characters(
     record_entry: RecordFactory,
 ) -> None:
-    entry = record_entry(rejected_with("bad\x01 data"), actor="=1+1")
+    entry = record_entry(rejected_with("bad\x01 data"), actor="=1+1\x02")
 
     sheet = load_workbook(io.BytesIO(export_xlsx([entry]))).active
     row = next(sheet.iter_rows(min_row=2, values_only=True))
 
     assert row[8] == "=1+1"
     assert sheet.cell(row=2, column=9).data_type == "s"
-    assert str(row[12]).endswith("rejected by A1: bad data")
+    assert str(row[13]).endswith('rejected by A1: "bad\\u0001 data"')  # quoted, escaped
 
 
 def test_exports_of_nothing_are_just_the_header() -> None:
     assert export_csv([]).decode("utf-8-sig").splitlines() == [",".join(EXPECTED_HEADER)]
     rows = list(load_workbook(io.BytesIO(export_xlsx([]))).active.iter_rows(values_only=True))
     assert rows == [tuple(EXPECTED_HEADER)]
+
+
+def test_staff_the_audit_log_knows_are_shown_by_name(record_entry: RecordFactory) -> None:
+    entry = record_entry(rejected_with("duplicate request"), actor="A1")
+    names = {"A1": "Ada Admin"}
+
+    rows = list(csv.reader(io.StringIO(export_csv([entry], names).decode("utf-8-sig"))))
+    row = dict(zip(EXPECTED_HEADER, rows[1], strict=True))
+
+    assert (row["actor"], row["actor name"]) == ("A1", "Ada Admin")
+    assert row["summary"].endswith('rejected by Ada Admin (A1): "duplicate request"')
+    xlsx = load_workbook(io.BytesIO(export_xlsx([entry], names))).active
+    assert next(xlsx.iter_rows(min_row=2, values_only=True))[9] == "Ada Admin"

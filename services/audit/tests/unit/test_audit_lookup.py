@@ -1,17 +1,20 @@
 """Lookup documents: which key a query walks, how refs fill pages, and how the refs of a bucket
-are filtered, ordered and cut into keyset pages, checked against a plain sort of the entries."""
+are filtered, ordered by the ingest sequence and cut into keyset pages, checked against a plain
+sort of the entries."""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from ilrflow.audit.domain import AuditEntry, AuditQuery
 from ilrflow.audit.domain.lookup import (
+    BUCKET_SPAN,
     PAGE_CAPACITY,
     BucketFill,
+    BucketInfo,
     LookupKey,
     Placement,
     Ref,
@@ -28,26 +31,33 @@ from ilrflow.audit.domain.lookup import (
     select,
 )
 from ilrflow.audit.domain.query import encode_cursor
+from ilrflow.audit.domain.sequence import numbered
 
 from .conftest import T0, RecordFactory, processed, raised
 
 
 def test_the_most_selective_filter_given_is_walked() -> None:
     everything = AuditQuery.model_validate(
-        {"learner_id": "L1", "tracker_id": "T1", "type": "x", "actor": "A", "correlation_id": "C"}
+        {
+            "learner_id": "L1",
+            "tracker_id": "T1",
+            "type": "tracker-raised",
+            "actor": "A",
+            "correlation_id": "C",
+        }
     )
 
     assert key_for(everything, "acme") == LookupKey("acme", "correlation", "C")
     assert key_for(AuditQuery(learner_id="L1", actor="A"), "acme").field == "learner"
-    assert key_for(AuditQuery(type="x", actor="A"), "acme").field == "actor"  # type: ignore[call-arg]
+    assert key_for(AuditQuery(type="tracker-raised", actor="A"), "acme").field == "actor"  # type: ignore[call-arg]
     assert key_for(AuditQuery(), "acme") == LookupKey("acme", "all", "")
 
 
 def test_an_entry_is_filed_under_every_key_it_has_and_tenantless_ones_nowhere(
     record_entry: RecordFactory,
 ) -> None:
-    entry = record_entry(raised("T9", "L9"))
-    bare = entry.model_copy(update={"tenant": None})
+    entry = record_entry(raised("T9", "L9")).model_copy(update={"sequence": 4321})
+    bare = entry.model_copy(update={"tenant": None, "sequence": None})
 
     grouped = group_refs([entry, bare])
 
@@ -59,27 +69,32 @@ def test_an_entry_is_filed_under_every_key_it_has_and_tenantless_ones_nowhere(
         "actor",
         "correlation",
     }
-    assert grouped[LookupKey("acme", "all", "")] == {"2026010510": [ref_of(entry)]}
-    assert grouped[LookupKey("acme", "learner", "L9")] == {"20260105": [ref_of(entry)]}
+    assert grouped[LookupKey("acme", "all", "")] == {"000000000002": [ref_of(entry)]}
+    assert grouped[LookupKey("acme", "learner", "L9")] == {"000000000000": [ref_of(entry)]}
 
 
-def test_busy_fields_are_bucketed_by_hour_and_sparse_ones_by_day() -> None:
-    at = datetime(2026, 1, 5, 10, 59, 59, 999000, tzinfo=UTC)
-
-    assert bucket_of("all", at) == "2026010510"
-    assert bucket_of("learner", at) == "20260105"
-    assert bucket_span("2026010510") == (
-        at.replace(minute=0, second=0, microsecond=0),
-        at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1),
-    )
-    assert bucket_span("20260105")[1] - bucket_span("20260105")[0] == timedelta(days=1)
+def test_buckets_are_ranges_of_the_sequence_that_sort_by_name() -> None:
+    assert bucket_of("all", 0) == "000000000000"
+    assert bucket_of("all", PAGE_CAPACITY - 1) == "000000000000"
+    assert bucket_of("all", PAGE_CAPACITY) == "000000000001"
+    assert bucket_span("all", "000000000003") == (3 * PAGE_CAPACITY, 4 * PAGE_CAPACITY)
+    assert BUCKET_SPAN["all"] < BUCKET_SPAN["type"] < BUCKET_SPAN["learner"]
+    names = [bucket_of("learner", n) for n in (5, 10**6, 10**8, 10**11)]
+    assert names == sorted(names)
 
 
 def test_a_ref_survives_its_text_form(record_entry: RecordFactory) -> None:
-    ref = ref_of(record_entry(time=T0 + timedelta(microseconds=123_456)))
+    entry = record_entry(time=T0 + timedelta(microseconds=123_456))
+    ref = ref_of(entry.model_copy(update={"sequence": 17}))
 
     assert ref_from_text(ref_to_text(ref)) == ref
     assert ref.time == T0 + timedelta(milliseconds=123)  # what the database keeps
+    assert ref.sequence == 17
+
+
+def test_an_entry_without_a_sequence_cannot_be_filed(record_entry: RecordFactory) -> None:
+    with pytest.raises(ValueError, match="no ingest sequence"):
+        ref_of(record_entry())
 
 
 def test_refs_fill_the_last_page_then_open_new_ones() -> None:
@@ -95,31 +110,47 @@ def test_refs_fill_the_last_page_then_open_new_ones() -> None:
     assert after == BucketFill(3, 1)
 
 
-def test_buckets_are_read_in_order_within_the_window_and_past_the_cursor() -> None:
-    pages = {"2026010509": 1, "2026010510": 2, "2026010511": 1, "2026010512": 0}
-    cursor_at_10_30 = encode_cursor(T0 + timedelta(minutes=30), "x")
+def test_buckets_are_read_in_order_within_the_window_past_the_cursor_and_below_the_mark() -> None:
+    hour = timedelta(hours=1)
+    buckets = {
+        "000000000000": BucketInfo(1, T0 - hour, T0 - hour / 2),
+        "000000000001": BucketInfo(2, T0, T0 + hour / 2),
+        "000000000002": BucketInfo(1),  # written before heads kept times: always read
+        "000000000003": BucketInfo(0),
+        "000000000004": BucketInfo(1, T0, T0),
+    }
+    below = 4 * PAGE_CAPACITY  # bucket 4 is still being written
+    in_bucket_1 = encode_cursor(PAGE_CAPACITY + 5)
 
-    assert buckets_to_read(pages, AuditQuery()) == [
-        ("2026010511", 1),
-        ("2026010510", 2),
-        ("2026010509", 1),
+    def read(query: AuditQuery) -> list[str]:
+        return [name[-1] for name, _ in buckets_to_read("all", buckets, query, below)]
+
+    assert buckets_to_read("all", buckets, AuditQuery(), below) == [
+        ("000000000002", 1),
+        ("000000000001", 2),
+        ("000000000000", 1),
     ]
-    window = AuditQuery.model_validate(
-        {"from": "2026-01-05T10:00:00Z", "to": "2026-01-05T11:00:00Z", "order": "oldest"}
-    )
-    assert buckets_to_read(pages, window) == [("2026010510", 2)]
-    assert [b for b, _ in buckets_to_read(pages, AuditQuery(cursor=cursor_at_10_30))] == [
-        "2026010510",
-        "2026010509",
-    ]
-    oldest_after = AuditQuery(cursor=cursor_at_10_30, order="oldest")
-    assert [b for b, _ in buckets_to_read(pages, oldest_after)] == ["2026010510", "2026010511"]
+    window = AuditQuery.model_validate({"from": T0.isoformat(), "order": "oldest"})
+    assert read(window) == ["1", "2"]
+    assert read(AuditQuery.model_validate({"to": T0.isoformat()})) == ["2", "0"]
+    assert read(AuditQuery(cursor=in_bucket_1)) == ["1", "0"]
+    assert read(AuditQuery(cursor=in_bucket_1, order="oldest")) == ["1", "2"]
+    last_of_1 = encode_cursor(2 * PAGE_CAPACITY - 1)
+    assert read(AuditQuery(cursor=last_of_1, order="oldest")) == ["2"]
 
 
 def test_a_ref_stored_twice_by_a_replay_is_served_once(record_entry: RecordFactory) -> None:
-    ref = ref_of(record_entry())
+    ref = ref_of(record_entry().model_copy(update={"sequence": 0}))
 
-    assert select([ref, ref], AuditQuery()) == [ref]
+    assert select([ref, ref], AuditQuery(), below=1) == [ref]
+
+
+def test_refs_at_or_above_the_mark_are_not_served(record_entry: RecordFactory) -> None:
+    entries = numbered([record_entry(offset=n) for n in range(4)], {"acme": 10})
+    refs = [ref_of(e) for e in entries]
+
+    assert [r.sequence for r in select(refs, AuditQuery(order="oldest"), below=12)] == [10, 11]
+    assert select(refs, AuditQuery(), below=10) == []
 
 
 @pytest.mark.parametrize("order", ["newest", "oldest"])
@@ -132,7 +163,7 @@ def test_walking_buckets_page_by_page_matches_a_plain_sort(
     )
     expected = sorted(
         (e for e in entries if e.learner_id == "L1" and e.time >= query.from_time),  # type: ignore[operator]
-        key=lambda e: (e.time, e.id),
+        key=lambda e: e.sequence or 0,
         reverse=order == "newest",
     )
 
@@ -163,7 +194,8 @@ def test_every_filter_is_applied_to_the_refs(record_entry: RecordFactory) -> Non
 
 
 def _shuffled_log(record_entry: RecordFactory) -> list[AuditEntry]:
-    """Entries over three hours, two learners, two actors, arriving out of time order."""
+    """Entries over three hours, two learners, two actors, stored out of time order (numbered
+    in the order stored), filed in shuffled order."""
     rng = random.Random(7)
     entries = []
     for n in range(120):
@@ -177,6 +209,7 @@ def _shuffled_log(record_entry: RecordFactory) -> list[AuditEntry]:
                 correlation_id=f"C{n % 5}",
             )
         )
+    entries = numbered(entries, {"acme": 0})
     rng.shuffle(entries)
     return entries
 
@@ -185,12 +218,13 @@ def _all_pages(entries: list[AuditEntry], query: AuditQuery) -> list[str]:
     """Serve every page the way the service does: walk the buckets of the query's key."""
     key = key_for(query, "acme")
     buckets = group_refs(entries)[key]
-    pages = {bucket: 1 for bucket in buckets}
+    heads = {bucket: BucketInfo(1) for bucket in buckets}
+    below = len(entries)
     served: list[str] = []
     while True:
         chosen: list[Ref] = []
-        for bucket, _ in buckets_to_read(pages, query):
-            chosen += select(buckets[bucket], query)
+        for bucket, _ in buckets_to_read(key.field, heads, query, below):
+            chosen += select(buckets[bucket], query, below)
             if len(chosen) > query.limit:
                 break
         page = paginate(chosen[: query.limit + 1], query.limit)

@@ -5,12 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from ilrflow.audit.domain import DeadLetterInfo, describe, entry_from_record, learner_timeline
+from ilrflow.audit.domain import (
+    DeadLetterInfo,
+    TimelineLine,
+    describe,
+    entry_from_record,
+    learner_timeline,
+)
 from ilrflow.contracts.events import (
+    AuditAccessed,
     IlrState,
     IlrUpdated,
     PatchOperation,
     TrackerAllocated,
+    TrackerCancelled,
     TrackerRejected,
 )
 
@@ -92,7 +100,7 @@ def test_other_outcomes_read_naturally(record_entry: RecordFactory) -> None:
     )
 
     assert describe(record_entry(allocated)).endswith("re-allocated from A1 to admin A2 by M1")
-    assert describe(record_entry(rejected)).endswith("rejected by A2: wrong date")
+    assert describe(record_entry(rejected)).endswith('rejected by A2: "wrong date"')
     assert (
         describe(record_entry(no_change)) == "ILR version 4: no ILR change — not employed (tracker)"
     )
@@ -106,3 +114,65 @@ def test_poison_and_dead_letters_are_described_not_hidden(record_entry: RecordFa
 
     assert describe(poison).startswith("unreadable record: not a CloudEvent")
     assert describe(dead).startswith("dead letter from tracker-raised (boom): learner L1's")
+
+
+def test_the_note_and_reasons_say_why(record_entry: RecordFactory) -> None:
+    with_note = raised().model_copy(update={"note": "Moved in with my partner"})
+    cancelled = TrackerCancelled(
+        tracker_id="T1",
+        learner_id="L1",
+        tracker_type="change_of_address",
+        reason="raised twice",
+        cancelled_by="A1",
+        raised_by="L1",
+    )
+    changed = processed().model_copy(update={"changes": {"address": {}, "email": "a@b.org"}})
+
+    assert describe(record_entry(with_note)).endswith(
+        'raised by learner L1 — note: "Moved in with my partner"'
+    )
+    assert describe(record_entry(cancelled)).endswith('cancelled by A1: "raised twice"')
+    assert describe(record_entry(changed)).endswith(
+        "processed by admin A1 (changes: address, email)"
+    )
+
+
+def test_staff_are_named_when_the_line_is_read(record_entry: RecordFactory) -> None:
+    line = learner_timeline([record_entry(processed())])[0]
+
+    assert line.staff == {"A1"}
+    assert line.text.endswith("processed by admin A1")
+    named = line.named({"A1": "Ada Admin"})
+    assert named.text == (
+        "2026-01-05 10:00 — learner L1's tracker T1 (change_of_address) "
+        "processed by admin Ada Admin (A1)"
+    )
+    assert line.named({}).text == line.text
+    assert (
+        TimelineLine(line.time, line.entry_id, "stored before names")
+        .named({"A1": "Ada Admin"})
+        .text
+        == "stored before names"
+    )
+
+
+def test_reads_of_the_audit_log_join_the_timeline_only_when_asked_for(
+    record_entry: RecordFactory,
+) -> None:
+    read = AuditAccessed(
+        action="timeline",
+        accessed_by="S1",
+        accessed_by_roles=["support"],
+        learner_id="L1",
+        results=3,
+    )
+    later = T0 + timedelta(minutes=1)
+    entries = [record_entry(raised(), offset=1), record_entry(read, offset=2, time=later)]
+
+    assert len(learner_timeline(entries)) == 1
+    lines = learner_timeline(entries, include_access=True)
+    assert (
+        lines[1]
+        .named({"S1": "Sue Support"})
+        .text.endswith("support Sue Support (S1) read learner L1's audit timeline: 3 entries")
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +18,8 @@ from ilrflow.audit.domain import (
     verify_chain,
 )
 from ilrflow.audit.domain.records import StoredBytes
+from ilrflow.audit.domain.verify import in_offset_order, link_of
+from ilrflow.audit.entrypoints.progress import VerifyProgress
 
 from .conftest import RecordFactory, raised
 
@@ -286,3 +289,27 @@ def test_swapped_offsets_read_in_offset_order_are_a_reorder(partition_chain: Cha
 
     assert problem is not None
     assert (problem.kind, problem.offset) == ("out_of_order", 2)
+
+
+def test_progress_goes_to_its_stream_then_the_rate() -> None:
+    stream = io.StringIO()
+    progress = VerifyProgress(stream, every_seconds=0)
+
+    progress(1_000, 3_000)
+    progress(3_000, 3_000)
+    progress.done()
+
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "verify: 1,000 of about 3,000 entries read and hashed"
+    assert lines[-1].startswith("verify: 3,000 entries in ")
+    assert lines[-1].endswith(" entries/s)")
+
+
+def test_links_read_in_any_order_are_verified_in_offset_order(
+    partition_chain: Callable[[int], list[AuditEntry]],
+) -> None:
+    links = [link_of(entry) for entry in partition_chain(5)]
+    shuffled = [links[3], links[0], links[4], links[2], links[1]]
+
+    assert verify_chain(in_offset_order(shuffled)).ok
+    assert not verify_chain(shuffled).ok

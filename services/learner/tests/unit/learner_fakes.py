@@ -93,6 +93,10 @@ class FakeLearnerStore:
         self._staff[(tenant, staff.id)] = staff.model_dump(mode="json")
         self.outbox.extend(events)
 
+    async def list_staff(self, tenant: str) -> list[StaffUpdated]:
+        stored = [s for (t, _), s in sorted(self._staff.items()) if t == tenant]
+        return [StaffUpdated.model_validate(s) for s in stored]
+
     async def get_staff(self, tenant: str, staff_id: str) -> StaffUpdated | None:
         stored = self._staff.get((tenant, staff_id))
         return None if stored is None else StaffUpdated.model_validate(stored)

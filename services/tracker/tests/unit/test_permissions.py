@@ -87,6 +87,25 @@ def test_the_raiser_can_always_see_their_tracker() -> None:
     assert not may_see_tracker(SCOPED, ANOTHER_LEARNER, tracker)
 
 
+@pytest.mark.parametrize("role", ["support", "operator", "ilr_qa"])
+def test_support_operators_and_qa_read_every_tracker_but_act_only_in_their_groups(
+    role: str,
+) -> None:
+    outsider = Actor(f"{role}-9", frozenset({role}), frozenset({"group-z"}))
+    tracker = raise_tracker()
+    can_process = ALL_ON.with_type_settings(
+        "change_of_address", TypeSettings(enabled=True, process_roles=[role])
+    )
+
+    assert may_see_tracker(SCOPED, outsider, tracker)
+    refused = may_process(can_process, outsider, tracker)
+    assert refused.code == "forbidden", "not 404: they can read it"
+    assert "not in any of your groups" in refused.reason
+    assert not may_see_tracker(SCOPED, OUTSIDER_TUTOR, tracker)
+    raising = may_raise(can_process, outsider, "withdrawal", "group-a", False, learner_id="l")
+    assert raising.code == "forbidden"
+
+
 def test_edit_and_process_follow_the_roles_for_the_type() -> None:
     tracker = raise_tracker()
     assert may_edit(ALL_ON, ADMIN, tracker)

@@ -10,6 +10,7 @@ import sys
 
 from ilrflow.audit.bootstrap import SERVICE, create_app, offline_queries
 from ilrflow.audit.domain.verify import AuditVerification
+from ilrflow.audit.entrypoints.progress import VerifyProgress
 from ilrflow.platform.service import serve
 from ilrflow.platform.settings import get_settings
 
@@ -23,7 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
     settings = get_settings()
     if arguments.command == "verify":
-        verification = asyncio.run(offline_queries(settings).verify_log())
+        progress = VerifyProgress()  # on stderr: stdout is the result
+        verification = asyncio.run(offline_queries(settings).verify_log(progress))
+        progress.done()
         print(verification.model_dump_json(indent=2) if arguments.json else describe(verification))
         sys.exit(0 if verification.ok else 1)
     serve(create_app(settings), settings, SERVICE)

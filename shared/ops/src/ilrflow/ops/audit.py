@@ -1,4 +1,8 @@
-"""``ilrflow audit verify``: recompute the audit log's hash chains."""
+"""``ilrflow audit verify``: recompute the audit log's hash chains.
+
+Progress goes to stderr (at most once a second while reading the log, then the rate), so that
+stdout holds only the result, and ``--json`` output stays parseable.
+"""
 
 from __future__ import annotations
 
@@ -37,11 +41,12 @@ def verify(
     report: dict[str, Any]
     if url is not None:
         token = operator_token(s, tenant, ["operator"])
+        typer.echo(f"verifying through {url} (the service reads the whole log)…", err=True)
         try:
             response = httpx.get(
                 f"{url.rstrip('/')}/v1/audit/verify",
                 headers={"authorization": f"Bearer {token}"},
-                timeout=120,
+                timeout=httpx.Timeout(30, read=None),  # a large log takes a while to read
             )
         except httpx.TransportError as error:
             fail(f"cannot reach the audit service at {url}: {error}", EXIT_UNAVAILABLE)
@@ -51,14 +56,17 @@ def verify(
     else:
         try:
             from ilrflow.audit.bootstrap import offline_queries
+            from ilrflow.audit.entrypoints.progress import VerifyProgress
         except ImportError:
             fail("ilrflow-audit is not installed here: pass --url to use the audit service's API")
         import asyncio
 
+        progress = VerifyProgress()
         try:
-            verification = asyncio.run(offline_queries(s).verify_log())
+            verification = asyncio.run(offline_queries(s).verify_log(progress))
         except Exception as error:
             fail(f"cannot verify against the audit database: {error}", EXIT_UNAVAILABLE)
+        progress.done()
         report = verification.model_dump(mode="json")
     report["ok"] = report["failed_partitions"] == 0
     if as_json:

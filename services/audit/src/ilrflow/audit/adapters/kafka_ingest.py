@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from ilrflow.audit.domain.sequence import oldest_first
 from ilrflow.audit.service.ingest import AuditIngest, RawRecord
 from ilrflow.platform import lanes
 from ilrflow.platform.errors import is_transient
@@ -84,8 +85,11 @@ class AuditConsumer:
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=1000)
-                for partition, records in batches.items():
-                    await self._store_with_retry(consumer, partition, records)
+                # Oldest batch first: the ingest sequence (the order searches serve) then
+                # follows the order events happened across partitions, as far as whole
+                # partition batches allow (a tracker raised before it is processed).
+                for partition in oldest_first(batches, lambda r: r.timestamp):
+                    await self._store_with_retry(consumer, partition, batches[partition])
         finally:
             self._consumer = None
             await consumer.stop()

@@ -11,8 +11,10 @@ SQLite pushes nothing else down to the backend, so any other filter reads the wh
   that exists already is how a duplicate delivery is recognised without a query.
 - ``audit_learner_timelines``: per (tenant, learner), the lines of the learner's timeline.
 - ``audit_lookup_heads`` and ``audit_lookup_pages``: the lookup documents that searches walk
-  instead of the log (``domain.lookup``): per key, its buckets and how full they are; per bucket,
-  pages of refs. Pages and heads are inserted when new and updated otherwise, so a batch that
+  instead of the log (``domain.lookup``): per key, its buckets, how full they are and the event
+  times they span; per bucket, pages of refs.
+- ``audit_sequences``: per tenant, the ingest sequence's counter and the marks of the batches
+  still being written (``domain.sequence``), read by every search to know how far it may serve. Pages and heads are inserted when new and updated otherwise, so a batch that
   starts keys or buckets (and the whole of a bulk load) costs inserts, not updates, which
   FerretDB applies by reading the collection.
 
@@ -21,6 +23,9 @@ FerretDB 1.24 pushes down (its SQLite backend still reads the table to find the 
 index is built on another expression than the one the query uses, so the cost of a lookup grows
 with the size of the collection, but no document is decoded except the one found).
 
+``audit_staff_names``: per (tenant, staff id), the newest name the staff events gave, read by
+``_id`` when a timeline or an export names someone.
+
 And ``audit_reads``: one document per audited read, carrying its ``AuditAccessed`` event in an
 outbox until the relay has published it.
 """
@@ -28,16 +33,19 @@ outbox until the relay has published it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from pymongo import DESCENDING
+from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from ilrflow.audit.domain.chain import stored_hash_holds
 from ilrflow.audit.domain.lookup import (
     BucketFill,
+    BucketInfo,
     LookupKey,
     Ref,
     group_refs,
@@ -45,9 +53,12 @@ from ilrflow.audit.domain.lookup import (
     ref_from_text,
     ref_to_text,
 )
-from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
-from ilrflow.audit.domain.timeline import TimelineLine
-from ilrflow.audit.domain.verify import ChainTail
+from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates, normalise_time
+from ilrflow.audit.domain.sequence import next_of, visible_below
+from ilrflow.audit.domain.staff import StaffKey, StaffName, is_newer
+from ilrflow.audit.domain.summary import Part, StaffMention
+from ilrflow.audit.domain.timeline import TimelineLine, line_of
+from ilrflow.audit.domain.verify import ChainLink, ChainTail, link_of
 from ilrflow.contracts.events import Envelope
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.mongo import Document
@@ -68,6 +79,11 @@ HEAD_CACHE_SIZE = 50_000
 HEAD_READS_AT_ONCE = 32
 
 
+# Documents per round trip of the verification scan: FerretDB's cost per round trip is high
+# (a 10,000-entry scan took 26 s in batches of 1,000, 10 s in one of 10,000, on a loaded box).
+VERIFY_BATCH = 10_000
+
+
 class AlreadyStoredError(Exception):
     """An entry of the batch is stored already: the recorded chain head was behind."""
 
@@ -78,10 +94,12 @@ class AuditRepository:
         self.tails: AsyncCollection[Document] = db["audit_chain_tails"]
         self.event_ids: AsyncCollection[Document] = db["audit_event_ids"]
         self.timelines: AsyncCollection[Document] = db["audit_learner_timelines"]
+        self.staff: AsyncCollection[Document] = db["audit_staff_names"]
         # Wrapped so that the outbox relay hears of each read instead of scanning for them.
         self.reads: AsyncCollection[Document] = serialised_writes(db["audit_reads"])
         self.lookup_heads = serialised_writes(db["audit_lookup_heads"])
         self.lookup_pages = serialised_writes(db["audit_lookup_pages"])
+        self.sequences = serialised_writes(db["audit_sequences"])
         self.on_read: ReadListener | None = None  # tests see every query-path read through it
         self._heads: dict[str, dict[str, BucketFill]] = {}
 
@@ -181,10 +199,7 @@ class AuditRepository:
     async def timeline(self, tenant: str, learner_id: str) -> list[TimelineLine]:
         """The learner's lines, oldest first; one lookup by ``_id``, the one FerretDB pushes down."""
         found = await self.timelines.find_one(timeline_filter(tenant, learner_id))
-        lines = {
-            d["entry_id"]: TimelineLine(d["time"], d["entry_id"], d["text"])
-            for d in (found or {}).get("lines", [])
-        }
+        lines = {d["entry_id"]: _line_from(d) for d in (found or {}).get("lines", [])}
         return sorted(lines.values(), key=lambda line: (line.time, line.entry_id))
 
     async def explain_timeline(self, tenant: str, learner_id: str) -> Document:
@@ -194,6 +209,59 @@ class AuditRepository:
     async def explain_by_id(self, collection: str, query: Document) -> Document:
         database = self.entries.database
         return await database.command({"explain": {"find": collection, "filter": query}})
+
+    # --- the ingest sequence ---------------------------------------------------------------
+
+    async def reserve_sequences(self, writer: str, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve ``counts[tenant]`` numbers of each tenant's sequence for ``writer``; return
+        where each run starts. The writer's pending mark goes first, at or below what it will
+        get, so no reader passes the run before ``release_sequences``; a mark left by a crashed
+        run of the same writer is kept (``$min``): its entries may still need their lookups."""
+        starts: dict[str, int] = {}
+        for tenant, count in counts.items():
+            counter = await self.sequences.find_one({"_id": tenant})
+            await self.sequences.update_one(
+                {"_id": tenant}, {"$min": {f"pending.{writer}": next_of(counter)}}, upsert=True
+            )
+            before = await self.sequences.find_one_and_update(
+                {"_id": tenant}, {"$inc": {"next": count}}, return_document=ReturnDocument.BEFORE
+            )
+            starts[tenant] = next_of(before)
+        return starts
+
+    async def release_sequences(self, writer: str, tenants: Iterable[str]) -> None:
+        """The writer's runs in these tenants are complete: entries and lookups stored."""
+        for tenant in tenants:
+            await self.sequences.update_one({"_id": tenant}, {"$unset": {f"pending.{writer}": ""}})
+
+    async def visible_sequence(self, tenant: str) -> int:
+        """Searches serve the tenant's sequences below this (``domain.sequence``)."""
+        return visible_below(await self._by_id(self.sequences, tenant))
+
+    # --- staff names -----------------------------------------------------------------------
+
+    async def record_staff_names(self, names: Mapping[StaffKey, StaffName]) -> None:
+        """Keep each person's newest name; an older event (a replay) changes nothing. Only the
+        audit consumer writes here, one batch at a time, so read-then-write does not race."""
+        for (tenant, staff_id), candidate in names.items():
+            key = _staff_key(tenant, staff_id)
+            found = await self.staff.find_one({"_id": key})
+            known = StaffName(found["name"], found["time"]) if found else None
+            if is_newer(candidate, known):
+                await self.staff.update_one(
+                    {"_id": key},
+                    {"$set": {"tenant": tenant, "staff_id": staff_id, **candidate._asdict()}},
+                    upsert=True,
+                )
+
+    async def staff_names(self, tenant: str, staff_ids: Iterable[str]) -> dict[str, str]:
+        """Staff id -> name for those of ``staff_ids`` the audit log has seen, each read by _id."""
+        names = {}
+        for staff_id in sorted(set(staff_ids)):
+            found = await self._by_id(self.staff, _staff_key(tenant, staff_id))
+            if found is not None:
+                names[staff_id] = str(found["name"])
+        return names
 
     # --- the lookup documents --------------------------------------------------------------
 
@@ -209,16 +277,22 @@ class AuditRepository:
                 await self.lookup_pages.update_one(
                     {"_id": page_id}, {"$push": {"refs": {"$each": texts}}}, upsert=True
                 )
-            await self._record_heads(heads, after)
+            await self._record_heads(heads, _with_times(after, grouped))
         except BaseException:
             self._heads.clear()  # what was written is unknown: read the heads back next time
             raise
 
-    async def lookup_buckets(self, key: LookupKey) -> dict[str, int]:
-        """The key's buckets and their page counts (none when the key has no entries)."""
+    async def lookup_buckets(self, key: LookupKey) -> dict[str, BucketInfo]:
+        """The key's buckets, their page counts and event times (none when the key has no
+        entries)."""
         found = await self._by_id(self.lookup_heads, key.id)
         buckets = (found or {}).get("buckets", {})
-        return {name: int(bucket["pages"]) for name, bucket in buckets.items()}
+        return {
+            name: BucketInfo(
+                int(bucket["pages"]), _time(bucket.get("first")), _time(bucket.get("last"))
+            )
+            for name, bucket in buckets.items()
+        }
 
     async def lookup_refs(self, key: LookupKey, bucket: str, pages: int) -> list[Ref]:
         refs: list[Ref] = []
@@ -245,29 +319,31 @@ class AuditRepository:
     async def _record_heads(
         self,
         before: Mapping[LookupKey, Mapping[str, BucketFill]],
-        after: Mapping[LookupKey, dict[str, BucketFill]],
+        after: Mapping[LookupKey, dict[str, BucketWrite]],
     ) -> None:
+        """Each key's head: inserted when new, else its written buckets' page counts and fills
+        set and their event-time ranges widened."""
         new_heads = [_head_document(key, after[key]) for key in after if not before[key]]
-        updates = [
-            (key.id, {b: fill for b, fill in after[key].items() if fill != before[key].get(b)})
-            for key in after
-            if before[key]
-        ]
+        updates = [(key.id, after[key]) for key in after if before[key]]
         updates += await self._insert_new(self.lookup_heads, new_heads, _as_head_update)
-        for head_id, changed in updates:
+        for head_id, written in updates:
             # $max: a head never loses a page it counted, even if two writers raced (MongoDB).
             await self.lookup_heads.update_one(
                 {"_id": head_id},
                 {
-                    "$max": {f"buckets.{b}.pages": fill.pages for b, fill in changed.items()},
-                    "$set": {f"buckets.{b}.fill": fill.fill for b, fill in changed.items()},
+                    "$max": {
+                        **{f"buckets.{b}.pages": w.fill.pages for b, w in written.items()},
+                        **{f"buckets.{b}.last": w.last for b, w in written.items()},
+                    },
+                    "$min": {f"buckets.{b}.first": w.first for b, w in written.items()},
+                    "$set": {f"buckets.{b}.fill": w.fill.fill for b, w in written.items()},
                 },
                 upsert=True,
             )
         if len(self._heads) > HEAD_CACHE_SIZE:
             self._heads.clear()
         for key, buckets in after.items():
-            self._heads[key.id] = buckets
+            self._heads[key.id] = {**before[key], **{b: w.fill for b, w in buckets.items()}}
 
     async def _insert_new(
         self,
@@ -300,6 +376,17 @@ class AuditRepository:
         found = [await self.get(tenant, entry_id) for entry_id in entry_ids]
         return [entry for entry in found if entry is not None]
 
+    async def stored_prefix(self, entry_ids: Sequence[str]) -> list[AuditEntry]:
+        """The entries of ``entry_ids`` (one partition, in offset order) that are stored, up to
+        the first one that is not: an ordered insert that failed stored a prefix."""
+        stored: list[AuditEntry] = []
+        for entry_id in entry_ids:
+            found = await self.get(None, entry_id)
+            if found is None:
+                break
+            stored.append(found)
+        return stored
+
     async def get(self, tenant: str | None, entry_id: str) -> AuditEntry | None:
         # Looked up by _id alone (pushed down on FerretDB); the tenant is checked here.
         document = await self._by_id(self.entries, entry_id)
@@ -310,6 +397,31 @@ class AuditRepository:
     async def partition_entries(self, topic: str, partition: int) -> list[AuditEntry]:
         cursor = self.entries.find({"topic": topic, "partition": partition}).sort("offset", 1)
         return [from_document(d) async for d in cursor]
+
+    async def chain_links(self) -> AsyncIterator[ChainLink]:
+        """Every entry's chain link, in one pass over the log in whatever order the database
+        keeps it: a filter by partition (or a sort) would be a scan of the whole log each on
+        FerretDB, which pushes neither down. Each entry is hashed as it is read, from the raw
+        document; only one that fails that is read through the model, as before."""
+        batches: asyncio.Queue[list[Document]] = asyncio.Queue(maxsize=2)
+        reading = asyncio.create_task(self._read_log_into(batches))
+        try:
+            # The next batch is asked for before this one is hashed: the database reads while
+            # this process hashes.
+            while batch := await batches.get():
+                for document in batch:
+                    yield _link_of_document(document)
+            await reading  # raises what the reader met
+        finally:
+            reading.cancel()
+
+    async def _read_log_into(self, batches: asyncio.Queue[list[Document]]) -> None:
+        try:
+            cursor = self.entries.find({}, batch_size=VERIFY_BATCH)
+            while batch := await cursor.to_list(VERIFY_BATCH):
+                await batches.put(batch)
+        finally:
+            await batches.put([])
 
     async def partitions(self) -> list[PartitionKey]:
         topics = await self.entries.distinct("topic")
@@ -345,6 +457,21 @@ def to_document(entry: AuditEntry) -> Document:
 
 def from_document(document: Document) -> AuditEntry:
     return AuditEntry.model_validate({k: v for k, v in document.items() if k != "_id"})
+
+
+def _link_of_document(document: Document) -> ChainLink:
+    entry_id, topic = document.get("id"), document.get("topic")
+    partition, offset = document.get("partition"), document.get("offset")
+    if (
+        isinstance(entry_id, str)
+        and isinstance(topic, str)
+        and type(partition) is int
+        and type(offset) is int
+        and stored_hash_holds(document)
+    ):
+        prev_hash, digest = document["prev_hash"], document["hash"]
+        return ChainLink(entry_id, topic, partition, offset, prev_hash, digest, intact=True)
+    return link_of(from_document(document))
 
 
 def _only_duplicates(error: BulkWriteError) -> bool:
@@ -400,11 +527,37 @@ def _page_writes(
     return new_pages, pushes, after
 
 
-def _head_document(key: LookupKey, buckets: Mapping[str, BucketFill]) -> Document:
+class BucketWrite(NamedTuple):
+    """A bucket a batch wrote to: its fill after the batch and the event times it added."""
+
+    fill: BucketFill
+    first: datetime
+    last: datetime
+
+
+def _with_times(
+    after: Mapping[LookupKey, Mapping[str, BucketFill]],
+    grouped: Mapping[LookupKey, Mapping[str, list[Ref]]],
+) -> dict[LookupKey, dict[str, BucketWrite]]:
+    """The buckets each key's batch wrote to, with the range of event times it added."""
+    return {
+        key: {
+            bucket: BucketWrite(
+                after[key][bucket], min(r.time for r in refs), max(r.time for r in refs)
+            )
+            for bucket, refs in buckets.items()
+        }
+        for key, buckets in grouped.items()
+    }
+
+
+def _head_document(key: LookupKey, buckets: Mapping[str, BucketWrite]) -> Document:
     return {
         "_id": key.id,
         **key._asdict(),
-        "buckets": {b: fill._asdict() for b, fill in buckets.items()},
+        "buckets": {
+            b: {**w.fill._asdict(), "first": w.first, "last": w.last} for b, w in buckets.items()
+        },
     }
 
 
@@ -412,9 +565,35 @@ def _as_push(page: Document) -> tuple[str, Any]:
     return page["_id"], page["refs"]
 
 
-def _as_head_update(head: Document) -> tuple[str, Any]:
-    return head["_id"], {b: BucketFill(**fill) for b, fill in head["buckets"].items()}
+def _as_head_update(head: Document) -> tuple[str, dict[str, BucketWrite]]:
+    return head["_id"], {
+        name: BucketWrite(BucketFill(b["pages"], b["fill"]), b["first"], b["last"])
+        for name, b in head["buckets"].items()
+    }
+
+
+def _time(value: datetime | None) -> datetime | None:
+    return None if value is None else normalise_time(value)
 
 
 def _line_document(line: TimelineLine) -> Document:
-    return {"time": line.time, "entry_id": line.entry_id, "text": line.text}
+    """A line as its parts (the text is rebuilt from them when read), or, without parts, its text.
+    Lines are stored in UTC, so the text is too."""
+    if not line.parts:
+        return {"time": line.time, "entry_id": line.entry_id, "text": line.text}
+    parts = [p if isinstance(p, str) else {"staff": p.staff_id, "role": p.role} for p in line.parts]
+    return {"time": line.time, "entry_id": line.entry_id, "parts": parts}
+
+
+def _line_from(document: Document) -> TimelineLine:
+    if "parts" not in document:  # stored before lines kept their parts
+        return TimelineLine(document["time"], document["entry_id"], document["text"])
+    parts: tuple[Part, ...] = tuple(
+        p if isinstance(p, str) else StaffMention(str(p["staff"]), p.get("role"))
+        for p in document["parts"]
+    )
+    return line_of(normalise_time(document["time"]), document["entry_id"], parts)
+
+
+def _staff_key(tenant: str, staff_id: str) -> str:
+    return f"{tenant}\x1f{staff_id}"

@@ -5,17 +5,21 @@ log is searched through documents read by ``_id`` alone, written at ingest:
 
 - one *lookup key* per (tenant, field, value): ``all`` (the tenant-wide listing), ``correlation``,
   ``tracker``, ``learner``, ``actor`` and ``type``;
-- per key, *buckets* of time (an hour for the busy fields, a day for the sparse ones), so that
-  buckets are disjoint in time: reading them in order and sorting inside each one gives the keyset
-  order on (time, id) however late an entry arrived (a redriven dead letter keeps its old time);
+- per key, *buckets* of the tenant's ingest sequence (``domain.sequence``; 2,000 numbers for the
+  tenant-wide listing, more for the sparser fields), disjoint, so reading them in order and
+  sorting inside each one gives the order served; the head keeps each bucket's range of event
+  times too, so a ``from``/``to`` window skips the buckets outside it;
 - per bucket, *pages* of at most ``PAGE_CAPACITY`` refs, appended in ingest order; a ref carries
-  the entry's time, id and every filterable field, so the other filters, the time window and the
-  cursor are applied to refs, and only the entries of the page served are fetched;
+  the entry's sequence, time, id and every filterable field, so the other filters, the time
+  window and the cursor are applied to refs, and only the entries of the page served are fetched;
 - per key, a *head* saying which buckets exist and how full they are.
 
-A crash between writing a batch's refs and recording the head replays the batch onto the same
-pages: a ref may then be stored twice, and ``select`` keeps one. Everything here is pure; the
-repository does the reads and writes, the service walks the buckets.
+Refs are written after the entries they point to, and a reader serves only sequences below the
+tenant's ``visible_below`` mark, so a ref is served only once its entry, and every entry numbered
+before it, can be. A crash between writing a batch's refs and recording the head replays the
+batch onto the same pages with the same sequences: a ref may then be stored twice, and
+``select`` keeps one. Everything here is pure; the repository does the reads and writes, the
+service walks the buckets.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
-from ilrflow.audit.domain.query import AuditQuery, CursorKey, decode_cursor, encode_cursor
+from ilrflow.audit.domain.query import AuditQuery, decode_cursor, encode_cursor
 from ilrflow.audit.domain.records import EPOCH, AuditEntry, normalise_time
 
 LookupField = Literal["all", "correlation", "tracker", "learner", "actor", "type"]
@@ -39,9 +43,17 @@ MOST_SELECTIVE_FIRST: tuple[LookupField, ...] = (
     "actor",
     "type",
 )
-HOURLY_FIELDS: frozenset[LookupField] = frozenset({"all", "actor", "type"})
 PAGE_CAPACITY = 2000
-_HOUR, _DAY = "%Y%m%d%H", "%Y%m%d"
+# How many of the tenant's sequence numbers a bucket spans: about one page for the tenant-wide
+# listing, more for the fields that hold a share of it (a type, an actor) or a sliver (a learner).
+BUCKET_SPAN: dict[LookupField, int] = {
+    "all": PAGE_CAPACITY,
+    "type": 5 * PAGE_CAPACITY,
+    "actor": 5 * PAGE_CAPACITY,
+    "learner": 50 * PAGE_CAPACITY,
+    "tracker": 50 * PAGE_CAPACITY,
+    "correlation": 50 * PAGE_CAPACITY,
+}
 
 
 class Ref(NamedTuple):
@@ -54,10 +66,7 @@ class Ref(NamedTuple):
     learner_id: str | None = None
     tracker_id: str | None = None
     correlation_id: str | None = None
-
-    @property
-    def key(self) -> CursorKey:
-        return CursorKey(self.time, self.entry_id)
+    sequence: int = -1  # refs written before the ingest sequence existed have none
 
     def values(self) -> dict[LookupField, str | None]:
         return {
@@ -84,6 +93,15 @@ class BucketFill(NamedTuple):
     fill: int  # refs on the last page
 
 
+class BucketInfo(NamedTuple):
+    """What a reader needs of a bucket: its page count and the range of its refs' event times
+    (unknown for buckets written before the head recorded them)."""
+
+    pages: int
+    first: datetime | None = None
+    last: datetime | None = None
+
+
 class Placement(NamedTuple):
     page: int
     start: int
@@ -91,6 +109,8 @@ class Placement(NamedTuple):
 
 
 def ref_of(entry: AuditEntry) -> Ref:
+    if entry.sequence is None:
+        raise ValueError(f"{entry.id} has no ingest sequence: number entries before filing them")
     return Ref(
         time=normalise_time(entry.time),  # what the database keeps: milliseconds
         entry_id=entry.id,
@@ -99,6 +119,7 @@ def ref_of(entry: AuditEntry) -> Ref:
         learner_id=entry.learner_id,
         tracker_id=entry.tracker_id,
         correlation_id=entry.correlation_id,
+        sequence=entry.sequence,
     )
 
 
@@ -138,15 +159,15 @@ def query_values(query: AuditQuery) -> dict[LookupField, str | None]:
     }
 
 
-def bucket_of(field: LookupField, time: datetime) -> str:
-    return time.astimezone(UTC).strftime(_HOUR if field in HOURLY_FIELDS else _DAY)
+def bucket_of(field: LookupField, sequence: int) -> str:
+    """Zero-padded, so that buckets sort by name in sequence order."""
+    return f"{sequence // BUCKET_SPAN[field]:012d}"
 
 
-def bucket_span(bucket: str) -> tuple[datetime, datetime]:
-    """[start, end) of a bucket named by ``bucket_of``."""
-    hourly = len(bucket) == len("YYYYMMDDHH")
-    start = datetime.strptime(bucket, _HOUR if hourly else _DAY).replace(tzinfo=UTC)
-    return start, start + (timedelta(hours=1) if hourly else timedelta(days=1))
+def bucket_span(field: LookupField, bucket: str) -> tuple[int, int]:
+    """[start, end) of the sequences in a bucket named by ``bucket_of``."""
+    start = int(bucket) * BUCKET_SPAN[field]
+    return start, start + BUCKET_SPAN[field]
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -160,7 +181,7 @@ def group_refs(entries: Iterable[AuditEntry]) -> dict[LookupKey, dict[str, list[
         if entry.tenant:
             ref = ref_of(entry)
             for key in keys_of(entry.tenant, ref):
-                grouped[key][bucket_of(key.field, ref.time)].append(ref)
+                grouped[key][bucket_of(key.field, ref.sequence)].append(ref)
     return grouped
 
 
@@ -186,38 +207,57 @@ class RefPage(NamedTuple):
     next_cursor: str | None
 
 
-def buckets_to_read(pages: Mapping[str, int], query: AuditQuery) -> list[tuple[str, int]]:
-    """The key's buckets that may hold what ``query`` selects, in the order it is served."""
+def buckets_to_read(
+    field: LookupField, buckets: Mapping[str, BucketInfo], query: AuditQuery, below: int
+) -> list[tuple[str, int]]:
+    """The key's buckets that may hold what ``query`` selects among the sequences below
+    ``below``, with their page counts, in the order served."""
     cursor = decode_cursor(query.cursor) if query.cursor else None
-    chosen = [(b, n) for b, n in pages.items() if n > 0 and _may_hold(b, query, cursor)]
+    chosen = [
+        (name, info.pages)
+        for name, info in buckets.items()
+        if info.pages > 0
+        and _in_window(info, query)
+        and _may_hold(bucket_span(field, name), query.order, cursor, below)
+    ]
     return sorted(chosen, reverse=query.order == "newest")
 
 
-def select(refs: Iterable[Ref], query: AuditQuery) -> list[Ref]:
-    """The refs of one bucket that ``query`` selects, each once, in the order served."""
+def select(refs: Iterable[Ref], query: AuditQuery, below: int) -> list[Ref]:
+    """The refs of one bucket that ``query`` selects below ``below``, each once, in the order
+    served."""
     cursor = decode_cursor(query.cursor) if query.cursor else None
     unique = {ref.entry_id: ref for ref in refs}
-    chosen = [ref for ref in unique.values() if _matches(ref, query, cursor)]
-    return sorted(chosen, key=lambda ref: ref.key, reverse=query.order == "newest")
+    chosen = [ref for ref in unique.values() if 0 <= ref.sequence < below]
+    chosen = [ref for ref in chosen if _matches(ref, query, cursor)]
+    return sorted(chosen, key=lambda ref: ref.sequence, reverse=query.order == "newest")
 
 
 def paginate(refs: Sequence[Ref], limit: int) -> RefPage:
     """Cut refs selected in order (up to ``limit + 1``) into the page and the next cursor."""
     page = list(refs[:limit])
     more = len(refs) > limit and page
-    return RefPage(page, encode_cursor(page[-1].time, page[-1].entry_id) if more else None)
+    return RefPage(page, encode_cursor(page[-1].sequence) if more else None)
 
 
-def _may_hold(bucket: str, query: AuditQuery, cursor: CursorKey | None) -> bool:
-    start, end = bucket_span(bucket)
-    if (query.from_time and end <= query.from_time) or (query.to_time and start >= query.to_time):
+def _in_window(info: BucketInfo, query: AuditQuery) -> bool:
+    if info.first is None or info.last is None:
+        return True
+    if query.from_time and info.last < query.from_time:
+        return False
+    return not (query.to_time and info.first >= query.to_time)
+
+
+def _may_hold(span: tuple[int, int], order: str, cursor: int | None, below: int) -> bool:
+    start, end = span
+    if start >= below:
         return False
     if cursor is None:
         return True
-    return start <= cursor.time if query.order == "newest" else end > cursor.time
+    return start < cursor if order == "newest" else end > cursor + 1
 
 
-def _matches(ref: Ref, query: AuditQuery, cursor: CursorKey | None) -> bool:
+def _matches(ref: Ref, query: AuditQuery, cursor: int | None) -> bool:
     actual = ref.values()
     if any(value and actual[field] != value for field, value in query_values(query).items()):
         return False
@@ -227,4 +267,4 @@ def _matches(ref: Ref, query: AuditQuery, cursor: CursorKey | None) -> bool:
         return False
     if cursor is None:
         return True
-    return ref.key < cursor if query.order == "newest" else ref.key > cursor
+    return ref.sequence < cursor if query.order == "newest" else ref.sequence > cursor

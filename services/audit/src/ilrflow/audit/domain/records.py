@@ -98,7 +98,9 @@ def entry_id(topic: str, partition: int, offset: int) -> str:
 
 
 class AuditEntry(BaseModel):
-    """One stored Kafka record. Everything but ``prev_hash`` and ``hash`` is covered by the hash."""
+    """One stored Kafka record. Everything but ``sequence``, ``prev_hash`` and ``hash`` is covered
+    by the hash. ``sequence`` is the tenant's ingest sequence (``domain.sequence``), numbered when
+    the entry was stored; entries without a tenant have none."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -126,6 +128,7 @@ class AuditEntry(BaseModel):
     dead_letter: DeadLetterInfo | None = None
     problems: list[str] = []
     duplicate_of: str | None = None
+    sequence: int | None = None
     prev_hash: str | None = None
     hash: str | None = None
 

@@ -2,12 +2,17 @@
 
 Sentences are built from the stored payload validated against the shared contract; anything that
 does not validate is described by its first parse problem instead, never by raising.
+
+A sentence is built as *parts*: text, and mentions of staff members by id. Rendering a sentence
+puts each mentioned person's name beside their id when the caller knows it (``names``, staff id
+-> name), so a timeline line stored at ingest can show the names current when it is read.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -33,18 +38,60 @@ _ROLE_PRECEDENCE = ("admin", "ilr_qa", "tutor", "support", "operator", "learner"
 _OUTCOME_WORDS = {"applied": "applied", "no_ilr_change": "no ILR change", "rejected": "rejected"}
 MAX_PATCH_LINES = 5
 MAX_VALUE_LENGTH = 60
+MAX_NOTE_LENGTH = 200
+NO_NAMES: Mapping[str, str] = {}
 
 
-def describe(entry: AuditEntry) -> str:
-    """What the entry records, e.g. "learner L1's tracker T1 (change_of_name) processed by admin A1"."""
-    sentence = _describe_event(entry)
+class StaffMention(NamedTuple):
+    """A member of staff named in a sentence: "admin A1", or "admin Ada Admin (A1)" once the
+    name is known. ``role`` is the word shown before them, if any."""
+
+    staff_id: str
+    role: str | None = None
+
+    def render(self, names: Mapping[str, str]) -> str:
+        name = names.get(self.staff_id)
+        who = f"{name} ({self.staff_id})" if name else self.staff_id
+        return f"{self.role} {who}" if self.role else who
+
+
+Part = str | StaffMention
+
+
+def describe(entry: AuditEntry, names: Mapping[str, str] = NO_NAMES) -> str:
+    """What the entry records, e.g. "learner L1's tracker T1 (change_of_name) processed by admin
+    Ada Admin (A1)"; staff appear by id alone when ``names`` does not know them."""
+    return render(describe_parts(entry), names)
+
+
+def describe_parts(entry: AuditEntry) -> list[Part]:
+    """The entry's sentence as text and staff mentions, to be rendered with ``render``."""
+    parts = _describe_event(entry)
     if entry.dead_letter:
         origin = entry.dead_letter
         reason = origin.reason or "no reason given"
-        sentence = f"dead letter from {_origin_of(origin)} ({reason}): {sentence}"
+        parts = [f"dead letter from {_origin_of(origin)} ({reason}): ", *parts]
     if entry.duplicate_of:
-        sentence += f" (duplicate delivery of {entry.duplicate_of})"
-    return sentence
+        parts = [*parts, f" (duplicate delivery of {entry.duplicate_of})"]
+    return [part for part in parts if part]
+
+
+def render(parts: Iterable[Part], names: Mapping[str, str] = NO_NAMES) -> str:
+    return "".join(p if isinstance(p, str) else p.render(names) for p in parts)
+
+
+def mentioned_staff(parts: Iterable[Part]) -> set[str]:
+    return {p.staff_id for p in parts if isinstance(p, StaffMention)}
+
+
+def people_of(entries: Iterable[AuditEntry]) -> set[str]:
+    """Everyone the entries' rows name: each actor and each member of staff mentioned."""
+    found: set[str] = set()
+    for entry in entries:
+        found |= mentioned_staff(describe_parts(entry))
+        if entry.actor:
+            found.add(entry.actor)
+    return found
 
 
 def _origin_of(origin: DeadLetterInfo) -> str:
@@ -68,26 +115,31 @@ def typed_payload(entry: AuditEntry) -> Payload | None:
         return None
 
 
-def _describe_event(entry: AuditEntry) -> str:
+def _describe_event(entry: AuditEntry) -> list[Part]:
     payload = typed_payload(entry)
     if payload is None:
-        return _describe_unreadable(entry)
+        return [_describe_unreadable(entry)]
     match payload:
         case TrackerRaised() | TrackerAllocated() | TrackerProcessed() | TrackerRejected():
-            return f"{_tracker_of(payload)} {_tracker_action(payload)}"
+            return [f"{_tracker_of(payload)} ", *_tracker_action(payload)]
         case LearnerUpdated():
-            return _learner_change(payload)
+            return [_learner_change(payload)]
         case StaffUpdated():
-            return f"staff {payload.id} ({payload.name}) updated; roles {', '.join(payload.roles)}"
+            return [
+                f"staff {payload.id} ({payload.name}) updated; roles {', '.join(payload.roles)}"
+            ]
         case IlrUpdated():
-            return _ilr_outcome(payload)
+            return [_ilr_outcome(payload)]
         case IlrState():
-            return f"ILR state snapshot for learner {payload.learner_id}, version {payload.version}"
+            return [
+                f"ILR state snapshot for learner {payload.learner_id}, version {payload.version}"
+            ]
         case TrackerCancelled():
-            return f"{_tracker_of(payload)} cancelled by {payload.cancelled_by}"
+            by = StaffMention(payload.cancelled_by)
+            return [f"{_tracker_of(payload)} cancelled by ", by, *_because(payload.reason)]
         case AuditAccessed():
             return _audit_access(payload)
-    return entry.event_type or "event"
+    return [entry.event_type or "event"]
 
 
 def _describe_unreadable(entry: AuditEntry) -> str:
@@ -109,34 +161,61 @@ def _tracker_of(
 
 def _tracker_action(
     payload: TrackerRaised | TrackerAllocated | TrackerProcessed | TrackerRejected,
-) -> str:
+) -> list[Part]:
     match payload:
         case TrackerRaised():
             by = _person(payload.raised_by, payload.raised_by_roles, payload.learner_id)
             behalf = " on the learner's behalf" if payload.on_behalf_of_learner else ""
-            allocated = (
-                f", allocated to admin {payload.allocated_to}" if payload.allocated_to else ""
+            allocated: list[Part] = (
+                [", allocated to ", StaffMention(payload.allocated_to, "admin")]
+                if payload.allocated_to
+                else []
             )
-            return f"raised by {by}{behalf}{allocated}"
+            return ["raised by ", by, behalf, *allocated, *_noted(payload.note)]
         case TrackerAllocated():
             was = payload.previously_allocated_to
-            moved = f"re-allocated from {was} to" if was else "allocated to"
-            return f"{moved} admin {payload.allocated_to} by {payload.allocated_by}"
+            moved: list[Part] = (
+                ["re-allocated from ", StaffMention(was), " to "] if was else ["allocated to "]
+            )
+            return [
+                *moved,
+                StaffMention(payload.allocated_to, "admin"),
+                " by ",
+                StaffMention(payload.allocated_by),
+            ]
         case TrackerProcessed():
             by = _person(payload.processed_by, payload.processor_roles, payload.learner_id)
-            return f"processed by {by}"
+            return ["processed by ", by, *_changes(payload.changes)]
         case TrackerRejected():
-            return f"rejected by {payload.rejected_by}: {payload.reason}"
+            return ["rejected by ", StaffMention(payload.rejected_by), *_because(payload.reason)]
 
 
-def _person(person_id: str, roles: list[str], learner_id: str) -> str:
+def _person(person_id: str, roles: list[str], learner_id: str) -> Part:
     if person_id == learner_id:
         return f"learner {person_id}"
-    role = next((r for r in _ROLE_PRECEDENCE if r in roles), None)
-    return f"{role} {person_id}" if role else person_id
+    return StaffMention(person_id, next((r for r in _ROLE_PRECEDENCE if r in roles), None))
 
 
-def _audit_access(payload: AuditAccessed) -> str:
+def _changes(changes: dict[str, Any]) -> list[Part]:
+    """Which fields the tracker changes, e.g. " (changes: address)": the "what" of the line."""
+    return [f" (changes: {', '.join(sorted(changes))})"] if changes else []
+
+
+def _noted(note: str | None) -> list[Part]:
+    """The note whoever raised it gave: the "why" of the request."""
+    return [f" — note: {_quoted(note)}"] if note else []
+
+
+def _because(reason: str | None) -> list[Part]:
+    return [f": {_quoted(reason)}"] if reason else []
+
+
+def _quoted(text: str) -> str:
+    clipped = text if len(text) <= MAX_NOTE_LENGTH else text[: MAX_NOTE_LENGTH - 1] + "…"
+    return json.dumps(clipped, ensure_ascii=False)
+
+
+def _audit_access(payload: AuditAccessed) -> list[Part]:
     by = _person(payload.accessed_by, payload.accessed_by_roles, "")
     what = {
         "search": "searched the audit log",
@@ -147,7 +226,8 @@ def _audit_access(payload: AuditAccessed) -> str:
         "verify": "verified the audit hash chains",
     }[payload.action]
     filters = ", ".join(f"{k}={v}" for k, v in sorted(payload.filters.items()))
-    return f"{by} {what}" + (f" ({filters})" if filters else "") + f": {payload.results} entries"
+    shown = f" ({filters})" if filters else ""
+    return [by, f" {what}{shown}: {payload.results} entries"]
 
 
 def _learner_change(payload: LearnerUpdated) -> str:

@@ -33,6 +33,35 @@ ProblemKind = Literal[
 PartitionKey = tuple[str, int]
 
 
+class ChainLink(NamedTuple):
+    """What verification needs of an entry: where it sits, its two hashes, and whether its
+    content still matches its own hash (checked once, when it is read)."""
+
+    id: str
+    topic: str
+    partition: int
+    offset: int
+    prev_hash: str | None
+    hash: str | None
+    intact: bool
+
+
+def link_of(entry: AuditEntry) -> ChainLink:
+    intact = entry.prev_hash is not None and entry.hash == entry_hash(entry, entry.prev_hash)
+    return ChainLink(
+        entry.id, entry.topic, entry.partition, entry.offset, entry.prev_hash, entry.hash, intact
+    )
+
+
+def in_offset_order(links: list[ChainLink]) -> list[ChainLink]:
+    """A partition's links in the order verification reads them (stable: equal offsets, which
+    only tampering makes, keep the order they were read in)."""
+    return sorted(links, key=lambda link: link.offset)
+
+
+Verifiable = AuditEntry | ChainLink
+
+
 class ChainTail(NamedTuple):
     """The newest entry of a partition as recorded when it was stored."""
 
@@ -86,14 +115,16 @@ class AuditVerification(BaseModel):
 
 
 def verify_chain(
-    entries: Sequence[AuditEntry],
+    chained: Sequence[Verifiable],
     anchor: str = GENESIS_HASH,
     expected_last_hash: str | None = None,
 ) -> VerifyReport:
-    """Check one partition's entries, in stored order, starting from ``anchor``.
+    """Check one partition's entries (or their links), in stored order, starting from
+    ``anchor``.
 
     Pass ``expected_last_hash`` (a tail hash recorded elsewhere) to also detect a deleted tail.
     """
+    entries = [e if isinstance(e, ChainLink) else link_of(e) for e in chained]
     first = entries[0] if entries else None
     report = VerifyReport(
         topic=first.topic if first else None,
@@ -116,7 +147,7 @@ def verify_chain(
 
 
 def verify_all(
-    partitions: Mapping[PartitionKey, Sequence[AuditEntry]],
+    partitions: Mapping[PartitionKey, Sequence[Verifiable]],
     anchors: Mapping[PartitionKey, str] | None = None,
     tails: Mapping[PartitionKey, str] | None = None,
     recorded_tails: Mapping[PartitionKey, ChainTail] | None = None,
@@ -148,7 +179,7 @@ def verify_all(
 
 
 def _verify_partition(
-    key: PartitionKey, entries: Sequence[AuditEntry], anchor: str | None, tail: str | None
+    key: PartitionKey, entries: Sequence[Verifiable], anchor: str | None, tail: str | None
 ) -> VerifyReport:
     report = verify_chain(entries, anchor or GENESIS_HASH, tail)
     topic, partition = key
@@ -156,7 +187,7 @@ def _verify_partition(
 
 
 def _with_recorded_tail(
-    report: VerifyReport, entries: Sequence[AuditEntry], tail: ChainTail | None
+    report: VerifyReport, entries: Sequence[Verifiable], tail: ChainTail | None
 ) -> VerifyReport:
     """An intact chain must still hold the recorded tail, unchanged, at its offset."""
     if not report.ok or tail is None:
@@ -174,9 +205,9 @@ def _with_recorded_tail(
 
 def _first_problem(
     position: int,
-    entry: AuditEntry,
-    previous: AuditEntry | None,
-    first: AuditEntry | None,
+    entry: ChainLink,
+    previous: ChainLink | None,
+    first: ChainLink | None,
     link: str,
     positions: dict[str, int],
 ) -> ChainProblem | None:
@@ -195,7 +226,7 @@ def _first_problem(
         return problem("foreign_entry", f"{entry.id} belongs to another partition than {first.id}")
     if previous and entry.offset <= previous.offset:
         return problem("out_of_order", f"offset {entry.offset} follows {previous.offset}")
-    if entry.prev_hash is None or entry.hash != entry_hash(entry, entry.prev_hash):
+    if not entry.intact:
         if positions.get(entry.prev_hash or "", -1) > position:
             # Relabelled offsets break the entry's own hash, but its link still points at the
             # entry that really came before it, now stored after it: that is a reorder.
@@ -208,7 +239,7 @@ def _first_problem(
 
 
 def _broken_link(
-    position: int, entry: AuditEntry, previous: AuditEntry | None, positions: dict[str, int]
+    position: int, entry: ChainLink, previous: ChainLink | None, positions: dict[str, int]
 ) -> tuple[ProblemKind, str]:
     """Name a broken link; the entry itself hashes correctly, so the break is between entries."""
     if previous is None:
@@ -224,7 +255,7 @@ def _broken_link(
     )
 
 
-def _truncated(entries: Sequence[AuditEntry], link: str) -> ChainProblem:
+def _truncated(entries: Sequence[Verifiable], link: str) -> ChainProblem:
     last = entries[-1] if entries else None
     return ChainProblem(
         kind="truncated",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 
-from ilrflow.audit.domain.query import MAX_PAGE_SIZE, AuditQuery
+from ilrflow.audit.domain.query import MAX_PAGE_SIZE, TYPE_NAMES, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.verify import AuditVerification
 from ilrflow.audit.service.queries import (
@@ -21,6 +22,13 @@ from ilrflow.contracts.errors import FieldProblem, InvalidInput
 from ilrflow.platform.auth import CurrentPrincipal, require_role
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+INCLUDE_ACCESS = (
+    "Also show the audit log's records of its own reads (ilrflow.audit.accessed.v1), left out "
+    "by default; asking for that type by `type` shows them too"
+)
+# Exactly "true" or "false": a lax boolean would take "1", "yes" or "on" too, which a reader of
+# the documents cannot know.
+IncludeAccess = Annotated[Literal["true", "false"], Query(description=INCLUDE_ACCESS)]
 
 
 def get_queries(request: Request) -> AuditQueries:
@@ -97,11 +105,29 @@ class AuditEventsPage(BaseModel):
     next_cursor: str | None
 
 
+def refuse_unknown_parameters(request: Request, known: Iterable[str]) -> None:
+    """A misspelt filter (``learner=`` for ``learner_id=``) would otherwise be ignored and the
+    answer silently wider than asked; and every audit read is recorded, so say no instead."""
+    unknown = sorted(set(request.query_params) - set(known))
+    if unknown:
+        problems = [FieldProblem(field=name, reason="unknown query parameter") for name in unknown]
+        raise InvalidInput(f"Unknown query parameter(s): {', '.join(unknown)}.", problems)
+
+
+QUERY_PARAMETERS = frozenset(f.alias or name for name, f in AuditQuery.model_fields.items())
+
+
 def audit_query(
+    request: Request,
     learner_id: str | None = None,
     tracker_id: str | None = None,
     type: Annotated[
-        str | None, Query(description="Event type, e.g. ilrflow.tracker.raised.v1")
+        str | None,
+        Query(
+            description="Event type (ilrflow.tracker.processed.v1) or the topic that carries it "
+            "(tracker-processed); anything else is refused with 422",
+            json_schema_extra={"enum": list(TYPE_NAMES)},
+        ),
     ] = None,
     actor: str | None = None,
     correlation_id: str | None = None,
@@ -110,7 +136,9 @@ def audit_query(
     cursor: str | None = None,
     order: Literal["newest", "oldest"] = "newest",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    include_access: IncludeAccess = "false",
 ) -> AuditQuery:
+    refuse_unknown_parameters(request, QUERY_PARAMETERS)
     try:
         return AuditQuery.model_validate(
             {
@@ -124,6 +152,7 @@ def audit_query(
                 "cursor": cursor,
                 "order": order,
                 "limit": limit,
+                "include_access": include_access == "true",
             }
         )
     except ValidationError as error:
@@ -159,10 +188,15 @@ async def get_entry(entry_id: str, principal: CurrentPrincipal, queries: Queries
     summary="A learner's history as readable lines, oldest first",
 )
 async def learner_timeline(
-    learner_id: str, principal: CurrentPrincipal, queries: Queries
+    learner_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    queries: Queries,
+    include_access: IncludeAccess = "false",
 ) -> LearnerTimeline:
     require_role(principal, *AUDIT_READER_ROLES)
-    lines = await queries.timeline(principal, learner_id)
+    refuse_unknown_parameters(request, {"include_access"})
+    lines = await queries.timeline(principal, learner_id, include_access=include_access == "true")
     return LearnerTimeline(
         learner_id=learner_id,
         lines=[TimelineLineView(time=x.time, entry_id=x.entry_id, text=x.text) for x in lines],

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from ilrflow.audit.domain.lookup import LookupKey, Ref
+from ilrflow.audit.domain.lookup import BucketInfo, LookupKey, Ref
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
+from ilrflow.audit.domain.staff import StaffKey, StaffName
 from ilrflow.audit.domain.timeline import TimelineLine
-from ilrflow.audit.domain.verify import ChainTail
+from ilrflow.audit.domain.verify import ChainLink, ChainTail
 from ilrflow.contracts.events import Envelope
 
 
@@ -38,6 +39,22 @@ class AuditLogWriter(Protocol):
 
     async def add_lookups(self, entries: Sequence[AuditEntry]) -> None: ...
 
+    async def stored_prefix(self, entry_ids: Sequence[str]) -> list[AuditEntry]:
+        """The entries of ``entry_ids`` (one partition, offset order) stored, up to the first
+        that is not."""
+        ...
+
+    async def reserve_sequences(self, writer: str, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve ``counts[tenant]`` numbers of each tenant's ingest sequence for ``writer``,
+        its pending mark set first; return where each run starts."""
+        ...
+
+    async def release_sequences(self, writer: str, tenants: Iterable[str]) -> None: ...
+
+    async def record_staff_names(self, names: Mapping[StaffKey, StaffName]) -> None:
+        """Keep each person's newest name (an older one changes nothing)."""
+        ...
+
 
 class AuditLogReader(Protocol):
     """The reads of the query path, and the audited-read outbox."""
@@ -46,7 +63,13 @@ class AuditLogReader(Protocol):
 
     async def get(self, tenant: str | None, entry_id: str) -> AuditEntry | None: ...
 
-    async def lookup_buckets(self, key: LookupKey) -> dict[str, int]: ...
+    async def lookup_buckets(self, key: LookupKey) -> dict[str, BucketInfo]: ...
+
+    async def visible_sequence(self, tenant: str) -> int:
+        """Searches serve the tenant's sequences below this."""
+        ...
+
+    async def staff_names(self, tenant: str, staff_ids: Iterable[str]) -> dict[str, str]: ...
 
     async def lookup_refs(self, key: LookupKey, bucket: str, pages: int) -> list[Ref]: ...
 
@@ -54,9 +77,9 @@ class AuditLogReader(Protocol):
 
     async def all_recorded_tails(self) -> dict[tuple[str, int], ChainTail]: ...
 
-    async def partition_entries(self, topic: str, partition: int) -> list[AuditEntry]: ...
-
-    async def partitions(self) -> list[tuple[str, int]]: ...
+    def chain_links(self) -> AsyncIterator[ChainLink]:
+        """Every entry's chain link, in one pass over the log."""
+        ...
 
     async def record_read(self, event: Envelope[Any]) -> None:
         """Store the read with its ``AuditAccessed`` event in an outbox."""

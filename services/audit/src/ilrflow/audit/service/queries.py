@@ -5,14 +5,22 @@ service's own outbox as an ``AuditAccessed`` event before its result is returned
 log records who read it, and a read that cannot be recorded is not served.
 
 Searches and exports walk the lookup documents (``domain.lookup``) of the query's most selective
-filter, bucket by bucket in the order served, filter the refs, and fetch only the entries served.
+filter, bucket by bucket in the order served (the tenant's ingest sequence), filter the refs, and
+fetch only the entries served. They serve only the sequences below the tenant's visible mark
+(``domain.sequence``), so what a page shows is never changed later by a batch still being
+written: a client following ``next_cursor`` from the start sees every entry once, oldest first
+including those stored while it walks, newest first the log as it was at the first page.
 This is the one read path on FerretDB and on MongoDB alike: MongoDB could answer from secondary
 indexes, but two paths would be two behaviours to test, and on FerretDB 1.24 only ``_id``
 lookups are pushed down to the database at all.
+
+Staff appear by name as well as id in timelines and exports: the names are read, by ``_id``, from
+the staff names the ingest keeps (``domain.staff``) when the answer is built, so they are current.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Literal
 
@@ -20,17 +28,26 @@ from ilrflow.audit.domain.export import export_csv, export_xlsx
 from ilrflow.audit.domain.lookup import Ref, buckets_to_read, key_for, paginate, select
 from ilrflow.audit.domain.query import AuditPage, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
-from ilrflow.audit.domain.timeline import TimelineLine
-from ilrflow.audit.domain.verify import AuditVerification, verify_all
+from ilrflow.audit.domain.summary import people_of
+from ilrflow.audit.domain.timeline import TimelineLine, learner_timeline, merged
+from ilrflow.audit.domain.verify import (
+    AuditVerification,
+    ChainLink,
+    PartitionKey,
+    in_offset_order,
+    verify_all,
+)
 from ilrflow.audit.service.ports import AuditLogReader
 from ilrflow.contracts.errors import NotFound
-from ilrflow.contracts.events import AuditAccessed, new_event
-from ilrflow.contracts.identity import Principal
+from ilrflow.contracts.events import AuditAccessed, EventType, new_event
+from ilrflow.platform.auth import Principal
 
 AUDIT_READER_ROLES = ("support", "admin", "operator")
 VERIFIER_ROLES = ("support", "operator")
 EXPORT_MAX_ROWS = 100_000
 ExportFormat = Literal["csv", "xlsx"]
+PROGRESS_EVERY = 1_000
+VerifyProgress = Callable[[int, int], None]  # entries read, entries the recorded tails expect
 AccessAction = Literal["search", "get", "timeline", "export_csv", "export_xlsx", "verify"]
 
 
@@ -50,12 +67,28 @@ class AuditQueries:
     async def select(self, tenant: str, query: AuditQuery, wanted: int) -> list[Ref]:
         """Up to ``wanted`` refs of what ``query`` selects in ``tenant``, in the order served.
 
-        Buckets are disjoint in time, so the refs of each (sorted by ``select``) simply follow
-        those of the one before; the walk stops at the first bucket that fills the request."""
+        A ``type`` naming a topic of several event types walks each type's key; the walks are
+        each in order, so merging them and cutting at ``wanted`` keeps the keyset order."""
+        below = await self.repository.visible_sequence(tenant)
+        walks = [await self._walk(tenant, q, wanted, below) for q in query.one_query_per_type()]
+        if len(walks) == 1:
+            return walks[0]
+        newest_first = query.order == "newest"
+        every = sorted(
+            (r for w in walks for r in w), key=lambda r: r.sequence, reverse=newest_first
+        )
+        return every[:wanted]
+
+    async def _walk(self, tenant: str, query: AuditQuery, wanted: int, below: int) -> list[Ref]:
+        """Buckets are disjoint ranges of the sequence, so the refs of each (sorted by
+        ``select``) simply follow those of the one before; the walk stops at the first bucket
+        that fills the request."""
         key = key_for(query, tenant)
+        buckets = await self.repository.lookup_buckets(key)
         chosen: list[Ref] = []
-        for bucket, pages in buckets_to_read(await self.repository.lookup_buckets(key), query):
-            chosen += select(await self.repository.lookup_refs(key, bucket, pages), query)
+        for bucket, pages in buckets_to_read(key.field, buckets, query, below):
+            refs = await self.repository.lookup_refs(key, bucket, pages)
+            chosen += [ref for ref in select(refs, query, below) if query.shows(ref.event_type)]
             if len(chosen) >= wanted:
                 break
         return chosen[:wanted]
@@ -70,10 +103,28 @@ class AuditQueries:
             raise NotFound.of("audit entry", entry_id)
         return entry
 
-    async def timeline(self, principal: Principal, learner_id: str) -> list[TimelineLine]:
+    async def timeline(
+        self, principal: Principal, learner_id: str, *, include_access: bool = False
+    ) -> list[TimelineLine]:
+        """The learner's stored lines, with the audit log's reads about the learner merged in
+        when asked for, and the names of the staff they mention."""
         lines = await self.repository.timeline(principal.tenant, learner_id)
-        await self._audit(principal, "timeline", len(lines), learner_id=learner_id)
-        return lines
+        if include_access:
+            lines = merged(lines, await self._reads_about(principal.tenant, learner_id))
+        names = await self.repository.staff_names(
+            principal.tenant, set().union(*(line.staff for line in lines))
+        )
+        named = [line.named(names) for line in lines]
+        await self._audit(principal, "timeline", len(named), learner_id=learner_id)
+        return named
+
+    async def _reads_about(self, tenant: str, learner_id: str) -> list[TimelineLine]:
+        reads = AuditQuery.model_validate(
+            {"learner_id": learner_id, "type": EventType.AUDIT_ACCESSED, "order": "oldest"}
+        )
+        refs = await self.select(tenant, reads, EXPORT_MAX_ROWS)
+        entries = await self.repository.entries_by_id(tenant, [r.entry_id for r in refs])
+        return learner_timeline(entries, include_access=True)
 
     async def export(
         self, principal: Principal, query: AuditQuery, export_format: ExportFormat
@@ -83,23 +134,33 @@ class AuditQueries:
         refs = await self.select(principal.tenant, selection, EXPORT_MAX_ROWS)
         entries = await self.repository.entries_by_id(principal.tenant, [r.entry_id for r in refs])
         action: AccessAction = "export_csv" if export_format == "csv" else "export_xlsx"
+        names = await self.repository.staff_names(principal.tenant, people_of(entries))
         await self._audit(principal, action, len(entries), query=query)
-        return export_csv(entries) if export_format == "csv" else export_xlsx(entries)
+        return export_csv(entries, names) if export_format == "csv" else export_xlsx(entries, names)
 
     async def verify(self, principal: Principal) -> AuditVerification:
         verification = await self.verify_log()
         await self._audit(principal, "verify", verification.entries)
         return verification
 
-    async def verify_log(self) -> AuditVerification:
+    async def verify_log(self, progress: VerifyProgress | None = None) -> AuditVerification:
         """Recompute every partition's chain (the whole log: chains span tenants), and check
-        that each recorded tail is still there."""
+        that each recorded tail is still there. The log is read once, each entry hashed as it
+        arrives; ``progress`` hears (entries read, entries expected by the recorded tails)
+        every ``PROGRESS_EVERY`` entries and at the end."""
         tails = await self.repository.all_recorded_tails()
-        partitions = {
-            key: await self.repository.partition_entries(*key)
-            for key in sorted(set(await self.repository.partitions()) | set(tails))
-        }
-        return verify_all(partitions, recorded_tails=tails)
+        expected = sum(tail.offset + 1 for tail in tails.values())
+        partitions: dict[PartitionKey, list[ChainLink]] = defaultdict(list)
+        read = 0
+        async for link in self.repository.chain_links():
+            partitions[(link.topic, link.partition)].append(link)
+            read += 1
+            if progress is not None and read % PROGRESS_EVERY == 0:
+                progress(read, expected)
+        if progress is not None:
+            progress(read, expected)
+        ordered = {key: in_offset_order(links) for key, links in partitions.items()}
+        return verify_all(ordered, recorded_tails=tails)
 
     async def _audit(
         self,
@@ -134,6 +195,8 @@ class AuditQueries:
 
 def _filters_of(query: AuditQuery) -> dict[str, str]:
     given = query.model_dump(by_alias=True, exclude={"cursor", "limit"}, exclude_none=True)
+    if not query.include_access:
+        given.pop("include_access")
     return {
         name: value.isoformat() if hasattr(value, "isoformat") else str(value)
         for name, value in given.items()

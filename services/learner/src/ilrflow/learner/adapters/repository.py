@@ -130,6 +130,11 @@ class LearnerRepository:
         except DuplicateKeyError as error:
             raise StaffAlreadyExistsError(staff.id) from error
 
+    async def list_staff(self, tenant: str) -> list[StaffUpdated]:
+        """The tenant's staff directory, by id (a tenant has tens of staff, not thousands)."""
+        cursor = self.staff.find({"tenant": tenant}).sort("_id", 1)
+        return [StaffUpdated.model_validate(document["record"]) async for document in cursor]
+
     async def get_staff(self, tenant: str, staff_id: str) -> StaffUpdated | None:
         document = await self.staff.find_one({"_id": doc_id(tenant, staff_id)})
         return None if document is None else StaffUpdated.model_validate(document["record"])

@@ -12,6 +12,9 @@ from ilrflow.learner.service.use_cases import LearnerService
 from ilrflow.platform.auth import CurrentPrincipal, require_role
 
 router = APIRouter(prefix="/v1", tags=["learners"])
+# Who may read the staff directory: those who manage staff, and support, who answer "who did
+# this" (the audit log names people by id). Tutors and learners have no need of it.
+STAFF_DIRECTORY_READERS = ("admin", "operator", "support")
 
 
 def get_service(request: Request) -> LearnerService:
@@ -30,6 +33,20 @@ async def register_staff(
 ) -> StaffUpdated:
     require_role(principal, "admin", "operator")
     return await service.register_staff(principal, body)
+
+
+@router.get("/staff", response_model=list[StaffUpdated], summary="The tenant's staff directory")
+async def staff_directory(principal: CurrentPrincipal, service: Service) -> list[StaffUpdated]:
+    require_role(principal, *STAFF_DIRECTORY_READERS)
+    return await service.staff_directory(principal)
+
+
+@router.get("/staff/{staff_id}", response_model=StaffUpdated, summary="One staff member")
+async def staff_member(
+    staff_id: str, principal: CurrentPrincipal, service: Service
+) -> StaffUpdated:
+    require_role(principal, *STAFF_DIRECTORY_READERS)
+    return await service.staff_member(principal, staff_id)
 
 
 @router.post(

@@ -52,6 +52,15 @@ class LearnerService:
         self._events_written()
         return staff
 
+    async def staff_directory(self, principal: Principal) -> list[StaffUpdated]:
+        return await self.repository.list_staff(principal.tenant)
+
+    async def staff_member(self, principal: Principal, staff_id: str) -> StaffUpdated:
+        staff = await self.repository.get_staff(principal.tenant, staff_id)
+        if staff is None:
+            raise NotFound.of("staff member", staff_id)
+        return staff
+
     # --- learners -------------------------------------------------------------------------
 
     async def staff_record(self, principal: Principal) -> StaffUpdated | None:

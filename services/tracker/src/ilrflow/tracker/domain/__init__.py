@@ -18,6 +18,7 @@ from ilrflow.tracker.domain.permissions import (
     may_reject,
     may_see_learner,
     may_see_tracker,
+    reads_whole_tenant,
 )
 from ilrflow.tracker.domain.policy import AllocationRule, TenantTrackerSettings, TypeSettings
 from ilrflow.tracker.domain.tracker import (
@@ -59,4 +60,5 @@ __all__ = [
     "may_reject",
     "may_see_learner",
     "may_see_tracker",
+    "reads_whole_tenant",
 ]

@@ -8,6 +8,11 @@ rest are :class:`Refused` (forbidden).
 Visibility (group scoping): a learner sees only themselves (their id is the token's subject);
 staff see learners in their groups; admins see every learner when the tenant's
 ``admins_see_all_groups`` is on (the default). Whoever raised a tracker can always see it.
+
+Reading is wider than acting: support, operators and ILR QA read every tracker of the tenant,
+as they read every learner and every ILR in the learner and ILR services (a support person
+answering "who changed this" must see the tracker the audit log points to). What they may
+raise, edit or process is still scoped by their groups.
 """
 
 from __future__ import annotations
@@ -97,10 +102,21 @@ def may_see_learner(
     return refuse("not_visible", "the learner is not in any of your groups")
 
 
+# Staff who read the whole tenant whatever their groups, as in the learner and ILR services.
+WHOLE_TENANT_READERS = frozenset({"support", "operator", "ilr_qa"})
+
+
+def reads_whole_tenant(settings: TenantTrackerSettings, actor: Actor) -> bool:
+    """May the actor read every tracker of the tenant (listings, and each one)?"""
+    if actor.has_role("admin") and settings.admins_see_all_groups:
+        return True
+    return actor.has_any(WHOLE_TENANT_READERS)
+
+
 def may_see_tracker(
     settings: TenantTrackerSettings, actor: Actor, tracker: TrackerFacts
 ) -> Decision:
-    if actor.id == tracker.raised_by:
+    if actor.id == tracker.raised_by or reads_whole_tenant(settings, actor):
         return ALLOWED
     return may_see_learner(settings, actor, tracker.learner_id, tracker.learner_group)
 
@@ -122,7 +138,7 @@ def may_raise(
     type_check = _type_available(settings, tracker_type)
     if not type_check:
         return type_check
-    seen = may_see_learner(settings, actor, learner_id or actor.id, learner_group)
+    seen = _may_act_for(settings, actor, learner_id or actor.id, learner_group, "raise")
     if not seen:
         return seen
     if on_behalf and not actor.is_staff:
@@ -275,7 +291,22 @@ def _may_act(
 
     Turning a type off stops new requests only; trackers already raised can still be finished.
     """
-    seen = may_see_learner(settings, actor, tracker.learner_id, tracker.learner_group)
+    seen = _may_act_for(settings, actor, tracker.learner_id, tracker.learner_group, verb)
     if not seen:
         return seen
     return _has_role_for(settings, actor, tracker.tracker_type, verb)
+
+
+def _may_act_for(
+    settings: TenantTrackerSettings,
+    actor: Actor,
+    learner_id: str,
+    learner_group: str | None,
+    verb: Verb,
+) -> Decision:
+    """Acting needs the learner in the actor's scope. Someone who reads the whole tenant but
+    acts only in their groups is refused (403), not told the learner is not there (404)."""
+    seen = may_see_learner(settings, actor, learner_id, learner_group)
+    if not seen and reads_whole_tenant(settings, actor):
+        return refuse("forbidden", f"the learner is not in any of your groups: you may not {verb}")
+    return seen

@@ -47,6 +47,7 @@ from ilrflow.tracker.domain.permissions import (
     may_raise,
     may_reject,
     may_see_tracker,
+    reads_whole_tenant,
     refusal,
 )
 from ilrflow.tracker.domain.policy import TenantTrackerSettings, TypeSettings
@@ -278,7 +279,7 @@ class TrackerService:
         actor = Actor.of(principal)
         if not actor.is_staff:
             scope = TrackerFilter(**{**where.__dict__, "visible_to_learner": actor.id})
-        elif actor.has_role("admin") and settings.admins_see_all_groups:
+        elif reads_whole_tenant(settings, actor):
             scope = where
         else:
             scope = TrackerFilter(**{**where.__dict__, "visible_groups": sorted(actor.groups)})
