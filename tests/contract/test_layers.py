@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "services"
 ENGINE = SERVICES / "ilr" / "engine" / "src" / "ilrflow" / "ilr_engine"
 
-HTTP_MODULES = ("fastapi", "starlette", "ilrflow.platform.http_errors")
+# platform.auth is the FastAPI dependency that reads bearer tokens; the principal itself is a
+# contract (ilrflow.contracts.identity).
+HTTP_MODULES = ("fastapi", "starlette", "ilrflow.platform.http_errors", "ilrflow.platform.auth")
 HTTP_NAMES = frozenset({"ApiError", "HTTPException", "HTTPStatus"})
 STATUS_KEYWORDS = frozenset({"status", "status_code", "http_status"})
 # A tracker's ``status`` (raised, allocated, ...) is domain language; a status *code* is HTTP's.

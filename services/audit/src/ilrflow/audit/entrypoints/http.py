@@ -13,12 +13,11 @@ from ilrflow.audit.domain.query import MAX_PAGE_SIZE, TYPE_NAMES, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.verify import AuditVerification
 from ilrflow.audit.service.queries import (
-    AUDIT_READER_ROLES,
-    VERIFIER_ROLES,
     AuditQueries,
     ExportFormat,
 )
 from ilrflow.contracts.errors import FieldProblem, InvalidInput
+from ilrflow.contracts.visibility import AUDIT_READERS, AUDIT_VERIFIERS
 from ilrflow.platform.auth import CurrentPrincipal, require_role
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -169,7 +168,7 @@ async def search(
     queries: Queries,
     query: Annotated[AuditQuery, Depends(audit_query)],
 ) -> AuditEventsPage:
-    require_role(principal, *AUDIT_READER_ROLES)
+    require_role(principal, *AUDIT_READERS)
     page = await queries.search(principal, query)
     return AuditEventsPage(
         items=[AuditEventView.of(e) for e in page.entries], next_cursor=page.next_cursor
@@ -178,7 +177,7 @@ async def search(
 
 @router.get("/events/{entry_id}", response_model=AuditEventView, summary="One audit entry")
 async def get_entry(entry_id: str, principal: CurrentPrincipal, queries: Queries) -> AuditEventView:
-    require_role(principal, *AUDIT_READER_ROLES)
+    require_role(principal, *AUDIT_READERS)
     return AuditEventView.of(await queries.get(principal, entry_id))
 
 
@@ -194,7 +193,7 @@ async def learner_timeline(
     queries: Queries,
     include_access: IncludeAccess = "false",
 ) -> LearnerTimeline:
-    require_role(principal, *AUDIT_READER_ROLES)
+    require_role(principal, *AUDIT_READERS)
     refuse_unknown_parameters(request, {"include_access"})
     lines = await queries.timeline(principal, learner_id, include_access=include_access == "true")
     return LearnerTimeline(
@@ -212,7 +211,7 @@ EXPORT_MEDIA_TYPES: dict[ExportFormat, str] = {
 async def _export(
     principal: CurrentPrincipal, queries: AuditQueries, query: AuditQuery, fmt: ExportFormat
 ) -> Response:
-    require_role(principal, *AUDIT_READER_ROLES)
+    require_role(principal, *AUDIT_READERS)
     content = await queries.export(principal, query, fmt)
     disposition = f'attachment; filename="audit-{principal.tenant}.{fmt}"'
     return Response(
@@ -242,5 +241,5 @@ async def export_xlsx(
 
 @router.get("/verify", response_model=AuditVerification, summary="Recompute every hash chain")
 async def verify(principal: CurrentPrincipal, queries: Queries) -> AuditVerification:
-    require_role(principal, *VERIFIER_ROLES)
+    require_role(principal, *AUDIT_VERIFIERS)
     return await queries.verify(principal)

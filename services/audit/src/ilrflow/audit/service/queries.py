@@ -40,10 +40,8 @@ from ilrflow.audit.domain.verify import (
 from ilrflow.audit.service.ports import AuditLogReader
 from ilrflow.contracts.errors import NotFound
 from ilrflow.contracts.events import AuditAccessed, EventType, new_event
-from ilrflow.platform.auth import Principal
+from ilrflow.contracts.identity import Principal
 
-AUDIT_READER_ROLES = ("support", "admin", "operator")
-VERIFIER_ROLES = ("support", "operator")
 EXPORT_MAX_ROWS = 100_000
 ExportFormat = Literal["csv", "xlsx"]
 PROGRESS_EVERY = 1_000

@@ -36,6 +36,7 @@ from ilrflow.contracts.events import (
 )
 from ilrflow.contracts.identity import Principal
 from ilrflow.contracts.trackers import TRACKER_TYPES
+from ilrflow.contracts.visibility import may_read_learner
 from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.service.ports import IlrSettingsStore, IlrStore
@@ -316,8 +317,7 @@ def _caused_by(cause: Envelope[Any], learner_id: str, payload: Any) -> Envelope[
 
 
 def may_see(principal: Principal, document: IlrDocument) -> bool:
-    if not principal.is_staff:
-        return principal.sub == document.learner_id
-    if principal.has_role("admin", "ilr_qa", "support", "operator"):
-        return True
-    return document.group in principal.groups
+    """Whoever may read the learner reads their ILR (``ilrflow.contracts.visibility``)."""
+    return may_read_learner(
+        principal.sub, principal.roles, principal.groups, document.learner_id, document.group
+    )

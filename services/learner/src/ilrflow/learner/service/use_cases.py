@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ilrflow.contracts import visibility
 from ilrflow.contracts.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from ilrflow.contracts.events import (
     Envelope,
@@ -185,14 +186,12 @@ def _may_create_in(principal: Principal, group: str) -> bool:
 
 
 def visible_groups(principal: Principal) -> list[str] | None:
-    """None means every group (admins, support and operators see the whole tenant)."""
-    if principal.has_role("admin", "support", "operator", "ilr_qa"):
-        return None
-    return list(principal.groups)
+    """The groups a member of staff reads (``ilrflow.contracts.visibility``); None: every one."""
+    groups = visibility.visible_groups(principal.roles, principal.groups)
+    return None if groups is None else sorted(groups)
 
 
 def may_see(principal: Principal, learner: LearnerSnapshot) -> bool:
-    if not principal.is_staff:
-        return principal.sub == learner.id
-    groups = visible_groups(principal)
-    return groups is None or learner.group in groups
+    return visibility.may_read_learner(
+        principal.sub, principal.roles, principal.groups, learner.id, learner.group
+    )

@@ -5,14 +5,11 @@ can read. :func:`refusal` turns a refused decision into the domain error it is: 
 is "not found" (a caller never learns the learner exists), ``unknown_type`` is invalid input, the
 rest are :class:`Refused` (forbidden).
 
-Visibility (group scoping): a learner sees only themselves (their id is the token's subject);
-staff see learners in their groups; admins see every learner when the tenant's
-``admins_see_all_groups`` is on (the default). Whoever raised a tracker can always see it.
-
-Reading is wider than acting: support, operators and ILR QA read every tracker of the tenant,
-as they read every learner and every ILR in the learner and ILR services (a support person
-answering "who changed this" must see the tracker the audit log points to). What they may
-raise, edit or process is still scoped by their groups.
+Who may read a tracker is the one rule every service uses (``ilrflow.contracts.visibility``): a
+learner reads their own, staff the learners of their groups, admins the whole tenant (unless the
+tenant's ``admins_see_all_groups`` is off), support, operators and ILR QA the whole tenant, and
+whoever raised a tracker reads it. Acting (raise, edit, process) needs the learner in the actor's
+narrower scope (``visibility.in_scope``).
 """
 
 from __future__ import annotations
@@ -22,6 +19,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from ilrflow.contracts.errors import DomainError, FieldProblem, Forbidden, InvalidInput, NotFound
+from ilrflow.contracts.visibility import in_scope, may_read_tracker
+from ilrflow.contracts.visibility import reads_whole_tenant as visibility_reads_whole_tenant
 from ilrflow.tracker.domain.actors import Actor, StaffLike
 from ilrflow.tracker.domain.policy import TenantTrackerSettings, Verb
 
@@ -93,32 +92,41 @@ class TrackerFacts(Protocol):
 def may_see_learner(
     settings: TenantTrackerSettings, actor: Actor, learner_id: str, learner_group: str | None
 ) -> Decision:
-    if actor.id == learner_id and actor.has_role("learner"):
-        return ALLOWED
-    if actor.has_role("admin") and settings.admins_see_all_groups:
-        return ALLOWED
-    if actor.is_staff and learner_group is not None and learner_group in actor.groups:
+    """Is the learner in the scope the actor acts in (``visibility.in_scope``)?"""
+    narrowed = settings.admins_see_all_groups
+    if in_scope(
+        actor.id,
+        actor.roles,
+        actor.groups,
+        learner_id,
+        learner_group,
+        admins_see_all_groups=narrowed,
+    ):
         return ALLOWED
     return refuse("not_visible", "the learner is not in any of your groups")
 
 
-# Staff who read the whole tenant whatever their groups, as in the learner and ILR services.
-WHOLE_TENANT_READERS = frozenset({"support", "operator", "ilr_qa"})
-
-
 def reads_whole_tenant(settings: TenantTrackerSettings, actor: Actor) -> bool:
     """May the actor read every tracker of the tenant (listings, and each one)?"""
-    if actor.has_role("admin") and settings.admins_see_all_groups:
-        return True
-    return actor.has_any(WHOLE_TENANT_READERS)
+    return visibility_reads_whole_tenant(
+        actor.roles, admins_see_all_groups=settings.admins_see_all_groups
+    )
 
 
 def may_see_tracker(
     settings: TenantTrackerSettings, actor: Actor, tracker: TrackerFacts
 ) -> Decision:
-    if actor.id == tracker.raised_by or reads_whole_tenant(settings, actor):
+    if may_read_tracker(
+        actor.id,
+        actor.roles,
+        actor.groups,
+        tracker.learner_id,
+        tracker.learner_group,
+        tracker.raised_by,
+        admins_see_all_groups=settings.admins_see_all_groups,
+    ):
         return ALLOWED
-    return may_see_learner(settings, actor, tracker.learner_id, tracker.learner_group)
+    return refuse("not_visible", "the learner is not in any of your groups")
 
 
 # --- the three verbs ---------------------------------------------------------------------------
