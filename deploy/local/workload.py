@@ -48,14 +48,14 @@ HTTP_DEADLINE_S = 180.0  # how long one call may keep failing while services res
 GROUP = "cohort-a"
 STAFF = (
     {
-        "id": "admin-1",
+        "id": ADMIN,
         "name": "Ada Admin",
         "email": "ada@example.org",
         "roles": ["admin"],
         "groups": [GROUP],
     },
     {
-        "id": "tutor-1",
+        "id": TUTOR,
         "name": "Tom Tutor",
         "email": "tom@example.org",
         "roles": ["tutor"],
@@ -71,7 +71,7 @@ LEARNER = {
     "uln": "9276308686",
     "address": {"lines": ["1 High Street", "Leeds"], "postcode": "LS1 4AP"},
     "group": GROUP,
-    "primary_tutor_id": "tutor-1",
+    "primary_tutor_id": TUTOR,
 }
 ENROLMENT = {
     "standard_code": 91,
