@@ -3,8 +3,8 @@ log, and what does the database say about how it answered?
 
     uv run python -m bench.audit_timeline [--entries 100000] [--learners 1000]
 
-Builds a scratch database with the audit service's own repository (the builder is shared with
-tests/e2e/test_audit_scale.py), times the learner timeline read and each search filter's walk of
+Builds a scratch database with the audit service's own repository (the builder is
+bench/audit_scale.py, shared with tests/e2e/test_audit_scale.py), times the learner timeline read and each search filter's walk of
 the lookup documents, prints the figures and each read's ``explain``, and drops the scratch
 database.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from tests.e2e.test_audit_scale import measure
+from bench.audit_scale import measure
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
     uv run python -m bench.audit_verify [--entries 10000] [--database NAME]
 
 Builds a scratch audit log (``<database>``, default a fresh ``verifybench<hex>_audit``) with the
-audit repository (the builder of tests/e2e/test_audit_scale.py: 12 topic partitions), records the
+audit repository (the builder of bench/audit_scale.py: 12 topic partitions), records the
 chain tails, then times (1) a plain read of every entry document (PyMongo, undecoded: what the
 database alone costs) and (2) ``verify_log``, the code behind ``ilrflow audit verify`` and
 ``GET /v1/audit/verify``, and prints both rates. With ``--database`` an existing log is measured
@@ -22,11 +22,11 @@ from typing import Any
 from bson.raw_bson import RawBSONDocument
 from pymongo import AsyncMongoClient
 
+from bench.audit_scale import build_timelines
 from ilrflow.audit.adapters.repository import AuditRepository
 from ilrflow.audit.domain.verify import ChainTail
 from ilrflow.audit.service.queries import AuditQueries
 from ilrflow.platform.settings import get_settings
-from tests.e2e.test_audit_scale import build_timelines
 
 
 async def measure(entries: int, database: str | None) -> None:

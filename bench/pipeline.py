@@ -46,22 +46,22 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, MongoClient
-
-from ilrflow.contracts.events import Topics, header_text
-from ilrflow.platform.kafka import all_topics
-from ilrflow.platform.settings import Settings
-from tests.e2e.test_audit_scale import measure_timeline, plan_summary
-from tests.faults.harness import (
+from workload import (
     TRACKER_TYPES,
     TUTOR,
-    FaultStack,
+    ServiceStack,
     Workload,
     call,
     changes_for,
-    fault_stack,
     poll,
     prepare,
+    service_stack,
 )
+
+from bench.audit_scale import measure_timeline, plan_summary
+from ilrflow.contracts.events import Topics, header_text
+from ilrflow.platform.kafka import all_topics
+from ilrflow.platform.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 PROCESSED_TYPE = "ilrflow.tracker.processed.v1"
@@ -333,7 +333,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def pipeline(
-    stack: FaultStack, trackers: int, paced: int, learners: int, workers: int, profile: float
+    stack: ServiceStack, trackers: int, paced: int, learners: int, workers: int, profile: float
 ) -> dict[str, Any]:
     settings = stack.settings
     work = prepare(stack, learners, min(workers, 8))
@@ -415,7 +415,7 @@ def pipeline(
     return result
 
 
-def _start_profiles(stack: FaultStack, seconds: float) -> list[tuple[str, Path, Any]]:
+def _start_profiles(stack: ServiceStack, seconds: float) -> list[tuple[str, Path, Any]]:
     if seconds <= 0:
         return []
     out_dir = REPO / "bench" / "results" / "profiles"
@@ -514,7 +514,7 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-def all_pids(stack: FaultStack) -> dict[str, int]:
+def all_pids(stack: ServiceStack) -> dict[str, int]:
     pids = infrastructure_pids()
     pids.update({name: p.process.pid for name, p in stack.processes.items()})
     pids["bench"] = os.getpid()
@@ -550,7 +550,7 @@ def audit_timeline(entries: int) -> dict[str, Any]:
     different learners. The learners are ``entries // 1000``, so each timeline has 1,000 lines,
     as at 1,000,000 entries over 1,000 learners; the read is one lookup by ``_id`` (an index
     search once FerretDB is patched). The log is built a chunk at a time, so any size fits in
-    memory; the search figures come from tests/e2e/test_audit_scale.py."""
+    memory; the search figures come from bench/audit_scale.py (`bench.audit_timeline`)."""
     learners = max(entries // 1000, 1)
     figures = asyncio.run(measure_timeline(entries, learners, reads=40))
     cuts = statistics.quantiles(figures.timeline_ms, n=100, method="inclusive")
@@ -622,7 +622,7 @@ def raw_and_pipeline(
     report["raw"] = asyncio.run(raw_ceiling(bootstrap, mongo_url, arguments.raw))
     print(json.dumps(report["raw"]), flush=True)
     print("(b) pipeline ...", flush=True)
-    with fault_stack(bootstrap, mongo_url, label="bench") as stack:
+    with service_stack(bootstrap, mongo_url, label="bench") as stack:
         report["pipeline"] = pipeline(
             stack,
             arguments.trackers,

@@ -6,6 +6,8 @@ domain), is read as source: none may import FastAPI or Starlette (or the platfor
 module), name ``ApiError``, ``HTTPException`` or ``HTTPStatus``, or raise with a status code. They
 raise the domain errors of ``ilrflow.contracts.errors``; the platform maps those to statuses once.
 Nothing under ``shared/contracts`` or ``shared/platform`` imports a service package or the CLI.
+The benchmarks (``bench/``) and the local tooling (``deploy/local/``) never import ``tests/``: the
+tests may use them, not the other way round.
 """
 
 from __future__ import annotations
@@ -147,5 +149,38 @@ def test_shared_packages_never_import_a_service_or_the_cli(package: str) -> None
             m for m in imported_modules(ast.parse(path.read_text())) if _is_within(m, upward)
         )
         for path in modules
+    }
+    assert {path: imports for path, imports in found.items() if imports} == {}
+
+
+def imports_of_tests(source: str) -> list[str]:
+    return sorted(m for m in imported_modules(ast.parse(source)) if _is_within(m, ("tests",)))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from tests.faults.harness import call",
+        "from tests.e2e import helpers",
+        "import tests.e2e.test_audit_scale",
+        "from tests import conftest",
+    ],
+)
+def test_the_check_sees_an_import_of_tests(source: str) -> None:
+    assert imports_of_tests(source)
+
+
+def test_the_check_lets_a_module_named_like_tests_through() -> None:
+    assert imports_of_tests("import testsuite\nfrom bench.tests_like import x\n") == []
+
+
+@pytest.mark.parametrize("folder", ["bench", "deploy/local"])
+def test_tooling_never_imports_the_tests(folder: str) -> None:
+    modules = sorted((ROOT / folder).rglob("*.py"))
+    assert modules
+    found = {
+        str(path.relative_to(ROOT)): imports_of_tests(path.read_text())
+        for path in modules
+        if ".stack" not in path.parts
     }
     assert {path: imports for path, imports in found.items() if imports} == {}

@@ -1,5 +1,6 @@
-"""Shared steps for the end-to-end (and fault) tests: a tenant with staff and tracker types, an
-enrolled learner the tracker service knows, raw Kafka."""
+"""Shared steps for the end-to-end tests: a tenant with staff and tracker types, an enrolled
+learner the tracker service knows, raw Kafka. The staff, learner and enrolment are the workload's
+(``deploy/local/workload.py``), so the fault run and the benchmark set up a tenant the same way."""
 
 from __future__ import annotations
 
@@ -14,46 +15,10 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from workload import ENROLMENT, GROUP, LEARNER, STAFF, tracker_probe
 
 from ilrflow.contracts.events import Envelope, to_wire
 from tests.conftest import REPO, Stack, eventually, new_tenant
-
-GROUP = "cohort-a"
-STAFF = (
-    {
-        "id": "admin-1",
-        "name": "Ada Admin",
-        "email": "ada@example.org",
-        "roles": ["admin"],
-        "groups": [GROUP],
-    },
-    {
-        "id": "tutor-1",
-        "name": "Tom Tutor",
-        "email": "tom@example.org",
-        "roles": ["tutor"],
-        "groups": [GROUP],
-    },
-)
-LEARNER = {
-    "given_names": "Alice",
-    "family_name": "Walker",
-    "email": "alice@example.org",
-    "phone": "07700900123",
-    "date_of_birth": "2004-05-17",
-    "uln": "9276308686",
-    "address": {"lines": ["1 High Street", "Leeds"], "postcode": "LS1 4AP"},
-    "group": GROUP,
-    "primary_tutor_id": "tutor-1",
-}
-ENROLMENT = {
-    "standard_code": 91,
-    "start_date": "2025-09-01",
-    "planned_end_date": "2027-03-31",
-    "employer": {"ern": "123456789", "name": "Acme Engineering Ltd"},
-    "weekly_hours": 37.5,
-    "planned_otj_hours": 400,
-}
 
 
 @dataclass
@@ -109,12 +74,6 @@ def configure_trackers(
         if settings is not None:
             stored = http.put("/v1/tracker-settings", json=settings)
             assert stored.status_code == 200, stored.text
-
-
-def tracker_probe(learner_id: str) -> dict[str, Any]:
-    """A request the tracker service answers 404 until its projection knows the learner, and
-    refuses for its empty change (422) once it does."""
-    return {"type": "change_of_name", "learner_id": learner_id, "changes": {}}
 
 
 def enrolled_learner(tenant: Tenant, **overrides: Any) -> str:

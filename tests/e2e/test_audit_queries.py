@@ -18,6 +18,13 @@ import pytest
 from openpyxl import load_workbook
 from pymongo import AsyncMongoClient
 
+from bench.audit_lookups import (
+    expected_ids,
+    explain_reads,
+    is_id_lookup,
+    record_reads,
+    served_ids,
+)
 from ilrflow.audit.adapters.repository import AuditRepository
 from ilrflow.audit.domain.query import AuditQuery
 from ilrflow.audit.service.ingest import AuditIngest, RawRecord
@@ -31,13 +38,6 @@ from ilrflow.contracts.events import (
 )
 from ilrflow.platform.auth import Principal
 from tests.conftest import Stack, eventually
-from tests.e2e.audit_lookups import (
-    expected_ids,
-    explain_reads,
-    is_id_lookup,
-    record_reads,
-    served_ids,
-)
 from tests.e2e.helpers import enrolled_learner, produce, run, tenant_with_staff
 
 pytestmark = pytest.mark.e2e

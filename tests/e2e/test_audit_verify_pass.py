@@ -22,11 +22,11 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener, CommandStartedEvent
 
+from bench.audit_scale import build_timelines
 from ilrflow.audit.adapters.repository import AuditRepository
 from ilrflow.audit.domain.verify import ChainTail
 from ilrflow.audit.service.queries import AuditQueries
 from tests.conftest import Stack
-from tests.e2e.test_audit_scale import build_timelines
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,13 @@ import os
 import sys
 from pathlib import Path
 
-from tests.faults.harness import broker_restarter, fault_stack, run_faults
+# The stack driver is local tooling (deploy/local/workload.py), a top-level module there as in
+# pytest's ``pythonpath``: `python -m tests.faults.run` finds it the same way.
+sys.path.append(str(Path(__file__).resolve().parents[2] / "deploy" / "local"))
+
+from workload import service_stack
+
+from tests.faults.harness import broker_restarter, run_faults
 
 STACK_ENV_NAMES = (
     "ILRFLOW_STACK_DIR",
@@ -46,7 +52,7 @@ def main() -> int:
             stack_env,
             os.environ.get("ILRFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         )
-    with fault_stack(
+    with service_stack(
         os.environ.get("ILRFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         os.environ.get("ILRFLOW_MONGO_URL", "mongodb://127.0.0.1:27017/"),
     ) as stack:

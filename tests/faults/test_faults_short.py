@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from workload import service_stack
 
-from tests.faults.harness import fault_stack, run_faults
+from tests.faults.harness import run_faults
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -17,7 +18,7 @@ TRACKERS = int(os.environ.get("ILRFLOW_FAULT_TRACKERS", "60"))
 
 
 def test_every_service_killed_mid_flight_loses_nothing_and_applies_nothing_twice() -> None:
-    with fault_stack(
+    with service_stack(
         os.environ.get("ILRFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         os.environ.get("ILRFLOW_MONGO_URL", "mongodb://127.0.0.1:27017/"),
         label="faultshort",

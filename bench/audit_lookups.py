@@ -1,5 +1,6 @@
-"""Checks shared by the audit search tests: what a query should select (a plain sort of the
-entries), every page the service serves for it, and what the database says about each read."""
+"""Checks shared by the audit search measurements and tests (``bench/audit_scale.py``,
+``tests/e2e/test_audit_queries.py``): what a query should select (a plain sort of the entries),
+every page the service serves for it, and what the database says about each read."""
 
 from __future__ import annotations
 
@@ -71,13 +72,13 @@ def is_id_lookup(explain: dict[str, Any]) -> bool:
     EXPRESS_IXSCAN) or an index scan, never a collection scan."""
     if "filterPushdown" in explain:
         return explain["filterPushdown"] is True
-    used = _stages(explain.get("queryPlanner", {}).get("winningPlan", {}))
+    used = plan_stages(explain.get("queryPlanner", {}).get("winningPlan", {}))
     return bool(used) and "COLLSCAN" not in used
 
 
-def _stages(plan: dict[str, Any]) -> list[str]:
+def plan_stages(plan: dict[str, Any]) -> list[str]:
     found = [str(plan.get("stage"))] if plan.get("stage") else []
     for child in [plan.get("inputStage"), *plan.get("inputStages", [])]:
         if isinstance(child, dict):
-            found += _stages(child)
+            found += plan_stages(child)
     return found
