@@ -9,7 +9,6 @@ import asyncio
 import sys
 
 from ilrflow.audit.bootstrap import SERVICE, create_app, offline_queries
-from ilrflow.audit.domain.verify import AuditVerification
 from ilrflow.audit.entrypoints.progress import VerifyProgress
 from ilrflow.platform.service import serve
 from ilrflow.platform.settings import get_settings
@@ -27,25 +26,9 @@ def main(argv: list[str] | None = None) -> None:
         progress = VerifyProgress()  # on stderr: stdout is the result
         verification = asyncio.run(offline_queries(settings).verify_log(progress))
         progress.done()
-        print(verification.model_dump_json(indent=2) if arguments.json else describe(verification))
+        print(verification.model_dump_json(indent=2) if arguments.json else verification.describe())
         sys.exit(0 if verification.ok else 1)
     serve(create_app(settings), settings, SERVICE)
-
-
-def describe(verification: AuditVerification) -> str:
-    lines = [
-        f"{verification.partitions} partitions, {verification.entries} entries, "
-        f"{verification.verified_entries} verified, {verification.failed_partitions} broken"
-    ]
-    for report in verification.reports:
-        if report.problem is not None:
-            problem = report.problem
-            lines.append(
-                f"BROKEN {report.topic}[{report.partition}] at {problem.entry_id} "
-                f"(offset {problem.offset}): {problem.kind}: {problem.detail}"
-            )
-    lines.append("OK" if verification.ok else "TAMPERING DETECTED")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import typer
 
+from ilrflow.audit.domain.verify import AuditVerification
 from ilrflow.ops.common import (
     EXIT_FAILED,
     EXIT_UNAVAILABLE,
@@ -72,17 +73,7 @@ def verify(
     if as_json:
         emit_json(report)
     else:
-        typer.echo(
-            f"{report['partitions']} partitions, {report['entries']} entries, "
-            f"{report['verified_entries']} verified, {report['failed_partitions']} broken"
-        )
-        for item in report["reports"]:
-            problem = item.get("problem")
-            if problem:
-                typer.echo(
-                    f"BROKEN {item['topic']}[{item['partition']}] at {problem['entry_id']} "
-                    f"(offset {problem['offset']}): {problem['kind']}: {problem['detail']}"
-                )
-        typer.echo("OK" if report["ok"] else "TAMPERING DETECTED")
+        # One wording for both commands: the audit service's own (ilrflow-audit verify).
+        typer.echo(AuditVerification.model_validate(report).describe())
     if not report["ok"]:
         raise typer.Exit(EXIT_FAILED)

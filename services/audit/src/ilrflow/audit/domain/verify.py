@@ -113,6 +113,23 @@ class AuditVerification(BaseModel):
     def ok(self) -> bool:
         return self.failed_partitions == 0
 
+    def describe(self) -> str:
+        """The report as an operator reads it (``ilrflow-audit verify``, ``ilrflow audit
+        verify``): the totals, the first break of each broken partition, the verdict."""
+        lines = [
+            f"{self.partitions} partitions, {self.entries} entries, "
+            f"{self.verified_entries} verified, {self.failed_partitions} broken"
+        ]
+        for report in self.reports:
+            if report.problem is not None:
+                problem = report.problem
+                lines.append(
+                    f"BROKEN {report.topic}[{report.partition}] at {problem.entry_id} "
+                    f"(offset {problem.offset}): {problem.kind}: {problem.detail}"
+                )
+        lines.append("OK" if self.ok else "TAMPERING DETECTED")
+        return "\n".join(lines)
+
 
 def verify_chain(
     chained: Sequence[Verifiable],
