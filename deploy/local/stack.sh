@@ -2,7 +2,7 @@
 # Local infrastructure for ilrflow: a single-node Apache Kafka (KRaft) from the Maven Central jars
 # and FerretDB (MongoDB wire protocol, SQLite backend) built from its Go module.
 #
-#   stack.sh install   resolve the Kafka classpath and build FerretDB (cached in .stack/cache)
+#   stack.sh install   resolve the Kafka classpath, build FerretDB and kustomize (cached in .stack/cache)
 #   stack.sh up        install if needed, start both, wait until they answer
 #   stack.sh down      stop both and wait for them to exit
 #   stack.sh restart-kafka  SIGKILL the broker (its data stays), start it again, wait until it answers
@@ -23,6 +23,9 @@ CONTROLLER_PORT="${ILRFLOW_KAFKA_CONTROLLER_PORT:-9093}"
 MONGO_PORT="${ILRFLOW_MONGO_PORT:-27017}"
 KAFKA_LIBS="$CACHE/kafka-libs"
 FERRETDB_BIN="$CACHE/bin/ferretdb"
+# kustomize renders the Kubernetes overlays in the contract tests (no kubectl needed).
+KUSTOMIZE_VERSION=v5.8.1
+KUSTOMIZE_BIN="$CACHE/bin/kustomize-$KUSTOMIZE_VERSION"
 STARTUP_DEADLINE_S="${ILRFLOW_STACK_DEADLINE_S:-120}"
 # After a SIGKILL the broker recovers every log segment before it answers: on a busy two-core
 # machine that took more than two minutes (the fault run's broker restart failed on the 120 s).
@@ -62,6 +65,15 @@ install_ferretdb() {
   cp "$HERE/ferretdb/go.mod" "$build/go.mod"; cp "$HERE/ferretdb/go.sum" "$build/go.sum"
   (cd "$HERE/ferretdb" && go mod edit -modfile="$build/go.mod" -replace="github.com/FerretDB/FerretDB=$src" \
     && go build -modfile="$build/go.mod" -trimpath -o "$FERRETDB_BIN.tmp" . && mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN")
+}
+
+install_kustomize() {
+  if [ -x "$KUSTOMIZE_BIN" ]; then return; fi
+  command -v go >/dev/null || { log "Go is missing: install Go 1.24 or newer"; exit 1; }
+  log "building kustomize $KUSTOMIZE_VERSION from its Go module (first run only)"
+  mkdir -p "$CACHE/gobin"
+  GOBIN="$CACHE/gobin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  mv "$CACHE/gobin/kustomize" "$KUSTOMIZE_BIN"
 }
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -142,7 +154,7 @@ kill_kafka() {
 }
 
 case "${1:-}" in
-  install) install_kafka; install_ferretdb ;;
+  install) install_kafka; install_ferretdb; install_kustomize ;;
   up)
     install_kafka; install_ferretdb
     if [ "${ILRFLOW_STACK_FRESH:-0}" = 1 ]; then stop_one kafka; stop_one ferretdb; rm -rf "$STATE"; fi
