@@ -28,6 +28,7 @@ __all__ = [
     "decode_token",
     "mint_token",
     "require_role",
+    "verify_once",
 ]
 
 
@@ -79,6 +80,11 @@ def decode_token(settings: Settings, token: str) -> Principal:
 
 
 def current_principal(request: Request) -> Principal:
+    """The caller. The request middleware has usually verified the token already (to put the
+    tenant on every log line); a token it could not verify is decoded again here, to say why."""
+    verified: Principal | None = getattr(request.state, "principal", None)
+    if verified is not None:
+        return verified
     return bearer_principal(request, get_settings())
 
 
@@ -90,12 +96,15 @@ def bearer_principal(request: Request, settings: Settings) -> Principal:
     return decode_token(settings, token.strip())
 
 
-def claimed_tenant(request: Request, settings: Settings) -> str | None:
-    """The tenant of a valid bearer token, else None: for log lines, never for access."""
+def verify_once(request: Request, settings: Settings) -> Principal | None:
+    """Verify the request's bearer token once and keep the principal on the request for
+    :func:`current_principal`; None (and nothing kept) when there is no valid token."""
     try:
-        return bearer_principal(request, settings).tenant
+        principal = bearer_principal(request, settings)
     except ApiError:
         return None
+    request.state.principal = principal
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

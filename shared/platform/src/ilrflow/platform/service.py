@@ -21,7 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from ilrflow.contracts.events import Envelope
 from ilrflow.platform import metrics
-from ilrflow.platform.auth import claimed_tenant
+from ilrflow.platform.auth import verify_once
 from ilrflow.platform.http_errors import install_error_handlers
 from ilrflow.platform.kafka import (
     ConsumerGroup,
@@ -201,7 +201,8 @@ def _install_request_context(app: FastAPI, settings: Settings) -> None:
     @app.middleware("http")
     async def request_context(request: Request, call_next: Any) -> Response:
         correlation_id = request.headers.get("x-correlation-id")
-        tenant = claimed_tenant(request, settings)
+        principal = verify_once(request, settings)
+        tenant = principal.tenant if principal is not None else None
         started = time.perf_counter()
         status = 500  # what the client gets if the app raises past its error handlers
         with bound_context(correlation_id=correlation_id, tenant=tenant, path=request.url.path):
