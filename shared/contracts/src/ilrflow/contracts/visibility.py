@@ -83,10 +83,16 @@ def may_read_learner(
     admins_see_all_groups: bool = True,
 ) -> bool:
     """May the reader see this learner's record (and so their ILR and trackers)?"""
-    narrowed = {"admins_see_all_groups": admins_see_all_groups}
-    if is_staff(roles) and reads_whole_tenant(roles, **narrowed):
+    if reads_whole_tenant(roles, admins_see_all_groups=admins_see_all_groups):
         return True
-    return in_scope(reader_id, roles, groups, learner_id, learner_group, **narrowed)
+    return in_scope(
+        reader_id,
+        roles,
+        groups,
+        learner_id,
+        learner_group,
+        admins_see_all_groups=admins_see_all_groups,
+    )
 
 
 def may_read_tracker(

@@ -1,8 +1,8 @@
 """Who acts on a tracker: the caller's id, roles and groups, independent of how they logged in.
 
-The domain does not import ``ilrflow.platform.auth.Principal`` (that module pulls in FastAPI); any
-object with ``sub``, ``roles`` and ``groups`` converts with :meth:`Actor.of`, and a staff record
-with ``id``, ``roles`` and ``groups`` (e.g. ``StaffUpdated``) with :meth:`Actor.from_staff`.
+A caller (any object with ``sub``, ``roles`` and ``groups``, such as the contracts' ``Principal``)
+converts with :meth:`Actor.of`, and a staff record with ``id``, ``roles`` and ``groups`` (e.g.
+``StaffUpdated``) with :meth:`Actor.from_staff`: the rules ask the same of both.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
-STAFF_ROLES = frozenset({"tutor", "admin", "ilr_qa", "support", "operator"})
+from ilrflow.contracts.identity import STAFF_ROLES
 
 
 class PrincipalLike(Protocol):
