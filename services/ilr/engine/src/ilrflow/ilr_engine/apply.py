@@ -27,7 +27,7 @@ from ilrflow.ilr_engine.policy import (
 )
 from ilrflow.ilr_engine.records import IlrLearner, Learner, dump, load, published_patch
 
-# Each rule takes its type's changes model (ilrflow.contracts.trackers), loaded by evaluate().
+# Each rule takes its type's changes model (ilrflow.contracts.trackers), loaded by _run_rule().
 Rule = Callable[[Learner, Any, IlrPolicy], Outcome]
 
 RULES: dict[str, Rule] = {
@@ -75,15 +75,17 @@ def change(
     """Run the type's rule on a copy of ``learner`` (loaded from ``record``): the outcome, the new
     record and the patch between the published forms (:func:`published_patch`), or the record
     as it was and no patch. What apply_tracker applies and what the tracker preview shows."""
-    after = learner.model_copy(deep=True)
-    outcome = evaluate(after, tracker_type, changes, policy)
+    after = learner.model_copy(deep=True)  # the one copy: ``learner`` stays as it was
+    outcome = _run_rule(after, tracker_type, changes, policy)
+    if outcome.status == "applied" and after == learner:
+        outcome = Outcome("no_ilr_change", f"nothing to change in the ILR: {outcome.reason}")
     if outcome.status != "applied":
         return _unchanged(record, outcome)
     new_record = dump(after)
     return ApplyResult("applied", outcome.reason, new_record, published_patch(record, new_record))
 
 
-def evaluate(
+def _run_rule(
     learner: Learner, tracker_type: str, changes: Mapping[str, Any], policy: IlrPolicy
 ) -> Outcome:
     """Run a type's rule on ``learner`` (which it edits in place) and never raise. ``changes`` is
@@ -91,15 +93,12 @@ def evaluate(
     rule = RULES.get(tracker_type)
     if rule is None:
         return Outcome("rejected", f"unknown tracker type {tracker_type!r}")
-    before = learner.model_copy(deep=True)
     try:
         outcome = rule(learner, load_changes(tracker_type, changes, policy), policy)
     except (ChangesInvalid, ChangeRejectedError, InvalidFieldError) as error:
         return Outcome("rejected", str(error))
     except (KeyError, TypeError, ValueError) as error:
         return Outcome("rejected", f"the change is malformed: {error!r}")
-    if outcome.status == "applied" and learner == before:
-        return Outcome("no_ilr_change", f"nothing to change in the ILR: {outcome.reason}")
     return outcome
 
 
