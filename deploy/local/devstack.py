@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +89,34 @@ def stop_services(processes: list[ServiceProcess], grace_seconds: float = 20) ->
         except subprocess.TimeoutExpired:
             service.process.kill()
             service.process.wait()
+
+
+def run_until_stopped(
+    processes: list[ServiceProcess], log_dir: Path, on_ready: Callable[[], None]
+) -> int:
+    """Wait until every service answers, call ``on_ready``, then keep them running until Ctrl-C
+    (or SIGTERM), 0, or until one exits by itself, 1. The services are stopped either way."""
+    stop_requested = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        wait_ready(processes)
+        on_ready()
+        while not stop_requested:
+            dead = [p.name for p in processes if p.process.poll() is not None]
+            if dead:
+                print(f"service(s) exited: {', '.join(dead)}; see {log_dir}", file=sys.stderr)
+                return 1
+            time.sleep(0.5)  # poll interval
+        return 0
+    finally:
+        print("\nstopping the services ...", file=sys.stderr)
+        stop_services(processes)
 
 
 def kill_service(service: ServiceProcess) -> None:

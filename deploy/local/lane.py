@@ -1,17 +1,15 @@
 """`make lane LANE=acme`: the five services once more, serving only the dedicated lane LANE, next
 to a running `make run` (same Kafka, FerretDB, databases and topics; ports 8101-8105), until
-Ctrl-C. Promote a tenant to the lane with `uv run ilrflow lanes promote <tenant> LANE` (see
+Ctrl-C. Promote a tenant to the lane with `./ilrflow lanes promote <tenant> LANE` (see
 docs/operations.md#lanes, "On this machine")."""
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import time
 from pathlib import Path
 
-from devstack import SERVICES, start_services, stop_services, wait_ready
+from devstack import SERVICES, run_until_stopped, start_services
 
 from ilrflow.platform.lanes import POOLED, LaneError, validate_lane
 from ilrflow.platform.settings import SERVICE_PORTS
@@ -48,31 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = args.log_dir or ROOT / ".stack" / "run" / "logs" / f"lane-{lane}"
     # Every other setting (Kafka, FerretDB, prefixes) comes from this shell, as for `make run`.
     processes = start_services(ports, {"ILRFLOW_LANES": lane}, log_dir)
-    stop_requested = False
 
-    def request_stop(*_: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    try:
-        wait_ready(processes)
+    def tell() -> None:
         print(f"\nlane {lane!r} is running (Ctrl-C stops it):")
         for process in processes:
             print(f"  {process.name:<9} {process.url}")
-        print(f"Promote a tenant:  uv run ilrflow lanes promote <tenant> {lane}")
+        print(f"Promote a tenant:  ./ilrflow lanes promote <tenant> {lane}")
         print(f"Logs: {log_dir}/<service>.log", flush=True)
-        while not stop_requested:
-            dead = [p.name for p in processes if p.process.poll() is not None]
-            if dead:
-                print(f"service(s) exited: {', '.join(dead)}; see {log_dir}", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-        return 0
-    finally:
-        print(f"\nstopping lane {lane!r} ...", file=sys.stderr)
-        stop_services(processes)
+
+    return run_until_stopped(processes, log_dir, tell)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from devstack import SERVICES, start_services, stop_services, wait_ready
+from devstack import SERVICES, run_until_stopped, start_services
 
 from ilrflow.platform.kafka import ensure_topics
 from ilrflow.platform.settings import SERVICE_PORTS, Settings
@@ -30,31 +28,16 @@ def main() -> int:
             settings.kafka_bootstrap, settings.topic_partitions, prefix=settings.topic_prefix
         )
     )
-    processes = start_services(dict(SERVICE_PORTS), {}, ROOT / ".stack" / "run" / "logs")
-    stop_requested = False
+    log_dir = ROOT / ".stack" / "run" / "logs"
+    processes = start_services(dict(SERVICE_PORTS), {}, log_dir)
 
-    def request_stop(*_: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    try:
-        wait_ready(processes)
+    def seed_and_tell() -> None:
         tokens = seed_demo_tenant(settings, {p.name: p.url for p in processes})
         print_banner(processes, tokens)
-        while not stop_requested:
-            if any(p.process.poll() is not None for p in processes):
-                dead = [p.name for p in processes if p.process.poll() is not None]
-                print(
-                    f"service(s) exited: {', '.join(dead)}; see .stack/run/logs/", file=sys.stderr
-                )
-                return 1
-            time.sleep(0.5)
-        return 0
+
+    try:
+        return run_until_stopped(processes, log_dir, seed_and_tell)
     finally:
-        print("\nstopping the services ...", file=sys.stderr)
-        stop_services(processes)
         if os.environ.get("ILRFLOW_KEEP_STACK") != "1":
             subprocess.run([str(HERE / "stack.sh"), "down"], check=False)
 
