@@ -91,17 +91,7 @@ def test_an_http_request_writes_one_access_line(stack: Stack) -> None:
         response = http.get("/v1/tracker-types", headers={"x-correlation-id": correlation_id})
     assert response.status_code == 200
 
-    def access_line() -> dict[str, Any]:
-        return only(
-            [
-                line
-                for line in json_lines(stack.process("tracker").log_path)
-                if line["event"] == "http request" and line.get("correlation_id") == correlation_id
-            ],
-            "the line looked for",
-        )
-
-    line = eventually(access_line, timeout=30)
+    line = access_line(stack, "tracker", correlation_id)
     assert line["method"] == "GET"
     assert line["path"] == "/v1/tracker-types"
     assert line["status"] == 200
@@ -117,19 +107,25 @@ def test_a_refused_request_is_logged_without_a_tenant(stack: Stack) -> None:
         response = http.get("/v1/trackers", headers={"x-correlation-id": correlation_id})
     assert response.status_code == 401
 
-    def access_line() -> dict[str, Any]:
+    line = access_line(stack, "tracker", correlation_id)
+    assert line["status"] == 401
+    assert "tenant" not in line
+
+
+def access_line(stack: Stack, service: str, correlation_id: str) -> dict[str, Any]:
+    """The one access line the service wrote for the request with this correlation id."""
+
+    def the_line() -> dict[str, Any]:
         return only(
             [
                 line
-                for line in json_lines(stack.process("tracker").log_path)
+                for line in json_lines(stack.process(service).log_path)
                 if line["event"] == "http request" and line.get("correlation_id") == correlation_id
             ],
             "the line looked for",
         )
 
-    line = eventually(access_line, timeout=30)
-    assert line["status"] == 401
-    assert "tenant" not in line
+    return eventually(the_line, timeout=30)
 
 
 @contextmanager
