@@ -32,6 +32,20 @@ class IlrModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class PriorAttainment(IlrModel):
+    """PriorAttain: the learner's prior attainment level, dated when it applies (domain.md §3.1)."""
+
+    PriorLevel: int
+    DateLevelApp: date
+
+
+class LlddProblem(IlrModel):
+    """LLDDandHealthProblem: a category, one of them marked primary (PrimaryLLDD 1)."""
+
+    LLDDCat: int
+    PrimaryLLDD: int | None = None
+
+
 class Esm(IlrModel):
     ESMType: str
     ESMCode: int
@@ -124,6 +138,8 @@ class Learner(IlrModel):
     AddLine4: str | None = None
     TelNo: str | None = None
     Email: str | None = None
+    PriorAttain: list[PriorAttainment] = Field(default_factory=list)
+    LLDDandHealthProblem: list[LlddProblem] = Field(default_factory=list)
     LearnerEmploymentStatus: list[EmploymentStatus] = Field(default_factory=list)
     LearningDelivery: list[Aim] = Field(default_factory=list)
 
