@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import pytest
@@ -181,3 +183,22 @@ def test_applying_a_tracker_twice_equals_once_and_patches_replay(
         assert apply_patch(record, once.patch) == once.record
         assert (once.patch != []) == (once.status == "applied")
         record = once.record
+
+
+@pytest.mark.parametrize("tracker_type", ["break_in_learning", "withdrawal", "change_of_programme"])
+def test_a_last_day_of_learning_after_the_processing_day_is_refused(
+    enrolled: IlrLearner, tracker_type: str
+) -> None:
+    changes = {**PROGRAMME_CHANGES[tracker_type], "last_day_of_learning": "2025-03-14"}
+    if tracker_type == "break_in_learning":
+        changes |= {"expected_return_date": "2025-05-01", "reason": "illness"}
+    application = TrackerApplication(
+        "t-early", tracker_type, changes, ("admin",), False, today=date(2025, 3, 13)
+    )
+
+    early = apply_tracker(enrolled, application)
+    on_the_day = apply_tracker(enrolled, replace(application, today=date(2025, 3, 14)))
+
+    assert (early.status, early.patch) == ("rejected", [])
+    assert early.reason.startswith("LearnActEndDate_04: the last day of learning 2025-03-14")
+    assert on_the_day.status == "applied"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from ilrflow.ilr_engine import ApplyResult, IlrLearner, IlrPolicy, preview
 
+TODAY = date(2026, 1, 5)
 POLICY = IlrPolicy(material_impact_threshold_percent=10, withdrawal_reason_map={"moved away": 44})
 BREAK = {
     "last_day_of_learning": "2025-01-31",
@@ -19,7 +21,9 @@ def test_return_preview_shows_the_new_planned_end_date(
 ) -> None:
     on_break = apply(enrolled, "break_in_learning", BREAK).record
 
-    shown = preview(on_break, "return_to_learning", {"return_date": "2025-04-01"}, POLICY)
+    shown = preview(
+        on_break, "return_to_learning", {"return_date": "2025-04-01"}, POLICY, today=TODAY
+    )
 
     assert shown["new_planned_end_date"]["value"] == "2025-11-29"
     assert "242 days" in shown["new_planned_end_date"]["working"]
@@ -33,13 +37,19 @@ def test_return_preview_shows_the_new_planned_end_date(
 def test_preview_does_not_change_the_record(enrolled: IlrLearner) -> None:
     before = repr(enrolled)
 
-    preview(enrolled, "withdrawal", {"last_day_of_learning": "2025-03-14", "reason": 44}, POLICY)
+    preview(
+        enrolled,
+        "withdrawal",
+        {"last_day_of_learning": "2025-03-14", "reason": 44},
+        POLICY,
+        today=TODAY,
+    )
 
     assert repr(enrolled) == before
 
 
 def test_break_preview_estimates_the_planned_end_date(enrolled: IlrLearner) -> None:
-    shown = preview(enrolled, "break_in_learning", BREAK, POLICY)
+    shown = preview(enrolled, "break_in_learning", BREAK, POLICY, today=TODAY)
 
     assert shown["expected_new_planned_end_date"]["value"] == "2025-11-29"
     assert shown["days_remaining"]["value"] == 242
@@ -48,7 +58,9 @@ def test_break_preview_estimates_the_planned_end_date(enrolled: IlrLearner) -> N
 def test_40_to_37_hours_is_not_material_and_keeps_the_band(enrolled: IlrLearner) -> None:
     changes = {"effective_date": "2025-02-03", "weekly_hours": 37}
 
-    shown = preview(enrolled, "change_of_working_hours", changes, POLICY, previous_weekly_hours=40)
+    shown = preview(
+        enrolled, "change_of_working_hours", changes, POLICY, today=TODAY, previous_weekly_hours=40
+    )
 
     assert shown["material_impact"] == {
         "value": False,
@@ -67,7 +79,12 @@ def test_drop_to_part_time_is_material_and_lowers_the_minimum(enrolled: IlrLearn
     changes = {"effective_date": "2025-02-03", "weekly_hours": 16}
 
     shown = preview(
-        enrolled, "change_of_working_hours", changes, POLICY, previous_weekly_hours=37.5
+        enrolled,
+        "change_of_working_hours",
+        changes,
+        POLICY,
+        today=TODAY,
+        previous_weekly_hours=37.5,
     )
 
     assert shown["material_impact"]["value"] is True
@@ -86,6 +103,7 @@ def test_material_impact_needs_the_previous_hours(enrolled: IlrLearner) -> None:
             "employer": {"ern": "987654321", "name": "Beta"},
         },
         POLICY,
+        today=TODAY,
     )
 
     assert shown["material_impact"]["value"] is None
@@ -98,6 +116,7 @@ def test_withdrawal_preview_shows_the_mapped_reason(enrolled: IlrLearner) -> Non
         "withdrawal",
         {"last_day_of_learning": "2025-03-14", "reason": "moved away"},
         POLICY,
+        today=TODAY,
     )
 
     assert shown["withdraw_reason"] == {
@@ -107,7 +126,7 @@ def test_withdrawal_preview_shows_the_mapped_reason(enrolled: IlrLearner) -> Non
 
 
 def test_bad_input_is_explained_not_raised(enrolled: IlrLearner) -> None:
-    shown = preview(enrolled, "return_to_learning", {"return_date": "soon"}, POLICY)
+    shown = preview(enrolled, "return_to_learning", {"return_date": "soon"}, POLICY, today=TODAY)
 
     assert shown["ilr_outcome"]["status"] == "rejected"
     assert "changes.return_date: must be a date" in shown["calculation_error"]
@@ -115,6 +134,6 @@ def test_bad_input_is_explained_not_raised(enrolled: IlrLearner) -> None:
 
 
 def test_custom_tracker_preview(enrolled: IlrLearner) -> None:
-    shown = preview(enrolled, "custom:anything", {}, POLICY)
+    shown = preview(enrolled, "custom:anything", {}, POLICY, today=TODAY)
 
     assert shown["ilr_outcome"]["status"] == "no_ilr_change"

@@ -105,7 +105,7 @@ def test_the_applied_patch_is_the_preview_patch(
     stored = as_the_database_returns(record)
     assert type(stored["ULN"]) is not int  # the case the issue is about
 
-    shown = preview(published(stored), tracker_type, changes, POLICY)
+    shown = preview(published(stored), tracker_type, changes, POLICY, today=date(2026, 1, 5))
     patch = applied(stored, tracker_type, changes).patch
 
     assert patch == shown["ilr_patch"]
@@ -133,7 +133,7 @@ def test_an_old_record_with_applied_trackers_publishes_as_before(
 ) -> None:
     old = as_the_database_returns(with_old_bookkeeping(record))
 
-    shown = preview(published(old), tracker_type, changes, POLICY)
+    shown = preview(published(old), tracker_type, changes, POLICY, today=date(2026, 1, 5))
     result = applied(old, tracker_type, changes)
 
     assert published(old) == published(record)  # the old key is never shown

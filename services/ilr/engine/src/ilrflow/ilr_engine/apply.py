@@ -10,6 +10,7 @@ service's idempotency); the engine keeps no record of what it applied.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -62,7 +63,9 @@ def apply_tracker(record: IlrLearner, application: TrackerApplication) -> ApplyR
     if refused is not None:
         return _unchanged(record, refused)
     changes, policy = application.changes, application.policy
-    return change(record, learner, application.tracker_type, changes, policy)
+    return change(
+        record, learner, application.tracker_type, changes, policy, today=application.today
+    )
 
 
 def change(
@@ -71,12 +74,16 @@ def change(
     tracker_type: str,
     changes: Mapping[str, Any],
     policy: IlrPolicy,
+    *,
+    today: date,
 ) -> ApplyResult:
     """Run the type's rule on a copy of ``learner`` (loaded from ``record``): the outcome, the new
     record and the patch between the published forms (:func:`published_patch`), or the record
     as it was and no patch. What apply_tracker applies and what the tracker preview shows."""
     after = learner.model_copy(deep=True)  # the one copy: ``learner`` stays as it was
     outcome = _run_rule(after, tracker_type, changes, policy)
+    if outcome.status == "applied":
+        outcome = _no_end_in_the_future(learner, after, today) or outcome
     if outcome.status == "applied" and after == learner:
         outcome = Outcome("no_ilr_change", f"nothing to change in the ILR: {outcome.reason}")
     if outcome.status != "applied":
@@ -107,6 +114,21 @@ def load_changes(tracker_type: str, changes: Mapping[str, Any], policy: IlrPolic
     map when it has one (a published payload carries the ESFA code, so the ILR service has none)."""
     reasons = policy.withdrawal_reason_map or None
     return read_changes(tracker_type, changes, withdrawal_reasons=reasons)
+
+
+def _no_end_in_the_future(before: Learner, after: Learner, today: date) -> Outcome | None:
+    """LearnActEndDate_04: an aim cannot have ended after the day it is recorded. A break or
+    withdrawal agreed in advance is processed on (or after) the learner's last day."""
+    already = {(a.AimSeqNumber, a.LearnActEndDate) for a in before.LearningDelivery}
+    for aim in after.LearningDelivery:
+        end = aim.LearnActEndDate
+        if end is not None and end > today and (aim.AimSeqNumber, end) not in already:
+            return Outcome(
+                "rejected",
+                f"LearnActEndDate_04: the last day of learning {end} is after today ({today}); "
+                "process the tracker on or after that day",
+            )
+    return None
 
 
 def _gate(application: TrackerApplication) -> Outcome | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 from ilrflow.ilr_engine.records import IlrLearner
@@ -37,6 +38,8 @@ class TrackerApplication:
 
     ``custom``: a tenant-defined type (its name is the tenant's, so it cannot be recognised by
     name); custom types change no ILR data. Types named ``custom:*`` are custom too.
+    ``today``: the day of processing (the ILR service passes its clock's): no date the change
+    writes as having happened (LearnActEndDate) may be after it (LearnActEndDate_04).
     """
 
     tracker_id: str
@@ -46,6 +49,7 @@ class TrackerApplication:
     qa_verified: bool
     policy: IlrPolicy = field(default_factory=IlrPolicy)
     custom: bool = False
+    today: date = field(default_factory=date.today)
 
 
 @dataclass(frozen=True)

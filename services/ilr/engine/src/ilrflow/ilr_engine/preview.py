@@ -38,17 +38,19 @@ def preview(
     changes: Mapping[str, Any],
     policy: IlrPolicy,
     *,
+    today: date,
     previous_weekly_hours: float | None = None,
 ) -> dict[str, Any]:
     """Computed values with their working, and the ILR change processing would make.
 
     ``changes`` is the tracker's canonical form; ``previous_weekly_hours`` (from the enrolment,
-    not the request) lets a change of hours show its material impact and the OTJ before it."""
+    not the request) lets a change of hours show its material impact and the OTJ before it;
+    ``today`` is the day the preview is for (processing refuses an end date after it)."""
     try:
         learner = load(record)
     except ValidationError as error:
         return {"ilr_outcome": {"status": "rejected", "reason": f"invalid ILR record: {error}"}}
-    entries = _dry_run(record, learner, tracker_type, changes, policy)
+    entries = _dry_run(record, learner, tracker_type, changes, policy, today)
     explain = _EXPLAINERS.get(tracker_type)
     if explain is not None:
         try:
@@ -65,6 +67,7 @@ def _dry_run(
     tracker_type: str,
     changes: Mapping[str, Any],
     policy: IlrPolicy,
+    today: date,
 ) -> Entries:
     if tracker_type.startswith(CUSTOM_PREFIX):
         return {
@@ -74,7 +77,7 @@ def _dry_run(
             },
             "ilr_patch": [],
         }
-    result = change(record, learner, tracker_type, changes, policy)
+    result = change(record, learner, tracker_type, changes, policy, today=today)
     outcome = {"status": result.status, "reason": result.reason}
     return {"ilr_outcome": outcome, "ilr_patch": result.patch}
 

@@ -147,6 +147,7 @@ class IlrService:
             policy=settings.policy(),
             # The tracker service processes built-in types and the tenant's own (custom) ones.
             custom=tracker.tracker_type not in TRACKER_TYPES,
+            today=self._clock().date(),
         )
         result = apply_tracker(current.learner, application)
         return Decision(result.status, result.reason, result.record, result.patch)

@@ -252,10 +252,11 @@ class TrackerService:
         )
         changes = parsed.model_dump(mode="json")
         previous = _previous_weekly_hours(tracker_type, learner)
-        return (
-            preview(ilr.learner, tracker_type, changes, policy, previous_weekly_hours=previous)
-            or None
+        today = self._clock().date()
+        shown = preview(
+            ilr.learner, tracker_type, changes, policy, today=today, previous_weekly_hours=previous
         )
+        return shown or None
 
     # --- reading --------------------------------------------------------------------------
 
