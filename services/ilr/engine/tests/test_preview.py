@@ -137,3 +137,31 @@ def test_custom_tracker_preview(enrolled: IlrLearner) -> None:
     shown = preview(enrolled, "custom:anything", {}, POLICY, today=TODAY)
 
     assert shown["ilr_outcome"]["status"] == "no_ilr_change"
+
+
+def test_preview_names_the_rules_processing_would_break(enrolled: IlrLearner) -> None:
+    olass = {"last_day_of_learning": "2025-03-14", "reason": "28"}
+
+    shown = preview(enrolled, "withdrawal", olass, POLICY, today=TODAY)
+
+    checked = shown["ilr_validation"]
+    assert checked["new_errors"] == [
+        {
+            "rule": "WithdrawReason_05",
+            "message": "WithdrawReason 28 is for OLASS (custody) aims only",
+            "path": "/LearningDelivery/0/WithdrawReason",
+        }
+    ]
+    assert checked["valid"] is False
+    assert set(checked["new_errors"][0].items()) <= {
+        item for error in checked["errors"] for item in error.items()
+    }
+
+
+def test_errors_the_record_already_has_are_not_new(enrolled: IlrLearner) -> None:
+    moved = {"last_day_of_learning": "2025-03-14", "reason": "moved away"}
+
+    shown = preview(enrolled, "withdrawal", moved, POLICY, today=TODAY)
+
+    assert shown["ilr_validation"]["new_errors"] == []
+    assert shown["ilr_validation"]["errors"]  # e.g. no TNP yet: already there before

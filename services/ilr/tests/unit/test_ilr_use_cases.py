@@ -248,3 +248,67 @@ async def test_the_export_names_the_file_by_ukprn_and_year(service: IlrService) 
 
     assert export.filename == "ILR-10012345-2425.xml"
     assert b"9276308686" in export.body
+
+
+# --- the ESFA rule check --------------------------------------------------------------------
+
+WITHDRAWN_AS_OLASS = {"last_day_of_learning": "2025-01-31", "reason": "28"}
+
+
+def _rules(found: Any) -> set[str]:
+    return {finding.rule for finding in found.errors}
+
+
+async def test_every_ilr_updated_carries_the_check_of_the_record_after_it(
+    service: IlrService, records: FakeIlrStore
+) -> None:
+    await service.on_learner_updated(_enrolled())
+    await service.on_tracker_processed(_processed("withdrawal", WITHDRAWN_AS_OLASS))
+
+    enrolled, withdrawn = [e.data for e in records.outbox if e.type == EventType.ILR_UPDATED]
+    assert enrolled.validation is not None
+    assert withdrawn.validation is not None
+    assert "WithdrawReason_05" not in _rules(enrolled.validation)
+    assert "WithdrawReason_05" in _rules(withdrawn.validation)
+    assert not withdrawn.validation.valid
+    current = await service.validation(ADMIN, LEARNER_ID)
+    assert withdrawn.validation.model_dump() == current.as_json()
+
+
+async def test_an_update_for_a_learner_without_an_ilr_carries_no_check(
+    service: IlrService, records: FakeIlrStore
+) -> None:
+    await service.on_tracker_processed(_processed("change_of_address", NEW_ADDRESS))
+
+    assert records.outbox[-1].data.validation is None
+
+
+async def test_the_learner_check_follows_who_may_see_the_ilr(
+    service: IlrService, refusal_of: RefusalOf
+) -> None:
+    await service.on_learner_updated(_enrolled())
+
+    refusal = await refusal_of(service.validation(TUTOR_B, LEARNER_ID))
+
+    assert refusal.code == "not_found"
+
+
+async def test_the_export_check_sees_each_learner_as_the_file_holds_them(
+    service: IlrService,
+) -> None:
+    await service.on_learner_updated(_enrolled())
+
+    checked = (await service.export_validation(ADMIN, "2425")).as_json()
+
+    [learner] = checked["learners"]
+    assert learner["learner_id"] == LEARNER_ID
+    sex = [e for e in learner["errors"] if e["rule"] == "Sex_01"]
+    assert sex == [{"rule": "Sex_01", "message": "Sex 'U' is not F or M", "path": "/Sex"}]
+    assert "Ethnicity_01" not in {e["rule"] for e in learner["errors"]}  # placeholder 99 is valid
+    assert checked["totals"] == {
+        "learners": 1,
+        "valid": 0,
+        "invalid": 1,
+        "errors": len(learner["errors"]),
+        "warnings": 0,
+    }

@@ -178,10 +178,29 @@ class PatchOperation(Payload):
     value: Any = None
 
 
+class ValidationFinding(Payload):
+    """One ESFA validation rule a record breaks: the rule id, what is wrong, and a JSON pointer
+    into the published record (e.g. ``/LearningDelivery/0/AppFinRecord``)."""
+
+    rule: str
+    message: str
+    path: str
+
+
+class IlrValidation(Payload):
+    """The ESFA rule check of a record (docs/ilr-validation-rules.md): ``valid`` when no error
+    is found; warnings do not make a record invalid."""
+
+    valid: bool
+    errors: list[ValidationFinding] = Field(default_factory=list)
+    warnings: list[ValidationFinding] = Field(default_factory=list)
+
+
 class IlrUpdated(Payload):
     """What the ILR service did with a change. ``version`` is the ILR version after it (unchanged
     unless ``outcome`` is applied); ``patch`` (RFC 6902) turns the previous ``ilr-state`` record
-    into the new one."""
+    into the new one; ``validation`` is the ESFA rule check of the record after it (None only
+    while the learner has no ILR)."""
 
     learner_id: str
     tenant: str | None = Field(default=None, description="Also in ce_tenant; here for readers.")
@@ -191,6 +210,9 @@ class IlrUpdated(Payload):
     outcome: IlrOutcomeStatus
     reason: str
     patch: list[PatchOperation] = Field(default_factory=list)
+    validation: IlrValidation | None = Field(
+        default=None, description="The ESFA rule check of the record after this outcome."
+    )
 
 
 class IlrState(Payload):

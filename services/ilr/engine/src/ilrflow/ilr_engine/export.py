@@ -37,18 +37,25 @@ def export_message(
     namespace = NAMESPACES.get(year)
     if namespace is None:
         raise ValueError(f"no ILR schema for collection year {year!r}")
-    learners = [_for_year(load(record), year) for record in records]
-    in_year = sorted((lr for lr in learners if lr is not None), key=lambda lr: lr.LearnRefNumber)
+    in_year = learners_for_year(records, year)
     if year == "2526" and not in_year:
         raise ValueError("a 2025/26 ILR file must hold at least one learner")
     message = ET.Element("Message", {"xmlns": namespace})
     message.append(_header(year, ukprn, prepared, serial_no))
     _add(message, "LearningProvider", [("UKPRN", ukprn)])
     for learner in in_year:
-        message.append(_element("Learner", _with_placeholders(learner)))
+        message.append(_element("Learner", learner))
     ET.indent(message)
     document: bytes = ET.tostring(message, encoding="UTF-8", xml_declaration=True)
     return document
+
+
+def learners_for_year(records: list[IlrLearner], year: str) -> list[Learner]:
+    """The learners of ``year``'s file exactly as they go into it (the year's aims and statuses,
+    placeholders for fields not collected), in file order; what the export validation checks."""
+    learners = [_for_year(load(record), year) for record in records]
+    in_year = sorted((lr for lr in learners if lr is not None), key=lambda lr: lr.LearnRefNumber)
+    return [_with_placeholders(learner) for learner in in_year]
 
 
 def collection_year_bounds(year: str) -> tuple[date, date]:

@@ -4,6 +4,8 @@ domain.md §7.3 items 3-4 ("show your working", dry-run diff). Each entry is
 ``{"value": ..., "working": "..."}``; ``ilr_outcome`` and ``ilr_patch`` are the dry run of the
 same code :func:`apply_tracker` runs (:func:`ilrflow.ilr_engine.apply.change`), so the patch shown
 is the patch the ILR service will publish (the QA-verification gate is the processor's, not shown).
+``ilr_validation`` is the ESFA rule check of the record as processing would leave it, with the
+errors it would introduce (``new_errors``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ilrflow.contracts.trackers import (
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX
 from ilrflow.ilr_engine import funding, normalise
 from ilrflow.ilr_engine.apply import change, load_changes
+from ilrflow.ilr_engine.esfa_rules import validate
 from ilrflow.ilr_engine.policy import ChangeRejectedError, IlrPolicy
 from ilrflow.ilr_engine.programme import restart_planned_end, withdraw_reason_of
 from ilrflow.ilr_engine.records import Aim, IlrLearner, Learner, load
@@ -50,7 +53,8 @@ def preview(
         learner = load(record)
     except ValidationError as error:
         return {"ilr_outcome": {"status": "rejected", "reason": f"invalid ILR record: {error}"}}
-    entries = _dry_run(record, learner, tracker_type, changes, policy, today)
+    entries, after = _dry_run(record, learner, tracker_type, changes, policy, today)
+    entries["ilr_validation"] = _validation_change(record, after, policy, today)
     explain = _EXPLAINERS.get(tracker_type)
     if explain is not None:
         try:
@@ -68,18 +72,26 @@ def _dry_run(
     changes: Mapping[str, Any],
     policy: IlrPolicy,
     today: date,
-) -> Entries:
+) -> tuple[Entries, IlrLearner]:
+    """The dry run's outcome and patch, and the record as processing would leave it."""
     if tracker_type.startswith(CUSTOM_PREFIX):
-        return {
-            "ilr_outcome": {
-                "status": "no_ilr_change",
-                "reason": "custom trackers change no ILR data",
-            },
-            "ilr_patch": [],
-        }
+        outcome = {"status": "no_ilr_change", "reason": "custom trackers change no ILR data"}
+        return {"ilr_outcome": outcome, "ilr_patch": []}, record
     result = change(record, learner, tracker_type, changes, policy, today=today)
     outcome = {"status": result.status, "reason": result.reason}
-    return {"ilr_outcome": outcome, "ilr_patch": result.patch}
+    return {"ilr_outcome": outcome, "ilr_patch": result.patch}, result.record
+
+
+def _validation_change(
+    before: IlrLearner, after: IlrLearner, policy: IlrPolicy, today: date
+) -> dict[str, Any]:
+    """The check of ``after``, plus ``new_errors``: its errors ``before`` did not have (the same
+    rule at the same place; processing only appends aims and statuses, so places are stable)."""
+    table = policy.otj_minimum_by_standard
+    known = {(f.rule, f.path) for f in validate(before, today=today, otj_minimums=table).errors}
+    checked = validate(after, today=today, otj_minimums=table)
+    new_errors = [f.as_json() for f in checked.errors if (f.rule, f.path) not in known]
+    return {**checked.as_json(), "new_errors": new_errors}
 
 
 def _current_programme(learner: Learner) -> Aim:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
+from ilrflow.contracts.events import IlrValidation
 from ilrflow.ilr.adapters.repository import IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.service.use_cases import IlrService
@@ -112,6 +113,52 @@ async def export_xml(
         media_type="application/xml",
         headers={"content-disposition": f'attachment; filename="{export.filename}"'},
     )
+
+
+@router.get(
+    "/learners/{learner_id}/ilr/validation",
+    response_model=IlrValidation,
+    summary="The ESFA validation rules the learner's current ILR breaks (errors and warnings)",
+)
+async def get_validation(
+    learner_id: str, principal: CurrentPrincipal, service: Service
+) -> IlrValidation:
+    found = await service.validation(principal, learner_id)
+    return IlrValidation.model_validate(found.as_json())
+
+
+class ExportTotals(BaseModel):
+    learners: int
+    valid: int
+    invalid: int
+    errors: int
+    warnings: int
+
+
+class LearnerCheck(IlrValidation):
+    learner_id: str
+
+
+class ExportValidationView(BaseModel):
+    year: str
+    valid: bool
+    totals: ExportTotals
+    learners: list[LearnerCheck]
+
+
+@router.get(
+    "/ilr/export/validation",
+    response_model=ExportValidationView,
+    summary="The ESFA validation rules each learner in a year's ILR file breaks, with totals",
+)
+async def export_validation(
+    principal: CurrentPrincipal,
+    service: Service,
+    year: Annotated[str, Query(pattern=r"^(2425|2526)$", description="Collection year, e.g. 2526")],
+) -> ExportValidationView:
+    require_role(principal, *EXPORTERS)
+    checked = await service.export_validation(principal, year)
+    return ExportValidationView.model_validate(checked.as_json())
 
 
 @router.get("/ilr/settings", response_model=IlrSettings, summary="The tenant's ILR settings")

@@ -16,7 +16,7 @@ write settles a redelivery racing the first delivery.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -28,6 +28,7 @@ from ilrflow.contracts.events import (
     Envelope,
     IlrState,
     IlrUpdated,
+    IlrValidation,
     LearnerUpdated,
     PatchOperation,
     TrackerProcessed,
@@ -50,6 +51,8 @@ from ilrflow.ilr_engine import (
     published,
     published_patch,
 )
+from ilrflow.ilr_engine.esfa_rules import Validation, validate, validate_learner
+from ilrflow.ilr_engine.export import learners_for_year
 from ilrflow.platform.errors import TransientError
 from ilrflow.platform.logging import get_logger
 
@@ -77,6 +80,37 @@ class Decision:
 class Export:
     filename: str
     body: bytes
+
+
+@dataclass(frozen=True)
+class LearnerValidation:
+    learner_id: str
+    validation: Validation
+
+
+@dataclass(frozen=True)
+class ExportValidation:
+    """The ESFA rule check of every learner in a year's file, in file order."""
+
+    year: str
+    learners: list[LearnerValidation]
+
+    def as_json(self) -> dict[str, Any]:
+        checks = [lv.validation for lv in self.learners]
+        return {
+            "year": self.year,
+            "valid": all(v.valid for v in checks),
+            "totals": {
+                "learners": len(checks),
+                "valid": sum(v.valid for v in checks),
+                "invalid": sum(not v.valid for v in checks),
+                "errors": sum(len(v.errors) for v in checks),
+                "warnings": sum(len(v.warnings) for v in checks),
+            },
+            "learners": [
+                {"learner_id": lv.learner_id, **lv.validation.as_json()} for lv in self.learners
+            ],
+        }
 
 
 class IlrService:
@@ -182,6 +216,7 @@ class IlrService:
             outcome=decision.status,
             reason=decision.reason,
             patch=[PatchOperation.model_validate(op) for op in patch],
+            validation=await self._event_validation(current.tenant, new_record or current.learner),
         )
         payloads: list[Any] = [update]
         history = None
@@ -237,6 +272,7 @@ class IlrService:
             reason=(
                 f"ILR QA-verified by {principal.sub}: programme changes now need the ILR QA role."
             ),
+            validation=await self._event_validation(principal.tenant, current.learner),
         )
         correlation_id = new_event_id()
         events = [
@@ -276,6 +312,41 @@ class IlrService:
         except ValueError as error:  # e.g. a 2025/26 file with no learner in the year
             raise InvalidInput(str(error), code="nothing_to_export") from error
         return Export(filename=f"ILR-{ukprn}-{year}.xml", body=body)
+
+    async def validation(self, principal: Principal, learner_id: str) -> Validation:
+        """The ESFA rule check of the learner's current ILR, as of today."""
+        current = await self.get(principal, learner_id)
+        assert current.learner is not None  # get() returns only learners with an ILR
+        return await self._validate(principal.tenant, current.learner)
+
+    async def export_validation(self, principal: Principal, year: str) -> ExportValidation:
+        """The ESFA rule check of each learner as they go into ``year``'s file."""
+        otj_minimums = await self._otj_minimums(principal.tenant)
+        today = self._clock().date()
+        checked = []
+        for document in await self.repository.list_for_tenant(principal.tenant):
+            for learner in learners_for_year([document.learner] if document.learner else [], year):
+                found = validate_learner(learner, today=today, otj_minimums=otj_minimums)
+                checked.append(
+                    (learner.LearnRefNumber, LearnerValidation(document.learner_id, found))
+                )
+        checked.sort(key=lambda pair: pair[0])  # file order
+        return ExportValidation(year, [lv for _, lv in checked])
+
+    async def _validate(self, tenant: str, record: IlrLearner) -> Validation:
+        otj_minimums = await self._otj_minimums(tenant)
+        return validate(record, today=self._clock().date(), otj_minimums=otj_minimums)
+
+    async def _event_validation(
+        self, tenant: str, record: IlrLearner | None
+    ) -> IlrValidation | None:
+        if record is None:
+            return None
+        return IlrValidation.model_validate((await self._validate(tenant, record)).as_json())
+
+    async def _otj_minimums(self, tenant: str) -> Mapping[int, int] | None:
+        settings = await self.settings.get(tenant)
+        return settings.policy().otj_minimum_by_standard
 
     async def tenant_settings(self, principal: Principal) -> IlrSettings:
         return await self.settings.get(principal.tenant)
