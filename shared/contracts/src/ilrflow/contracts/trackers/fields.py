@@ -175,8 +175,8 @@ WeeklyHours = Annotated[float, Field(gt=0, le=168, description="Contracted hours
 ETHNICITY_CODES = frozenset({*range(31, 48), 98, 99})
 """31-47 the ILR's ethnic groups, 98 any other ethnic group, 99 not provided."""
 ETHNICITY_NOT_PROVIDED = 99
-HAS_LLDD_HEALTH_PROBLEM = 1
-LLDD_HEALTH_PROBLEM_NOT_PROVIDED = 9
+HAS_LLDD_HEALTH_PROBLEM: Literal[1] = 1
+LLDD_HEALTH_PROBLEM_NOT_PROVIDED: Literal[9] = 9
 LLDD_CATEGORIES = frozenset({*range(4, 18), *range(93, 100)})
 """LLDDCat codes in use: 4-17 named categories, 93-97 other, 98 prefer not to say, 99 not provided
 (1-3 ended in 2015)."""
