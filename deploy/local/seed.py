@@ -42,10 +42,74 @@ STAFF = [
         "groups": [],
     },
 ]
-LEARNERS = [
-    ("Alice", "Walker", "9276308686", "1 High Street", "LS1 4AP"),
-    ("Bilal", "Khan", "5123456782", "22 Mill Lane", "M1 2AB"),
+# A provider's cohort: apprentices of different sexes, ethnic groups (ILR codes: 31 White British,
+# 40 Pakistani, 44 African, 35 White and Black Caribbean, 99 not provided), with and without a
+# learning difficulty, on standards priced like real ones (training + end-point assessment).
+LEARNERS: list[dict[str, Any]] = [
+    {
+        "given_names": "Alice",
+        "family_name": "Walker",
+        "uln": "9276308686",
+        "address": {"lines": ["1 High Street", "Leeds"], "postcode": "LS1 4AP"},
+        "sex": "F",
+        "ethnicity": 31,
+        "lldd_health_problem": 2,
+        "ni_number": "JG103759A",
+        "prior_attainment": 3,
+    },
+    {
+        "given_names": "Bilal",
+        "family_name": "Khan",
+        "uln": "5123456782",
+        "address": {"lines": ["22 Mill Lane", "Manchester"], "postcode": "M1 2AB"},
+        "sex": "M",
+        "ethnicity": 40,
+        "lldd_health_problem": 1,
+        "lldd_categories": [12, 13],
+        "primary_lldd": 12,
+        "prior_attainment": 2,
+    },
+    {
+        "given_names": "Grace",
+        "family_name": "Okafor",
+        "uln": "5423232219",
+        "address": {"lines": ["7 Kirkgate", "Bradford"], "postcode": "BD1 1AA"},
+        "sex": "F",
+        "ethnicity": 44,
+        "lldd_health_problem": 2,
+        "prior_attainment": 10,
+    },
+    {
+        "given_names": "Liam",
+        "family_name": "Murphy",
+        "uln": "9340629042",
+        "address": {"lines": ["15 Park Row", "Leeds"], "postcode": "LS1 5AB"},
+        "sex": "M",
+        "ethnicity": 35,
+        "lldd_health_problem": 1,
+        "lldd_categories": [9],
+        "primary_lldd": 9,
+        "prior_attainment": 3,
+    },
+    {
+        "given_names": "Sophie",
+        "family_name": "Evans",
+        "uln": "3147624535",
+        "address": {"lines": ["3 Bridge Street", "Leeds"], "postcode": "LS2 7EW"},
+        "sex": "F",
+    },  # ethnicity and LLDD not given: the ILR's "not provided" (99 and 9)
 ]
+# Standards (code, months, OTJ hours, training price, assessment price), one per learner in turn.
+STANDARDS = [
+    (91, 19, 400, 9000, 1000),
+    (244, 24, 462, 12000, 1500),
+    (123, 15, 300, 5000, 500),
+]
+EMPLOYERS = [
+    ({"ern": "123456789", "name": "Acme Engineering Ltd"}, False, "A1B2C3"),
+    ({"ern": "234567891", "name": "Pennine Care Homes"}, True, None),
+]
+START = "2025-09-01"
 
 
 def seed_demo_tenant(settings: Settings, urls: dict[str, str]) -> dict[str, str]:
@@ -71,7 +135,9 @@ def seed_demo_tenant(settings: Settings, urls: dict[str, str]) -> dict[str, str]
             )
         )
         existing = _ok(http.get(f"{urls['learner']}/v1/learners"))
-        learners = existing or [_create_learner(http, urls, *row) for row in LEARNERS]
+        learners = existing or [
+            _create_learner(http, urls, n, row) for n, row in enumerate(LEARNERS)
+        ]
     for learner in learners:
         tokens[f"LEARNER_{learner['given_names'].upper()}"] = mint_token(
             settings, tenant=TENANT, sub=learner["id"], roles=["learner"]
@@ -85,44 +151,43 @@ def seed_demo_tenant(settings: Settings, urls: dict[str, str]) -> dict[str, str]
 
 
 def _create_learner(
-    http: httpx.Client,
-    urls: dict[str, str],
-    given: str,
-    family: str,
-    uln: str,
-    line: str,
-    postcode: str,
+    http: httpx.Client, urls: dict[str, str], n: int, row: dict[str, Any]
 ) -> dict[str, Any]:
+    given = row["given_names"]
     learner = _ok(
         http.post(
             f"{urls['learner']}/v1/learners",
             json={
-                "given_names": given,
-                "family_name": family,
+                **row,
                 "email": f"{given.lower()}@learner.example",
                 "phone": "07700900123",
-                "date_of_birth": "2004-05-17",
-                "uln": uln,
-                "address": {"lines": [line, "Leeds"], "postcode": postcode},
+                "date_of_birth": f"{2003 + n % 4}-05-17",
                 "group": GROUP,
                 "primary_tutor_id": "tutor-1",
             },
         )
     )
-    _ok(
-        http.post(
-            f"{urls['learner']}/v1/learners/{learner['id']}/enrolments",
-            json={
-                "standard_code": 91,
-                "start_date": "2025-09-01",
-                "planned_end_date": "2027-03-31",
-                "employer": {"ern": "123456789", "name": "Acme Engineering Ltd"},
-                "weekly_hours": 37.5,
-                "planned_otj_hours": 400,
-            },
-        )
-    )
+    _ok(http.post(f"{urls['learner']}/v1/learners/{learner['id']}/enrolments", json=_enrolment(n)))
     return dict(learner)
+
+
+def _enrolment(n: int) -> dict[str, Any]:
+    """Learner ``n``'s enrolment: the standards and employers in turn, employed for a while."""
+    code, months, otj_hours, training, assessment = STANDARDS[n % len(STANDARDS)]
+    employer, small, agreement_id = EMPLOYERS[n % len(EMPLOYERS)]
+    end_year, end_month = divmod(8 + months, 12)  # the month the planned end falls in
+    return {
+        "standard_code": code,
+        "start_date": START,
+        "planned_end_date": f"{2025 + end_year}-{end_month + 1:02d}-28",
+        "employer": employer,
+        "weekly_hours": 37.5 if n % 3 else 30,
+        "planned_otj_hours": otj_hours,
+        "price": {"training": training, "assessment": assessment},
+        "employment": {"length_of_employment": 1 + n % 4, "small_employer": small},
+        **({"agreement_id": agreement_id} if agreement_id else {}),
+        "delivery_postcode": "LS1 4AP",
+    }
 
 
 def _wait_for_ilr(urls: dict[str, str], headers: dict[str, str], learner_ids: list[str]) -> None:

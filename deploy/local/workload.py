@@ -72,6 +72,10 @@ LEARNER = {
     "address": {"lines": ["1 High Street", "Leeds"], "postcode": "LS1 4AP"},
     "group": GROUP,
     "primary_tutor_id": TUTOR,
+    "sex": "F",
+    "ethnicity": 31,
+    "lldd_health_problem": 2,
+    "prior_attainment": 3,
 }
 ENROLMENT = {
     "standard_code": 91,
@@ -80,6 +84,10 @@ ENROLMENT = {
     "employer": {"ern": "123456789", "name": "Acme Engineering Ltd"},
     "weekly_hours": 37.5,
     "planned_otj_hours": 400,
+    "price": {"training": 9000, "assessment": 1000},
+    "employment": {"date_from": "2023-06-05", "length_of_employment": 4, "small_employer": False},
+    "agreement_id": "A1B2C3",
+    "delivery_postcode": "LS1 4AP",
 }
 
 

@@ -48,6 +48,8 @@ def learner_count(tenant: Tenant) -> int:
             "UK postcode",
         ),
         ({"surprise": "field"}, "surprise", "not permitted"),
+        ({"sex": None}, "sex", "'F' or 'M'"),
+        ({"lldd_health_problem": 1}, "lldd_categories", "LLDDHealthProb_06"),
     ],
 )
 def test_an_invalid_learner_is_refused_with_the_field_and_nothing_is_stored(
@@ -64,6 +66,16 @@ def test_an_invalid_learner_is_refused_with_the_field_and_nothing_is_stored(
     assert error["code"] == "validation_failed"
     [detail] = [d for d in error["details"] if d["field"] == field]
     assert words in detail["reason"]
+    assert learner_count(tenant) == before
+
+
+def test_a_learner_without_sex_is_refused(tenant: Tenant) -> None:
+    before = learner_count(tenant)
+    without_sex = {k: v for k, v in LEARNER.items() if k != "sex"}
+    with tenant.admin("learner") as http:
+        response = http.post("/v1/learners", json=without_sex)
+    assert response.status_code == 422
+    assert [d["field"] for d in error_of(response)["details"]] == ["sex"]
     assert learner_count(tenant) == before
 
 
@@ -86,6 +98,22 @@ def test_an_enrolment_that_ends_before_it_starts_is_refused(tenant: Tenant) -> N
         assert response.status_code == 422
         assert "planned_end_date must be after start_date" in error_of(response)["message"]
         assert len(http.get(f"/v1/learners/{learner_id}").json()["enrolments"]) == 1
+
+
+def test_an_enrolment_that_breaks_an_ilr_rule_is_refused_with_the_rule(tenant: Tenant) -> None:
+    learner_id = enrolled_learner(tenant)
+    on_the_start = {"date_from": ENROLMENT["start_date"], "length_of_employment": 4}
+    without_price = {k: v for k, v in ENROLMENT.items() if k != "price"}
+    with tenant.admin("learner") as http:
+        late = http.post(
+            f"/v1/learners/{learner_id}/enrolments",
+            json={**ENROLMENT, "employment": on_the_start},
+        )
+        unpriced = http.post(f"/v1/learners/{learner_id}/enrolments", json=without_price)
+        assert len(http.get(f"/v1/learners/{learner_id}").json()["enrolments"]) == 1
+    assert late.status_code == unpriced.status_code == 422
+    assert "EmpStat_09: employment.date_from must be before start_date" in error_of(late)["message"]
+    assert [d["field"] for d in error_of(unpriced)["details"]] == ["price"]
 
 
 def test_an_invalid_tracker_is_refused_with_the_field_and_nothing_is_stored(tenant: Tenant) -> None:

@@ -35,6 +35,7 @@ SCHEMAS = REPO / "services" / "ilr" / "engine" / "schemas"
 SCHEMA_FILE = {"2425": "ILR-2024-25.xsd", "2526": "ILR-2025-26.xsd"}
 START = date.fromisoformat(ENROLMENT["start_date"])  # type: ignore[arg-type]
 PLANNED_END = date.fromisoformat(ENROLMENT["planned_end_date"])  # type: ignore[arg-type]
+EMPLOYED_FROM = ENROLMENT["employment"]["date_from"]  # type: ignore[index]
 LAST_DAY = date(2025, 12, 19)
 
 
@@ -284,7 +285,8 @@ def test_change_of_employer_adds_a_status_and_keeps_the_old_one(tenant: Tenant) 
 
     assert outcome["status"] == "applied", outcome
     old, new = ilr["learner"]["LearnerEmploymentStatus"]
-    assert (old["EmpId"], old["DateEmpStatApp"]) == (123456789, START.isoformat())
+    assert (old["EmpId"], old["DateEmpStatApp"]) == (123456789, EMPLOYED_FROM)
+    assert esm(old) == {"EII": 8, "LOE": 4}
     assert (new["EmpStat"], new["EmpId"], new["DateEmpStatApp"]) == (10, 987654321, "2026-01-05")
     assert esm(new) == {"EII": 7, "OET": 3}
     assert "TNP3" in outcome["reason"]
@@ -328,7 +330,12 @@ def test_change_of_working_hours_adds_a_status_only_when_the_band_changes(tenant
     assert new_band["status"] == "applied", new_band
     old, new = changed["learner"]["LearnerEmploymentStatus"]
     assert esm(old)["EII"] == 8
-    assert (new["EmpId"], new["DateEmpStatApp"], esm(new)) == (123456789, "2026-02-02", {"EII": 6})
+    # Same employer: the length of employment carries over, the band is the new one.
+    assert (new["EmpId"], new["DateEmpStatApp"], esm(new)) == (
+        123456789,
+        "2026-02-02",
+        {"EII": 6, "LOE": 4},
+    )
     assert aims(changed)[0]["PHours"] == ENROLMENT["planned_otj_hours"]  # never changed
 
 

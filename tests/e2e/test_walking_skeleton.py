@@ -1,7 +1,10 @@
-"""The foundation story, end to end over HTTP, Kafka and the database: a learner's change of
-address travels through all five services."""
+"""The foundation story, end to end over HTTP, Kafka and the database: a learner is created and
+enrolled with the whole ILR record, and their change of address travels through all five
+services."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
@@ -18,25 +21,63 @@ def test_change_of_address_travels_through_all_five_services(stack: Stack) -> No
     for staff in STAFF:
         assert admin.post("/v1/staff", json=staff).status_code == 201
 
-    # The postcode arrives in lower case and is normalised.
+    # The postcode arrives in lower case and is normalised; the whole ILR record is captured.
     address = {"lines": ["1 High Street", "Leeds"], "postcode": "ls1 4ap"}
-    created = admin.post("/v1/learners", json={**LEARNER, "address": address})
+    lldd = {"lldd_health_problem": 1, "lldd_categories": [4, 12], "primary_lldd": 12}
+    created = admin.post(
+        "/v1/learners",
+        json={**LEARNER, "address": address, **lldd, "ni_number": "ab 12 34 56 c"},
+    )
     assert created.status_code == 201, created.text
     learner_id = created.json()["id"]
     assert created.json()["address"]["postcode"] == "LS1 4AP"
+    view = admin.get(f"/v1/learners/{learner_id}").json()
+    assert (view["sex"], view["ethnicity"], view["prior_attainment"]) == ("F", 31, 3)
+    assert (view["lldd_categories"], view["primary_lldd"]) == ([4, 12], 12)
+    assert view["ni_number"] == "AB123456C"
 
-    enrolled = admin.post(f"/v1/learners/{learner_id}/enrolments", json=ENROLMENT)
+    # Employment given without a date: it applies from the day before the start (EmpStat_09).
+    employment = {"length_of_employment": 2, "small_employer": True}
+    enrolled = admin.post(
+        f"/v1/learners/{learner_id}/enrolments", json={**ENROLMENT, "employment": employment}
+    )
     assert enrolled.status_code == 201, enrolled.text
+    [enrolment] = enrolled.json()["enrolments"]
+    assert enrolment["employment"]["date_from"] == "2025-08-31"
+    assert enrolment["price"] == {"training": 9000, "assessment": 1000}
 
     # The ILR service builds the learner's ILR from the enrolment (learner-updated).
     ilr = stack.client("ilr", tenant, "admin-1", "admin", groups=[GROUP])
     first = eventually(lambda: _ok(ilr.get(f"/v1/learners/{learner_id}/ilr")))
     assert first["version"] == 1
-    assert first["learner"]["Postcode"] == "LS1 4AP"
-    assert first["learner"]["PostcodePrior"] == "LS1 4AP"
-    [programme] = first["learner"]["LearningDelivery"]
+    record = first["learner"]
+    assert record["Postcode"] == "LS1 4AP"
+    assert record["PostcodePrior"] == "LS1 4AP"
+    assert (record["Sex"], record["Ethnicity"], record["LLDDHealthProb"]) == ("F", 31, 1)
+    assert record["NINumber"] == "AB123456C"
+    assert record["LLDDandHealthProblem"] == [{"LLDDCat": 4}, {"LLDDCat": 12, "PrimaryLLDD": 1}]
+    assert record["PriorAttain"] == [{"PriorLevel": 3, "DateLevelApp": "2025-09-01"}]
+    assert record["LearnerEmploymentStatus"] == [
+        {
+            "EmpStat": 10,
+            "DateEmpStatApp": "2025-08-31",
+            "EmpId": 123456789,
+            "EmploymentStatusMonitoring": [
+                {"ESMType": "EII", "ESMCode": 8},
+                {"ESMType": "LOE", "ESMCode": 2},
+                {"ESMType": "SEM", "ESMCode": 1},
+            ],
+        }
+    ]
+    [programme] = record["LearningDelivery"]
     assert programme["LearnAimRef"] == "ZPROG001"
     assert programme["StdCode"] == 91
+    assert str(uuid.UUID(programme["SWSupAimId"])) == programme["SWSupAimId"]
+    assert (programme["ConRefNumber"], programme["DelLocPostCode"]) == ("A1B2C3", "LS1 4AP")
+    assert programme["AppFinRecord"] == [
+        {"AFinType": "TNP", "AFinCode": 1, "AFinDate": "2025-09-01", "AFinAmount": 9000},
+        {"AFinType": "TNP", "AFinCode": 2, "AFinDate": "2025-09-01", "AFinAmount": 1000},
+    ]
 
     # The tenant enables the type (off by default) and allocates cohort-a to admin-1.
     assert (

@@ -1,4 +1,5 @@
-"""Builders for ILR tests: the §3.9 learner (start 2024-09-02, PED 2025-09-30, 300 h, std 123)."""
+"""Builders for ILR tests: the §3.9 learner (start 2024-09-02, PED 2025-09-30, 300 h, std 123),
+with the whole record a new learner and enrolment carry (sex, ethnicity, LLDD, price, employment)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from ilrflow.contracts.events import Address, EmployerRef, Enrolment, LearnerSnapshot
+from ilrflow.contracts.events import (
+    Address,
+    EmployerRef,
+    Employment,
+    Enrolment,
+    LearnerSnapshot,
+    Price,
+)
 from ilrflow.ilr_engine import (
     ApplyResult,
     IlrLearner,
@@ -32,6 +40,10 @@ def snapshot(**overrides: Any) -> LearnerSnapshot:
         "date_of_birth": date(2000, 1, 31),
         "uln": "9276308686",
         "address": Address(lines=["1 High Street", "Leeds"], postcode="ls1 4ap"),
+        "sex": "F",
+        "ethnicity": 31,
+        "lldd_health_problem": 2,
+        "prior_attainment": 3,
     }
     return LearnerSnapshot(**{**fields, **overrides})
 
@@ -45,6 +57,8 @@ def enrolment(**overrides: Any) -> Enrolment:
         "employer": EmployerRef(ern="123456789", name="Acme Ltd"),
         "weekly_hours": 37.5,
         "planned_otj_hours": 300,
+        "price": Price(training=8000, assessment=1000),
+        "employment": Employment(date_from=date(2024, 9, 1), length_of_employment=4),
     }
     return Enrolment(**{**fields, **overrides})
 

@@ -66,7 +66,6 @@ def test_same_employer_change_applied_again_is_no_ilr_change(
         ({**NEW_EMPLOYER, "employer": {"ern": "123456789", "name": "Acme"}}, "current employer"),
         ({**NEW_EMPLOYER, "employer": None}, "changes.employer"),
         ({**NEW_EMPLOYER, "weekly_hours": "lots"}, "weekly_hours"),
-        ({**NEW_EMPLOYER, "effective_date": "2024-09-02"}, "one per date"),
     ],
 )
 def test_bad_change_of_employer_is_rejected(
@@ -76,6 +75,16 @@ def test_bad_change_of_employer_is_rejected(
 
     assert result.status == "rejected"
     assert reason in result.reason
+
+
+def test_a_second_status_on_the_same_date_is_rejected(enrolled: IlrLearner, apply: Apply) -> None:
+    hours = {"effective_date": NEW_EMPLOYER["effective_date"], "weekly_hours": 16}
+    fewer_hours = apply(enrolled, "change_of_working_hours", hours).record
+
+    result = apply(fewer_hours, "change_of_employer", NEW_EMPLOYER)
+
+    assert result.status == "rejected"
+    assert "one per date" in result.reason
 
 
 def test_change_of_employer_on_a_break_is_rejected(enrolled: IlrLearner, apply: Apply) -> None:

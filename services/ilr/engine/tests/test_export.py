@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from ilrflow.contracts.events import Enrolment, LearnerSnapshot
+from ilrflow.contracts.events import Employment, Enrolment, LearnerSnapshot
 from ilrflow.ilr_engine import (
     ApplyResult,
     IlrLearner,
@@ -84,17 +85,61 @@ def every_tracker_type(
         {"last_day_of_learning": "2025-03-31", "reason": "moved away"},
         policy=POLICY,
     ).record
-    new_start = learner_from_enrolment(
-        make_snapshot(id="learner-0003", uln=None),
+    new_start = _new_start(make_snapshot, make_enrolment)
+    return [record, withdrawn, new_start, _stored_before_capture(make_snapshot, make_enrolment)]
+
+
+def _new_start(
+    make_snapshot: Callable[..., LearnerSnapshot], make_enrolment: Callable[..., Enrolment]
+) -> IlrLearner:
+    """A 2025/26 start with every optional part of the whole record captured."""
+    return learner_from_enrolment(
+        make_snapshot(
+            id="learner-0003",
+            uln=None,
+            sex="M",
+            ethnicity=99,
+            lldd_health_problem=1,
+            lldd_categories=[4, 12, 98],
+            primary_lldd=12,
+            ni_number="AB123456C",
+        ),
         make_enrolment(
             id="enrolment-0003",
             start_date=datetime(2025, 9, 1).date(),
             planned_end_date=datetime(2026, 6, 30).date(),
             standard_code=91,
+            employment=Employment(
+                date_from=datetime(2024, 1, 8).date(), length_of_employment=4, small_employer=True
+            ),
+            agreement_id="A1B2C3",
+            delivery_postcode="M1 1AA",
         ),
         None,
     )
-    return [record, withdrawn, new_start]
+
+
+def _stored_before_capture(
+    make_snapshot: Callable[..., LearnerSnapshot], make_enrolment: Callable[..., Enrolment]
+) -> IlrLearner:
+    """A 2025/26 learner stored before the learner service captured sex, ethnicity and LLDD."""
+    return learner_from_enrolment(
+        make_snapshot(
+            id="learner-0004",
+            sex=None,
+            ethnicity=None,
+            lldd_health_problem=None,
+            prior_attainment=None,
+        ),
+        make_enrolment(
+            id="enrolment-0004",
+            start_date=datetime(2025, 8, 4).date(),
+            planned_end_date=datetime(2026, 8, 28).date(),
+            price=None,
+            employment=None,
+        ),
+        None,
+    )
 
 
 @pytest.mark.parametrize("year", ["2425", "2526"])
@@ -126,8 +171,46 @@ def test_learners_are_in_the_years_they_learn_in(every_tracker_type: list[IlrLea
         )
         return len(root.findall("{*}Learner"))
 
-    # 2024/25: the two learners who started in 2024; 2025/26: the one still learning and the new start.
-    assert (learner_count("2425"), learner_count("2526")) == (2, 2)
+    # 2024/25: the two learners who started in 2024; 2025/26: the one still learning and the two
+    # new starts.
+    assert (learner_count("2425"), learner_count("2526")) == (2, 3)
+
+
+def test_captured_values_are_exported_and_placeholders_fill_only_old_records(
+    every_tracker_type: list[IlrLearner],
+) -> None:
+    document = export_message(every_tracker_type, ukprn=10012345, year="2526", prepared=PREPARED)
+    _, _, new_start, stored_before = every_tracker_type
+
+    learners = list(etree.fromstring(document).findall("{*}Learner"))
+    by_ref = {learner.findtext("{*}LearnRefNumber"): learner for learner in learners}
+    captured = by_ref[new_start["LearnRefNumber"]]
+    old = by_ref[stored_before["LearnRefNumber"]]
+    assert [captured.findtext(f"{{*}}{tag}") for tag in ("Sex", "Ethnicity", "LLDDHealthProb")] == [
+        "M",
+        "99",
+        "1",
+    ]
+    assert captured.findtext("{*}NINumber") == "AB123456C"
+    assert captured.findtext("{*}LearningDelivery/{*}ConRefNumber") == "A1B2C3"
+    assert [old.findtext(f"{{*}}{tag}") for tag in ("Sex", "Ethnicity", "LLDDHealthProb")] == [
+        "U",
+        "99",
+        "9",
+    ]
+
+
+def test_the_agreement_id_is_returned_from_2025_26_only(enrolled: IlrLearner) -> None:
+    record = copy.deepcopy(enrolled)
+    record["LearningDelivery"][0]["ConRefNumber"] = "A1B2C3"
+
+    def conref(year: str) -> str | None:
+        root = etree.fromstring(
+            export_message([record], ukprn=10012345, year=year, prepared=PREPARED)
+        )
+        return root.findtext("{*}Learner/{*}LearningDelivery/{*}ConRefNumber")
+
+    assert (conref("2425"), conref("2526")) == (None, "A1B2C3")
 
 
 def test_bookkeeping_is_not_exported(every_tracker_type: list[IlrLearner]) -> None:

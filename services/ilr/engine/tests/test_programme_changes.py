@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -105,6 +106,21 @@ def test_break_then_return_matches_the_example_of_3_9(
         {"AFinType": "TNP", "AFinCode": 2, "AFinDate": "2025-04-01", "AFinAmount": 1000},
     ]
     assert "2025-11-29" in result.reason
+
+
+def test_restarted_aims_get_guids_of_their_own_stable_across_rebuilds(
+    section_3_9: IlrLearner, apply: Apply
+) -> None:
+    on_break = apply(section_3_9, "break_in_learning", BREAK).record
+
+    first = apply(on_break, "return_to_learning", RETURN).record["LearningDelivery"]
+    rebuilt = apply(on_break, "return_to_learning", RETURN).record["LearningDelivery"]
+
+    old_programme, _, programme, component = first
+    ids = [programme["SWSupAimId"], component["SWSupAimId"]]  # the old component had none
+    assert all(str(uuid.UUID(aim_id)) == aim_id for aim_id in ids)
+    assert len({old_programme["SWSupAimId"], *ids}) == 3
+    assert [aim["SWSupAimId"] for aim in rebuilt[2:]] == ids
 
 
 def test_return_with_an_override(enrolled: IlrLearner, apply: Apply) -> None:

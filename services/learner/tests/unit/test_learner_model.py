@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from ilrflow.contracts.events import EmployerRef, Enrolment, LearnerSnapshot
+from ilrflow.contracts.events import EmployerRef, Employment, Enrolment, LearnerSnapshot, Price
 from ilrflow.contracts.trackers import ChangesInvalid, read_changes
 from ilrflow.learner.domain.model import (
     EnrolmentIn,
@@ -26,6 +27,17 @@ VALID = {
     "uln": "9276308686",
     "address": {"lines": ["1 High Street", "Leeds"], "postcode": " ls1 4ap "},
     "group": "cohort-a",
+    "sex": "F",
+}
+ENROLMENT = {
+    "standard_code": 91,
+    "start_date": "2025-09-01",
+    "planned_end_date": "2027-03-31",
+    "employer": {"ern": "123456789", "name": "Acme"},
+    "weekly_hours": 30,
+    "planned_otj_hours": 300,
+    "price": {"training": 9000, "assessment": 1000},
+    "employment": {"length_of_employment": 4},
 }
 
 
@@ -48,16 +60,144 @@ def test_the_postcode_is_normalised_and_the_uln_checked() -> None:
 
 def test_an_enrolment_must_end_after_it_starts() -> None:
     with pytest.raises(ValidationError, match="planned_end_date must be after start_date"):
-        EnrolmentIn.model_validate(
-            {
-                "standard_code": 91,
-                "start_date": "2025-09-01",
-                "planned_end_date": "2025-08-31",
-                "employer": {"ern": "123456789", "name": "Acme"},
-                "weekly_hours": 30,
-                "planned_otj_hours": 300,
-            }
-        )
+        EnrolmentIn.model_validate({**ENROLMENT, "planned_end_date": "2025-08-31"})
+
+
+def _refusals(model: type[LearnerIn | EnrolmentIn], data: dict[str, Any]) -> dict[str, str]:
+    """Each refused field (dotted path) and its reason."""
+    with pytest.raises(ValidationError) as refused:
+        model.model_validate(data)
+    return {".".join(map(str, e["loc"])): e["msg"] for e in refused.value.errors()}
+
+
+def test_sex_is_required_and_has_no_default() -> None:
+    without_sex = {k: v for k, v in VALID.items() if k != "sex"}
+
+    assert _refusals(LearnerIn, without_sex) == {"sex": "Field required"}
+    assert "sex" in _refusals(LearnerIn, {**VALID, "sex": "U"})
+
+
+def test_ethnicity_and_lldd_default_to_not_provided() -> None:
+    snapshot = learner()
+
+    assert (snapshot.sex, snapshot.ethnicity, snapshot.lldd_health_problem) == ("F", 99, 9)
+    assert (snapshot.lldd_categories, snapshot.primary_lldd) == ([], None)
+    assert (snapshot.ni_number, snapshot.prior_attainment) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"ethnicity": 30}, "ethnicity", "31-47"),
+        ({"ethnicity": 48}, "ethnicity", "31-47"),
+        ({"lldd_health_problem": 3}, "lldd_health_problem", "1, 2 or 9"),
+        ({"prior_attainment": 4}, "prior_attainment", "PriorLevel"),
+        ({"ni_number": "QQ123456C"}, "ni_number", "NINumber_01"),
+        ({"ni_number": "AB123456E"}, "ni_number", "NINumber_01"),
+        (
+            {"lldd_health_problem": 1},
+            "lldd_categories",
+            "LLDDHealthProb_06: give at least one category",
+        ),
+        (
+            {"lldd_health_problem": 1, "lldd_categories": [4, 12]},
+            "primary_lldd",
+            "PrimaryLLDD_01",
+        ),
+        (
+            {"lldd_health_problem": 1, "lldd_categories": [4], "primary_lldd": 12},
+            "primary_lldd",
+            "one of lldd_categories",
+        ),
+        ({"lldd_health_problem": 2, "lldd_categories": [4]}, "lldd_categories", "only taken"),
+        (
+            {"lldd_health_problem": 1, "lldd_categories": [4, 4], "primary_lldd": 4},
+            "lldd_categories",
+            "once",
+        ),
+        (
+            {"lldd_health_problem": 1, "lldd_categories": [3], "primary_lldd": 3},
+            "lldd_categories.0",
+            "LLDDCat",
+        ),
+    ],
+)
+def test_the_ilr_codes_are_checked(change: dict[str, Any], field: str, words: str) -> None:
+    refusals = _refusals(LearnerIn, {**VALID, **change})
+
+    assert words in refusals[field]
+
+
+def test_lldd_categories_with_their_primary_and_a_spaced_ni_number_are_taken() -> None:
+    data = {
+        **VALID,
+        "lldd_health_problem": 1,
+        "lldd_categories": [4, 12],
+        "primary_lldd": 12,
+        "ni_number": "ab 12 34 56 c",
+        "prior_attainment": 98,
+    }
+
+    snapshot = snapshot_from_input("L1", LearnerIn.model_validate(data))
+
+    assert (snapshot.lldd_categories, snapshot.primary_lldd) == ([4, 12], 12)
+    assert (snapshot.ni_number, snapshot.prior_attainment) == ("AB123456C", 98)
+
+
+def test_an_enrolment_needs_a_price_and_the_employment_at_the_start() -> None:
+    without = {k: v for k, v in ENROLMENT.items() if k not in ("price", "employment")}
+
+    assert _refusals(EnrolmentIn, without) == {
+        "price": "Field required",
+        "employment": "Field required",
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (
+            {"employment": {"date_from": "2025-09-01", "length_of_employment": 4}},
+            "employment",
+            "EmpStat_09: employment.date_from must be before start_date",
+        ),
+        ({"employment": {"length_of_employment": 5}}, "employment.length_of_employment", "4"),
+        ({"price": {"training": -1, "assessment": 0}}, "price.training", "0"),
+        ({"price": {"training": 1000000, "assessment": 0}}, "price.training", "999999"),
+        ({"agreement_id": "AB12"}, "agreement_id", "6-character"),
+        ({"delivery_postcode": "NOPE"}, "delivery_postcode", "UK postcode"),
+    ],
+)
+def test_an_enrolment_that_breaks_an_ilr_rule_is_refused(
+    change: dict[str, Any], field: str, words: str
+) -> None:
+    refusals = _refusals(EnrolmentIn, {**ENROLMENT, **change})
+
+    assert words in refusals[field]
+
+
+def test_employment_without_a_date_applies_from_the_day_before_the_start() -> None:
+    enrolment = EnrolmentIn.model_validate(ENROLMENT).to_enrolment("E1")
+
+    assert enrolment.employment == Employment(
+        date_from=date(2025, 8, 31), length_of_employment=4, small_employer=False
+    )
+    assert enrolment.price == Price(training=9000, assessment=1000)
+
+
+def test_an_enrolment_carries_its_agreement_id_and_delivery_postcode() -> None:
+    data = {
+        **ENROLMENT,
+        "employment": {"date_from": "2023-01-09", "length_of_employment": 4},
+        "agreement_id": " a1b2c3 ",
+        "delivery_postcode": "bd1 1aa",
+    }
+
+    enrolment = EnrolmentIn.model_validate(data).to_enrolment("E1")
+
+    assert enrolment.employment is not None
+    assert enrolment.employment.date_from == date(2023, 1, 9)
+    assert (enrolment.agreement_id, enrolment.delivery_postcode) == ("A1B2C3", "BD1 1AA")
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from learner_fakes import FakeLearnerStore, learner_service
 
-from ilrflow.contracts.events import EventType, TrackerProcessed, new_event
+from ilrflow.contracts.events import Employment, EventType, TrackerProcessed, new_event
 from ilrflow.contracts.identity import Principal
 from ilrflow.learner.domain.model import EnrolmentIn, LearnerIn, StaffIn
 from ilrflow.learner.service.use_cases import LearnerService
@@ -28,14 +28,25 @@ NEW_LEARNER = {
     "uln": "9276308686",
     "address": {"lines": ["1 High Street", "Leeds"], "postcode": "LS1 4AP"},
     "group": "cohort-a",
+    "sex": "F",
+    "ethnicity": 31,
+    "lldd_health_problem": 1,
+    "lldd_categories": [4, 12],
+    "primary_lldd": 12,
+    "prior_attainment": 3,
 }
-ENROLMENT = EnrolmentIn(
-    standard_code=91,
-    start_date=date(2025, 9, 1),
-    planned_end_date=date(2027, 3, 1),
-    employer={"ern": "123456789", "name": "Acme Ltd"},  # type: ignore[arg-type]
-    weekly_hours=30,
-    planned_otj_hours=300,
+ENROLMENT = EnrolmentIn.model_validate(
+    {
+        "standard_code": 91,
+        "start_date": "2025-09-01",
+        "planned_end_date": "2027-03-01",
+        "employer": {"ern": "123456789", "name": "Acme Ltd"},
+        "weekly_hours": 30,
+        "planned_otj_hours": 300,
+        "price": {"training": 9000, "assessment": 1000},
+        "employment": {"length_of_employment": 4, "small_employer": True},
+        "agreement_id": "A1B2C3",
+    }
 )
 NEW_ADDRESS = {"address": {"lines": ["2 Park Row", "Leeds"], "postcode": "LS1 5AB"}}
 
@@ -118,6 +129,11 @@ async def test_creating_a_learner_stores_and_publishes_the_record(
         "created",
         learner_id,
     )
+    assert event.data.learner == found[0]
+    learner = event.data.learner
+    assert (learner.sex, learner.ethnicity, learner.lldd_health_problem) == ("F", 31, 1)
+    assert (learner.lldd_categories, learner.primary_lldd) == ([4, 12], 12)
+    assert learner.prior_attainment == 3
 
 
 async def test_the_primary_tutor_must_be_a_tutor_of_the_tenant(
@@ -144,7 +160,13 @@ async def test_enrolling_adds_the_enrolment_and_a_new_version(
     assert store.version_of(TENANT, learner_id) == 2
     event = store.outbox[-1]
     assert (event.data.change, event.data.enrolment_id) == ("enrolled", enrolment.id)
-    assert event.data.learner.enrolments[0].standard_code == 91
+    published = event.data.learner.enrolments[0]
+    assert published.standard_code == 91
+    assert (published.price.training, published.price.assessment) == (9000, 1000)  # type: ignore[union-attr]
+    assert published.employment == Employment(
+        date_from=date(2025, 8, 31), length_of_employment=4, small_employer=True
+    )
+    assert (published.agreement_id, published.delivery_postcode) == ("A1B2C3", None)
 
 
 async def test_a_tutor_of_another_group_cannot_see_or_enrol_the_learner(

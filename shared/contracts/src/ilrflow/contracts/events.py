@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -66,7 +66,31 @@ class EmployerRef(Payload):
     name: str
 
 
+class Price(Payload):
+    """The total negotiated price agreed at the start, in whole pounds (AppFinRecord TNP1, TNP2)."""
+
+    training: int
+    assessment: int
+
+
+class Employment(Payload):
+    """The employment status that applies when the programme starts."""
+
+    date_from: date = Field(description="DateEmpStatApp: before the start (EmpStat_09).")
+    length_of_employment: int = Field(description="ESM LOE code 1-4.")
+    small_employer: bool = Field(default=False, description="ESM SEM 1 when true.")
+
+
+def employment_date_before(start: date) -> date:
+    """The date of an employment status given without one: the day before the programme starts,
+    because ESFA's EmpStat_09 wants a status dated strictly before LearnStartDate."""
+    return start - timedelta(days=1)
+
+
 class Enrolment(Payload):
+    """An enrolment on an apprenticeship standard. Enrolments made before the learner service
+    captured price, employment, agreement id and delivery postcode have them as None."""
+
     id: str
     standard_code: int
     start_date: date
@@ -74,10 +98,16 @@ class Enrolment(Payload):
     employer: EmployerRef
     weekly_hours: float
     planned_otj_hours: int
+    price: Price | None = None
+    employment: Employment | None = None
+    agreement_id: str | None = Field(default=None, description="Employer Agreement ID.")
+    delivery_postcode: str | None = None
 
 
 class LearnerSnapshot(Payload):
-    """The learner's master record as the learner service holds it after the change."""
+    """The learner's master record as the learner service holds it after the change. Learners
+    created before the service captured sex, ethnicity, LLDD, NI number and prior attainment have
+    them as None (and no LLDD categories)."""
 
     id: str
     given_names: str
@@ -89,6 +119,15 @@ class LearnerSnapshot(Payload):
     address: Address | None = None
     group: str | None = None
     primary_tutor_id: str | None = None
+    sex: Literal["F", "M"] | None = None
+    ethnicity: int | None = Field(default=None, description="ILR Ethnicity code.")
+    lldd_health_problem: int | None = Field(
+        default=None, description="ILR LLDDHealthProb: 1, 2, 9."
+    )
+    lldd_categories: list[int] = Field(default_factory=list, description="ILR LLDDCat codes.")
+    primary_lldd: int | None = Field(default=None, description="The primary LLDDCat.")
+    ni_number: str | None = None
+    prior_attainment: int | None = Field(default=None, description="ILR PriorLevel code.")
     enrolments: list[Enrolment] = Field(default_factory=list)
 
 

@@ -18,11 +18,16 @@ from pydantic import BaseModel
 from ilrflow.ilr_engine.records import Aim, IlrLearner, Learner, load
 
 NAMESPACES = {"2425": "ESFA/ILR/2024-25", "2526": "ESFA/ILR/2025-26"}
+# From 2025/26 an apprenticeship aim's ConRefNumber carries the Employer Agreement ID [D39];
+# before, the field was collected for Skills Bootcamps only.
+FIRST_YEAR_WITH_AGREEMENT_ID = "2526"
 SOFTWARE = {"SoftwareSupplier": "ilrflow", "SoftwarePackage": "ilrflow", "Release": "1"}
 
-# Required by the XSD but not collected by the learner service yet. 99 and 9 are the ILR's own
-# "not provided" codes; Sex has no such code, so "U" only keeps the file schema-valid and the
-# ESFA's validation will refuse it until the learner service collects the real value.
+# Required by the XSD. The learner service captures them for every learner it creates now (Sex
+# required, Ethnicity 99 and LLDDHealthProb 9 when not given), so only records stored before it
+# did lack them; these keep such a file schema-valid. 99 and 9 are the ILR's own "not provided"
+# codes; Sex has no such code, so "U" is refused by ESFA's validation until the record is
+# corrected.
 PLACEHOLDERS_FOR_UNCOLLECTED: Mapping[str, object] = {
     "Ethnicity": 99,
     "Sex": "U",
@@ -74,6 +79,8 @@ def _for_year(learner: Learner, year: str) -> Learner | None:
     if not any(_live_in(aim, first_day) for aim in aims):
         return None
     statuses = [s for s in learner.LearnerEmploymentStatus if s.DateEmpStatApp <= last_day]
+    if year < FIRST_YEAR_WITH_AGREEMENT_ID:
+        aims = [aim.model_copy(update={"ConRefNumber": None}) for aim in aims]
     return learner.model_copy(
         update={"LearningDelivery": aims, "LearnerEmploymentStatus": statuses}
     )

@@ -17,6 +17,7 @@ from ilrflow.contracts.trackers import (
 )
 from ilrflow.contracts.trackers.withdrawal_reasons import ESFA_WITHDRAW_REASONS
 from ilrflow.ilr_engine import funding
+from ilrflow.ilr_engine.enrolment import restarted_aim_id
 from ilrflow.ilr_engine.policy import (
     ChangeRejectedError,
     IlrPolicy,
@@ -68,7 +69,15 @@ def return_to_learning(record: Learner, changes: ReturnToLearning, policy: IlrPo
     assert programme is not None  # on_break is not empty
     programme_end = restart_planned_end(record, programme, return_date, override)
     new_aims = [
-        _restarted_aim(aim, first_seq + offset, return_date, programme_end, policy, programme)
+        _restarted_aim(
+            record.LearnRefNumber,
+            aim,
+            first_seq + offset,
+            return_date,
+            programme_end,
+            policy,
+            programme,
+        )
         for offset, aim in enumerate(on_break)
     ]
     record.LearningDelivery.extend(new_aims)
@@ -122,6 +131,7 @@ def _best_case_hours(record: Learner, day: date) -> float | None:
 
 
 def _restarted_aim(
+    learn_ref_number: str,
     old: Aim,
     seq: int,
     return_date: date,
@@ -145,6 +155,7 @@ def _restarted_aim(
         ConRefNumber=old.ConRefNumber,
         EPAOrgID=old.EPAOrgID,
         CompStatus=1,
+        SWSupAimId=restarted_aim_id(learn_ref_number, old, seq),
         LearningDeliveryFAM=_restarted_fams(old, return_date),
         AppFinRecord=_restarted_prices(old, return_date),
     )

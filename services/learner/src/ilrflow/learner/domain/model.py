@@ -6,9 +6,26 @@ import secrets
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from ilrflow.contracts.events import Address, EmployerRef, Enrolment, LearnerSnapshot
+from ilrflow.contracts.events import (
+    Address,
+    EmployerRef,
+    Employment,
+    Enrolment,
+    LearnerSnapshot,
+    Price,
+    employment_date_before,
+)
 from ilrflow.contracts.identity import ROLES
 from ilrflow.contracts.trackers import (
     ChangeOfAddress,
@@ -18,7 +35,27 @@ from ilrflow.contracts.trackers import (
     ChangeOfWorkingHours,
     TrackerChanges,
 )
-from ilrflow.contracts.trackers.fields import AddressLine, Email, Ern, IlrName, Postcode, TelNo
+from ilrflow.contracts.trackers.fields import (
+    ETHNICITY_NOT_PROVIDED,
+    HAS_LLDD_HEALTH_PROBLEM,
+    LLDD_HEALTH_PROBLEM_NOT_PROVIDED,
+    LLDD_MAX_RECORDS,
+    AddressLine,
+    AgreementId,
+    Email,
+    Ern,
+    Ethnicity,
+    IlrName,
+    LengthOfEmployment,
+    LlddCategory,
+    LlddHealthProblem,
+    NiNumber,
+    Postcode,
+    PriceAmount,
+    PriorLevel,
+    Sex,
+    TelNo,
+)
 from ilrflow.ilr_engine import uln_is_valid
 
 
@@ -58,7 +95,15 @@ class AddressIn(BaseModel):
     postcode: Postcode
 
 
+def broken_ilr_rule(rule: str, message: str) -> PydanticCustomError:
+    """A refusal that names the ESFA validation rule the input would break."""
+    return PydanticCustomError("ilr_rule", f"{rule}: {message}")
+
+
 class LearnerIn(BaseModel):
+    """A new learner. Sex has no default: the ILR has no "not known" code for it. Ethnicity and
+    LLDD default to the ILR's own "not provided" codes (99 and 9)."""
+
     model_config = ConfigDict(extra="forbid")
 
     given_names: IlrName
@@ -70,6 +115,29 @@ class LearnerIn(BaseModel):
     address: AddressIn
     group: str = Field(min_length=1, max_length=64)
     primary_tutor_id: str | None = None
+    sex: Sex = Field(description="ILR Sex: F or M. Required: the ILR has no 'not known' code.")
+    ethnicity: Ethnicity = Field(
+        default=ETHNICITY_NOT_PROVIDED, description="ILR Ethnicity code; 99 (not provided)."
+    )
+    lldd_health_problem: LlddHealthProblem = Field(
+        default=LLDD_HEALTH_PROBLEM_NOT_PROVIDED,
+        description="ILR LLDDHealthProb: 1 yes, 2 no, 9 (default) not provided.",
+    )
+    lldd_categories: list[LlddCategory] = Field(
+        default_factory=list,
+        validate_default=True,
+        max_length=LLDD_MAX_RECORDS,
+        description="ILR LLDDCat codes; required when lldd_health_problem is 1, else empty.",
+    )
+    primary_lldd: LlddCategory | None = Field(
+        default=None,
+        validate_default=True,
+        description="The primary category: one of lldd_categories (required with them).",
+    )
+    ni_number: NiNumber | None = None
+    prior_attainment: PriorLevel | None = Field(
+        default=None, description="ILR PriorLevel code (98: not known)."
+    )
 
     @field_validator("uln")
     @classmethod
@@ -85,12 +153,61 @@ class LearnerIn(BaseModel):
             raise ValueError("date of birth must be in the past")
         return born
 
+    @field_validator("lldd_categories")
+    @classmethod
+    def _categories_match_lldd(cls, categories: list[int], info: ValidationInfo) -> list[int]:
+        has_problem = info.data.get("lldd_health_problem") == HAS_LLDD_HEALTH_PROBLEM
+        if has_problem and not categories:
+            raise broken_ilr_rule(
+                "LLDDHealthProb_06", "give at least one category when lldd_health_problem is 1"
+            )
+        if categories and not has_problem:
+            raise ValueError("categories are only taken when lldd_health_problem is 1")
+        if len(set(categories)) != len(categories):
+            raise ValueError("each category may be given once")
+        return categories
+
+    @field_validator("primary_lldd")
+    @classmethod
+    def _primary_is_one_of_them(cls, primary: int | None, info: ValidationInfo) -> int | None:
+        categories = info.data.get("lldd_categories")
+        if categories is None:
+            return primary  # the categories were refused already
+        if categories and primary is None:
+            raise broken_ilr_rule("PrimaryLLDD_01", "name the primary one of lldd_categories")
+        if primary is not None and primary not in categories:
+            raise ValueError("must be one of lldd_categories")
+        return primary
+
 
 class EmployerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ern: Ern = Field(description="Employer reference number (EmpId), 9 digits.")
     name: str = Field(min_length=1, max_length=200)
+
+
+class PriceIn(BaseModel):
+    """The total negotiated price (ILR TNP1 and TNP2), in whole pounds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    training: PriceAmount
+    assessment: PriceAmount
+
+
+class EmploymentIn(BaseModel):
+    """The employment status that applies when the apprenticeship starts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_from: date | None = Field(
+        default=None,
+        description="When this employment status applies from; before start_date (EmpStat_09). "
+        "Not given: the day before start_date.",
+    )
+    length_of_employment: LengthOfEmployment
+    small_employer: bool = Field(default=False, description="ESM SEM 1 when true.")
 
 
 class EnrolmentIn(BaseModel):
@@ -102,6 +219,25 @@ class EnrolmentIn(BaseModel):
     employer: EmployerIn
     weekly_hours: float = Field(gt=0, le=80)
     planned_otj_hours: int = Field(ge=0, le=9999)
+    price: PriceIn = Field(description="Required: AFinType_12 refuses a programme aim without TNP.")
+    employment: EmploymentIn
+    agreement_id: AgreementId | None = Field(
+        default=None, description="Employer Agreement ID from the apprenticeship service."
+    )
+    delivery_postcode: Postcode | None = Field(
+        default=None,
+        description="Where the learning is delivered; ZZ99 9ZZ (unknown) if not given.",
+    )
+
+    @field_validator("employment")
+    @classmethod
+    def _employed_before_the_start(
+        cls, employment: EmploymentIn, info: ValidationInfo
+    ) -> EmploymentIn:
+        start = info.data.get("start_date")
+        if start is not None and employment.date_from is not None and employment.date_from >= start:
+            raise broken_ilr_rule("EmpStat_09", "employment.date_from must be before start_date")
+        return employment
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> EnrolmentIn:
@@ -110,6 +246,7 @@ class EnrolmentIn(BaseModel):
         return self
 
     def to_enrolment(self, enrolment_id: str) -> Enrolment:
+        employment = self.employment
         return Enrolment(
             id=enrolment_id,
             standard_code=self.standard_code,
@@ -118,6 +255,14 @@ class EnrolmentIn(BaseModel):
             employer=EmployerRef(ern=self.employer.ern, name=self.employer.name),
             weekly_hours=self.weekly_hours,
             planned_otj_hours=self.planned_otj_hours,
+            price=Price(training=self.price.training, assessment=self.price.assessment),
+            employment=Employment(
+                date_from=employment.date_from or employment_date_before(self.start_date),
+                length_of_employment=employment.length_of_employment,
+                small_employer=employment.small_employer,
+            ),
+            agreement_id=self.agreement_id,
+            delivery_postcode=self.delivery_postcode,
         )
 
 
@@ -133,6 +278,13 @@ def snapshot_from_input(learner_id: str, data: LearnerIn) -> LearnerSnapshot:
         address=Address(lines=data.address.lines, postcode=data.address.postcode),
         group=data.group,
         primary_tutor_id=data.primary_tutor_id,
+        sex=data.sex,
+        ethnicity=data.ethnicity,
+        lldd_health_problem=data.lldd_health_problem,
+        lldd_categories=data.lldd_categories,
+        primary_lldd=data.primary_lldd,
+        ni_number=data.ni_number,
+        prior_attainment=data.prior_attainment,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -39,6 +39,11 @@ _POSTCODE = re.compile(
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _TELNO_SEPARATORS = re.compile(r"[\s()\-.]")
 _ERN = re.compile(r"[0-9]{9}")
+# NINumber_01: two prefix letters (not D, F, I, Q, U, V; the second not O either), six digits and
+# an optional suffix A-D.
+_NI_NUMBER = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]?")
+# The apprenticeship service's Employer Agreement ID, which ConRefNumber carries from 2025/26 [D39].
+_AGREEMENT_ID = re.compile(r"[A-Z0-9]{6}")
 
 
 def _is_latin(character: str) -> bool:
@@ -163,3 +168,74 @@ FreeText = Annotated[str, BeforeValidator(_strip), AfterValidator(check_free_tex
 ShortText = Annotated[str, BeforeValidator(_strip), AfterValidator(check_short_text)]
 WeeklyHours = Annotated[float, Field(gt=0, le=168, description="Contracted hours per week.")]
 """A week has 168 hours; the cap catches '375' typed for 37.5 without imposing a policy."""
+
+
+# --- the learner's equality, health and prior attainment data (ILR Learner entity) -------------
+
+ETHNICITY_CODES = frozenset({*range(31, 48), 98, 99})
+"""31-47 the ILR's ethnic groups, 98 any other ethnic group, 99 not provided."""
+ETHNICITY_NOT_PROVIDED = 99
+HAS_LLDD_HEALTH_PROBLEM: Literal[1] = 1
+LLDD_HEALTH_PROBLEM_NOT_PROVIDED: Literal[9] = 9
+LLDD_CATEGORIES = frozenset({*range(4, 18), *range(93, 100)})
+"""LLDDCat codes in use: 4-17 named categories, 93-97 other, 98 prefer not to say, 99 not provided
+(1-3 ended in 2015)."""
+LLDD_MAX_RECORDS = 22  # the XSD's maxOccurs for LLDDandHealthProblem
+PRIOR_LEVELS = frozenset({1, 2, 3, 7, 9, 10, 11, 12, 13, 97, 98, 99})
+"""PriorLevel codes: 9 entry level, 7 other below level 1, 1 level 1, 2 full level 2, 3 full level
+3, 10-13 levels 4 to 7+, 97 other level not known, 98 not known, 99 no qualifications."""
+MAX_PRICE = 999999  # AFinAmount's XSD maximum
+
+
+def _compact_upper(value: object) -> object:
+    return re.sub(r"\s+", "", value).upper() if isinstance(value, str) else value
+
+
+def check_ethnicity(value: int) -> int:
+    if value not in ETHNICITY_CODES:
+        raise ValueError("must be an ILR Ethnicity code: 31-47, 98 (other) or 99 (not provided)")
+    return value
+
+
+def check_lldd_category(value: int) -> int:
+    if value not in LLDD_CATEGORIES:
+        raise ValueError("must be an ILR LLDDCat code: 4-17 or 93-99")
+    return value
+
+
+def check_prior_level(value: int) -> int:
+    if value not in PRIOR_LEVELS:
+        raise ValueError(f"must be an ILR PriorLevel code: one of {sorted(PRIOR_LEVELS)}")
+    return value
+
+
+def check_ni_number(value: str) -> str:
+    if not _NI_NUMBER.fullmatch(value):
+        raise ValueError("NINumber_01: must be two letters, six digits and A-D (e.g. AB123456C)")
+    return value
+
+
+def check_agreement_id(value: str) -> str:
+    if not _AGREEMENT_ID.fullmatch(value):
+        raise ValueError("must be the 6-character Employer Agreement ID (letters and digits)")
+    return value
+
+
+Sex = Literal["F", "M"]
+"""The ILR's Sex codes; it has no "not known" code, so there is no default."""
+Ethnicity = Annotated[int, AfterValidator(check_ethnicity)]
+LlddHealthProblem = Literal[1, 2, 9]
+"""1 has a learning difficulty, disability or health problem; 2 has none; 9 not provided."""
+LlddCategory = Annotated[int, AfterValidator(check_lldd_category)]
+PriorLevel = Annotated[int, AfterValidator(check_prior_level)]
+NiNumber = Annotated[str, BeforeValidator(_compact_upper), AfterValidator(check_ni_number)]
+AgreementId = Annotated[str, BeforeValidator(_compact_upper), AfterValidator(check_agreement_id)]
+LengthOfEmployment = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=4,
+        description="ESM LOE: 1 up to 3 months, 2 4-6 months, 3 7-12 months, 4 more than 12 months.",
+    ),
+]
+PriceAmount = Annotated[int, Field(ge=0, le=MAX_PRICE, description="Whole pounds.")]
