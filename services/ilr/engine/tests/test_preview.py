@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import date
 
@@ -160,8 +161,10 @@ def test_preview_names_the_rules_processing_would_break(enrolled: IlrLearner) ->
 
 def test_errors_the_record_already_has_are_not_new(enrolled: IlrLearner) -> None:
     moved = {"last_day_of_learning": "2025-03-14", "reason": "moved away"}
+    unpriced = copy.deepcopy(enrolled)
+    del unpriced["LearningDelivery"][0]["AppFinRecord"]  # broken before and after
 
-    shown = preview(enrolled, "withdrawal", moved, POLICY, today=TODAY)
+    shown = preview(unpriced, "withdrawal", moved, POLICY, today=TODAY)
 
     assert shown["ilr_validation"]["new_errors"] == []
-    assert shown["ilr_validation"]["errors"]  # e.g. no TNP yet: already there before
+    assert [e["rule"] for e in shown["ilr_validation"]["errors"]] == ["AFinType_12", "AFinType_13"]
