@@ -35,6 +35,7 @@ def test_change_of_employer_adds_a_status_and_keeps_the_old(
         "EmpId": 987654321,
         "EmploymentStatusMonitoring": [
             {"ESMType": "EII", "ESMCode": 8},
+            {"ESMType": "LOE", "ESMCode": 1},  # new employment: ESMType_09 at a later restart
             {"ESMType": "OET", "ESMCode": 3},
         ],
     }
@@ -118,7 +119,10 @@ def test_hours_change_across_a_band_adds_a_status(enrolled: IlrLearner, apply: A
     assert result.status == "applied"
     latest = result.record["LearnerEmploymentStatus"][-1]
     assert (latest["DateEmpStatApp"], latest["EmpId"]) == ("2025-03-03", 987654321)
-    assert latest["EmploymentStatusMonitoring"] == [{"ESMType": "EII", "ESMCode": 6}]  # no OET 3
+    assert latest["EmploymentStatusMonitoring"] == [  # the same employment: LOE kept, no OET 3
+        {"ESMType": "EII", "ESMCode": 6},
+        {"ESMType": "LOE", "ESMCode": 1},
+    ]
     assert result.record["LearningDelivery"] == enrolled["LearningDelivery"]  # PHours untouched
 
 

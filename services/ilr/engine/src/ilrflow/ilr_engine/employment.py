@@ -22,6 +22,10 @@ from ilrflow.ilr_engine.policy import (
 from ilrflow.ilr_engine.records import EmploymentStatus, Esm, Learner
 
 IN_PAID_EMPLOYMENT = 10
+# LOE 1 "up to 3 months": on its first day the learner has just joined the new employer. Every
+# in-paid-employment status up to a later programme start (a return from a break) needs an LOE
+# (ESMType_09); the code list is domain.md §3.4's, still to be checked against the 2025/26 spec.
+NEW_EMPLOYMENT_LOE = 1
 NOT_COPIED_TO_LATER_STATUS = frozenset({"EII", "OET"})  # OET 3 only on the change itself [D12]
 
 
@@ -34,7 +38,13 @@ def change_of_employer(record: Learner, changes: ChangeOfEmployer, _: IlrPolicy)
             "kept on the tracker but the ILR is not changed"
         )
     current = _current_status(record, effective)
-    new = employment_status(effective, normalise.emp_id(ern), hours, employer_changed=True)
+    new = employment_status(
+        effective,
+        normalise.emp_id(ern),
+        hours,
+        employer_changed=True,
+        length_of_employment=NEW_EMPLOYMENT_LOE,
+    )
     if current.DateEmpStatApp == effective and current == new:
         return unchanged(f"the ILR already records this employer from {effective}")
     _one_status_per_date(current, effective)
@@ -46,7 +56,7 @@ def change_of_employer(record: Learner, changes: ChangeOfEmployer, _: IlrPolicy)
     band = normalise.eii_band(hours)
     return changed(
         f"new employment status from {effective}: EmpStat 10, EmpId {new.EmpId}, EII {band} "
-        f"({normalise.EII_BAND_TEXT[band]}), OET 3 (employer has changed); the previous status "
+        f"({normalise.EII_BAND_TEXT[band]}), LOE 1, OET 3 (employer has changed); the previous status "
         "is kept and the learning aims are unchanged; record TNP3/TNP4 residual prices once the "
         "new employer's price is agreed"
     )
