@@ -1,4 +1,5 @@
-"""break_started: whether (and since when) the ILR says the learner is on a break."""
+"""programme_dates: where the learning going on now started, and whether (and since when) the
+ILR says the learner is on a break."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from ilrflow.contracts.events import EmployerRef, Enrolment, LearnerSnapshot
+from ilrflow.contracts.trackers import ProgrammeDates
 from ilrflow.ilr_engine import (
     IlrLearner,
     IlrPolicy,
@@ -14,7 +16,7 @@ from ilrflow.ilr_engine import (
     apply_tracker,
     learner_from_enrolment,
 )
-from ilrflow.tracker.domain.ilr_state import break_started
+from ilrflow.tracker.domain.ilr_state import programme_dates
 
 
 def _enrolled() -> IlrLearner:
@@ -57,25 +59,28 @@ BREAK = {
 }
 
 
+START = date(2024, 9, 2)
+
+
 def test_a_learner_in_learning_is_not_on_a_break() -> None:
-    assert break_started(_enrolled()) is None
+    assert programme_dates(_enrolled()) == ProgrammeDates(START, START, None)
 
 
-def test_an_unknown_or_unreadable_ilr_says_no_break() -> None:
-    assert break_started(None) is None
-    assert break_started({}) is None
-    assert break_started({"LearningDelivery": "not a list"}) is None
+def test_an_unknown_or_unreadable_ilr_has_no_programme() -> None:
+    assert programme_dates(None) is None
+    assert programme_dates({}) is None
+    assert programme_dates({"LearningDelivery": "not a list"}) is None
 
 
 def test_a_break_starts_at_the_last_day_of_learning() -> None:
     on_break = _apply(_enrolled(), "break_in_learning", BREAK)
-    assert break_started(on_break) == date(2025, 1, 31)
+    assert programme_dates(on_break) == ProgrammeDates(START, START, date(2025, 1, 31))
 
 
-def test_a_return_ends_the_break() -> None:
+def test_after_a_return_the_learning_started_on_the_return_date() -> None:
     on_break = _apply(_enrolled(), "break_in_learning", BREAK)
     returned = _apply(on_break, "return_to_learning", {"return_date": "2025-04-01"})
-    assert break_started(returned) is None
+    assert programme_dates(returned) == ProgrammeDates(START, date(2025, 4, 1), None)
 
 
 def test_a_second_break_after_a_return_counts_from_its_own_last_day() -> None:
@@ -83,14 +88,14 @@ def test_a_second_break_after_a_return_counts_from_its_own_last_day() -> None:
     returned = _apply(on_break, "return_to_learning", {"return_date": "2025-04-01"})
     second = {**BREAK, "last_day_of_learning": "2025-06-30", "expected_return_date": "2025-08-01"}
     again = _apply(returned, "break_in_learning", second)
-    assert break_started(again) == date(2025, 6, 30)
+    assert programme_dates(again) == ProgrammeDates(START, date(2025, 4, 1), date(2025, 6, 30))
 
 
-def test_withdrawing_from_a_break_leaves_no_break() -> None:
+def test_a_learner_withdrawn_from_a_break_has_no_programme_in_the_ilr() -> None:
     on_break = _apply(_enrolled(), "break_in_learning", BREAK)
     withdrawn = _apply(
         on_break,
         "withdrawal",
         {"last_day_of_learning": "2025-01-31", "reason": "44", "withdraw_reason_code": 44},
     )
-    assert break_started(withdrawn) is None
+    assert programme_dates(withdrawn) is None

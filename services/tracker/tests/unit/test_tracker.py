@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from tracker_builders import (
@@ -29,6 +29,7 @@ from ilrflow.contracts.trackers import ChangesInvalid, parse_changes
 from ilrflow.tracker.domain import (
     IllegalTransition,
     InvalidCommandError,
+    LastDayNotReachedError,
     Tracker,
     VersionConflict,
 )
@@ -153,6 +154,36 @@ def test_staff_led_types_are_not_learner_led_when_processed() -> None:
     (event,) = tracker.process(ADMIN, minutes(1))
     assert isinstance(event, TrackerProcessed)
     assert event.learner_led is False
+
+
+LEAVING = {
+    "break_in_learning": {"expected_return_date": "2025-06-02", "reason": "illness"},
+    "withdrawal": {"reason": "44"},
+    "change_of_programme": {"new_standard_code": 91},
+}
+
+
+@pytest.mark.parametrize("tracker_type", sorted(LEAVING))
+def test_learning_cannot_be_ended_in_the_ilr_before_the_last_day(tracker_type: str) -> None:
+    # Raised at T0 (2025-03-01) for a last day still to come: a break agreed in advance.
+    changes = {"last_day_of_learning": "2025-03-07", **LEAVING[tracker_type]}
+    tracker = raise_tracker(tracker_type, changes, actor=ADMIN)
+    before = tracker.model_copy(deep=True)
+
+    with pytest.raises(LastDayNotReachedError) as caught:
+        tracker.process(ADMIN, datetime(2025, 3, 6, 23, 59, tzinfo=UTC))
+
+    assert caught.value.code == "last_day_not_reached"
+    assert caught.value.problems == [
+        {
+            "field": "changes.last_day_of_learning",
+            "reason": "LearnActEndDate_04: the last day of learning 2025-03-07 is after today "
+            "(2025-03-06); process the tracker on or after that day",
+        }
+    ]
+    assert tracker == before
+    tracker.process(ADMIN, datetime(2025, 3, 7, 0, 0, tzinfo=UTC))
+    assert tracker.status == "processed"
 
 
 def test_rejection_needs_a_reason_and_publishes_it() -> None:

@@ -72,7 +72,7 @@ def test_every_missing_name_field_is_reported_at_once() -> None:
         ("CR2 6XH", "CR2 6XH"),
         ("dn551pt", "DN55 1PT"),
         ("ZZ99 9ZZ", "ZZ99 9ZZ"),
-        ("GIR 0AA", "GIR 0AA"),
+        ("zz999zz", "ZZ99 9ZZ"),
     ],
 )
 def test_postcodes_are_upper_cased_with_one_space(given: str, stored: str) -> None:
@@ -81,12 +81,26 @@ def test_postcodes_are_upper_cased_with_one_space(given: str, stored: str) -> No
 
 
 @pytest.mark.parametrize(
-    "postcode", ["", "SW1A", "12345", "SW1A 1AAA", "Q1 1AA", "SW1A 1CA", "AZ1 1AA", "ZZ1 1ZZ"]
+    "postcode",
+    ["", "SW1A", "12345", "SW1A 1AAA", "Q1 1AA", "SW1A 1CA", "AZ1 1AA", "ZZ1 1ZZ", "GIR 0AA"],
 )
 def test_invalid_postcodes_are_refused(postcode: str) -> None:
     found = problems("change_of_address", {"address": {**ADDRESS, "postcode": postcode}})
     assert list(found) == ["changes.address.postcode"]
     assert "valid UK postcode" in found["changes.address.postcode"]
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("Rue de l'Église", "Rue de l'Eglise"),
+        ("Çatalhöyük Lane", "Catalhoyuk Lane"),
+        ("ﬁve Ways", "five Ways"),
+    ],
+)
+def test_accents_in_address_lines_are_folded_into_plain_letters(given: str, stored: str) -> None:
+    changes = canonical("change_of_address", {"address": {**ADDRESS, "lines": [given]}})
+    assert changes["address"]["lines"] == [stored]
 
 
 def test_address_lines_allow_the_ilr_punctuation() -> None:
@@ -104,6 +118,7 @@ def test_address_lines_allow_the_ilr_punctuation() -> None:
         (["x" * 51], "changes.address.lines.0", "at most 50 characters"),
         (["1 High St", "Flat #2"], "changes.address.lines.1", "contains '#'"),
         (["1 High St", 'The "Old" Mill'], "changes.address.lines.1", "contains '\"'"),
+        (["5 Große Straße"], "changes.address.lines.0", "contains 'ß'"),
         ("1 High St", "changes.address.lines", "must be a list"),
     ],
 )
@@ -197,6 +212,8 @@ def test_phone_is_optional_and_email_is_required() -> None:
         ("spaces in@example.com", "must be an email address"),
         ("name@nodot", "must be an email address"),
         ("name@example.", "must be an email address"),
+        ("ann@exämple.com", "contains 'ä', which the ILR's Email does not accept"),
+        ("zoë@example.com", "contains 'ë', which the ILR's Email does not accept"),
         ("a" * 90 + "@example.com", "at most 100 characters"),
         (42, "must be a string"),
     ],

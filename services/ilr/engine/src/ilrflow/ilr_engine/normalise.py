@@ -1,23 +1,29 @@
-"""Field-level ILR rules: identifiers, the ULN check digit, and the text the XSD accepts.
+"""Field-level ILR rules: identifiers, the ULN check digit, and the text the ILR stores.
 
 domain.md §3.2 (field rules), §3.3 (ULN), §3.4 (EII bands, EmpId). Each ``clean_*`` returns the
-value in the form the ILR stores, or raises :class:`InvalidFieldError` with a reason a person can read.
+value in the form the ILR stores, or raises :class:`InvalidFieldError` with a reason a person can
+read. The text rules are not written here: each ``clean_*`` runs the field type of
+``ilrflow.contracts.trackers.fields`` that the learner and tracker services validate with, so
+whatever they accept the engine stores, and whatever they refuse it refuses.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
+
+from pydantic import TypeAdapter, ValidationError
+
+from ilrflow.contracts.trackers.fields import AddressLine, Email, IlrName, Postcode, TelNo
 
 TEMPORARY_ULN = 9999999999  # ESFA's placeholder while the LRS has not issued a ULN [X1][X2]
 UNKNOWN_POSTCODE = "ZZ99 9ZZ"  # the ILR's "unknown or outside the UK" postcode [D6][D7]
 EMPLOYER_NOT_ON_EDS = 999999999  # EmpId of an employer not on the Employer Data Service [D9]
 
-_ADDRESS_CHARS = re.compile(r"[^A-Za-z0-9 ~!@&'\\()*+,\-./:;]")
-_NAME_FORBIDDEN = re.compile(r'[0-9\r\n\t|"]')
-_RESTRICTED_CHARS = re.compile(r"[A-Za-z0-9 ~!@#$%&'()*+,\-./:;<=>?\[\\\]_{}^£€]*")
-_POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}")
+_POSTCODE: TypeAdapter[str] = TypeAdapter(Postcode)
+_ADDRESS_LINE: TypeAdapter[str] = TypeAdapter(AddressLine)
+_NAME: TypeAdapter[str] = TypeAdapter(IlrName)
+_TELNO: TypeAdapter[str] = TypeAdapter(TelNo)
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
 
 
 class InvalidFieldError(ValueError):
@@ -64,51 +70,33 @@ EII_BAND_TEXT = {5: "0-10 h/week", 6: "11-20 h/week", 7: "21-30 h/week", 8: "31+
 
 
 def clean_postcode(postcode: str) -> str:
-    """Upper case, single spaces; at most 8 characters (the ILR never stores it lower case [D6])."""
-    cleaned = " ".join(postcode.upper().split())
-    if cleaned != UNKNOWN_POSTCODE and not _POSTCODE.fullmatch(cleaned):
-        raise InvalidFieldError(f"postcode {postcode!r} is not a UK postcode")
-    if " " not in cleaned:
-        cleaned = f"{cleaned[:-3]} {cleaned[-3:]}"
-    return cleaned
+    return _stored(_POSTCODE, postcode, "postcode")
 
 
 def clean_address_line(line: str) -> str:
-    """Accents become plain letters and other characters the ILR refuses are dropped [D5]."""
-    plain = unicodedata.normalize("NFKD", line).encode("ascii", "ignore").decode()
-    cleaned = " ".join(_ADDRESS_CHARS.sub("", plain).split())
-    if not cleaned:
-        raise InvalidFieldError(f"address line {line!r} has no characters the ILR accepts")
-    if len(cleaned) > 50:
-        raise InvalidFieldError(f"address line {line!r} is longer than the ILR's 50 characters")
-    return cleaned
+    return _stored(_ADDRESS_LINE, line, "address line")
 
 
 def clean_name(name: str, field: str) -> str:
-    """Names keep their case and accents (they go on certificates [D1]); no digits or | or "."""
-    cleaned = " ".join(name.split())
-    if not cleaned or len(cleaned) > 100:
-        raise InvalidFieldError(f"{field} must be 1-100 characters")
-    if _NAME_FORBIDDEN.search(cleaned):
-        raise InvalidFieldError(
-            f"{field} {cleaned!r} contains digits or characters the ILR refuses"
-        )
-    return cleaned
+    """Names keep their case and accents (they go on certificates [D1])."""
+    return _stored(_NAME, name, field)
 
 
 def clean_phone(phone: str) -> str:
-    """TelNo is digits only [D4]: +44 becomes the UK trunk 0; spaces, brackets, dashes go."""
-    national = re.sub(r"^\s*\+\s*44\s*(\(0\))?", "0", phone)
-    digits = re.sub(r"[\s()+\-.]", "", national)
-    if not digits.isdigit() or len(digits) > 18:
-        raise InvalidFieldError(f"phone {phone!r} is not up to 18 digits")
-    return digits
+    return _stored(_TELNO, phone, "phone")
 
 
 def clean_email(email: str) -> str:
-    cleaned = email.strip()
-    if len(cleaned) > 100 or "@" not in cleaned.strip("@"):
-        raise InvalidFieldError(f"email {email!r} is not an address of at most 100 characters")
-    if not _RESTRICTED_CHARS.fullmatch(cleaned):
-        raise InvalidFieldError(f"email {email!r} contains characters the ILR refuses")
-    return cleaned
+    return _stored(_EMAIL, email, "email")
+
+
+def _stored(field_type: TypeAdapter[str], value: str, field: str) -> str:
+    """The value as the ILR stores it, by the contracts' field type (the rules the learner and
+    tracker services accepted it by), or InvalidFieldError with that type's reason."""
+    try:
+        return field_type.validate_python(value)
+    except ValidationError as error:
+        reason = "; ".join(
+            problem["msg"].removeprefix("Value error, ") for problem in error.errors()
+        )
+        raise InvalidFieldError(f"{field} {value!r} {reason}") from error

@@ -22,7 +22,6 @@ class ProgrammeView:
     enrolment_id: str
     standard_code: int
     start_date: date
-    planned_end_date: date
     employer_name: str
     weekly_hours: float | None = None
 
@@ -111,7 +110,6 @@ class ProjectionRepository:
                 "enrolment_id": e.id,
                 "standard_code": e.standard_code,
                 "start_date": e.start_date.isoformat(),
-                "planned_end_date": e.planned_end_date.isoformat(),
                 "employer_name": e.employer.name,
                 "weekly_hours": e.weekly_hours,
             }
@@ -154,7 +152,6 @@ class ProjectionRepository:
                     enrolment_id=p["enrolment_id"],
                     standard_code=int(p["standard_code"]),
                     start_date=date.fromisoformat(p["start_date"]),
-                    planned_end_date=date.fromisoformat(p["planned_end_date"]),
                     employer_name=p["employer_name"],
                     weekly_hours=p.get("weekly_hours"),
                 )

@@ -2,7 +2,12 @@
 tracker policy, permission checks and allocation. Pure code: no I/O, no framework imports."""
 
 from ilrflow.tracker.domain.actors import ILR_SERVICE, Actor, as_actor
-from ilrflow.tracker.domain.errors import IllegalTransition, InvalidCommandError, VersionConflict
+from ilrflow.tracker.domain.errors import (
+    IllegalTransition,
+    InvalidCommandError,
+    LastDayNotReachedError,
+    VersionConflict,
+)
 from ilrflow.tracker.domain.permissions import (
     Decision,
     Refused,
@@ -41,6 +46,7 @@ __all__ = [
     "IllegalTransition",
     "IlrOutcome",
     "InvalidCommandError",
+    "LastDayNotReachedError",
     "Refused",
     "TenantTrackerSettings",
     "Tracker",

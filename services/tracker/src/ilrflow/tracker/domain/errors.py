@@ -2,10 +2,13 @@
 kind to its HTTP status).
 
 ``IllegalTransition`` is a conflict with the current state; ``VersionConflict`` a conflict with
-the current version; ``InvalidCommandError`` names the field and the reason.
+the current version; ``InvalidCommandError`` names the field and the reason;
+``LastDayNotReachedError`` names the last day of learning that is still to come.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from ilrflow.contracts.errors import Conflict, FieldProblem, InvalidInput
 
@@ -44,3 +47,22 @@ class InvalidCommandError(InvalidInput, ValueError):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}", [FieldProblem(field=field, reason=reason)])
+
+
+class LastDayNotReachedError(InvalidInput):
+    """ESFA's LearnActEndDate_04: an ILR cannot record learning as ended after the day it is
+    recorded, so a tracker ending learning is processed on or after its last day of learning."""
+
+    FIELD = "changes.last_day_of_learning"
+
+    def __init__(self, last_day: date, today: date) -> None:
+        self.last_day = last_day
+        reason = (
+            f"LearnActEndDate_04: the last day of learning {last_day.isoformat()} is after today "
+            f"({today.isoformat()}); process the tracker on or after that day"
+        )
+        super().__init__(
+            f"{self.FIELD}: {reason}",
+            [FieldProblem(field=self.FIELD, reason=reason)],
+            code="last_day_not_reached",
+        )

@@ -1,7 +1,8 @@
 """What the tracker service reads off a learner's current ILR (the ``ilr-state`` projection).
 
-The learner record knows the programme's dates but not whether the learner is on a break: only
-the ILR does (programme aims closed with CompStatus 6 that no restart has taken over yet).
+The learner record knows the programme's dates as enrolled, but not whether the learner is on a
+break, nor where the learning going on now started: only the ILR does (programme aims closed with
+CompStatus 6 that no restart has taken over yet, and the restarted aims after a return).
 """
 
 from __future__ import annotations
@@ -12,25 +13,52 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ilrflow.ilr_engine.records import PROGRAMME_AIM_TYPE, load
+from ilrflow.contracts.trackers import ProgrammeDates
+from ilrflow.ilr_engine.records import PROGRAMME_AIM_TYPE, Aim, Learner, load
 
 
-def break_started(ilr_learner: Mapping[str, Any] | None) -> date | None:
-    """The last day of learning before the break the learner is on now, or None when the
-    learner is in learning (or the ILR is unknown or unreadable).
+def programme_dates(ilr_learner: Mapping[str, Any] | None) -> ProgrammeDates | None:
+    """The programme the ILR says the learner is on: its original start, the start of the current
+    programme aim (the open one, else the one on a break) and the break, if any. None when the
+    ILR is unknown or unreadable, or has no programme aim in learning or on a break."""
+    learner = _readable(ilr_learner)
+    if learner is None:
+        return None
+    current = _current_programme_aim(learner)
+    if current is None:
+        return None
+    return ProgrammeDates(
+        started=current.original_start,
+        learning_started=current.LearnStartDate,
+        on_break_since=_break_started(learner),
+    )
 
-    That is the latest LearnActEndDate of the programme aims with CompStatus 6 that no later
-    restart (RES) aim has taken over. A break followed by a withdrawal (6 -> 3) is no break.
-    """
+
+def _readable(ilr_learner: Mapping[str, Any] | None) -> Learner | None:
     if not ilr_learner:
         return None
     try:
-        learner = load(dict(ilr_learner))
+        return load(dict(ilr_learner))
     except ValidationError:
         return None
+
+
+def _break_started(learner: Learner) -> date | None:
+    """The last day of learning before the break the learner is on now, or None when the learner
+    is in learning: the latest LearnActEndDate of the programme aims with CompStatus 6 that no later restart
+    (RES) aim has taken over. A break followed by a withdrawal (6 -> 3) is no break."""
     ends = [
         aim.LearnActEndDate
         for aim in learner.aims_on_break()
         if aim.AimType == PROGRAMME_AIM_TYPE and aim.LearnActEndDate is not None
     ]
     return max(ends, default=None)
+
+
+def _current_programme_aim(learner: Learner) -> Aim | None:
+    """The latest open programme aim, else the latest one on a break."""
+    for aims in (learner.open_aims(), learner.aims_on_break()):
+        programme_aims = [aim for aim in aims if aim.AimType == PROGRAMME_AIM_TYPE]
+        if programme_aims:
+            return max(programme_aims, key=lambda aim: aim.AimSeqNumber)
+    return None

@@ -41,10 +41,22 @@ from ilrflow.contracts.trackers import (
 )
 from ilrflow.contracts.trackers.problems import problems_from_validation_error
 from ilrflow.tracker.domain.actors import ILR_SERVICE, Actor
-from ilrflow.tracker.domain.errors import IllegalTransition, InvalidCommandError, VersionConflict
+from ilrflow.tracker.domain.errors import (
+    IllegalTransition,
+    InvalidCommandError,
+    LastDayNotReachedError,
+    VersionConflict,
+)
 from ilrflow.tracker.domain.storable import storage_problem
 
 TrackerStatus = Literal["raised", "allocated", "processed", "rejected", "cancelled"]
+ENDS_LEARNING: frozenset[str] = frozenset(
+    name
+    for name, info in TRACKER_TYPES.items()
+    if info.changes_model is not None and "last_day_of_learning" in info.changes_model.model_fields
+)
+"""The types whose changes carry the learner's last day of learning (break, withdrawal, change
+of programme): the ILR records it as LearnActEndDate."""
 OPEN_STATES: frozenset[str] = frozenset({"raised", "allocated"})
 TERMINAL_STATES: frozenset[str] = frozenset({"processed", "rejected", "cancelled"})
 
@@ -234,7 +246,11 @@ class Tracker(BaseModel):
     def process(
         self, actor: Actor, now: datetime, *, expected_version: int | None = None
     ) -> list[Payload]:
+        """Approve the change for the ILR and the learner record. A tracker ending learning
+        (break, withdrawal, change of programme) may be raised ahead of the last day of learning,
+        but is processed only from that day on (LearnActEndDate_04)."""
         self._guard("process", expected_version)
+        self._check_last_day_reached(as_utc(now).date())
         self._record("process", actor, now, {})
         self._decide("processed", actor, now, None)
         return [
@@ -358,6 +374,13 @@ class Tracker(BaseModel):
         return cls.model_validate(fields)
 
     # --- the state machine ---------------------------------------------------------------------
+
+    def _check_last_day_reached(self, today: date) -> None:
+        if self.tracker_type not in ENDS_LEARNING:
+            return
+        last_day = date.fromisoformat(self.changes["last_day_of_learning"])
+        if last_day > today:
+            raise LastDayNotReachedError(last_day, today)
 
     def _guard(self, action: str, expected_version: int | None) -> None:
         """Refuse an action the state does not allow, or one based on a stale version.

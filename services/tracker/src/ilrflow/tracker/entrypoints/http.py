@@ -394,6 +394,8 @@ async def process_tracker(
     body: DecisionIn | None = None,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Tracker:
+    """A break, withdrawal or change of programme is processed on or after its
+    `last_day_of_learning` (ESFA LearnActEndDate_04); before it, 422 `last_day_not_reached`."""
     version = _expected_version(body.version if body else None, if_match)
     return await service.process(principal, tracker_id, version)
 

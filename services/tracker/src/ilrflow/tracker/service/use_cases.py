@@ -25,6 +25,7 @@ from ilrflow.contracts.identity import Principal
 from ilrflow.contracts.trackers import (
     ChangesModel,
     CustomTypeDefinition,
+    ProgrammeDates,
     check_against_programme,
     custom_type_name,
 )
@@ -33,7 +34,7 @@ from ilrflow.platform.errors import TransientError
 from ilrflow.tracker.adapters.projections import IlrView, LearnerView, StaffView
 from ilrflow.tracker.adapters.repository import TrackerFilter
 from ilrflow.tracker.domain.actors import Actor
-from ilrflow.tracker.domain.ilr_state import break_started
+from ilrflow.tracker.domain.ilr_state import programme_dates
 from ilrflow.tracker.domain.permissions import (
     Decision,
     allocate,
@@ -351,8 +352,7 @@ class TrackerService:
             )
             ilr = await self.projections.ilr_of(principal.tenant, tracker.learner_id)
             learner = await self.projections.learner(principal.tenant, tracker.learner_id)
-            if learner is not None:
-                _check_programme(parsed, learner, ilr)
+            _check_programme(parsed, learner, ilr)
             return tracker.edit(
                 expected_version,
                 parsed,
@@ -510,20 +510,28 @@ def _allowed(decision: Decision) -> None:
         raise refusal(decision)
 
 
-def _check_programme(parsed: ChangesModel, learner: LearnerView, ilr: IlrView | None) -> None:
-    """Refuse dates that do not fit the enrolment or the break the ILR says the learner is on."""
-    programme = learner.current_programme
+def _check_programme(
+    parsed: ChangesModel, learner: LearnerView | None, ilr: IlrView | None
+) -> None:
+    """Refuse dates that do not fit the programme as the learner's current ILR has it (where the
+    current learning started, the break the learner is on); the enrolment stands in only while
+    the ILR is not known or shows no programme in learning or on a break."""
+    programme = programme_dates(ilr.learner if ilr else None) or _enrolled_dates(learner)
     if programme is None:
         return
-    on_break_since = break_started(ilr.learner if ilr else None)
-    problems = check_against_programme(
-        parsed, programme.start_date, programme.planned_end_date, on_break_since
-    )
+    problems = check_against_programme(parsed, programme)
     if problems:
         raise InvalidInput(
             f"The change does not fit the learner's programme: {problems_summary(problems)}",
             problems,
         )
+
+
+def _enrolled_dates(learner: LearnerView | None) -> ProgrammeDates | None:
+    enrolled = learner.current_programme if learner else None
+    if enrolled is None:
+        return None
+    return ProgrammeDates(started=enrolled.start_date, learning_started=enrolled.start_date)
 
 
 HOURS_TYPES = frozenset({"change_of_employer", "change_of_working_hours"})

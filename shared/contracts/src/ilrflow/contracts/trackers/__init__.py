@@ -43,7 +43,7 @@ from ilrflow.contracts.trackers.personal import (
     NewAddress,
 )
 from ilrflow.contracts.trackers.problems import ChangesInvalid, FieldProblem
-from ilrflow.contracts.trackers.programme import check_against_programme
+from ilrflow.contracts.trackers.programme import ProgrammeDates, check_against_programme
 from ilrflow.contracts.trackers.withdrawal_reasons import ESFA_WITHDRAW_REASONS
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "EmployerDetails",
     "FieldProblem",
     "NewAddress",
+    "ProgrammeDates",
     "ReturnToLearning",
     "TrackerChanges",
     "TrackerTypeInfo",

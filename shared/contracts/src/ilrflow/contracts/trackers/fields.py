@@ -1,7 +1,10 @@
 """Field types with the ILR's rules (ILR specification 2024/25-2025/26, ``domain.md`` §3.2).
 
 Each type cleans the value into the form the ILR stores (trimmed, upper-cased postcode, digits-only
-telephone number) and refuses anything the ILR would reject, with a reason a person can act on.
+telephone number, accents folded in address lines) and refuses anything the ILR would reject, with
+a reason a person can act on. They are the one set of field rules: the learner and tracker
+services validate requests with them, and the ILR engine cleans what it stores with them
+(``ilrflow.ilr_engine.normalise``), so a value one accepts the other stores unchanged.
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ FREE_TEXT_MAX_LENGTH = 2000
 _LATIN_RANGES = ((0x0020, 0x024F), (0x0300, 0x036F), (0x1E00, 0x1EFF), (0x2019, 0x2019))
 _NAME_FORBIDDEN = set('|"')
 _ADDRESS_LINE = re.compile(r"[A-Za-z0-9 ~!@&'\\()*+,\-./:;]*")
+# The XSD's RestrictedString, the base type of Email, Postcode, AddLine1-4 and TelNo: plain
+# ASCII letters and digits and these symbols only, so no accented letter anywhere.
+_RESTRICTED_STRING = re.compile(r"[A-Za-z0-9 ~!@#$%&'()*+,\-./:;<=>?\[\\\]_{}^£€]*")
 # Royal Mail's letter rules: Q, V, X never start a postcode; I, J, Z never come second; the
-# inward code never uses C, I, K, M, O, V. GIR 0AA and ESFA's ZZ99 9ZZ (unknown or non-UK) are
-# the only exceptions accepted.
+# inward code never uses C, I, K, M, O, V. ESFA's ZZ99 9ZZ (unknown or non-UK) is accepted.
+# GIR 0AA is not: ESFA's Postcode_15 pattern ([A-Z]{1,2}[0-9][0-9A-Z]? [0-9][ABD-HJLNP-UW-Z]{2})
+# refuses it, and no learner lives at Girobank.
 _POSTCODE = re.compile(
-    r"GIR0AA|ZZ999ZZ"
+    r"ZZ999ZZ"
     r"|(?:[A-PR-UWYZ][0-9][0-9]?"
     r"|[A-PR-UWYZ][A-HK-Y][0-9][0-9]?"
     r"|[A-PR-UWYZ][0-9][A-HJKPSTUW]"
@@ -77,14 +84,24 @@ def check_ilr_name(value: str) -> str:
 
 
 def check_address_line(value: str) -> str:
-    if len(value) > ADDRESS_LINE_MAX_LENGTH:
+    """AddLine1-4: accents are folded into plain letters ('Église' -> 'Eglise'), since the ILR
+    holds none there; any other character outside its set is refused, naming it."""
+    line = _fold_accents(value)
+    if len(line) > ADDRESS_LINE_MAX_LENGTH:
         raise ValueError(f"must be at most {ADDRESS_LINE_MAX_LENGTH} characters")
-    if not _ADDRESS_LINE.fullmatch(value):
-        bad = sorted({c for c in value if not _ADDRESS_LINE.fullmatch(c)})
+    if not _ADDRESS_LINE.fullmatch(line):
+        bad = sorted({c for c in line if not _ADDRESS_LINE.fullmatch(c)})
         raise ValueError(
             f"contains {''.join(bad)!r}; allowed are letters, digits, spaces and ~!@&'\\()*+,-./:;"
         )
-    return value
+    return line
+
+
+def _fold_accents(value: str) -> str:
+    """Diacritics and compatibility forms off: 'É' -> 'E', 'ﬁ' -> 'fi'; 'ß' or 'Æ' stay as they
+    are (and are then refused: they are letters of their own, not accented ones)."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
 def normalise_postcode(value: str) -> str:
@@ -102,6 +119,12 @@ def check_email(value: str) -> str:
         raise ValueError(f"must be at most {EMAIL_MAX_LENGTH} characters")
     if not _EMAIL.fullmatch(value):
         raise ValueError("must be an email address such as name@example.com")
+    if not _RESTRICTED_STRING.fullmatch(value):
+        bad = sorted({c for c in value if not _RESTRICTED_STRING.fullmatch(c)})
+        raise ValueError(
+            f"contains {''.join(bad)!r}, which the ILR's Email does not accept (no accented "
+            "letters; an accented domain can be written in its xn-- form)"
+        )
     return value
 
 

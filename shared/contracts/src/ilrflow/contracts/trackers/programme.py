@@ -1,12 +1,21 @@
-"""Checks of a tracker's dates against the learner's enrolment.
+"""Checks of a tracker's dates against the learner's programme.
 
-The catalogue models check a request on its own; these checks need the programme's start and
-planned end and whether the learner is on a break, which only the caller (the tracker service's
-learner projection) knows.
+The catalogue models check a request on its own; these checks need the programme's dates and
+whether the learner is on a break, which only the caller knows (the tracker service reads them off
+the learner's current ILR, or off the enrolment while the ILR is not known).
+
+There is no upper bound at the planned end date. A planned end date is a plan: a learner may still
+be in learning after it (a late completer), and the ILR records that with a LearnActEndDate after
+the LearnPlanEndDate, which no ESFA rule forbids (domain.md §3.5, §4.5: a break may even start after
+the planned end date had passed). So a break, withdrawal, change of programme, employer or hours
+dated after it is legitimate. What bounds a last day of learning is the start of the learning it
+ends (ESFA's LearnActEndDate_01) and the day it is recorded (LearnActEndDate_04, checked when the
+tracker is processed).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from ilrflow.contracts.trackers.catalogue import ChangesModel
@@ -20,88 +29,93 @@ from ilrflow.contracts.trackers.learning import (
 from ilrflow.contracts.trackers.problems import CHANGES_ROOT, FieldProblem, dotted, problem
 
 
-def check_against_programme(
-    changes: ChangesModel,
-    programme_start: date,
-    planned_end: date | None,
-    on_break_since: date | None,
-) -> list[FieldProblem]:
-    """Every way ``changes`` contradicts the enrolment; an empty list when they fit.
+@dataclass(frozen=True)
+class ProgrammeDates:
+    """The learner's programme as far as a tracker's dates are concerned.
 
-    ``planned_end`` is the programme's current planned end date (None when not known);
-    ``on_break_since`` is the last day of learning recorded by the break the learner is on now,
-    or None when the learner is in learning. Types without dates (name, address, contact,
-    custom) always fit.
+    ``started``: the programme's first day (the original start, also after a restart).
+    ``learning_started``: the first day of the learning going on now, or interrupted by the break
+    the learner is on: the programme aim's LearnStartDate (the return date after a break).
+    ``on_break_since``: the last day of learning before the break the learner is on now, or None
+    when the learner is in learning.
     """
-    window = _Window(programme_start, planned_end, on_break_since)
+
+    started: date
+    learning_started: date
+    on_break_since: date | None = None
+
+
+def check_against_programme(changes: ChangesModel, programme: ProgrammeDates) -> list[FieldProblem]:
+    """Every way ``changes`` contradicts the programme; an empty list when they fit. Types
+    without dates (name, address, contact, custom) always fit."""
     match changes:
         case BreakInLearning():
-            return _break(changes, window)
+            return _break(changes, programme)
         case ReturnToLearning():
-            return _return(changes, window)
+            return _return(changes, programme)
         case Withdrawal() | ChangeOfProgramme():
-            return _leaving(changes, window)
+            return _leaving(changes, programme)
         case ChangeOfEmployer() | ChangeOfWorkingHours():
-            return window.outside("effective_date", changes.effective_date)
+            return _before_programme("effective_date", changes.effective_date, programme)
         case _:
             return []
 
 
-class _Window:
-    def __init__(self, start: date, planned_end: date | None, break_since: date | None) -> None:
-        self.start = start
-        self.planned_end = planned_end
-        self.break_since = break_since
-
-    def outside(self, field: str, day: date) -> list[FieldProblem]:
-        """A date on which the learner must be on the programme (start to planned end)."""
-        path = dotted(CHANGES_ROOT, field)
-        if day < self.start:
-            return [problem(path, f"is before the programme started ({self.start.isoformat()})")]
-        if self.planned_end is not None and day > self.planned_end:
-            return [
-                problem(path, f"is after the planned end date ({self.planned_end.isoformat()})")
-            ]
-        return []
-
-    def not_on_break(self, field: str) -> list[FieldProblem]:
-        if self.break_since is None:
-            return []
+def _break(changes: BreakInLearning, programme: ProgrammeDates) -> list[FieldProblem]:
+    if programme.on_break_since is not None:
         return [
             problem(
-                dotted(CHANGES_ROOT, field),
-                f"the learner is on a break since {self.break_since.isoformat()}; "
+                dotted(CHANGES_ROOT, "last_day_of_learning"),
+                f"the learner is on a break since {programme.on_break_since.isoformat()}; "
                 "raise a return to learning first",
             )
         ]
+    return _before_learning(changes.last_day_of_learning, programme)
 
 
-def _break(changes: BreakInLearning, window: _Window) -> list[FieldProblem]:
-    return window.not_on_break("last_day_of_learning") or window.outside(
-        "last_day_of_learning", changes.last_day_of_learning
-    )
-
-
-def _return(changes: ReturnToLearning, window: _Window) -> list[FieldProblem]:
+def _return(changes: ReturnToLearning, programme: ProgrammeDates) -> list[FieldProblem]:
     path = dotted(CHANGES_ROOT, "return_date")
-    if window.break_since is None:
+    if programme.on_break_since is None:
         return [problem(path, "the learner is not on a break")]
-    if changes.return_date <= window.break_since:
-        since = window.break_since.isoformat()
+    if changes.return_date <= programme.on_break_since:
+        since = programme.on_break_since.isoformat()
         return [problem(path, f"must be after the break started (last day of learning {since})")]
     return []
 
 
-def _leaving(changes: Withdrawal | ChangeOfProgramme, window: _Window) -> list[FieldProblem]:
+def _leaving(
+    changes: Withdrawal | ChangeOfProgramme, programme: ProgrammeDates
+) -> list[FieldProblem]:
     """Withdrawal and change of programme: a learner on a break leaves from the break, so the
     last day of learning is the break's (aims go 6 -> 3 keeping LearnActEndDate)."""
     last_day = changes.last_day_of_learning
-    if window.break_since is not None and last_day > window.break_since:
-        since = window.break_since.isoformat()
+    if programme.on_break_since is not None and last_day > programme.on_break_since:
+        since = programme.on_break_since.isoformat()
         return [
             problem(
                 dotted(CHANGES_ROOT, "last_day_of_learning"),
                 f"must not be after the start of the learner's break (last day of learning {since})",
             )
         ]
-    return window.outside("last_day_of_learning", last_day)
+    return _before_learning(last_day, programme)
+
+
+def _before_learning(last_day: date, programme: ProgrammeDates) -> list[FieldProblem]:
+    """LearnActEndDate_01: learning cannot end before it started (after a return, the restart)."""
+    start = programme.learning_started
+    if last_day >= start:
+        return []
+    began = "the programme started" if start == programme.started else "the learner returned"
+    return [
+        problem(
+            dotted(CHANGES_ROOT, "last_day_of_learning"),
+            f"is before {began} ({start.isoformat()})",
+        )
+    ]
+
+
+def _before_programme(field: str, day: date, programme: ProgrammeDates) -> list[FieldProblem]:
+    if day >= programme.started:
+        return []
+    started = programme.started.isoformat()
+    return [problem(dotted(CHANGES_ROOT, field), f"is before the programme started ({started})")]
