@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from learner_fakes import FakeLearnerStore, learner_service
 
+from ilrflow.contracts.errors import InvalidInput
 from ilrflow.contracts.events import Employment, EventType, TrackerProcessed, new_event
 from ilrflow.contracts.identity import Principal
 from ilrflow.learner.domain.model import EnrolmentIn, LearnerIn, StaffIn
@@ -167,6 +168,25 @@ async def test_enrolling_adds_the_enrolment_and_a_new_version(
         date_from=date(2025, 8, 31), length_of_employment=4, small_employer=True
     )
     assert (published.agreement_id, published.delivery_postcode) == ("A1B2C3", None)
+
+
+async def test_an_enrolment_that_breaks_esfa_rules_is_refused_with_the_rules_named(
+    service: LearnerService, store: FakeLearnerStore, refusal_of: RefusalOf
+) -> None:
+    learner_id = await _create(service)
+    too_short = ENROLMENT.model_copy(
+        update={"planned_end_date": date(2026, 3, 1), "planned_otj_hours": 150}
+    )
+
+    refusal = await refusal_of(service.enrol(TUTOR_A, learner_id, too_short))
+
+    assert refusal.code == "ilr_rule"
+    assert isinstance(refusal.error, InvalidInput)
+    assert [(p["field"], p["reason"].split(":")[0]) for p in refusal.error.problems] == [
+        ("planned_end_date", "DateOfBirth_57"),
+        ("planned_otj_hours", "PHours_08"),
+    ]
+    assert store.version_of(TENANT, learner_id) == 1  # nothing stored, nothing published
 
 
 async def test_a_tutor_of_another_group_cannot_see_or_enrol_the_learner(

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from ilrflow.contracts import visibility
-from ilrflow.contracts.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from ilrflow.contracts.errors import (
+    Conflict,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    problems_summary,
+)
 from ilrflow.contracts.events import (
     Envelope,
     LearnerSnapshot,
@@ -18,6 +26,7 @@ from ilrflow.contracts.events import (
 from ilrflow.contracts.identity import Principal
 from ilrflow.contracts.trackers import read_changes
 from ilrflow.learner.adapters.repository import StaffAlreadyExistsError
+from ilrflow.learner.domain.ilr_rules import enrolment_breaches
 from ilrflow.learner.domain.model import (
     EnrolmentIn,
     LearnerIn,
@@ -35,9 +44,15 @@ log = get_logger(__name__)
 
 
 class LearnerService:
-    def __init__(self, repository: LearnerStore, events_written: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        repository: LearnerStore,
+        events_written: Callable[[], None],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.repository = repository
         self._events_written = events_written
+        self._clock = clock
 
     # --- staff ----------------------------------------------------------------------------
 
@@ -93,6 +108,13 @@ class LearnerService:
         learner, version = await self._visible_learner(principal, learner_id)
         enrolment = data.to_enrolment(new_enrolment_id())
         enrolled = learner.model_copy(update={"enrolments": [*learner.enrolments, enrolment]})
+        breaches = enrolment_breaches(enrolled, enrolment, today=self._clock().date())
+        if breaches:
+            raise InvalidInput(
+                f"The enrolment would break ESFA's ILR rules: {problems_summary(breaches)}",
+                breaches,
+                code="ilr_rule",
+            )
         payload = LearnerUpdated(
             change="enrolled",
             learner=enrolled,
