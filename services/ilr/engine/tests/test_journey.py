@@ -110,5 +110,6 @@ def test_a_break_processed_before_its_last_day_is_refused_and_the_record_stays_v
 
     early = apply_tracker(record, replace(application, today=date(2025, 12, 18)))
 
-    assert early.status == "rejected" and early.reason.startswith("LearnActEndDate_04")
+    assert early.status == "rejected"
+    assert early.reason.startswith("LearnActEndDate_04")
     assert validate(early.record, today=TODAY).valid
