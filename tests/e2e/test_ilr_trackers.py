@@ -288,7 +288,7 @@ def test_change_of_employer_adds_a_status_and_keeps_the_old_one(tenant: Tenant) 
     assert (old["EmpId"], old["DateEmpStatApp"]) == (123456789, EMPLOYED_FROM)
     assert esm(old) == {"EII": 8, "LOE": 4}
     assert (new["EmpStat"], new["EmpId"], new["DateEmpStatApp"]) == (10, 987654321, "2026-01-05")
-    assert esm(new) == {"EII": 7, "OET": 3}
+    assert esm(new) == {"EII": 7, "LOE": 1, "OET": 3}
     assert "TNP3" in outcome["reason"]
 
 
