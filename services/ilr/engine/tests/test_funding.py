@@ -96,10 +96,11 @@ def test_planned_end_date_example_of_4_5() -> None:
 
     assert result.value == "2025-11-29"
     assert "242 days" in result.working
-    assert (
-        days_in_learning(date(2024, 9, 2), date(2025, 1, 31), date(2025, 4, 1), date(2025, 11, 29))
-        == 393
+    in_learning = days_in_learning(
+        [(date(2024, 9, 2), date(2025, 1, 31)), (date(2025, 4, 1), date(2025, 11, 29))]
     )
+    assert in_learning.value == 393
+    assert in_learning.working == "(2025-01-31 - 2024-09-02) + (2025-11-29 - 2025-04-01) = 393 days"
 
 
 dates = st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31))
@@ -117,7 +118,8 @@ def test_default_planned_end_keeps_the_planned_time_in_learning(
         str(default_planned_end_date(return_date, last_day, planned_end).value)
     )
 
-    assert days_in_learning(start, last_day, return_date, new_end) == (planned_end - start).days
+    in_learning = days_in_learning([(start, last_day), (return_date, new_end)])
+    assert in_learning.value == (planned_end - start).days
     assert (new_end - planned_end).days == gap
 
 

@@ -34,6 +34,45 @@ def test_return_preview_shows_the_new_planned_end_date(
     assert shown["ilr_patch"][0]["path"] == "/LearningDelivery/1"
 
 
+def test_return_preview_counts_only_time_in_learning_after_two_breaks(
+    enrolled: IlrLearner, apply: Callable[..., ApplyResult]
+) -> None:
+    record = apply(enrolled, "break_in_learning", BREAK).record
+    record = apply(record, "return_to_learning", {"return_date": "2025-04-01"}).record
+    second_break = {
+        **BREAK,
+        "last_day_of_learning": "2025-06-30",
+        "expected_return_date": "2025-09-01",
+    }
+    record = apply(record, "break_in_learning", second_break).record
+    changes = {
+        "return_date": "2025-09-01",
+        "planned_end_date": "2025-11-10",
+        "override_reason": "finishing early",
+    }
+
+    shown = preview(record, "return_to_learning", changes, POLICY, today=TODAY)
+
+    assert shown["ilr_outcome"]["status"] == "rejected"
+    assert "311 days" in shown["calculation_error"]
+
+
+def test_break_preview_counts_the_learning_before_an_earlier_break(
+    enrolled: IlrLearner, apply: Callable[..., ApplyResult]
+) -> None:
+    record = apply(enrolled, "break_in_learning", BREAK).record
+    record = apply(record, "return_to_learning", {"return_date": "2025-04-01"}).record
+    second_break = {
+        **BREAK,
+        "last_day_of_learning": "2025-06-30",
+        "expected_return_date": "2025-09-01",
+    }
+
+    shown = preview(record, "break_in_learning", second_break, POLICY, today=TODAY)
+
+    assert shown["days_in_learning_before_break"]["value"] == 151 + 90
+
+
 def test_preview_does_not_change_the_record(enrolled: IlrLearner) -> None:
     before = repr(enrolled)
 

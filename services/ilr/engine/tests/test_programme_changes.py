@@ -184,6 +184,50 @@ def test_second_break_and_return_restart_from_the_original_start(
     assert latest["LearnPlanEndDate"] == "2025-12-30"  # 2025-11-29 + the 31-day gap
 
 
+def _after_two_breaks(enrolled: IlrLearner, apply: Apply) -> IlrLearner:
+    """Learning 2024-09-02..2025-01-31 (151 days) and 2025-04-01..2025-06-30 (90 days), then on a
+    second break since 2025-06-30."""
+    record = apply(enrolled, "break_in_learning", BREAK).record
+    record = apply(record, "return_to_learning", RETURN).record
+    second_break = {
+        **BREAK,
+        "last_day_of_learning": "2025-06-30",
+        "expected_return_date": "2025-09-01",
+    }
+    return apply(record, "break_in_learning", second_break).record
+
+
+SECOND_RETURN_311_DAYS = {
+    "return_date": "2025-09-01",
+    "planned_end_date": "2025-11-10",  # 151 + 90 + 70 = 311 days in learning
+    "override_reason": "finishing early",
+}
+
+
+def test_second_return_counts_no_break_as_time_in_learning(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    """311 real days against the 365-day minimum: the first break's 59 days are not learning."""
+    on_second_break = _after_two_breaks(enrolled, apply)
+
+    result = apply(on_second_break, "return_to_learning", SECOND_RETURN_311_DAYS)
+
+    assert result.status == "rejected"
+    assert "leaves 311 days in learning" in result.reason
+
+
+def test_second_return_accepts_an_override_that_keeps_365_days_in_learning(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    on_second_break = _after_two_breaks(enrolled, apply)
+    changes = {**SECOND_RETURN_311_DAYS, "planned_end_date": "2026-01-03"}  # 151 + 90 + 124
+
+    result = apply(on_second_break, "return_to_learning", changes)
+
+    assert result.status == "applied", result.reason
+    assert "365 days in learning" in result.reason
+
+
 def test_change_of_programme_withdraws_with_reason_40(enrolled: IlrLearner, apply: Apply) -> None:
     result = apply(
         enrolled,

@@ -152,8 +152,9 @@ def default_planned_end_date(
     return Computed(new_end.isoformat(), working)
 
 
-def days_in_learning(
-    first_start: date, last_day_of_learning: date, return_date: date, new_end: date
-) -> int:
-    """Time in learning before and after a break, the break excluded (§4.5)."""
-    return (last_day_of_learning - first_start).days + (new_end - return_date).days
+def days_in_learning(spells: Sequence[tuple[date, date]]) -> Computed:
+    """Time in learning over a programme's spells (start, last day of learning), so every break
+    between them is left out (§4.5): a programme with two breaks has three spells."""
+    days = sum((end - start).days for start, end in spells)
+    terms = " + ".join(f"({end} - {start})" for start, end in spells)
+    return Computed(days, f"{terms} = {days} days")

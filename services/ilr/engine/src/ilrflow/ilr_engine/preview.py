@@ -25,7 +25,12 @@ from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX
 from ilrflow.ilr_engine import funding, normalise
 from ilrflow.ilr_engine.apply import change, load_changes
 from ilrflow.ilr_engine.policy import ChangeRejectedError, IlrPolicy
-from ilrflow.ilr_engine.programme import restart_planned_end, withdraw_reason_of
+from ilrflow.ilr_engine.programme import (
+    days_in_learning_after_return,
+    learning_spells,
+    restart_planned_end,
+    withdraw_reason_of,
+)
 from ilrflow.ilr_engine.records import Aim, IlrLearner, Learner, load
 
 Entries = dict[str, Any]
@@ -113,13 +118,10 @@ def _hours_on(learner: Learner, day: date, given: float | None) -> tuple[float |
 def _break(learner: Learner, changes: BreakInLearning, _: IlrPolicy, __: float | None) -> Entries:
     programme = _current_programme(learner)
     last_day = changes.last_day_of_learning
-    before = (last_day - programme.LearnStartDate).days
+    before = funding.days_in_learning(learning_spells(learner, programme, last_day))
     remaining = (programme.LearnPlanEndDate - last_day).days
     entries: Entries = {
-        "days_in_learning_before_break": {
-            "value": before,
-            "working": f"{last_day} - {programme.LearnStartDate} = {before} days",
-        },
+        "days_in_learning_before_break": before.as_json(),
         "days_remaining": {
             "value": remaining,
             "working": f"{programme.LearnPlanEndDate} - {last_day} = {remaining} days",
@@ -139,13 +141,10 @@ def _return(
     return_date, override = changes.return_date, changes.planned_end_date
     new_end = restart_planned_end(learner, programme, return_date, override)
     entries["new_planned_end_date"] = new_end.as_json()
-    last_day = programme.LearnActEndDate or programme.LearnStartDate
     end = date.fromisoformat(str(new_end.value))
-    days = funding.days_in_learning(programme.original_start, last_day, return_date, end)
-    entries["days_in_learning"] = {
-        "value": days,
-        "working": f"({last_day} - {programme.original_start}) + ({end} - {return_date}) = {days}",
-    }
+    in_learning = days_in_learning_after_return(learner, programme, return_date, end)
+    days = int(str(in_learning.value))
+    entries["days_in_learning"] = in_learning.as_json()
     hours, hours_text = _hours_on(learner, return_date, previous)
     entries["minimum_duration_days"] = funding.minimum_duration_days(rules, hours).as_json()
     periods = [funding.HoursPeriod(days, hours or funding.FULL_TIME_HOURS)]

@@ -98,20 +98,38 @@ def _checked_override(
         raise ChangeRejectedError(
             f"planned_end_date {override} must be after return_date {return_date}"
         )
-    last_day = programme.LearnActEndDate or programme.LearnStartDate
-    days = funding.days_in_learning(programme.original_start, last_day, return_date, override)
+    in_learning = days_in_learning_after_return(record, programme, return_date, override)
+    days = int(str(in_learning.value))
     rules = funding.RuleSet.for_start(programme.original_start)
     minimum = funding.minimum_duration_days(rules, _best_case_hours(record, return_date))
     if days < int(str(minimum.value)):
         raise ChangeRejectedError(
-            f"planned_end_date {override} leaves {days} days in learning, fewer than the minimum "
-            f"duration ({minimum.working})"
+            f"planned_end_date {override} leaves {days} days in learning "
+            f"({in_learning.working}), fewer than the minimum duration ({minimum.working})"
         )
     return funding.Computed(
         override.isoformat(),
         f"override {override} (the default would be {default.value}: {default.working}); "
-        f"{days} days in learning >= minimum ({minimum.working})",
+        f"{days} days in learning ({in_learning.working}) >= minimum ({minimum.working})",
     )
+
+
+def days_in_learning_after_return(
+    record: Learner, programme: Aim, return_date: date, new_end: date
+) -> funding.Computed:
+    """The programme's time in learning if it restarts on ``return_date`` and ends ``new_end``:
+    every spell so far (each break left out), then the new one."""
+    last_day = programme.LearnActEndDate or programme.LearnStartDate
+    spells = learning_spells(record, programme, last_day)
+    return funding.days_in_learning([*spells, (return_date, new_end)])
+
+
+def learning_spells(record: Learner, aim: Aim, last_day: date) -> list[tuple[date, date]]:
+    """(start, last day of learning) of each aim ``aim`` restarts after a break, then of ``aim``
+    itself, ending on ``last_day``."""
+    *earlier, _ = record.aim_history(aim)
+    spells = [(a.LearnStartDate, a.LearnActEndDate or a.LearnStartDate) for a in earlier]
+    return [*spells, (aim.LearnStartDate, last_day)]
 
 
 def _best_case_hours(record: Learner, day: date) -> float | None:
