@@ -73,7 +73,7 @@ format:
 	@$(UV) run ruff check --fix . && $(UV) run ruff format .
 
 docs:
-	@$(UV) run --locked python docs/generate.py
+	@PYTHONPATH=deploy/local $(UV) run --locked python docs/generate.py
 
 stack-up: install
 	@deploy/local/stack.sh up

@@ -351,3 +351,100 @@ def test_withdrawal_when_already_withdrawn_is_rejected(enrolled: IlrLearner, app
 
     assert result.status == "rejected"
     assert result.record == withdrawn
+
+
+def _with_a_component(record: IlrLearner) -> IlrLearner:
+    with_component = copy.deepcopy(record)
+    programme = with_component["LearningDelivery"][0]
+    component = {k: v for k, v in programme.items() if k not in ("PHours", "SWSupAimId")}
+    with_component["LearningDelivery"].append(
+        {**component, "LearnAimRef": "60312345", "AimType": 3, "AimSeqNumber": 2}
+    )
+    return with_component
+
+
+@pytest.mark.parametrize(
+    ("tracker_type", "changes"),
+    [
+        ("withdrawal", {"last_day_of_learning": "2025-03-14", "reason": 44}),
+        ("change_of_programme", {"last_day_of_learning": "2025-03-14", "new_standard_code": 244}),
+    ],
+)
+def test_a_non_completer_gets_otj_actual_hours_on_the_programme_aim(
+    enrolled: IlrLearner, apply: Apply, tracker_type: str, changes: dict[str, object]
+) -> None:
+    """P49 (2022/23 rules): actual OTJ hours for a non-completer [C-P49]; OTJActHours is a
+    programme-aim field (ESFA rule OTJActHours_01)."""
+    result = apply(_with_a_component(enrolled), tracker_type, {**changes, "otj_actual_hours": 142})
+
+    programme, component = result.record["LearningDelivery"]
+    assert result.status == "applied", result.reason
+    assert programme["OTJActHours"] == 142
+    assert "OTJActHours" not in component
+    assert "OTJActHours 142" in result.reason
+
+
+def test_a_withdrawal_without_otj_actual_hours_says_they_are_due(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    result = apply(enrolled, "withdrawal", {"last_day_of_learning": "2025-03-14", "reason": 44})
+
+    assert result.status == "applied"
+    assert "OTJActHours" not in result.record["LearningDelivery"][0]
+    assert "no otj_actual_hours given" in result.reason
+
+
+def test_withdrawal_from_a_break_writes_otj_actual_hours_on_the_break_aim(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    on_break = apply(enrolled, "break_in_learning", BREAK).record
+
+    result = apply(
+        on_break,
+        "withdrawal",
+        {"last_day_of_learning": "2025-01-31", "reason": 44, "otj_actual_hours": 90},
+    )
+
+    assert result.record["LearningDelivery"][0]["OTJActHours"] == 90
+
+
+def test_a_break_may_record_otj_actual_hours_so_far(enrolled: IlrLearner, apply: Apply) -> None:
+    result = apply(
+        _with_a_component(enrolled), "break_in_learning", {**BREAK, "otj_actual_hours": 95}
+    )
+
+    programme, component = result.record["LearningDelivery"]
+    assert programme["OTJActHours"] == 95
+    assert "OTJActHours" not in component
+
+
+def test_remaining_planned_hours_work_from_the_hours_recorded_at_the_break(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    remaining = IlrPolicy(restart_planned_hours="remaining")
+    on_break = apply(enrolled, "break_in_learning", {**BREAK, "otj_actual_hours": 120}).record
+
+    result = apply(on_break, "return_to_learning", RETURN, policy=remaining)
+
+    assert result.record["LearningDelivery"][-1]["PHours"] == 300 - 120
+
+
+def test_remaining_planned_hours_after_a_second_break_count_the_planned_total_once(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    """otj_actual_hours is the apprenticeship's total so far, so the remainder is always taken
+    from the programme's original planned total (300 h), not from the previous remainder."""
+    remaining = IlrPolicy(restart_planned_hours="remaining")
+    record = apply(enrolled, "break_in_learning", {**BREAK, "otj_actual_hours": 120}).record
+    record = apply(record, "return_to_learning", RETURN, policy=remaining).record
+    second_break = {
+        **BREAK,
+        "last_day_of_learning": "2025-06-30",
+        "expected_return_date": "2025-09-01",
+        "otj_actual_hours": 170,
+    }
+    record = apply(record, "break_in_learning", second_break).record
+
+    result = apply(record, "return_to_learning", {"return_date": "2025-09-01"}, policy=remaining)
+
+    assert result.record["LearningDelivery"][-1]["PHours"] == 300 - 170

@@ -24,7 +24,7 @@ from ilrflow.ilr_engine.policy import (
     changed,
     unchanged,
 )
-from ilrflow.ilr_engine.records import Aim, Fam, FinRecord, Learner
+from ilrflow.ilr_engine.records import PROGRAMME_AIM_TYPE, Aim, Fam, FinRecord, Learner
 
 BREAK = 6
 WITHDRAWN = 3
@@ -45,9 +45,10 @@ def break_in_learning(record: Learner, changes: BreakInLearning, _: IlrPolicy) -
     _not_before_start(aims, last_day, "last_day_of_learning")
     for aim in aims:
         _end_aim(aim, last_day, BREAK)
+    hours = _record_otj_actual_hours(aims, changes.otj_actual_hours, due=False)
     return changed(
         f"{_aim_list(aims)} set to CompStatus 6 (agreed break in learning) with LearnActEndDate "
-        f"{last_day} and Outcome 3; ACT and LSF end on {last_day}"
+        f"{last_day} and Outcome 3; ACT and LSF end on {last_day}{hours}"
     )
 
 
@@ -68,7 +69,14 @@ def return_to_learning(record: Learner, changes: ReturnToLearning, policy: IlrPo
     assert programme is not None  # on_break is not empty
     programme_end = restart_planned_end(record, programme, return_date, override)
     new_aims = [
-        _restarted_aim(aim, first_seq + offset, return_date, programme_end, policy, programme)
+        _restarted_aim(
+            aim,
+            first_seq + offset,
+            return_date,
+            programme_end,
+            programme,
+            _restart_planned_hours(record, aim, policy),
+        )
         for offset, aim in enumerate(on_break)
     ]
     record.LearningDelivery.extend(new_aims)
@@ -144,8 +152,8 @@ def _restarted_aim(
     seq: int,
     return_date: date,
     programme_end: funding.Computed,
-    policy: IlrPolicy,
     programme: Aim,
+    planned_hours: int | None,
 ) -> Aim:
     end = _aim_planned_end(old, return_date, programme_end, programme)
     return Aim(
@@ -156,7 +164,7 @@ def _restarted_aim(
         OrigLearnStartDate=old.original_start,
         LearnPlanEndDate=end,
         FundModel=old.FundModel,
-        PHours=_restart_planned_hours(old, policy),
+        PHours=planned_hours,
         ProgType=old.ProgType,
         StdCode=old.StdCode,
         DelLocPostCode=old.DelLocPostCode,
@@ -178,10 +186,14 @@ def _aim_planned_end(
     return max(date.fromisoformat(str(default.value)), return_date)
 
 
-def _restart_planned_hours(old: Aim, policy: IlrPolicy) -> int | None:
+def _restart_planned_hours(record: Learner, old: Aim, policy: IlrPolicy) -> int | None:
+    """The original planned total, or ("remaining") that total less the actual hours so far:
+    OTJActHours counts the whole apprenticeship, so it comes off the first aim's PHours."""
     if old.PHours is None or policy.restart_planned_hours == "original":
         return old.PHours
-    return max(old.PHours - (old.OTJActHours or 0), 0)
+    first = record.aim_history(old)[0]
+    planned_total = first.PHours if first.PHours is not None else old.PHours
+    return max(planned_total - (old.OTJActHours or 0), 0)
 
 
 def _restarted_fams(old: Aim, return_date: date) -> list[Fam]:
@@ -245,11 +257,12 @@ def change_of_programme(record: Learner, changes: ChangeOfProgramme, _: IlrPolic
             "standard does not change the ILR"
         )
     _close_all(open_aims, on_break, last_day, TRANSFERRED_TO_NEW_AIM)
+    hours = _record_otj_actual_hours([*open_aims, *on_break], changes.otj_actual_hours, due=True)
     ended = max(a.LearnActEndDate or last_day for a in [*open_aims, *on_break])
     deadline = ended + timedelta(days=QAR_NEW_START_WINDOW_DAYS)
     return changed(
         f"{_aim_list([*open_aims, *on_break])} withdrawn (CompStatus 3, WithdrawReason 40, "
-        f"Outcome 3). Suggested new programme: standard {new_standard}, to be enrolled by staff "
+        f"Outcome 3){hours}. Suggested new programme: standard {new_standard}, to be enrolled by staff "
         f"as a new start (no RES, no OrigLearnStartDate) after checking planned OTJ hours and "
         f"duration; start it by {deadline} (120 days) so the QAR excludes the old programme"
     )
@@ -262,6 +275,7 @@ def withdrawal(record: Learner, changes: Withdrawal, policy: IlrPolicy) -> Outco
     if not open_aims and not on_break:
         raise ChangeRejectedError("the learner has no open or on-break aims to withdraw from")
     _close_all(open_aims, on_break, last_day, code)
+    hours = _record_otj_actual_hours([*open_aims, *on_break], changes.otj_actual_hours, due=True)
     from_break = (
         f"; aims on a break keep LearnActEndDate {on_break[0].LearnActEndDate} (6 -> 3)"
         if on_break
@@ -270,7 +284,7 @@ def withdrawal(record: Learner, changes: Withdrawal, policy: IlrPolicy) -> Outco
     return changed(
         f"{_aim_list([*open_aims, *on_break])} withdrawn: CompStatus 3, WithdrawReason {code}, "
         f"Outcome 3, LearnActEndDate {last_day if open_aims else on_break[0].LearnActEndDate}"
-        f"{from_break}"
+        f"{from_break}{hours}"
     )
 
 
@@ -305,6 +319,23 @@ def _close_all(open_aims: list[Aim], on_break: list[Aim], last_day: date, reason
         _end_aim(aim, last_day, WITHDRAWN, reason)
     for aim in on_break:  # withdrawn while on a break: 6 -> 3, the last day stays [C20][C21]
         _end_aim(aim, aim.LearnActEndDate or last_day, WITHDRAWN, reason)
+
+
+def _record_otj_actual_hours(closed: list[Aim], hours: int | None, *, due: bool) -> str:
+    """OTJActHours on the closed programme aim (a programme-aim field: OTJActHours_01), and what
+    the reason says of it. ``due``: a non-completer leaving, for whom P49 of the funding rules
+    (from 2022/23) wants the actual hours wherever planned hours were recorded [C-P49]."""
+    programmes = [aim for aim in closed if aim.AimType == PROGRAMME_AIM_TYPE]
+    if hours is not None:
+        for aim in programmes:
+            aim.OTJActHours = hours
+        return f"; OTJActHours {hours} on {_aim_list(programmes)}" if programmes else ""
+    if due and any(a.PHours is not None and a.OTJActHours is None for a in programmes):
+        return (
+            "; no otj_actual_hours given: the funding rules (P49, from 2022/23) want OTJActHours "
+            "for a learner who leaves early wherever PHours was recorded"
+        )
+    return ""
 
 
 def _end_aim(aim: Aim, last_day: date, comp_status: int, reason: int | None = None) -> None:
