@@ -162,18 +162,21 @@ def _otj_against_plan(
     minimum = funding.minimum_otj_hours(
         periods, rules, programme.StdCode, policy.otj_minimum_by_standard
     )
-    planned = programme.PHours
-    enough = planned is not None and planned >= int(str(minimum.value))
     return {
         "minimum_otj_hours": {
             "value": minimum.value,
             "working": f"{hours_text}; {minimum.working}",
         },
-        "planned_otj_meets_minimum": {
-            "value": enough,
-            "working": f"PHours {planned} vs minimum {minimum.value}",
-        },
+        "planned_otj_meets_minimum": _meets_minimum(programme.PHours, minimum),
     }
+
+
+def _meets_minimum(planned: int | None, minimum: funding.Computed) -> dict[str, Any]:
+    """True or False against a known minimum; None (unknown) when the minimum is unknown."""
+    if minimum.value is None:
+        return {"value": None, "working": f"PHours {planned}; {minimum.working}"}
+    enough = planned is not None and planned >= int(str(minimum.value))
+    return {"value": enough, "working": f"PHours {planned} vs minimum {minimum.value}"}
 
 
 def _hours_change(
