@@ -1,5 +1,5 @@
 """ILR use cases: create the record from an enrolment, apply processed trackers, QA-verify,
-export, and the tenant's ILR settings.
+export, the tenant's ILR settings, and the platform-wide 2025/26 minimum OTJ table.
 
 Every outcome (applied, no_ilr_change, rejected) is published on ``ilr-updated`` so the tracker
 shows why data did or did not change; every new version (and a QA verification) also refreshes
@@ -25,10 +25,13 @@ from pydantic import ValidationError
 
 from ilrflow.contracts.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from ilrflow.contracts.events import (
+    OTJ_MINIMUMS_SUBJECT,
+    PLATFORM_TENANT,
     Envelope,
     IlrState,
     IlrUpdated,
     LearnerUpdated,
+    OtjMinimumsLoaded,
     PatchOperation,
     TrackerProcessed,
     new_event,
@@ -39,7 +42,7 @@ from ilrflow.contracts.trackers import TRACKER_TYPES
 from ilrflow.contracts.visibility import may_read_learner
 from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
-from ilrflow.ilr.service.ports import IlrSettingsStore, IlrStore
+from ilrflow.ilr.service.ports import IlrSettingsStore, IlrStore, ReferenceStore
 from ilrflow.ilr_engine import (
     IlrLearner,
     JsonPatch,
@@ -84,12 +87,14 @@ class IlrService:
         self,
         repository: IlrStore,
         settings: IlrSettingsStore,
+        reference: ReferenceStore,
         events_written: Callable[[], None],
         default_ukprn: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.repository = repository
         self.settings = settings
+        self.reference = reference
         self._events_written = events_written
         self._default_ukprn = default_ukprn
         self._clock = clock
@@ -138,13 +143,14 @@ class IlrService:
                 "no_ilr_change", "The learner has no ILR yet: they are not enrolled on a programme."
             )
         settings = await self.settings.get(tenant)
+        table = await self.reference.otj_minimums()
         application = TrackerApplication(
             tracker_id=tracker.tracker_id,
             tracker_type=tracker.tracker_type,
             changes=tracker.changes,
             processor_roles=tuple(tracker.processor_roles),
             qa_verified=current.qa_verified,
-            policy=settings.policy(),
+            policy=settings.policy(table.by_standard() if table else None),
             # The tracker service processes built-in types and the tenant's own (custom) ones.
             custom=tracker.tracker_type not in TRACKER_TYPES,
             today=self._clock().date(),
@@ -287,13 +293,48 @@ class IlrService:
         try:
             updated = IlrSettings.model_validate({**current.model_dump(), **fields})
         except ValidationError as error:
-            problems = [
-                FieldProblem(field=".".join(str(p) for p in e["loc"]), reason=e["msg"])
-                for e in error.errors()
-            ]
-            raise InvalidInput("The ILR settings are not valid.", problems) from error
+            raise _invalid("The ILR settings are not valid.", error) from error
         await self.settings.save(principal.tenant, updated)
         return updated
+
+    # --- platform-wide reference data -----------------------------------------------------
+
+    async def otj_minimums(self) -> OtjMinimumsLoaded:
+        table = await self.reference.otj_minimums()
+        if table is None:
+            raise NotFound("No 2025/26 minimum OTJ table is loaded.", code="not_loaded")
+        return table
+
+    async def load_otj_minimums(
+        self, principal: Principal, source: str, minimums: list[dict[str, Any]]
+    ) -> OtjMinimumsLoaded:
+        """Replace the platform's table and announce it on ``reference-data`` (one write)."""
+        try:
+            table = OtjMinimumsLoaded.model_validate(
+                {
+                    "source": source,
+                    "loaded_at": self._clock(),
+                    "loaded_by": principal.sub,
+                    "minimums": minimums,
+                }
+            )
+        except ValidationError as error:
+            raise _invalid("The minimum OTJ table is not valid.", error) from error
+        event = new_event(
+            table, tenant=PLATFORM_TENANT, subject=OTJ_MINIMUMS_SUBJECT, actor=principal.sub
+        )
+        await self.reference.save_otj_minimums(table, [event])
+        log.info("otj minimums loaded", source=source, standards=len(table.minimums))
+        self._events_written()
+        return table
+
+
+def _invalid(message: str, error: ValidationError) -> InvalidInput:
+    problems = [
+        FieldProblem(field=".".join(str(p) for p in e["loc"]), reason=e["msg"])
+        for e in error.errors()
+    ]
+    return InvalidInput(message, problems)
 
 
 def _state(current: IlrDocument, version: int, qa_verified: bool, record: IlrLearner) -> IlrState:
