@@ -1,12 +1,15 @@
-"""The demo tenant `make run` creates: staff, settings, learners with enrolments."""
+"""The demo tenant `make run` creates: staff, settings, learners with enrolments; and a demo
+2025/26 minimum OTJ table, so previews show figures."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ilrflow.ops.reference import read_otj_minimums
 from ilrflow.platform.auth import mint_token
 from ilrflow.platform.settings import Settings
 
@@ -42,6 +45,10 @@ STAFF = [
         "groups": [],
     },
 ]
+# DEMO figures, not the DfE's published minimums: an operator loads the real list with
+# `./ilrflow reference load-otj-minimums FILE.csv` (docs/operations.md#reference-data).
+DEMO_OTJ_MINIMUMS = Path(__file__).with_name("demo-otj-minimums.csv")
+DEMO_OTJ_SOURCE = "DEMO data, not the DfE's figures (deploy/local/demo-otj-minimums.csv)"
 # A provider's cohort: apprentices of different sexes, ethnic groups (ILR codes: 31 White British,
 # 40 Pakistani, 44 African, 35 White and Black Caribbean, 99 not provided), with and without a
 # learning difficulty, on standards priced like real ones (training + end-point assessment).
@@ -116,6 +123,7 @@ def seed_demo_tenant(settings: Settings, urls: dict[str, str]) -> dict[str, str]
     admin = mint_token(settings, tenant=TENANT, sub="admin-1", roles=["admin"], groups=[GROUP])
     headers = {"authorization": f"Bearer {admin}"}
     tokens = {"ADMIN": admin}
+    _load_demo_otj_minimums(settings, urls)
     with httpx.Client(headers=headers, timeout=15) as http:
         for staff in STAFF:
             _ok(http.post(f"{urls['learner']}/v1/staff", json=staff), also=(409,))
@@ -148,6 +156,17 @@ def seed_demo_tenant(settings: Settings, urls: dict[str, str]) -> dict[str, str]
     tokens["SUPPORT"] = mint_token(settings, tenant=TENANT, sub="support-1", roles=["support"])
     _wait_for_ilr(urls, headers, [learner["id"] for learner in learners])
     return tokens
+
+
+def _load_demo_otj_minimums(settings: Settings, urls: dict[str, str]) -> None:
+    """The demo table, unless an operator has loaded one (a real list is never replaced)."""
+    operator = mint_token(settings, tenant=TENANT, sub="seed", roles=["operator"])
+    with httpx.Client(headers={"authorization": f"Bearer {operator}"}, timeout=15) as http:
+        path = f"{urls['ilr']}/v1/ilr/reference/otj-minimums"
+        if http.get(path).status_code == 200:
+            return
+        rows = read_otj_minimums(DEMO_OTJ_MINIMUMS.read_text())
+        _ok(http.put(path, json={"source": DEMO_OTJ_SOURCE, "minimums": rows}))
 
 
 def _create_learner(

@@ -19,7 +19,7 @@ from typing import Literal
 ROLES = ("learner", "tutor", "admin", "ilr_qa", "support", "operator")
 SCOPES = ("own", "other_tenant", "other_group")
 SERVICES = ("learner", "tracker", "ilr", "notify", "audit")
-Kind = Literal["object", "list", "tenant", "public"]
+Kind = Literal["object", "list", "tenant", "platform", "public"]
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security-matrix.md"
 
 
@@ -404,6 +404,32 @@ TABLE: list[Row] = [
         "403 403 403",  # support
         "403 403 403",  # operator
     ),
+    # Platform-wide reference data: the same table whatever the caller's tenant or groups.
+    # The PUT row comes first, so the table exists when the GET row reads it.
+    _row(
+        "ilr",
+        "PUT",
+        "/v1/ilr/reference/otj-minimums",
+        "platform",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "403 403 403",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "200 200 200",  # operator
+    ),
+    _row(
+        "ilr",
+        "GET",
+        "/v1/ilr/reference/otj-minimums",
+        "platform",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "200 200 200",  # ilr_qa
+        "403 403 403",  # support
+        "200 200 200",  # operator
+    ),
     *_public("ilr"),
     _row(
         "notify",
@@ -561,6 +587,8 @@ def render() -> str:
         "  a 403 there is the role's refusal, given before anything is looked up.",
         "- No answer to another tenant (lists, exports, settings) carries the object tenant's",
         "  name, the learner's id or the tracker's id.",
+        "- Kind `platform`: data that is the same for every tenant (the 2025/26 minimum OTJ",
+        "  table), so every tenant's caller gets the same answer.",
         "- Subjects: learner = the learner's id, tutor-1, admin-1, ilr-qa-1, support-1,",
         "  operator-1 (the tutor and the admin are registered staff; the others are not).",
         "",

@@ -13,6 +13,7 @@ import importlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -27,6 +28,8 @@ from ilrflow.contracts.events import (
     IlrUpdated,
     LearnerSnapshot,
     LearnerUpdated,
+    OtjMinimum,
+    OtjMinimumsLoaded,
     Payload,
     Topics,
     TrackerAllocated,
@@ -138,6 +141,13 @@ def valid_payload(topic: str, learner_id: str) -> Payload:
         ),
         # Version 0 never overwrites the learner's real ILR state in the tracker's projection.
         Topics.ILR_STATE: IlrState(learner_id=learner_id, version=0, qa_verified=False, learner={}),
+        # Loaded "in 2000": never replaces a table the tracker's projection already holds.
+        Topics.REFERENCE_DATA: OtjMinimumsLoaded(
+            source="a probe behind poison",
+            loaded_at=datetime(2000, 1, 1, tzinfo=UTC),
+            loaded_by="poison-test",
+            minimums=[OtjMinimum(std_code=99999, minimum_otj_hours=0)],
+        ),
         Topics.AUDIT_ACCESS: AuditAccessed(
             action="search", accessed_by="support-1", accessed_by_roles=["support"], results=0
         ),

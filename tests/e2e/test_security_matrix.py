@@ -157,6 +157,16 @@ REQUESTS: dict[tuple[str, str, str], Request] = {
     ("ilr", "PUT", "/v1/ilr/settings"): lambda w, h: h.put(
         "/v1/ilr/settings", json={"restart_planned_hours": "original"}
     ),
+    ("ilr", "PUT", "/v1/ilr/reference/otj-minimums"): lambda w, h: h.put(
+        "/v1/ilr/reference/otj-minimums",
+        json={
+            "source": "security matrix",
+            "minimums": [{"std_code": 91, "minimum_otj_hours": 278}],
+        },
+    ),
+    ("ilr", "GET", "/v1/ilr/reference/otj-minimums"): lambda w, h: h.get(
+        "/v1/ilr/reference/otj-minimums"
+    ),
     ("notify", "GET", "/v1/notifications"): lambda w, h: h.get("/v1/notifications"),
     ("notify", "GET", "/v1/notifications/unread-count"): lambda w, h: h.get(
         "/v1/notifications/unread-count"

@@ -223,3 +223,116 @@ def test_bookkeeping_is_not_exported(every_tracker_type: list[IlrLearner]) -> No
 def test_unknown_year_is_refused(enrolled: IlrLearner) -> None:
     with pytest.raises(ValueError, match="2324"):
         export_message([enrolled], ukprn=10012345, year="2324", prepared=PREPARED)
+
+
+@pytest.fixture
+def new_start_2526(
+    make_snapshot: Callable[..., LearnerSnapshot], make_enrolment: Callable[..., Enrolment]
+) -> IlrLearner:
+    """A learner in every 2025/26 file (which must hold one), beside the learner under test."""
+    return learner_from_enrolment(
+        make_snapshot(id="learner-0009"),
+        make_enrolment(
+            id="enrolment-0009",
+            start_date=datetime(2025, 9, 1).date(),
+            planned_end_date=datetime(2026, 6, 30).date(),
+        ),
+        None,
+    )
+
+
+def _learners_in(records: list[IlrLearner], year: str) -> int:
+    root = etree.fromstring(export_message(records, ukprn=10012345, year=year, prepared=PREPARED))
+    return len(root.findall("{*}Learner"))
+
+
+def test_a_learner_on_a_break_across_31_july_stays_in_the_file(
+    enrolled: IlrLearner, apply: Callable[..., ApplyResult]
+) -> None:
+    """Reported until they return or are withdrawn [D33], even with no aim open in the year."""
+    on_break = apply(
+        enrolled,
+        "break_in_learning",
+        {"last_day_of_learning": "2025-06-30", "expected_return_date": "2025-10-01", "reason": "x"},
+    ).record
+
+    assert _learners_in([on_break], "2526") == 1
+
+
+def test_a_past_years_file_keeps_a_learner_who_was_on_a_break_all_year(
+    make_snapshot: Callable[..., LearnerSnapshot],
+    make_enrolment: Callable[..., Enrolment],
+    apply: Callable[..., ApplyResult],
+) -> None:
+    """On a break through 2024/25 and back in 2025/26: the 2024/25 file still returns them."""
+    started_2023 = learner_from_enrolment(
+        make_snapshot(),
+        make_enrolment(
+            start_date=datetime(2023, 9, 4).date(), planned_end_date=datetime(2024, 12, 20).date()
+        ),
+        None,
+    )
+    on_break = apply(
+        started_2023,
+        "break_in_learning",
+        {"last_day_of_learning": "2024-06-28", "expected_return_date": "2025-09-01", "reason": "x"},
+    ).record
+    returned = apply(on_break, "return_to_learning", {"return_date": "2025-09-01"}).record
+
+    assert _learners_in([returned], "2425") == 1
+
+
+def test_a_learner_withdrawn_from_a_break_before_the_year_is_left_out(
+    enrolled: IlrLearner, apply: Callable[..., ApplyResult], new_start_2526: IlrLearner
+) -> None:
+    on_break = apply(
+        enrolled,
+        "break_in_learning",
+        {"last_day_of_learning": "2025-03-31", "expected_return_date": "2025-06-02", "reason": "x"},
+    ).record
+    withdrawn = apply(
+        on_break,
+        "withdrawal",
+        {"last_day_of_learning": "2025-03-31", "reason": "moved away"},
+        policy=POLICY,
+    ).record
+
+    assert _learners_in([withdrawn, new_start_2526], "2526") == 1
+
+
+@pytest.mark.parametrize(
+    ("comp_status", "outcome", "ach_date"),
+    [
+        (2, 8, None),  # practical period complete, end-point assessment awaited [D20][D21]
+        (1, 8, None),  # the same as some MIS record it (CompStatus 1, Outcome 8)
+        (2, 1, "2025-09-15"),  # the EPA result, recorded in the year it came [D35]
+    ],
+)
+def test_a_learner_whose_outcome_is_pending_or_recorded_in_the_year_is_in_the_file(
+    enrolled: IlrLearner,
+    schemas: dict[str, xmlschema.XMLSchema],
+    comp_status: int,
+    outcome: int,
+    ach_date: str | None,
+) -> None:
+    awaiting_epa = copy.deepcopy(enrolled)
+    programme = awaiting_epa["LearningDelivery"][0]
+    programme.update(CompStatus=comp_status, LearnActEndDate="2025-07-18", Outcome=outcome)
+    if ach_date is not None:
+        programme["AchDate"] = ach_date
+
+    assert _learners_in([awaiting_epa], "2526") == 1
+    schemas["2526"].validate(
+        export_message([awaiting_epa], ukprn=10012345, year="2526", prepared=PREPARED)
+    )
+
+
+def test_a_learner_whose_outcome_was_final_before_the_year_is_left_out(
+    enrolled: IlrLearner, new_start_2526: IlrLearner
+) -> None:
+    achieved = copy.deepcopy(enrolled)
+    achieved["LearningDelivery"][0].update(
+        CompStatus=2, LearnActEndDate="2025-05-30", Outcome=1, AchDate="2025-07-10"
+    )
+
+    assert _learners_in([achieved, new_start_2526], "2526") == 1

@@ -59,16 +59,28 @@ def test_37_then_20_hours_crosses_the_cap() -> None:
     assert minimum_otj_hours([HoursPeriod(364, 37), HoursPeriod(364, 20)], FROM_2022).value == 464
 
 
+# The tests' own table: invented figures, not the DfE's list (which production loads as data).
+OTJ_TABLE = {244: 370, 7: 500}
+
+
 def test_2025_26_uses_the_standards_published_volume() -> None:
-    assert minimum_otj_hours([HoursPeriod(300, 10)], RuleSet.FROM_2025, 244).value == 370
-    assert minimum_otj_hours([], RuleSet.FROM_2025, 7, {7: 500}).value == 500
+    assert minimum_otj_hours([HoursPeriod(300, 10)], RuleSet.FROM_2025, 244, OTJ_TABLE).value == 370
+    assert minimum_otj_hours([], RuleSet.FROM_2025, 7, OTJ_TABLE).value == 500
 
 
-def test_2025_26_unknown_standard_falls_back_to_the_187_hour_floor() -> None:
-    result = minimum_otj_hours([HoursPeriod(300, 37)], RuleSet.FROM_2025, 99999)
+def test_2025_26_standard_missing_from_the_loaded_table_is_unknown_not_the_floor() -> None:
+    result = minimum_otj_hours([HoursPeriod(300, 37)], RuleSet.FROM_2025, 99999, OTJ_TABLE)
 
-    assert result.value == 187
-    assert "not in the reference table" in result.working
+    assert result.value is None
+    assert "minimum unknown: standard 99999 is not in the loaded table" in result.working
+    assert "187" in result.working  # PHours_08 still applies
+
+
+def test_2025_26_without_a_loaded_table_the_minimum_is_unknown() -> None:
+    result = minimum_otj_hours([HoursPeriod(300, 37)], RuleSet.FROM_2025, 244)
+
+    assert result.value is None
+    assert "no 2025/26 minimum OTJ table is loaded" in result.working
 
 
 @pytest.mark.parametrize(
@@ -96,10 +108,11 @@ def test_planned_end_date_example_of_4_5() -> None:
 
     assert result.value == "2025-11-29"
     assert "242 days" in result.working
-    assert (
-        days_in_learning(date(2024, 9, 2), date(2025, 1, 31), date(2025, 4, 1), date(2025, 11, 29))
-        == 393
+    in_learning = days_in_learning(
+        [(date(2024, 9, 2), date(2025, 1, 31)), (date(2025, 4, 1), date(2025, 11, 29))]
     )
+    assert in_learning.value == 393
+    assert in_learning.working == "(2025-01-31 - 2024-09-02) + (2025-11-29 - 2025-04-01) = 393 days"
 
 
 dates = st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31))
@@ -117,7 +130,8 @@ def test_default_planned_end_keeps_the_planned_time_in_learning(
         str(default_planned_end_date(return_date, last_day, planned_end).value)
     )
 
-    assert days_in_learning(start, last_day, return_date, new_end) == (planned_end - start).days
+    in_learning = days_in_learning([(start, last_day), (return_date, new_end)])
+    assert in_learning.value == (planned_end - start).days
     assert (new_end - planned_end).days == gap
 
 

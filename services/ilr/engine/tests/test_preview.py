@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from ilrflow.ilr_engine import ApplyResult, IlrLearner, IlrPolicy, preview
 
@@ -33,6 +34,97 @@ def test_return_preview_shows_the_new_planned_end_date(
     assert shown["planned_otj_meets_minimum"]["value"] is True
     assert shown["ilr_outcome"]["status"] == "applied"
     assert shown["ilr_patch"][0]["path"] == "/LearningDelivery/1"
+
+
+def test_return_preview_counts_only_time_in_learning_after_two_breaks(
+    enrolled: IlrLearner, apply: Callable[..., ApplyResult]
+) -> None:
+    record = apply(enrolled, "break_in_learning", BREAK).record
+    record = apply(record, "return_to_learning", {"return_date": "2025-04-01"}).record
+    second_break = {
+        **BREAK,
+        "last_day_of_learning": "2025-06-30",
+        "expected_return_date": "2025-09-01",
+    }
+    record = apply(record, "break_in_learning", second_break).record
+    changes = {
+        "return_date": "2025-09-01",
+        "planned_end_date": "2025-11-10",
+        "override_reason": "finishing early",
+    }
+
+    shown = preview(record, "return_to_learning", changes, POLICY, today=TODAY)
+
+    assert shown["ilr_outcome"]["status"] == "rejected"
+    assert "311 days" in shown["calculation_error"]
+
+
+def test_break_preview_counts_the_learning_before_an_earlier_break(
+    enrolled: IlrLearner, apply: Callable[..., ApplyResult]
+) -> None:
+    record = apply(enrolled, "break_in_learning", BREAK).record
+    record = apply(record, "return_to_learning", {"return_date": "2025-04-01"}).record
+    second_break = {
+        **BREAK,
+        "last_day_of_learning": "2025-06-30",
+        "expected_return_date": "2025-09-01",
+    }
+
+    shown = preview(record, "break_in_learning", second_break, POLICY, today=TODAY)
+
+    assert shown["days_in_learning_before_break"]["value"] == 151 + 90
+
+
+def _started_2025(enrolled: IlrLearner, std_code: int) -> IlrLearner:
+    """A 2025/26 start (the published volume per standard applies) on ``std_code``."""
+    record = copy.deepcopy(enrolled)
+    programme = record["LearningDelivery"][0]
+    programme.update(
+        LearnStartDate="2025-09-01", LearnPlanEndDate="2026-10-30", StdCode=std_code, PHours=300
+    )
+    for fam in programme["LearningDeliveryFAM"]:
+        fam["LearnDelFAMDateFrom"] = "2025-09-01"
+    return record
+
+
+def _return_preview(
+    record: IlrLearner, policy: IlrPolicy, apply: Callable[..., ApplyResult]
+) -> dict[str, Any]:
+    on_break = apply(
+        record,
+        "break_in_learning",
+        {"last_day_of_learning": "2025-12-19", "expected_return_date": "2026-01-05", "reason": "x"},
+    ).record
+    return preview(
+        on_break, "return_to_learning", {"return_date": "2026-01-05"}, policy, today=TODAY
+    )
+
+
+def test_a_standard_missing_from_the_loaded_table_is_never_reported_as_met(
+    enrolled: IlrLearner, apply: Callable[..., ApplyResult]
+) -> None:
+    policy = IlrPolicy(otj_minimum_by_standard={244: 370})
+
+    shown = _return_preview(_started_2025(enrolled, 91), policy, apply)
+
+    assert shown["minimum_otj_hours"]["value"] is None
+    assert (
+        "minimum unknown: standard 91 is not in the loaded table"
+        in shown["minimum_otj_hours"]["working"]
+    )
+    assert shown["planned_otj_meets_minimum"]["value"] is None
+    assert "minimum unknown" in shown["planned_otj_meets_minimum"]["working"]
+
+
+def test_the_loaded_table_decides_whether_planned_hours_meet_the_minimum(
+    enrolled: IlrLearner, apply: Callable[..., ApplyResult]
+) -> None:
+    policy = IlrPolicy(otj_minimum_by_standard={244: 370})
+
+    shown = _return_preview(_started_2025(enrolled, 244), policy, apply)
+
+    assert shown["minimum_otj_hours"]["value"] == 370
+    assert shown["planned_otj_meets_minimum"]["value"] is False  # PHours 300 < 370
 
 
 def test_preview_does_not_change_the_record(enrolled: IlrLearner) -> None:

@@ -200,6 +200,50 @@ def test_second_break_and_return_restart_from_the_original_start(
     assert latest["LearnPlanEndDate"] == "2025-12-30"  # 2025-11-29 + the 31-day gap
 
 
+def _after_two_breaks(enrolled: IlrLearner, apply: Apply) -> IlrLearner:
+    """Learning 2024-09-02..2025-01-31 (151 days) and 2025-04-01..2025-06-30 (90 days), then on a
+    second break since 2025-06-30."""
+    record = apply(enrolled, "break_in_learning", BREAK).record
+    record = apply(record, "return_to_learning", RETURN).record
+    second_break = {
+        **BREAK,
+        "last_day_of_learning": "2025-06-30",
+        "expected_return_date": "2025-09-01",
+    }
+    return apply(record, "break_in_learning", second_break).record
+
+
+SECOND_RETURN_311_DAYS = {
+    "return_date": "2025-09-01",
+    "planned_end_date": "2025-11-10",  # 151 + 90 + 70 = 311 days in learning
+    "override_reason": "finishing early",
+}
+
+
+def test_second_return_counts_no_break_as_time_in_learning(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    """311 real days against the 365-day minimum: the first break's 59 days are not learning."""
+    on_second_break = _after_two_breaks(enrolled, apply)
+
+    result = apply(on_second_break, "return_to_learning", SECOND_RETURN_311_DAYS)
+
+    assert result.status == "rejected"
+    assert "leaves 311 days in learning" in result.reason
+
+
+def test_second_return_accepts_an_override_that_keeps_365_days_in_learning(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    on_second_break = _after_two_breaks(enrolled, apply)
+    changes = {**SECOND_RETURN_311_DAYS, "planned_end_date": "2026-01-03"}  # 151 + 90 + 124
+
+    result = apply(on_second_break, "return_to_learning", changes)
+
+    assert result.status == "applied", result.reason
+    assert "365 days in learning" in result.reason
+
+
 def test_change_of_programme_withdraws_with_reason_40(enrolled: IlrLearner, apply: Apply) -> None:
     result = apply(
         enrolled,
@@ -323,3 +367,100 @@ def test_withdrawal_when_already_withdrawn_is_rejected(enrolled: IlrLearner, app
 
     assert result.status == "rejected"
     assert result.record == withdrawn
+
+
+def _with_a_component(record: IlrLearner) -> IlrLearner:
+    with_component = copy.deepcopy(record)
+    programme = with_component["LearningDelivery"][0]
+    component = {k: v for k, v in programme.items() if k not in ("PHours", "SWSupAimId")}
+    with_component["LearningDelivery"].append(
+        {**component, "LearnAimRef": "60312345", "AimType": 3, "AimSeqNumber": 2}
+    )
+    return with_component
+
+
+@pytest.mark.parametrize(
+    ("tracker_type", "changes"),
+    [
+        ("withdrawal", {"last_day_of_learning": "2025-03-14", "reason": 44}),
+        ("change_of_programme", {"last_day_of_learning": "2025-03-14", "new_standard_code": 244}),
+    ],
+)
+def test_a_non_completer_gets_otj_actual_hours_on_the_programme_aim(
+    enrolled: IlrLearner, apply: Apply, tracker_type: str, changes: dict[str, object]
+) -> None:
+    """P49 (2022/23 rules): actual OTJ hours for a non-completer [C-P49]; OTJActHours is a
+    programme-aim field (ESFA rule OTJActHours_01)."""
+    result = apply(_with_a_component(enrolled), tracker_type, {**changes, "otj_actual_hours": 142})
+
+    programme, component = result.record["LearningDelivery"]
+    assert result.status == "applied", result.reason
+    assert programme["OTJActHours"] == 142
+    assert "OTJActHours" not in component
+    assert "OTJActHours 142" in result.reason
+
+
+def test_a_withdrawal_without_otj_actual_hours_says_they_are_due(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    result = apply(enrolled, "withdrawal", {"last_day_of_learning": "2025-03-14", "reason": 44})
+
+    assert result.status == "applied"
+    assert "OTJActHours" not in result.record["LearningDelivery"][0]
+    assert "no otj_actual_hours given" in result.reason
+
+
+def test_withdrawal_from_a_break_writes_otj_actual_hours_on_the_break_aim(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    on_break = apply(enrolled, "break_in_learning", BREAK).record
+
+    result = apply(
+        on_break,
+        "withdrawal",
+        {"last_day_of_learning": "2025-01-31", "reason": 44, "otj_actual_hours": 90},
+    )
+
+    assert result.record["LearningDelivery"][0]["OTJActHours"] == 90
+
+
+def test_a_break_may_record_otj_actual_hours_so_far(enrolled: IlrLearner, apply: Apply) -> None:
+    result = apply(
+        _with_a_component(enrolled), "break_in_learning", {**BREAK, "otj_actual_hours": 95}
+    )
+
+    programme, component = result.record["LearningDelivery"]
+    assert programme["OTJActHours"] == 95
+    assert "OTJActHours" not in component
+
+
+def test_remaining_planned_hours_work_from_the_hours_recorded_at_the_break(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    remaining = IlrPolicy(restart_planned_hours="remaining")
+    on_break = apply(enrolled, "break_in_learning", {**BREAK, "otj_actual_hours": 120}).record
+
+    result = apply(on_break, "return_to_learning", RETURN, policy=remaining)
+
+    assert result.record["LearningDelivery"][-1]["PHours"] == 300 - 120
+
+
+def test_remaining_planned_hours_after_a_second_break_count_the_planned_total_once(
+    enrolled: IlrLearner, apply: Apply
+) -> None:
+    """otj_actual_hours is the apprenticeship's total so far, so the remainder is always taken
+    from the programme's original planned total (300 h), not from the previous remainder."""
+    remaining = IlrPolicy(restart_planned_hours="remaining")
+    record = apply(enrolled, "break_in_learning", {**BREAK, "otj_actual_hours": 120}).record
+    record = apply(record, "return_to_learning", RETURN, policy=remaining).record
+    second_break = {
+        **BREAK,
+        "last_day_of_learning": "2025-06-30",
+        "expected_return_date": "2025-09-01",
+        "otj_actual_hours": 170,
+    }
+    record = apply(record, "break_in_learning", second_break).record
+
+    result = apply(record, "return_to_learning", {"return_date": "2025-09-01"}, policy=remaining)
+
+    assert result.record["LearningDelivery"][-1]["PHours"] == 300 - 170

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ilrflow.contracts.events import Envelope
+from ilrflow.contracts.events import Envelope, OtjMinimumsLoaded
 from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.service.use_cases import IlrService
@@ -113,8 +113,33 @@ class FakeIlrSettingsStore:
         self._settings[tenant] = settings.model_dump(mode="json")
 
 
-def ilr_service(records: FakeIlrStore, settings: FakeIlrSettingsStore) -> IlrService:
+class FakeReferenceStore:
+    def __init__(self) -> None:
+        self._otj_minimums: dict[str, Any] | None = None
+        self.outbox: list[Envelope[Any]] = []
+
+    async def otj_minimums(self) -> OtjMinimumsLoaded | None:
+        stored = self._otj_minimums
+        return None if stored is None else OtjMinimumsLoaded.model_validate(stored)
+
+    async def save_otj_minimums(
+        self, table: OtjMinimumsLoaded, events: Sequence[Envelope[Any]]
+    ) -> None:
+        self._otj_minimums = table.model_dump(mode="json")
+        self.outbox.extend(events)
+
+
+def ilr_service(
+    records: FakeIlrStore,
+    settings: FakeIlrSettingsStore,
+    reference: FakeReferenceStore | None = None,
+) -> IlrService:
     """The service over the fakes (typed, so mypy checks the fakes fit the protocols)."""
     return IlrService(
-        records, settings, lambda: None, default_ukprn=DEFAULT_UKPRN, clock=lambda: T0
+        records,
+        settings,
+        reference or FakeReferenceStore(),
+        lambda: None,
+        default_ukprn=DEFAULT_UKPRN,
+        clock=lambda: T0,
     )

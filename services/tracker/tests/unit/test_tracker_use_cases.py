@@ -4,13 +4,22 @@ in the outbox, the errors raised), in milliseconds. The end-to-end tests prove t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 import pytest
 from tracker_fakes import FakeProjections, FakeTrackerStore, tracker_service
 
-from ilrflow.contracts.events import EventType, IlrUpdated, new_event
+from ilrflow.contracts.events import (
+    EmployerRef,
+    Enrolment,
+    EventType,
+    IlrUpdated,
+    LearnerSnapshot,
+    new_event,
+)
 from ilrflow.contracts.identity import Principal
+from ilrflow.ilr_engine import TrackerApplication, apply_tracker, learner_from_enrolment
 from ilrflow.tracker.adapters.projections import IlrView, LearnerView, StaffView
 from ilrflow.tracker.adapters.repository import TrackerFilter
 from ilrflow.tracker.domain.policy import AllocationRule, TenantTrackerSettings, TypeSettings
@@ -411,3 +420,70 @@ async def test_the_ilr_outcome_is_recorded_once_per_event(
     assert stored.ilr_outcome is not None
     assert (stored.ilr_outcome.status, stored.ilr_outcome.ilr_version) == ("applied", 4)
     assert stored.version == 3  # raised, processed, outcome recorded: the redelivery added none
+
+
+# --- the preview and the platform's minimum OTJ table ------------------------------------------
+
+
+def _on_break_since_2025_26_start(standard_code: int) -> dict[str, Any]:
+    """An ILR whose programme started 2025-09-01 on ``standard_code`` (2025/26 rules), on a break."""
+    enrolment = Enrolment(
+        id="E1",
+        standard_code=standard_code,
+        start_date=date(2025, 9, 1),
+        planned_end_date=date(2026, 10, 30),
+        employer=EmployerRef(ern="123456789", name="Acme Ltd"),
+        weekly_hours=37.5,
+        planned_otj_hours=300,
+    )
+    snapshot = LearnerSnapshot(
+        id="L1", given_names="Ann", family_name="Smith", enrolments=[enrolment]
+    )
+    application = TrackerApplication(
+        tracker_id="T0",
+        tracker_type="break_in_learning",
+        changes={
+            **BREAK,
+            "last_day_of_learning": "2025-12-19",
+            "expected_return_date": "2026-01-05",
+        },
+        processor_roles=("admin",),
+        qa_verified=False,
+        today=date(2026, 1, 1),
+    )
+    return apply_tracker(learner_from_enrolment(snapshot, enrolment, None), application).record
+
+
+@pytest.mark.parametrize(
+    ("table", "minimum", "meets"),
+    [
+        (None, None, None),
+        ({91: 278}, None, None),
+        ({244: 370}, 370, False),
+        ({244: 250}, 250, True),
+    ],
+)
+async def test_the_return_preview_takes_the_minimum_from_the_loaded_table(
+    trackers: FakeTrackerStore,
+    projections: FakeProjections,
+    service: TrackerService,
+    table: dict[int, int] | None,
+    minimum: int | None,
+    meets: bool | None,
+) -> None:
+    trackers.seed_settings(
+        TENANT, TenantTrackerSettings(types={"return_to_learning": TypeSettings(enabled=True)})
+    )
+    projections.ilrs[(TENANT, "L1")] = IlrView(1, False, _on_break_since_2025_26_start(244))
+    projections.otj_minimum_table = table
+
+    result = await service.raise_tracker(
+        ADMIN, "return_to_learning", "L1", {"return_date": "2026-01-05"}, None
+    )
+
+    preview = result.tracker.preview
+    assert preview is not None
+    assert preview["minimum_otj_hours"]["value"] == minimum
+    assert preview["planned_otj_meets_minimum"]["value"] == meets
+    if minimum is None:
+        assert "minimum unknown" in preview["minimum_otj_hours"]["working"]

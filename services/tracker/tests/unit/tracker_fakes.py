@@ -7,7 +7,7 @@ A test reads the outcome from here: what is stored, and every event written to t
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -127,6 +127,7 @@ class FakeProjections:
         self.learners: dict[tuple[str, str], LearnerView] = {}
         self.staff: dict[tuple[str, str], StaffView] = {}
         self.ilrs: dict[tuple[str, str], IlrView] = {}
+        self.otj_minimum_table: dict[int, int] | None = None
 
     async def ilr_of(self, tenant: str, learner_id: str) -> IlrView | None:
         return self.ilrs.get((tenant, learner_id))
@@ -139,6 +140,9 @@ class FakeProjections:
 
     async def staff_of_tenant(self, tenant: str) -> list[StaffView]:
         return [s for (t, _), s in self.staff.items() if t == tenant]
+
+    async def otj_minimums(self) -> Mapping[int, int] | None:
+        return self.otj_minimum_table
 
 
 def tracker_service(

@@ -19,7 +19,15 @@ TENANT_REASONS = {"Moved out of area": 44, "Got a new job elsewhere": 97}
 
 
 def test_a_valid_break() -> None:
-    assert canonical("break_in_learning", BREAK) == BREAK
+    assert canonical("break_in_learning", BREAK) == {**BREAK, "otj_actual_hours": None}
+
+
+def test_a_break_may_carry_the_actual_otj_hours_so_far() -> None:
+    assert (
+        canonical("break_in_learning", {**BREAK, "otj_actual_hours": 95})["otj_actual_hours"] == 95
+    )
+    found = problems("break_in_learning", {**BREAK, "otj_actual_hours": -1})
+    assert "greater than or equal to 0" in found["changes.otj_actual_hours"]
 
 
 @pytest.mark.parametrize("expected_return", ["2025-01-31", "2025-01-01"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ilrflow.contracts.events import EventType, Topics
+from ilrflow.ilr.adapters.reference import ReferenceRepository
 from ilrflow.ilr.adapters.repository import IlrRepository
 from ilrflow.ilr.adapters.settings import IlrSettingsRepository
 from ilrflow.ilr.entrypoints.http import router
@@ -19,13 +20,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     runtime = ServiceRuntime(SERVICE, settings)
     repository = IlrRepository(runtime.db)
+    reference = ReferenceRepository(runtime.db)
     service = IlrService(
         repository,
         IlrSettingsRepository(runtime.db),
+        reference,
         runtime.events_written,
         default_ukprn=settings.default_ukprn,
     )
-    runtime.use_outbox([repository.records])
+    runtime.use_outbox([repository.records, reference.reference])
     runtime.on_startup(repository.ensure_indexes)
     runtime.consume(Topics.LEARNER_UPDATED, {EventType.LEARNER_UPDATED: service.on_learner_updated})
     runtime.consume(

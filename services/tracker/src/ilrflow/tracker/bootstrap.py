@@ -10,7 +10,13 @@ from ilrflow.platform.mongo import Document
 from ilrflow.platform.projections import Projection, live_handlers
 from ilrflow.platform.service import ServiceRuntime, create_service_app
 from ilrflow.platform.settings import Settings, get_settings
-from ilrflow.tracker.adapters.projections import ILR, LEARNERS, STAFF, ProjectionRepository
+from ilrflow.tracker.adapters.projections import (
+    ILR,
+    LEARNERS,
+    OTJ_MINIMUMS,
+    STAFF,
+    ProjectionRepository,
+)
 from ilrflow.tracker.adapters.repository import TrackerRepository
 from ilrflow.tracker.entrypoints.http import router
 from ilrflow.tracker.entrypoints.openapi import document_raise_variants
@@ -43,8 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def projections(db: AsyncDatabase[Document]) -> list[Projection]:
-    """Learners and staff from learner-updated, each learner's ILR from ilr-state
-    (``ilrflow projections rebuild tracker NAME``)."""
+    """Learners and staff from learner-updated, each learner's ILR from ilr-state, the platform's
+    minimum OTJ table from reference-data (``ilrflow projections rebuild tracker NAME``)."""
 
     async def staff_index(name: str) -> None:
         await ProjectionRepository(db, staff=name).ensure_indexes()
@@ -75,6 +81,16 @@ def projections(db: AsyncDatabase[Document]) -> list[Projection]:
             collection=ILR,
             handlers=lambda name: {
                 EventType.ILR_STATE: ProjectionRepository(db, ilr=name).on_ilr_state
+            },
+        ),
+        Projection(
+            name="otj_minimums",
+            topic=Topics.REFERENCE_DATA,
+            collection=OTJ_MINIMUMS,
+            handlers=lambda name: {
+                EventType.OTJ_MINIMUMS_LOADED: ProjectionRepository(
+                    db, otj_minimums=name
+                ).on_otj_minimums_loaded
             },
         ),
     ]

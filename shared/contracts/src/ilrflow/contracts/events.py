@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from ilrflow.contracts.errors import PermanentError
 
@@ -29,6 +29,7 @@ class Topics:
     LEARNER_UPDATED = "learner-updated"
     ILR_UPDATED = "ilr-updated"
     ILR_STATE = "ilr-state"
+    REFERENCE_DATA = "reference-data"
     AUDIT_ACCESS = "audit-access"
 
     ALL: tuple[str, ...] = (
@@ -40,9 +41,17 @@ class Topics:
         LEARNER_UPDATED,
         ILR_UPDATED,
         ILR_STATE,
+        REFERENCE_DATA,
         AUDIT_ACCESS,
     )
-    COMPACTED: frozenset[str] = frozenset({ILR_STATE})
+    COMPACTED: frozenset[str] = frozenset({ILR_STATE, REFERENCE_DATA})
+
+
+PLATFORM_TENANT = "_platform"
+"""``ce_tenant`` of platform-wide events (reference data, the same for every tenant). It is not a
+valid tenant id (those start with a letter or digit), so no tenant's key or audit trail meets it."""
+OTJ_MINIMUMS_SUBJECT = "otj-minimums"
+"""``ce_subject`` of the minimum OTJ table's events: with ``PLATFORM_TENANT``, one compacted key."""
 
 
 def dead_letter_topic(topic: str) -> str:
@@ -264,6 +273,35 @@ class IlrState(Payload):
     learner: dict[str, Any]
 
 
+class OtjMinimum(Payload):
+    std_code: int = Field(ge=1, le=99999, description="LARS StdCode of the standard.")
+    minimum_otj_hours: int = Field(ge=0, le=9999, description="The published minimum, in hours.")
+
+
+class OtjMinimumsLoaded(Payload):
+    """The whole 2025/26 minimum off-the-job table (the DfE's published hours per standard), as an
+    operator loaded it: platform-wide reference data. The compacted ``reference-data`` topic keeps
+    the latest table (key ``_platform:otj-minimums``); a reader replaces its copy with it."""
+
+    source: str = Field(min_length=1, max_length=200, description="What the table was loaded from.")
+    loaded_at: datetime
+    loaded_by: str
+    minimums: list[OtjMinimum] = Field(min_length=1)
+
+    @field_validator("minimums")
+    @classmethod
+    def _one_row_per_standard(cls, minimums: list[OtjMinimum]) -> list[OtjMinimum]:
+        seen: set[int] = set()
+        for row in minimums:
+            if row.std_code in seen:
+                raise ValueError(f"standard {row.std_code} appears more than once")
+            seen.add(row.std_code)
+        return minimums
+
+    def by_standard(self) -> dict[int, int]:
+        return {row.std_code: row.minimum_otj_hours for row in self.minimums}
+
+
 # --- audit service ---------------------------------------------------------------------------
 
 
@@ -298,6 +336,7 @@ class EventType:
     STAFF_UPDATED = "ilrflow.staff.updated.v1"
     ILR_UPDATED = "ilrflow.ilr.updated.v1"
     ILR_STATE = "ilrflow.ilr.state.v1"
+    OTJ_MINIMUMS_LOADED = "ilrflow.ilr.otj_minimums_loaded.v1"
     AUDIT_ACCESSED = "ilrflow.audit.accessed.v1"
 
 
@@ -379,6 +418,14 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             payload=IlrState,
             source="ilr",
             summary="The learner's whole current ILR record (compacted topic, key = learner).",
+        ),
+        CatalogueEntry(
+            event_type=EventType.OTJ_MINIMUMS_LOADED,
+            topic=Topics.REFERENCE_DATA,
+            payload=OtjMinimumsLoaded,
+            source="ilr",
+            summary="An operator loaded the 2025/26 minimum OTJ hours per standard (compacted topic).",
+            subject="otj-minimums, the table's name (ce_tenant is _platform: platform-wide data)",
         ),
         CatalogueEntry(
             event_type=EventType.AUDIT_ACCESSED,

@@ -1,5 +1,5 @@
 """The ``ilrflow`` operator command: tokens, topics, dead letters, audit verification, tenants,
-lanes, projection rebuilds.
+lanes, projection rebuilds, reference data.
 
 Every command reads the ``ILRFLOW_*`` settings (bootstrap servers, topic and database prefixes,
 JWT secret); every command takes ``--json`` for machine-readable output, errors included; exit
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from ilrflow.ops import audit, dlt, lanes, projections, tenants, topics
+from ilrflow.ops import audit, dlt, lanes, projections, reference, tenants, topics
 from ilrflow.ops.common import (
     EXIT_USAGE,
     JsonErrorsGroup,
@@ -33,6 +33,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(lanes.app, name="lanes")
 app.add_typer(projections.app, name="projections")
+app.add_typer(reference.app, name="reference")
 
 
 @app.command()

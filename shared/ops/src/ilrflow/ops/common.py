@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
+import httpx
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
@@ -154,6 +155,44 @@ def run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
         fail(f"Kafka error: {error!r}", EXIT_UNAVAILABLE)
     except ConnectionFailure as error:
         fail(f"cannot reach the database: {error}", EXIT_UNAVAILABLE)
+
+
+def call_service(
+    http: httpx.Client, service: str, base_url: str, method: str, path: str, body: Any = None
+) -> Any:
+    """One request to a service's API and its JSON answer; a refusal stops the command with
+    the service's own words (a 422 field by field, exit 2; a 404, exit 4; unreachable, exit 3)."""
+    try:
+        response = http.request(method, f"{base_url.rstrip('/')}{path}", json=body)
+    except httpx.TransportError as error:
+        fail(f"cannot reach the {service} service at {base_url}: {error}", EXIT_UNAVAILABLE)
+    if response.status_code == 404:
+        fail(f"{service} service: {_message(response)} ({method} {path})", EXIT_NOT_FOUND)
+    if response.status_code == 422:
+        _invalid(service, method, path, response)
+    if response.status_code >= 300:
+        fail(f"{service} service answered {response.status_code}: {response.text[:500]}")
+    return response.json()
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:500]
+
+
+def _invalid(service: str, method: str, path: str, response: httpx.Response) -> NoReturn:
+    try:
+        details = response.json()["error"].get("details") or []
+    except (ValueError, KeyError, TypeError, AttributeError):
+        details = []
+    lines = [f"{service} service refused {method} {path}:"]
+    if isinstance(details, list) and details:
+        lines += [f"  {d.get('field', '?')}: {d.get('reason', d)}" for d in details]
+    else:
+        lines.append(f"  {response.text[:500]}")
+    fail("\n".join(lines), EXIT_USAGE, details if isinstance(details, list) else None)
 
 
 def operator_token(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import typer
@@ -22,8 +22,8 @@ import yaml
 
 from ilrflow.ops.common import (
     EXIT_NOT_FOUND,
-    EXIT_UNAVAILABLE,
     EXIT_USAGE,
+    call_service,
     emit_json,
     fail,
     operator_token,
@@ -65,19 +65,7 @@ class TenantApi:
         self._http.close()
 
     def call(self, service: str, method: str, path: str, body: Any = None) -> Any:
-        url = f"{(self.urls[service] or '').rstrip('/')}{path}"
-        try:
-            response = self._http.request(method, url, json=body)
-        except httpx.TransportError as error:
-            fail(f"cannot reach the {service} service at {self.urls[service]}: {error}",
-                 EXIT_UNAVAILABLE)  # fmt: skip
-        if response.status_code == 404:
-            fail(f"{service} service: {_message(response)} ({method} {path})", EXIT_NOT_FOUND)
-        if response.status_code == 422:
-            _invalid(service, method, path, response)
-        if response.status_code >= 300:
-            fail(f"{service} service answered {response.status_code}: {response.text[:500]}")
-        return response.json()
+        return call_service(self._http, service, self.urls[service] or "", method, path, body)
 
     def report(self) -> dict[str, Any]:
         types: list[dict[str, Any]] = self.call("tracker", "GET", "/v1/tracker-types")
@@ -98,26 +86,6 @@ class TenantApi:
         if self.urls["ilr"] is not None:
             report["ilr"] = self.call("ilr", "GET", "/v1/ilr/settings")
         return report
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        return str(response.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return response.text[:500]
-
-
-def _invalid(service: str, method: str, path: str, response: httpx.Response) -> NoReturn:
-    try:
-        details = response.json()["error"].get("details") or []
-    except (ValueError, KeyError, TypeError, AttributeError):
-        details = []
-    lines = [f"{service} service refused {method} {path}:"]
-    if isinstance(details, list) and details:
-        lines += [f"  {d.get('field', '?')}: {d.get('reason', d)}" for d in details]
-    else:
-        lines.append(f"  {response.text[:500]}")
-    fail("\n".join(lines), EXIT_USAGE, details if isinstance(details, list) else None)
 
 
 @app.command("list")

@@ -21,6 +21,7 @@ NAMESPACES = {"2425": "ESFA/ILR/2024-25", "2526": "ESFA/ILR/2025-26"}
 # From 2025/26 an apprenticeship aim's ConRefNumber carries the Employer Agreement ID [D39];
 # before, the field was collected for Skills Bootcamps only.
 FIRST_YEAR_WITH_AGREEMENT_ID = "2526"
+OUTCOME_NOT_YET_KNOWN = 8
 SOFTWARE = {"SoftwareSupplier": "ilrflow", "SoftwarePackage": "ilrflow", "Release": "1"}
 
 # Required by the XSD. The learner service captures them for every learner it creates now (Sex
@@ -69,25 +70,36 @@ def collection_year_bounds(year: str) -> tuple[date, date]:
 
 
 def _for_year(learner: Learner, year: str) -> Learner | None:
-    """Aims already started by the year's end; the learner only if one is live in the year.
+    """The learner as the year's file returns them (aims started and statuses dated by the
+    year's end), or None when nothing of theirs belongs in that year.
 
-    Aims closed earlier (e.g. the CompStatus 6 aims of a break) are still returned while the
-    programme continues [D33].
+    A learner belongs in the year while any aim is live in it (:func:`_live_in`) or while they
+    are on a break that neither a restart nor a withdrawal has ended by the year's end: the PSM
+    says to keep returning a learner on a break until they return or are withdrawn [D33]. The
+    aims closed earlier (e.g. the CompStatus 6 aims of a break) are returned with the rest.
     """
     first_day, last_day = collection_year_bounds(year)
     aims = [a for a in learner.LearningDelivery if a.LearnStartDate <= last_day]
-    if not any(_live_in(aim, first_day) for aim in aims):
-        return None
     statuses = [s for s in learner.LearnerEmploymentStatus if s.DateEmpStatApp <= last_day]
     if year < FIRST_YEAR_WITH_AGREEMENT_ID:
         aims = [aim.model_copy(update={"ConRefNumber": None}) for aim in aims]
-    return learner.model_copy(
+    in_year = learner.model_copy(
         update={"LearningDelivery": aims, "LearnerEmploymentStatus": statuses}
     )
+    if in_year.aims_on_break() or any(_live_in(aim, first_day) for aim in aims):
+        return in_year
+    return None
 
 
 def _live_in(aim: Aim, first_day: date) -> bool:
-    return aim.LearnActEndDate is None or aim.LearnActEndDate >= first_day
+    """Learning on or after the year's first day, or an outcome not final before it: Outcome 8
+    (learning complete, outcome not yet known; a standard's programme aim awaiting its end-point
+    assessment) is returned each year until the outcome is recorded, and an AchDate in the year
+    is reported in that year [D20][D21][D35]."""
+    learning = aim.LearnActEndDate is None or aim.LearnActEndDate >= first_day
+    outcome_pending = aim.Outcome == OUTCOME_NOT_YET_KNOWN
+    achieved_in_year = aim.AchDate is not None and aim.AchDate >= first_day
+    return learning or outcome_pending or achieved_in_year
 
 
 def _with_placeholders(learner: Learner) -> Learner:

@@ -21,16 +21,6 @@ MINIMUM_DAYS_BEFORE_2025 = 365  # 12 months, as the ILR validation measures it (
 MINIMUM_DAYS_FROM_2025 = 242  # 8 months: DateOfBirth_57/58 (§3.8)
 PHOURS_FLOOR_FROM_2025 = 187  # PHours_08 (§3.8)
 
-# Sample of the DfE's published minimum OTJ hours per standard (2025/26 funding rules, §4.6).
-# The DfE list covers every standard (713 in 2025; 278 h to 1,531 h); these rows are test and
-# demo data, not copied from it. A tenant loads the real list through IlrPolicy.otj_minimum_by_standard.
-SAMPLE_OTJ_MINIMUM_BY_STANDARD: Mapping[int, int] = {
-    123: 278,
-    91: 278,
-    244: 370,
-    300: 462,
-}
-
 
 class RuleSet(Enum):
     """The funding rules a programme follows, fixed by its (original) start date."""
@@ -77,23 +67,29 @@ def minimum_otj_hours(
     std_code: int | None = None,
     otj_by_standard: Mapping[int, int] | None = None,
 ) -> Computed:
-    """Minimum OTJ for the practical period; 2025/26 starts use the standard's fixed volume."""
+    """Minimum OTJ for the practical period. 2025/26 starts use the standard's published volume
+    from ``otj_by_standard`` (the table an operator loaded); a standard it does not hold, or no
+    table at all, gives the value None: the minimum is unknown, never assumed."""
     if rules is RuleSet.FROM_2025:
-        return _fixed_otj_minimum(std_code, otj_by_standard or SAMPLE_OTJ_MINIMUM_BY_STANDARD)
+        return _published_otj_minimum(std_code, otj_by_standard)
     return _calculated_otj_minimum(periods, rules)
 
 
-def _fixed_otj_minimum(std_code: int | None, table: Mapping[int, int]) -> Computed:
-    if std_code is not None and std_code in table:
-        hours = table[std_code]
+def _published_otj_minimum(std_code: int | None, table: Mapping[int, int] | None) -> Computed:
+    floor = f"PHours_08 still needs at least {PHOURS_FLOOR_FROM_2025} h"
+    if table is None:
         return Computed(
-            hours, f"2025/26 rules: published minimum for standard {std_code} = {hours} h"
+            None,
+            f"2025/26 rules: minimum unknown: no 2025/26 minimum OTJ table is loaded ({floor})",
         )
-    return Computed(
-        PHOURS_FLOOR_FROM_2025,
-        f"2025/26 rules: standard {std_code} is not in the reference table; "
-        f"the {PHOURS_FLOOR_FROM_2025} h funding floor is the only known minimum",
-    )
+    if std_code is None or std_code not in table:
+        return Computed(
+            None,
+            f"2025/26 rules: minimum unknown: standard {std_code} is not in the loaded table "
+            f"({floor})",
+        )
+    hours = table[std_code]
+    return Computed(hours, f"2025/26 rules: published minimum for standard {std_code} = {hours} h")
 
 
 def _calculated_otj_minimum(periods: Sequence[HoursPeriod], rules: RuleSet) -> Computed:
@@ -152,8 +148,9 @@ def default_planned_end_date(
     return Computed(new_end.isoformat(), working)
 
 
-def days_in_learning(
-    first_start: date, last_day_of_learning: date, return_date: date, new_end: date
-) -> int:
-    """Time in learning before and after a break, the break excluded (§4.5)."""
-    return (last_day_of_learning - first_start).days + (new_end - return_date).days
+def days_in_learning(spells: Sequence[tuple[date, date]]) -> Computed:
+    """Time in learning over a programme's spells (start, last day of learning), so every break
+    between them is left out (§4.5): a programme with two breaks has three spells."""
+    days = sum((end - start).days for start, end in spells)
+    terms = " + ".join(f"({end} - {start})" for start, end in spells)
+    return Computed(days, f"{terms} = {days} days")

@@ -22,8 +22,9 @@ class IlrPolicy:
     ``withdrawal_reason_map``: the tenant's own withdrawal reasons -> ESFA WithdrawReason codes.
     ``restart_planned_hours``: PHours on an aim restarted after a break: the "original" planned
     total (default) or what "remaining" after OTJActHours (domain.md §3.9 open point).
-    ``otj_minimum_by_standard``: the DfE's published minimum OTJ per StdCode for 2025/26 starts;
-    when None the package's sample table is used.
+    ``otj_minimum_by_standard``: the DfE's published minimum OTJ per StdCode for 2025/26 starts,
+    as an operator loaded it (platform-wide reference data); None when no table is loaded, and
+    then every 2025/26 minimum is unknown.
     """
 
     material_impact_threshold_percent: int = 10

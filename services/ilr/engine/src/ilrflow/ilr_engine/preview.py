@@ -28,7 +28,12 @@ from ilrflow.ilr_engine import funding, normalise
 from ilrflow.ilr_engine.apply import change, load_changes
 from ilrflow.ilr_engine.esfa_rules import validate
 from ilrflow.ilr_engine.policy import ChangeRejectedError, IlrPolicy
-from ilrflow.ilr_engine.programme import restart_planned_end, withdraw_reason_of
+from ilrflow.ilr_engine.programme import (
+    days_in_learning_after_return,
+    learning_spells,
+    restart_planned_end,
+    withdraw_reason_of,
+)
 from ilrflow.ilr_engine.records import Aim, IlrLearner, Learner, load
 
 Entries = dict[str, Any]
@@ -125,13 +130,10 @@ def _hours_on(learner: Learner, day: date, given: float | None) -> tuple[float |
 def _break(learner: Learner, changes: BreakInLearning, _: IlrPolicy, __: float | None) -> Entries:
     programme = _current_programme(learner)
     last_day = changes.last_day_of_learning
-    before = (last_day - programme.LearnStartDate).days
+    before = funding.days_in_learning(learning_spells(learner, programme, last_day))
     remaining = (programme.LearnPlanEndDate - last_day).days
     entries: Entries = {
-        "days_in_learning_before_break": {
-            "value": before,
-            "working": f"{last_day} - {programme.LearnStartDate} = {before} days",
-        },
+        "days_in_learning_before_break": before.as_json(),
         "days_remaining": {
             "value": remaining,
             "working": f"{programme.LearnPlanEndDate} - {last_day} = {remaining} days",
@@ -151,13 +153,10 @@ def _return(
     return_date, override = changes.return_date, changes.planned_end_date
     new_end = restart_planned_end(learner, programme, return_date, override)
     entries["new_planned_end_date"] = new_end.as_json()
-    last_day = programme.LearnActEndDate or programme.LearnStartDate
     end = date.fromisoformat(str(new_end.value))
-    days = funding.days_in_learning(programme.original_start, last_day, return_date, end)
-    entries["days_in_learning"] = {
-        "value": days,
-        "working": f"({last_day} - {programme.original_start}) + ({end} - {return_date}) = {days}",
-    }
+    in_learning = days_in_learning_after_return(learner, programme, return_date, end)
+    days = int(str(in_learning.value))
+    entries["days_in_learning"] = in_learning.as_json()
     hours, hours_text = _hours_on(learner, return_date, previous)
     entries["minimum_duration_days"] = funding.minimum_duration_days(rules, hours).as_json()
     periods = [funding.HoursPeriod(days, hours or funding.FULL_TIME_HOURS)]
@@ -175,18 +174,21 @@ def _otj_against_plan(
     minimum = funding.minimum_otj_hours(
         periods, rules, programme.StdCode, policy.otj_minimum_by_standard
     )
-    planned = programme.PHours
-    enough = planned is not None and planned >= int(str(minimum.value))
     return {
         "minimum_otj_hours": {
             "value": minimum.value,
             "working": f"{hours_text}; {minimum.working}",
         },
-        "planned_otj_meets_minimum": {
-            "value": enough,
-            "working": f"PHours {planned} vs minimum {minimum.value}",
-        },
+        "planned_otj_meets_minimum": _meets_minimum(programme.PHours, minimum),
     }
+
+
+def _meets_minimum(planned: int | None, minimum: funding.Computed) -> dict[str, Any]:
+    """True or False against a known minimum; None (unknown) when the minimum is unknown."""
+    if minimum.value is None:
+        return {"value": None, "working": f"PHours {planned}; {minimum.working}"}
+    enough = planned is not None and planned >= int(str(minimum.value))
+    return {"value": enough, "working": f"PHours {planned} vs minimum {minimum.value}"}
 
 
 def _hours_change(

@@ -25,7 +25,7 @@ from ilrflow.ilr_engine.policy import (
     changed,
     unchanged,
 )
-from ilrflow.ilr_engine.records import Aim, Fam, FinRecord, Learner
+from ilrflow.ilr_engine.records import PROGRAMME_AIM_TYPE, Aim, Fam, FinRecord, Learner
 
 BREAK = 6
 WITHDRAWN = 3
@@ -46,9 +46,10 @@ def break_in_learning(record: Learner, changes: BreakInLearning, _: IlrPolicy) -
     _not_before_start(aims, last_day, "last_day_of_learning")
     for aim in aims:
         _end_aim(aim, last_day, BREAK)
+    hours = _record_otj_actual_hours(aims, changes.otj_actual_hours, due=False)
     return changed(
         f"{_aim_list(aims)} set to CompStatus 6 (agreed break in learning) with LearnActEndDate "
-        f"{last_day} and Outcome 3; ACT and LSF end on {last_day}"
+        f"{last_day} and Outcome 3; ACT and LSF end on {last_day}{hours}"
     )
 
 
@@ -75,8 +76,8 @@ def return_to_learning(record: Learner, changes: ReturnToLearning, policy: IlrPo
             first_seq + offset,
             return_date,
             programme_end,
-            policy,
             programme,
+            _restart_planned_hours(record, aim, policy),
         )
         for offset, aim in enumerate(on_break)
     ]
@@ -107,20 +108,38 @@ def _checked_override(
         raise ChangeRejectedError(
             f"planned_end_date {override} must be after return_date {return_date}"
         )
-    last_day = programme.LearnActEndDate or programme.LearnStartDate
-    days = funding.days_in_learning(programme.original_start, last_day, return_date, override)
+    in_learning = days_in_learning_after_return(record, programme, return_date, override)
+    days = int(str(in_learning.value))
     rules = funding.RuleSet.for_start(programme.original_start)
     minimum = funding.minimum_duration_days(rules, _best_case_hours(record, return_date))
     if days < int(str(minimum.value)):
         raise ChangeRejectedError(
-            f"planned_end_date {override} leaves {days} days in learning, fewer than the minimum "
-            f"duration ({minimum.working})"
+            f"planned_end_date {override} leaves {days} days in learning "
+            f"({in_learning.working}), fewer than the minimum duration ({minimum.working})"
         )
     return funding.Computed(
         override.isoformat(),
         f"override {override} (the default would be {default.value}: {default.working}); "
-        f"{days} days in learning >= minimum ({minimum.working})",
+        f"{days} days in learning ({in_learning.working}) >= minimum ({minimum.working})",
     )
+
+
+def days_in_learning_after_return(
+    record: Learner, programme: Aim, return_date: date, new_end: date
+) -> funding.Computed:
+    """The programme's time in learning if it restarts on ``return_date`` and ends ``new_end``:
+    every spell so far (each break left out), then the new one."""
+    last_day = programme.LearnActEndDate or programme.LearnStartDate
+    spells = learning_spells(record, programme, last_day)
+    return funding.days_in_learning([*spells, (return_date, new_end)])
+
+
+def learning_spells(record: Learner, aim: Aim, last_day: date) -> list[tuple[date, date]]:
+    """(start, last day of learning) of each aim ``aim`` restarts after a break, then of ``aim``
+    itself, ending on ``last_day``."""
+    *earlier, _ = record.aim_history(aim)
+    spells = [(a.LearnStartDate, a.LearnActEndDate or a.LearnStartDate) for a in earlier]
+    return [*spells, (aim.LearnStartDate, last_day)]
 
 
 def _best_case_hours(record: Learner, day: date) -> float | None:
@@ -136,8 +155,8 @@ def _restarted_aim(
     seq: int,
     return_date: date,
     programme_end: funding.Computed,
-    policy: IlrPolicy,
     programme: Aim,
+    planned_hours: int | None,
 ) -> Aim:
     end = _aim_planned_end(old, return_date, programme_end, programme)
     return Aim(
@@ -148,7 +167,7 @@ def _restarted_aim(
         OrigLearnStartDate=old.original_start,
         LearnPlanEndDate=end,
         FundModel=old.FundModel,
-        PHours=_restart_planned_hours(old, policy),
+        PHours=planned_hours,
         ProgType=old.ProgType,
         StdCode=old.StdCode,
         DelLocPostCode=old.DelLocPostCode,
@@ -171,10 +190,14 @@ def _aim_planned_end(
     return max(date.fromisoformat(str(default.value)), return_date)
 
 
-def _restart_planned_hours(old: Aim, policy: IlrPolicy) -> int | None:
+def _restart_planned_hours(record: Learner, old: Aim, policy: IlrPolicy) -> int | None:
+    """The original planned total, or ("remaining") that total less the actual hours so far:
+    OTJActHours counts the whole apprenticeship, so it comes off the first aim's PHours."""
     if old.PHours is None or policy.restart_planned_hours == "original":
         return old.PHours
-    return max(old.PHours - (old.OTJActHours or 0), 0)
+    first = record.aim_history(old)[0]
+    planned_total = first.PHours if first.PHours is not None else old.PHours
+    return max(planned_total - (old.OTJActHours or 0), 0)
 
 
 def _restarted_fams(old: Aim, return_date: date) -> list[Fam]:
@@ -238,11 +261,12 @@ def change_of_programme(record: Learner, changes: ChangeOfProgramme, _: IlrPolic
             "standard does not change the ILR"
         )
     _close_all(open_aims, on_break, last_day, TRANSFERRED_TO_NEW_AIM)
+    hours = _record_otj_actual_hours([*open_aims, *on_break], changes.otj_actual_hours, due=True)
     ended = max(a.LearnActEndDate or last_day for a in [*open_aims, *on_break])
     deadline = ended + timedelta(days=QAR_NEW_START_WINDOW_DAYS)
     return changed(
         f"{_aim_list([*open_aims, *on_break])} withdrawn (CompStatus 3, WithdrawReason 40, "
-        f"Outcome 3). Suggested new programme: standard {new_standard}, to be enrolled by staff "
+        f"Outcome 3){hours}. Suggested new programme: standard {new_standard}, to be enrolled by staff "
         f"as a new start (no RES, no OrigLearnStartDate) after checking planned OTJ hours and "
         f"duration; start it by {deadline} (120 days) so the QAR excludes the old programme"
     )
@@ -255,6 +279,7 @@ def withdrawal(record: Learner, changes: Withdrawal, policy: IlrPolicy) -> Outco
     if not open_aims and not on_break:
         raise ChangeRejectedError("the learner has no open or on-break aims to withdraw from")
     _close_all(open_aims, on_break, last_day, code)
+    hours = _record_otj_actual_hours([*open_aims, *on_break], changes.otj_actual_hours, due=True)
     from_break = (
         f"; aims on a break keep LearnActEndDate {on_break[0].LearnActEndDate} (6 -> 3)"
         if on_break
@@ -263,7 +288,7 @@ def withdrawal(record: Learner, changes: Withdrawal, policy: IlrPolicy) -> Outco
     return changed(
         f"{_aim_list([*open_aims, *on_break])} withdrawn: CompStatus 3, WithdrawReason {code}, "
         f"Outcome 3, LearnActEndDate {last_day if open_aims else on_break[0].LearnActEndDate}"
-        f"{from_break}"
+        f"{from_break}{hours}"
     )
 
 
@@ -298,6 +323,23 @@ def _close_all(open_aims: list[Aim], on_break: list[Aim], last_day: date, reason
         _end_aim(aim, last_day, WITHDRAWN, reason)
     for aim in on_break:  # withdrawn while on a break: 6 -> 3, the last day stays [C20][C21]
         _end_aim(aim, aim.LearnActEndDate or last_day, WITHDRAWN, reason)
+
+
+def _record_otj_actual_hours(closed: list[Aim], hours: int | None, *, due: bool) -> str:
+    """OTJActHours on the closed programme aim (a programme-aim field: OTJActHours_01), and what
+    the reason says of it. ``due``: a non-completer leaving, for whom P49 of the funding rules
+    (from 2022/23) wants the actual hours wherever planned hours were recorded [C-P49]."""
+    programmes = [aim for aim in closed if aim.AimType == PROGRAMME_AIM_TYPE]
+    if hours is not None:
+        for aim in programmes:
+            aim.OTJActHours = hours
+        return f"; OTJActHours {hours} on {_aim_list(programmes)}" if programmes else ""
+    if due and any(a.PHours is not None and a.OTJActHours is None for a in programmes):
+        return (
+            "; no otj_actual_hours given: the funding rules (P49, from 2022/23) want OTJActHours "
+            "for a learner who leaves early wherever PHours was recorded"
+        )
+    return ""
 
 
 def _end_aim(aim: Aim, last_day: date, comp_status: int, reason: int | None = None) -> None:

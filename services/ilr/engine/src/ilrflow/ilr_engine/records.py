@@ -164,6 +164,20 @@ class Learner(IlrModel):
             for later in self.LearningDelivery
         )
 
+    def aim_history(self, aim: Aim) -> list[Aim]:
+        """``aim`` and every earlier aim it restarts after a break (the same LearnAimRef and
+        original start), oldest first: the spells of learning on that aim."""
+        return sorted(
+            (
+                earlier
+                for earlier in self.LearningDelivery
+                if earlier.AimSeqNumber <= aim.AimSeqNumber
+                and earlier.LearnAimRef == aim.LearnAimRef
+                and earlier.original_start == aim.original_start
+            ),
+            key=lambda earlier: earlier.AimSeqNumber,
+        )
+
     def status_on(self, day: date) -> EmploymentStatus | None:
         """The employment status record that applies on ``day`` (the latest dated on or before)."""
         applying = [s for s in self.LearnerEmploymentStatus if s.DateEmpStatApp <= day]

@@ -3,6 +3,8 @@ disagree about how the rules apply (domain.md §3.9's open point on PHours after
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from ilrflow.ilr_engine import IlrPolicy
@@ -26,10 +28,14 @@ class IlrSettings(BaseModel):
         ),
     )
 
-    def policy(self) -> IlrPolicy:
-        """The engine's policy for this tenant. Withdrawal reasons and the material-impact
-        threshold are the tracker service's settings: it resolves them into the tracker."""
-        return IlrPolicy(restart_planned_hours=self.restart_planned_hours)
+    def policy(self, otj_minimum_by_standard: Mapping[int, int] | None) -> IlrPolicy:
+        """The engine's policy for this tenant, with the platform's loaded 2025/26 minimum OTJ
+        table (None: not loaded). Withdrawal reasons and the material-impact threshold are the
+        tracker service's settings: it resolves them into the tracker."""
+        return IlrPolicy(
+            restart_planned_hours=self.restart_planned_hours,
+            otj_minimum_by_standard=otj_minimum_by_standard,
+        )
 
     def ukprn_or(self, default: int) -> int:
         return self.ukprn if self.ukprn is not None else default

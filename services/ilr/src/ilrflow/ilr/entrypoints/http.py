@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from ilrflow.contracts.events import IlrValidation
+from ilrflow.contracts.events import IlrValidation, OtjMinimumsLoaded
 from ilrflow.ilr.adapters.repository import IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.service.use_cases import IlrService
@@ -19,6 +19,8 @@ router = APIRouter(prefix="/v1", tags=["ilr"])
 
 SETTINGS_READERS = ("admin", "ilr_qa", "operator")
 EXPORTERS = ("admin", "ilr_qa", "operator")
+REFERENCE_READERS = ("admin", "ilr_qa", "operator")
+REFERENCE_LOADERS = ("operator",)
 
 
 def get_service(request: Request) -> IlrService:
@@ -55,6 +57,17 @@ class IlrSettingsIn(BaseModel):
 
     ukprn: int | None = None
     restart_planned_hours: RestartPlannedHours | None = None
+
+
+class OtjMinimumsIn(BaseModel):
+    """The whole table; it replaces the loaded one (``ilrflow reference load-otj-minimums``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="What the table was loaded from, e.g. the DfE file's name.")
+    minimums: list[dict[str, Any]] = Field(
+        description="Rows of {std_code, minimum_otj_hours}: whole numbers, one row per standard."
+    )
 
 
 def _view(document: IlrDocument) -> IlrView:
@@ -177,3 +190,25 @@ async def put_settings(
 ) -> IlrSettings:
     require_role(principal, "admin")
     return await service.update_tenant_settings(principal, body.model_dump(exclude_none=True))
+
+
+@router.get(
+    "/ilr/reference/otj-minimums",
+    response_model=OtjMinimumsLoaded,
+    summary="The loaded 2025/26 minimum OTJ hours per standard (platform-wide), with its source",
+)
+async def get_otj_minimums(principal: CurrentPrincipal, service: Service) -> OtjMinimumsLoaded:
+    require_role(principal, *REFERENCE_READERS)
+    return await service.otj_minimums()
+
+
+@router.put(
+    "/ilr/reference/otj-minimums",
+    response_model=OtjMinimumsLoaded,
+    summary="Replace the platform-wide 2025/26 minimum OTJ table (operator)",
+)
+async def put_otj_minimums(
+    body: OtjMinimumsIn, principal: CurrentPrincipal, service: Service
+) -> OtjMinimumsLoaded:
+    require_role(principal, *REFERENCE_LOADERS)
+    return await service.load_otj_minimums(principal, body.source, body.minimums)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ilrflow.contracts.events import Envelope
+from ilrflow.contracts.events import Envelope, OtjMinimumsLoaded
 from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
 
@@ -49,3 +49,15 @@ class IlrSettingsStore(Protocol):
     async def get(self, tenant: str) -> IlrSettings: ...
 
     async def save(self, tenant: str, settings: IlrSettings) -> None: ...
+
+
+class ReferenceStore(Protocol):
+    """The platform-wide reference data: the 2025/26 minimum OTJ table and its outbox."""
+
+    async def otj_minimums(self) -> OtjMinimumsLoaded | None: ...
+
+    async def save_otj_minimums(
+        self, table: OtjMinimumsLoaded, events: Sequence[Envelope[Any]]
+    ) -> None:
+        """Replace the table and queue ``events`` in the same write."""
+        ...

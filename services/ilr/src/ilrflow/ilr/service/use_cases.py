@@ -1,5 +1,5 @@
 """ILR use cases: create the record from an enrolment, apply processed trackers, QA-verify,
-export, and the tenant's ILR settings.
+export, the tenant's ILR settings, and the platform-wide 2025/26 minimum OTJ table.
 
 Every outcome (applied, no_ilr_change, rejected) is published on ``ilr-updated`` so the tracker
 shows why data did or did not change; every new version (and a QA verification) also refreshes
@@ -25,11 +25,14 @@ from pydantic import ValidationError
 
 from ilrflow.contracts.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from ilrflow.contracts.events import (
+    OTJ_MINIMUMS_SUBJECT,
+    PLATFORM_TENANT,
     Envelope,
     IlrState,
     IlrUpdated,
     IlrValidation,
     LearnerUpdated,
+    OtjMinimumsLoaded,
     PatchOperation,
     TrackerProcessed,
     new_event,
@@ -40,7 +43,7 @@ from ilrflow.contracts.trackers import TRACKER_TYPES
 from ilrflow.contracts.visibility import may_read_learner
 from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
-from ilrflow.ilr.service.ports import IlrSettingsStore, IlrStore
+from ilrflow.ilr.service.ports import IlrSettingsStore, IlrStore, ReferenceStore
 from ilrflow.ilr_engine import (
     IlrLearner,
     JsonPatch,
@@ -118,12 +121,14 @@ class IlrService:
         self,
         repository: IlrStore,
         settings: IlrSettingsStore,
+        reference: ReferenceStore,
         events_written: Callable[[], None],
         default_ukprn: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.repository = repository
         self.settings = settings
+        self.reference = reference
         self._events_written = events_written
         self._default_ukprn = default_ukprn
         self._clock = clock
@@ -172,13 +177,14 @@ class IlrService:
                 "no_ilr_change", "The learner has no ILR yet: they are not enrolled on a programme."
             )
         settings = await self.settings.get(tenant)
+        table = await self.reference.otj_minimums()
         application = TrackerApplication(
             tracker_id=tracker.tracker_id,
             tracker_type=tracker.tracker_type,
             changes=tracker.changes,
             processor_roles=tuple(tracker.processor_roles),
             qa_verified=current.qa_verified,
-            policy=settings.policy(),
+            policy=settings.policy(table.by_standard() if table else None),
             # The tracker service processes built-in types and the tenant's own (custom) ones.
             custom=tracker.tracker_type not in TRACKER_TYPES,
             today=self._clock().date(),
@@ -216,7 +222,7 @@ class IlrService:
             outcome=decision.status,
             reason=decision.reason,
             patch=[PatchOperation.model_validate(op) for op in patch],
-            validation=await self._event_validation(current.tenant, new_record or current.learner),
+            validation=await self._event_validation(new_record or current.learner),
         )
         payloads: list[Any] = [update]
         history = None
@@ -272,7 +278,7 @@ class IlrService:
             reason=(
                 f"ILR QA-verified by {principal.sub}: programme changes now need the ILR QA role."
             ),
-            validation=await self._event_validation(principal.tenant, current.learner),
+            validation=await self._event_validation(current.learner),
         )
         correlation_id = new_event_id()
         events = [
@@ -317,11 +323,11 @@ class IlrService:
         """The ESFA rule check of the learner's current ILR, as of today."""
         current = await self.get(principal, learner_id)
         assert current.learner is not None  # get() returns only learners with an ILR
-        return await self._validate(principal.tenant, current.learner)
+        return await self._validate(current.learner)
 
     async def export_validation(self, principal: Principal, year: str) -> ExportValidation:
         """The ESFA rule check of each learner as they go into ``year``'s file."""
-        otj_minimums = await self._otj_minimums(principal.tenant)
+        otj_minimums = await self._otj_minimums()
         today = self._clock().date()
         checked = []
         for document in await self.repository.list_for_tenant(principal.tenant):
@@ -333,20 +339,19 @@ class IlrService:
         checked.sort(key=lambda pair: pair[0])  # file order
         return ExportValidation(year, [lv for _, lv in checked])
 
-    async def _validate(self, tenant: str, record: IlrLearner) -> Validation:
-        otj_minimums = await self._otj_minimums(tenant)
+    async def _validate(self, record: IlrLearner) -> Validation:
+        otj_minimums = await self._otj_minimums()
         return validate(record, today=self._clock().date(), otj_minimums=otj_minimums)
 
-    async def _event_validation(
-        self, tenant: str, record: IlrLearner | None
-    ) -> IlrValidation | None:
+    async def _event_validation(self, record: IlrLearner | None) -> IlrValidation | None:
         if record is None:
             return None
-        return IlrValidation.model_validate((await self._validate(tenant, record)).as_json())
+        return IlrValidation.model_validate((await self._validate(record)).as_json())
 
-    async def _otj_minimums(self, tenant: str) -> Mapping[int, int] | None:
-        settings = await self.settings.get(tenant)
-        return settings.policy().otj_minimum_by_standard
+    async def _otj_minimums(self) -> Mapping[int, int] | None:
+        """The platform's loaded 2025/26 minimum OTJ table (None: not loaded, minimum unknown)."""
+        table = await self.reference.otj_minimums()
+        return table.by_standard() if table else None
 
     async def tenant_settings(self, principal: Principal) -> IlrSettings:
         return await self.settings.get(principal.tenant)
@@ -358,13 +363,48 @@ class IlrService:
         try:
             updated = IlrSettings.model_validate({**current.model_dump(), **fields})
         except ValidationError as error:
-            problems = [
-                FieldProblem(field=".".join(str(p) for p in e["loc"]), reason=e["msg"])
-                for e in error.errors()
-            ]
-            raise InvalidInput("The ILR settings are not valid.", problems) from error
+            raise _invalid("The ILR settings are not valid.", error) from error
         await self.settings.save(principal.tenant, updated)
         return updated
+
+    # --- platform-wide reference data -----------------------------------------------------
+
+    async def otj_minimums(self) -> OtjMinimumsLoaded:
+        table = await self.reference.otj_minimums()
+        if table is None:
+            raise NotFound("No 2025/26 minimum OTJ table is loaded.", code="not_loaded")
+        return table
+
+    async def load_otj_minimums(
+        self, principal: Principal, source: str, minimums: list[dict[str, Any]]
+    ) -> OtjMinimumsLoaded:
+        """Replace the platform's table and announce it on ``reference-data`` (one write)."""
+        try:
+            table = OtjMinimumsLoaded.model_validate(
+                {
+                    "source": source,
+                    "loaded_at": self._clock(),
+                    "loaded_by": principal.sub,
+                    "minimums": minimums,
+                }
+            )
+        except ValidationError as error:
+            raise _invalid("The minimum OTJ table is not valid.", error) from error
+        event = new_event(
+            table, tenant=PLATFORM_TENANT, subject=OTJ_MINIMUMS_SUBJECT, actor=principal.sub
+        )
+        await self.reference.save_otj_minimums(table, [event])
+        log.info("otj minimums loaded", source=source, standards=len(table.minimums))
+        self._events_written()
+        return table
+
+
+def _invalid(message: str, error: ValidationError) -> InvalidInput:
+    problems = [
+        FieldProblem(field=".".join(str(p) for p in e["loc"]), reason=e["msg"])
+        for e in error.errors()
+    ]
+    return InvalidInput(message, problems)
 
 
 def _state(current: IlrDocument, version: int, qa_verified: bool, record: IlrLearner) -> IlrState:

@@ -1,11 +1,13 @@
-"""The tracker service's read-only copy of learners and staff, fed by ``learner-updated``.
+"""The tracker service's read-only copies: learners and staff (``learner-updated``), each
+learner's ILR (``ilr-state``) and the platform's minimum OTJ table (``reference-data``).
 
-The tracker service never asks the learner service; what it needs to validate, scope and allocate
-trackers it keeps here.
+The tracker service never asks another service; what it needs to validate, scope and allocate
+trackers and to preview their ILR effect it keeps here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -13,7 +15,14 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ilrflow.contracts.events import Envelope, IlrState, LearnerUpdated, StaffUpdated
+from ilrflow.contracts.events import (
+    OTJ_MINIMUMS_SUBJECT,
+    Envelope,
+    IlrState,
+    LearnerUpdated,
+    OtjMinimumsLoaded,
+    StaffUpdated,
+)
 from ilrflow.platform.mongo import Document, plain
 
 
@@ -58,10 +67,11 @@ class IlrView:
 LEARNERS = "learner_projection"
 STAFF = "staff_projection"
 ILR = "ilr_projection"
+OTJ_MINIMUMS = "otj_minimums_projection"
 
 
 class ProjectionRepository:
-    """Reads and writes the three projections; a rebuild names the collection it fills."""
+    """Reads and writes the four projections; a rebuild names the collection it fills."""
 
     def __init__(
         self,
@@ -70,10 +80,12 @@ class ProjectionRepository:
         learners: str = LEARNERS,
         staff: str = STAFF,
         ilr: str = ILR,
+        otj_minimums: str = OTJ_MINIMUMS,
     ) -> None:
         self.learners: AsyncCollection[Document] = db[learners]
         self.staff: AsyncCollection[Document] = db[staff]
         self.ilr: AsyncCollection[Document] = db[ilr]
+        self.otj_minimums_table: AsyncCollection[Document] = db[otj_minimums]
 
     async def on_ilr_state(self, event: Envelope[IlrState]) -> None:
         """Keep the newest ILR per learner (for previews and the QA lock); an older version
@@ -99,6 +111,25 @@ class ProjectionRepository:
             qa_verified=bool(document.get("qa_verified")),
             learner=plain(document.get("learner") or {}),  # the ULN comes back as an Int64
         )
+
+    async def on_otj_minimums_loaded(self, event: Envelope[OtjMinimumsLoaded]) -> None:
+        """Keep the latest table loaded; an older one arriving late never replaces it."""
+        table = event.data
+        stored = {"loaded_at": table.loaded_at, "table": table.model_dump(mode="json")}
+        await self.otj_minimums_table.update_one(
+            {"_id": OTJ_MINIMUMS_SUBJECT, "loaded_at": {"$lte": table.loaded_at}},
+            {"$set": stored},
+            upsert=False,
+        )
+        await self.otj_minimums_table.update_one(
+            {"_id": OTJ_MINIMUMS_SUBJECT}, {"$setOnInsert": stored}, upsert=True
+        )
+
+    async def otj_minimums(self) -> Mapping[int, int] | None:
+        document = await self.otj_minimums_table.find_one({"_id": OTJ_MINIMUMS_SUBJECT})
+        if document is None:
+            return None
+        return OtjMinimumsLoaded.model_validate(plain(document["table"])).by_standard()
 
     async def ensure_indexes(self) -> None:
         await self.staff.create_index([("tenant", 1)])

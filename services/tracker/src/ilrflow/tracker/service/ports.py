@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -65,3 +65,7 @@ class TrackerProjections(Protocol):
     async def staff_member(self, tenant: str, staff_id: str) -> StaffView | None: ...
 
     async def staff_of_tenant(self, tenant: str) -> list[StaffView]: ...
+
+    async def otj_minimums(self) -> Mapping[int, int] | None:
+        """The platform's loaded 2025/26 minimum OTJ hours per standard; None until loaded."""
+        ...

@@ -212,7 +212,7 @@ class TrackerService:
             on_behalf_of_learner=on_behalf,
             allocated_to=allocated_to,
             candidate_processors=candidates,
-            preview=self._preview(ilr, learner, tracker_type, parsed, settings),
+            preview=await self._preview(ilr, learner, tracker_type, parsed, settings),
         )
         events = self._events(principal, tracker, payloads)
         if not await self.trackers.add(tracker, events, fingerprint if idempotency_key else None):
@@ -235,7 +235,7 @@ class TrackerService:
             raise IdempotencyKeyReusedError()
         return tracker
 
-    def _preview(
+    async def _preview(
         self,
         ilr: IlrView | None,
         learner: LearnerView | None,
@@ -244,12 +244,15 @@ class TrackerService:
         settings: TenantTrackerSettings,
     ) -> dict[str, Any] | None:
         """Computed values with their working, from the ILR engine fed by the ``ilr-state``
-        projection; None until the learner's ILR has reached the projection."""
+        projection and the platform's minimum OTJ table (the ``reference-data`` projection; 2025/26
+        minimums are unknown until it is loaded); None until the learner's ILR has reached the
+        projection."""
         if ilr is None or not ilr.learner:
             return None
         policy = IlrPolicy(
             material_impact_threshold_percent=settings.material_impact_threshold,
             withdrawal_reason_map=dict(settings.withdrawal_reason_map),
+            otj_minimum_by_standard=await self.projections.otj_minimums(),
         )
         changes = parsed.model_dump(mode="json")
         previous = _previous_weekly_hours(tracker_type, learner)
@@ -358,7 +361,7 @@ class TrackerService:
                 parsed,
                 actor,
                 self._clock(),
-                preview=self._preview(ilr, learner, tracker.tracker_type, parsed, settings),
+                preview=await self._preview(ilr, learner, tracker.tracker_type, parsed, settings),
                 note=note,
             )
 
@@ -389,7 +392,9 @@ class TrackerService:
             new_preview = None
             if tracker.tracker_type == "return_to_learning":
                 parsed = settings.parse_changes(tracker.tracker_type, proposed)
-                new_preview = self._preview(ilr, learner, tracker.tracker_type, parsed, settings)
+                new_preview = await self._preview(
+                    ilr, learner, tracker.tracker_type, parsed, settings
+                )
             return tracker.override_planned_end_date(
                 expected_version,
                 planned_end_date,

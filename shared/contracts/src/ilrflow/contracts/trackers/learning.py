@@ -25,16 +25,32 @@ from ilrflow.contracts.trackers.withdrawal_reasons import (
     unknown_reason_message,
 )
 
-OtjHours = Annotated[int, Field(ge=0, le=9999, description="OTJActHours so far (ILR 0-9999).")]
+OtjHours = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=9999,
+        description=(
+            "Actual off-the-job hours of the whole apprenticeship so far (every spell before "
+            "and after breaks), written as OTJActHours on the programme aim (ILR 0-9999)."
+        ),
+    ),
+]
 StandardCode = Annotated[int, Field(ge=1, le=99999, description="LARS StdCode of the standard.")]
 
 
 class BreakInLearning(TrackerChanges):
-    """Agreed break: open aims close with CompStatus 6 and LearnActEndDate = last day."""
+    """Agreed break: open aims close with CompStatus 6 and LearnActEndDate = last day.
+
+    ``otj_actual_hours`` is optional: the funding rules ask for actual hours at the end of the
+    practical period or when a non-completer leaves, and a break is neither; recorded here, they
+    let a tenant restart with the ``remaining`` planned hours.
+    """
 
     last_day_of_learning: date
     expected_return_date: date
     reason: FreeText
+    otj_actual_hours: OtjHours | None = None
 
     @model_validator(mode="after")
     def _return_after_break(self) -> Self:
