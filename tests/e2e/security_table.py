@@ -358,6 +358,18 @@ TABLE: list[Row] = [
     ),
     _row(
         "ilr",
+        "GET",
+        "/v1/learners/{learner_id}/ilr/validation",
+        "object",
+        "200 404 404",  # learner
+        "200 404 404",  # tutor
+        "200 404 200",  # admin
+        "200 404 200",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
+    ),
+    _row(
+        "ilr",
         "POST",
         "/v1/learners/{learner_id}/ilr/qa-verify",
         "object",
@@ -379,6 +391,18 @@ TABLE: list[Row] = [
         "200 422 200",  # ilr_qa
         "403 403 403",  # support
         "200 422 200",  # operator
+    ),
+    _row(
+        "ilr",
+        "GET",
+        "/v1/ilr/export/validation",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin: another tenant's check lists none of tenant A's learners
+        "200 200 200",  # ilr_qa
+        "403 403 403",  # support
+        "200 200 200",  # operator
     ),
     _row(
         "ilr",

@@ -149,6 +149,12 @@ REQUESTS: dict[tuple[str, str, str], Request] = {
     ("ilr", "GET", "/v1/learners/{learner_id}/ilr/history"): lambda w, h: h.get(
         f"/v1/learners/{w.learner_id}/ilr/history"
     ),
+    ("ilr", "GET", "/v1/learners/{learner_id}/ilr/validation"): lambda w, h: h.get(
+        f"/v1/learners/{w.learner_id}/ilr/validation"
+    ),
+    ("ilr", "GET", "/v1/ilr/export/validation"): lambda w, h: h.get(
+        "/v1/ilr/export/validation?year=2526"
+    ),
     ("ilr", "POST", "/v1/learners/{learner_id}/ilr/qa-verify"): lambda w, h: h.post(
         f"/v1/learners/{w.learner_id}/ilr/qa-verify"
     ),
