@@ -74,19 +74,24 @@ def every_tracker_type(
         assert result.status != "rejected", (tracker_type, result.reason)
         record = result.record
 
+    withdrawn = _withdrawn_from_a_break(enrolled, apply)
+    new_start = _new_start(make_snapshot, make_enrolment)
+    return [record, withdrawn, new_start, _stored_before_capture(make_snapshot, make_enrolment)]
+
+
+def _withdrawn_from_a_break(enrolled: IlrLearner, apply: Callable[..., ApplyResult]) -> IlrLearner:
+    """On a break from 31 Mar 2025, then withdrawn (6 -> 3, the last day kept)."""
     on_break = apply(
         enrolled,
         "break_in_learning",
         {"last_day_of_learning": "2025-03-31", "expected_return_date": "2025-06-02", "reason": "x"},
     ).record
-    withdrawn = apply(
+    return apply(
         on_break,
         "withdrawal",
         {"last_day_of_learning": "2025-03-31", "reason": "moved away"},
         policy=POLICY,
     ).record
-    new_start = _new_start(make_snapshot, make_enrolment)
-    return [record, withdrawn, new_start, _stored_before_capture(make_snapshot, make_enrolment)]
 
 
 def _new_start(
@@ -285,17 +290,7 @@ def test_a_past_years_file_keeps_a_learner_who_was_on_a_break_all_year(
 def test_a_learner_withdrawn_from_a_break_before_the_year_is_left_out(
     enrolled: IlrLearner, apply: Callable[..., ApplyResult], new_start_2526: IlrLearner
 ) -> None:
-    on_break = apply(
-        enrolled,
-        "break_in_learning",
-        {"last_day_of_learning": "2025-03-31", "expected_return_date": "2025-06-02", "reason": "x"},
-    ).record
-    withdrawn = apply(
-        on_break,
-        "withdrawal",
-        {"last_day_of_learning": "2025-03-31", "reason": "moved away"},
-        policy=POLICY,
-    ).record
+    withdrawn = _withdrawn_from_a_break(enrolled, apply)
 
     assert _learners_in([withdrawn, new_start_2526], "2526") == 1
 
