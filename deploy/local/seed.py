@@ -142,7 +142,7 @@ def seed_demo_tenant(settings: Settings, urls: dict[str, str]) -> dict[str, str]
                 json={"allocation_rules": [{"learner_group": GROUP, "admin_id": "admin-1"}]},
             )
         )
-        existing = _ok(http.get(f"{urls['learner']}/v1/learners"))
+        existing = _every_learner(http, urls)
         learners = existing or [
             _create_learner(http, urls, n, row) for n, row in enumerate(LEARNERS)
         ]
@@ -167,6 +167,18 @@ def _load_demo_otj_minimums(settings: Settings, urls: dict[str, str]) -> None:
             return
         rows = read_otj_minimums(DEMO_OTJ_MINIMUMS.read_text())
         _ok(http.put(path, json={"source": DEMO_OTJ_SOURCE, "minimums": rows}))
+
+
+def _every_learner(http: httpx.Client, urls: dict[str, str]) -> list[dict[str, Any]]:
+    """The tenant's learners, every page of the list."""
+    learners: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 200}
+    while True:
+        page = _ok(http.get(f"{urls['learner']}/v1/learners", params=params))
+        learners.extend(page["items"])
+        if page["next_cursor"] is None:
+            return learners
+        params["cursor"] = page["next_cursor"]
 
 
 def _create_learner(

@@ -88,6 +88,19 @@ def enrolled_learner(tenant: Tenant, **overrides: Any) -> str:
     return learner_id
 
 
+def every_learner(http: httpx.Client, **params: Any) -> list[dict[str, Any]]:
+    """``GET /v1/learners`` with ``params``, every page of it, following ``next_cursor``."""
+    learners: list[dict[str, Any]] = []
+    query = {"limit": 200, **params}
+    while True:
+        response = http.get("/v1/learners", params=query)
+        assert response.status_code == 200, response.text
+        learners.extend(response.json()["items"])
+        if response.json()["next_cursor"] is None:
+            return learners
+        query["cursor"] = response.json()["next_cursor"]
+
+
 def known_learner(tenant: Tenant, **overrides: Any) -> str:
     """An enrolled learner that the tracker service's projections already know."""
     learner_id = enrolled_learner(tenant, **overrides)

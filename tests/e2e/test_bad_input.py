@@ -9,7 +9,15 @@ import pytest
 
 from ilrflow.platform.auth import mint_token
 from tests.conftest import Stack
-from tests.e2e.helpers import ENROLMENT, GROUP, LEARNER, Tenant, enrolled_learner, tenant_with_staff
+from tests.e2e.helpers import (
+    ENROLMENT,
+    GROUP,
+    LEARNER,
+    Tenant,
+    enrolled_learner,
+    every_learner,
+    tenant_with_staff,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +36,7 @@ def error_of(response) -> dict:  # type: ignore[no-untyped-def]
 
 def learner_count(tenant: Tenant) -> int:
     with tenant.admin("learner") as http:
-        return len(http.get("/v1/learners").json())
+        return len(every_learner(http))
 
 
 @pytest.mark.parametrize(
@@ -205,6 +213,6 @@ def test_another_tenant_never_learns_a_learner_exists(stack: Stack, tenant: Tena
         response = other.get(f"/v1/learners/{learner_id}")
         assert response.status_code == 404
         assert error_of(response)["code"] == "not_found"
-        assert other.get("/v1/learners").json() == []
+        assert other.get("/v1/learners").json() == {"items": [], "next_cursor": None}
     with stack.client("ilr", "some-other-tenant", "admin-1", "admin") as other_ilr:
         assert other_ilr.get(f"/v1/learners/{learner_id}/ilr").status_code == 404

@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     Tenant,
     configure_trackers,
     downstream_example,
+    every_learner,
     run,
     tenant_with_staff,
 )
@@ -488,11 +489,8 @@ def _valid_against_schema(document: bytes, year: str) -> None:
 
 def _tenant_learners(tenant: Tenant) -> list[str]:
     with tenant.admin("learner") as http:
-        response = http.get("/v1/learners")
-    assert response.status_code == 200, response.text
-    page = response.json()
-    items = page["items"] if isinstance(page, dict) else page
-    return [item["id"] for item in items if ilr_of(tenant, item["id"])]
+        learners = every_learner(http)
+    return [item["id"] for item in learners if ilr_of(tenant, item["id"])]
 
 
 async def _follow_until(mirror: Any, key: tuple[str, str], version: int) -> None:

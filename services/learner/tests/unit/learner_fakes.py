@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
+from ilrflow.ilr_engine.status import ProgrammeStatus
 from ilrflow.learner.adapters.repository import StaffAlreadyExistsError
+from ilrflow.learner.domain.listing import LearnerFilter, LearnerView
 from ilrflow.learner.service.use_cases import LearnerService
 
 
@@ -18,6 +20,8 @@ class _StoredLearner:
     record: dict[str, Any]
     version: int
     applied_events: list[str] = field(default_factory=list)
+    programme: ProgrammeStatus | None = None
+    ilr_version: int | None = None
 
 
 class FakeLearnerStore:
@@ -70,15 +74,25 @@ class FakeLearnerStore:
         stored = self._learners.get((tenant, learner_id))
         return stored is not None and event_id in stored.applied_events
 
+    async def get_learner_view(self, tenant: str, learner_id: str) -> LearnerView | None:
+        stored = self._learners.get((tenant, learner_id))
+        return None if stored is None else _view(stored)
+
     async def list_learners(
-        self, tenant: str, groups: list[str] | None, text: str | None, limit: int = 200
-    ) -> list[LearnerSnapshot]:
-        found = [
-            LearnerSnapshot.model_validate(stored.record)
-            for (t, _), stored in sorted(self._learners.items())
-            if t == tenant and (groups is None or stored.record["group"] in groups)
-        ]
-        return [learner for learner in found if text is None or _matches(learner, text)][:limit]
+        self, tenant: str, where: LearnerFilter, after: str | None, limit: int
+    ) -> list[LearnerView]:
+        in_order = sorted((i, s) for (t, i), s in self._learners.items() if t == tenant)
+        found = [_view(s) for i, s in in_order if after is None or i > after]
+        return [learner for learner in found if where.admits(learner)][:limit]
+
+    async def save_programme_status(
+        self, tenant: str, learner_id: str, status: ProgrammeStatus | None, ilr_version: int
+    ) -> bool:
+        stored = self._learners.get((tenant, learner_id))
+        if stored is None or (stored.ilr_version is not None and stored.ilr_version > ilr_version):
+            return False
+        stored.programme, stored.ilr_version = status, ilr_version
+        return True
 
     async def groups(self, tenant: str) -> list[str]:
         learner_groups = {s.record["group"] for (t, _), s in self._learners.items() if t == tenant}
@@ -112,7 +126,5 @@ def learner_service(store: FakeLearnerStore) -> LearnerService:
     return LearnerService(store, events_written=lambda: None)
 
 
-def _matches(learner: LearnerSnapshot, text: str) -> bool:
-    needle = text.casefold()
-    haystack = f"{learner.given_names} {learner.family_name} {learner.email} {learner.uln}"
-    return needle in haystack.casefold() or needle == learner.id.casefold()
+def _view(stored: _StoredLearner) -> LearnerView:
+    return LearnerView.of(LearnerSnapshot.model_validate(stored.record), stored.programme)

@@ -13,6 +13,7 @@ from learner_fakes import FakeLearnerStore, learner_service
 from ilrflow.contracts.errors import InvalidInput
 from ilrflow.contracts.events import Employment, EventType, TrackerProcessed, new_event
 from ilrflow.contracts.identity import Principal
+from ilrflow.learner.domain.listing import LearnerFilter
 from ilrflow.learner.domain.model import EnrolmentIn, LearnerIn, StaffIn
 from ilrflow.learner.service.use_cases import LearnerService
 
@@ -205,7 +206,7 @@ async def test_a_learner_lists_only_themselves(service: LearnerService) -> None:
     await _create(service, given_names="Bob")
     learner = Principal(sub=learner_id, tenant=TENANT, roles=["learner"])
 
-    listed = await service.list_learners(learner, group=None, text=None)
+    listed = await service.list_learners(learner, LearnerFilter(), None, 50)
 
     assert [x.id for x in listed] == [learner_id]
 
@@ -214,7 +215,7 @@ async def test_a_tutor_lists_their_groups_learners(service: LearnerService) -> N
     in_group = await _create(service)
     await _create(service, group="cohort-b")
 
-    listed = await service.list_learners(TUTOR_A, group=None, text=None)
+    listed = await service.list_learners(TUTOR_A, LearnerFilter(), None, 50)
 
     assert [x.id for x in listed] == [in_group]
 

@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.consume(
         Topics.TRACKER_PROCESSED, {EventType.TRACKER_PROCESSED: service.on_tracker_processed}
     )
+    runtime.consume(Topics.ILR_STATE, {EventType.ILR_STATE: service.on_ilr_state})
     app = create_service_app(
         runtime,
         [router],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -10,6 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
+from ilrflow.ilr_engine.status import ProgrammeStatus, Status, WithdrawalKind
+from ilrflow.learner.domain.listing import LearnerFilter, LearnerView, matches_text
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import APPLIED_FIELD, mark_applied, not_yet_applied, was_applied
 from ilrflow.platform.mongo import Document
@@ -35,6 +38,7 @@ class LearnerRepository:
 
     async def ensure_indexes(self) -> None:
         await self.learners.create_index([("tenant", 1), ("record.group", 1)])
+        await self.learners.create_index([("tenant", 1), ("programme.status", 1)])
         await self.staff.create_index([("tenant", 1)])
 
     # --- learners -------------------------------------------------------------------------
@@ -93,20 +97,57 @@ class LearnerRepository:
         )
         return found is not None and was_applied(found, event_id)
 
+    async def get_learner_view(self, tenant: str, learner_id: str) -> LearnerView | None:
+        document = await self.learners.find_one({"_id": doc_id(tenant, learner_id)})
+        return None if document is None else _view(document)
+
     async def list_learners(
-        self, tenant: str, groups: list[str] | None, text: str | None, limit: int = 200
-    ) -> list[LearnerSnapshot]:
+        self, tenant: str, where: LearnerFilter, after: str | None, limit: int
+    ) -> list[LearnerView]:
+        """Up to ``limit`` learners by id after the learner ``after``. The text search runs here,
+        not in the database (FerretDB pushes no pattern down), so the scan goes on until the
+        page is full or the tenant's learners run out: never a silent cap."""
         query: Document = {"tenant": tenant}
-        if groups is not None:
-            query["record.group"] = {"$in": groups}
-        learners = []
-        async for document in self.learners.find(query).sort("_id", 1).limit(limit * 5):
-            learner = LearnerSnapshot.model_validate(document["record"])
-            if text is None or _matches(learner, text):
+        if after is not None:
+            query["_id"] = {"$gt": doc_id(tenant, after)}
+        if where.learner_id is not None:
+            query["id"] = where.learner_id
+        if where.groups is not None:
+            query["record.group"] = {"$in": where.groups}
+        if where.statuses:
+            query["programme.status"] = {"$in": sorted(status.value for status in where.statuses)}
+        if where.withdrawal_kind is not None:
+            query["programme.withdrawal_kind"] = where.withdrawal_kind.value
+        found = self.learners.find(query).sort("_id", 1)
+        if where.text is None:
+            found = found.limit(limit)
+        learners: list[LearnerView] = []
+        async for document in found:
+            learner = _view(document)
+            if where.text is None or matches_text(learner, where.text):
                 learners.append(learner)
             if len(learners) >= limit:
                 break
         return learners
+
+    async def save_programme_status(
+        self, tenant: str, learner_id: str, status: ProgrammeStatus | None, ilr_version: int
+    ) -> bool:
+        """Store the status read off ILR version ``ilr_version`` unless one from a newer version
+        is stored; False when it is, or when the learner is unknown. The same version again
+        writes the same status: a redelivery changes nothing."""
+        stored = {**_programme_document(status), "ilr_version": ilr_version}
+        result = await self.learners.update_one(
+            {
+                "_id": doc_id(tenant, learner_id),
+                "$or": [
+                    {"programme": {"$exists": False}},
+                    {"programme.ilr_version": {"$lte": ilr_version}},
+                ],
+            },
+            {"$set": {"programme": stored}},
+        )
+        return result.matched_count == 1
 
     async def groups(self, tenant: str) -> list[str]:
         learner_groups = await self.learners.distinct("record.group", {"tenant": tenant})
@@ -140,9 +181,25 @@ class LearnerRepository:
         return None if document is None else StaffUpdated.model_validate(document["record"])
 
 
-def _matches(learner: LearnerSnapshot, text: str) -> bool:
-    needle = text.casefold()
-    haystack = (
-        f"{learner.given_names} {learner.family_name} {learner.email or ''} {learner.uln or ''}"
+def _programme_document(status: ProgrammeStatus | None) -> Document:
+    if status is None:
+        return {"status": None, "withdrawal_kind": None, "since": None}
+    return {
+        "status": status.status.value,
+        "withdrawal_kind": status.withdrawal_kind.value if status.withdrawal_kind else None,
+        "since": status.since.isoformat() if status.since else None,
+    }
+
+
+def _view(document: Document) -> LearnerView:
+    learner = LearnerSnapshot.model_validate(document["record"])
+    programme = document.get("programme") or {}
+    if programme.get("status") is None:
+        return LearnerView.of(learner, None)
+    kind, since = programme.get("withdrawal_kind"), programme.get("since")
+    status = ProgrammeStatus(
+        Status(programme["status"]),
+        date.fromisoformat(since) if since else None,
+        WithdrawalKind(kind) if kind else None,
     )
-    return needle in haystack.casefold() or needle == learner.id.casefold()
+    return LearnerView.of(learner, status)

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
 
+from ilrflow.contracts.errors import FieldProblem, InvalidInput
 from ilrflow.contracts.events import LearnerSnapshot, StaffUpdated
+from ilrflow.ilr_engine.status import Status, WithdrawalKind
+from ilrflow.learner.domain.listing import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    LearnerFilter,
+    LearnerView,
+)
 from ilrflow.learner.domain.model import EnrolmentIn, LearnerIn, StaffIn
 from ilrflow.learner.service.use_cases import LearnerService
 from ilrflow.platform.auth import CurrentPrincipal, require_role
+from ilrflow.platform.http_errors import ApiError
 
 router = APIRouter(prefix="/v1", tags=["learners"])
 # Who may read the staff directory: those who manage staff, and support, who answer "who did
@@ -23,6 +35,11 @@ def get_service(request: Request) -> LearnerService:
 
 
 Service = Annotated[LearnerService, Depends(get_service)]
+
+
+class LearnerPage(BaseModel):
+    items: list[LearnerView]
+    next_cursor: str | None
 
 
 @router.post(
@@ -59,21 +76,48 @@ async def create_learner(
     return await service.create_learner(principal, body)
 
 
-@router.get("/learners/{learner_id}", response_model=LearnerSnapshot, summary="Read a learner")
+@router.get("/learners/{learner_id}", response_model=LearnerView, summary="Read a learner")
 async def get_learner(
     learner_id: str, principal: CurrentPrincipal, service: Service
-) -> LearnerSnapshot:
+) -> LearnerView:
     return await service.get_learner(principal, learner_id)
 
 
-@router.get("/learners", response_model=list[LearnerSnapshot], summary="List visible learners")
+def learner_filter(
+    group: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Name, email, ULN or id")] = None,
+    programme_status: Annotated[
+        list[str] | None,
+        Query(
+            description="Any of these statuses: the parameter repeated, or a comma list "
+            f"({', '.join(Status)})"
+        ),
+    ] = None,
+    withdrawal_kind: WithdrawalKind | None = None,
+) -> LearnerFilter:
+    return LearnerFilter(
+        groups=None if group is None else [group],
+        text=q,
+        statuses=_statuses(programme_status or []),
+        withdrawal_kind=withdrawal_kind,
+    )
+
+
+Filter = Annotated[LearnerFilter, Depends(learner_filter)]
+
+
+@router.get("/learners", response_model=LearnerPage, summary="Visible learners, by id")
 async def list_learners(
     principal: CurrentPrincipal,
     service: Service,
-    group: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=100, description="Name, email, ULN or id")] = None,
-) -> list[LearnerSnapshot]:
-    return await service.list_learners(principal, group, q)
+    where: Filter,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> LearnerPage:
+    found = await service.list_learners(principal, where, _decode_cursor(cursor), limit + 1)
+    page = found[:limit]
+    next_cursor = _encode_cursor(page[-1]) if len(found) > limit else None
+    return LearnerPage(items=page, next_cursor=next_cursor)
 
 
 @router.post(
@@ -102,3 +146,29 @@ async def me(principal: CurrentPrincipal, service: Service) -> dict[str, object]
         return {"kind": "staff", "principal": principal.model_dump(), "staff": staff}
     learner = await service.get_learner(principal, principal.sub)
     return {"kind": "learner", "principal": principal.model_dump(), "learner": learner}
+
+
+def _statuses(values: list[str]) -> frozenset[Status]:
+    named = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    unknown = sorted(set(named) - {status.value for status in Status})
+    if unknown:
+        reason = f"unknown status {', '.join(unknown)}; one of {', '.join(Status)}"
+        raise InvalidInput(
+            f"programme_status: {reason}", [FieldProblem(field="programme_status", reason=reason)]
+        )
+    return frozenset(Status(name) for name in named)
+
+
+def _encode_cursor(learner: LearnerView) -> str:
+    raw = json.dumps({"id": learner.id}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return str(key["id"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ApiError(400, "bad_cursor", "The cursor is not one this API issued.") from error

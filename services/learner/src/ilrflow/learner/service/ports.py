@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
+from ilrflow.ilr_engine.status import ProgrammeStatus
+from ilrflow.learner.domain.listing import LearnerFilter, LearnerView
 
 
 class LearnerStore(Protocol):
@@ -37,9 +39,22 @@ class LearnerStore(Protocol):
 
     async def has_applied(self, tenant: str, learner_id: str, event_id: str) -> bool: ...
 
+    async def get_learner_view(self, tenant: str, learner_id: str) -> LearnerView | None:
+        """The record with the programme status stored beside it."""
+        ...
+
     async def list_learners(
-        self, tenant: str, groups: list[str] | None, text: str | None, limit: int = 200
-    ) -> list[LearnerSnapshot]: ...
+        self, tenant: str, where: LearnerFilter, after: str | None, limit: int
+    ) -> list[LearnerView]:
+        """The first ``limit`` learners admitted by ``where``, by id, after the id ``after``."""
+        ...
+
+    async def save_programme_status(
+        self, tenant: str, learner_id: str, status: ProgrammeStatus | None, ilr_version: int
+    ) -> bool:
+        """Store the status read off ILR version ``ilr_version``, unless the learner is unknown
+        or a status from a newer version is stored (then False, storing nothing)."""
+        ...
 
     async def groups(self, tenant: str) -> list[str]: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,10 +14,12 @@ from ilrflow.contracts.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    PermanentError,
     problems_summary,
 )
 from ilrflow.contracts.events import (
     Envelope,
+    IlrState,
     LearnerSnapshot,
     LearnerUpdated,
     StaffUpdated,
@@ -25,8 +28,10 @@ from ilrflow.contracts.events import (
 )
 from ilrflow.contracts.identity import Principal
 from ilrflow.contracts.trackers import read_changes
+from ilrflow.ilr_engine.status import programme_status
 from ilrflow.learner.adapters.repository import StaffAlreadyExistsError
 from ilrflow.learner.domain.ilr_rules import enrolment_breaches
+from ilrflow.learner.domain.listing import LearnerFilter, LearnerView
 from ilrflow.learner.domain.model import (
     EnrolmentIn,
     LearnerIn,
@@ -127,21 +132,20 @@ class LearnerService:
         self._events_written()
         return enrolled
 
-    async def get_learner(self, principal: Principal, learner_id: str) -> LearnerSnapshot:
-        learner, _ = await self._visible_learner(principal, learner_id)
+    async def get_learner(self, principal: Principal, learner_id: str) -> LearnerView:
+        learner = await self.repository.get_learner_view(principal.tenant, learner_id)
+        if learner is None or not may_see(principal, learner):
+            raise NotFound.of("learner", learner_id)
         return learner
 
     async def list_learners(
-        self, principal: Principal, group: str | None, text: str | None
-    ) -> list[LearnerSnapshot]:
-        if not principal.is_staff:
-            # A list never answers 404: a learner unknown here (e.g. another tenant) sees none.
-            found = await self.repository.get_learner(principal.tenant, principal.sub)
-            return [found[0]] if found is not None else []
-        groups = visible_groups(principal)
-        if group is not None:
-            groups = [group] if groups is None or group in groups else []
-        return await self.repository.list_learners(principal.tenant, groups, text)
+        self, principal: Principal, where: LearnerFilter, after: str | None, limit: int
+    ) -> list[LearnerView]:
+        """Up to ``limit`` of the learners the caller may see that ``where`` admits, by id,
+        after the learner ``after``: a learner sees only themself, staff their groups."""
+        return await self.repository.list_learners(
+            principal.tenant, _within_sight(principal, where), after, limit
+        )
 
     async def _visible_learner(
         self, principal: Principal, learner_id: str
@@ -199,6 +203,35 @@ class LearnerService:
         if not stored and not await self.repository.has_applied(event.tenant, learner.id, event.id):
             raise TransientError("learner changed concurrently; retrying")
         self._events_written()
+
+    async def on_ilr_state(self, event: Envelope[IlrState]) -> None:
+        """Keep the learner's programme status as their current ILR says it; ordered by ILR
+        version (an older version arriving late changes nothing), so idempotent."""
+        state = event.data
+        try:
+            status = programme_status(state.learner)
+        except ValueError as error:
+            message = f"ILR version {state.version} has no readable status: {error}"
+            raise PermanentError(message) from error
+        stored = await self.repository.save_programme_status(
+            event.tenant, state.learner_id, status, state.version
+        )
+        if not stored:
+            log.info(
+                "programme status not stored: unknown learner or a newer ILR version",
+                learner_id=state.learner_id,
+                ilr_version=state.version,
+            )
+
+
+def _within_sight(principal: Principal, where: LearnerFilter) -> LearnerFilter:
+    """``where``, narrowed to the learners the caller may see (a list never answers 404)."""
+    if not principal.is_staff:
+        return replace(where, learner_id=principal.sub)
+    groups = visible_groups(principal)
+    if where.groups is not None:
+        groups = [g for g in where.groups if groups is None or g in groups]
+    return replace(where, groups=groups)
 
 
 def _may_create_in(principal: Principal, group: str) -> bool:
