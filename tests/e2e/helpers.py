@@ -53,6 +53,7 @@ BUILT_IN_TYPES = (
     "change_of_working_hours",
     "change_of_programme",
     "withdrawal",
+    "correction",
 )
 
 

@@ -15,6 +15,10 @@ from typing import Any
 import pytest
 
 from ilrflow.ilr_engine.esfa_rules import RULES, validate
+from ilrflow.ilr_engine.esfa_rules.learner import (
+    last_friday_in_june_of_school_year,
+    sixteenth_birthday,
+)
 from ilrflow.ilr_engine.records import IlrLearner
 
 TODAY = date(2026, 3, 2)
@@ -176,6 +180,11 @@ CASES: dict[str, tuple[Edit, str, Edit]] = {
         set_learner(LLDDHealthProb=1, DateOfBirth="2000-01-31"),  # 25 at the start
     ),
     "PriorAttain_01": (set_learner(PriorAttain=[]), "/PriorAttain", set_learner()),
+    "DateOfBirth_48": (
+        set_learner(DateOfBirth="2009-09-01"),  # 16 in the 2025/26 school year: leaves 2026-06-26
+        f"{AIM}/LearnStartDate",
+        set_learner(DateOfBirth="2009-08-31"),  # 16 in the 2024/25 school year: left 2025-06-27
+    ),
     "Postcode_15": (set_learner(Postcode="LS14AP"), "/Postcode", set_learner(Postcode="ZZ99 9ZZ")),
     "EmpStat_09": (status_on_start, AIM, set_aim(LearnStartDate="2025-09-01")),
     "ESMType_09": (without_esm("LOE"), "/LearnerEmploymentStatus/0", without_esm("SEM")),
@@ -407,3 +416,24 @@ def test_year_dependent_rules_leave_earlier_starts_alone() -> None:
     found = findings(edited(earlier))
 
     assert not {"DateOfBirth_57", "PHours_08", "OTJ_minimum_2526"} & set(found), found
+
+
+@pytest.mark.parametrize(
+    ("day", "last_friday"),
+    [
+        # ESFA's own cases (AcademicYearQueryService tests)
+        (date(2017, 1, 1), date(2017, 6, 30)),
+        (date(2017, 8, 31), date(2017, 6, 30)),
+        (date(2017, 9, 1), date(2018, 6, 29)),
+        (date(2016, 6, 1), date(2016, 6, 24)),
+    ],
+)
+def test_the_school_leaving_date_is_the_last_friday_in_june_of_the_school_year(
+    day: date, last_friday: date
+) -> None:
+    assert last_friday_in_june_of_school_year(day) == last_friday
+
+
+def test_a_leap_day_birthday_without_a_leap_day_16_years_on_falls_on_the_28th() -> None:
+    assert sixteenth_birthday(date(2008, 2, 29)) == date(2024, 2, 29)
+    assert sixteenth_birthday(date(2084, 2, 29)) == date(2100, 2, 28)  # 2100 is no leap year

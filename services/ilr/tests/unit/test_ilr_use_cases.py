@@ -230,6 +230,79 @@ async def test_a_tutor_of_another_group_does_not_see_the_ilr(
     assert refusal.code == "not_found"
 
 
+def _moved_to(group: str) -> Any:
+    enrolled = _enrolled()
+    learner = enrolled.data.learner.model_copy(update={"group": group})
+    payload = LearnerUpdated(change="changed", learner=learner, changed_fields=["group"])
+    return new_event(payload, tenant=TENANT, subject=LEARNER_ID, actor="admin-1")
+
+
+async def test_a_learner_moved_to_another_group_is_read_by_that_groups_tutors(
+    service: IlrService, records: FakeIlrStore, refusal_of: RefusalOf
+) -> None:
+    await service.on_learner_updated(_enrolled())
+    published = len(records.outbox)
+    tutor_a = Principal(sub="tutor-a", tenant=TENANT, roles=["tutor"], groups=["cohort-a"])
+    moved = _moved_to("cohort-b")
+
+    await service.on_learner_updated(moved)
+    await service.on_learner_updated(moved)  # a redelivery
+
+    seen = await service.get(TUTOR_B, LEARNER_ID)
+    assert (seen.group, seen.version) == ("cohort-b", 1)  # no ILR data changed
+    assert (await refusal_of(service.get(tutor_a, LEARNER_ID))).code == "not_found"
+    assert len(records.outbox) == published
+
+
+async def test_a_move_before_any_enrolment_leaves_it_to_the_enrolment(
+    service: IlrService, records: FakeIlrStore
+) -> None:
+    await service.on_learner_updated(_moved_to("cohort-b"))
+
+    assert await records.get(TENANT, LEARNER_ID) is None
+
+
+CORRECTION = {"uln": "1000000043", "date_of_birth": "2001-02-03", "reason": "Typed wrongly"}
+
+
+async def test_a_correction_changes_the_learner_entity_of_the_ilr(
+    service: IlrService, records: FakeIlrStore
+) -> None:
+    await service.on_learner_updated(_enrolled())
+
+    await service.on_tracker_processed(_processed("correction", CORRECTION))
+
+    stored = await service.get(ADMIN, LEARNER_ID)
+    assert stored.learner is not None
+    assert (stored.learner["ULN"], stored.learner["DateOfBirth"]) == (1000000043, "2001-02-03")
+    update = records.outbox[-1].data
+    assert {(op.path, op.value) for op in update.patch} == {
+        ("/ULN", 1000000043),
+        ("/DateOfBirth", "2001-02-03"),
+    }
+
+
+async def test_the_qa_lock_rejects_an_ilr_correction_but_not_a_move_of_group(
+    service: IlrService, records: FakeIlrStore
+) -> None:
+    await service.on_learner_updated(_enrolled())
+    await service.qa_verify(QA, LEARNER_ID)
+
+    await service.on_tracker_processed(_processed("correction", CORRECTION, ["admin"]))
+    move = {"group": "cohort-b", "reason": "Moved cohort"}
+    await service.on_tracker_processed(_processed("correction", move, ["admin"], tracker_id="T2"))
+    await service.on_tracker_processed(
+        _processed("correction", CORRECTION, ["admin", "ilr_qa"], tracker_id="T3")
+    )
+
+    assert _outcomes(records)[-3:] == [
+        ("tracker", "rejected"),
+        ("tracker", "no_ilr_change"),
+        ("tracker", "applied"),
+    ]
+    assert "QA role" in _reasons(records)[-3]
+
+
 async def test_invalid_ilr_settings_are_refused_and_not_stored(
     service: IlrService, refusal_of: RefusalOf
 ) -> None:

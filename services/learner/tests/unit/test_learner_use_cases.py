@@ -68,11 +68,13 @@ async def _create(service: LearnerService, **fields: Any) -> str:
     return learner.id
 
 
-def _processed(learner_id: str, changes: dict[str, Any]) -> Any:
+def _processed(
+    learner_id: str, changes: dict[str, Any], tracker_type: str = "change_of_address"
+) -> Any:
     tracker = TrackerProcessed(
         tracker_id="T1",
         learner_id=learner_id,
-        tracker_type="change_of_address",
+        tracker_type=tracker_type,
         changes=changes,
         processed_by="admin-1",
         processor_roles=["admin"],
@@ -272,3 +274,46 @@ async def test_a_tracker_for_an_unknown_learner_is_dropped(
     await service.on_tracker_processed(_processed("nobody", NEW_ADDRESS))
 
     assert store.outbox == []
+
+
+async def test_a_correction_changes_every_field_it_names_and_says_which(
+    service: LearnerService, store: FakeLearnerStore
+) -> None:
+    learner_id = await _create(service)
+    corrected = {
+        "uln": "1000000043",
+        "date_of_birth": "2003-11-02",
+        "sex": "M",
+        "ethnicity": 39,
+        "group": "cohort-b",
+        "primary_tutor_id": "tutor-b",
+    }
+    event = _processed(learner_id, {**corrected, "reason": "Typed at sign-up"}, "correction")
+
+    await service.on_tracker_processed(event)
+
+    found = await store.get_learner(TENANT, learner_id)
+    assert found is not None
+    learner = found[0]
+    assert learner.uln == "1000000043"
+    assert learner.date_of_birth == date(2003, 11, 2)
+    assert (learner.sex, learner.ethnicity) == ("M", 39)
+    assert (learner.group, learner.primary_tutor_id) == ("cohort-b", "tutor-b")
+    changed = store.outbox[-1].data
+    assert changed.change == "changed"
+    assert sorted(changed.changed_fields) == sorted(corrected)
+    assert changed.learner.group == "cohort-b"
+
+
+async def test_a_correction_leaves_the_fields_it_does_not_name(
+    service: LearnerService, store: FakeLearnerStore
+) -> None:
+    learner_id = await _create(service)
+    event = _processed(learner_id, {"group": "cohort-b", "reason": "Moved cohort"}, "correction")
+
+    await service.on_tracker_processed(event)
+
+    found = await store.get_learner(TENANT, learner_id)
+    assert found is not None
+    assert (found[0].group, found[0].uln, found[0].sex) == ("cohort-b", "9276308686", "F")
+    assert store.outbox[-1].data.changed_fields == ["group"]

@@ -148,16 +148,24 @@ def test_allocation_by_admins_or_processors() -> None:
 
 
 def test_qa_verified_ilr_needs_the_ilr_qa_role_for_programme_changes() -> None:
-    refused = check_qa_lock(ALL_ON, "withdrawal", ADMIN, ilr_qa_verified=True)
+    refused = check_qa_lock(ALL_ON, "withdrawal", ADMIN, ilr_qa_verified=True, changes={})
     assert refused.code == "qa_locked"
     assert "ilr_qa" in refused.reason
-    assert check_qa_lock(ALL_ON, "withdrawal", QA_ADMIN, ilr_qa_verified=True)
-    assert check_qa_lock(ALL_ON, "withdrawal", ADMIN, ilr_qa_verified=False)
-    assert check_qa_lock(ALL_ON, "change_of_address", ADMIN, ilr_qa_verified=True)
+    assert check_qa_lock(ALL_ON, "withdrawal", QA_ADMIN, ilr_qa_verified=True, changes={})
+    assert check_qa_lock(ALL_ON, "withdrawal", ADMIN, ilr_qa_verified=False, changes={})
+    assert check_qa_lock(ALL_ON, "change_of_address", ADMIN, ilr_qa_verified=True, changes={})
+
+
+def test_qa_verified_ilr_needs_the_ilr_qa_role_for_corrections_of_ilr_fields() -> None:
+    uln = {"uln": "9276308686", "reason": "typo"}
+    group = {"group": "group-b", "primary_tutor_id": "tutor-2", "reason": "moved"}
+    assert check_qa_lock(ALL_ON, "correction", ADMIN, True, changes=uln).code == "qa_locked"
+    assert check_qa_lock(ALL_ON, "correction", QA_ADMIN, True, changes=uln)
+    assert check_qa_lock(ALL_ON, "correction", ADMIN, True, changes=group)
 
 
 def test_raise_if_refused_carries_code_and_reason() -> None:
-    decision = check_qa_lock(ALL_ON, "withdrawal", ADMIN, ilr_qa_verified=True)
+    decision = check_qa_lock(ALL_ON, "withdrawal", ADMIN, ilr_qa_verified=True, changes={})
     with pytest.raises(Refused) as caught:
         decision.raise_if_refused()
     assert (caught.value.code, caught.value.reason) == ("qa_locked", decision.reason)
@@ -188,18 +196,20 @@ def test_candidate_processors_respect_roles_groups_two_person_and_qa() -> None:
         StaffUpdated(id="qa-1", name="C", email="c@x.uk", roles=["admin", "ilr_qa"], groups=[]),
         StaffUpdated(id="tutor-1", name="D", email="d@x.uk", roles=["tutor"], groups=["group-a"]),
     ]
-    assert candidate_processors(ALL_ON, directory, "withdrawal", "group-a") == [
+    assert candidate_processors(ALL_ON, directory, "withdrawal", "group-a", changes={}) == [
         "admin-1",
         "admin-2",
         "qa-1",
     ]
-    assert candidate_processors(SCOPED, directory, "withdrawal", "group-a") == ["admin-1"]
+    assert candidate_processors(SCOPED, directory, "withdrawal", "group-a", changes={}) == [
+        "admin-1"
+    ]
     strict = ALL_ON.model_copy(update={"two_person_control": True})
     assert "admin-1" not in candidate_processors(
-        strict, directory, "withdrawal", "group-a", raised_by="admin-1"
+        strict, directory, "withdrawal", "group-a", changes={}, raised_by="admin-1"
     )
     assert candidate_processors(
-        ALL_ON, directory, "withdrawal", "group-a", ilr_qa_verified=True
+        ALL_ON, directory, "withdrawal", "group-a", changes={}, ilr_qa_verified=True
     ) == ["qa-1"]
 
 

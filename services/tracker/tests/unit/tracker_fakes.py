@@ -73,9 +73,15 @@ class FakeTrackerStore:
             if applied_event_id in stored.applied_events:
                 return False
             stored.applied_events.append(applied_event_id)
-        stored.document = tracker.to_document()
+        group = stored.document["learner_group"]  # move_learner's to write, as in MongoDB
+        stored.document = tracker.to_document() | {"learner_group": group}
         self.outbox.extend(events)
         return True
+
+    async def move_learner(self, tenant: str, learner_id: str, group: str | None) -> None:
+        for (t, _), stored in self._trackers.items():
+            if t == tenant and stored.document["learner_id"] == learner_id:
+                stored.document["learner_group"] = group
 
     async def find(
         self, tenant: str, where: TrackerFilter, after: tuple[datetime, str] | None, limit: int

@@ -35,18 +35,22 @@ VALID: dict[str, dict[str, Any]] = {
     "change_of_working_hours": {"effective_date": "2025-02-03", "weekly_hours": 37.5},
     "change_of_programme": {"last_day_of_learning": "2025-01-31", "new_standard_code": 91},
     "withdrawal": {"last_day_of_learning": "2025-01-31", "reason": "44"},
+    "correction": {"uln": "9276308686", "reason": "Typed wrongly at sign-up"},
 }
 
 
-def test_the_catalogue_has_the_nine_built_in_types() -> None:
+def test_the_catalogue_has_the_ten_built_in_types() -> None:
     assert set(TRACKER_TYPES) == set(VALID)
 
 
 def test_learner_led_types_are_raised_by_learners_and_staff() -> None:
     learner_led = {name for name, info in TRACKER_TYPES.items() if info.learner_led}
     assert learner_led == {"change_of_name", "change_of_address", "change_of_contact_details"}
+    admins_only = {"correction"}
     for name, info in TRACKER_TYPES.items():
         expected = {"learner", "tutor", "admin"} if info.learner_led else {"tutor", "admin"}
+        if name in admins_only:
+            expected = {"admin"}
         assert info.default_raise_roles == expected, name
         assert info.default_edit_roles == {"admin"}
         assert info.default_process_roles == {"admin"}

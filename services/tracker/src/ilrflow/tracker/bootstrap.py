@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ilrflow.contracts.events import EventType, Topics
+from ilrflow.contracts.events import Envelope, EventType, Topics
+from ilrflow.platform.kafka import Handler
 from ilrflow.platform.mongo import Document
 from ilrflow.platform.projections import Projection, live_handlers
 from ilrflow.platform.service import ServiceRuntime, create_service_app
@@ -34,7 +37,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.use_outbox([trackers.trackers])
     runtime.on_startup(trackers.ensure_indexes)
     runtime.on_startup(views.ensure_indexes)
-    for topic, handlers in live_handlers(runtime.db, projections(runtime.db)).items():
+    consumed = live_handlers(runtime.db, projections(runtime.db))
+    learner_events = consumed[Topics.LEARNER_UPDATED]
+    learner_events[EventType.LEARNER_UPDATED] = in_turn(
+        learner_events[EventType.LEARNER_UPDATED], service.on_learner_updated
+    )
+    for topic, handlers in consumed.items():
         runtime.consume(topic, handlers)
     runtime.consume(Topics.ILR_UPDATED, {EventType.ILR_UPDATED: service.on_ilr_updated})
     app = create_service_app(
@@ -46,6 +54,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_raise_variants(app)
     app.state.tracker_service = service
     return app
+
+
+def in_turn(*handlers: Handler) -> Handler:
+    """One consumer per topic: the projection first, then the use case (a learner moved to
+    another group takes their trackers along). Each is idempotent, so a retry repeats both."""
+
+    async def handle(event: Envelope[Any]) -> None:
+        for handler in handlers:
+            await handler(event)
+
+    return handle
 
 
 def projections(db: AsyncDatabase[Document]) -> list[Projection]:

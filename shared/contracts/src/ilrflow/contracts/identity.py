@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel
@@ -11,6 +12,12 @@ from ilrflow.contracts.events import TenantId
 Role = Literal["learner", "tutor", "admin", "ilr_qa", "support", "operator"]
 ROLES: tuple[str, ...] = ("learner", "tutor", "admin", "ilr_qa", "support", "operator")
 STAFF_ROLES = frozenset({"tutor", "admin", "ilr_qa", "support", "operator"})
+PRIMARY_TUTOR_ROLE = "tutor"
+
+
+def may_be_primary_tutor(staff_roles: Iterable[str]) -> bool:
+    """A learner's primary tutor is a member of the tenant's staff with the tutor role."""
+    return PRIMARY_TUTOR_ROLE in staff_roles
 
 
 class Principal(BaseModel):

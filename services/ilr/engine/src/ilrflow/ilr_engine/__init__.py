@@ -5,10 +5,10 @@ functions. Rules and sources: /work/shared/handbook/domain.md §3 (the ILR) and 
 rules); the choices made where the sources leave room are in this package's README.md.
 """
 
+from ilrflow.contracts.trackers.fields import uln_is_valid
 from ilrflow.ilr_engine.apply import apply_tracker
 from ilrflow.ilr_engine.enrolment import learner_from_enrolment
 from ilrflow.ilr_engine.export import export_message
-from ilrflow.ilr_engine.normalise import uln_is_valid
 from ilrflow.ilr_engine.patch import JsonPatch, apply_patch, json_patch
 from ilrflow.ilr_engine.policy import ApplyResult, IlrPolicy, TrackerApplication
 from ilrflow.ilr_engine.preview import preview

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ilrflow.contracts.trackers import ChangesInvalid, read_changes
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX, TRACKER_TYPES
-from ilrflow.ilr_engine import details, employment, programme
+from ilrflow.ilr_engine import correction, details, employment, programme
 from ilrflow.ilr_engine.normalise import InvalidFieldError
 from ilrflow.ilr_engine.policy import (
     ApplyResult,
@@ -41,13 +41,9 @@ RULES: dict[str, Rule] = {
     "withdrawal": programme.withdrawal,
     "change_of_employer": employment.change_of_employer,
     "change_of_working_hours": employment.change_of_working_hours,
+    "correction": correction.correction,
 }
 
-# One list for both services: the tracker service refuses to process these types on a
-# QA-verified ILR without the ilr_qa role, and the ILR service rejects them defensively.
-PROGRAMME_CHANGING_TYPES = frozenset(
-    name for name, info in TRACKER_TYPES.items() if info.programme_changing
-)
 ILR_QA_ROLE = "ilr_qa"
 
 
@@ -136,15 +132,23 @@ def _gate(application: TrackerApplication) -> Outcome | None:
     if application.custom or kind.startswith(CUSTOM_PREFIX):
         return Outcome("no_ilr_change", "custom trackers change no ILR data")
     if (
-        kind in PROGRAMME_CHANGING_TYPES
-        and application.qa_verified
+        application.qa_verified
         and ILR_QA_ROLE not in application.processor_roles
+        and _qa_locked(kind, application.changes)
     ):
         return Outcome(
             "rejected",
-            "the ILR is QA-verified: only a processor with the ILR QA role may change the programme",
+            f"the ILR is QA-verified: only a processor with the ILR QA role may process this "
+            f"{kind}",
         )
     return None
+
+
+def _qa_locked(tracker_type: str, changes: Mapping[str, Any]) -> bool:
+    """The catalogue's rule, the one the tracker service refuses processing by: programme
+    changes, and corrections of ILR fields (``TrackerTypeInfo.qa_locked``)."""
+    info = TRACKER_TYPES.get(tracker_type)
+    return info is not None and info.qa_locked(changes)
 
 
 def _unchanged(record: IlrLearner, outcome: Outcome) -> ApplyResult:

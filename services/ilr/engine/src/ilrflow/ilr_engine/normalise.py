@@ -13,7 +13,14 @@ import hashlib
 
 from pydantic import TypeAdapter, ValidationError
 
-from ilrflow.contracts.trackers.fields import AddressLine, Email, IlrName, Postcode, TelNo
+from ilrflow.contracts.trackers.fields import (
+    AddressLine,
+    Email,
+    IlrName,
+    Postcode,
+    TelNo,
+    uln_is_valid,
+)
 
 TEMPORARY_ULN = 9999999999  # ESFA's placeholder while the LRS has not issued a ULN [X1][X2]
 UNKNOWN_POSTCODE = "ZZ99 9ZZ"  # the ILR's "unknown or outside the UK" postcode [D6][D7]
@@ -28,14 +35,6 @@ _EMAIL: TypeAdapter[str] = TypeAdapter(Email)
 
 class InvalidFieldError(ValueError):
     """A value the ILR cannot hold; the message says which field and why."""
-
-
-def uln_is_valid(uln: str) -> bool:
-    """ESFA's ULN check (domain.md §3.3): 10 digits, first non-zero, weighted mod-11 check digit."""
-    if len(uln) != 10 or not uln.isdigit() or uln[0] == "0":
-        return False
-    remainder = sum(int(digit) * (10 - i) for i, digit in enumerate(uln[:9])) % 11
-    return remainder != 0 and int(uln[9]) == 10 - remainder
 
 
 def uln_for_ilr(uln: str | None) -> int:

@@ -20,11 +20,12 @@ from ilrflow.contracts.trackers import (
     BreakInLearning,
     ChangeOfEmployer,
     ChangeOfWorkingHours,
+    Correction,
     ReturnToLearning,
     Withdrawal,
 )
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX
-from ilrflow.ilr_engine import funding, normalise
+from ilrflow.ilr_engine import correction, funding, normalise
 from ilrflow.ilr_engine.apply import change, load_changes
 from ilrflow.ilr_engine.esfa_rules import validate
 from ilrflow.ilr_engine.policy import ChangeRejectedError, IlrPolicy
@@ -279,10 +280,30 @@ def _withdrawal(
     return {"withdraw_reason": {"value": code, "working": f"{how} WithdrawReason {code}"}}
 
 
+def _correction(learner: Learner, changes: Correction, _: IlrPolicy, __: float | None) -> Entries:
+    """Before -> after of each ILR field corrected; the ESFA rules the new values would break
+    are in ``ilr_validation.new_errors``."""
+    corrected = correction.before_and_after(learner, changes)
+    working = "; ".join(f"{f} {v['before']} -> {v['after']}" for f, v in corrected.items())
+    return {
+        "corrected_ilr_fields": {
+            "value": {
+                f: {k: _json(v) for k, v in values.items()} for f, values in corrected.items()
+            },
+            "working": working or "no ILR field changes",
+        }
+    }
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
 _EXPLAINERS: dict[str, Callable[[Learner, Any, IlrPolicy, float | None], Entries]] = {
     "break_in_learning": _break,
     "return_to_learning": _return,
     "change_of_employer": _hours_change,
     "change_of_working_hours": _hours_change,
     "withdrawal": _withdrawal,
+    "correction": _correction,
 }

@@ -136,11 +136,17 @@ class IlrService:
     # --- consumers ------------------------------------------------------------------------
 
     async def on_learner_updated(self, event: Envelope[LearnerUpdated]) -> None:
-        """An enrolment creates (or extends) the learner's ILR."""
+        """An enrolment creates (or extends) the learner's ILR; a move to another group (a
+        correction) moves who reads it."""
         update = event.data
-        if update.change != "enrolled" or update.enrolment_id is None:
-            return
-        enrolment = next(e for e in update.learner.enrolments if e.id == update.enrolment_id)
+        if update.change == "enrolled" and update.enrolment_id is not None:
+            await self._enrol(event, update.enrolment_id)
+        elif update.change == "changed" and "group" in update.changed_fields:
+            await self._move_to_group(event)
+
+    async def _enrol(self, event: Envelope[LearnerUpdated], enrolment_id: str) -> None:
+        update = event.data
+        enrolment = next(e for e in update.learner.enrolments if e.id == enrolment_id)
         current = await self._load_or_create(event.tenant, update.learner.id, update.learner.group)
         if event.id in current.applied_events:
             return  # a redelivery (see the module's docstring)
@@ -160,6 +166,24 @@ class IlrService:
             tracker_id=None,
             extra={"group": update.learner.group},
         )
+
+    async def _move_to_group(self, event: Envelope[LearnerUpdated]) -> None:
+        """The ILR is read by the tutors of the learner's group (``may_see``): keep the group the
+        learner service now records. No ILR data changes, so no new version and no event."""
+        learner = event.data.learner
+        current = await self.repository.get(event.tenant, learner.id)
+        if current is None or event.id in current.applied_events:
+            return  # not enrolled yet (the enrolment will bring the group), or a redelivery
+        stored = await self.repository.record_outcome(
+            current,
+            event_id=event.id,
+            new_learner=None,
+            history=None,
+            events=[],
+            extra={"group": learner.group},
+        )
+        if not stored:
+            raise TransientError("ILR record changed concurrently; retrying")
 
     async def on_tracker_processed(self, event: Envelope[TrackerProcessed]) -> None:
         tracker = event.data

@@ -33,6 +33,7 @@ from ilrflow.contracts.trackers import (
     ChangeOfEmployer,
     ChangeOfName,
     ChangeOfWorkingHours,
+    Correction,
     TrackerChanges,
 )
 from ilrflow.contracts.trackers.fields import (
@@ -42,9 +43,11 @@ from ilrflow.contracts.trackers.fields import (
     LLDD_MAX_RECORDS,
     AddressLine,
     AgreementId,
+    DateOfBirth,
     Email,
     Ern,
     Ethnicity,
+    GroupName,
     IlrName,
     LengthOfEmployment,
     LlddCategory,
@@ -54,9 +57,10 @@ from ilrflow.contracts.trackers.fields import (
     PriceAmount,
     PriorLevel,
     Sex,
+    StaffId,
     TelNo,
+    Uln,
 )
-from ilrflow.ilr_engine import uln_is_valid
 
 
 def new_learner_id() -> str:
@@ -71,7 +75,7 @@ def new_enrolment_id() -> str:
 class StaffIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: StaffId
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     roles: list[str] = Field(min_length=1)
@@ -110,11 +114,11 @@ class LearnerIn(BaseModel):
     family_name: IlrName
     email: Email
     phone: TelNo | None = None
-    date_of_birth: date
-    uln: str = Field(pattern=r"^[1-9][0-9]{9}$")
+    date_of_birth: DateOfBirth
+    uln: Uln
     address: AddressIn
-    group: str = Field(min_length=1, max_length=64)
-    primary_tutor_id: str | None = None
+    group: GroupName
+    primary_tutor_id: StaffId | None = None
     sex: Sex = Field(description="ILR Sex: F or M. Required: the ILR has no 'not known' code.")
     ethnicity: Ethnicity = Field(
         default=ETHNICITY_NOT_PROVIDED, description="ILR Ethnicity code; 99 (not provided)."
@@ -138,20 +142,6 @@ class LearnerIn(BaseModel):
     prior_attainment: PriorLevel | None = Field(
         default=None, description="ILR PriorLevel code (98: not known)."
     )
-
-    @field_validator("uln")
-    @classmethod
-    def _check_digit(cls, uln: str) -> str:
-        if not uln_is_valid(uln):
-            raise ValueError("ULN check digit is wrong (weighted sum mod 11 must leave 10)")
-        return uln
-
-    @field_validator("date_of_birth")
-    @classmethod
-    def _plausible_birth(cls, born: date) -> date:
-        if born >= date.today() or born.year < 1900:
-            raise ValueError("date of birth must be in the past")
-        return born
 
     @field_validator("lldd_categories")
     @classmethod
@@ -310,6 +300,10 @@ def apply_processed_tracker(
             )
         case ChangeOfWorkingHours(weekly_hours=hours):
             return _with_current_enrolment_changed(learner, {"weekly_hours": hours})
+        case Correction():
+            # The ULN, date of birth, sex and ethnicity go to the ILR from here too: a later
+            # enrolment refreshes the ILR's personal fields from this record.
+            updates = changes.corrected()
     changed = [k for k, v in updates.items() if getattr(learner, k) != v]
     return learner.model_copy(update=updates), changed
 

@@ -26,7 +26,7 @@ from ilrflow.contracts.events import (
     TrackerProcessed,
     new_event,
 )
-from ilrflow.contracts.identity import Principal
+from ilrflow.contracts.identity import Principal, may_be_primary_tutor
 from ilrflow.contracts.trackers import read_changes
 from ilrflow.ilr_engine.status import programme_status
 from ilrflow.learner.adapters.repository import StaffAlreadyExistsError
@@ -96,7 +96,7 @@ class LearnerService:
             raise Forbidden(f"You may only create learners in your groups, not {data.group!r}.")
         if data.primary_tutor_id is not None:
             tutor = await self.repository.get_staff(principal.tenant, data.primary_tutor_id)
-            if tutor is None or "tutor" not in tutor.roles:
+            if tutor is None or not may_be_primary_tutor(tutor.roles):
                 raise InvalidInput(
                     f"primary_tutor_id {data.primary_tutor_id!r} is not a tutor of this tenant.",
                     [FieldProblem(field="primary_tutor_id", reason="unknown tutor")],

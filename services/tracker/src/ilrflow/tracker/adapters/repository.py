@@ -29,6 +29,7 @@ from ilrflow.platform.outbox import (
 from ilrflow.tracker.domain.policy import TenantTrackerSettings
 from ilrflow.tracker.domain.tracker import Tracker
 
+LEARNER_GROUP = "learner_group"
 # The fingerprint of the request that raised a tracker with an Idempotency-Key.
 REQUEST_FINGERPRINT = "request_fingerprint"
 
@@ -101,7 +102,9 @@ class TrackerRepository:
         """Store the tracker if it is still at ``loaded_version``; False if someone got there
         first (or, for a consumer, the event was applied before)."""
         query: Document = {"_id": doc_id(tracker.tenant, tracker.id), "version": loaded_version}
-        update = merge_updates({"$set": self._document(tracker)}, outbox_update(events))
+        # The learner's group is move_learner's to write: a save racing a move keeps the move.
+        written = {k: v for k, v in self._document(tracker).items() if k != LEARNER_GROUP}
+        update = merge_updates({"$set": written}, outbox_update(events))
         if applied_event_id is not None:
             query.update(not_yet_applied(applied_event_id))
             update = merge_updates(update, mark_applied(applied_event_id))
@@ -120,6 +123,19 @@ class TrackerRepository:
             ]
         cursor = self.trackers.find(query).sort([("raised_at", -1), ("id", -1)]).limit(limit)
         return [_from_document(d) async for d in cursor]
+
+    async def move_learner(self, tenant: str, learner_id: str, group: str | None) -> None:
+        # One update per tracker, by _id: only those go through serialised_writes' lock, which
+        # keeps FerretDB from losing a write that races the relay's or a save's (a learner has
+        # a handful of trackers).
+        moving = self.trackers.find(
+            {"tenant": tenant, "learner_id": learner_id, LEARNER_GROUP: {"$ne": group}},
+            {"_id": 1},
+        )
+        async for document in moving:
+            await self.trackers.update_one(
+                {"_id": document["_id"]}, {"$set": {LEARNER_GROUP: group}}
+            )
 
     def _document(self, tracker: Tracker) -> Document:
         document = tracker.to_document()

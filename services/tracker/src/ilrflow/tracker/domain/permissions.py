@@ -14,9 +14,9 @@ narrower scope (``visibility.in_scope``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from ilrflow.contracts.errors import DomainError, FieldProblem, Forbidden, InvalidInput, NotFound
 from ilrflow.contracts.visibility import in_scope, may_read_tracker
@@ -84,6 +84,9 @@ class TrackerFacts(Protocol):
 
     @property
     def raised_by(self) -> str: ...
+
+    @property
+    def changes(self) -> Mapping[str, Any]: ...
 
 
 # --- visibility ------------------------------------------------------------------------------
@@ -198,11 +201,17 @@ def may_allocate(settings: TenantTrackerSettings, actor: Actor, tracker: Tracker
 
 
 def check_qa_lock(
-    settings: TenantTrackerSettings, tracker_type: str, processor: Actor, ilr_qa_verified: bool
+    settings: TenantTrackerSettings,
+    tracker_type: str,
+    processor: Actor,
+    ilr_qa_verified: bool,
+    *,
+    changes: Mapping[str, Any],
 ) -> Decision:
-    """Once the ILR is QA-verified, programme-changing types need the ``ilr_qa`` role."""
+    """Once the ILR is QA-verified, programme changes and corrections of ILR fields need the
+    ``ilr_qa`` role (the catalogue's ``qa_locked``, which the ILR engine applies too)."""
     info = settings.type_info(tracker_type)
-    if not ilr_qa_verified or info is None or not info.programme_changing:
+    if not ilr_qa_verified or info is None or not info.qa_locked(changes):
         return ALLOWED
     if processor.has_role("ilr_qa"):
         return ALLOWED
@@ -236,7 +245,9 @@ def may_be_allocated(
     decision = may_process(settings, staff, tracker)
     if not decision:
         return decision
-    return check_qa_lock(settings, tracker.tracker_type, staff, ilr_qa_verified)
+    return check_qa_lock(
+        settings, tracker.tracker_type, staff, ilr_qa_verified, changes=tracker.changes
+    )
 
 
 def candidate_processors(
@@ -245,13 +256,14 @@ def candidate_processors(
     tracker_type: str,
     learner_group: str | None,
     *,
+    changes: Mapping[str, Any],
     learner_id: str = "",
     raised_by: str = "",
     ilr_qa_verified: bool = False,
 ) -> list[str]:
     """Ids of the staff who may process such a tracker, sorted: the people to tell when a
     tracker lands in the unallocated pool."""
-    facts = _Facts(tracker_type, learner_id, learner_group, raised_by)
+    facts = _Facts(tracker_type, learner_id, learner_group, raised_by, dict(changes))
     return sorted(
         {
             staff.id
@@ -272,6 +284,7 @@ class _Facts:
     learner_id: str
     learner_group: str | None
     raised_by: str
+    changes: dict[str, Any]
 
 
 def _type_available(settings: TenantTrackerSettings, tracker_type: str) -> Decision:

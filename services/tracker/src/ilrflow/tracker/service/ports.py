@@ -46,6 +46,12 @@ class TrackerStore(Protocol):
         """Newest first by (raised_at, id); ``after`` is the keyset cursor."""
         ...
 
+    async def move_learner(self, tenant: str, learner_id: str, group: str | None) -> None:
+        """Give every tracker of the learner the learner's new group. The group is the
+        learner's, not part of a tracker's state: its version stays, and ``save`` never
+        writes the group back."""
+        ...
+
     async def get_settings(self, tenant: str) -> tuple[TenantTrackerSettings, int]:
         """The tenant's settings and their version (defaults at version 0)."""
         ...

@@ -20,10 +20,11 @@ from ilrflow.contracts.errors import (
     NotFound,
     problems_summary,
 )
-from ilrflow.contracts.events import Envelope, IlrUpdated, Payload, new_event
-from ilrflow.contracts.identity import Principal
+from ilrflow.contracts.events import Envelope, IlrUpdated, LearnerUpdated, Payload, new_event
+from ilrflow.contracts.identity import Principal, may_be_primary_tutor
 from ilrflow.contracts.trackers import (
     ChangesModel,
+    Correction,
     CustomTypeDefinition,
     ProgrammeDates,
     check_against_programme,
@@ -190,11 +191,13 @@ class TrackerService:
         ilr = await self.projections.ilr_of(principal.tenant, learner.id)
         _check_programme(parsed, learner, ilr)
         allocated_to = allocate(settings, learner.group, tracker_type)
+        await self._check_tutor(principal.tenant, parsed)
         candidates = candidate_processors(
             settings,
             await self.projections.staff_of_tenant(principal.tenant),
             tracker_type,
             learner.group,
+            changes=parsed.model_dump(mode="json"),
             learner_id=learner.id,
             raised_by=actor.id,
             ilr_qa_verified=bool(ilr and ilr.qa_verified),
@@ -356,6 +359,7 @@ class TrackerService:
             ilr = await self.projections.ilr_of(principal.tenant, tracker.learner_id)
             learner = await self.projections.learner(principal.tenant, tracker.learner_id)
             _check_programme(parsed, learner, ilr)
+            await self._check_tutor(principal.tenant, parsed)
             return tracker.edit(
                 expected_version,
                 parsed,
@@ -414,8 +418,11 @@ class TrackerService:
         ) -> list[Payload]:
             _allowed(may_process(settings, actor, tracker))
             ilr = await self.projections.ilr_of(principal.tenant, tracker.learner_id)
+            verified = bool(ilr and ilr.qa_verified)
             _allowed(
-                check_qa_lock(settings, tracker.tracker_type, actor, bool(ilr and ilr.qa_verified))
+                check_qa_lock(
+                    settings, tracker.tracker_type, actor, verified, changes=tracker.changes
+                )
             )
             return tracker.process(actor, self._clock(), expected_version=expected_version)
 
@@ -479,6 +486,18 @@ class TrackerService:
             for payload in payloads
         ]
 
+    async def _check_tutor(self, tenant: str, parsed: ChangesModel) -> None:
+        """A correction's new primary tutor is a tutor of the tenant, as at the learner's
+        creation (the staff directory is the ``learner-updated`` projection)."""
+        if not isinstance(parsed, Correction) or parsed.primary_tutor_id is None:
+            return
+        tutor = await self.projections.staff_member(tenant, parsed.primary_tutor_id)
+        if tutor is None or not may_be_primary_tutor(tutor.roles):
+            raise InvalidInput(
+                f"primary_tutor_id {parsed.primary_tutor_id!r} is not a tutor of this tenant.",
+                [FieldProblem(field="changes.primary_tutor_id", reason="unknown tutor")],
+            )
+
     async def _learner(self, principal: Principal, learner_id: str) -> LearnerView:
         learner = await self.projections.learner(principal.tenant, learner_id)
         if learner is None:
@@ -486,6 +505,15 @@ class TrackerService:
         return learner
 
     # --- consumers ------------------------------------------------------------------------
+
+    async def on_learner_updated(self, event: Envelope[LearnerUpdated]) -> None:
+        """A learner moved to another group (a correction): their trackers move with them, so
+        whoever reads and acts on the learner reads and acts on their trackers (``visibility``).
+        Setting the group again is harmless, so a redelivery needs no bookkeeping."""
+        update = event.data
+        if update.change != "changed" or "group" not in update.changed_fields:
+            return
+        await self.trackers.move_learner(event.tenant, update.learner.id, update.learner.group)
 
     async def on_ilr_updated(self, event: Envelope[IlrUpdated]) -> None:
         """Record the ILR outcome on the tracker that caused it, so nobody has to guess."""

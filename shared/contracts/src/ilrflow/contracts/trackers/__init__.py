@@ -19,6 +19,7 @@ from ilrflow.contracts.trackers.catalogue import (
     read_changes,
     type_info,
 )
+from ilrflow.contracts.trackers.correction import Correction
 from ilrflow.contracts.trackers.custom import (
     CustomChanges,
     CustomFieldDefinition,
@@ -60,6 +61,7 @@ __all__ = [
     "ChangeOfWorkingHours",
     "ChangesInvalid",
     "ChangesModel",
+    "Correction",
     "CustomChanges",
     "CustomFieldDefinition",
     "CustomFieldType",

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ilrflow.contracts.trackers.base import WITHDRAWAL_REASONS_CONTEXT, TrackerChanges
+from ilrflow.contracts.trackers.correction import ILR_CORRECTION_FIELDS, Correction
 from ilrflow.contracts.trackers.custom import (
     CustomChanges,
     CustomTypeDefinition,
@@ -69,6 +70,15 @@ class TrackerTypeInfo:
     default_process_roles: frozenset[str] = ADMINS
     changes_ilr: bool = True
     custom: bool = False
+    qa_locked_fields: frozenset[str] = frozenset()
+
+    def qa_locked(self, changes: Mapping[str, Any]) -> bool:
+        """Once the ILR is QA-verified, does processing a tracker of this type with these
+        ``changes`` need the ilr_qa role? Programme changes always do; other types when they
+        set one of their ``qa_locked_fields`` (the ILR fields a correction changes)."""
+        return self.programme_changing or any(
+            changes.get(name) is not None for name in self.qa_locked_fields
+        )
 
 
 def _learner_led(
@@ -167,6 +177,17 @@ TRACKER_TYPES: dict[str, TrackerTypeInfo] = {
             "Outcome 3, LearnActEndDate.",
             Withdrawal,
             programme=True,
+        ),
+        TrackerTypeInfo(
+            "correction",
+            "Correction",
+            "Corrects ULN, date of birth, sex or ethnicity (ILR Learner; QA-locked), the group "
+            "or the primary tutor, with the reason.",
+            learner_led=False,
+            programme_changing=False,
+            changes_model=Correction,
+            default_raise_roles=ADMINS,
+            qa_locked_fields=frozenset(ILR_CORRECTION_FIELDS),
         ),
     )
 }

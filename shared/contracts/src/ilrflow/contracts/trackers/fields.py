@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -163,6 +164,30 @@ def check_ern(value: str) -> str:
     return value
 
 
+def uln_is_valid(uln: str) -> bool:
+    """ESFA's ULN check (domain.md §3.3): 10 digits, first non-zero, weighted mod-11 check digit."""
+    if len(uln) != 10 or not uln.isdigit() or uln[0] == "0":
+        return False
+    remainder = sum(int(digit) * (10 - i) for i, digit in enumerate(uln[:9])) % 11
+    return remainder != 0 and int(uln[9]) == 10 - remainder
+
+
+def check_uln(value: str) -> str:
+    if not uln_is_valid(value):
+        raise ValueError("ULN check digit is wrong (weighted sum mod 11 must leave 10)")
+    return value
+
+
+EARLIEST_BIRTH_YEAR = 1900
+
+
+def check_date_of_birth(born: date) -> date:
+    """In the past and after 1900: a typo such as 2205 or 1905 for 2005 is caught here."""
+    if born >= date.today() or born.year < EARLIEST_BIRTH_YEAR:
+        raise ValueError("date of birth must be in the past")
+    return born
+
+
 def check_free_text(value: str) -> str:
     if not value:
         raise ValueError("must not be empty")
@@ -189,6 +214,17 @@ TelNo = Annotated[str, AfterValidator(normalise_telno)]
 Ern = Annotated[str, BeforeValidator(normalise_ern), AfterValidator(check_ern)]
 FreeText = Annotated[str, BeforeValidator(_strip), AfterValidator(check_free_text)]
 ShortText = Annotated[str, BeforeValidator(_strip), AfterValidator(check_short_text)]
+Uln = Annotated[
+    str,
+    BeforeValidator(_strip),
+    Field(pattern=r"^[1-9][0-9]{9}$", description="10 digits from the Learning Records Service."),
+    AfterValidator(check_uln),
+]
+DateOfBirth = Annotated[date, AfterValidator(check_date_of_birth)]
+GroupName = Annotated[str, Field(min_length=1, max_length=64)]
+"""The learner's group (cohort): it decides which tutors see the learner."""
+StaffId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+"""A staff member's id, as the learner service registers it."""
 WeeklyHours = Annotated[float, Field(gt=0, le=168, description="Contracted hours per week.")]
 """A week has 168 hours; the cap catches '375' typed for 37.5 without imposing a policy."""
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 
+from ilrflow.contracts.trackers.fields import uln_is_valid
 from ilrflow.ilr_engine.esfa_rules.registry import ESFA_CODE, GUIDANCE, Breach, Context, rule
-from ilrflow.ilr_engine.esfa_rules.scope import age_on, aims, has_fam
-from ilrflow.ilr_engine.normalise import TEMPORARY_ULN, uln_is_valid
+from ilrflow.ilr_engine.esfa_rules.scope import (
+    age_on,
+    aims,
+    has_fam,
+    is_apprenticeship,
+    is_programme_aim,
+)
+from ilrflow.ilr_engine.normalise import TEMPORARY_ULN
 from ilrflow.ilr_engine.records import Aim, Learner
 
 SEX_CODES = frozenset({"F", "M"})
@@ -22,6 +29,9 @@ ULN_07_FUND_MODELS = frozenset({25, 35, 36, 70, 81, 82})
 TEMPORARY_ULN_LENIENCY_DAYS = 60
 # Postcode_15: ESFA's postcode pattern, which also admits the "unknown" postcode ZZ99 9ZZ.
 _POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}")
+# DateOfBirth_48: programmes started before this are out of its scope.
+SCHOOL_LEAVING_RULE_FROM = date(2016, 8, 1)
+FRIDAY = 4
 
 
 @rule(
@@ -131,3 +141,58 @@ def prior_attain_01(learner: Learner, _: Context) -> Iterator[Breach]:
 def postcode_15(learner: Learner, _: Context) -> Iterator[Breach]:
     if not _POSTCODE.fullmatch(learner.Postcode):
         yield "/Postcode", f"Postcode {learner.Postcode!r} is not in postcode format"
+
+
+@rule(
+    "DateOfBirth_48",
+    checks="an apprenticeship programme (from 1 Aug 2016) starts after the last Friday in June "
+    "of the school year (September to August) in which the learner turns 16",
+    source=f"{GUIDANCE}DateOfBirth_48 ; {ESFA_CODE}Learner/DateOfBirth/DateOfBirth_48Rule.cs",
+)
+def date_of_birth_48(learner: Learner, _: Context) -> Iterator[Breach]:
+    born = learner.DateOfBirth
+    if born is None:
+        return
+    school_leaving = last_friday_in_june_of_school_year(sixteenth_birthday(born))
+    for path, aim in aims(learner):
+        started = _programme_start(learner, aim)
+        if started is None or not SCHOOL_LEAVING_RULE_FROM <= started <= school_leaving:
+            continue
+        yield (
+            f"{path}/LearnStartDate",
+            (
+                f"the programme starts {started}, on or before {school_leaving}, the school leaving "
+                f"date of a learner born {born}"
+            ),
+        )
+
+
+def _programme_start(learner: Learner, aim: Aim) -> date | None:
+    """ESFA's DerivedData_04: the earliest start of the apprenticeship's programme aims (same
+    ProgType) for an aim of an apprenticeship; None for other aims."""
+    if not is_apprenticeship(aim):
+        return None
+    return min(
+        (
+            other.LearnStartDate
+            for other in learner.LearningDelivery
+            if is_programme_aim(other) and other.ProgType == aim.ProgType
+        ),
+        default=None,
+    )
+
+
+def sixteenth_birthday(born: date) -> date:
+    """Born on 29 February: the 28th in a year without one (as .NET's AddYears, ESFA's code)."""
+    year = born.year + 16
+    try:
+        return born.replace(year=year)
+    except ValueError:
+        return date(year, 2, 28)
+
+
+def last_friday_in_june_of_school_year(day: date) -> date:
+    """The last Friday in June of the school year (1 September - 31 August) ``day`` falls in."""
+    year = day.year + 1 if day.month > 8 else day.year
+    june_30 = date(year, 6, 30)
+    return june_30 - timedelta(days=(june_30.weekday() - FRIDAY) % 7)
