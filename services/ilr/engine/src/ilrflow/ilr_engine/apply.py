@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ilrflow.contracts.trackers import ChangesInvalid, read_changes
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX, TRACKER_TYPES
-from ilrflow.ilr_engine import details, employment, programme
+from ilrflow.ilr_engine import completion, details, employment, programme, restart
 from ilrflow.ilr_engine.normalise import InvalidFieldError
 from ilrflow.ilr_engine.policy import (
     ApplyResult,
@@ -41,6 +41,9 @@ RULES: dict[str, Rule] = {
     "withdrawal": programme.withdrawal,
     "change_of_employer": employment.change_of_employer,
     "change_of_working_hours": employment.change_of_working_hours,
+    "completion": completion.completion,
+    "epa_result": completion.epa_result,
+    "restart_after_withdrawal": restart.restart_after_withdrawal,
 }
 
 # One list for both services: the tracker service refuses to process these types on a
@@ -127,6 +130,24 @@ def _no_end_in_the_future(before: Learner, after: Learner, today: date) -> Outco
                 "rejected",
                 f"LearnActEndDate_04: the last day of learning {end} is after today ({today}); "
                 "process the tracker on or after that day",
+            )
+    return _no_achievement_in_the_future(before, after, today)
+
+
+def _no_achievement_in_the_future(before: Learner, after: Learner, today: date) -> Outcome | None:
+    """An achievement is recorded once the end-point assessment has happened, as an end date."""
+    already = {(a.AimSeqNumber, a.AchDate) for a in before.LearningDelivery}
+    for aim in after.LearningDelivery:
+        achieved = aim.AchDate
+        if (
+            achieved is not None
+            and achieved > today
+            and (aim.AimSeqNumber, achieved) not in already
+        ):
+            return Outcome(
+                "rejected",
+                f"the achievement date {achieved} is after today ({today}); process the tracker "
+                "on or after that day",
             )
     return None
 

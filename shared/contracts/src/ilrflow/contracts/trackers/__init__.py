@@ -19,6 +19,12 @@ from ilrflow.contracts.trackers.catalogue import (
     read_changes,
     type_info,
 )
+from ilrflow.contracts.trackers.completion import (
+    Completion,
+    EpaResult,
+    RestartAfterWithdrawal,
+    RestartPrice,
+)
 from ilrflow.contracts.trackers.custom import (
     CustomChanges,
     CustomFieldDefinition,
@@ -60,14 +66,18 @@ __all__ = [
     "ChangeOfWorkingHours",
     "ChangesInvalid",
     "ChangesModel",
+    "Completion",
     "CustomChanges",
     "CustomFieldDefinition",
     "CustomFieldType",
     "CustomTypeDefinition",
     "EmployerDetails",
+    "EpaResult",
     "FieldProblem",
     "NewAddress",
     "ProgrammeDates",
+    "RestartAfterWithdrawal",
+    "RestartPrice",
     "ReturnToLearning",
     "TrackerChanges",
     "TrackerTypeInfo",
