@@ -53,6 +53,9 @@ BUILT_IN_TYPES = (
     "change_of_working_hours",
     "change_of_programme",
     "withdrawal",
+    "completion",
+    "epa_result",
+    "restart_after_withdrawal",
 )
 
 
