@@ -54,6 +54,9 @@ BUILT_IN_TYPES = (
     "change_of_programme",
     "withdrawal",
     "correction",
+    "completion",
+    "epa_result",
+    "restart_after_withdrawal",
 )
 
 

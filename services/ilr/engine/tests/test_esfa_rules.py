@@ -125,7 +125,9 @@ def withdrawn(reason: int) -> Edit:
 
 
 def completed(end: str, **more: Any) -> Edit:
-    return set_aim(CompStatus=2, LearnActEndDate=end, Outcome=1, AchDate=end, **more)
+    return set_aim(
+        **{"CompStatus": 2, "LearnActEndDate": end, "Outcome": 1, "AchDate": end, **more}
+    )
 
 
 def framework(**fields: Any) -> Edit:
@@ -267,6 +269,11 @@ CASES: dict[str, tuple[Edit, str, Edit]] = {
         f"{AIM}/AchDate",
         completed("2026-01-30"),
     ),
+    "AchDate_11": (
+        completed("2026-01-30", AchDate="2026-02-05"),  # 6 days after
+        f"{AIM}/AchDate",
+        completed("2026-01-30", AchDate="2026-02-06"),  # 7 days after
+    ),
     "SWSupAimId_01": (
         set_aim(SWSupAimId="enrolment-0001"),
         f"{AIM}/SWSupAimId",
@@ -389,6 +396,12 @@ def test_the_rule_is_silent_on_the_nearest_record_that_keeps_it(rule_id: str) ->
     _, _, keeping = CASES[rule_id]
 
     assert rule_id not in findings(edited(keeping))
+
+
+def test_ach_date_11_leaves_out_aims_that_ended_before_the_collection_year() -> None:
+    ended_last_year = completed("2025-07-31", AchDate="2025-08-01")
+
+    assert "AchDate_11" not in findings(edited(ended_last_year))
 
 
 def test_warnings_do_not_make_a_record_invalid() -> None:

@@ -1,5 +1,5 @@
 """programme_dates: where the learning going on now started, and whether (and since when) the
-ILR says the learner is on a break."""
+ILR says the learner is on a break, awaiting the end-point assessment or withdrawn."""
 
 from __future__ import annotations
 
@@ -91,11 +91,57 @@ def test_a_second_break_after_a_return_counts_from_its_own_last_day() -> None:
     assert programme_dates(again) == ProgrammeDates(START, date(2025, 4, 1), date(2025, 6, 30))
 
 
-def test_a_learner_withdrawn_from_a_break_has_no_programme_in_the_ilr() -> None:
+def test_a_learner_withdrawn_from_a_break_is_withdrawn_on_the_last_day_of_learning() -> None:
     on_break = _apply(_enrolled(), "break_in_learning", BREAK)
     withdrawn = _apply(
         on_break,
         "withdrawal",
         {"last_day_of_learning": "2025-01-31", "reason": "44", "withdraw_reason_code": 44},
     )
-    assert programme_dates(withdrawn) is None
+    assert programme_dates(withdrawn) == ProgrammeDates(
+        START, START, withdrawn_on=date(2025, 1, 31)
+    )
+
+
+def test_a_learner_who_changed_programme_is_withdrawn_too() -> None:
+    changed = _apply(
+        _enrolled(),
+        "change_of_programme",
+        {"last_day_of_learning": "2025-01-31", "new_standard_code": 91},
+    )
+    assert programme_dates(changed) == ProgrammeDates(START, START, withdrawn_on=date(2025, 1, 31))
+
+
+COMPLETION = {"practical_period_end": "2025-09-30", "otj_actual_hours": 320}
+
+
+def test_a_completed_practical_period_awaits_the_epa_since_its_end() -> None:
+    completed = _apply(_enrolled(), "completion", COMPLETION)
+    assert programme_dates(completed) == ProgrammeDates(
+        START, START, awaiting_epa_since=date(2025, 9, 30)
+    )
+
+
+def test_an_achieved_learner_has_no_programme_to_check_against() -> None:
+    completed = _apply(_enrolled(), "completion", COMPLETION)
+    achieved = _apply(completed, "epa_result", {"achievement_date": "2025-11-14", "result": "pass"})
+    assert programme_dates(achieved) is None
+
+
+def test_after_a_restart_the_programme_starts_on_the_restart_date() -> None:
+    withdrawn = _apply(
+        _enrolled(),
+        "withdrawal",
+        {"last_day_of_learning": "2025-01-31", "reason": "44", "withdraw_reason_code": 44},
+    )
+    restarted = _apply(withdrawn, "restart_after_withdrawal", RESTART)
+    restart = date(2025, 3, 3)
+    assert programme_dates(restarted) == ProgrammeDates(restart, restart, None)
+
+
+RESTART = {
+    "restart_date": "2025-03-03",
+    "planned_end_date": "2026-04-30",
+    "planned_otj_hours": 320,
+    "price": {"training": 7000, "assessment": 1000},
+}

@@ -36,10 +36,19 @@ VALID: dict[str, dict[str, Any]] = {
     "change_of_programme": {"last_day_of_learning": "2025-01-31", "new_standard_code": 91},
     "withdrawal": {"last_day_of_learning": "2025-01-31", "reason": "44"},
     "correction": {"uln": "9276308686", "reason": "Typed wrongly at sign-up"},
+    "completion": {"practical_period_end": "2025-09-30", "otj_actual_hours": 320},
+    "epa_result": {"achievement_date": "2025-11-14", "result": "pass"},
+    "restart_after_withdrawal": {
+        "restart_date": "2025-03-03",
+        "planned_end_date": "2026-04-30",
+        "planned_otj_hours": 320,
+        "price": {"training": 7000, "assessment": 1000},
+        "standard_code": 91,
+    },
 }
 
 
-def test_the_catalogue_has_the_ten_built_in_types() -> None:
+def test_the_catalogue_has_every_built_in_type() -> None:
     assert set(TRACKER_TYPES) == set(VALID)
 
 
@@ -67,6 +76,9 @@ def test_programme_changing_types_are_those_that_touch_aims_or_prices() -> None:
         "change_of_employer",
         "change_of_programme",
         "withdrawal",
+        "completion",
+        "epa_result",
+        "restart_after_withdrawal",
     }
 
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ilrflow.contracts.trackers import ChangesInvalid, read_changes
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX, TRACKER_TYPES
-from ilrflow.ilr_engine import correction, details, employment, programme
+from ilrflow.ilr_engine import completion, correction, details, employment, programme, restart
 from ilrflow.ilr_engine.normalise import InvalidFieldError
 from ilrflow.ilr_engine.policy import (
     ApplyResult,
@@ -42,6 +42,9 @@ RULES: dict[str, Rule] = {
     "change_of_employer": employment.change_of_employer,
     "change_of_working_hours": employment.change_of_working_hours,
     "correction": correction.correction,
+    "completion": completion.completion,
+    "epa_result": completion.epa_result,
+    "restart_after_withdrawal": restart.restart_after_withdrawal,
 }
 
 ILR_QA_ROLE = "ilr_qa"
@@ -123,6 +126,24 @@ def _no_end_in_the_future(before: Learner, after: Learner, today: date) -> Outco
                 "rejected",
                 f"LearnActEndDate_04: the last day of learning {end} is after today ({today}); "
                 "process the tracker on or after that day",
+            )
+    return _no_achievement_in_the_future(before, after, today)
+
+
+def _no_achievement_in_the_future(before: Learner, after: Learner, today: date) -> Outcome | None:
+    """An achievement is recorded once the end-point assessment has happened, as an end date."""
+    already = {(a.AimSeqNumber, a.AchDate) for a in before.LearningDelivery}
+    for aim in after.LearningDelivery:
+        achieved = aim.AchDate
+        if (
+            achieved is not None
+            and achieved > today
+            and (aim.AimSeqNumber, achieved) not in already
+        ):
+            return Outcome(
+                "rejected",
+                f"the achievement date {achieved} is after today ({today}); process the tracker "
+                "on or after that day",
             )
     return None
 

@@ -11,7 +11,7 @@ errors it would introduce (``new_errors``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,13 +20,22 @@ from ilrflow.contracts.trackers import (
     BreakInLearning,
     ChangeOfEmployer,
     ChangeOfWorkingHours,
+    Completion,
     Correction,
+    EpaResult,
+    RestartAfterWithdrawal,
     ReturnToLearning,
     Withdrawal,
 )
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX
-from ilrflow.ilr_engine import correction, funding, normalise
+from ilrflow.contracts.trackers.programme import EPA_DAYS_AFTER_PRACTICAL_PERIOD
+from ilrflow.ilr_engine import correction, funding, normalise, restart
 from ilrflow.ilr_engine.apply import change, load_changes
+from ilrflow.ilr_engine.completion import (
+    awaiting_epa,
+    days_in_learning_at_end,
+    minimum_duration_at_end,
+)
 from ilrflow.ilr_engine.esfa_rules import validate
 from ilrflow.ilr_engine.policy import ChangeRejectedError, IlrPolicy
 from ilrflow.ilr_engine.programme import (
@@ -295,8 +304,97 @@ def _correction(learner: Learner, changes: Correction, _: IlrPolicy, __: float |
     }
 
 
+def _completion(
+    learner: Learner, changes: Completion, policy: IlrPolicy, _: float | None
+) -> Entries:
+    """Days in learning against the minimum duration (DateOfBirth_58 checks the actual duration at
+    CompStatus 2), and the actual OTJ hours against PHours and the minimum for the time in
+    training (2023/24 P69)."""
+    programme = _current_programme(learner)
+    rules, entries = _rules(programme)
+    end, actual = changes.practical_period_end, changes.otj_actual_hours
+    in_learning = days_in_learning_at_end(learner, programme, end)
+    days = int(str(in_learning.value))
+    entries["days_in_learning"] = in_learning.as_json()
+    entries["minimum_duration_days"] = minimum_duration_at_end(programme).as_json()
+    entries["otj_actual_meets_planned"] = _actual_against_planned(actual, programme.PHours)
+    hours, hours_text = _hours_on(learner, end, None)
+    periods = [funding.HoursPeriod(days, hours or funding.FULL_TIME_HOURS)]
+    minimum = funding.minimum_otj_hours(
+        periods, rules, programme.StdCode, policy.otj_minimum_by_standard
+    )
+    entries["minimum_otj_hours"] = {
+        "value": minimum.value,
+        "working": f"{hours_text}; {minimum.working}",
+    }
+    entries["otj_actual_meets_minimum"] = _actual_against_minimum(actual, minimum)
+    return entries
+
+
+def _actual_against_planned(actual: int, planned: int | None) -> dict[str, Any]:
+    if planned is None:
+        return {"value": None, "working": f"OTJActHours {actual}; no PHours recorded"}
+    if actual >= planned:
+        return {"value": True, "working": f"OTJActHours {actual} >= PHours {planned}"}
+    return {
+        "value": False,
+        "working": f"warning: OTJActHours {actual} < PHours {planned}: the funding rules (P56) "
+        "want a statement signed by the employer and the apprentice saying why",
+    }
+
+
+def _actual_against_minimum(actual: int, minimum: funding.Computed) -> dict[str, Any]:
+    if minimum.value is None:
+        return {"value": None, "working": f"OTJActHours {actual}; {minimum.working}"}
+    enough = actual >= int(str(minimum.value))
+    return {"value": enough, "working": f"OTJActHours {actual} vs minimum {minimum.value}"}
+
+
+def _epa_result(learner: Learner, _: EpaResult, __: IlrPolicy, ___: float | None) -> Entries:
+    programme = awaiting_epa(learner)
+    ended = programme.LearnActEndDate or programme.LearnStartDate
+    earliest = ended + timedelta(days=EPA_DAYS_AFTER_PRACTICAL_PERIOD)
+    return {
+        "earliest_achievement_date": {
+            "value": earliest.isoformat(),
+            "working": f"AchDate_11: the end of the practical period {ended} + "
+            f"{EPA_DAYS_AFTER_PRACTICAL_PERIOD} days",
+        }
+    }
+
+
 def _json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
+
+
+def _restart(
+    learner: Learner, changes: RestartAfterWithdrawal, policy: IlrPolicy, _: float | None
+) -> Entries:
+    """The new start's rules, its planned duration against their minimum, and PHours against the
+    minimum OTJ: a restart after a withdrawal counts from the new start."""
+    withdrawn = restart.withdrawn_programme(learner)
+    start = changes.restart_date
+    rules = funding.RuleSet.for_start(start)
+    planned = restart.planned_duration(changes)
+    hours, hours_text = _hours_on(learner, start, None)
+    periods = [funding.HoursPeriod(int(str(planned.value)), hours or funding.FULL_TIME_HOURS)]
+    standard = changes.standard_code or withdrawn.StdCode
+    table = policy.otj_minimum_by_standard
+    minimum = funding.minimum_otj_hours(periods, rules, standard, table)
+    return {
+        "funding_rules": {
+            "value": rules.value,
+            "working": f"restart_date {start} (funding year {funding.funding_year(start)}) -> "
+            f"{rules.value}: a restart after a withdrawal has no OrigLearnStartDate",
+        },
+        "planned_duration_days": planned.as_json(),
+        "minimum_duration_days": restart.restart_minimum_duration(learner, changes).as_json(),
+        "minimum_otj_hours": {
+            "value": minimum.value,
+            "working": f"{hours_text}; {minimum.working}",
+        },
+        "planned_otj_meets_minimum": _meets_minimum(changes.planned_otj_hours, minimum),
+    }
 
 
 _EXPLAINERS: dict[str, Callable[[Learner, Any, IlrPolicy, float | None], Entries]] = {
@@ -306,4 +404,7 @@ _EXPLAINERS: dict[str, Callable[[Learner, Any, IlrPolicy, float | None], Entries
     "change_of_working_hours": _hours_change,
     "withdrawal": _withdrawal,
     "correction": _correction,
+    "completion": _completion,
+    "epa_result": _epa_result,
+    "restart_after_withdrawal": _restart,
 }

@@ -43,9 +43,9 @@ def break_in_learning(record: Learner, changes: BreakInLearning, _: IlrPolicy) -
         if record.aims_on_break():
             raise ChangeRejectedError("the learner is already on a break in learning")
         raise ChangeRejectedError("the learner has no open learning aim to put on a break")
-    _not_before_start(aims, last_day, "last_day_of_learning")
+    not_before_start(aims, last_day, "last_day_of_learning")
     for aim in aims:
-        _end_aim(aim, last_day, BREAK)
+        end_aim(aim, last_day, BREAK)
     hours = _record_otj_actual_hours(aims, changes.otj_actual_hours, due=False)
     return changed(
         f"{_aim_list(aims)} set to CompStatus 6 (agreed break in learning) with LearnActEndDate "
@@ -111,7 +111,7 @@ def _checked_override(
     in_learning = days_in_learning_after_return(record, programme, return_date, override)
     days = int(str(in_learning.value))
     rules = funding.RuleSet.for_start(programme.original_start)
-    minimum = funding.minimum_duration_days(rules, _best_case_hours(record, return_date))
+    minimum = funding.minimum_duration_days(rules, best_case_hours(record, return_date))
     if days < int(str(minimum.value)):
         raise ChangeRejectedError(
             f"planned_end_date {override} leaves {days} days in learning "
@@ -142,7 +142,7 @@ def learning_spells(record: Learner, aim: Aim, last_day: date) -> list[tuple[dat
     return [*spells, (aim.LearnStartDate, last_day)]
 
 
-def _best_case_hours(record: Learner, day: date) -> float | None:
+def best_case_hours(record: Learner, day: date) -> float | None:
     """The most hours the EII band allows: an override is refused only when surely too short."""
     status = record.status_on(day)
     band = status.esm_code("EII") if status else None
@@ -175,7 +175,7 @@ def _restarted_aim(
         EPAOrgID=old.EPAOrgID,
         CompStatus=1,
         SWSupAimId=restarted_aim_id(learn_ref_number, old, seq),
-        LearningDeliveryFAM=_restarted_fams(old, return_date),
+        LearningDeliveryFAM=restarted_fams(old, return_date),
         AppFinRecord=_restarted_prices(old, return_date),
     )
 
@@ -200,7 +200,7 @@ def _restart_planned_hours(record: Learner, old: Aim, policy: IlrPolicy) -> int 
     return max(planned_total - (old.OTJActHours or 0), 0)
 
 
-def _restarted_fams(old: Aim, return_date: date) -> list[Fam]:
+def restarted_fams(old: Aim, return_date: date) -> list[Fam]:
     kept = [
         f.model_copy()
         for f in old.LearningDeliveryFAM
@@ -318,11 +318,11 @@ def withdraw_reason_code(reason: object, policy: IlrPolicy) -> int:
 
 
 def _close_all(open_aims: list[Aim], on_break: list[Aim], last_day: date, reason: int) -> None:
-    _not_before_start(open_aims, last_day, "last_day_of_learning")
+    not_before_start(open_aims, last_day, "last_day_of_learning")
     for aim in open_aims:
-        _end_aim(aim, last_day, WITHDRAWN, reason)
+        end_aim(aim, last_day, WITHDRAWN, reason)
     for aim in on_break:  # withdrawn while on a break: 6 -> 3, the last day stays [C20][C21]
-        _end_aim(aim, aim.LearnActEndDate or last_day, WITHDRAWN, reason)
+        end_aim(aim, aim.LearnActEndDate or last_day, WITHDRAWN, reason)
 
 
 def _record_otj_actual_hours(closed: list[Aim], hours: int | None, *, due: bool) -> str:
@@ -342,10 +342,17 @@ def _record_otj_actual_hours(closed: list[Aim], hours: int | None, *, due: bool)
     return ""
 
 
-def _end_aim(aim: Aim, last_day: date, comp_status: int, reason: int | None = None) -> None:
+def end_aim(
+    aim: Aim,
+    last_day: date,
+    comp_status: int,
+    reason: int | None = None,
+    *,
+    outcome: int = NO_ACHIEVEMENT,  # community practice for breaks too [C36]; see README
+) -> None:
     aim.CompStatus = comp_status
     aim.LearnActEndDate = aim.LearnActEndDate or last_day
-    aim.Outcome = NO_ACHIEVEMENT  # community practice for breaks too [C36]; see README
+    aim.Outcome = outcome
     aim.WithdrawReason = reason
     for fam in aim.LearningDeliveryFAM:
         _end_dated_fam(fam, aim.LearnActEndDate)
@@ -359,7 +366,7 @@ def _end_dated_fam(fam: Fam, end: date) -> None:
         fam.LearnDelFAMDateTo = end
 
 
-def _not_before_start(aims: list[Aim], day: date, label: str) -> None:
+def not_before_start(aims: list[Aim], day: date, label: str) -> None:
     for aim in aims:
         if day < aim.LearnStartDate:
             raise ChangeRejectedError(

@@ -3,7 +3,8 @@ kind to its HTTP status).
 
 ``IllegalTransition`` is a conflict with the current state; ``VersionConflict`` a conflict with
 the current version; ``InvalidCommandError`` names the field and the reason;
-``LastDayNotReachedError`` names the last day of learning that is still to come.
+``LastDayNotReachedError`` names the day still to come (last day of learning, end of the
+practical period, achievement date).
 """
 
 from __future__ import annotations
@@ -51,18 +52,26 @@ class InvalidCommandError(InvalidInput, ValueError):
 
 class LastDayNotReachedError(InvalidInput):
     """ESFA's LearnActEndDate_04: an ILR cannot record learning as ended after the day it is
-    recorded, so a tracker ending learning is processed on or after its last day of learning."""
+    recorded, so a tracker ending learning is processed on or after its last day of learning (or
+    end of the practical period); an end-point assessment's result likewise from its date."""
 
-    FIELD = "changes.last_day_of_learning"
-
-    def __init__(self, last_day: date, today: date) -> None:
+    def __init__(self, last_day: date, today: date, field: str = "last_day_of_learning") -> None:
         self.last_day = last_day
+        what = _DAY_NAMES[field]
         reason = (
-            f"LearnActEndDate_04: the last day of learning {last_day.isoformat()} is after today "
-            f"({today.isoformat()}); process the tracker on or after that day"
+            f"{what} {last_day.isoformat()} is after today ({today.isoformat()}); process the "
+            "tracker on or after that day"
         )
+        path = f"changes.{field}"
         super().__init__(
-            f"{self.FIELD}: {reason}",
-            [FieldProblem(field=self.FIELD, reason=reason)],
+            f"{path}: {reason}",
+            [FieldProblem(field=path, reason=reason)],
             code="last_day_not_reached",
         )
+
+
+_DAY_NAMES = {
+    "last_day_of_learning": "LearnActEndDate_04: the last day of learning",
+    "practical_period_end": "LearnActEndDate_04: the end of the practical period",
+    "achievement_date": "the achievement date",
+}

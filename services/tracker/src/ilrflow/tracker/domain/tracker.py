@@ -50,13 +50,18 @@ from ilrflow.tracker.domain.errors import (
 from ilrflow.tracker.domain.storable import storage_problem
 
 TrackerStatus = Literal["raised", "allocated", "processed", "rejected", "cancelled"]
-ENDS_LEARNING: frozenset[str] = frozenset(
-    name
+DATES_THAT_MUST_HAVE_COME = ("last_day_of_learning", "practical_period_end", "achievement_date")
+"""Fields naming a day the ILR records as past: the last day of learning and the end of the
+practical period (LearnActEndDate), and the end-point assessment's date (AchDate)."""
+DATE_REACHED_BEFORE_PROCESSING: dict[str, str] = {
+    name: field
     for name, info in TRACKER_TYPES.items()
-    if info.changes_model is not None and "last_day_of_learning" in info.changes_model.model_fields
-)
-"""The types whose changes carry the learner's last day of learning (break, withdrawal, change
-of programme): the ILR records it as LearnActEndDate."""
+    if info.changes_model is not None
+    for field in DATES_THAT_MUST_HAVE_COME
+    if field in info.changes_model.model_fields
+}
+"""Type -> the field whose day must have come before the tracker is processed (break,
+withdrawal, change of programme, completion, EPA result)."""
 OPEN_STATES: frozenset[str] = frozenset({"raised", "allocated"})
 TERMINAL_STATES: frozenset[str] = frozenset({"processed", "rejected", "cancelled"})
 
@@ -247,8 +252,9 @@ class Tracker(BaseModel):
         self, actor: Actor, now: datetime, *, expected_version: int | None = None
     ) -> list[Payload]:
         """Approve the change for the ILR and the learner record. A tracker ending learning
-        (break, withdrawal, change of programme) may be raised ahead of the last day of learning,
-        but is processed only from that day on (LearnActEndDate_04)."""
+        (break, withdrawal, change of programme, completion) may be raised ahead of the last day
+        of learning, but is processed only from that day on (LearnActEndDate_04); an EPA result
+        only from its achievement date."""
         self._guard("process", expected_version)
         self._check_last_day_reached(as_utc(now).date())
         self._record("process", actor, now, {})
@@ -376,11 +382,12 @@ class Tracker(BaseModel):
     # --- the state machine ---------------------------------------------------------------------
 
     def _check_last_day_reached(self, today: date) -> None:
-        if self.tracker_type not in ENDS_LEARNING:
+        field = DATE_REACHED_BEFORE_PROCESSING.get(self.tracker_type)
+        if field is None:
             return
-        last_day = date.fromisoformat(self.changes["last_day_of_learning"])
-        if last_day > today:
-            raise LastDayNotReachedError(last_day, today)
+        day = date.fromisoformat(self.changes[field])
+        if day > today:
+            raise LastDayNotReachedError(day, today, field)
 
     def _guard(self, action: str, expected_version: int | None) -> None:
         """Refuse an action the state does not allow, or one based on a stale version.

@@ -395,7 +395,9 @@ async def process_tracker(
     if_match: Annotated[str | None, Header()] = None,
 ) -> Tracker:
     """A break, withdrawal or change of programme is processed on or after its
-    `last_day_of_learning` (ESFA LearnActEndDate_04); before it, 422 `last_day_not_reached`."""
+    `last_day_of_learning`, a completion on or after its `practical_period_end` (ESFA
+    LearnActEndDate_04), an EPA result on or after its `achievement_date`; before, 422
+    `last_day_not_reached`."""
     version = _expected_version(body.version if body else None, if_match)
     return await service.process(principal, tracker_id, version)
 

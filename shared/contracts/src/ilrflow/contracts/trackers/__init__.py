@@ -19,6 +19,12 @@ from ilrflow.contracts.trackers.catalogue import (
     read_changes,
     type_info,
 )
+from ilrflow.contracts.trackers.completion import (
+    Completion,
+    EpaResult,
+    RestartAfterWithdrawal,
+    RestartPrice,
+)
 from ilrflow.contracts.trackers.correction import Correction
 from ilrflow.contracts.trackers.custom import (
     CustomChanges,
@@ -61,15 +67,19 @@ __all__ = [
     "ChangeOfWorkingHours",
     "ChangesInvalid",
     "ChangesModel",
+    "Completion",
     "Correction",
     "CustomChanges",
     "CustomFieldDefinition",
     "CustomFieldType",
     "CustomTypeDefinition",
     "EmployerDetails",
+    "EpaResult",
     "FieldProblem",
     "NewAddress",
     "ProgrammeDates",
+    "RestartAfterWithdrawal",
+    "RestartPrice",
     "ReturnToLearning",
     "TrackerChanges",
     "TrackerTypeInfo",

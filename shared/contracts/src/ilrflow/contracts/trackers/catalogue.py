@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ilrflow.contracts.trackers.base import WITHDRAWAL_REASONS_CONTEXT, TrackerChanges
+from ilrflow.contracts.trackers.completion import Completion, EpaResult, RestartAfterWithdrawal
 from ilrflow.contracts.trackers.correction import ILR_CORRECTION_FIELDS, Correction
 from ilrflow.contracts.trackers.custom import (
     CustomChanges,
@@ -188,6 +189,29 @@ TRACKER_TYPES: dict[str, TrackerTypeInfo] = {
             changes_model=Correction,
             default_raise_roles=ADMINS,
             qa_locked_fields=frozenset(ILR_CORRECTION_FIELDS),
+        ),
+        _staff_led(
+            "completion",
+            "Completion of the practical period",
+            "End of the practical period: the programme aim gets CompStatus 2, Outcome 8 "
+            "(awaiting the end-point assessment), LearnActEndDate and OTJActHours.",
+            Completion,
+            programme=True,
+        ),
+        _staff_led(
+            "epa_result",
+            "End-point assessment result",
+            "For a learner awaiting the EPA: a pass gives Outcome 1 and AchDate, a fail Outcome 3.",
+            EpaResult,
+            programme=True,
+        ),
+        _staff_led(
+            "restart_after_withdrawal",
+            "Restart after a withdrawal",
+            "A withdrawn learner starts again: a new programme aim with RES=1, no "
+            "OrigLearnStartDate, a new planned end date, planned OTJ hours and price.",
+            RestartAfterWithdrawal,
+            programme=True,
         ),
     )
 }

@@ -16,9 +16,10 @@ tracker is processed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from ilrflow.contracts.trackers.catalogue import ChangesModel
+from ilrflow.contracts.trackers.completion import Completion, EpaResult, RestartAfterWithdrawal
 from ilrflow.contracts.trackers.employment import ChangeOfEmployer, ChangeOfWorkingHours
 from ilrflow.contracts.trackers.learning import (
     BreakInLearning,
@@ -38,11 +39,21 @@ class ProgrammeDates:
     the learner is on: the programme aim's LearnStartDate (the return date after a break).
     ``on_break_since``: the last day of learning before the break the learner is on now, or None
     when the learner is in learning.
+    ``awaiting_epa_since``: the end of the practical period of a programme awaiting its end-point
+    assessment (CompStatus 2, Outcome 8), else None.
+    ``withdrawn_on``: the last day of learning of a programme the learner was withdrawn from, when
+    that is where the learner is now, else None.
     """
 
     started: date
     learning_started: date
     on_break_since: date | None = None
+    awaiting_epa_since: date | None = None
+    withdrawn_on: date | None = None
+
+
+# AchDate_11: a standard's programme aim is achieved at least 7 days after its LearnActEndDate.
+EPA_DAYS_AFTER_PRACTICAL_PERIOD = 7
 
 
 def check_against_programme(changes: ChangesModel, programme: ProgrammeDates) -> list[FieldProblem]:
@@ -57,6 +68,12 @@ def check_against_programme(changes: ChangesModel, programme: ProgrammeDates) ->
             return _leaving(changes, programme)
         case ChangeOfEmployer() | ChangeOfWorkingHours():
             return _before_programme("effective_date", changes.effective_date, programme)
+        case Completion():
+            return _completion(changes, programme)
+        case EpaResult():
+            return _epa_result(changes, programme)
+        case RestartAfterWithdrawal():
+            return _restart(changes, programme)
         case _:
             return []
 
@@ -100,18 +117,62 @@ def _leaving(
     return _before_learning(last_day, programme)
 
 
-def _before_learning(last_day: date, programme: ProgrammeDates) -> list[FieldProblem]:
+def _before_learning(
+    last_day: date, programme: ProgrammeDates, field: str = "last_day_of_learning"
+) -> list[FieldProblem]:
     """LearnActEndDate_01: learning cannot end before it started (after a return, the restart)."""
     start = programme.learning_started
     if last_day >= start:
         return []
     began = "the programme started" if start == programme.started else "the learner returned"
-    return [
-        problem(
-            dotted(CHANGES_ROOT, "last_day_of_learning"),
-            f"is before {began} ({start.isoformat()})",
-        )
-    ]
+    return [problem(dotted(CHANGES_ROOT, field), f"is before {began} ({start.isoformat()})")]
+
+
+def _completion(changes: Completion, programme: ProgrammeDates) -> list[FieldProblem]:
+    path = dotted(CHANGES_ROOT, "practical_period_end")
+    if programme.on_break_since is not None:
+        since = programme.on_break_since.isoformat()
+        return [problem(path, f"the learner is on a break since {since}; raise a return first")]
+    if programme.awaiting_epa_since is not None:
+        ended = programme.awaiting_epa_since.isoformat()
+        return [problem(path, f"the practical period already ended on {ended}")]
+    if programme.withdrawn_on is not None:
+        return [problem(path, f"the learner was withdrawn on {programme.withdrawn_on.isoformat()}")]
+    return _before_learning(changes.practical_period_end, programme, "practical_period_end")
+
+
+def _epa_result(changes: EpaResult, programme: ProgrammeDates) -> list[FieldProblem]:
+    path = dotted(CHANGES_ROOT, "achievement_date")
+    ended = programme.awaiting_epa_since
+    if ended is None:
+        return [
+            problem(
+                path,
+                "the learner is not awaiting an end-point assessment: record the completion of "
+                "the practical period first",
+            )
+        ]
+    earliest = ended + timedelta(days=EPA_DAYS_AFTER_PRACTICAL_PERIOD)
+    if changes.achievement_date < earliest:
+        return [
+            problem(
+                path,
+                f"AchDate_11: must be at least {EPA_DAYS_AFTER_PRACTICAL_PERIOD} days after the "
+                f"end of the practical period ({ended.isoformat()}), so {earliest.isoformat()} "
+                "or later",
+            )
+        ]
+    return []
+
+
+def _restart(changes: RestartAfterWithdrawal, programme: ProgrammeDates) -> list[FieldProblem]:
+    path = dotted(CHANGES_ROOT, "restart_date")
+    withdrawn = programme.withdrawn_on
+    if withdrawn is None:
+        return [problem(path, "the learner is not withdrawn from a programme")]
+    if changes.restart_date <= withdrawn:
+        return [problem(path, f"must be after the last day of learning ({withdrawn.isoformat()})")]
+    return []
 
 
 def _before_programme(field: str, day: date, programme: ProgrammeDates) -> list[FieldProblem]:

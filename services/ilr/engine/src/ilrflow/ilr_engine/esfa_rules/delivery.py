@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 
 from ilrflow.ilr_engine.esfa_rules.registry import ESFA_CODE, GUIDANCE, Breach, Context, rule
 from ilrflow.ilr_engine.esfa_rules.scope import (
@@ -23,6 +23,7 @@ WITHDRAWN_INDUSTRY_PLACEMENT = 48
 INDUSTRY_PLACEMENT_AIM = "ZWRKX002"
 ACH_DATE_RULES_FROM = date(2015, 8, 1)
 COMP_STATUS_07_FROM = date(2019, 8, 1)
+ACH_DATE_11_DAYS = 7
 # WithdrawReason codes (domain.md §3.5; contracts' ESFA_WITHDRAW_REASONS is the same list).
 WITHDRAW_REASONS = frozenset({2, 3, 7, 28, 29, 40, 41, 42, 43, 44, 45, 46, 47, 48, 97, 98})
 _GUID = re.compile(r"[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}")
@@ -238,6 +239,33 @@ def ach_date_09(learner: Learner, _: Context) -> Iterator[Breach]:
                 f"{path}/AchDate",
                 "AchDate is only for a standard's or traineeship's programme aim",
             )
+
+
+@rule(
+    "AchDate_11",
+    checks="a standard's FM36 programme aim that ended in the current collection year is achieved "
+    "(AchDate) at least 7 days after its LearnActEndDate",
+    source=f"{GUIDANCE}AchDate_11 ; {ESFA_CODE}LearningDelivery/AchDate/AchDate_11Rule.cs",
+)
+def ach_date_11(learner: Learner, context: Context) -> Iterator[Breach]:
+    year_start = _collection_year_start(context.today)
+    for path, aim in aims(learner):
+        ended, achieved = aim.LearnActEndDate, aim.AchDate
+        if not (is_programme_aim(aim) and is_apprenticeship_standard(aim)):
+            continue
+        if ended is None or achieved is None or ended < year_start:
+            continue
+        if achieved < ended + timedelta(days=ACH_DATE_11_DAYS):
+            yield (
+                f"{path}/AchDate",
+                f"AchDate {achieved} is less than {ACH_DATE_11_DAYS} days after the "
+                f"LearnActEndDate {ended}",
+            )
+
+
+def _collection_year_start(today: date) -> date:
+    """1 August of the collection year (1 August - 31 July) that ``today`` falls in."""
+    return date(today.year if today.month >= 8 else today.year - 1, 8, 1)
 
 
 @rule(
