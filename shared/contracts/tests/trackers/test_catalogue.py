@@ -33,12 +33,17 @@ VALID: dict[str, dict[str, Any]] = {
         "employment_status": 10,
     },
     "change_of_working_hours": {"effective_date": "2025-02-03", "weekly_hours": 37.5},
+    "change_of_employment_status": {
+        "effective_date": "2025-03-03",
+        "employment_status": 11,
+        "made_redundant": True,
+    },
     "change_of_programme": {"last_day_of_learning": "2025-01-31", "new_standard_code": 91},
     "withdrawal": {"last_day_of_learning": "2025-01-31", "reason": "44"},
 }
 
 
-def test_the_catalogue_has_the_nine_built_in_types() -> None:
+def test_the_catalogue_has_the_ten_built_in_types() -> None:
     assert set(TRACKER_TYPES) == set(VALID)
 
 

@@ -27,8 +27,10 @@ from ilrflow.contracts.trackers.custom import (
 )
 from ilrflow.contracts.trackers.employment import (
     ChangeOfEmployer,
+    ChangeOfEmploymentStatus,
     ChangeOfWorkingHours,
     EmployerDetails,
+    ResidualPrice,
 )
 from ilrflow.contracts.trackers.learning import (
     BreakInLearning,
@@ -55,6 +57,7 @@ __all__ = [
     "ChangeOfAddress",
     "ChangeOfContactDetails",
     "ChangeOfEmployer",
+    "ChangeOfEmploymentStatus",
     "ChangeOfName",
     "ChangeOfProgramme",
     "ChangeOfWorkingHours",
@@ -68,6 +71,7 @@ __all__ = [
     "FieldProblem",
     "NewAddress",
     "ProgrammeDates",
+    "ResidualPrice",
     "ReturnToLearning",
     "TrackerChanges",
     "TrackerTypeInfo",
