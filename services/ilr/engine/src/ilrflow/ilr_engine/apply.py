@@ -41,6 +41,7 @@ RULES: dict[str, Rule] = {
     "withdrawal": programme.withdrawal,
     "change_of_employer": employment.change_of_employer,
     "change_of_working_hours": employment.change_of_working_hours,
+    "change_of_employment_status": employment.change_of_employment_status,
 }
 
 # One list for both services: the tracker service refuses to process these types on a
