@@ -51,6 +51,7 @@ BUILT_IN_TYPES = (
     "return_to_learning",
     "change_of_employer",
     "change_of_working_hours",
+    "change_of_employment_status",
     "change_of_programme",
     "withdrawal",
     "correction",

@@ -130,6 +130,15 @@ def completed(end: str, **more: Any) -> Edit:
     )
 
 
+def out_of_work(since: str, *, redundant: bool = False) -> Edit:
+    """A status out of paid employment (EmpStat 11) from ``since``, after the one at the start."""
+    monitoring = [{"ESMType": "LOU", "ESMCode": 1}]
+    if redundant:
+        monitoring.append({"ESMType": "OET", "ESMCode": 1})
+    added = {"EmpStat": 11, "DateEmpStatApp": since, "EmploymentStatusMonitoring": monitoring}
+    return lambda record: record["LearnerEmploymentStatus"].append(added)
+
+
 def framework(**fields: Any) -> Edit:
     """An FM36 framework programme (ProgType 3): the aims the pre-standard rules check."""
     return set_aim(ProgType=3, StdCode=None, LearnStartDate="2019-09-02", **fields)
@@ -356,6 +365,12 @@ CASES: dict[str, tuple[Edit, str, Edit]] = {
         prices(("TNP", 3, START), ("PMR", 1, "2025-10-01")),
     ),
     "OTJ_minimum_2526": (set_aim(PHours=277), f"{AIM}/PHours", set_aim(PHours=278)),
+    # TODAY is 91 days after 2025-12-01 and 84 days (12 weeks, not more) after 2025-12-08.
+    "NoEmployer_12_weeks": (
+        out_of_work("2025-12-01"),
+        "/LearnerEmploymentStatus/1",
+        out_of_work("2025-12-08"),
+    ),
 }
 OTJ_TABLE = {123: 278}
 
@@ -450,3 +465,47 @@ def test_the_school_leaving_date_is_the_last_friday_in_june_of_the_school_year(
 def test_a_leap_day_birthday_without_a_leap_day_16_years_on_falls_on_the_28th() -> None:
     assert sixteenth_birthday(date(2008, 2, 29)) == date(2024, 2, 29)
     assert sixteenth_birthday(date(2084, 2, 29)) == date(2100, 2, 28)  # 2100 is no leap year
+
+
+def test_twelve_weeks_without_an_employer_count_from_the_first_status_out_of_work() -> None:
+    """11 then 12 is one time without an employer: the warning points at where it began."""
+
+    def looking_then_not(record: IlrLearner) -> None:
+        out_of_work("2025-11-03")(record)
+        record["LearnerEmploymentStatus"].append(
+            {
+                "EmpStat": 12,
+                "DateEmpStatApp": "2026-01-05",
+                "EmploymentStatusMonitoring": [{"ESMType": "LOU", "ESMCode": 1}],
+            }
+        )
+
+    assert findings(edited(looking_then_not))["NoEmployer_12_weeks"] == [
+        "/LearnerEmploymentStatus/1"
+    ]
+
+
+SHORT_PLAN = set_aim(LearnPlanEndDate="2026-05-29")  # its last 6 months start 2025-11-29
+LONG_DONE = set_aim(LearnStartDate="2023-09-01")  # by 2025-12-01: 822 of 1095 days, 75%
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(both(out_of_work("2025-12-01"), withdrawn(29)), id="left learning"),
+        pytest.param(
+            both(SHORT_PLAN, out_of_work("2025-12-01", redundant=True)),
+            id="redundant in the last 6 months",
+        ),
+        pytest.param(
+            both(LONG_DONE, out_of_work("2025-12-01", redundant=True)), id="redundant, 75% done"
+        ),
+    ],
+)
+def test_no_twelve_week_warning_when_no_employer_is_needed(edit: Edit) -> None:
+    assert "NoEmployer_12_weeks" not in findings(edited(edit))
+
+
+@pytest.mark.parametrize("plan", [SHORT_PLAN, LONG_DONE], ids=["last 6 months", "75% done"])
+def test_leaving_work_other_than_by_redundancy_is_not_funded_to_completion(plan: Edit) -> None:
+    assert "NoEmployer_12_weeks" in findings(edited(both(plan, out_of_work("2025-12-01"))))

@@ -260,3 +260,36 @@ def test_errors_the_record_already_has_are_not_new(enrolled: IlrLearner) -> None
 
     assert shown["ilr_validation"]["new_errors"] == []
     assert [e["rule"] for e in shown["ilr_validation"]["errors"]] == ["AFinType_12", "AFinType_13"]
+
+
+def test_out_of_work_preview_shows_the_twelve_weeks_and_warns_once_they_are_over(
+    enrolled: IlrLearner,
+) -> None:
+    redundancy = {"effective_date": "2025-03-03", "employment_status": 11, "made_redundant": True}
+
+    shown = preview(
+        enrolled, "change_of_employment_status", redundancy, POLICY, today=date(2025, 6, 2)
+    )
+
+    assert shown["ilr_outcome"]["status"] == "applied"
+    assert shown["twelve_week_deadline"]["value"] == "2025-05-26"
+    # 182 of 393 planned days done, and the last 6 months start 2025-03-30: not funded through
+    assert shown["funded_to_completion"]["value"] is False
+    assert "182 of 393 planned days" in shown["funded_to_completion"]["working"]
+    [warning] = shown["ilr_validation"]["warnings"]
+    assert warning["rule"] == "NoEmployer_12_weeks"
+    assert shown["ilr_validation"]["new_errors"] == []
+
+
+def test_leaving_work_without_redundancy_shows_no_funding_to_completion(
+    enrolled: IlrLearner,
+) -> None:
+    changes = {"effective_date": "2025-03-03", "employment_status": 12}
+
+    shown = preview(
+        enrolled, "change_of_employment_status", changes, POLICY, today=date(2025, 3, 3)
+    )
+
+    assert shown["twelve_week_deadline"]["value"] == "2025-05-26"
+    assert "funded_to_completion" not in shown
+    assert shown["ilr_validation"]["warnings"] == []

@@ -33,6 +33,11 @@ VALID: dict[str, dict[str, Any]] = {
         "employment_status": 10,
     },
     "change_of_working_hours": {"effective_date": "2025-02-03", "weekly_hours": 37.5},
+    "change_of_employment_status": {
+        "effective_date": "2025-03-03",
+        "employment_status": 11,
+        "made_redundant": True,
+    },
     "change_of_programme": {"last_day_of_learning": "2025-01-31", "new_standard_code": 91},
     "withdrawal": {"last_day_of_learning": "2025-01-31", "reason": "44"},
     "correction": {"uln": "9276308686", "reason": "Typed wrongly at sign-up"},

@@ -1,4 +1,4 @@
-"""Change of employer and change of working hours."""
+"""Change of employer, change of working hours, change of employment status."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ EMPLOYER = {
 
 
 def test_a_valid_change_of_employer_defaults_to_paid_employment() -> None:
-    assert canonical("change_of_employer", EMPLOYER) == {**EMPLOYER, "employment_status": 10}
+    assert canonical("change_of_employer", EMPLOYER) == {
+        **EMPLOYER,
+        "employment_status": 10,
+        "price": None,
+        "contract_type": None,
+    }
 
 
 def test_ern_spaces_are_removed_and_numbers_padded() -> None:
@@ -78,3 +83,54 @@ def test_working_hours_report_every_problem() -> None:
         "changes.effective_date": "is required",
         "changes.weekly_hours": "Input should be greater than 0",
     }
+
+
+def test_a_new_employer_may_bring_a_residual_price_and_contract_type() -> None:
+    terms = {"price": {"training": "4000", "assessment": 600}, "contract_type": "2"}
+
+    result = canonical("change_of_employer", {**EMPLOYER, **terms})
+
+    assert result["price"] == {"training": 4000, "assessment": 600}
+    assert result["contract_type"] == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "where", "reason"),
+    [
+        ("price", {"training": 0, "assessment": 600}, "price.training", "greater than or equal"),
+        ("price", {"training": 4000}, "price.assessment", "is required"),
+        ("price", {"training": 4000, "assessment": 1, "epa": 2}, "price.epa", "not a field"),
+        ("contract_type", 3, "contract_type", "Input should be 1 or 2"),
+    ],
+)
+def test_invalid_new_employer_terms(field: str, value: object, where: str, reason: str) -> None:
+    found = problems("change_of_employer", {**EMPLOYER, field: value})
+    assert list(found) == [f"changes.{where}"]
+    assert reason in found[f"changes.{where}"]
+
+
+def test_a_price_or_contract_type_needs_paid_employment() -> None:
+    terms = {"price": {"training": 4000, "assessment": 600}, "contract_type": 1}
+
+    found = problems("change_of_employer", {**EMPLOYER, **terms, "employment_status": 11})
+
+    assert set(found) == {"changes.price", "changes.contract_type"}
+    assert "only with employment_status 10" in found["changes.price"]
+
+
+def test_a_valid_change_of_employment_status() -> None:
+    changes = {"effective_date": "2025-03-03", "employment_status": "11", "made_redundant": True}
+
+    assert canonical("change_of_employment_status", changes) == {
+        "effective_date": "2025-03-03",
+        "employment_status": 11,
+        "made_redundant": True,
+    }
+
+
+@pytest.mark.parametrize("status", [10, 98, 13])
+def test_a_change_of_employment_status_is_out_of_paid_employment(status: int) -> None:
+    found = problems(
+        "change_of_employment_status", {"effective_date": "2025-03-03", "employment_status": status}
+    )
+    assert found == {"changes.employment_status": "Input should be 11 or 12"}

@@ -99,11 +99,16 @@ def test_leaving_dates_fit_the_learning_and_any_break(
     assert "must not be after the start of the learner's break" in found["reason"]
 
 
-@pytest.mark.parametrize("tracker_type", ["change_of_employer", "change_of_working_hours"])
+EMPLOYMENT_CHANGES: dict[str, dict[str, Any]] = {
+    "change_of_employer": {"weekly_hours": 30, "employer": {"ern": "123456789", "name": "Acme"}},
+    "change_of_working_hours": {"weekly_hours": 30},
+    "change_of_employment_status": {"employment_status": 11},
+}
+
+
+@pytest.mark.parametrize("tracker_type", sorted(EMPLOYMENT_CHANGES))
 def test_employment_changes_take_effect_from_the_programme_start(tracker_type: str) -> None:
-    changes = {"weekly_hours": 30, "employer": {"ern": "123456789", "name": "Acme"}}
-    if tracker_type == "change_of_working_hours":
-        changes = {"weekly_hours": 30}
+    changes = EMPLOYMENT_CHANGES[tracker_type]
 
     def effective(day: str) -> list[Any]:
         return check(tracker_type, {**changes, "effective_date": day}, AFTER_A_RETURN)
@@ -116,6 +121,18 @@ def test_employment_changes_take_effect_from_the_programme_start(tracker_type: s
             "reason": "is before the programme started (2024-09-02)",
         }
     ]
+
+
+def test_a_new_employer_on_a_break_is_the_return_so_comes_after_the_break() -> None:
+    changes = EMPLOYMENT_CHANGES["change_of_employer"]
+
+    def effective(day: str) -> list[Any]:
+        return check("change_of_employer", {**changes, "effective_date": day}, on_break())
+
+    assert effective("2025-02-01") == []
+    (found,) = effective("2025-01-31")
+    assert found["field"] == "changes.effective_date"
+    assert "a new employer returns them to learning" in found["reason"]
 
 
 def test_types_without_dates_always_fit() -> None:

@@ -45,6 +45,7 @@ RULES: dict[str, Rule] = {
     "completion": completion.completion,
     "epa_result": completion.epa_result,
     "restart_after_withdrawal": restart.restart_after_withdrawal,
+    "change_of_employment_status": employment.change_of_employment_status,
 }
 
 ILR_QA_ROLE = "ilr_qa"

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from ilrflow.contracts.trackers import (
     BreakInLearning,
     ChangeOfEmployer,
+    ChangeOfEmploymentStatus,
     ChangeOfWorkingHours,
     Completion,
     Correction,
@@ -45,6 +46,7 @@ from ilrflow.ilr_engine.programme import (
     withdraw_reason_of,
 )
 from ilrflow.ilr_engine.records import Aim, IlrLearner, Learner, load
+from ilrflow.ilr_engine.unemployment import Unemployment, funded_to_completion, unemployment_on
 
 Entries = dict[str, Any]
 EII_BAND_MOST_HOURS = {5: 10.0, 6: 20.0, 7: 30.0, 8: funding.FULL_TIME_HOURS}
@@ -397,6 +399,32 @@ def _restart(
     }
 
 
+def _out_of_work(
+    learner: Learner, changes: ChangeOfEmploymentStatus, _: IlrPolicy, __: float | None
+) -> Entries:
+    """The 12 weeks allowed to find a new employer, counted from the start of the time without
+    one (an earlier EmpStat 11/12 status continues it), and whether a redundancy is funded to
+    completion instead. On the day they end, the ILR check's NoEmployer_12_weeks warns."""
+    effective = changes.effective_date
+    already = unemployment_on(learner, effective)
+    unemployment = Unemployment(
+        already.since if already else effective,
+        changes.made_redundant or (already is not None and already.redundancy),
+    )
+    entries: Entries = {
+        "twelve_week_deadline": {
+            "value": unemployment.deadline.isoformat(),
+            "working": f"without an employer from {unemployment.since} + 12 weeks = "
+            f"{unemployment.deadline}; still without one after that, record a break in learning "
+            "or a withdrawal",
+        }
+    }
+    if unemployment.redundancy:
+        funded = funded_to_completion(learner, _current_programme(learner), unemployment)
+        entries["funded_to_completion"] = funded.as_json()
+    return entries
+
+
 _EXPLAINERS: dict[str, Callable[[Learner, Any, IlrPolicy, float | None], Entries]] = {
     "break_in_learning": _break,
     "return_to_learning": _return,
@@ -407,4 +435,5 @@ _EXPLAINERS: dict[str, Callable[[Learner, Any, IlrPolicy, float | None], Entries
     "completion": _completion,
     "epa_result": _epa_result,
     "restart_after_withdrawal": _restart,
+    "change_of_employment_status": _out_of_work,
 }

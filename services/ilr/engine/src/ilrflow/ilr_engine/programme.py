@@ -54,7 +54,18 @@ def break_in_learning(record: Learner, changes: BreakInLearning, _: IlrPolicy) -
 
 
 def return_to_learning(record: Learner, changes: ReturnToLearning, policy: IlrPolicy) -> Outcome:
-    return_date, override = changes.return_date, changes.planned_end_date
+    new_aims, programme_end = restart_after_break(
+        record, changes.return_date, changes.planned_end_date, policy
+    )
+    return changed(_return_reason(new_aims, programme_end, policy))
+
+
+def restart_after_break(
+    record: Learner, return_date: date, override: date | None, policy: IlrPolicy
+) -> tuple[list[Aim], funding.Computed]:
+    """Restart every aim on the break from ``return_date`` (added to ``record``): the new aims and
+    the programme aim's planned end date. A return to learning, and a change of employer on a
+    break (the learner returns with the new employer)."""
     on_break = record.aims_on_break()
     if not on_break:
         raise ChangeRejectedError("the learner is not on a break in learning")
@@ -82,7 +93,7 @@ def return_to_learning(record: Learner, changes: ReturnToLearning, policy: IlrPo
         for offset, aim in enumerate(on_break)
     ]
     record.LearningDelivery.extend(new_aims)
-    return changed(_return_reason(new_aims, programme_end, policy))
+    return new_aims, programme_end
 
 
 def restart_planned_end(

@@ -34,8 +34,10 @@ from ilrflow.contracts.trackers.custom import (
 )
 from ilrflow.contracts.trackers.employment import (
     ChangeOfEmployer,
+    ChangeOfEmploymentStatus,
     ChangeOfWorkingHours,
     EmployerDetails,
+    ResidualPrice,
 )
 from ilrflow.contracts.trackers.learning import (
     BreakInLearning,
@@ -62,6 +64,7 @@ __all__ = [
     "ChangeOfAddress",
     "ChangeOfContactDetails",
     "ChangeOfEmployer",
+    "ChangeOfEmploymentStatus",
     "ChangeOfName",
     "ChangeOfProgramme",
     "ChangeOfWorkingHours",
@@ -78,6 +81,7 @@ __all__ = [
     "FieldProblem",
     "NewAddress",
     "ProgrammeDates",
+    "ResidualPrice",
     "RestartAfterWithdrawal",
     "RestartPrice",
     "ReturnToLearning",

@@ -24,7 +24,11 @@ from ilrflow.contracts.trackers.custom import (
     custom_problems,
     parse_custom,
 )
-from ilrflow.contracts.trackers.employment import ChangeOfEmployer, ChangeOfWorkingHours
+from ilrflow.contracts.trackers.employment import (
+    ChangeOfEmployer,
+    ChangeOfEmploymentStatus,
+    ChangeOfWorkingHours,
+)
 from ilrflow.contracts.trackers.learning import (
     BreakInLearning,
     ChangeOfProgramme,
@@ -150,10 +154,20 @@ TRACKER_TYPES: dict[str, TrackerTypeInfo] = {
         _staff_led(
             "change_of_employer",
             "Change of employer",
-            "New employment status from the change date (EmpId, EII, OET 3) and a "
-            "residual price; minimum OTJ recomputed over both periods.",
+            "New employment status from the change date (EmpId, EII, OET 3), the residual "
+            "price (TNP3/TNP4) and contract type (ACT) when given; on a break, the learner "
+            "returns with the new employer. Minimum OTJ recomputed over both periods.",
             ChangeOfEmployer,
             programme=True,
+        ),
+        _staff_led(
+            "change_of_employment_status",
+            "Change of employment status",
+            "Out of paid employment (EmpStat 11/12, LOU, OET 1 after a redundancy) from a date; "
+            "the aims stay open, and after 12 weeks without an employer a break or withdrawal "
+            "is needed.",
+            ChangeOfEmploymentStatus,
+            programme=False,
         ),
         _staff_led(
             "change_of_working_hours",

@@ -20,7 +20,11 @@ from datetime import date, timedelta
 
 from ilrflow.contracts.trackers.catalogue import ChangesModel
 from ilrflow.contracts.trackers.completion import Completion, EpaResult, RestartAfterWithdrawal
-from ilrflow.contracts.trackers.employment import ChangeOfEmployer, ChangeOfWorkingHours
+from ilrflow.contracts.trackers.employment import (
+    ChangeOfEmployer,
+    ChangeOfEmploymentStatus,
+    ChangeOfWorkingHours,
+)
 from ilrflow.contracts.trackers.learning import (
     BreakInLearning,
     ChangeOfProgramme,
@@ -66,7 +70,9 @@ def check_against_programme(changes: ChangesModel, programme: ProgrammeDates) ->
             return _return(changes, programme)
         case Withdrawal() | ChangeOfProgramme():
             return _leaving(changes, programme)
-        case ChangeOfEmployer() | ChangeOfWorkingHours():
+        case ChangeOfEmployer():
+            return _new_employer(changes, programme)
+        case ChangeOfWorkingHours() | ChangeOfEmploymentStatus():
             return _before_programme("effective_date", changes.effective_date, programme)
         case Completion():
             return _completion(changes, programme)
@@ -98,6 +104,22 @@ def _return(changes: ReturnToLearning, programme: ProgrammeDates) -> list[FieldP
         since = programme.on_break_since.isoformat()
         return [problem(path, f"must be after the break started (last day of learning {since})")]
     return []
+
+
+def _new_employer(changes: ChangeOfEmployer, programme: ProgrammeDates) -> list[FieldProblem]:
+    """On a break, a new employer is the learner's return (the funding rules' return to learning
+    with the new employer): its date must come after the break started, as a return's must."""
+    effective = changes.effective_date
+    if programme.on_break_since is not None and effective <= programme.on_break_since:
+        since = programme.on_break_since.isoformat()
+        return [
+            problem(
+                dotted(CHANGES_ROOT, "effective_date"),
+                f"the learner is on a break since {since}: a new employer returns them to "
+                "learning, so the date must be after the break started",
+            )
+        ]
+    return _before_programme("effective_date", effective, programme)
 
 
 def _leaving(

@@ -1,5 +1,5 @@
 """LearnerEmploymentStatus rules: a status before the start, its employer and its length of
-employment (domain.md §3.4)."""
+employment (domain.md §3.4), and ilrflow's own 12-week check of time without an employer (§4.7)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,17 @@ from datetime import date
 from ilrflow.ilr_engine.esfa_rules.registry import ESFA_CODE, GUIDANCE, Breach, Context, rule
 from ilrflow.ilr_engine.esfa_rules.scope import aims, is_apprenticeship, is_programme_aim, statuses
 from ilrflow.ilr_engine.records import Learner
+from ilrflow.ilr_engine.unemployment import TWELVE_WEEKS, funded_to_completion, unemployment_on
 
 IN_PAID_EMPLOYMENT = 10
+REDUNDANCY_SUPPORT = (
+    "https://help.apprenticeships.education.gov.uk/hc/en-gb/articles/360013970179-Funding-"
+    "support-for-apprentices-who-have-been-made-redundant"
+)
+CHANGES_OF_CIRCUMSTANCES = (
+    "https://www.gov.uk/guidance/apprenticeship-funding-rules-for-training-providers/"
+    "changes-in-circumstances"
+)
 EMP_STAT_09_FROM = date(2014, 8, 1)  # programme starts before this are not checked
 ESM_TYPE_09_FROM = date(2013, 8, 1)
 
@@ -68,3 +77,33 @@ def emp_id_10(learner: Learner, _: Context) -> Iterator[Breach]:
         status = learner.status_on(aim.LearnStartDate)
         if status is not None and status.EmpStat == IN_PAID_EMPLOYMENT and status.EmpId is None:
             yield path, f"the status applying on {aim.LearnStartDate} has no EmpId"
+
+
+@rule(
+    "NoEmployer_12_weeks",
+    severity="warning",
+    checks="ilrflow's own check, not an ESFA rule id: an apprentice still in learning has been "
+    "without an employer (EmpStat 11/12) for more than 12 weeks on the day of the check, so a "
+    "break in learning or a withdrawal is needed (not after a redundancy in the last 6 months "
+    "of training or with 75% done, which is funded to completion)",
+    source=f"{REDUNDANCY_SUPPORT} ; {CHANGES_OF_CIRCUMSTANCES}",
+)
+def no_employer_12_weeks(learner: Learner, context: Context) -> Iterator[Breach]:
+    today = context.today
+    unemployment = unemployment_on(learner, today)
+    if unemployment is None or today - unemployment.since <= TWELVE_WEEKS:
+        return
+    in_learning = [
+        aim
+        for _, aim in aims(learner)
+        if aim.is_open and is_apprenticeship(aim) and is_programme_aim(aim)
+    ]
+    if not in_learning or funded_to_completion(learner, in_learning[0], unemployment).value:
+        return
+    path = next(path for path, s in statuses(learner) if s.DateEmpStatApp == unemployment.since)
+    yield (
+        path,
+        f"no employer since {unemployment.since} ({unemployment.days_on(today)} days, more than "
+        f"12 weeks from {unemployment.deadline}) while aim {in_learning[0].AimSeqNumber} is in "
+        "learning: record a break in learning or a withdrawal (or the new employer)",
+    )
