@@ -32,7 +32,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sender = EmailSender(settings, repository)
     service = NotifyService(repository, sender.wake)
     runtime.on_startup(repository.ensure_indexes)
-    for topic, handlers in live_handlers(runtime.db, projections(runtime.db)).items():
+    handlers_by_topic = live_handlers(runtime.db, projections(runtime.db))
+    # A new training plan version shares learner-updated with the projection's events.
+    handlers_by_topic[Topics.LEARNER_UPDATED][EventType.DOCUMENT_ISSUED] = service.on_tracker_event
+    for topic, handlers in handlers_by_topic.items():
         runtime.consume(topic, handlers)
     for topic, event_type in TRACKER_EVENTS.items():
         runtime.consume(topic, {event_type: service.on_tracker_event})
