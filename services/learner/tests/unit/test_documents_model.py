@@ -3,79 +3,20 @@ from an enrolment, and changed by it as processing a tracker would."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
+from document_fixtures import AT, ENROLMENT, LEARNER, RECORD, after_break_and_return
 
 from ilrflow.contracts.errors import Conflict, NotFound
-from ilrflow.contracts.events import (
-    Address,
-    EmployerRef,
-    Employment,
-    Enrolment,
-    LearnerSnapshot,
-    Price,
-)
-from ilrflow.ilr_engine import TrackerApplication, apply_tracker, learner_from_enrolment
+from ilrflow.contracts.events import EmployerRef, LearnerSnapshot
 from ilrflow.learner.domain.documents import (
     Acknowledgement,
     DocumentFields,
     LearnerDocuments,
     document_fields,
 )
-
-AT = datetime(2025, 9, 1, 9, tzinfo=UTC)
-ENROLMENT = Enrolment(
-    id="E1",
-    standard_code=91,
-    start_date=date(2025, 9, 1),
-    planned_end_date=date(2027, 3, 31),
-    employer=EmployerRef(ern="123456789", name="Acme Ltd"),
-    weekly_hours=37.5,
-    planned_otj_hours=400,
-    price=Price(training=9000, assessment=1000),
-    employment=Employment(date_from=date(2025, 8, 31), length_of_employment=4),
-)
-LEARNER = LearnerSnapshot(
-    id="L1",
-    given_names="Priya",
-    family_name="Shah",
-    uln="9276308686",
-    date_of_birth=date(2005, 3, 14),
-    address=Address(lines=["4 Mill Lane", "Leeds"], postcode="LS1 4AP"),
-    group="cohort-a",
-    sex="F",
-    enrolments=[ENROLMENT],
-)
-RECORD = learner_from_enrolment(LEARNER, ENROLMENT, None)
-
-
-def _processed(record: dict[str, Any], tracker_type: str, changes: dict[str, Any]) -> Any:
-    application = TrackerApplication(
-        tracker_id="T",
-        tracker_type=tracker_type,
-        changes=changes,
-        processor_roles=("admin",),
-        qa_verified=False,
-        today=date(2026, 6, 1),
-    )
-    result = apply_tracker(record, application)
-    assert result.status == "applied", result.reason
-    return result.record
-
-
-def _after_break_and_return() -> dict[str, Any]:
-    on_break = _processed(
-        RECORD,
-        "break_in_learning",
-        {
-            "last_day_of_learning": "2026-01-31",
-            "expected_return_date": "2026-04-01",
-            "reason": "Illness",
-        },
-    )
-    return _processed(on_break, "return_to_learning", {"return_date": "2026-04-01"})
 
 
 def _fields(record: dict[str, Any] = RECORD, learner: LearnerSnapshot = LEARNER) -> DocumentFields:
@@ -101,7 +42,7 @@ def test_the_plan_states_the_learner_employer_programme_dates_hours_and_price() 
 
 
 def test_after_a_return_the_plan_follows_the_restarted_aim() -> None:
-    fields = _fields(_after_break_and_return())
+    fields = _fields(after_break_and_return())
 
     # 2027-03-31 - 2026-01-31 = 424 days still planned, from the return.
     assert fields.planned_end_date == date(2027, 5, 30)
@@ -139,7 +80,7 @@ def test_a_new_version_only_when_a_field_changes_naming_what_changed() -> None:
     documents = _issued(LearnerDocuments(learner_id="L1"), _fields())
 
     assert documents.next_version(_fields(), "T1", AT) is None
-    second = documents.next_version(_fields(_after_break_and_return()), "T2", AT)
+    second = documents.next_version(_fields(after_break_and_return()), "T2", AT)
     assert second is not None
     assert (second.id, second.caused_by_tracker) == ("v2", "T2")
     assert second.changed_fields == ["start_date", "original_start_date", "planned_end_date"]
@@ -161,7 +102,7 @@ def test_a_version_awaits_both_parties_until_superseded() -> None:
     assert signed.needs_signature(v1)
     both, v1 = signed.acknowledged("v1", _acknowledgement("employer"))
     assert not both.needs_signature(v1)
-    later = _issued(signed, _fields(_after_break_and_return()))
+    later = _issued(signed, _fields(after_break_and_return()))
     assert not later.needs_signature(later.versions[0])
     assert later.needs_signature(later.versions[1])
 
@@ -169,7 +110,7 @@ def test_a_version_awaits_both_parties_until_superseded() -> None:
 def test_only_the_latest_version_is_acknowledged_once_by_each_party() -> None:
     documents = _issued(LearnerDocuments(learner_id="L1"), _fields())
     signed, _ = documents.acknowledged("v1", _acknowledgement("learner"))
-    later = _issued(signed, _fields(_after_break_and_return()))
+    later = _issued(signed, _fields(after_break_and_return()))
 
     with pytest.raises(Conflict) as twice:
         signed.acknowledged("v1", _acknowledgement("learner"))
