@@ -171,6 +171,10 @@ async def test_the_learner_and_staff_for_the_employer_acknowledge_into_the_outbo
         ADMIN, "L1", "v1", AcknowledgementIn(party="employer", signatory="Jo Bloggs, HR")
     )
 
+    await service.acknowledge(  # a retry records nothing more
+        ADMIN, "L1", "v1", AcknowledgementIn(party="employer", signatory="Jo Bloggs, HR")
+    )
+
     assert (signed.needs_signature, signed.awaiting) == (False, [])
     acknowledged = [e for e in documents.outbox if e.type == EventType.DOCUMENT_ACKNOWLEDGED]
     assert [(e.actor, e.data.party, e.data.signatory) for e in acknowledged] == [

@@ -16,12 +16,14 @@ from ilrflow.platform.service import ServiceRuntime, create_service_app
 from ilrflow.platform.settings import Settings, get_settings
 
 SERVICE = "notify"
-TRACKER_EVENTS = {
+TOLD_ABOUT = {
     Topics.TRACKER_RAISED: EventType.TRACKER_RAISED,
     Topics.TRACKER_ALLOCATED: EventType.TRACKER_ALLOCATED,
     Topics.TRACKER_PROCESSED: EventType.TRACKER_PROCESSED,
     Topics.TRACKER_REJECTED: EventType.TRACKER_REJECTED,
     Topics.TRACKER_CANCELLED: EventType.TRACKER_CANCELLED,
+    # A new training plan version: the tutor is told it awaits signature.
+    Topics.LEARNER_DOCUMENTS: EventType.DOCUMENT_ISSUED,
 }
 
 
@@ -32,12 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sender = EmailSender(settings, repository)
     service = NotifyService(repository, sender.wake)
     runtime.on_startup(repository.ensure_indexes)
-    handlers_by_topic = live_handlers(runtime.db, projections(runtime.db))
-    # A new training plan version shares learner-updated with the projection's events.
-    handlers_by_topic[Topics.LEARNER_UPDATED][EventType.DOCUMENT_ISSUED] = service.on_tracker_event
-    for topic, handlers in handlers_by_topic.items():
+    for topic, handlers in live_handlers(runtime.db, projections(runtime.db)).items():
         runtime.consume(topic, handlers)
-    for topic, event_type in TRACKER_EVENTS.items():
+    for topic, event_type in TOLD_ABOUT.items():
         runtime.consume(topic, {event_type: service.on_tracker_event})
     runtime.run_in_background("email-sender", sender.run_forever)
     app = create_service_app(

@@ -27,6 +27,7 @@ class Topics:
     TRACKER_REJECTED = "tracker-rejected"
     TRACKER_CANCELLED = "tracker-cancelled"
     LEARNER_UPDATED = "learner-updated"
+    LEARNER_DOCUMENTS = "learner-documents"
     ILR_UPDATED = "ilr-updated"
     ILR_STATE = "ilr-state"
     REFERENCE_DATA = "reference-data"
@@ -39,6 +40,7 @@ class Topics:
         TRACKER_REJECTED,
         TRACKER_CANCELLED,
         LEARNER_UPDATED,
+        LEARNER_DOCUMENTS,
         ILR_UPDATED,
         ILR_STATE,
         REFERENCE_DATA,
@@ -443,14 +445,14 @@ CATALOGUE: dict[str, CatalogueEntry] = {
         ),
         CatalogueEntry(
             event_type=EventType.DOCUMENT_ISSUED,
-            topic=Topics.LEARNER_UPDATED,
+            topic=Topics.LEARNER_DOCUMENTS,
             payload=DocumentIssued,
             source="learner",
             summary="A new version of the learner's training plan awaits signature.",
         ),
         CatalogueEntry(
             event_type=EventType.DOCUMENT_ACKNOWLEDGED,
-            topic=Topics.LEARNER_UPDATED,
+            topic=Topics.LEARNER_DOCUMENTS,
             payload=DocumentAcknowledged,
             source="learner",
             summary="The learner or the employer acknowledged a version of the training plan.",

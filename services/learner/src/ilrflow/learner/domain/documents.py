@@ -186,7 +186,8 @@ class LearnerDocuments(_Frozen):
         self, document_id: str, acknowledgement: Acknowledgement
     ) -> tuple[LearnerDocuments, DocumentVersion]:
         """The documents with ``acknowledgement`` recorded on the version, and that version.
-        Only the latest version can be acknowledged, once by each party."""
+        Only the latest version can be acknowledged. Each party acknowledges once: a repeat
+        (a retried request) changes nothing and the documents come back as they were."""
         version = self.find(document_id)
         if version.version != len(self.versions):
             raise Conflict(
@@ -195,10 +196,7 @@ class LearnerDocuments(_Frozen):
                 code="document_superseded",
             )
         if acknowledgement.party not in version.awaiting():
-            raise Conflict(
-                f"The {acknowledgement.party} has already acknowledged {document_id}.",
-                code="already_acknowledged",
-            )
+            return self, version
         signed = version.model_copy(
             update={"acknowledgements": [*version.acknowledgements, acknowledgement]}
         )

@@ -228,6 +228,8 @@ class DocumentService:
             at=self._clock(),
         )
         signed, version = documents.acknowledged(document_id, acknowledgement)
+        if signed == documents:
+            return DocumentView.of(documents, version)  # acknowledged before by this party
         payload = DocumentAcknowledged(
             learner_id=learner_id,
             document_id=version.id,
