@@ -141,6 +141,44 @@ TABLE: list[Row] = [
     _row(
         "learner",
         "GET",
+        "/v1/learners/{learner_id}/documents",
+        "object",
+        "200 404 404",  # learner
+        "200 404 404",  # tutor
+        "200 404 200",  # admin
+        "200 404 200",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
+    ),
+    _row(
+        "learner",
+        "GET",
+        "/v1/learners/{learner_id}/documents/{document_id}.pdf",
+        "object",
+        "200 404 404",  # learner
+        "200 404 404",  # tutor
+        "200 404 200",  # admin
+        "200 404 200",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
+    ),
+    # Recording the employer's acknowledgement: staff who act for the learner (a learner
+    # acknowledges only as the learner, which the table's request does not ask).
+    _row(
+        "learner",
+        "POST",
+        "/v1/learners/{learner_id}/documents/{document_id}/acknowledge",
+        "object",
+        "403 404 404",  # learner
+        "200 404 404",  # tutor
+        "200 404 200",  # admin
+        "403 404 403",  # ilr_qa
+        "403 404 403",  # support
+        "403 404 403",  # operator
+    ),
+    _row(
+        "learner",
+        "GET",
         "/v1/groups",
         "list",
         "403 403 403",  # learner

@@ -22,6 +22,7 @@ from pymongo import MongoClient
 
 from ilrflow.contracts.events import (
     AuditAccessed,
+    DocumentIssued,
     Enrolment,
     Envelope,
     IlrState,
@@ -138,6 +139,15 @@ def valid_payload(topic: str, learner_id: str) -> Payload:
             version=1,
             outcome="no_ilr_change",
             reason="a probe behind poison",
+        ),
+        Topics.LEARNER_DOCUMENTS: DocumentIssued(
+            learner_id=learner_id,
+            document_id="v99",
+            version=99,
+            title="Training plan",
+            changed_fields=[],
+            tracker_id=tracker_id,
+            pdf_sha256="0" * 64,
         ),
         # Version 0 never overwrites the learner's real ILR state in the tracker's projection.
         Topics.ILR_STATE: IlrState(learner_id=learner_id, version=0, qa_verified=False, learner={}),

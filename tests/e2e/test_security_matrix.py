@@ -115,6 +115,18 @@ REQUESTS: dict[tuple[str, str, str], Request] = {
     ("learner", "GET", "/v1/groups"): lambda w, h: h.get("/v1/groups"),
     ("learner", "GET", "/v1/me"): lambda w, h: h.get("/v1/me"),
     ("tracker", "GET", "/v1/tracker-types"): lambda w, h: h.get("/v1/tracker-types"),
+    ("learner", "GET", "/v1/learners/{learner_id}/documents"): lambda w, h: h.get(
+        f"/v1/learners/{w.learner_id}/documents"
+    ),
+    ("learner", "GET", "/v1/learners/{learner_id}/documents/{document_id}.pdf"): lambda w, h: h.get(
+        f"/v1/learners/{w.learner_id}/documents/v1.pdf"
+    ),
+    ("learner", "POST", "/v1/learners/{learner_id}/documents/{document_id}/acknowledge"): (
+        lambda w, h: h.post(
+            f"/v1/learners/{w.learner_id}/documents/v1/acknowledge",
+            json={"party": "employer", "signatory": "Jo Bloggs"},
+        )
+    ),
     ("tracker", "PUT", "/v1/tracker-types/custom:{name}"): lambda w, h: h.put(
         "/v1/tracker-types/custom:laptop_request", json=LAPTOP_REQUEST
     ),
@@ -211,6 +223,8 @@ def world(stack: Stack) -> Iterator[World]:
     # Raised by the learner, so that the allocated admin (admin-1) is told.
     with tenant.as_("tracker", learner_id, "learner") as learner:
         tracker_id = raise_tracker(learner, "change_of_address", learner_id, ADDRESS)["id"]
+    with tenant.admin("learner") as learners:  # the training plan's first version
+        eventually(lambda: learners.get(f"/v1/learners/{learner_id}/documents").json())
     with tenant.admin("notify") as inbox:
         notifications = eventually(lambda: inbox.get("/v1/notifications").json()["items"])
     with tenant.as_("audit", "support-1", "support") as audit:

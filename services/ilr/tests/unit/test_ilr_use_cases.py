@@ -142,6 +142,8 @@ async def test_a_processed_tracker_makes_a_new_version_with_its_patch_and_histor
     assert "LS1 5AB" in {op.value for op in update.patch}  # what changed, with the outcome
     history = await service.history(ADMIN, LEARNER_ID)
     assert [(h["version"], h["cause"]) for h in history] == [(1, "enrolment"), (2, "tracker")]
+    states = [e.data for e in records.outbox if e.type == EventType.ILR_STATE]
+    assert [(s.version, s.tracker_id) for s in states] == [(1, None), (2, "T1")]
 
 
 async def test_a_duplicate_delivery_changes_nothing_and_publishes_nothing(

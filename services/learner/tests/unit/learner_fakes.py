@@ -1,17 +1,21 @@
-"""An in-memory stand-in for the learner service's MongoDB adapter, with the same semantics:
+"""In-memory stand-ins for the learner service's MongoDB adapters, with the same semantics:
 learners are versioned and remember the events applied to them, a save matches only the version
-loaded (and an event not applied yet), staff ids are unique, every write carries its outbox."""
+loaded (and an event not applied yet), staff ids are unique, every write carries its outbox; a
+learner's documents are saved only at the revision loaded, PDFs kept by their hash."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
 from ilrflow.ilr_engine.status import ProgrammeStatus
 from ilrflow.learner.adapters.repository import StaffAlreadyExistsError
+from ilrflow.learner.domain.documents import DocumentVersion, LearnerDocuments
 from ilrflow.learner.domain.listing import LearnerFilter, LearnerView
+from ilrflow.learner.service.documents import DocumentService
 from ilrflow.learner.service.use_cases import LearnerService
 
 
@@ -128,3 +132,64 @@ def learner_service(store: FakeLearnerStore) -> LearnerService:
 
 def _view(stored: _StoredLearner) -> LearnerView:
     return LearnerView.of(LearnerSnapshot.model_validate(stored.record), stored.programme)
+
+
+class FakeDocumentStore:
+    def __init__(self) -> None:
+        self._documents: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
+        self._pdfs: dict[tuple[str, str, str], bytes] = {}
+        self.outbox: list[Envelope[Any]] = []
+        self._racing_saves = 0
+
+    async def get_documents(
+        self, tenant: str, learner_id: str
+    ) -> tuple[LearnerDocuments, int] | None:
+        stored = self._documents.get((tenant, learner_id))
+        if stored is None:
+            return None
+        return LearnerDocuments.model_validate(stored[0]), stored[1]
+
+    async def save_documents(
+        self,
+        tenant: str,
+        documents: LearnerDocuments,
+        expected_revision: int,
+        events: Sequence[Envelope[Any]],
+    ) -> bool:
+        key = (tenant, documents.learner_id)
+        revision = self._documents[key][1] if key in self._documents else 0
+        if self._racing_saves:
+            self._racing_saves -= 1
+            revision += 1  # someone else saved first
+        if revision != expected_revision:
+            return False
+        self._documents[key] = (documents.model_dump(mode="json"), revision + 1)
+        self.outbox.extend(events)
+        return True
+
+    async def put_pdf(self, tenant: str, learner_id: str, sha256: str, pdf: bytes) -> None:
+        self._pdfs[(tenant, learner_id, sha256)] = pdf
+
+    async def get_pdf(self, tenant: str, learner_id: str, sha256: str) -> bytes | None:
+        return self._pdfs.get((tenant, learner_id, sha256))
+
+    # --- for the tests ------------------------------------------------------------------------
+
+    def race_next_save(self) -> None:
+        """The next save finds that another writer saved first."""
+        self._racing_saves += 1
+
+
+class TextRenderer:
+    """A renderer whose "PDF" is the version's fields as text: the use-case tests check what
+    is issued, not how it is drawn (tests/unit/test_document_pdf.py does that)."""
+
+    def render(self, learner_id: str, version: DocumentVersion) -> bytes:
+        return f"{learner_id} {version.id} {version.fields.model_dump_json()}".encode()
+
+
+def document_service(
+    documents: FakeDocumentStore, learners: FakeLearnerStore, clock: Callable[[], datetime]
+) -> DocumentService:
+    """The document service over the fakes (typed, so mypy checks they fit the protocols)."""
+    return DocumentService(documents, learners, TextRenderer(), lambda: None, clock=clock)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ilrflow.contracts.events import (
+    DocumentIssued,
     Envelope,
     IlrUpdated,
     Payload,
@@ -276,6 +277,45 @@ def test_cancelled_tells_allocated_admin_and_raiser_with_admin_email_on() -> Non
 
     assert sent(decision) == {("A1", "in_app"), ("A1", "email"), ("S1", "in_app"), ("S1", "email")}
     assert all("Reason: none given" in n.body_text for n in decision.notifications)
+
+
+# --- a new training plan version --------------------------------------------------------------
+
+
+def issued(**overrides: Any) -> DocumentIssued:
+    fields: dict[str, Any] = {
+        "learner_id": "L1",
+        "document_id": "v2",
+        "version": 2,
+        "title": "Training plan",
+        "changed_fields": ["planned_end_date"],
+        "tracker_id": "T1",
+        "pdf_sha256": "0" * 64,
+    }
+    return DocumentIssued(**{**fields, **overrides})
+
+
+def test_a_version_made_by_a_tracker_tells_the_tutor_it_awaits_signature() -> None:
+    decision = decide(event(issued()), directory(), NOW)
+
+    assert sent(decision) == {("S1", "in_app"), ("S1", "email")}
+    message = decision.notifications[0]
+    assert message.subject == "To sign: training plan v2 for Lee Learner"
+    assert "Processing tracker T1 changed the training plan" in message.body_text
+    assert "(planned end date)" in message.body_text
+    assert "awaits signature by the learner and the employer" in message.body_text
+    assert (message.tracker_id, message.learner_id) == ("T1", "L1")
+
+
+def test_the_version_made_at_enrolment_tells_nobody() -> None:
+    assert decide(event(issued(tracker_id=None, version=1)), directory(), NOW) == Decision()
+
+
+def test_a_new_version_for_a_learner_without_a_tutor_says_why_nobody_was_told() -> None:
+    decision = decide(event(issued(learner_id="L2")), directory(), NOW)
+
+    assert decision.notifications == []
+    assert decision.skipped[0].reason == "learner L2 has no primary tutor"
 
 
 # --- nothing else ------------------------------------------------------------------------------

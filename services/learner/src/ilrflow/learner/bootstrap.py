@@ -5,8 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ilrflow.contracts.events import EventType, Topics
+from ilrflow.learner.adapters.documents import DocumentRepository
+from ilrflow.learner.adapters.pdf import PdfRenderer
 from ilrflow.learner.adapters.repository import LearnerRepository
-from ilrflow.learner.entrypoints.http import router
+from ilrflow.learner.entrypoints import documents, http
+from ilrflow.learner.entrypoints.consumers import Consumers
+from ilrflow.learner.service.documents import DocumentService
 from ilrflow.learner.service.use_cases import LearnerService
 from ilrflow.platform.service import ServiceRuntime, create_service_app
 from ilrflow.platform.settings import Settings, get_settings
@@ -18,18 +22,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     runtime = ServiceRuntime(SERVICE, settings)
     repository = LearnerRepository(runtime.db)
+    document_repository = DocumentRepository(runtime.db)
     service = LearnerService(repository, runtime.events_written)
-    runtime.use_outbox(repository.outbox_collections)
+    document_service = DocumentService(
+        document_repository, repository, PdfRenderer(), runtime.events_written
+    )
+    consumers = Consumers(service, document_service)
+    runtime.use_outbox([*repository.outbox_collections, *document_repository.outbox_collections])
     runtime.on_startup(repository.ensure_indexes)
     runtime.consume(
-        Topics.TRACKER_PROCESSED, {EventType.TRACKER_PROCESSED: service.on_tracker_processed}
+        Topics.TRACKER_PROCESSED, {EventType.TRACKER_PROCESSED: consumers.on_tracker_processed}
     )
-    runtime.consume(Topics.ILR_STATE, {EventType.ILR_STATE: service.on_ilr_state})
+    runtime.consume(Topics.ILR_STATE, {EventType.ILR_STATE: consumers.on_ilr_state})
     app = create_service_app(
         runtime,
-        [router],
+        [http.router, documents.router],
         title="ilrflow learner service",
-        description="Learners, enrolments, employers, groups and the staff directory.",
+        description="Learners, enrolments, employers, groups, the staff directory and each "
+        "learner's training plan.",
     )
     app.state.learner_service = service
+    app.state.document_service = document_service
     return app

@@ -16,12 +16,14 @@ from ilrflow.platform.service import ServiceRuntime, create_service_app
 from ilrflow.platform.settings import Settings, get_settings
 
 SERVICE = "notify"
-TRACKER_EVENTS = {
+TOLD_ABOUT = {
     Topics.TRACKER_RAISED: EventType.TRACKER_RAISED,
     Topics.TRACKER_ALLOCATED: EventType.TRACKER_ALLOCATED,
     Topics.TRACKER_PROCESSED: EventType.TRACKER_PROCESSED,
     Topics.TRACKER_REJECTED: EventType.TRACKER_REJECTED,
     Topics.TRACKER_CANCELLED: EventType.TRACKER_CANCELLED,
+    # A new training plan version: the tutor is told it awaits signature.
+    Topics.LEARNER_DOCUMENTS: EventType.DOCUMENT_ISSUED,
 }
 
 
@@ -34,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.on_startup(repository.ensure_indexes)
     for topic, handlers in live_handlers(runtime.db, projections(runtime.db)).items():
         runtime.consume(topic, handlers)
-    for topic, event_type in TRACKER_EVENTS.items():
+    for topic, event_type in TOLD_ABOUT.items():
         runtime.consume(topic, {event_type: service.on_tracker_event})
     runtime.run_in_background("email-sender", sender.run_forever)
     app = create_service_app(

@@ -27,6 +27,7 @@ class Topics:
     TRACKER_REJECTED = "tracker-rejected"
     TRACKER_CANCELLED = "tracker-cancelled"
     LEARNER_UPDATED = "learner-updated"
+    LEARNER_DOCUMENTS = "learner-documents"
     ILR_UPDATED = "ilr-updated"
     ILR_STATE = "ilr-state"
     REFERENCE_DATA = "reference-data"
@@ -39,6 +40,7 @@ class Topics:
         TRACKER_REJECTED,
         TRACKER_CANCELLED,
         LEARNER_UPDATED,
+        LEARNER_DOCUMENTS,
         ILR_UPDATED,
         ILR_STATE,
         REFERENCE_DATA,
@@ -156,6 +158,35 @@ class StaffUpdated(Payload):
     groups: list[str]
 
 
+DocumentParty = Literal["learner", "employer"]
+
+
+class DocumentIssued(Payload):
+    """A new version of the learner's training plan was produced and awaits signature: at
+    enrolment, or because a processed tracker (``tracker_id``) changed one of its fields."""
+
+    learner_id: str
+    document_id: str = Field(description="The version's id, e.g. v2.")
+    version: int
+    title: str
+    changed_fields: list[str] = Field(description="The fields that differ from the last version.")
+    tracker_id: str | None = Field(default=None, description="The tracker that caused it.")
+    pdf_sha256: str
+
+
+class DocumentAcknowledged(Payload):
+    """The learner, or staff recording the employer's, acknowledged one version of the training
+    plan (an e-signature stand-in): the PDF acknowledged is the one with ``pdf_sha256``."""
+
+    learner_id: str
+    document_id: str
+    version: int
+    party: DocumentParty
+    acknowledged_by: str = Field(description="Who recorded it: the learner, or a staff member.")
+    signatory: str = Field(description="The name of the person who signed.")
+    pdf_sha256: str
+
+
 # --- tracker service -------------------------------------------------------------------------
 
 
@@ -271,6 +302,11 @@ class IlrState(Payload):
     version: int
     qa_verified: bool
     learner: dict[str, Any]
+    tracker_id: str | None = Field(
+        default=None,
+        description="The tracker whose processing made this state; None for an enrolment or a "
+        "QA verification.",
+    )
 
 
 class OtjMinimum(Payload):
@@ -334,6 +370,8 @@ class EventType:
     TRACKER_CANCELLED = "ilrflow.tracker.cancelled.v1"
     LEARNER_UPDATED = "ilrflow.learner.updated.v1"
     STAFF_UPDATED = "ilrflow.staff.updated.v1"
+    DOCUMENT_ISSUED = "ilrflow.learner.document_issued.v1"
+    DOCUMENT_ACKNOWLEDGED = "ilrflow.learner.document_acknowledged.v1"
     ILR_UPDATED = "ilrflow.ilr.updated.v1"
     ILR_STATE = "ilrflow.ilr.state.v1"
     OTJ_MINIMUMS_LOADED = "ilrflow.ilr.otj_minimums_loaded.v1"
@@ -404,6 +442,20 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             source="learner",
             summary="A staff member was registered or changed (roles, groups, email).",
             subject="staff id",
+        ),
+        CatalogueEntry(
+            event_type=EventType.DOCUMENT_ISSUED,
+            topic=Topics.LEARNER_DOCUMENTS,
+            payload=DocumentIssued,
+            source="learner",
+            summary="A new version of the learner's training plan awaits signature.",
+        ),
+        CatalogueEntry(
+            event_type=EventType.DOCUMENT_ACKNOWLEDGED,
+            topic=Topics.LEARNER_DOCUMENTS,
+            payload=DocumentAcknowledged,
+            source="learner",
+            summary="The learner or the employer acknowledged a version of the training plan.",
         ),
         CatalogueEntry(
             event_type=EventType.ILR_UPDATED,

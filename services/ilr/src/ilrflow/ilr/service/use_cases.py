@@ -251,7 +251,9 @@ class IlrService:
         payloads: list[Any] = [update]
         history = None
         if new_record is not None:
-            payloads.insert(0, _state(current, version, current.qa_verified, new_record))
+            payloads.insert(
+                0, _state(current, version, current.qa_verified, new_record, tracker_id)
+            )
             history = HistoryEntry(
                 version=version,
                 actor=cause_event.actor,
@@ -292,7 +294,7 @@ class IlrService:
         if current.qa_verified:
             return current
         assert current.learner is not None  # get() returns only learners with an ILR
-        state = _state(current, current.version, True, current.learner)
+        state = _state(current, current.version, True, current.learner, tracker_id=None)
         update = IlrUpdated(
             learner_id=learner_id,
             tenant=principal.tenant,
@@ -431,13 +433,20 @@ def _invalid(message: str, error: ValidationError) -> InvalidInput:
     return InvalidInput(message, problems)
 
 
-def _state(current: IlrDocument, version: int, qa_verified: bool, record: IlrLearner) -> IlrState:
+def _state(
+    current: IlrDocument,
+    version: int,
+    qa_verified: bool,
+    record: IlrLearner,
+    tracker_id: str | None,
+) -> IlrState:
     return IlrState(
         learner_id=current.learner_id,
         tenant=current.tenant,
         version=version,
         qa_verified=qa_verified,
         learner=published(record),
+        tracker_id=tracker_id,
     )
 
 

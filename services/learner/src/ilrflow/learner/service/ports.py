@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
 from ilrflow.ilr_engine.status import ProgrammeStatus
+from ilrflow.learner.domain.documents import DocumentVersion, LearnerDocuments
 from ilrflow.learner.domain.listing import LearnerFilter, LearnerView
 
 
@@ -68,4 +69,38 @@ class LearnerStore(Protocol):
 
     async def list_staff(self, tenant: str) -> list[StaffUpdated]:
         """The tenant's staff directory, by id."""
+        ...
+
+
+class DocumentStore(Protocol):
+    """Each learner's training plan versions in one document (with a revision number, checked on
+    save, and its outbox events), and the issued PDFs, stored once by their SHA-256."""
+
+    async def get_documents(
+        self, tenant: str, learner_id: str
+    ) -> tuple[LearnerDocuments, int] | None:
+        """The learner's documents and their revision, None before the first is stored."""
+        ...
+
+    async def save_documents(
+        self,
+        tenant: str,
+        documents: LearnerDocuments,
+        expected_revision: int,
+        events: Sequence[Envelope[Any]],
+    ) -> bool:
+        """Store them if still at ``expected_revision`` (0: not stored yet); False otherwise,
+        storing nothing."""
+        ...
+
+    async def put_pdf(self, tenant: str, learner_id: str, sha256: str, pdf: bytes) -> None:
+        """Keep ``pdf`` under its hash; storing the same one again changes nothing."""
+        ...
+
+    async def get_pdf(self, tenant: str, learner_id: str, sha256: str) -> bytes | None: ...
+
+
+class DocumentRenderer(Protocol):
+    def render(self, learner_id: str, version: DocumentVersion) -> bytes:
+        """The version as a PDF; the same version always gives the same bytes."""
         ...

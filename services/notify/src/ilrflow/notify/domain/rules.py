@@ -8,6 +8,8 @@
   reason.
 - tracker cancelled: the admin it was allocated to (their queue no longer holds it; in-app, plus
   email when the tenant asks for it) and whoever raised it, unless they cancelled it themselves.
+- a new training plan version made by a processed tracker: the learner's primary tutor (in-app
+  and email), told that it awaits signature. A version made at enrolment: nobody.
 - anything else (edits, learner and ILR updates): nobody.
 
 In-app needs only the recipient's id; email needs an address from the projection. Anyone a rule
@@ -22,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from ilrflow.contracts.events import (
+    DocumentIssued,
     Envelope,
     TrackerAllocated,
     TrackerCancelled,
@@ -38,6 +41,7 @@ from ilrflow.notify.domain.model import (
     notification_id,
 )
 from ilrflow.notify.domain.templates import (
+    DOCUMENT_AWAITS_SIGNATURE_FOR_TUTOR,
     TRACKER_AWAITING_ADMIN,
     TRACKER_CANCELLED,
     TRACKER_PROCESSED_FOR_TUTOR,
@@ -57,10 +61,12 @@ def decide(event: Envelope[Any], directory: RecipientDirectory, now: datetime) -
     """The notifications ``event`` calls for, and who was skipped and why."""
     if directory.tenant != event.tenant:
         raise ValueError(f"directory of tenant {directory.tenant} used for {event.tenant}")
-    if not isinstance(event.data, TrackerEvent):
+    if not isinstance(event.data, TrackerEvent | DocumentIssued):
         return Decision()
     draft = _Draft(event, event.data, directory, now)
     match event.data:
+        case DocumentIssued():
+            _tell_tutor_of_new_document(draft, event.data)
         case TrackerRaised():
             _tell_admins_of_raised(draft, event.data)
         case TrackerAllocated():
@@ -97,20 +103,46 @@ def _tell_admin(draft: _Draft, admin_id: str, why: str) -> None:
 
 
 def _tell_tutor_of_processed(draft: _Draft, processed: TrackerProcessed) -> None:
-    learner = draft.directory.learners.get(processed.learner_id)
-    if learner is None:
-        reason = f"learner {processed.learner_id} is not in the projection: primary tutor unknown"
-        draft.skip(None, None, reason)
+    tutor_id = _primary_tutor(draft, processed.learner_id)
+    if tutor_id is None:
         return
-    if learner.primary_tutor_id is None:
-        draft.skip(None, None, f"learner {learner.id} has no primary tutor")
-        return
-    tutor_id = learner.primary_tutor_id
     processed_by = draft.directory.name_of(processed.processed_by) or processed.processed_by
     values = draft.tracker_values(tutor_id)
     message = TRACKER_PROCESSED_FOR_TUTOR.render(**values, processed_by=processed_by)
     draft.in_app(tutor_id, message)
     draft.email(tutor_id, message)
+
+
+def _tell_tutor_of_new_document(draft: _Draft, issued: DocumentIssued) -> None:
+    if issued.tracker_id is None:
+        return  # the first plan is signed at enrolment, which staff are doing anyway
+    tutor_id = _primary_tutor(draft, issued.learner_id)
+    if tutor_id is None:
+        return
+    changed = ", ".join(name.replace("_", " ") for name in issued.changed_fields)
+    message = DOCUMENT_AWAITS_SIGNATURE_FOR_TUTOR.render(
+        greeting=greeting(draft.directory.name_of(tutor_id)),
+        learner=draft.learner_name(),
+        tracker_id=issued.tracker_id,
+        title=issued.title.lower(),
+        document_id=issued.document_id,
+        changed=changed or "its details",
+    )
+    draft.in_app(tutor_id, message)
+    draft.email(tutor_id, message)
+
+
+def _primary_tutor(draft: _Draft, learner_id: str) -> str | None:
+    """The learner's primary tutor; None (and the reason kept) when there is none to tell."""
+    learner = draft.directory.learners.get(learner_id)
+    if learner is None:
+        reason = f"learner {learner_id} is not in the projection: primary tutor unknown"
+        draft.skip(None, None, reason)
+        return None
+    if learner.primary_tutor_id is None:
+        draft.skip(None, None, f"learner {learner.id} has no primary tutor")
+        return None
+    return learner.primary_tutor_id
 
 
 def _tell_learner_of_result(draft: _Draft, processed: TrackerProcessed) -> None:
@@ -161,9 +193,12 @@ def _tell_of_cancellation(draft: _Draft, cancelled: TrackerCancelled) -> None:
 # --- collecting the outcome --------------------------------------------------------------------
 
 
-def _doer(payload: TrackerEvent) -> str:
-    """Who did what the event records: nobody is told about their own action."""
+def _doer(payload: TrackerEvent | DocumentIssued) -> str | None:
+    """Who did what the event records: nobody is told about their own action. A new document
+    version is nobody's own action."""
     match payload:
+        case DocumentIssued():
+            return None
         case TrackerRaised():
             return payload.raised_by
         case TrackerAllocated():
@@ -179,20 +214,24 @@ def _doer(payload: TrackerEvent) -> str:
 @dataclass
 class _Draft:
     event: Envelope[Any]
-    payload: TrackerEvent
+    payload: TrackerEvent | DocumentIssued
     directory: RecipientDirectory
     now: datetime
     notifications: dict[str, Notification] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
 
     def tracker_values(self, recipient_id: str) -> dict[str, str]:
-        learner_id = self.payload.learner_id
+        assert not isinstance(self.payload, DocumentIssued)
         return {
             "greeting": greeting(self.directory.name_of(recipient_id)),
             "tracker_type": tracker_type_words(self.payload.tracker_type),
             "tracker_id": self.payload.tracker_id,
-            "learner": self.directory.name_of(learner_id) or f"learner {learner_id}",
+            "learner": self.learner_name(),
         }
+
+    def learner_name(self) -> str:
+        learner_id = self.payload.learner_id
+        return self.directory.name_of(learner_id) or f"learner {learner_id}"
 
     def in_app(self, recipient_id: str, message: Message) -> None:
         if self._is_doer(recipient_id, "in_app"):

@@ -89,6 +89,21 @@ TRACKER_REJECTED_FOR_RAISER = MessageTemplate(
     ),
 )
 
+DOCUMENT_AWAITS_SIGNATURE_FOR_TUTOR = MessageTemplate(
+    subject=Template("To sign: $title $document_id for $learner"),
+    text=Template(
+        "$greeting,\n\nProcessing tracker $tracker_id changed the $title of your learner "
+        "$learner ($changed). The new version, $document_id, awaits signature by the learner "
+        "and the employer." + _SIGN_OFF_TEXT
+    ),
+    html=Template(
+        "<p>$greeting,</p>\n<p>Processing tracker <code>$tracker_id</code> changed the $title "
+        "of your learner <strong>$learner</strong> ($changed). The new version, "
+        "<code>$document_id</code>, awaits signature by the learner and the employer.</p>\n"
+        + _SIGN_OFF_HTML
+    ),
+)
+
 
 def greeting(name: str | None) -> str:
     return f"Hello {name}" if name else "Hello"

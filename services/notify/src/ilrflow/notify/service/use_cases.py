@@ -44,7 +44,8 @@ class NotifyService:
         await self.repository.upsert_staff(event.tenant, staff_member_from(event.data))
 
     async def on_tracker_event(self, event: Envelope[Any]) -> None:
-        """Write the inbox for this event; a redelivery finds every key taken and adds nothing."""
+        """Write the inbox for a tracker event or a new training plan version; a redelivery
+        finds every key taken and adds nothing."""
         people = {event.data.learner_id, getattr(event.data, "raised_by", event.data.learner_id)}
         directory = await self.repository.directory(event.tenant, sorted(people))
         decision = decide(event, directory, self._clock())

@@ -1,0 +1,59 @@
+"""The training plan's HTTP API: the versions, a version's PDF, an acknowledgement."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from ilrflow.learner.service.documents import AcknowledgementIn, DocumentService, DocumentView
+from ilrflow.platform.auth import CurrentPrincipal
+
+router = APIRouter(prefix="/v1", tags=["documents"])
+
+
+def get_service(request: Request) -> DocumentService:
+    service: DocumentService = request.app.state.document_service
+    return service
+
+
+Service = Annotated[DocumentService, Depends(get_service)]
+
+
+@router.get(
+    "/learners/{learner_id}/documents",
+    response_model=list[DocumentView],
+    summary="The learner's training plan versions, newest first",
+)
+async def list_documents(
+    learner_id: str, principal: CurrentPrincipal, service: Service
+) -> list[DocumentView]:
+    return await service.list_documents(principal, learner_id)
+
+
+@router.get(
+    "/learners/{learner_id}/documents/{document_id}.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The PDF as issued."}},
+    summary="One version of the training plan as a PDF",
+)
+async def document_pdf(
+    learner_id: str, document_id: str, principal: CurrentPrincipal, service: Service
+) -> Response:
+    pdf = await service.pdf(principal, learner_id, document_id)
+    return Response(content=pdf, media_type="application/pdf")
+
+
+@router.post(
+    "/learners/{learner_id}/documents/{document_id}/acknowledge",
+    response_model=DocumentView,
+    summary="Record the learner's, or (staff) the employer's, acknowledgement of a version",
+)
+async def acknowledge(
+    learner_id: str,
+    document_id: str,
+    body: AcknowledgementIn,
+    principal: CurrentPrincipal,
+    service: Service,
+) -> DocumentView:
+    return await service.acknowledge(principal, learner_id, document_id, body)
