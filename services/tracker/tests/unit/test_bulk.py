@@ -64,6 +64,7 @@ class World:
             service,
             job_stored=lambda tenant, job_id: self.stored.append((tenant, job_id)),
             clock=self.clock,
+            batch_size=2,
         )
 
     def raised(self) -> list[Any]:
@@ -242,7 +243,8 @@ async def test_every_item_gets_its_own_result(world: World) -> None:
 
 async def test_a_job_resumes_after_a_crash_without_raising_an_item_twice(world: World) -> None:
     job_id = await raise_job(world, raise_items(*LEARNERS))
-    world.jobs.crash_after_saves = 2  # the third item is raised, its result never stored
+    # Batches of two: the first is stored, the second raised but its results never stored.
+    world.jobs.crash_after_saves = 1
 
     with pytest.raises(ConnectionError):
         await world.bulk().work(TENANT, job_id, "w1")
@@ -321,7 +323,8 @@ async def test_a_processed_tracker_of_a_started_item_counts_as_done_after_a_cras
 ) -> None:
     ids = await _raised_trackers(world, 3)
     requested = await world.bulk().request_process(ADMIN, ids, None)
-    # Saves: item 0 started, item 0 done, item 1 started; item 1 is processed, then the crash.
+    # Saves (batches of two): items 0 and 1 started, then done; item 2 started, processed, and
+    # the crash comes before its result is stored.
     world.jobs.crash_after_saves = 3
 
     with pytest.raises(ConnectionError):

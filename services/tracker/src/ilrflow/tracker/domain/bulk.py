@@ -5,8 +5,9 @@ States::
 
     queued ──start──► running ──(every item done)──► finished
 
-An item is ``pending`` until worked; a process item is ``started`` just before its tracker is
-processed, so that after a crash a processed tracker is known to be this job's doing; then
+An item is ``pending`` until worked; a process item is marked ``started`` (and stored so) before
+its tracker is processed, so that after a crash a processed tracker is known to be this job's
+doing; then
 ``raised`` (with the tracker id), ``processed`` or ``refused`` (with the refusal's code and
 reason). The job acts as the person who asked for it, with the roles and groups they had then.
 """
