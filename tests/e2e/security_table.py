@@ -369,6 +369,42 @@ TABLE: list[Row] = [
         "403 404 403",  # support
         "403 404 403",  # operator
     ),
+    _row(
+        "tracker",
+        "POST",
+        "/v1/trackers/bulk",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "202 403 202",  # admin (tenant B has not turned the type on)
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "tracker",
+        "POST",
+        "/v1/trackers/bulk-process",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "202 202 202",  # admin (a tracker it may not process is refused in the job)
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "tracker",
+        "GET",
+        "/v1/trackers/bulk-jobs/{job_id}",
+        "object",
+        "404 404 404",  # learner
+        "404 404 404",  # tutor
+        "200 404 200",  # admin (the requester: admin-1 in both of tenant A's scopes)
+        "404 404 404",  # ilr_qa
+        "404 404 404",  # support
+        "404 404 404",  # operator
+    ),
     *_public("tracker"),
     _row(
         "ilr",

@@ -44,6 +44,7 @@ class World:
     learner_id: str
     other_learner_id: str
     tracker_id: str
+    bulk_job_id: str
     notification_id: str
     audit_entry_id: str
     secrets_of_a: list[str] = field(default_factory=list)
@@ -155,6 +156,19 @@ REQUESTS: dict[tuple[str, str, str], Request] = {
         "reject", reason="Not needed"
     ),
     ("tracker", "POST", "/v1/trackers/{tracker_id}/cancel"): _on_fresh_tracker("cancel"),
+    ("tracker", "POST", "/v1/trackers/bulk"): lambda w, h: h.post(
+        "/v1/trackers/bulk",
+        json={
+            "type": "change_of_address",
+            "items": [{"learner_id": w.learner_id, "changes": ADDRESS}],
+        },
+    ),
+    ("tracker", "POST", "/v1/trackers/bulk-process"): lambda w, h: h.post(
+        "/v1/trackers/bulk-process", json={"ids": [w.fresh_tracker()]}
+    ),
+    ("tracker", "GET", "/v1/trackers/bulk-jobs/{job_id}"): lambda w, h: h.get(
+        f"/v1/trackers/bulk-jobs/{w.bulk_job_id}"
+    ),
     ("ilr", "GET", "/v1/learners/{learner_id}/ilr"): lambda w, h: h.get(
         f"/v1/learners/{w.learner_id}/ilr"
     ),
@@ -225,6 +239,10 @@ def world(stack: Stack) -> Iterator[World]:
         tracker_id = raise_tracker(learner, "change_of_address", learner_id, ADDRESS)["id"]
     with tenant.admin("learner") as learners:  # the training plan's first version
         eventually(lambda: learners.get(f"/v1/learners/{learner_id}/documents").json())
+    with tenant.admin("tracker") as admin:
+        # A job of admin-1's to read; its one item (no such tracker) is refused.
+        bulk = admin.post("/v1/trackers/bulk-process", json={"ids": ["T000000000000"]})
+        assert bulk.status_code == 202, bulk.text
     with tenant.admin("notify") as inbox:
         notifications = eventually(lambda: inbox.get("/v1/notifications").json()["items"])
     with tenant.as_("audit", "support-1", "support") as audit:
@@ -238,6 +256,7 @@ def world(stack: Stack) -> Iterator[World]:
         learner_id=learner_id,
         other_learner_id=other_learner_id,
         tracker_id=tracker_id,
+        bulk_job_id=bulk.json()["id"],
         notification_id=notifications[0]["id"],
         audit_entry_id=entries[0]["id"],
         secrets_of_a=[tenant.name, learner_id, tracker_id],

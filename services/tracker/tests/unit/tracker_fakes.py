@@ -15,6 +15,7 @@ from typing import Any
 from ilrflow.contracts.events import Envelope
 from ilrflow.tracker.adapters.projections import IlrView, LearnerView, StaffView
 from ilrflow.tracker.adapters.repository import TrackerFilter
+from ilrflow.tracker.domain.bulk import BulkJob
 from ilrflow.tracker.domain.policy import TenantTrackerSettings
 from ilrflow.tracker.domain.tracker import Tracker
 from ilrflow.tracker.service.use_cases import TrackerService
@@ -149,6 +150,74 @@ class FakeProjections:
 
     async def otj_minimums(self) -> Mapping[int, int] | None:
         return self.otj_minimum_table
+
+
+@dataclass
+class _StoredJob:
+    document: dict[str, Any]
+    fingerprint: str
+    lease_owner: str | None = None
+    lease_until: float = 0.0
+
+
+class FakeBulkJobStore:
+    """Bulk jobs as the MongoDB adapter keeps them: a lease, and progress written only by the
+    worker holding it. ``crash_after_saves`` makes a later write fail as a lost database would."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[tuple[str, str], _StoredJob] = {}
+        self.crash_after_saves: int | None = None
+
+    async def add(self, job: BulkJob, fingerprint: str) -> bool:
+        key = (job.tenant, job.id)
+        if key in self._jobs:
+            return False
+        self._jobs[key] = _StoredJob(job.to_document(), fingerprint)
+        return True
+
+    async def get_with_fingerprint(self, tenant: str, job_id: str) -> tuple[BulkJob, str] | None:
+        stored = self._jobs.get((tenant, job_id))
+        return None if stored is None else (_job(stored), stored.fingerprint)
+
+    async def claim(
+        self, tenant: str, job_id: str, worker: str, now: float, lease_seconds: float
+    ) -> BulkJob | None:
+        stored = self._jobs.get((tenant, job_id))
+        if stored is None or stored.document["status"] == "finished":
+            return None
+        if stored.lease_owner not in (None, worker) and stored.lease_until > now:
+            return None
+        stored.lease_owner, stored.lease_until = worker, now + lease_seconds
+        return _job(stored)
+
+    async def save_progress(
+        self, job: BulkJob, indexes: Sequence[int], worker: str, lease_until: float
+    ) -> bool:
+        if self.crash_after_saves is not None:
+            if self.crash_after_saves == 0:
+                raise ConnectionError("the database went away")
+            self.crash_after_saves -= 1
+        stored = self._jobs[(job.tenant, job.id)]
+        if stored.lease_owner != worker:
+            return False
+        document = job.to_document()
+        for field_name in ("status", "started_at", "finished_at"):
+            stored.document[field_name] = document[field_name]
+        for index in indexes:
+            stored.document["items"][index] = document["items"][index]
+        stored.lease_until = lease_until
+        return True
+
+    async def open_jobs(self) -> list[tuple[str, str]]:
+        return [key for key, s in self._jobs.items() if s.document["status"] != "finished"]
+
+    def lease_of(self, tenant: str, job_id: str) -> tuple[str | None, float]:
+        stored = self._jobs[(tenant, job_id)]
+        return stored.lease_owner, stored.lease_until
+
+
+def _job(stored: _StoredJob) -> BulkJob:
+    return BulkJob.from_document(copy.deepcopy(stored.document))
 
 
 def tracker_service(

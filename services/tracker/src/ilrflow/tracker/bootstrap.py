@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from ilrflow.platform.mongo import Document
 from ilrflow.platform.projections import Projection, live_handlers
 from ilrflow.platform.service import ServiceRuntime, create_service_app
 from ilrflow.platform.settings import Settings, get_settings
+from ilrflow.tracker.adapters.bulk_jobs import BulkJobRepository
 from ilrflow.tracker.adapters.projections import (
     ILR,
     LEARNERS,
@@ -21,8 +23,10 @@ from ilrflow.tracker.adapters.projections import (
     ProjectionRepository,
 )
 from ilrflow.tracker.adapters.repository import TrackerRepository
+from ilrflow.tracker.entrypoints.bulk_worker import BulkWorker
 from ilrflow.tracker.entrypoints.http import router
 from ilrflow.tracker.entrypoints.openapi import document_raise_variants
+from ilrflow.tracker.service.bulk import BulkService
 from ilrflow.tracker.service.use_cases import TrackerService
 
 SERVICE = "tracker"
@@ -34,6 +38,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     trackers = TrackerRepository(runtime.db)
     views = ProjectionRepository(runtime.db)
     service = TrackerService(trackers, views, runtime.events_written)
+    bulk = BulkService(
+        BulkJobRepository(runtime.db),
+        service,
+        job_stored=lambda tenant, job_id: worker.job_stored(tenant, job_id),
+        clock=lambda: datetime.now(UTC),
+    )
+    worker = BulkWorker(bulk)
+    runtime.run_in_background("bulk-jobs", worker.run_forever)
     runtime.use_outbox([trackers.trackers])
     runtime.on_startup(trackers.ensure_indexes)
     runtime.on_startup(views.ensure_indexes)
@@ -53,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     document_raise_variants(app)
     app.state.tracker_service = service
+    app.state.bulk_service = bulk
     return app
 
 

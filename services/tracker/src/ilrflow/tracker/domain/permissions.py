@@ -157,6 +157,13 @@ def may_raise(
     return _has_role_for(settings, actor, tracker_type, "raise")
 
 
+def may_raise_type(settings: TenantTrackerSettings, actor: Actor, tracker_type: str) -> Decision:
+    """May ``actor`` raise this type for anybody at all (it is on, and their role may)? A bulk
+    raise asks this of the whole request; each learner is checked with :func:`may_raise`."""
+    type_check = _type_available(settings, tracker_type)
+    return type_check if not type_check else _has_role_for(settings, actor, tracker_type, "raise")
+
+
 def may_edit(settings: TenantTrackerSettings, actor: Actor, tracker: TrackerFacts) -> Decision:
     return _may_act(settings, actor, tracker, "edit")
 

@@ -20,9 +20,11 @@ from ilrflow.contracts.trackers import (
 from ilrflow.platform.auth import CurrentPrincipal, Principal, require_role
 from ilrflow.platform.http_errors import ApiError
 from ilrflow.tracker.adapters.repository import TrackerFilter
+from ilrflow.tracker.domain.bulk import BULK_LIMIT, BulkItem, BulkJob, BulkKind, JobStatus
 from ilrflow.tracker.domain.policy import AllocationRule, TenantTrackerSettings, TypeSettings
 from ilrflow.tracker.domain.tracker import Tracker
 from ilrflow.tracker.entrypoints.export import trackers_workbook
+from ilrflow.tracker.service.bulk import BulkRequested, BulkService
 from ilrflow.tracker.service.use_cases import TrackerService
 
 
@@ -58,6 +60,14 @@ def get_service(request: Request) -> TrackerService:
 
 
 Service = Annotated[TrackerService, Depends(get_service)]
+
+
+def get_bulk_service(request: Request) -> BulkService:
+    service: BulkService = request.app.state.bulk_service
+    return service
+
+
+Bulk = Annotated[BulkService, Depends(get_bulk_service)]
 
 
 # --- request and response bodies -------------------------------------------------------------
@@ -104,6 +114,47 @@ class ReasonIn(DecisionIn):
 
 class CancelIn(DecisionIn):
     reason: str | None = Field(default=None, max_length=2000)
+
+
+class BulkRaiseItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    learner_id: str = Field(min_length=1, max_length=64)
+    changes: dict[str, Any]
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class BulkRaiseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=80, description="A catalogue type or custom:<name>.")
+    items: list[BulkRaiseItemIn] = Field(max_length=BULK_LIMIT)
+
+
+class BulkProcessIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        max_length=BULK_LIMIT, description="The trackers to process, each once."
+    )
+
+
+class BulkJobSummary(BaseModel):
+    id: str
+    kind: BulkKind
+    tracker_type: str | None
+    requested_by: str
+    status: JobStatus
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    total: int
+    counts: dict[str, int] = Field(description="Items pending, raised, processed, refused.")
+
+
+class BulkJobPage(BulkJobSummary):
+    items: list[BulkItem] = Field(description="This page of items, in request order.")
+    next_offset: int | None
 
 
 class TrackerPage(BaseModel):
@@ -419,6 +470,118 @@ async def cancel_tracker(
 ) -> Tracker:
     return await service.cancel(
         principal, tracker_id, body.reason if body else None, body.version if body else None
+    )
+
+
+# --- bulk -------------------------------------------------------------------------------------
+
+
+BulkIdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Makes a retried bulk request safe: a repeat with the same key and body "
+        "returns the job the first one made (header Idempotent-Replayed: true); the same key "
+        "with another body is a 409.",
+    ),
+]
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Stored; worked in the background. Location: the job, to follow it.",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.post(
+    "/trackers/bulk",
+    status_code=202,
+    response_model=BulkJobSummary,
+    responses=_ACCEPTED,
+    summary="Raise one type for many learners (admin), worked in the background",
+)
+async def bulk_raise(
+    body: BulkRaiseIn,
+    principal: CurrentPrincipal,
+    bulk: Bulk,
+    response: Response,
+    idempotency_key: BulkIdempotencyKey = None,
+) -> BulkJobSummary:
+    """Each item is raised as `POST /v1/trackers` would raise it, by the caller; an item the
+    rules refuse is reported in the job (refused, with the code and reason), not here."""
+    require_role(principal, *ADMIN_ROLES)
+    items = [item.model_dump() for item in body.items]
+    requested = await bulk.request_raise(principal, body.type, items, idempotency_key)
+    return _accepted(requested, response)
+
+
+@router.post(
+    "/trackers/bulk-process",
+    status_code=202,
+    response_model=BulkJobSummary,
+    responses=_ACCEPTED,
+    summary="Process many trackers (admin), worked in the background",
+)
+async def bulk_process(
+    body: BulkProcessIn,
+    principal: CurrentPrincipal,
+    bulk: Bulk,
+    response: Response,
+    idempotency_key: BulkIdempotencyKey = None,
+) -> BulkJobSummary:
+    """Each tracker is processed as `POST /v1/trackers/{id}/process` would process it, by the
+    caller; one that cannot be (not found, a rule refuses) is reported in the job."""
+    require_role(principal, *ADMIN_ROLES)
+    requested = await bulk.request_process(principal, body.ids, idempotency_key)
+    return _accepted(requested, response)
+
+
+@router.get(
+    "/trackers/bulk-jobs/{job_id}",
+    response_model=BulkJobPage,
+    summary="A bulk job's progress and its items' results (for whoever asked for it)",
+)
+async def get_bulk_job(
+    job_id: str,
+    principal: CurrentPrincipal,
+    bulk: Bulk,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=BULK_LIMIT)] = 100,
+    status: Annotated[
+        Literal["pending", "raised", "processed", "refused"] | None,
+        Query(description="Only items in this state (pending includes started)."),
+    ] = None,
+) -> BulkJobPage:
+    job = await bulk.job(principal, job_id)
+    chosen = [i for i in job.items if status is None or i.progress == status]
+    page = chosen[offset : offset + limit]
+    more = offset + limit < len(chosen)
+    return BulkJobPage(
+        **_summary(job).model_dump(), items=page, next_offset=offset + limit if more else None
+    )
+
+
+def _accepted(requested: BulkRequested, response: Response) -> BulkJobSummary:
+    response.headers["Location"] = f"/v1/trackers/bulk-jobs/{requested.job.id}"
+    if requested.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _summary(requested.job)
+
+
+def _summary(job: BulkJob) -> BulkJobSummary:
+    return BulkJobSummary(
+        id=job.id,
+        kind=job.kind,
+        tracker_type=job.tracker_type,
+        requested_by=job.requested_by.sub,
+        status=job.status,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        total=len(job.items),
+        counts=job.counts(),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from ilrflow.contracts.events import Envelope
 from ilrflow.tracker.adapters.projections import IlrView, LearnerView, StaffView
 from ilrflow.tracker.adapters.repository import TrackerFilter
+from ilrflow.tracker.domain.bulk import BulkJob
 from ilrflow.tracker.domain.policy import TenantTrackerSettings
 from ilrflow.tracker.domain.tracker import Tracker
 
@@ -74,4 +75,35 @@ class TrackerProjections(Protocol):
 
     async def otj_minimums(self) -> Mapping[int, int] | None:
         """The platform's loaded 2025/26 minimum OTJ hours per standard; None until loaded."""
+        ...
+
+
+class BulkJobStore(Protocol):
+    """Bulk jobs with the fingerprint of the request that made each, and a lease: the one worker
+    that may write a job's progress until the lease runs out (times in epoch seconds)."""
+
+    async def add(self, job: BulkJob, fingerprint: str) -> bool:
+        """Insert a new job, unleased; False if its id is taken."""
+        ...
+
+    async def get_with_fingerprint(
+        self, tenant: str, job_id: str
+    ) -> tuple[BulkJob, str] | None: ...
+
+    async def claim(
+        self, tenant: str, job_id: str, worker: str, now: float, lease_seconds: float
+    ) -> BulkJob | None:
+        """The job, leased to ``worker``, if it is unfinished and no other worker's lease is
+        live; None otherwise."""
+        ...
+
+    async def save_progress(
+        self, job: BulkJob, indexes: Sequence[int], worker: str, lease_until: float
+    ) -> bool:
+        """Store the job's status and times and its items at ``indexes``, renewing the lease,
+        if ``worker`` still holds it; False (storing nothing) if another worker took it over."""
+        ...
+
+    async def open_jobs(self) -> list[tuple[str, str]]:
+        """(tenant, job id) of every unfinished job."""
         ...
