@@ -3,7 +3,10 @@
 Isolation: each delivery is sent in a task of its own, at most ``webhook_tenant_concurrency`` at
 a time per tenant, each bounded by ``webhook_timeout_seconds``; the loop that finds due deliveries
 never waits for a send, so one slow or failing endpoint holds up no other tenant's deliveries.
-A delivery being sent is not picked again until its attempt is recorded.
+A sender claims a delivery before sending it (its next attempt moves past the request timeout),
+so no other sender picks it meanwhile, and one that stopped mid-send leaves it due again later.
+Receivers deduplicate on ``webhook-id``: a sender stopped between the request and recording it
+sends that delivery once more (at least once on the wire; exactly one stored delivery).
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
-from ilrflow.notify.adapters.webhook_store import WebhookRepository
 from ilrflow.notify.domain.webhooks import (
     Delivery,
+    Subscription,
     WebhookRetry,
     is_public_address,
     next_try,
@@ -34,7 +38,26 @@ from ilrflow.platform.settings import Settings
 log = get_logger(__name__)
 
 DUE_PAGE = 200
-ERROR_CHARS = 300  # of a response body or error kept in the delivery log
+ERROR_CHARS = 300
+LEASE_MARGIN_SECONDS = 30  # beyond the request timeout: reading the subscription, recording  # of a response body or error kept in the delivery log
+
+
+class SenderStore(Protocol):
+    """What the sender needs of storage (``WebhookRepository``; a fake in the unit tests)."""
+
+    async def due(self, now: datetime, limit: int) -> list[Delivery]: ...
+
+    async def claim(self, delivery: Delivery, until: datetime) -> bool: ...
+
+    async def subscription(self, tenant: str, subscription_id: str) -> Subscription | None: ...
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        attempt: dict[str, Any],
+        status: str,
+        next_attempt_at: datetime | None,
+    ) -> None: ...
 
 
 async def private_address_refusal(url: str) -> str | None:
@@ -63,7 +86,7 @@ class WebhookSender:
     def __init__(
         self,
         settings: Settings,
-        repository: WebhookRepository,
+        repository: SenderStore,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
@@ -74,6 +97,7 @@ class WebhookSender:
             first_delay=timedelta(seconds=settings.webhook_retry_first_seconds),
             max_attempts=settings.webhook_max_attempts,
         )
+        self._lease = timedelta(seconds=settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS)
         self._wake = asyncio.Event()
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -116,7 +140,8 @@ class WebhookSender:
         )
         try:
             async with limit:
-                await self.send(client, delivery)
+                if await self._repository.claim(delivery, self._clock() + self._lease):
+                    await self.send(client, delivery)
         except Exception:
             log.exception("webhook send failed", delivery=delivery.id)
         finally:

@@ -78,6 +78,16 @@ class WebhookRepository:
         cursor = self.deliveries.find(query).sort("next_attempt_at", ASCENDING).limit(limit)
         return [_delivery(d) async for d in cursor]
 
+    async def claim(self, delivery: Delivery, until: datetime) -> bool:
+        """Move a due delivery's next attempt to ``until``, if no one else did meanwhile: the
+        sender that does so sends it. Should that sender stop before recording the attempt,
+        the delivery falls due again at ``until``."""
+        result = await self.deliveries.update_one(
+            {"_id": delivery.id, "status": "pending", "next_attempt_at": delivery.next_attempt_at},
+            {"$set": {"next_attempt_at": until}},
+        )
+        return result.modified_count == 1
+
     async def record_attempt(
         self,
         delivery_id: str,
