@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from deploy.local.devstack import kill_service, restart_service, wait_ready
 from tests.conftest import Stack, eventually
 from tests.e2e.helpers import enrolled_learner, tenant_with_staff
 from tests.e2e.test_notify_story import enable_types_allocated_to_admin, raise_and_process
@@ -94,11 +95,7 @@ def test_signed_deliveries_exactly_once_retries_dead_and_replay(
     learner = tenant.as_("tracker", learner_id, "learner")
     tracker_id = raise_and_process(tenant, learner, "change_of_address", learner_id)
 
-    def about_the_tracker() -> set[str]:
-        types = {r["type"] for r in good.received if r["data"].get("tracker_id") == tracker_id}
-        return types if {"tracker-raised", "tracker-processed", "ilr-updated"} <= types else set()
-
-    eventually(about_the_tracker)
+    eventually(lambda: received_about(good, tracker_id))
     time.sleep(2)  # room for a duplicate to arrive, were one to be sent
     log = admin.get(f"/v1/webhooks/{good_hook}/deliveries").json()
     assert sorted(r["id"] for r in good.received) == sorted(d["id"] for d in log)
@@ -124,6 +121,41 @@ def test_signed_deliveries_exactly_once_retries_dead_and_replay(
         lambda: admin.get(f"/v1/webhooks/{failing_hook}/deliveries?status=delivered").json()
     )
     assert [d["id"] for d in final] == [dead_one["id"]]
+
+
+def test_a_notify_crash_and_the_events_read_again_send_nothing_twice(
+    stack: Stack, receivers: tuple[Receiver, Receiver]
+) -> None:
+    good, _ = receivers
+    tenant = tenant_with_staff(stack)
+    learner_id = enrolled_learner(tenant)
+    enable_types_allocated_to_admin(tenant, "change_of_address")
+    admin = tenant.admin("notify")
+    hook = subscribe(admin, good, ["tracker-*", "ilr-updated"])
+    learner = tenant.as_("tracker", learner_id, "learner")
+    before = raise_and_process(tenant, learner, "change_of_address", learner_id)
+    eventually(lambda: received_about(good, before))
+
+    # SIGKILL: offsets not yet committed are lost, so the new process reads events again.
+    notify = stack.process("notify")
+    kill_service(notify)
+    during = raise_and_process(tenant, learner, "change_of_address", learner_id)
+    restarted = restart_service(notify, stack.env)
+    stack.processes[stack.processes.index(notify)] = restarted
+    wait_ready([restarted])
+
+    eventually(lambda: received_about(good, during))
+    time.sleep(2)  # room for a duplicate to arrive, were one to be sent
+    ids = [r["id"] for r in good.received]
+    assert len(ids) == len(set(ids))
+    log = admin.get(f"/v1/webhooks/{hook}/deliveries").json()
+    assert sorted(ids) == sorted(d["id"] for d in log)
+    assert len({d["event_id"] for d in log}) == len(log)
+
+
+def received_about(receiver: Receiver, tracker_id: str) -> bool:
+    types = {r["type"] for r in receiver.received if r["data"].get("tracker_id") == tracker_id}
+    return {"tracker-raised", "tracker-processed", "ilr-updated"} <= types
 
 
 def subscribe(admin: Any, receiver: Receiver, event_types: list[str]) -> str:
