@@ -168,6 +168,11 @@ def stack() -> Iterator[Stack]:
         "ILRFLOW_SMTP_HOST": "127.0.0.1",
         "ILRFLOW_SMTP_PORT": str(mail.port),
         "ILRFLOW_EMAIL_POLL_SECONDS": "0.2",
+        # The webhook receivers of the tests listen on 127.0.0.1; retries come fast.
+        "ILRFLOW_WEBHOOK_ALLOW_PRIVATE_URLS": "1",
+        "ILRFLOW_WEBHOOK_POLL_SECONDS": "0.2",
+        "ILRFLOW_WEBHOOK_RETRY_FIRST_SECONDS": "0.3",
+        "ILRFLOW_WEBHOOK_MAX_ATTEMPTS": "3",
         "ILRFLOW_OTEL_EXPORTER": "file",
     }
     settings = Settings(

@@ -589,6 +589,78 @@ TABLE: list[Row] = [
         "403 403 403",  # support
         "403 403 403",  # operator
     ),
+    _row(
+        "notify",
+        "POST",
+        "/v1/webhooks",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "201 201 201",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "notify",
+        "GET",
+        "/v1/webhooks",
+        "list",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "notify",
+        "DELETE",
+        "/v1/webhooks/{webhook_id}",
+        "object",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "204 404 204",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "notify",
+        "POST",
+        "/v1/webhooks/{webhook_id}/rotate-secret",
+        "object",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 404 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "notify",
+        "GET",
+        "/v1/webhooks/{webhook_id}/deliveries",
+        "object",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 404 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
+    _row(
+        "notify",
+        "POST",
+        "/v1/webhooks/deliveries/{delivery_id}/replay",
+        "object",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "202 404 202",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "403 403 403",  # operator
+    ),
     *_public("notify"),
     _row(
         "audit",

@@ -47,6 +47,8 @@ class World:
     bulk_job_id: str
     notification_id: str
     audit_entry_id: str
+    webhook_id: str
+    webhook_delivery_id: str
     secrets_of_a: list[str] = field(default_factory=list)
     clients: dict[tuple[str, str, str], httpx.Client] = field(default_factory=dict)
 
@@ -70,8 +72,20 @@ class World:
         tracker_id: str = raise_tracker(admin, "change_of_address", self.learner_id, ADDRESS)["id"]
         return tracker_id
 
+    def fresh_webhook(self) -> str:
+        return subscribe_webhook(self.caller("notify", "admin", "own"))
+
+
+def subscribe_webhook(admin: httpx.Client) -> str:
+    """A webhook of tenant A to an address where nothing listens (its deliveries go dead)."""
+    response = admin.post("/v1/webhooks", json=WEBHOOK)
+    assert response.status_code == 201, response.text
+    webhook_id: str = response.json()["id"]
+    return webhook_id
+
 
 Request = Callable[[World, httpx.Client], httpx.Response]
+WEBHOOK = {"url": "http://127.0.0.1:9/hooks", "event_types": ["tracker-raised"]}
 
 
 def _staff(_: World, http: httpx.Client) -> httpx.Response:
@@ -212,6 +226,20 @@ REQUESTS: dict[tuple[str, str, str], Request] = {
     ("notify", "PUT", "/v1/notify-settings"): lambda w, h: h.put(
         "/v1/notify-settings", json={"email_admins": False}
     ),
+    ("notify", "POST", "/v1/webhooks"): lambda w, h: h.post("/v1/webhooks", json=WEBHOOK),
+    ("notify", "GET", "/v1/webhooks"): lambda w, h: h.get("/v1/webhooks"),
+    ("notify", "DELETE", "/v1/webhooks/{webhook_id}"): lambda w, h: h.delete(
+        f"/v1/webhooks/{w.fresh_webhook()}"
+    ),
+    ("notify", "POST", "/v1/webhooks/{webhook_id}/rotate-secret"): lambda w, h: h.post(
+        f"/v1/webhooks/{w.webhook_id}/rotate-secret"
+    ),
+    ("notify", "GET", "/v1/webhooks/{webhook_id}/deliveries"): lambda w, h: h.get(
+        f"/v1/webhooks/{w.webhook_id}/deliveries"
+    ),
+    ("notify", "POST", "/v1/webhooks/deliveries/{delivery_id}/replay"): lambda w, h: h.post(
+        f"/v1/webhooks/deliveries/{w.webhook_delivery_id}/replay"
+    ),
     ("audit", "GET", "/v1/audit/events"): lambda w, h: h.get("/v1/audit/events"),
     ("audit", "GET", "/v1/audit/events/{entry_id}"): lambda w, h: h.get(
         f"/v1/audit/events/{w.audit_entry_id}"
@@ -234,6 +262,8 @@ def world(stack: Stack) -> Iterator[World]:
     tenant = tracker_tenant(stack)
     learner_id = known_learner(tenant)
     other_learner_id = known_learner(tenant, group=OTHER_GROUP, uln="1000000019")
+    with tenant.admin("notify") as notify:  # before the tracker, whose event it is sent
+        webhook_id = subscribe_webhook(notify)
     # Raised by the learner, so that the allocated admin (admin-1) is told.
     with tenant.as_("tracker", learner_id, "learner") as learner:
         tracker_id = raise_tracker(learner, "change_of_address", learner_id, ADDRESS)["id"]
@@ -245,6 +275,7 @@ def world(stack: Stack) -> Iterator[World]:
         assert bulk.status_code == 202, bulk.text
     with tenant.admin("notify") as inbox:
         notifications = eventually(lambda: inbox.get("/v1/notifications").json()["items"])
+        deliveries = eventually(lambda: inbox.get(f"/v1/webhooks/{webhook_id}/deliveries").json())
     with tenant.as_("audit", "support-1", "support") as audit:
         entries = eventually(
             lambda: audit.get("/v1/audit/events", params={"learner_id": learner_id}).json()["items"]
@@ -259,7 +290,9 @@ def world(stack: Stack) -> Iterator[World]:
         bulk_job_id=bulk.json()["id"],
         notification_id=notifications[0]["id"],
         audit_entry_id=entries[0]["id"],
-        secrets_of_a=[tenant.name, learner_id, tracker_id],
+        webhook_id=webhook_id,
+        webhook_delivery_id=deliveries[0]["id"],
+        secrets_of_a=[tenant.name, learner_id, tracker_id, webhook_id],
     )
     yield world
     for client in world.clients.values():

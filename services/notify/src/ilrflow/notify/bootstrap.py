@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ilrflow.contracts.events import EventType, Topics
+from ilrflow.contracts.events import Envelope, EventType, Topics
 from ilrflow.notify.adapters.email import EmailSender
 from ilrflow.notify.adapters.repository import LEARNERS, STAFF, NotifyRepository
+from ilrflow.notify.adapters.webhook_sender import WebhookSender, url_guard
+from ilrflow.notify.adapters.webhook_store import WebhookRepository
+from ilrflow.notify.domain.webhooks import WEBHOOK_EVENT_TYPES
+from ilrflow.notify.entrypoints import webhooks
 from ilrflow.notify.entrypoints.http import router
 from ilrflow.notify.service.use_cases import NotifyService
+from ilrflow.notify.service.webhooks import WebhookService
+from ilrflow.platform.kafka import Handler
 from ilrflow.platform.mongo import Document
 from ilrflow.platform.projections import Projection, live_handlers
 from ilrflow.platform.service import ServiceRuntime, create_service_app
@@ -33,21 +41,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     repository = NotifyRepository(runtime.db)
     sender = EmailSender(settings, repository)
     service = NotifyService(repository, sender.wake)
+    hooks_repository = WebhookRepository(runtime.db)
+    hooks_sender = WebhookSender(settings, hooks_repository)
+    hooks = WebhookService(hooks_repository, url_guard(settings), hooks_sender.wake)
     runtime.on_startup(repository.ensure_indexes)
+    runtime.on_startup(hooks_repository.ensure_indexes)
     for topic, handlers in live_handlers(runtime.db, projections(runtime.db)).items():
         runtime.consume(topic, handlers)
     for topic, event_type in TOLD_ABOUT.items():
-        runtime.consume(topic, {event_type: service.on_tracker_event})
+        handler: Handler = service.on_tracker_event
+        if topic in WEBHOOK_EVENT_TYPES:
+            handler = both(service.on_tracker_event, hooks.on_event)
+        runtime.consume(topic, {event_type: handler})
+    runtime.consume(Topics.ILR_UPDATED, {EventType.ILR_UPDATED: hooks.on_event})
     runtime.run_in_background("email-sender", sender.run_forever)
+    runtime.run_in_background("webhook-sender", hooks_sender.run_forever)
     app = create_service_app(
         runtime,
-        [router],
+        [router, webhooks.router],
         title="ilrflow notify service",
-        description="In-app and email notifications for tracker events.",
+        description="In-app and email notifications for tracker events, and tenant webhooks.",
     )
     app.state.notify_service = service
     app.state.email_sender = sender
+    app.state.webhook_service = hooks
+    app.state.webhook_sender = hooks_sender
     return app
+
+
+def both(first: Handler, second: Handler) -> Handler:
+    """One consumer group per topic and service: a tracker event feeds the inbox, then the
+    webhooks. Each is idempotent, so a retry after the second fails repeats nothing."""
+
+    async def handle(event: Envelope[Any]) -> None:
+        await first(event)
+        await second(event)
+
+    return handle
 
 
 def projections(db: AsyncDatabase[Document]) -> list[Projection]:

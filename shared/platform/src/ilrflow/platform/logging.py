@@ -62,6 +62,9 @@ def configure_logging(
     # aiokafka reports every rebalance and coordinator hiccup at INFO/ERROR; keep warnings.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("pymongo").setLevel(logging.WARNING)
+    # httpx logs every request's full URL at INFO; a webhook URL may carry the receiver's token.
+    # Each webhook try is in the delivery log instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _route_through_root() -> None:

@@ -46,6 +46,26 @@ class Settings(BaseSettings):
     smtp_from: str = "ilrflow <no-reply@ilrflow.invalid>"
     smtp_starttls: bool = False
     email_poll_seconds: float = 1.0
+    webhook_allow_private_urls: bool = Field(
+        default=False,
+        description="Let webhooks call loopback, private and link-local addresses; off in "
+        "production (SSRF), on for local development and tests.",
+    )
+    webhook_poll_seconds: float = 1.0
+    webhook_timeout_seconds: float = Field(
+        default=10.0, description="How long one webhook request may take, end to end."
+    )
+    webhook_retry_first_seconds: float = Field(
+        default=30.0,
+        description="Delay before the first webhook retry; doubled per retry (capped at one "
+        "hour), with jitter.",
+    )
+    webhook_max_attempts: int = Field(
+        default=8, description="Tries of a webhook delivery before it goes to the dead list."
+    )
+    webhook_tenant_concurrency: int = Field(
+        default=4, description="Webhook requests in flight at once per tenant."
+    )
     log_level: str = "INFO"
     log_json: bool = True
     topic_partitions: int = 6

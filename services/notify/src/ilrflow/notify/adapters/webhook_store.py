@@ -1,0 +1,136 @@
+"""MongoDB persistence for webhooks: subscriptions and deliveries.
+
+A delivery's ``_id`` is derived from (event id, subscription id): inserting the deliveries of a
+redelivered event finds every key taken and adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from ilrflow.notify.domain.webhooks import Delivery, Subscription
+from ilrflow.platform.ferretdb import serialised_writes
+from ilrflow.platform.mongo import Document
+
+DUPLICATE_KEY = 11000
+
+
+class WebhookRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.subscriptions: AsyncCollection[Document] = db["webhook_subscriptions"]
+        self.deliveries: AsyncCollection[Document] = serialised_writes(db["webhook_deliveries"])
+
+    async def ensure_indexes(self) -> None:
+        await self.subscriptions.create_index([("tenant", ASCENDING)])
+        await self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        await self.deliveries.create_index(
+            [("tenant", ASCENDING), ("subscription_id", ASCENDING), ("created_at", DESCENDING)]
+        )
+
+    # --- subscriptions --------------------------------------------------------------------
+
+    async def add_subscription(self, subscription: Subscription) -> None:
+        await self.subscriptions.insert_one(_document(subscription))
+
+    async def subscriptions_of(self, tenant: str) -> list[Subscription]:
+        cursor = self.subscriptions.find({"tenant": tenant}).sort("created_at", ASCENDING)
+        return [_subscription(d) async for d in cursor]
+
+    async def subscription(self, tenant: str, subscription_id: str) -> Subscription | None:
+        document = await self.subscriptions.find_one({"_id": subscription_id, "tenant": tenant})
+        return _subscription(document) if document else None
+
+    async def remove_subscription(self, tenant: str, subscription_id: str) -> bool:
+        result = await self.subscriptions.delete_one({"_id": subscription_id, "tenant": tenant})
+        return result.deleted_count == 1
+
+    async def set_secret(self, tenant: str, subscription_id: str, secret: str) -> bool:
+        result = await self.subscriptions.update_one(
+            {"_id": subscription_id, "tenant": tenant}, {"$set": {"secret": secret}}
+        )
+        return result.matched_count == 1
+
+    # --- deliveries -----------------------------------------------------------------------
+
+    async def add_deliveries(self, deliveries: Sequence[Delivery]) -> int:
+        """Insert those not stored yet; returns how many were new."""
+        if not deliveries:
+            return 0
+        try:
+            result = await self.deliveries.insert_many(
+                [_document(d) for d in deliveries], ordered=False
+            )
+            return len(result.inserted_ids)
+        except BulkWriteError as error:
+            if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+                raise
+            return int(error.details.get("nInserted", 0))
+
+    async def due(self, now: datetime, limit: int) -> list[Delivery]:
+        query = {"status": "pending", "next_attempt_at": {"$lte": now}}
+        cursor = self.deliveries.find(query).sort("next_attempt_at", ASCENDING).limit(limit)
+        return [_delivery(d) async for d in cursor]
+
+    async def claim(self, delivery: Delivery, until: datetime) -> bool:
+        """Move a due delivery's next attempt to ``until``, if no one else did meanwhile: the
+        sender that does so sends it. Should that sender stop before recording the attempt,
+        the delivery falls due again at ``until``."""
+        result = await self.deliveries.update_one(
+            {"_id": delivery.id, "status": "pending", "next_attempt_at": delivery.next_attempt_at},
+            {"$set": {"next_attempt_at": until}},
+        )
+        return result.modified_count == 1
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        attempt: dict[str, Any],
+        status: str,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        await self.deliveries.update_one(
+            {"_id": delivery_id},
+            {
+                "$set": {"status": status, "next_attempt_at": next_attempt_at},
+                "$push": {"attempts": attempt},
+            },
+        )
+
+    async def deliveries_of(
+        self, tenant: str, subscription_id: str, status: str | None, limit: int
+    ) -> list[Delivery]:
+        query: Document = {"tenant": tenant, "subscription_id": subscription_id}
+        if status is not None:
+            query["status"] = status
+        cursor = self.deliveries.find(query).sort("created_at", DESCENDING).limit(limit)
+        return [_delivery(d) async for d in cursor]
+
+    async def requeue(self, tenant: str, delivery_id: str, now: datetime) -> Delivery | None:
+        """Make a delivery due now, whatever its status; None when the tenant has no such one."""
+        await self.deliveries.update_one(
+            {"_id": delivery_id, "tenant": tenant},
+            {"$set": {"status": "pending", "next_attempt_at": now}},
+        )
+        document = await self.deliveries.find_one({"_id": delivery_id, "tenant": tenant})
+        return _delivery(document) if document else None
+
+
+def _document(model: Subscription | Delivery) -> Document:
+    document = model.model_dump(mode="python")
+    document["_id"] = document.pop("id")
+    return document
+
+
+def _subscription(document: Document) -> Subscription:
+    return Subscription.model_validate({**document, "id": document["_id"]})
+
+
+def _delivery(document: Document) -> Delivery:
+    return Delivery.model_validate({**document, "id": document["_id"]})

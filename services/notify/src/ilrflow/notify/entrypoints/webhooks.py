@@ -1,0 +1,130 @@
+"""The webhooks HTTP API (/v1/webhooks): a tenant admin's subscriptions, deliveries and replay."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from ilrflow.notify.domain.webhooks import WEBHOOK_EVENT_TYPES, Delivery, Subscription
+from ilrflow.notify.service.webhooks import WebhookService
+from ilrflow.platform.auth import CurrentPrincipal, require_role
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+
+def get_service(request: Request) -> WebhookService:
+    service: WebhookService = request.app.state.webhook_service
+    return service
+
+
+Service = Annotated[WebhookService, Depends(get_service)]
+
+
+class NewWebhook(BaseModel):
+    url: str = Field(max_length=2000, description="http(s) URL the deliveries are POSTed to.")
+    event_types: list[str] = Field(
+        min_length=1,
+        max_length=20,
+        description="Event types, exact or a prefix ending in '*': "
+        + ", ".join(WEBHOOK_EVENT_TYPES)
+        + ", tracker-*.",
+    )
+
+
+class WebhookView(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    created_by: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> WebhookView:
+        return cls.model_validate(subscription.model_dump(include=set(cls.model_fields)))
+
+
+class WebhookWithSecret(WebhookView):
+    secret: str = Field(description="whsec_...: shown only here, when created or rotated.")
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> WebhookWithSecret:
+        return cls.model_validate(subscription.model_dump(include=set(cls.model_fields)))
+
+
+class DeliveryView(BaseModel):
+    id: str = Field(description="Also the webhook-id header of every try.")
+    subscription_id: str
+    event_id: str
+    event_type: str
+    status: Literal["pending", "delivered", "dead"]
+    attempts: list[dict[str, Any]]
+    next_attempt_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryView:
+        return cls.model_validate(delivery.model_dump(include=set(cls.model_fields)))
+
+
+@router.post("", status_code=201, response_model=WebhookWithSecret, summary="Subscribe a URL")
+async def subscribe(
+    body: NewWebhook, principal: CurrentPrincipal, service: Service
+) -> WebhookWithSecret:
+    require_role(principal, "admin")
+    return WebhookWithSecret.of(await service.subscribe(principal, body.url, body.event_types))
+
+
+@router.get("", response_model=list[WebhookView], summary="The tenant's webhooks")
+async def list_webhooks(principal: CurrentPrincipal, service: Service) -> list[WebhookView]:
+    require_role(principal, "admin")
+    return [WebhookView.of(s) for s in await service.subscriptions(principal)]
+
+
+@router.delete("/{webhook_id}", status_code=204, summary="Unsubscribe")
+async def unsubscribe(webhook_id: str, principal: CurrentPrincipal, service: Service) -> Response:
+    require_role(principal, "admin")
+    await service.unsubscribe(principal, webhook_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=WebhookWithSecret,
+    summary="A new signing secret, shown once",
+)
+async def rotate_secret(
+    webhook_id: str, principal: CurrentPrincipal, service: Service
+) -> WebhookWithSecret:
+    require_role(principal, "admin")
+    return WebhookWithSecret.of(await service.rotate_secret(principal, webhook_id))
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=list[DeliveryView],
+    summary="The delivery log of a webhook, newest first",
+)
+async def deliveries(
+    webhook_id: str,
+    principal: CurrentPrincipal,
+    service: Service,
+    status: Literal["pending", "delivered", "dead"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DeliveryView]:
+    require_role(principal, "admin")
+    found = await service.deliveries(principal, webhook_id, status, limit)
+    return [DeliveryView.of(d) for d in found]
+
+
+@router.post(
+    "/deliveries/{delivery_id}/replay",
+    status_code=202,
+    response_model=DeliveryView,
+    summary="Send a delivery again (dead or delivered)",
+)
+async def replay(delivery_id: str, principal: CurrentPrincipal, service: Service) -> DeliveryView:
+    require_role(principal, "admin")
+    return DeliveryView.of(await service.replay(principal, delivery_id))
