@@ -11,7 +11,7 @@ import httpx
 import pytest
 from workload import tracker_probe
 
-from tests.conftest import Stack, eventually
+from tests.conftest import SERVICES, Stack, eventually
 from tests.e2e.helpers import (
     ENROLMENT,
     LEARNER,
@@ -19,6 +19,7 @@ from tests.e2e.helpers import (
     configure_trackers,
     tenant_with_staff,
 )
+from tests.e2e.test_metrics import scrape
 
 pytestmark = pytest.mark.e2e
 
@@ -116,3 +117,18 @@ def test_a_bulk_raise_and_process_of_200_loses_nothing(stack: Stack) -> None:
         ("processed", "applied")
     }
     assert {t["decided_by"] for t in trackers} == {"admin-1"}
+    # The 199 ILR versions still flow through every projection (ilr-state in the tracker and
+    # learner services, audit): wait until each consumer has caught up, so nothing is lost there
+    # either and the next test does not start behind a backlog of this one's records.
+    eventually(lambda: every_consumer_caught_up(stack), timeout=300, interval=2.0)
+
+
+def every_consumer_caught_up(stack: Stack) -> bool:
+    """No service has records left to read on any partition, nor events left to publish."""
+    for service in SERVICES:
+        samples = scrape(stack, service)
+        waiting = [s for s in samples["ilrflow_consumer_lag"] if float(s["_value"]) > 0]
+        unpublished = [s for s in samples["ilrflow_outbox_depth"] if float(s["_value"]) > 0]
+        if waiting or unpublished:
+            return False
+    return True
