@@ -97,7 +97,13 @@ def _print_report(report: list[dict[str, Any]]) -> None:
 
 
 # Configs worth showing; the broker returns dozens of defaults otherwise.
-SHOWN_CONFIGS = ("cleanup.policy", "retention.ms", "min.insync.replicas", "segment.bytes")
+SHOWN_CONFIGS = (
+    "cleanup.policy",
+    "retention.ms",
+    "retention.bytes",
+    "min.insync.replicas",
+    "segment.bytes",
+)
 
 
 async def describe(s: Settings, wanted: list[str], group_prefix: str) -> list[dict[str, Any]]:
