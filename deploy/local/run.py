@@ -29,14 +29,15 @@ def main() -> int:
         )
     )
     log_dir = ROOT / ".stack" / "run" / "logs"
-    processes = start_services(dict(SERVICE_PORTS), {}, log_dir)
+    env: dict[str, str] = {}  # every setting comes from this shell
+    processes = start_services(dict(SERVICE_PORTS), env, log_dir)
 
     def seed_and_tell() -> None:
         tokens = seed_demo_tenant(settings, {p.name: p.url for p in processes})
         print_banner(processes, tokens)
 
     try:
-        return run_until_stopped(processes, log_dir, seed_and_tell)
+        return run_until_stopped(processes, log_dir, seed_and_tell, env)
     finally:
         if os.environ.get("ILRFLOW_KEEP_STACK") != "1":
             subprocess.run([str(HERE / "stack.sh"), "down"], check=False)
