@@ -34,7 +34,8 @@ app = typer.Typer(
 def topics_ensure(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Create every ilrflow topic (and its dead-letter topic) that does not exist yet."""
+    """Create every ilrflow topic (and its dead-letter topic) that does not exist yet, and give
+    existing ones the retention they should have (docs/operations.md, Retention)."""
     s = settings()
     created = run(
         lambda: ensure_topics(s.kafka_bootstrap, s.topic_partitions, prefix=s.topic_prefix)
