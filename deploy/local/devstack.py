@@ -91,11 +91,87 @@ def stop_services(processes: list[ServiceProcess], grace_seconds: float = 20) ->
             service.process.wait()
 
 
+@dataclass(frozen=True)
+class RestartBackoff:
+    """How long a crashed service waits before it is started again: ``first_seconds``, doubled
+    with each crash in a row, at most ``max_seconds``. A service that ran ``stable_seconds``
+    before it crashed starts over at ``first_seconds``."""
+
+    first_seconds: float = 1.0
+    max_seconds: float = 30.0
+    stable_seconds: float = 60.0
+
+    def delay(self, crashes_in_a_row: int) -> float:
+        return float(min(self.first_seconds * 2 ** (crashes_in_a_row - 1), self.max_seconds))
+
+
+@dataclass
+class _Watch:
+    started_at: float
+    crashes_in_a_row: int = 0
+    restart_at: float | None = None  # set while the service waits to be restarted
+
+
+class Supervisor:
+    """Keeps the services running: one that exits is started again after a backoff, and every
+    exit and restart is told (``say``). ``check`` does one round and never blocks, so a caller's
+    loop stays responsive to Ctrl-C during a backoff. ``processes`` always holds the current
+    process of each service."""
+
+    def __init__(
+        self,
+        processes: list[ServiceProcess],
+        env: dict[str, str],
+        backoff: RestartBackoff = RestartBackoff(),
+        say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+        clock: Callable[[], float] = time.monotonic,
+        start: Callable[[ServiceProcess, dict[str, str]], ServiceProcess] | None = None,
+    ) -> None:
+        self.processes = processes
+        self._env = env
+        self._backoff = backoff
+        self._say = say
+        self._clock = clock
+        self._start = start or restart_service
+        self._watches = {p.name: _Watch(started_at=clock()) for p in processes}
+
+    def check(self) -> None:
+        now = self._clock()
+        for index, service in enumerate(self.processes):
+            watch = self._watches[service.name]
+            if watch.restart_at is None:
+                code = service.process.poll()
+                if code is not None:
+                    self._crashed(service, watch, code, now)
+            elif now >= watch.restart_at:
+                self.processes[index] = self._start(service, self._env)
+                watch.restart_at, watch.started_at = None, now
+                self._say(
+                    f"[run] {service.name} restarted (pid {self.processes[index].process.pid})"
+                )
+
+    def _crashed(self, service: ServiceProcess, watch: _Watch, code: int, now: float) -> None:
+        ran_for = now - watch.started_at
+        stable = ran_for >= self._backoff.stable_seconds
+        watch.crashes_in_a_row = 1 if stable else watch.crashes_in_a_row + 1
+        delay = self._backoff.delay(watch.crashes_in_a_row)
+        watch.restart_at = now + delay
+        self._say(
+            f"[run] {service.name} exited with code {code} after {ran_for:.1f}s "
+            f"(crash {watch.crashes_in_a_row} in a row); restarting in {delay:.1f}s; "
+            f"log {service.log_path}"
+        )
+
+
 def run_until_stopped(
-    processes: list[ServiceProcess], log_dir: Path, on_ready: Callable[[], None]
+    processes: list[ServiceProcess],
+    log_dir: Path,
+    on_ready: Callable[[], None],
+    env: dict[str, str],
 ) -> int:
     """Wait until every service answers, call ``on_ready``, then keep them running until Ctrl-C
-    (or SIGTERM), 0, or until one exits by itself, 1. The services are stopped either way."""
+    (or SIGTERM): a service that exits is restarted with backoff (``Supervisor``), with the
+    ``env`` it was started with. The services are stopped at the end, 0."""
     stop_requested = False
 
     def request_stop(*_: object) -> None:
@@ -104,19 +180,18 @@ def run_until_stopped(
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    supervisor = Supervisor(processes, env)
     try:
         wait_ready(processes)
         on_ready()
+        print(f"[run] watching the services; a crashed one is restarted (logs in {log_dir})")
         while not stop_requested:
-            dead = [p.name for p in processes if p.process.poll() is not None]
-            if dead:
-                print(f"service(s) exited: {', '.join(dead)}; see {log_dir}", file=sys.stderr)
-                return 1
+            supervisor.check()
             time.sleep(0.5)  # poll interval
         return 0
     finally:
         print("\nstopping the services ...", file=sys.stderr)
-        stop_services(processes)
+        stop_services(supervisor.processes)
 
 
 def kill_service(service: ServiceProcess) -> None:

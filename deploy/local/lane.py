@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     log_dir = args.log_dir or ROOT / ".stack" / "run" / "logs" / f"lane-{lane}"
     # Every other setting (Kafka, FerretDB, prefixes) comes from this shell, as for `make run`.
-    processes = start_services(ports, {"ILRFLOW_LANES": lane}, log_dir)
+    env = {"ILRFLOW_LANES": lane}  # a restarted service gets it too
+    processes = start_services(ports, env, log_dir)
 
     def tell() -> None:
         print(f"\nlane {lane!r} is running (Ctrl-C stops it):")
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Promote a tenant:  ./ilrflow lanes promote <tenant> {lane}")
         print(f"Logs: {log_dir}/<service>.log", flush=True)
 
-    return run_until_stopped(processes, log_dir, tell)
+    return run_until_stopped(processes, log_dir, tell, env)
 
 
 if __name__ == "__main__":

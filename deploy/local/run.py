@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import subprocess
@@ -20,7 +21,20 @@ sys.path.insert(0, str(HERE))
 from seed import seed_demo_tenant  # noqa: E402
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=None,
+        help="the learner's port (default 8001); tracker, ilr, notify and audit take the next ones",
+    )
+    args = parser.parse_args(argv)
+    ports = (
+        {name: args.port_base + i for i, name in enumerate(SERVICES)}
+        if args.port_base is not None
+        else dict(SERVICE_PORTS)
+    )
     settings = Settings()
     subprocess.run([str(HERE / "stack.sh"), "up"], check=True)
     asyncio.run(
@@ -29,14 +43,15 @@ def main() -> int:
         )
     )
     log_dir = ROOT / ".stack" / "run" / "logs"
-    processes = start_services(dict(SERVICE_PORTS), {}, log_dir)
+    env: dict[str, str] = {}  # every setting comes from this shell
+    processes = start_services(ports, env, log_dir)
 
     def seed_and_tell() -> None:
         tokens = seed_demo_tenant(settings, {p.name: p.url for p in processes})
         print_banner(processes, tokens)
 
     try:
-        return run_until_stopped(processes, log_dir, seed_and_tell)
+        return run_until_stopped(processes, log_dir, seed_and_tell, env)
     finally:
         if os.environ.get("ILRFLOW_KEEP_STACK") != "1":
             subprocess.run([str(HERE / "stack.sh"), "down"], check=False)

@@ -15,6 +15,10 @@
 Where the live group was behind the step-1 end offsets, the fresh collection is ahead of it and
 the live consumer re-applies those records after the swap: projection writes are upserts of the
 latest value per key, so re-applying a suffix in order ends in the same state.
+
+A rebuild needs the whole history. Where a partition no longer starts at offset 0 (records deleted
+by retention or ``kafka-delete-records``), it refuses, unless ``--from-available`` says to build
+from what is left; the report then names the offsets it started from.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import contextlib
 import importlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +42,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ilrflow.contracts.events import from_wire
 from ilrflow.ops.common import (
+    EXIT_FAILED,
     EXIT_NOT_FOUND,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
@@ -76,6 +81,8 @@ class RebuildReport:
     paused_seconds: float = 0.0
     previous: str | None = None  # the old collection, with --keep-previous
     seconds: float = 0.0
+    # With --from-available: partition -> first offset still on the broker, where it is not 0.
+    history_gone_before: dict[int, int] = field(default_factory=dict)
 
 
 @app.command("rebuild")
@@ -90,6 +97,12 @@ def rebuild(
     ),
     max_pause_seconds: float = typer.Option(
         120.0, help="The longest the live consumer may be held; past it the rebuild gives up."
+    ),
+    from_available: bool = typer.Option(
+        False,
+        "--from-available",
+        help="Build from the records still on the topic when older ones are gone, "
+        "instead of refusing.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -108,7 +121,14 @@ def rebuild(
     with progress:
         report = run(
             lambda: _rebuild(
-                s, service, projection, progress, keep_previous, settle_seconds, max_pause_seconds
+                s,
+                service,
+                projection,
+                progress,
+                keep_previous,
+                settle_seconds,
+                max_pause_seconds,
+                from_available,
             )
         )
     if as_json:
@@ -120,6 +140,13 @@ def rebuild(
         f"{report.collection} in {report.seconds:.1f}s"
         + (f"; previous kept as {report.previous}" if report.previous else "")
     )
+    if report.history_gone_before:
+        typer.secho(
+            "built from the records still available: the history before "
+            f"{_offsets_text(report.history_gone_before)} is gone",
+            fg="yellow",
+            err=True,
+        )
 
 
 async def _rebuild(
@@ -130,6 +157,7 @@ async def _rebuild(
     keep_previous: bool,
     settle_seconds: float,
     max_pause_seconds: float,
+    from_available: bool,
 ) -> RebuildReport:
     started = time.monotonic()
     client = create_client(s)
@@ -155,6 +183,16 @@ async def _rebuild(
         await _refuse_if_lanes_used(s, consumer, spec.topic)
         consumer.assign(partitions)
         begin: Offsets = await consumer.beginning_offsets(partitions)
+        report.history_gone_before = history_gone_before(begin)
+        if report.history_gone_before and not from_available:
+            fail(
+                f"the history of {report.topic!r} is gone before "
+                f"{_offsets_text(report.history_gone_before)} (deleted by retention or by an "
+                "operator): a rebuild would build from part of it. Nothing was changed. Run it "
+                "again with --from-available to build from the records that are left "
+                "(see docs/operations.md, Retention)",
+                EXIT_FAILED,
+            )
         end: Offsets = await consumer.end_offsets(partitions)
         await _apply(consumer, handlers, begin, end, report, _task(progress, "rebuild", begin, end))
         await _paused_swap(
@@ -182,6 +220,17 @@ async def _rebuild(
         await client.close()
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def history_gone_before(begin: Offsets) -> dict[int, int]:
+    """Partition -> first offset still on the broker, for every partition whose history is no
+    longer whole. Retention and compaction never move a partition's start on their own in our
+    topics (docs/operations.md, Retention), so a start past 0 means records were deleted."""
+    return {tp.partition: offset for tp, offset in sorted(begin.items()) if offset > 0}
+
+
+def _offsets_text(starts: Mapping[int, int]) -> str:
+    return ", ".join(f"offset {offset} of partition {p}" for p, offset in starts.items())
 
 
 async def _refuse_if_lanes_used(s: Settings, consumer: AIOKafkaConsumer, topic: str) -> None:

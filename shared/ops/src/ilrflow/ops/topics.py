@@ -34,7 +34,8 @@ app = typer.Typer(
 def topics_ensure(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Create every ilrflow topic (and its dead-letter topic) that does not exist yet."""
+    """Create every ilrflow topic (and its dead-letter topic) that does not exist yet, and give
+    existing ones the retention they should have (docs/operations.md, Retention)."""
     s = settings()
     created = run(
         lambda: ensure_topics(s.kafka_bootstrap, s.topic_partitions, prefix=s.topic_prefix)
@@ -97,7 +98,13 @@ def _print_report(report: list[dict[str, Any]]) -> None:
 
 
 # Configs worth showing; the broker returns dozens of defaults otherwise.
-SHOWN_CONFIGS = ("cleanup.policy", "retention.ms", "min.insync.replicas", "segment.bytes")
+SHOWN_CONFIGS = (
+    "cleanup.policy",
+    "retention.ms",
+    "retention.bytes",
+    "min.insync.replicas",
+    "segment.bytes",
+)
 
 
 async def describe(s: Settings, wanted: list[str], group_prefix: str) -> list[dict[str, Any]]:

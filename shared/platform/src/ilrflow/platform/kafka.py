@@ -17,6 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.structs import OffsetAndMetadata
 from faststream import AckPolicy
@@ -26,7 +27,6 @@ from faststream.kafka.annotations import KafkaMessage
 from ilrflow.contracts.events import (
     CATALOGUE,
     Envelope,
-    Topics,
     dead_letter_topic,
     from_wire,
     header_text,
@@ -36,6 +36,7 @@ from ilrflow.platform import metrics
 from ilrflow.platform.errors import PermanentError, is_transient
 from ilrflow.platform.lanes import POOLED, base_topic, lane_topics
 from ilrflow.platform.logging import bound_context, get_logger
+from ilrflow.platform.retention import configs_to_change, retention_configs
 from ilrflow.platform.settings import Settings
 from ilrflow.platform.tracing import consumer_span
 
@@ -97,7 +98,8 @@ async def ensure_topics(
     wait_seconds: float = 60,
     prefix: str = "",
 ) -> list[str]:
-    """Create the topics that do not exist yet (idempotent); return the ones it created."""
+    """Create the topics that do not exist yet and give the existing ones the retention they
+    should have (``ilrflow.platform.retention``); idempotent. Return the topics it created."""
     admin = await _connected_admin(bootstrap, wait_seconds)
     try:
         existing = set(await admin.list_topics())
@@ -108,11 +110,7 @@ async def ensure_topics(
                 name=t,
                 num_partitions=partitions,
                 replication_factor=1,
-                topic_configs=(
-                    {"cleanup.policy": "compact"}
-                    if base_topic(t.removeprefix(prefix)) in Topics.COMPACTED
-                    else {}
-                ),
+                topic_configs=retention_configs(t.removeprefix(prefix)),
             )
             for t in missing
         ]
@@ -121,9 +119,45 @@ async def ensure_topics(
             with suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new_topics)
         await _until_visible(admin, wanted, wait_seconds)
+        present = [t for t in wanted if t in existing]
+        await _align_retention(
+            admin, {t: retention_configs(t.removeprefix(prefix)) for t in present}
+        )
         return missing
     finally:
         await admin.close()
+
+
+# DescribeConfigs' source of a value set on the topic itself (not a broker or default value).
+_TOPIC_CONFIG_SOURCE = 1
+
+
+async def _align_retention(
+    admin: AIOKafkaAdminClient, wanted: Mapping[str, dict[str, str]]
+) -> None:
+    """Topics created before their retention was decided (the broker's default is 7 days) are
+    altered. AlterConfigs replaces every value set on the topic, so those are sent along."""
+    if not wanted:
+        return
+    resources = [ConfigResource(ConfigResourceType.TOPIC, t) for t in wanted]
+    changes = []
+    for response in await admin.describe_configs(resources):
+        # (error_code, error_message, resource_type, resource_name, config_entries); an entry is
+        # (name, value, read_only, config_source, is_sensitive, synonyms).
+        for _, _, _, name, entries in response.resources:
+            current = {e[0]: e[1] for e in entries}
+            change = configs_to_change(wanted[name], current)
+            if change:
+                kept = {e[0]: e[1] for e in entries if e[3] == _TOPIC_CONFIG_SOURCE}
+                changes.append(
+                    ConfigResource(ConfigResourceType.TOPIC, name, configs=kept | wanted[name])
+                )
+                log.info("topic retention altered", topic=name, configs=change)
+    if changes:
+        for response in await admin.alter_configs(changes):
+            failed = [r for r in response.resources if r[0] != 0]
+            if failed:
+                raise KafkaError(f"altering topic configs failed: {failed}")
 
 
 async def _until_visible(
