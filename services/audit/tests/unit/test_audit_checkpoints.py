@@ -212,8 +212,10 @@ async def stored_log(topics: list[str]) -> FakeAuditLog:
     return log
 
 
-def checkpoints_over(log: FakeAuditLog, path: Path) -> AuditCheckpoints:
-    signer = CheckpointSigner(KEY)
+def checkpoints_over(
+    log: FakeAuditLog, path: Path, key: Ed25519PrivateKey = KEY
+) -> AuditCheckpoints:
+    signer = CheckpointSigner(key)
     trusted = TrustedCheckpoints(CheckpointFile(path), signer.public_key)
     return AuditCheckpoints(log, trusted, signer, lambda: None, clock=lambda: AT)
 
@@ -236,6 +238,21 @@ async def test_moved_heads_are_signed_to_the_file_and_the_outbox(tmp_path: Path)
     assert (event.type, event.tenant) == (EventType.AUDIT_CHECKPOINT_SIGNED, PLATFORM_TENANT)
     assert event.subject == "tracker-raised:0"
     assert event.data.model_dump() == signed.model_dump()
+
+
+async def test_after_a_key_rotation_every_chain_is_signed_again(tmp_path: Path) -> None:
+    log = await stored_log(["tracker-raised"])
+    file = tmp_path / "checkpoints.jsonl"
+    await checkpoints_over(log, file, development_key()).sign_heads()
+
+    rotated = await checkpoints_over(log, file).sign_heads()
+
+    [signed] = rotated.signed
+    assert signed.key_id == key_id_of(KEY.public_key())
+    queries = AuditQueries(
+        log, lambda: None, TrustedCheckpoints(CheckpointFile(file), KEY.public_key())
+    )
+    assert (await queries.verify_log()).ok
 
 
 async def test_verification_reads_the_latest_checkpoints_from_the_file(tmp_path: Path) -> None:

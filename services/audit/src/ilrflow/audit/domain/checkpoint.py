@@ -150,11 +150,12 @@ def signature_holds(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> boo
 
 
 def latest_per_chain(checkpoints: Iterable[Checkpoint]) -> dict[PartitionKey, Checkpoint]:
-    """Each chain's checkpoint of the highest offset (of two at one offset, the later signed)."""
+    """Each chain's checkpoint of the highest offset; of several at one offset, the last signed
+    (and of those, the last given: the file's newest line)."""
     latest: dict[PartitionKey, Checkpoint] = {}
     for checkpoint in checkpoints:
         known = latest.get(checkpoint.chain)
-        if known is None or (checkpoint.offset, checkpoint.signed_at) > (
+        if known is None or (checkpoint.offset, checkpoint.signed_at) >= (
             known.offset,
             known.signed_at,
         ):

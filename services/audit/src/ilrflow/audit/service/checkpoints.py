@@ -1,7 +1,7 @@
 """Signed audit checkpoints: each hash chain's head, signed and kept outside the audit database.
 
 ``sign_heads`` signs the recorded tail (offset and hash of the newest entry) of every chain whose
-head moved since its latest checkpoint, appends the checkpoints to the checkpoint file and puts
+head moved since its latest checkpoint (or whose latest checkpoint another key signed), appends the checkpoints to the checkpoint file and puts
 one ``AuditCheckpointSigned`` event per chain in the outbox, for the compacted
 ``audit-checkpoints`` topic (key: the chain). The audit log stores those events like any other,
 but their own chains are not checkpointed: each checkpoint would move them, and the service would
@@ -81,7 +81,8 @@ class AuditCheckpoints:
         return self._signer.key_id
 
     async def sign_heads(self, actor: str = SIGNER) -> SignedHeads:
-        """Sign each chain's recorded head that no checkpoint signed yet."""
+        """Sign each chain's recorded head that no checkpoint signed yet with this key (after a
+        key rotation, every chain is signed again)."""
         tails = await self._outbox.all_recorded_tails()
         latest = await asyncio.to_thread(self._trusted.latest)
         now = self._clock()
@@ -90,7 +91,8 @@ class AuditCheckpoints:
             if _is_checkpoint_topic(topic):
                 continue
             known = latest.get((topic, partition))
-            if known is not None and (known.offset, known.head_hash) == (tail.offset, tail.hash):
+            signed_now = (tail.offset, tail.hash, self._signer.key_id)
+            if known is not None and (known.offset, known.head_hash, known.key_id) == signed_now:
                 unchanged += 1
                 continue
             signed.append(self._signer.sign(topic, partition, tail.offset, tail.hash, now))
