@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from audit_fakes import FakeAuditLog, audit_ingest
@@ -28,7 +30,7 @@ from ilrflow.audit.domain.verify import in_offset_order, link_of
 from ilrflow.audit.service.checkpoints import AuditCheckpoints, TrustedCheckpoints
 from ilrflow.audit.service.ingest import RawRecord
 from ilrflow.audit.service.queries import AuditQueries
-from ilrflow.contracts.events import PLATFORM_TENANT, EventType, to_wire
+from ilrflow.contracts.events import PLATFORM_TENANT, Envelope, EventType, to_wire
 
 from .conftest import event_of, raised
 
@@ -282,3 +284,35 @@ def test_an_unreadable_checkpoint_file_is_an_error(tmp_path: Path) -> None:
 
     with pytest.raises(UnreadableCheckpointFileError, match=r"checkpoints\.jsonl:1"):
         CheckpointFile(file).read_all()
+
+
+class FailingOnce(FakeAuditLog):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def record_checkpoints(self, events: Sequence[Envelope[Any]]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("database away")
+        await super().record_checkpoints(events)
+
+
+async def test_the_periodic_round_signs_and_survives_a_failed_round(tmp_path: Path) -> None:
+    log = FailingOnce()
+    records = [RawRecord(i, *to_wire(event_of(raised(f"T{i}"))), None) for i in range(2)]
+    await audit_ingest(log).store_batch("tracker-raised", 0, records)
+    checkpoints = checkpoints_over(log, tmp_path / "checkpoints.jsonl")
+
+    task = asyncio.create_task(checkpoints.run_forever(0.01))
+    try:
+        for _ in range(200):
+            if log.checkpoint_events:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+
+    assert log.failed
+    [event] = log.checkpoint_events
+    assert event.subject == "tracker-raised:0"

@@ -7,8 +7,10 @@ one ``AuditCheckpointSigned`` event per chain in the outbox, for the compacted
 but their own chains are not checkpointed: each checkpoint would move them, and the service would
 sign for ever.
 
-The file comes first: verification reads the latest checkpoints from it, so a checkpoint whose
-event is lost is still checked; an event whose file line is lost would not be.
+The events go to the outbox first, the file last: what a round has not written to the file it
+signs again next round (the head is unsigned there), so a failed round is repaired by the next,
+at the cost of a repeated event (the topic is compacted). The other order would leave a head in
+the file whose event was lost, never to be sent.
 """
 
 from __future__ import annotations
@@ -97,8 +99,8 @@ class AuditCheckpoints:
                 continue
             signed.append(self._signer.sign(topic, partition, tail.offset, tail.hash, now))
         if signed:
-            await asyncio.to_thread(self._trusted.log.append, signed)
             await self._outbox.record_checkpoints([_event_of(c, actor) for c in signed])
+            await asyncio.to_thread(self._trusted.log.append, signed)
             self._events_written()
         return SignedHeads(signed, unchanged)
 
