@@ -7,6 +7,7 @@ because the head an operator's checkpoint signed (kept in a file and on the comp
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +130,10 @@ def test_a_re_hashed_partition_is_caught_by_its_signed_checkpoint(
     assert untouched["checkpointed_partitions"] >= 1
 
     rehash_the_partition(stack, stored)
+
+    # The signer will not bless the rewrite: its chain's latest checkpoint no longer holds.
+    refusal = ilrflow(stack, "audit", "checkpoint", "--json", code=1)
+    assert topic in {c["topic"] for c in json.loads(refusal.stdout)["refused"]}
 
     over_http = verify_over_http(stack)
     exit_code, on_the_command_line = verify_on_the_command_line(stack)

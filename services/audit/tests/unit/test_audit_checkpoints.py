@@ -316,3 +316,20 @@ async def test_the_periodic_round_signs_and_survives_a_failed_round(tmp_path: Pa
     assert log.failed
     [event] = log.checkpoint_events
     assert event.subject == "tracker-raised:0"
+
+
+async def test_a_chain_rewritten_since_its_checkpoint_is_not_signed_again(tmp_path: Path) -> None:
+    log = await stored_log(["tracker-raised"])
+    file = tmp_path / "checkpoints.jsonl"
+    [first] = (await checkpoints_over(log, file).sign_heads()).signed
+    entries = sorted(log.entries.values(), key=lambda e: e.offset)
+    tampered = rehash_whole_partition(entries)
+    for entry in tampered:
+        log.entries[entry.id] = entry
+    more = [RawRecord(3, *to_wire(event_of(raised("T3"))), None)]
+    await audit_ingest(log).store_batch("tracker-raised", 0, more)
+
+    heads = await checkpoints_over(log, file).sign_heads()
+
+    assert (heads.signed, heads.refused) == ([], [first])
+    assert CheckpointFile(file).read_all() == [first]

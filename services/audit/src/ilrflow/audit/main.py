@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps([c.model_dump(mode="json") for c in heads.signed], indent=2))
         else:
             print(f"{len(heads.signed)} chains signed, {heads.unchanged} unchanged")
-        return
+        for refused in heads.refused:
+            print(
+                f"REFUSED {refused.topic}[{refused.partition}]: rewritten since offset {refused.offset}"
+            )
+        sys.exit(1 if heads.refused else 0)
     if arguments.command == "verify":
         progress = VerifyProgress()  # on stderr: stdout is the result
         verification = asyncio.run(offline_queries(settings).verify_log(progress))

@@ -92,8 +92,9 @@ def checkpoint(
     tenant: str = typer.Option(OPERATOR_TENANT, help="Tenant named in the operator token (--url)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Sign every hash chain's head that moved since its latest checkpoint (Ed25519); append the
-    checkpoints to the checkpoint file and publish them on the audit-checkpoints topic."""
+    """Sign every hash chain's head that moved since its latest checkpoint (Ed25519); publish the
+    checkpoints on the audit-checkpoints topic and append them to the checkpoint file. Exit 1 if
+    a chain no longer holds its latest checkpoint (it is not signed again)."""
     s = settings()
     result: dict[str, Any]
     if url is not None:
@@ -123,13 +124,21 @@ def checkpoint(
         result = {
             "signed": [c.model_dump(mode="json") for c in heads.signed],
             "unchanged": heads.unchanged,
+            "refused": [c.model_dump(mode="json") for c in heads.refused],
         }
     if as_json:
         emit_json(result)
-        return
-    for signed in result["signed"]:
-        typer.echo(
-            f"signed {signed['topic']}[{signed['partition']}] at offset {signed['offset']}: "
-            f"{signed['head_hash'][:12]}… (key {signed['key_id']})"
-        )
-    typer.echo(f"{len(result['signed'])} chains signed, {result['unchanged']} unchanged")
+    else:
+        for signed in result["signed"]:
+            typer.echo(
+                f"signed {signed['topic']}[{signed['partition']}] at offset {signed['offset']}: "
+                f"{signed['head_hash'][:12]}… (key {signed['key_id']})"
+            )
+        for refused in result["refused"]:
+            typer.echo(
+                f"REFUSED {refused['topic']}[{refused['partition']}]: the entry at offset "
+                f"{refused['offset']} no longer carries the signed hash (run ilrflow audit verify)"
+            )
+        typer.echo(f"{len(result['signed'])} chains signed, {result['unchanged']} unchanged")
+    if result["refused"]:
+        raise typer.Exit(EXIT_FAILED)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from ilrflow.audit.domain.checkpoint import Checkpoint, public_key_pem
 from ilrflow.audit.domain.query import MAX_PAGE_SIZE, TYPE_NAMES, AuditQuery
@@ -268,6 +268,10 @@ class PublicKey(BaseModel):
 class SignedCheckpoints(BaseModel):
     signed: list[Checkpoint]
     unchanged: int
+    refused: list[Checkpoint] = Field(
+        description="Latest checkpoints the log no longer holds: those chains were rewritten "
+        "and are not signed again (run verify)."
+    )
 
 
 @router.get(
@@ -291,4 +295,4 @@ async def sign_checkpoints(
 ) -> SignedCheckpoints:
     require_role(principal, *AUDIT_CHECKPOINT_SIGNERS)
     heads = await checkpoints.sign_heads(actor=principal.sub)
-    return SignedCheckpoints(signed=heads.signed, unchanged=heads.unchanged)
+    return SignedCheckpoints(signed=heads.signed, unchanged=heads.unchanged, refused=heads.refused)

@@ -1,7 +1,8 @@
 """Signed audit checkpoints: each hash chain's head, signed and kept outside the audit database.
 
 ``sign_heads`` signs the recorded tail (offset and hash of the newest entry) of every chain whose
-head moved since its latest checkpoint (or whose latest checkpoint another key signed), appends the checkpoints to the checkpoint file and puts
+head moved since its latest checkpoint (or whose latest checkpoint another key signed) and
+whose latest checkpoint still holds (else signing would bless a rewritten chain), appends the checkpoints to the checkpoint file and puts
 one ``AuditCheckpointSigned`` event per chain in the outbox, for the compacted
 ``audit-checkpoints`` topic (key: the chain). The audit log stores those events like any other,
 but their own chains are not checkpointed: each checkpoint would move them, and the service would
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -28,6 +29,7 @@ from ilrflow.audit.domain.checkpoint import (
     CheckpointSigner,
     latest_per_chain,
 )
+from ilrflow.audit.domain.records import entry_id
 from ilrflow.audit.service.ports import CheckpointLog, CheckpointOutbox
 from ilrflow.contracts.events import (
     PLATFORM_TENANT,
@@ -57,6 +59,9 @@ class TrustedCheckpoints:
 class SignedHeads:
     signed: list[Checkpoint]
     unchanged: int  # chains whose head is the one their latest checkpoint signed
+    refused: list[Checkpoint] = field(default_factory=list)
+    """Latest checkpoints whose entry no longer carries the signed hash: those chains were
+    rewritten, and their new head is not signed (that would bless the rewrite)."""
 
 
 class AuditCheckpoints:
@@ -88,7 +93,9 @@ class AuditCheckpoints:
         tails = await self._outbox.all_recorded_tails()
         latest = await asyncio.to_thread(self._trusted.latest)
         now = self._clock()
-        signed, unchanged = [], 0
+        signed: list[Checkpoint] = []
+        refused: list[Checkpoint] = []
+        unchanged = 0
         for (topic, partition), tail in sorted(tails.items()):
             if _is_checkpoint_topic(topic):
                 continue
@@ -97,12 +104,30 @@ class AuditCheckpoints:
             if known is not None and (known.offset, known.head_hash, known.key_id) == signed_now:
                 unchanged += 1
                 continue
+            if known is not None and not await self._still_holds(known):
+                log.error(
+                    "audit chain %s[%d] no longer holds its checkpoint at offset %d: not signed; "
+                    "run ilrflow audit verify",
+                    topic,
+                    partition,
+                    known.offset,
+                )
+                refused.append(known)
+                continue
             signed.append(self._signer.sign(topic, partition, tail.offset, tail.hash, now))
         if signed:
             await self._outbox.record_checkpoints([_event_of(c, actor) for c in signed])
             await asyncio.to_thread(self._trusted.log.append, signed)
             self._events_written()
-        return SignedHeads(signed, unchanged)
+        return SignedHeads(signed, unchanged, refused)
+
+    async def _still_holds(self, checkpoint: Checkpoint) -> bool:
+        """Whether the entry the checkpoint signed still carries its hash (one ``_id`` read):
+        a new head is signed only as a continuation of the last one signed."""
+        stored = await self._outbox.get(
+            None, entry_id(checkpoint.topic, checkpoint.partition, checkpoint.offset)
+        )
+        return stored is not None and stored.hash == checkpoint.head_hash
 
     async def run_forever(self, every_seconds: float) -> None:
         """Sign the moved heads every ``every_seconds``; a failed round is logged and retried."""
