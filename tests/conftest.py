@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import socket
@@ -185,6 +186,9 @@ def stack() -> Iterator[Stack]:
     os.environ["ILRFLOW_TOPIC_PREFIX"] = settings.topic_prefix
     log_dir = REPO / ".stack" / "test-logs" / run_id
     env["ILRFLOW_OTEL_FILE"] = str(log_dir / "spans-{service}.jsonl")
+    # The run's own signing key and checkpoint file, as a deployment configures them.
+    env["ILRFLOW_AUDIT_CHECKPOINT_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
+    env["ILRFLOW_AUDIT_CHECKPOINT_DIR"] = str(log_dir / "audit-checkpoints")
     asyncio.run(
         ensure_topics(
             settings.kafka_bootstrap, settings.topic_partitions, prefix=settings.topic_prefix

@@ -145,6 +145,7 @@ def test_the_lane_overlay_parses_and_each_deployment_serves_only_its_lane() -> N
         "PodDisruptionBudget",
         "ConfigMap",
         "Secret",
+        "PersistentVolumeClaim",
     ):
         assert re.fullmatch(pattern, kind), kind
     drop = yaml.safe_load((LANE_OVERLAY / dropped[pattern]).read_text())
@@ -171,6 +172,11 @@ def test_the_lane_overlay_builds_with_kustomize() -> None:
         assert {"name": "ILRFLOW_LANES", "value": "acme"} in container["env"]
         sources = {next(iter(s.values()))["name"] for s in container["envFrom"]}
         assert sources == {"ilrflow-settings", "ilrflow-secrets"}  # the base's, not copies
+        claims = [
+            v["persistentVolumeClaim"]["claimName"]
+            for v in spec["template"]["spec"].get("volumes", [])
+        ]
+        assert set(claims) <= {"ilrflow-audit-checkpoints"}  # the base's, not a copy
 
 
 COLLECTORS = [c for c in vars(metrics).values() if isinstance(c, MetricWrapperBase)]

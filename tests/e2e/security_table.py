@@ -734,6 +734,25 @@ TABLE: list[Row] = [
         "200 200 200",  # support
         "200 200 200",  # operator
     ),
+    _row(
+        "audit",
+        "GET",
+        "/v1/audit/checkpoints/public-key",
+        "platform",
+        *(["200 200 200"] * len(ROLES)),
+    ),
+    _row(
+        "audit",
+        "POST",
+        "/v1/audit/checkpoints",
+        "platform",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "403 403 403",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "200 200 200",  # operator
+    ),
     *_public("audit"),
 ]
 
@@ -758,7 +777,7 @@ def render() -> str:
         "- No answer to another tenant (lists, exports, settings) carries the object tenant's",
         "  name, the learner's id or the tracker's id.",
         "- Kind `platform`: data that is the same for every tenant (the 2025/26 minimum OTJ",
-        "  table), so every tenant's caller gets the same answer.",
+        "  table, the audit checkpoints' key), so every tenant's caller gets the same answer.",
         "- Subjects: learner = the learner's id, tutor-1, admin-1, ilr-qa-1, support-1,",
         "  operator-1 (the tutor and the admin are registered staff; the others are not).",
         "",

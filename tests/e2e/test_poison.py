@@ -22,6 +22,7 @@ from pymongo import MongoClient
 
 from ilrflow.contracts.events import (
     AuditAccessed,
+    AuditCheckpointSigned,
     DocumentIssued,
     Enrolment,
     Envelope,
@@ -161,6 +162,16 @@ def valid_payload(topic: str, learner_id: str) -> Payload:
         Topics.AUDIT_ACCESS: AuditAccessed(
             action="search", accessed_by="support-1", accessed_by_roles=["support"], results=0
         ),
+        # A checkpoint of a chain no one has: nothing consumes the topic but the audit log.
+        Topics.AUDIT_CHECKPOINTS: AuditCheckpointSigned(
+            topic="poison-probe",
+            partition=0,
+            offset=0,
+            head_hash="0" * 64,
+            signed_at=datetime(2000, 1, 1, tzinfo=UTC),
+            key_id="0" * 16,
+            signature="",
+        ),
     }
     assert set(payloads) == set(Topics.ALL), "a topic without a valid event in this test"
     return payloads[topic]
@@ -222,8 +233,9 @@ def world(stack: Stack) -> World:
 
 def test_topics_without_consumers_are_known(world: World) -> None:
     unconsumed = sorted(topic for topic, groups in world.groups.items() if not groups)
-    # audit-access is for the audit alone (which stores every topic, and is checked below).
-    assert unconsumed == [Topics.AUDIT_ACCESS]
+    # audit-access and audit-checkpoints are for the audit alone (which stores every topic, and
+    # is checked below) and for whoever keeps checkpoints outside it.
+    assert unconsumed == [Topics.AUDIT_ACCESS, Topics.AUDIT_CHECKPOINTS]
 
 
 @pytest.mark.parametrize("topic", Topics.ALL)

@@ -251,6 +251,10 @@ REQUESTS: dict[tuple[str, str, str], Request] = {
     ("audit", "GET", "/v1/audit/export.xlsx"): lambda w, h: h.get("/v1/audit/export.xlsx"),
     # Verification recomputes the whole log (its chains span tenants): give it time.
     ("audit", "GET", "/v1/audit/verify"): lambda w, h: h.get("/v1/audit/verify", timeout=180),
+    ("audit", "GET", "/v1/audit/checkpoints/public-key"): lambda w, h: h.get(
+        "/v1/audit/checkpoints/public-key"
+    ),
+    ("audit", "POST", "/v1/audit/checkpoints"): lambda w, h: h.post("/v1/audit/checkpoints"),
 }
 for _service in SERVICES:
     for _path in ("/healthz", "/readyz", "/metrics"):

@@ -29,6 +29,7 @@ class FakeAuditLog:
         self._timelines: dict[tuple[str, str], list[TimelineLine]] = {}
         self._lookups: dict[tuple[str, str], list[Ref]] = {}
         self.reads: list[Envelope[Any]] = []
+        self.checkpoint_events: list[Envelope[Any]] = []
         self._sequences: dict[str, dict[str, Any]] = {}  # tenant -> {"next", "pending"}
         self._staff: dict[StaffKey, StaffName] = {}
 
@@ -147,6 +148,9 @@ class FakeAuditLog:
 
     async def record_read(self, event: Envelope[Any]) -> None:
         self.reads.append(event)
+
+    async def record_checkpoints(self, events: Sequence[Envelope[Any]]) -> None:
+        self.checkpoint_events.extend(events)
 
     # --- for the tests ------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ class Topics:
     ILR_STATE = "ilr-state"
     REFERENCE_DATA = "reference-data"
     AUDIT_ACCESS = "audit-access"
+    AUDIT_CHECKPOINTS = "audit-checkpoints"
 
     ALL: tuple[str, ...] = (
         TRACKER_RAISED,
@@ -45,8 +46,9 @@ class Topics:
         ILR_STATE,
         REFERENCE_DATA,
         AUDIT_ACCESS,
+        AUDIT_CHECKPOINTS,
     )
-    COMPACTED: frozenset[str] = frozenset({ILR_STATE, REFERENCE_DATA})
+    COMPACTED: frozenset[str] = frozenset({ILR_STATE, REFERENCE_DATA, AUDIT_CHECKPOINTS})
 
 
 PLATFORM_TENANT = "_platform"
@@ -357,6 +359,20 @@ class AuditAccessed(Payload):
     results: int = Field(description="How many audit entries were returned or exported.")
 
 
+class AuditCheckpointSigned(Payload):
+    """The audit service signed a hash chain's head (Ed25519); the compacted
+    ``audit-checkpoints`` topic keeps each chain's latest, outside the audit database. Check the
+    signature with the key of ``GET /v1/audit/checkpoints/public-key`` (its ``key_id``)."""
+
+    topic: str = Field(description="The audited topic (as stored, with its prefix and lane).")
+    partition: int
+    offset: int = Field(description="The offset of the chain's head entry when signed.")
+    head_hash: str = Field(description="That entry's chain hash (SHA-256, hex).")
+    signed_at: datetime
+    key_id: str = Field(description="First 16 hex digits of SHA-256 of the raw public key.")
+    signature: str = Field(description="Base64 Ed25519 signature; what is signed: README.")
+
+
 # --- the catalogue ---------------------------------------------------------------------------
 
 PayloadT = TypeVar("PayloadT", bound=Payload)
@@ -376,6 +392,7 @@ class EventType:
     ILR_STATE = "ilrflow.ilr.state.v1"
     OTJ_MINIMUMS_LOADED = "ilrflow.ilr.otj_minimums_loaded.v1"
     AUDIT_ACCESSED = "ilrflow.audit.accessed.v1"
+    AUDIT_CHECKPOINT_SIGNED = "ilrflow.audit.checkpoint_signed.v1"
 
 
 class CatalogueEntry(BaseModel):
@@ -486,6 +503,14 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             source="audit",
             summary="Support, admin or operator staff read or exported audit data.",
             subject="learner id when the query named one, else the reader's token subject",
+        ),
+        CatalogueEntry(
+            event_type=EventType.AUDIT_CHECKPOINT_SIGNED,
+            topic=Topics.AUDIT_CHECKPOINTS,
+            payload=AuditCheckpointSigned,
+            source="audit",
+            summary="A signed head of an audit hash chain (compacted topic, key = chain).",
+            subject="<topic>:<partition> of the chain (ce_tenant is _platform)",
         ),
     ]
 }

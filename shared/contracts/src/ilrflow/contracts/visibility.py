@@ -27,6 +27,7 @@ from ilrflow.contracts.identity import STAFF_ROLES
 WHOLE_TENANT_READERS = frozenset({"support", "operator", "ilr_qa"})
 AUDIT_READERS: tuple[str, ...] = ("support", "admin", "operator")
 AUDIT_VERIFIERS: tuple[str, ...] = ("support", "operator")
+AUDIT_CHECKPOINT_SIGNERS: tuple[str, ...] = ("operator",)
 
 
 def is_staff(roles: Collection[str]) -> bool:

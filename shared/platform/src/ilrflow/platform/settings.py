@@ -95,6 +95,20 @@ class Settings(BaseSettings):
     )
     consumer_backoff_seconds: float = 0.2
     consumer_backoff_max_seconds: float = 5.0
+    audit_checkpoint_key: str = Field(
+        default="",
+        description="Ed25519 key that signs audit checkpoints: a PEM (PKCS#8) private key or the "
+        "base64 of its 32-byte seed. Empty: a fixed, public development key (logged as a "
+        "warning); production must set its own and keep it out of the audit database.",
+    )
+    audit_checkpoint_dir: str = Field(
+        default="audit-checkpoints",
+        description="Directory of the audit checkpoint file (<db_prefix>_audit.checkpoints.jsonl),"
+        " outside the audit database; verification reads the latest checkpoints from it.",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=300.0, description="How often the audit service signs checkpoints; 0: never."
+    )
     otel_exporter: Literal["none", "otlp", "console", "file"] = Field(
         default="none",
         description="Where trace spans go: nowhere, an OTLP/HTTP collector, stdout, or a file.",

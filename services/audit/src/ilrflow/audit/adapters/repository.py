@@ -100,6 +100,7 @@ class AuditRepository:
         self.lookup_heads = serialised_writes(db["audit_lookup_heads"])
         self.lookup_pages = serialised_writes(db["audit_lookup_pages"])
         self.sequences = serialised_writes(db["audit_sequences"])
+        self.checkpoints: AsyncCollection[Document] = serialised_writes(db["audit_checkpoints"])
         self.on_read: ReadListener | None = None  # tests see every query-path read through it
         self._heads: dict[str, dict[str, BucketFill]] = {}
 
@@ -430,6 +431,15 @@ class AuditRepository:
             for partition in await self.entries.distinct("partition", {"topic": topic}):
                 found.append((str(topic), int(partition)))
         return sorted(found)
+
+    # --- checkpoints -------------------------------------------------------------------------
+
+    async def record_checkpoints(self, events: Sequence[Envelope[Any]]) -> None:
+        """Each checkpoint's event in an outbox; the relay publishes it to audit-checkpoints.
+        The signed checkpoints themselves are kept outside this database (the checkpoint file)."""
+        await self.checkpoints.insert_many(
+            [{"_id": event.id, **new_document_outbox([event])} for event in events]
+        )
 
     # --- audited reads ---------------------------------------------------------------------
 

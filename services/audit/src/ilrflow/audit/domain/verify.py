@@ -15,6 +15,12 @@ authority and offsets only help to name a broken link:
   recorded tail hash, deleting the newest entries cannot be told from not having them yet.
   A ``ChainTail`` (offset and hash recorded when a batch was stored) may lag the chain, which
   grows after it is written; it only has to be found, unchanged, at its offset.
+- ``checkpoint_mismatch``: the chain holds, but not the head a signed checkpoint (kept outside
+  the database, ``domain.checkpoint``) recorded: the entry at the checkpoint's offset is missing
+  or carries another hash. The partition was rewritten and re-hashed, or its newest entries
+  deleted together with their recorded tail.
+- ``bad_checkpoint``: the latest checkpoint of a chain is not signed by the configured key (or
+  was edited): the checkpoints themselves cannot be trusted.
 """
 
 from __future__ import annotations
@@ -22,13 +28,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, Field
 
 from ilrflow.audit.domain.chain import GENESIS_HASH, entry_hash
+from ilrflow.audit.domain.checkpoint import Checkpoint, signature_holds
 from ilrflow.audit.domain.records import AuditEntry
 
 ProblemKind = Literal[
-    "hash_mismatch", "out_of_order", "gap", "forged", "bad_start", "foreign_entry", "truncated"
+    "hash_mismatch",
+    "out_of_order",
+    "gap",
+    "forged",
+    "bad_start",
+    "foreign_entry",
+    "truncated",
+    "checkpoint_mismatch",
+    "bad_checkpoint",
 ]
 PartitionKey = tuple[str, int]
 
@@ -107,6 +123,9 @@ class AuditVerification(BaseModel):
     failed_partitions: int
     entries: int
     verified_entries: int
+    checkpointed_partitions: int = Field(
+        default=0, description="Partitions checked against a signed checkpoint."
+    )
     reports: list[VerifyReport]
 
     @property
@@ -118,7 +137,8 @@ class AuditVerification(BaseModel):
         verify``): the totals, the first break of each broken partition, the verdict."""
         lines = [
             f"{self.partitions} partitions, {self.entries} entries, "
-            f"{self.verified_entries} verified, {self.failed_partitions} broken"
+            f"{self.verified_entries} verified, {self.failed_partitions} broken, "
+            f"{self.checkpointed_partitions} checked against signed checkpoints"
         ]
         for report in self.reports:
             if report.problem is not None:
@@ -168,29 +188,34 @@ def verify_all(
     anchors: Mapping[PartitionKey, str] | None = None,
     tails: Mapping[PartitionKey, str] | None = None,
     recorded_tails: Mapping[PartitionKey, ChainTail] | None = None,
+    checkpoints: Mapping[PartitionKey, Checkpoint] | None = None,
+    public_key: Ed25519PublicKey | None = None,
 ) -> AuditVerification:
     """Verify every partition's chain; ``anchors``/``tails`` default to genesis / unknown.
 
     ``recorded_tails`` must each still be in their chain; a partition that has a recorded tail
-    but no entries at all is reported too (everything deleted).
+    but no entries at all is reported too (everything deleted). ``checkpoints`` (each chain's
+    latest) must be signed by ``public_key`` and their head found, unchanged, at its offset.
     """
     recorded = recorded_tails or {}
-    keys = sorted(set(partitions) | set(recorded))
-    reports = [
-        _with_recorded_tail(
-            _verify_partition(
-                key, partitions.get(key, []), (anchors or {}).get(key), (tails or {}).get(key)
-            ),
-            partitions.get(key, []),
-            recorded.get(key),
-        )
-        for key in keys
-    ]
+    signed = checkpoints or {}
+    if signed and public_key is None:
+        raise ValueError("checkpoints are verified with a public key")
+    keys = sorted(set(partitions) | set(recorded) | set(signed))
+    reports = []
+    for key in keys:
+        entries = partitions.get(key, [])
+        report = _verify_partition(key, entries, (anchors or {}).get(key), (tails or {}).get(key))
+        report = _with_recorded_tail(report, entries, recorded.get(key))
+        if key in signed and public_key is not None:
+            report = _with_checkpoint(report, entries, signed[key], public_key)
+        reports.append(report)
     return AuditVerification(
         partitions=len(reports),
         failed_partitions=sum(not report.ok for report in reports),
         entries=sum(report.entries for report in reports),
         verified_entries=sum(report.verified for report in reports),
+        checkpointed_partitions=sum(key in signed for key in keys),
         reports=reports,
     )
 
@@ -218,6 +243,61 @@ def _with_recorded_tail(
     )
     update = {"problem": problem.model_copy(update={"detail": detail}), "last_hash": None}
     return report.model_copy(update=update)
+
+
+def _with_checkpoint(
+    report: VerifyReport,
+    entries: Sequence[Verifiable],
+    checkpoint: Checkpoint,
+    public_key: Ed25519PublicKey,
+) -> VerifyReport:
+    """An intact chain must hold the signed head, unchanged, at its offset."""
+    if not report.ok:
+        return report
+    at = _checkpoint_problem_site(entries, checkpoint.offset)
+    signed = f"signed {checkpoint.signed_at:%Y-%m-%d %H:%M:%S}Z"
+    if not signature_holds(checkpoint, public_key):
+        kind: ProblemKind = "bad_checkpoint"
+        detail = (
+            f"the checkpoint at offset {checkpoint.offset} ({signed}, key {checkpoint.key_id}) "
+            f"is not signed by the configured key: checkpoints forged or edited, or the key changed"
+        )
+    elif any(e.offset == checkpoint.offset and e.hash == checkpoint.head_hash for e in entries):
+        return report
+    else:
+        kind = "checkpoint_mismatch"
+        detail = (
+            f"the signed checkpoint ({signed}) has hash {checkpoint.head_hash[:12]}… at offset "
+            f"{checkpoint.offset}, the log has "
+            f"{_hash_at(entries, checkpoint.offset)}: the partition was rewritten and re-hashed "
+            f"(or its newest entries deleted)"
+        )
+    position, entry = at
+    problem = ChainProblem(
+        kind=kind,
+        position=position,
+        entry_id=entry.id if entry else "",
+        offset=entry.offset if entry else checkpoint.offset,
+        detail=detail,
+    )
+    return report.model_copy(update={"problem": problem, "last_hash": None})
+
+
+def _checkpoint_problem_site(
+    entries: Sequence[Verifiable], offset: int
+) -> tuple[int, Verifiable | None]:
+    """The entry at the checkpoint's offset, else the newest before it, else none."""
+    site: tuple[int, Verifiable | None] = (0, None)
+    for position, entry in enumerate(entries):
+        if entry.offset > offset:
+            break
+        site = (position, entry)
+    return site
+
+
+def _hash_at(entries: Sequence[Verifiable], offset: int) -> str:
+    found = [e.hash for e in entries if e.offset == offset]
+    return f"hash {(found[0] or '')[:12]}…" if found else "no entry there"
 
 
 def _first_problem(

@@ -7,17 +7,23 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
+from ilrflow.audit.domain.checkpoint import Checkpoint, public_key_pem
 from ilrflow.audit.domain.query import MAX_PAGE_SIZE, TYPE_NAMES, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.verify import AuditVerification
+from ilrflow.audit.service.checkpoints import AuditCheckpoints
 from ilrflow.audit.service.queries import (
     AuditQueries,
     ExportFormat,
 )
 from ilrflow.contracts.errors import FieldProblem, InvalidInput
-from ilrflow.contracts.visibility import AUDIT_READERS, AUDIT_VERIFIERS
+from ilrflow.contracts.visibility import (
+    AUDIT_CHECKPOINT_SIGNERS,
+    AUDIT_READERS,
+    AUDIT_VERIFIERS,
+)
 from ilrflow.platform.auth import CurrentPrincipal, require_role
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -243,3 +249,50 @@ async def export_xlsx(
 async def verify(principal: CurrentPrincipal, queries: Queries) -> AuditVerification:
     require_role(principal, *AUDIT_VERIFIERS)
     return await queries.verify(principal)
+
+
+def get_checkpoints(request: Request) -> AuditCheckpoints:
+    checkpoints: AuditCheckpoints = request.app.state.audit_checkpoints
+    return checkpoints
+
+
+Checkpoints = Annotated[AuditCheckpoints, Depends(get_checkpoints)]
+
+
+class PublicKey(BaseModel):
+    algorithm: Literal["Ed25519"] = "Ed25519"
+    key_id: str
+    public_key_pem: str
+
+
+class SignedCheckpoints(BaseModel):
+    signed: list[Checkpoint]
+    unchanged: int
+    refused: list[Checkpoint] = Field(
+        description="Latest checkpoints the log no longer holds: those chains were rewritten "
+        "and are not signed again (run verify)."
+    )
+
+
+@router.get(
+    "/checkpoints/public-key",
+    response_model=PublicKey,
+    summary="The key that checks audit checkpoints' signatures (any signed-in caller)",
+)
+async def checkpoint_public_key(principal: CurrentPrincipal, checkpoints: Checkpoints) -> PublicKey:
+    return PublicKey(
+        key_id=checkpoints.key_id, public_key_pem=public_key_pem(checkpoints.public_key)
+    )
+
+
+@router.post(
+    "/checkpoints",
+    response_model=SignedCheckpoints,
+    summary="Sign every hash chain's head that moved since its latest checkpoint (operator)",
+)
+async def sign_checkpoints(
+    principal: CurrentPrincipal, checkpoints: Checkpoints
+) -> SignedCheckpoints:
+    require_role(principal, *AUDIT_CHECKPOINT_SIGNERS)
+    heads = await checkpoints.sign_heads(actor=principal.sub)
+    return SignedCheckpoints(signed=heads.signed, unchanged=heads.unchanged, refused=heads.refused)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from ilrflow.audit.domain.checkpoint import Checkpoint
 from ilrflow.audit.domain.lookup import BucketInfo, LookupKey, Ref
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
 from ilrflow.audit.domain.staff import StaffKey, StaffName
@@ -84,3 +85,22 @@ class AuditLogReader(Protocol):
     async def record_read(self, event: Envelope[Any]) -> None:
         """Store the read with its ``AuditAccessed`` event in an outbox."""
         ...
+
+
+class CheckpointLog(Protocol):
+    """Signed checkpoints kept outside the audit database (a file), oldest first."""
+
+    def append(self, checkpoints: Sequence[Checkpoint]) -> None: ...
+
+    def read_all(self) -> list[Checkpoint]: ...
+
+
+class CheckpointOutbox(Protocol):
+    """The heads a checkpoint signs, and its event on the way to the ``audit-checkpoints``
+    topic."""
+
+    async def all_recorded_tails(self) -> dict[tuple[str, int], ChainTail]: ...
+
+    async def get(self, tenant: str | None, entry_id: str) -> AuditEntry | None: ...
+
+    async def record_checkpoints(self, events: Sequence[Envelope[Any]]) -> None: ...

@@ -20,6 +20,7 @@ the staff names the ingest keeps (``domain.staff``) when the answer is built, so
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Literal
@@ -37,6 +38,7 @@ from ilrflow.audit.domain.verify import (
     in_offset_order,
     verify_all,
 )
+from ilrflow.audit.service.checkpoints import TrustedCheckpoints
 from ilrflow.audit.service.ports import AuditLogReader
 from ilrflow.contracts.errors import NotFound
 from ilrflow.contracts.events import AuditAccessed, EventType, new_event
@@ -50,9 +52,17 @@ AccessAction = Literal["search", "get", "timeline", "export_csv", "export_xlsx",
 
 
 class AuditQueries:
-    def __init__(self, repository: AuditLogReader, reads_recorded: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        repository: AuditLogReader,
+        reads_recorded: Callable[[], None],
+        checkpoints: TrustedCheckpoints | None = None,
+    ) -> None:
+        """Without ``checkpoints``, verification checks the chains and their recorded tails only
+        (benchmarks and tests that read a database no service signs checkpoints for)."""
         self.repository = repository
         self._reads_recorded = reads_recorded
+        self._checkpoints = checkpoints
 
     async def search(self, principal: Principal, query: AuditQuery) -> AuditPage:
         refs = paginate(await self.select(principal.tenant, query, query.limit + 1), query.limit)
@@ -143,10 +153,14 @@ class AuditQueries:
 
     async def verify_log(self, progress: VerifyProgress | None = None) -> AuditVerification:
         """Recompute every partition's chain (the whole log: chains span tenants), and check
-        that each recorded tail is still there. The log is read once, each entry hashed as it
+        that each recorded tail and each chain's latest signed checkpoint is still there.
+        The log is read once, each entry hashed as it
         arrives; ``progress`` hears (entries read, entries expected by the recorded tails)
         every ``PROGRESS_EVERY`` entries and at the end."""
         tails = await self.repository.all_recorded_tails()
+        trusted = self._checkpoints
+        # Read before the log: a checkpoint signed while the log is read is checked next time.
+        signed = await asyncio.to_thread(trusted.latest) if trusted else {}
         expected = sum(tail.offset + 1 for tail in tails.values())
         partitions: dict[PartitionKey, list[ChainLink]] = defaultdict(list)
         read = 0
@@ -158,7 +172,12 @@ class AuditQueries:
         if progress is not None:
             progress(read, expected)
         ordered = {key: in_offset_order(links) for key, links in partitions.items()}
-        return verify_all(ordered, recorded_tails=tails)
+        return verify_all(
+            ordered,
+            recorded_tails=tails,
+            checkpoints=signed,
+            public_key=trusted.public_key if trusted else None,
+        )
 
     async def _audit(
         self,
