@@ -35,6 +35,7 @@ from ilrflow.platform.kafka import (
 from ilrflow.platform.lanes import POOLED, lane_topic
 from ilrflow.platform.logging import bound_context, configure_logging, get_logger
 from ilrflow.platform.mongo import Document, create_client, ping, service_database
+from ilrflow.platform.openapi import install_openapi
 from ilrflow.platform.outbox import OutboxRelay, ensure_outbox_index
 from ilrflow.platform.routing import ProcessRoutes, RoutingStore
 from ilrflow.platform.settings import Settings, unknown_variables
@@ -190,6 +191,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
+    install_openapi(app)
     _install_request_context(app, runtime.settings)
     for router in routers:
         app.include_router(router)

@@ -19,6 +19,7 @@ from ilrflow.contracts.trackers import (
 )
 from ilrflow.platform.auth import CurrentPrincipal, Principal, require_role
 from ilrflow.platform.http_errors import ApiError
+from ilrflow.platform.openapi import problem_responses
 from ilrflow.tracker.adapters.repository import TrackerFilter
 from ilrflow.tracker.domain.bulk import BULK_LIMIT, BulkItem, BulkJob, BulkKind, JobStatus
 from ilrflow.tracker.domain.policy import AllocationRule, TenantTrackerSettings, TypeSettings
@@ -27,27 +28,7 @@ from ilrflow.tracker.entrypoints.export import trackers_workbook
 from ilrflow.tracker.service.bulk import BulkRequested, BulkService
 from ilrflow.tracker.service.use_cases import TrackerService
 
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorBody(BaseModel):
-    """Every error: ``{"error": {"code", "message", "details"}}``; a 422 lists
-    ``[{"field", "reason"}]``, a 409 gives ``current_state`` or ``current_version``."""
-
-    error: ErrorDetail
-
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "No or bad bearer token"},
-    403: {"model": ErrorBody, "description": "Not allowed (forbidden, qa_locked, ...)"},
-    404: {"model": ErrorBody, "description": "Not found in this tenant, or not visible to you"},
-    409: {"model": ErrorBody, "description": "Illegal transition or stale version"},
-    422: {"model": ErrorBody, "description": "Invalid request: each field and its reason"},
-}
+_ERRORS = problem_responses(403, 404, 409, 422)
 
 router = APIRouter(prefix="/v1", tags=["trackers"], responses=_ERRORS)
 ADMIN_ROLES = ("admin",)
