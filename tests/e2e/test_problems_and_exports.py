@@ -81,3 +81,11 @@ def created_by_cell(export: httpx.Response) -> Cell | None:
     header = [cell.value for cell in sheet[1]]
     cell = sheet.cell(row=2, column=header.index("Created by") + 1)
     return cell if cell.value != "admin-1" else None
+
+
+@pytest.mark.parametrize("service", ["learner", "tracker"])
+def test_a_body_over_the_stated_size_is_413(stack: Stack, service: str) -> None:
+    path = {"learner": "/v1/learners", "tracker": "/v1/trackers"}[service]
+    oversized = {"given_names": "x" * (1_048_576 + 1)}
+    with stack.client(service, new_tenant(), "admin-1", "admin") as http:
+        assert_problem(http.post(path, json=oversized), 413, "body_too_large")

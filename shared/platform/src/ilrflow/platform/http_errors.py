@@ -44,6 +44,17 @@ class ApiError(Exception):
         self.details = details
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """An HTTP exception, so that FastAPI's body parsing lets it through instead of making it a
+    400 "error parsing the body"."""
+
+    code = "body_too_large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body is over the limit of {max_bytes} bytes.")
+        self.max_bytes = max_bytes
+
+
 class FieldProblem(BaseModel):
     field: str
     reason: str
@@ -102,6 +113,18 @@ def problem_body(
     return body
 
 
+def problem_response_for_path(
+    path: str,
+    status: int,
+    code: str,
+    detail: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = problem_body(status, code, detail, path, details)
+    return JSONResponse(body, status, headers=headers, media_type=PROBLEM_JSON)
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -110,8 +133,7 @@ def problem_response(
     details: Any = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body = problem_body(status, code, detail, request.url.path, details)
-    return JSONResponse(body, status, headers=headers, media_type=PROBLEM_JSON)
+    return problem_response_for_path(request.url.path, status, code, detail, details, headers)
 
 
 def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -138,6 +160,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             request, 422, "validation_failed", f"The request is not valid: {summary}", details
         )
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, error: BodyTooLarge) -> JSONResponse:
+        return problem_response(request, 413, error.code, error.detail)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -4,7 +4,7 @@ FastAPI describes a 422 as its own ``HTTPValidationError``, which no service sen
 nothing of the bearer token. :func:`install_openapi` rewrites the generated document once: every
 error response (a status of 400 or more) carries the ``Problem`` schema as
 ``application/problem+json``, every ``/v1`` operation requires the ``bearer`` scheme and may get a
-401, and the operations routes (``/healthz``, ``/readyz``, ``/metrics``) need no token.
+401, every operation with a body may get a 413, and the operations routes (``/healthz``, ``/readyz``, ``/metrics``) need no token.
 Routers declare the errors only they know of with :func:`problem_responses`.
 """
 
@@ -66,11 +66,11 @@ def with_problems_and_bearer(document: dict[str, Any]) -> dict[str, Any]:
 
 def _describe_errors(operation: dict[str, Any], *, secured: bool) -> None:
     responses = operation.setdefault("responses", {})
+    operation["security"] = [{BEARER: []}] if secured else []
     if secured:
-        operation["security"] = [{BEARER: []}]
         responses.setdefault("401", _problem_response("No, expired or bad bearer token"))
-    else:
-        operation["security"] = []
+    if "requestBody" in operation:
+        responses.setdefault("413", _problem_response("The body is over the stated size"))
     for status, response in responses.items():
         if int(status) >= 400:
             response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}

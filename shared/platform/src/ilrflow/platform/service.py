@@ -22,6 +22,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ilrflow.contracts.events import Envelope
 from ilrflow.platform import metrics
 from ilrflow.platform.auth import verify_once
+from ilrflow.platform.body_limit import BodyLimit
 from ilrflow.platform.http_errors import install_error_handlers
 from ilrflow.platform.kafka import (
     ConsumerGroup,
@@ -192,6 +193,7 @@ def create_service_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     install_openapi(app)
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
     _install_request_context(app, runtime.settings)
     for router in routers:
         app.include_router(router)
