@@ -89,3 +89,21 @@ def test_a_body_over_the_stated_size_is_413(stack: Stack, service: str) -> None:
     oversized = {"given_names": "x" * (1_048_576 + 1)}
     with stack.client(service, new_tenant(), "admin-1", "admin") as http:
         assert_problem(http.post(path, json=oversized), 413, "body_too_large")
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path"),
+    [
+        ("learner", "POST", "/v1/learners"),
+        ("learner", "POST", "/v1/staff"),
+        ("tracker", "PUT", "/v1/tracker-settings"),
+        ("ilr", "PUT", "/v1/ilr/settings"),
+        ("notify", "PUT", "/v1/notify-settings"),
+    ],
+)
+def test_a_caller_without_the_role_gets_403_before_the_body_is_validated(
+    stack: Stack, service: str, method: str, path: str
+) -> None:
+    with stack.client(service, new_tenant(), "learner-1", "learner") as http:
+        refused = http.request(method, path, json={"not": "valid"})
+    assert_problem(refused, 403, "forbidden")

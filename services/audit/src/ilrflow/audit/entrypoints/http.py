@@ -18,7 +18,7 @@ from ilrflow.audit.service.queries import (
 )
 from ilrflow.contracts.errors import FieldProblem, InvalidInput
 from ilrflow.contracts.visibility import AUDIT_READERS, AUDIT_VERIFIERS
-from ilrflow.platform.auth import CurrentPrincipal, require_role
+from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 INCLUDE_ACCESS = (
@@ -164,11 +164,10 @@ def audit_query(
 
 @router.get("/events", response_model=AuditEventsPage, summary="Search the audit log")
 async def search(
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
     queries: Queries,
     query: Annotated[AuditQuery, Depends(audit_query)],
 ) -> AuditEventsPage:
-    require_role(principal, *AUDIT_READERS)
     page = await queries.search(principal, query)
     return AuditEventsPage(
         items=[AuditEventView.of(e) for e in page.entries], next_cursor=page.next_cursor
@@ -176,8 +175,9 @@ async def search(
 
 
 @router.get("/events/{entry_id}", response_model=AuditEventView, summary="One audit entry")
-async def get_entry(entry_id: str, principal: CurrentPrincipal, queries: Queries) -> AuditEventView:
-    require_role(principal, *AUDIT_READERS)
+async def get_entry(
+    entry_id: str, principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)], queries: Queries
+) -> AuditEventView:
     return AuditEventView.of(await queries.get(principal, entry_id))
 
 
@@ -189,11 +189,10 @@ async def get_entry(entry_id: str, principal: CurrentPrincipal, queries: Queries
 async def learner_timeline(
     learner_id: str,
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
     queries: Queries,
     include_access: IncludeAccess = "false",
 ) -> LearnerTimeline:
-    require_role(principal, *AUDIT_READERS)
     refuse_unknown_parameters(request, {"include_access"})
     lines = await queries.timeline(principal, learner_id, include_access=include_access == "true")
     return LearnerTimeline(
@@ -209,9 +208,11 @@ EXPORT_MEDIA_TYPES: dict[ExportFormat, str] = {
 
 
 async def _export(
-    principal: CurrentPrincipal, queries: AuditQueries, query: AuditQuery, fmt: ExportFormat
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
+    queries: AuditQueries,
+    query: AuditQuery,
+    fmt: ExportFormat,
 ) -> Response:
-    require_role(principal, *AUDIT_READERS)
     content = await queries.export(principal, query, fmt)
     disposition = f'attachment; filename="audit-{principal.tenant}.{fmt}"'
     return Response(
@@ -240,6 +241,7 @@ async def export_xlsx(
 
 
 @router.get("/verify", response_model=AuditVerification, summary="Recompute every hash chain")
-async def verify(principal: CurrentPrincipal, queries: Queries) -> AuditVerification:
-    require_role(principal, *AUDIT_VERIFIERS)
+async def verify(
+    principal: Annotated[Principal, roles_allowed(*AUDIT_VERIFIERS)], queries: Queries
+) -> AuditVerification:
     return await queries.verify(principal)

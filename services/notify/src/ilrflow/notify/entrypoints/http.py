@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from ilrflow.notify.domain.model import TenantNotifySettings
 from ilrflow.notify.service.use_cases import NotifyService
-from ilrflow.platform.auth import CurrentPrincipal, require_role
+from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
@@ -90,12 +90,11 @@ async def mark_read(
     summary="Email deliveries of the tenant (operators and admins): pending, sent, failed",
 )
 async def deliveries(
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed("operator", "admin")],
     service: Service,
     status: Literal["pending", "sent", "failed", "not_sent"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryView]:
-    require_role(principal, "operator", "admin")
     documents = await service.deliveries(principal, status, limit)
     return [DeliveryView.model_validate({**d, "id": d["_id"]}) for d in documents]
 
@@ -104,7 +103,8 @@ async def deliveries(
     "/notify-settings", response_model=TenantNotifySettings, summary="Tenant notify settings"
 )
 async def put_settings(
-    body: TenantNotifySettings, principal: CurrentPrincipal, service: Service
+    body: TenantNotifySettings,
+    principal: Annotated[Principal, roles_allowed("admin")],
+    service: Service,
 ) -> TenantNotifySettings:
-    require_role(principal, "admin")
     return await service.save_settings(principal, body)
