@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ilrflow.notify.domain.model import TenantNotifySettings
 from ilrflow.notify.service.use_cases import NotifyService
@@ -99,12 +99,20 @@ async def deliveries(
     return [DeliveryView.model_validate({**d, "id": d["_id"]}) for d in documents]
 
 
+class NotifySettingsIn(TenantNotifySettings):
+    """The settings as a request body: a misspelt or unknown member is refused (422), not
+    silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 @router.put(
     "/notify-settings", response_model=TenantNotifySettings, summary="Tenant notify settings"
 )
 async def put_settings(
-    body: TenantNotifySettings,
+    body: NotifySettingsIn,
     principal: Annotated[Principal, roles_allowed("admin")],
     service: Service,
 ) -> TenantNotifySettings:
-    return await service.save_settings(principal, body)
+    settings = TenantNotifySettings.model_validate(body.model_dump())
+    return await service.save_settings(principal, settings)
