@@ -28,10 +28,15 @@ def tenant(stack: Stack) -> Tenant:
 
 
 def error_of(response) -> dict:  # type: ignore[no-untyped-def]
+    """The RFC 9457 problem document, checked for its standard members."""
+    assert response.headers["content-type"] == "application/problem+json", response.headers
     body = response.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["message"], body
-    return body["error"]
+    assert body["status"] == response.status_code, body
+    assert body["type"] == f"urn:ilrflow:problem:{body['code']}", body
+    assert body["title"], body
+    assert body["detail"], body
+    assert body["instance"] == response.request.url.path, body
+    return body
 
 
 def learner_count(tenant: Tenant) -> int:
@@ -72,7 +77,7 @@ def test_an_invalid_learner_is_refused_with_the_field_and_nothing_is_stored(
     assert response.status_code == 422
     error = error_of(response)
     assert error["code"] == "validation_failed"
-    [detail] = [d for d in error["details"] if d["field"] == field]
+    [detail] = [d for d in error["errors"] if d["field"] == field]
     assert words in detail["reason"]
     assert learner_count(tenant) == before
 
@@ -83,7 +88,7 @@ def test_a_learner_without_sex_is_refused(tenant: Tenant) -> None:
     with tenant.admin("learner") as http:
         response = http.post("/v1/learners", json=without_sex)
     assert response.status_code == 422
-    assert [d["field"] for d in error_of(response)["details"]] == ["sex"]
+    assert [d["field"] for d in error_of(response)["errors"]] == ["sex"]
     assert learner_count(tenant) == before
 
 
@@ -92,7 +97,7 @@ def test_an_unknown_primary_tutor_is_refused(tenant: Tenant) -> None:
     with tenant.admin("learner") as http:
         response = http.post("/v1/learners", json={**LEARNER, "primary_tutor_id": "nobody"})
     assert response.status_code == 422
-    assert "nobody" in error_of(response)["message"]
+    assert "nobody" in error_of(response)["detail"]
     assert learner_count(tenant) == before
 
 
@@ -104,7 +109,7 @@ def test_an_enrolment_that_ends_before_it_starts_is_refused(tenant: Tenant) -> N
             json={**ENROLMENT, "planned_end_date": "2025-01-01"},
         )
         assert response.status_code == 422
-        assert "planned_end_date must be after start_date" in error_of(response)["message"]
+        assert "planned_end_date must be after start_date" in error_of(response)["detail"]
         assert len(http.get(f"/v1/learners/{learner_id}").json()["enrolments"]) == 1
 
 
@@ -120,8 +125,8 @@ def test_an_enrolment_that_breaks_an_ilr_rule_is_refused_with_the_rule(tenant: T
         unpriced = http.post(f"/v1/learners/{learner_id}/enrolments", json=without_price)
         assert len(http.get(f"/v1/learners/{learner_id}").json()["enrolments"]) == 1
     assert late.status_code == unpriced.status_code == 422
-    assert "EmpStat_09: employment.date_from must be before start_date" in error_of(late)["message"]
-    assert [d["field"] for d in error_of(unpriced)["details"]] == ["price"]
+    assert "EmpStat_09: employment.date_from must be before start_date" in error_of(late)["detail"]
+    assert [d["field"] for d in error_of(unpriced)["errors"]] == ["price"]
 
 
 def test_an_invalid_tracker_is_refused_with_the_field_and_nothing_is_stored(tenant: Tenant) -> None:
@@ -138,12 +143,12 @@ def test_an_invalid_tracker_is_refused_with_the_field_and_nothing_is_stored(tena
             json={"type": "change_of_address", "learner_id": learner_id, "changes": bad_postcode},
         )
         assert response.status_code == 422
-        assert "changes.address.postcode" in [d["field"] for d in error_of(response)["details"]]
+        assert "changes.address.postcode" in [d["field"] for d in error_of(response)["errors"]]
         missing = learner.post(
             "/v1/trackers", json={"type": "change_of_address", "learner_id": learner_id}
         )
         assert missing.status_code == 422
-        assert [d["field"] for d in error_of(missing)["details"]] == ["changes"]
+        assert [d["field"] for d in error_of(missing)["errors"]] == ["changes"]
         disabled = learner.post(
             "/v1/trackers",
             json={

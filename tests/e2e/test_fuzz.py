@@ -1,5 +1,7 @@
 """Schemathesis against every service's OpenAPI document, with a token of every role and of a
-second tenant: no request is answered with a 5xx, and requests that break the document (negative
+second tenant: no request is answered with a 5xx, every response of a documented status has the
+documented media type and schema (schemathesis's content-type and response-schema conformance
+checks: an error is the ``Problem`` of ``application/problem+json``), and requests that break the document (negative
 cases) are all refused and change nothing: the services' databases and the topics hold what they
 held before (audit reads excepted: reading audit data is itself audited).
 
@@ -26,6 +28,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
 from pymongo import MongoClient
 from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
 
 from ilrflow.contracts.events import Topics
 from ilrflow.platform.kafka import all_topics
@@ -37,15 +44,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 EXAMPLES = int(os.environ.get("ILRFLOW_FUZZ_EXAMPLES", "3"))
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+CONFORMANCE = [content_type_conformance, response_schema_conformance]
 OPERATIONS_PATHS = ("/healthz", "/readyz", "/metrics")  # not the product's API
 AUDIT_READS = {Topics.AUDIT_ACCESS, f"{Topics.AUDIT_ACCESS}.dlt"}
 # Collections that change on every audited read (its outbox, chain tails, event-id claims,
-# timelines); the audit log itself is counted without the audit-access entries.
+# timelines, the lookup documents and sequence counters of the access entries ingested); the audit
+# log itself is counted without the audit-access entries, so a change to it still shows.
 AUDIT_READ_BOOKKEEPING = {
     "audit_reads",
     "audit_chain_tails",
     "audit_event_ids",
     "audit_learner_timelines",
+    "audit_lookup_heads",
+    "audit_lookup_pages",
+    "audit_sequences",
 }
 
 
@@ -67,6 +79,7 @@ class Sent:
     status: int
     body: str
     curl: str
+    nonconforming: str | None = None
 
 
 @dataclass
@@ -162,12 +175,22 @@ def _send_cases(
                     status=response.status_code,
                     body=response.content[:300].decode(errors="replace"),
                     curl=case.as_curl_command(headers={"authorization": "Bearer <token>"}),
+                    nonconforming=_nonconformance(case, response),
                 )
             )
 
     # Unsatisfiable: nothing of this mode to generate here (e.g. no inputs that could break).
     with suppress(Unsatisfiable):
         send()
+
+
+def _nonconformance(case: Any, response: Any) -> str | None:
+    """What the response breaks of the document (media type, schema), or None."""
+    try:
+        case.validate_response(response, checks=CONFORMANCE)
+    except FailureGroup as failures:
+        return "; ".join(failure.title for failure in failures.exceptions)
+    return None
 
 
 # --- what the services hold --------------------------------------------------------------------
@@ -235,6 +258,7 @@ def test_requests_that_break_the_documents_are_refused_and_change_nothing(
 
     assert sent, "schemathesis generated nothing"
     assert [s for s in sent if s.status >= 500] == []
+    assert [s for s in sent if s.nonconforming] == []
     accepted = [s for s in sent if s.method in MUTATING and s.status < 400]
     assert accepted == [], "a request that breaks the document was accepted"
     changed = {k: (before.get(k), after.get(k)) for k in before.keys() | after.keys()}
@@ -246,6 +270,7 @@ def test_valid_requests_of_every_role_and_tenant_get_no_server_error(world: Worl
     sent = fuzz(world, GenerationMode.POSITIVE)
     assert sent, "schemathesis generated nothing"
     assert [s for s in sent if s.status >= 500] == []
+    assert [s for s in sent if s.nonconforming] == []
     print(f"\n{len(sent)} positive requests, statuses {_statuses(sent)}")
 
 

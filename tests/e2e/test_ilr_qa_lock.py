@@ -66,7 +66,7 @@ def test_tracker_service_refuses_programme_changes_without_ilr_qa(tenant: Tenant
     processed = process(tenant, tracker["id"], "admin", "ilr_qa")
 
     assert refused.status_code == 403, refused.text
-    assert refused.json()["error"]["code"] == "qa_locked"
+    assert refused.json()["code"] == "qa_locked"
     assert processed.status_code == 200, processed.text
     outcome = ilr_outcome(tenant, tracker["id"])
     assert outcome["status"] == "applied", outcome

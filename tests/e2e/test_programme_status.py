@@ -90,6 +90,6 @@ def test_the_list_filters_by_status_and_is_paged(tenant: Tenant) -> None:
     assert one_by_one == everyone == sorted(everyone)
     assert {non_starter, early_leaver, active} <= set(everyone)
     assert unknown.status_code == 422
-    assert unknown.json()["error"]["details"][0]["field"] == "programme_status"
+    assert unknown.json()["errors"][0]["field"] == "programme_status"
     assert bad_cursor.status_code == 400
-    assert bad_cursor.json()["error"]["code"] == "bad_cursor"
+    assert bad_cursor.json()["code"] == "bad_cursor"

@@ -217,7 +217,7 @@ def test_type_takes_the_documented_topic_names_and_refuses_unknown_ones(story: S
             # A misspelt filter is refused too, not ignored (which would widen the answer).
             misspelt = http.get(path, params={"learner": story.learner_id})
             assert misspelt.status_code == 422, misspelt.text
-            assert "learner" in misspelt.json()["error"]["message"]
+            assert "learner" in misspelt.json()["detail"]
         timeline_typo = f"/v1/audit/learners/{story.learner_id}/timeline"
         assert http.get(timeline_typo, params={"include_reads": "true"}).status_code == 422
         assert http.get(timeline_typo, params={"include_access": "yes"}).status_code == 422

@@ -113,7 +113,7 @@ def test_dates_follow_the_ilr_and_learning_ends_in_the_ilr_from_its_last_day(
         )
         assert ahead.status_code == 201, ahead.text
         too_early = admin.post(f"/v1/trackers/{ahead.json()['id']}/process")
-        assert too_early.json()["error"]["code"] == "last_day_not_reached"
+        assert too_early.json()["code"] == "last_day_not_reached"
         assert "LearnActEndDate_04" in problems(too_early)["changes.last_day_of_learning"]
         cancelled = admin.post(f"/v1/trackers/{ahead.json()['id']}/cancel", json={})
         assert cancelled.status_code == 200, cancelled.text

@@ -140,4 +140,4 @@ def _header(record: Any, name: str) -> str:
 def problems(response: httpx.Response) -> dict[str, str]:
     """A 422's details as {field: reason}."""
     assert response.status_code == 422, response.text
-    return {d["field"]: d["reason"] for d in response.json()["error"]["details"]}
+    return {d["field"]: d["reason"] for d in response.json()["errors"]}

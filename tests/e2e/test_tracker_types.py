@@ -355,7 +355,7 @@ def test_a_retried_raise_with_an_idempotency_key_raises_once(stack: Stack) -> No
         other_body = {**body, "changes": {"given_names": "Alice", "family_name": "Walker"}}
         reused = admin.post("/v1/trackers", json=other_body, headers={"Idempotency-Key": "retry-1"})
         assert reused.status_code == 409, reused.text
-        assert reused.json()["error"]["code"] == "idempotency_key_reused"
+        assert reused.json()["code"] == "idempotency_key_reused"
 
         fresh = admin.post("/v1/trackers", json=body, headers={"Idempotency-Key": "retry-2"})
         assert fresh.status_code == 201

@@ -93,7 +93,7 @@ def test_xlsx_keeps_formulas_as_text_and_drops_illegal_characters(
     sheet = load_workbook(io.BytesIO(export_xlsx([entry]))).active
     row = next(sheet.iter_rows(min_row=2, values_only=True))
 
-    assert row[8] == "=1+1"
+    assert row[8] == "'=1+1"
     assert sheet.cell(row=2, column=9).data_type == "s"
     assert str(row[13]).endswith('rejected by A1: "bad\\u0001 data"')  # quoted, escaped
 

@@ -69,8 +69,16 @@ def test_success_and_error_responses_have_schemas(
     success = responses.get("200") or responses.get("201") or responses["202"]
     assert any(media.get("schema") for media in success["content"].values())
     for status in ("401", "403", "404", "409", "422"):
-        schema = responses[status]["content"]["application/json"]["schema"]
-        assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+        schema = responses[status]["content"]["application/problem+json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Problem"}
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+def test_every_endpoint_needs_the_bearer_token(
+    document: dict[str, Any], endpoint: tuple[str, str]
+) -> None:
+    assert _operations(document)[endpoint]["security"] == [{"bearer": []}]
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
 def test_the_tracker_schema_carries_history_preview_and_ilr_outcome(

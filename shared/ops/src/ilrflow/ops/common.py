@@ -177,14 +177,14 @@ def call_service(
 
 def _message(response: httpx.Response) -> str:
     try:
-        return str(response.json()["error"]["message"])
+        return str(response.json()["detail"])
     except (ValueError, KeyError, TypeError):
         return response.text[:500]
 
 
 def _invalid(service: str, method: str, path: str, response: httpx.Response) -> NoReturn:
     try:
-        details = response.json()["error"].get("details") or []
+        details = response.json().get("errors") or []
     except (ValueError, KeyError, TypeError, AttributeError):
         details = []
     lines = [f"{service} service refused {method} {path}:"]

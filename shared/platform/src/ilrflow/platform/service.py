@@ -22,6 +22,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ilrflow.contracts.events import Envelope
 from ilrflow.platform import metrics
 from ilrflow.platform.auth import verify_once
+from ilrflow.platform.body_limit import BodyLimit
 from ilrflow.platform.http_errors import install_error_handlers
 from ilrflow.platform.kafka import (
     ConsumerGroup,
@@ -35,6 +36,7 @@ from ilrflow.platform.kafka import (
 from ilrflow.platform.lanes import POOLED, lane_topic
 from ilrflow.platform.logging import bound_context, configure_logging, get_logger
 from ilrflow.platform.mongo import Document, create_client, ping, service_database
+from ilrflow.platform.openapi import install_openapi
 from ilrflow.platform.outbox import OutboxRelay, ensure_outbox_index
 from ilrflow.platform.routing import ProcessRoutes, RoutingStore
 from ilrflow.platform.settings import Settings, unknown_variables
@@ -190,6 +192,8 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
     _install_request_context(app, runtime.settings)
     for router in routers:
         app.include_router(router)

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     relay_heartbeat_seconds: float = Field(
         default=2.0, description="How often a relay reports the routing-table version it applies."
     )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        description="The largest request body any endpoint accepts; a bigger one gets 413.",
+    )
     consumer_max_attempts: int = Field(
         default=5, description="Attempts of a transiently failing handler before it is re-read."
     )

@@ -1,8 +1,8 @@
 """CSV and XLSX exports of audit entries: a header row, then one row per entry.
 
 Cell text can come from anyone who can raise a tracker (a reason, a note), so a value that a
-spreadsheet would run as a formula is neutralised: a leading quote in CSV (OWASP's advice) and an
-explicit text cell in XLSX. Characters XLSX cannot hold (most ASCII controls) are dropped there.
+spreadsheet would run as a formula is neutralised: a leading quote in both formats (OWASP's advice,
+``ilrflow.contracts.spreadsheets``) and, in XLSX, an explicit text cell as well. Characters XLSX cannot hold (most ASCII controls) are dropped there.
 Times are UTC; XLSX cells carry no zone, so the header says so. Staff are shown by id and, where
 the audit log knows them (``names``: staff id -> current name), by name: the actor's in a column
 of its own, and everyone the summary mentions beside their id.
@@ -22,6 +22,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.summary import NO_NAMES, describe
+from ilrflow.contracts.spreadsheets import neutralise_formula
 
 Cell = str | int | datetime
 Names = Mapping[str, str]
@@ -43,7 +44,6 @@ COLUMNS: list[tuple[str, Callable[[AuditEntry, Names], Cell]]] = [
     ("summary", describe),
 ]
 HEADER = [name for name, _ in COLUMNS]
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_csv(entries: Iterable[AuditEntry], names: Names = NO_NAMES) -> bytes:
@@ -74,8 +74,8 @@ def _row(entry: AuditEntry, names: Names) -> list[Cell]:
 def _csv_cell(cell: Cell) -> str | int:
     if isinstance(cell, datetime):
         return cell.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if isinstance(cell, str) and cell.startswith(_FORMULA_TRIGGERS):
-        return "'" + cell
+    if isinstance(cell, str):
+        return neutralise_formula(cell)
     return cell
 
 
@@ -84,6 +84,6 @@ def _xlsx_cell(sheet: Any, cell: Cell) -> object:
         return cell.astimezone(UTC).replace(tzinfo=None)  # Excel has no time zones
     if not isinstance(cell, str):
         return cell
-    text_cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", cell))
+    text_cell = WriteOnlyCell(sheet, value=neutralise_formula(ILLEGAL_CHARACTERS_RE.sub("", cell)))
     text_cell.data_type = "s"  # never let openpyxl read a leading "=" as a formula
     return text_cell

@@ -24,7 +24,7 @@ from ilrflow.contracts.visibility import (
     AUDIT_READERS,
     AUDIT_VERIFIERS,
 )
-from ilrflow.platform.auth import CurrentPrincipal, require_role
+from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 INCLUDE_ACCESS = (
@@ -170,11 +170,10 @@ def audit_query(
 
 @router.get("/events", response_model=AuditEventsPage, summary="Search the audit log")
 async def search(
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
     queries: Queries,
     query: Annotated[AuditQuery, Depends(audit_query)],
 ) -> AuditEventsPage:
-    require_role(principal, *AUDIT_READERS)
     page = await queries.search(principal, query)
     return AuditEventsPage(
         items=[AuditEventView.of(e) for e in page.entries], next_cursor=page.next_cursor
@@ -182,8 +181,9 @@ async def search(
 
 
 @router.get("/events/{entry_id}", response_model=AuditEventView, summary="One audit entry")
-async def get_entry(entry_id: str, principal: CurrentPrincipal, queries: Queries) -> AuditEventView:
-    require_role(principal, *AUDIT_READERS)
+async def get_entry(
+    entry_id: str, principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)], queries: Queries
+) -> AuditEventView:
     return AuditEventView.of(await queries.get(principal, entry_id))
 
 
@@ -195,11 +195,10 @@ async def get_entry(entry_id: str, principal: CurrentPrincipal, queries: Queries
 async def learner_timeline(
     learner_id: str,
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
     queries: Queries,
     include_access: IncludeAccess = "false",
 ) -> LearnerTimeline:
-    require_role(principal, *AUDIT_READERS)
     refuse_unknown_parameters(request, {"include_access"})
     lines = await queries.timeline(principal, learner_id, include_access=include_access == "true")
     return LearnerTimeline(
@@ -215,9 +214,11 @@ EXPORT_MEDIA_TYPES: dict[ExportFormat, str] = {
 
 
 async def _export(
-    principal: CurrentPrincipal, queries: AuditQueries, query: AuditQuery, fmt: ExportFormat
+    principal: Principal,
+    queries: AuditQueries,
+    query: AuditQuery,
+    fmt: ExportFormat,
 ) -> Response:
-    require_role(principal, *AUDIT_READERS)
     content = await queries.export(principal, query, fmt)
     disposition = f'attachment; filename="audit-{principal.tenant}.{fmt}"'
     return Response(
@@ -227,18 +228,33 @@ async def _export(
     )
 
 
-@router.get("/export.csv", summary="The same selection as /events, as CSV (no pages)")
+def _file_response(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {"description": description, "content": {media_type: binary}}}
+
+
+@router.get(
+    "/export.csv",
+    summary="The same selection as /events, as CSV (no pages)",
+    response_class=Response,
+    responses=_file_response("text/csv", "UTF-8 CSV with a byte-order mark, one row per entry"),
+)
 async def export_csv(
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
     queries: Queries,
     query: Annotated[AuditQuery, Depends(audit_query)],
 ) -> Response:
     return await _export(principal, queries, query, "csv")
 
 
-@router.get("/export.xlsx", summary="The same selection as /events, as XLSX (no pages)")
+@router.get(
+    "/export.xlsx",
+    summary="The same selection as /events, as XLSX (no pages)",
+    response_class=Response,
+    responses=_file_response(EXPORT_MEDIA_TYPES["xlsx"], "One row per entry"),
+)
 async def export_xlsx(
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
     queries: Queries,
     query: Annotated[AuditQuery, Depends(audit_query)],
 ) -> Response:
@@ -246,8 +262,9 @@ async def export_xlsx(
 
 
 @router.get("/verify", response_model=AuditVerification, summary="Recompute every hash chain")
-async def verify(principal: CurrentPrincipal, queries: Queries) -> AuditVerification:
-    require_role(principal, *AUDIT_VERIFIERS)
+async def verify(
+    principal: Annotated[Principal, roles_allowed(*AUDIT_VERIFIERS)], queries: Queries
+) -> AuditVerification:
     return await queries.verify(principal)
 
 
@@ -291,8 +308,8 @@ async def checkpoint_public_key(principal: CurrentPrincipal, checkpoints: Checkp
     summary="Sign every hash chain's head that moved since its latest checkpoint (operator)",
 )
 async def sign_checkpoints(
-    principal: CurrentPrincipal, checkpoints: Checkpoints
+    principal: Annotated[Principal, roles_allowed(*AUDIT_CHECKPOINT_SIGNERS)],
+    checkpoints: Checkpoints,
 ) -> SignedCheckpoints:
-    require_role(principal, *AUDIT_CHECKPOINT_SIGNERS)
     heads = await checkpoints.sign_heads(actor=principal.sub)
     return SignedCheckpoints(signed=heads.signed, unchanged=heads.unchanged, refused=heads.refused)

@@ -13,7 +13,7 @@ from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.service.use_cases import IlrService
 from ilrflow.ilr_engine import published
 from ilrflow.ilr_engine.policy import RestartPlannedHours
-from ilrflow.platform.auth import CurrentPrincipal, require_role
+from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 
 router = APIRouter(prefix="/v1", tags=["ilr"])
 
@@ -104,8 +104,9 @@ async def get_history(
     response_model=IlrView,
     summary="Mark the ILR QA-verified (ILR QA role); programme changes then need that role",
 )
-async def qa_verify(learner_id: str, principal: CurrentPrincipal, service: Service) -> IlrView:
-    require_role(principal, "ilr_qa")
+async def qa_verify(
+    learner_id: str, principal: Annotated[Principal, roles_allowed("ilr_qa")], service: Service
+) -> IlrView:
     return _view(await service.qa_verify(principal, learner_id))
 
 
@@ -115,11 +116,10 @@ async def qa_verify(learner_id: str, principal: CurrentPrincipal, service: Servi
     responses={200: {"content": {"application/xml": {}}}},
 )
 async def export_xml(
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed(*EXPORTERS)],
     service: Service,
     year: Annotated[str, Query(pattern=r"^(2425|2526)$", description="Collection year, e.g. 2526")],
 ) -> Response:
-    require_role(principal, *EXPORTERS)
     export = await service.export(principal, year)
     return Response(
         export.body,
@@ -165,18 +165,18 @@ class ExportValidationView(BaseModel):
     summary="The ESFA validation rules each learner in a year's ILR file breaks, with totals",
 )
 async def export_validation(
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed(*EXPORTERS)],
     service: Service,
     year: Annotated[str, Query(pattern=r"^(2425|2526)$", description="Collection year, e.g. 2526")],
 ) -> ExportValidationView:
-    require_role(principal, *EXPORTERS)
     checked = await service.export_validation(principal, year)
     return ExportValidationView.model_validate(checked.as_json())
 
 
 @router.get("/ilr/settings", response_model=IlrSettings, summary="The tenant's ILR settings")
-async def get_settings(principal: CurrentPrincipal, service: Service) -> IlrSettings:
-    require_role(principal, *SETTINGS_READERS)
+async def get_settings(
+    principal: Annotated[Principal, roles_allowed(*SETTINGS_READERS)], service: Service
+) -> IlrSettings:
     return await service.tenant_settings(principal)
 
 
@@ -186,9 +186,8 @@ async def get_settings(principal: CurrentPrincipal, service: Service) -> IlrSett
     summary="Set the tenant's UKPRN and how restarts are recorded (admin)",
 )
 async def put_settings(
-    body: IlrSettingsIn, principal: CurrentPrincipal, service: Service
+    body: IlrSettingsIn, principal: Annotated[Principal, roles_allowed("admin")], service: Service
 ) -> IlrSettings:
-    require_role(principal, "admin")
     return await service.update_tenant_settings(principal, body.model_dump(exclude_none=True))
 
 
@@ -197,8 +196,9 @@ async def put_settings(
     response_model=OtjMinimumsLoaded,
     summary="The loaded 2025/26 minimum OTJ hours per standard (platform-wide), with its source",
 )
-async def get_otj_minimums(principal: CurrentPrincipal, service: Service) -> OtjMinimumsLoaded:
-    require_role(principal, *REFERENCE_READERS)
+async def get_otj_minimums(
+    principal: Annotated[Principal, roles_allowed(*REFERENCE_READERS)], service: Service
+) -> OtjMinimumsLoaded:
     return await service.otj_minimums()
 
 
@@ -208,7 +208,8 @@ async def get_otj_minimums(principal: CurrentPrincipal, service: Service) -> Otj
     summary="Replace the platform-wide 2025/26 minimum OTJ table (operator)",
 )
 async def put_otj_minimums(
-    body: OtjMinimumsIn, principal: CurrentPrincipal, service: Service
+    body: OtjMinimumsIn,
+    principal: Annotated[Principal, roles_allowed(*REFERENCE_LOADERS)],
+    service: Service,
 ) -> OtjMinimumsLoaded:
-    require_role(principal, *REFERENCE_LOADERS)
     return await service.load_otj_minimums(principal, body.source, body.minimums)

@@ -20,7 +20,7 @@ from ilrflow.learner.domain.listing import (
 )
 from ilrflow.learner.domain.model import EnrolmentIn, LearnerIn, StaffIn
 from ilrflow.learner.service.use_cases import LearnerService
-from ilrflow.platform.auth import CurrentPrincipal, require_role
+from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 from ilrflow.platform.http_errors import ApiError
 
 router = APIRouter(prefix="/v1", tags=["learners"])
@@ -46,23 +46,26 @@ class LearnerPage(BaseModel):
     "/staff", status_code=201, response_model=StaffUpdated, summary="Register a staff member"
 )
 async def register_staff(
-    body: StaffIn, principal: CurrentPrincipal, service: Service
+    body: StaffIn,
+    principal: Annotated[Principal, roles_allowed("admin", "operator")],
+    service: Service,
 ) -> StaffUpdated:
-    require_role(principal, "admin", "operator")
     return await service.register_staff(principal, body)
 
 
 @router.get("/staff", response_model=list[StaffUpdated], summary="The tenant's staff directory")
-async def staff_directory(principal: CurrentPrincipal, service: Service) -> list[StaffUpdated]:
-    require_role(principal, *STAFF_DIRECTORY_READERS)
+async def staff_directory(
+    principal: Annotated[Principal, roles_allowed(*STAFF_DIRECTORY_READERS)], service: Service
+) -> list[StaffUpdated]:
     return await service.staff_directory(principal)
 
 
 @router.get("/staff/{staff_id}", response_model=StaffUpdated, summary="One staff member")
 async def staff_member(
-    staff_id: str, principal: CurrentPrincipal, service: Service
+    staff_id: str,
+    principal: Annotated[Principal, roles_allowed(*STAFF_DIRECTORY_READERS)],
+    service: Service,
 ) -> StaffUpdated:
-    require_role(principal, *STAFF_DIRECTORY_READERS)
     return await service.staff_member(principal, staff_id)
 
 
@@ -70,9 +73,10 @@ async def staff_member(
     "/learners", status_code=201, response_model=LearnerSnapshot, summary="Create a learner"
 )
 async def create_learner(
-    body: LearnerIn, principal: CurrentPrincipal, service: Service
+    body: LearnerIn,
+    principal: Annotated[Principal, roles_allowed("admin", "tutor")],
+    service: Service,
 ) -> LearnerSnapshot:
-    require_role(principal, "admin", "tutor")
     return await service.create_learner(principal, body)
 
 
@@ -127,15 +131,21 @@ async def list_learners(
     summary="Enrol a learner on an apprenticeship standard (creates the ILR programme aim)",
 )
 async def enrol(
-    learner_id: str, body: EnrolmentIn, principal: CurrentPrincipal, service: Service
+    learner_id: str,
+    body: EnrolmentIn,
+    principal: Annotated[Principal, roles_allowed("admin", "tutor")],
+    service: Service,
 ) -> LearnerSnapshot:
-    require_role(principal, "admin", "tutor")
     return await service.enrol(principal, learner_id, body)
 
 
 @router.get("/groups", response_model=list[str], summary="Groups of the caller's tenant")
-async def groups(principal: CurrentPrincipal, service: Service) -> list[str]:
-    require_role(principal, "admin", "tutor", "support", "operator", "ilr_qa")
+async def groups(
+    principal: Annotated[
+        Principal, roles_allowed("admin", "tutor", "support", "operator", "ilr_qa")
+    ],
+    service: Service,
+) -> list[str]:
     return await service.groups(principal)
 
 

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ilrflow.notify.domain.model import TenantNotifySettings
 from ilrflow.notify.service.use_cases import NotifyService
-from ilrflow.platform.auth import CurrentPrincipal, require_role
+from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
@@ -90,21 +90,29 @@ async def mark_read(
     summary="Email deliveries of the tenant (operators and admins): pending, sent, failed",
 )
 async def deliveries(
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed("operator", "admin")],
     service: Service,
     status: Literal["pending", "sent", "failed", "not_sent"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryView]:
-    require_role(principal, "operator", "admin")
     documents = await service.deliveries(principal, status, limit)
     return [DeliveryView.model_validate({**d, "id": d["_id"]}) for d in documents]
+
+
+class NotifySettingsIn(TenantNotifySettings):
+    """The settings as a request body: a misspelt or unknown member is refused (422), not
+    silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @router.put(
     "/notify-settings", response_model=TenantNotifySettings, summary="Tenant notify settings"
 )
 async def put_settings(
-    body: TenantNotifySettings, principal: CurrentPrincipal, service: Service
+    body: NotifySettingsIn,
+    principal: Annotated[Principal, roles_allowed("admin")],
+    service: Service,
 ) -> TenantNotifySettings:
-    require_role(principal, "admin")
-    return await service.save_settings(principal, body)
+    settings = TenantNotifySettings.model_validate(body.model_dump())
+    return await service.save_settings(principal, settings)

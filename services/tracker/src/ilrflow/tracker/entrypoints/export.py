@@ -1,4 +1,7 @@
-"""The Trackers screen as a spreadsheet: the seed product's columns, one row per tracker."""
+"""The Trackers screen as a spreadsheet: the seed product's columns, one row per tracker.
+
+Names, employers and reasons are other people's text: each goes through ``neutralise_formula``,
+so that a learner named ``=HYPERLINK(...)`` is a text cell, never a live formula."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from ilrflow.contracts.spreadsheets import neutralise_formula
 from ilrflow.tracker.adapters.projections import LearnerView, StaffView
 from ilrflow.tracker.domain.tracker import Tracker
 
@@ -41,11 +45,16 @@ def trackers_workbook(
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for tracker in trackers:
-        sheet.append(_row(tracker, learners.get(tracker.learner_id), staff))
+        row = _row(tracker, learners.get(tracker.learner_id), staff)
+        sheet.append([_text_safe(cell) for cell in row])
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _text_safe(cell: object) -> object:
+    return neutralise_formula(cell) if isinstance(cell, str) else cell
 
 
 def _row(

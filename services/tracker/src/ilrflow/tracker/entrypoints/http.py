@@ -17,8 +17,9 @@ from ilrflow.contracts.trackers import (
     CustomTypeDefinition,
     changes_schema,
 )
-from ilrflow.platform.auth import CurrentPrincipal, Principal, require_role
+from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 from ilrflow.platform.http_errors import ApiError
+from ilrflow.platform.openapi import problem_responses
 from ilrflow.tracker.adapters.repository import TrackerFilter
 from ilrflow.tracker.domain.bulk import BULK_LIMIT, BulkItem, BulkJob, BulkKind, JobStatus
 from ilrflow.tracker.domain.policy import AllocationRule, TenantTrackerSettings, TypeSettings
@@ -27,27 +28,7 @@ from ilrflow.tracker.entrypoints.export import trackers_workbook
 from ilrflow.tracker.service.bulk import BulkRequested, BulkService
 from ilrflow.tracker.service.use_cases import TrackerService
 
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorBody(BaseModel):
-    """Every error: ``{"error": {"code", "message", "details"}}``; a 422 lists
-    ``[{"field", "reason"}]``, a 409 gives ``current_state`` or ``current_version``."""
-
-    error: ErrorDetail
-
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "No or bad bearer token"},
-    403: {"model": ErrorBody, "description": "Not allowed (forbidden, qa_locked, ...)"},
-    404: {"model": ErrorBody, "description": "Not found in this tenant, or not visible to you"},
-    409: {"model": ErrorBody, "description": "Illegal transition or stale version"},
-    422: {"model": ErrorBody, "description": "Invalid request: each field and its reason"},
-}
+_ERRORS = problem_responses(403, 404, 409, 422)
 
 router = APIRouter(prefix="/v1", tags=["trackers"], responses=_ERRORS)
 ADMIN_ROLES = ("admin",)
@@ -249,10 +230,9 @@ async def list_types(principal: CurrentPrincipal, service: Service) -> list[Trac
 async def put_custom_type(
     name: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$")],
     body: CustomTypeIn,
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed(*ADMIN_ROLES)],
     service: Service,
 ) -> TrackerTypeView:
-    require_role(principal, *ADMIN_ROLES)
     definition = CustomTypeDefinition(
         name=name, title=body.title, description=body.description, fields=tuple(body.fields)
     )
@@ -269,16 +249,19 @@ async def put_custom_type(
     summary="Enable or disable a type and set who may raise, edit and process it (admin)",
 )
 async def put_type(
-    tracker_type: str, body: TypeSettings, principal: CurrentPrincipal, service: Service
+    tracker_type: str,
+    body: TypeSettings,
+    principal: Annotated[Principal, roles_allowed(*ADMIN_ROLES)],
+    service: Service,
 ) -> TrackerTypeView:
-    require_role(principal, *ADMIN_ROLES)
     settings = await service.set_type_settings(principal, tracker_type, body)
     return _type_view(settings, tracker_type)
 
 
 @router.get("/tracker-settings", response_model=TenantTrackerSettings, summary="Tenant settings")
-async def get_settings(principal: CurrentPrincipal, service: Service) -> TenantTrackerSettings:
-    require_role(principal, *ADMIN_ROLES)
+async def get_settings(
+    principal: Annotated[Principal, roles_allowed(*ADMIN_ROLES)], service: Service
+) -> TenantTrackerSettings:
     return await service.settings(principal)
 
 
@@ -288,9 +271,10 @@ async def get_settings(principal: CurrentPrincipal, service: Service) -> TenantT
     summary="Allocation rules, two-person control, thresholds, withdrawal reasons (admin)",
 )
 async def put_settings(
-    body: TrackerSettingsIn, principal: CurrentPrincipal, service: Service
+    body: TrackerSettingsIn,
+    principal: Annotated[Principal, roles_allowed(*ADMIN_ROLES)],
+    service: Service,
 ) -> TenantTrackerSettings:
-    require_role(principal, *ADMIN_ROLES)
     fields = body.model_dump(exclude_none=True)
     return await service.update_settings(
         principal,
@@ -379,8 +363,13 @@ async def list_trackers(
         }
     },
 )
-async def export_trackers(principal: CurrentPrincipal, service: Service, where: Filter) -> Response:
-    require_role(principal, "admin", "tutor", "support", "operator", "ilr_qa")
+async def export_trackers(
+    principal: Annotated[
+        Principal, roles_allowed("admin", "tutor", "support", "operator", "ilr_qa")
+    ],
+    service: Service,
+    where: Filter,
+) -> Response:
     found = await service.export(principal, where)
     return Response(
         trackers_workbook(found.trackers, found.learners, found.staff),
@@ -504,14 +493,13 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
 )
 async def bulk_raise(
     body: BulkRaiseIn,
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed(*ADMIN_ROLES)],
     bulk: Bulk,
     response: Response,
     idempotency_key: BulkIdempotencyKey = None,
 ) -> BulkJobSummary:
     """Each item is raised as `POST /v1/trackers` would raise it, by the caller; an item the
     rules refuse is reported in the job (refused, with the code and reason), not here."""
-    require_role(principal, *ADMIN_ROLES)
     items = [item.model_dump() for item in body.items]
     requested = await bulk.request_raise(principal, body.type, items, idempotency_key)
     return _accepted(requested, response)
@@ -526,14 +514,13 @@ async def bulk_raise(
 )
 async def bulk_process(
     body: BulkProcessIn,
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, roles_allowed(*ADMIN_ROLES)],
     bulk: Bulk,
     response: Response,
     idempotency_key: BulkIdempotencyKey = None,
 ) -> BulkJobSummary:
     """Each tracker is processed as `POST /v1/trackers/{id}/process` would process it, by the
     caller; one that cannot be (not found, a rule refuses) is reported in the job."""
-    require_role(principal, *ADMIN_ROLES)
     requested = await bulk.request_process(principal, body.ids, idempotency_key)
     return _accepted(requested, response)
 
