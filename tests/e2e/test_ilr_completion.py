@@ -17,6 +17,7 @@ from tests.e2e.test_ilr_trackers import (
     enrol,
     ilr_of,
     ilr_outcome,
+    previewed_or_cancelled,
     process,
     tenant_ready_for_every_type,
 )
@@ -50,8 +51,8 @@ def step(
     def raised() -> dict[str, Any]:
         with tenant.admin("tracker") as http:
             response = http.post("/v1/trackers", json=request)
-        assert response.status_code in (201, 422), response.text
-        return response.json() if response.status_code == 201 else {}
+            assert response.status_code in (201, 422), response.text
+            return previewed_or_cancelled(http, response)
 
     tracker = eventually(raised, timeout=15)
     assert tracker["preview"]["ilr_outcome"]["status"] == "applied", tracker["preview"]
