@@ -1,4 +1,6 @@
-"""Bearer-token authentication: HS256 JWTs carrying subject, tenant, roles and groups.
+"""Bearer-token authentication: tokens of the configured OpenID Connect issuer (RS256/ES256, the
+tenant, roles and groups read from configurable claims) and, in development mode only, HS256
+tokens signed with the shared ``ILRFLOW_JWT_SECRET``.
 
 The principal and the roles are contracts (``ilrflow.contracts.identity``); re-exported here so an
 entrypoint has one import for who is calling.
@@ -16,7 +18,15 @@ from pydantic import ValidationError
 from ilrflow.contracts.events import check_tenant_id
 from ilrflow.contracts.identity import ROLES, STAFF_ROLES, Principal, Role
 from ilrflow.platform.http_errors import ApiError
-from ilrflow.platform.settings import Settings, get_settings
+from ilrflow.platform.oidc import (
+    ExpiredTokenError,
+    InvalidTokenError,
+    OidcConfig,
+    OidcVerifier,
+    SignInUnavailableError,
+    claim_at,
+)
+from ilrflow.platform.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings
 
 __all__ = [
     "ROLES",
@@ -24,10 +34,12 @@ __all__ = [
     "CurrentPrincipal",
     "Principal",
     "Role",
+    "TokenVerifier",
     "current_principal",
     "decode_token",
     "mint_token",
     "roles_allowed",
+    "sign_in_problems",
     "verify_once",
 ]
 
@@ -70,6 +82,10 @@ def decode_token(settings: Settings, token: str) -> Principal:
         raise ApiError(401, "token_expired", "The bearer token has expired.") from error
     except jwt.InvalidTokenError as error:
         raise ApiError(401, "invalid_token", f"The bearer token is not valid: {error}.") from error
+    return _principal(claims)
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
     try:
         return Principal.model_validate(claims)
     except ValidationError as error:
@@ -79,28 +95,131 @@ def decode_token(settings: Settings, token: str) -> Principal:
         ) from error
 
 
-def current_principal(request: Request) -> Principal:
+class TokenVerifier:
+    """Turns a bearer token into the caller: an OpenID Connect token when an issuer is set, an
+    HS256 token in development mode. One per process: it caches the issuer's keys."""
+
+    def __init__(self, settings: Settings, oidc: OidcVerifier | None = None) -> None:
+        self.settings = settings
+        if oidc is None and settings.oidc_issuer:
+            oidc = OidcVerifier(OidcConfig.from_settings(settings))
+        self.oidc = oidc
+
+    async def principal(self, token: str) -> Principal:
+        if _algorithm(token) == "HS256":
+            if not self.settings.development:
+                raise ApiError(
+                    401,
+                    "invalid_token",
+                    "HS256 tokens are accepted in development mode only: sign in with the "
+                    "OpenID Connect issuer.",
+                )
+            return decode_token(self.settings, token)
+        if self.oidc is None:
+            raise ApiError(
+                401,
+                "invalid_token",
+                "The bearer token is not valid: no OpenID Connect issuer is configured, only "
+                "HS256 development tokens are accepted.",
+            )
+        return self.oidc_principal(await self._oidc_claims(self.oidc, token))
+
+    async def _oidc_claims(self, oidc: OidcVerifier, token: str) -> dict[str, Any]:
+        try:
+            return await oidc.claims(token)
+        except ExpiredTokenError as error:
+            raise ApiError(401, "token_expired", "The bearer token has expired.") from error
+        except InvalidTokenError as error:
+            raise ApiError(
+                401, "invalid_token", f"The bearer token is not valid: {error}."
+            ) from error
+        except SignInUnavailableError as error:
+            raise ApiError(
+                503, "sign_in_unavailable", f"Tokens cannot be verified now: {error}."
+            ) from error
+
+    def oidc_principal(self, claims: dict[str, Any]) -> Principal:
+        """The caller named by verified claims, read where the settings say; roles ilrflow does
+        not know (a provider's own, such as ``offline_access``) are left out."""
+        roles = _strings(claim_at(claims, self.settings.oidc_roles_claim))
+        return _principal(
+            {
+                "sub": claims.get("sub"),
+                "tenant": claim_at(claims, self.settings.oidc_tenant_claim),
+                "roles": [role for role in roles if role in ROLES],
+                "groups": _strings(claim_at(claims, self.settings.oidc_groups_claim)),
+            }
+        )
+
+
+def _algorithm(token: str) -> object:
+    try:
+        return jwt.get_unverified_header(token).get("alg")
+    except jwt.DecodeError as error:
+        raise ApiError(401, "invalid_token", f"The bearer token is not valid: {error}.") from error
+
+
+def _strings(value: Any) -> list[Any]:
+    """A claim that may hold one value or a list of them, as a list (None: empty)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def sign_in_problems(settings: Settings) -> list[str]:
+    """Why this configuration must not serve requests (empty: it may). Outside development mode
+    the tokens must come from an OpenID Connect issuer."""
+    problems = []
+    if settings.oidc_issuer and not settings.oidc_audience:
+        problems.append(
+            "ILRFLOW_OIDC_ISSUER is set without ILRFLOW_OIDC_AUDIENCE: set the audience "
+            "(aud) the issuer puts in tokens for ilrflow."
+        )
+    if settings.development:
+        return problems
+    if not settings.oidc_issuer:
+        problems.append(
+            "ILRFLOW_ENV=production needs an OpenID Connect issuer: set ILRFLOW_OIDC_ISSUER and "
+            "ILRFLOW_OIDC_AUDIENCE (HS256 development tokens are refused outside development "
+            "mode), or set ILRFLOW_ENV=development on a development machine."
+        )
+    if settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
+        problems.append(
+            "ILRFLOW_ENV=production with the public development ILRFLOW_JWT_SECRET: set a "
+            "secret of your own."
+        )
+    return problems
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    """The app's verifier (the service runtime installs one); an app without one, such as a
+    test's bare FastAPI app, verifies with a new one built from the process settings."""
+    verifier = getattr(request.app.state, "token_verifier", None)
+    return verifier if verifier is not None else TokenVerifier(get_settings())
+
+
+async def current_principal(request: Request) -> Principal:
     """The caller. The request middleware has usually verified the token already (to put the
-    tenant on every log line); a token it could not verify is decoded again here, to say why."""
+    tenant on every log line); a token it could not verify is verified again here, to say why."""
     verified: Principal | None = getattr(request.state, "principal", None)
     if verified is not None:
         return verified
-    return bearer_principal(request, get_settings())
+    return await bearer_principal(request, _verifier(request))
 
 
-def bearer_principal(request: Request, settings: Settings) -> Principal:
+async def bearer_principal(request: Request, verifier: TokenVerifier) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "unauthenticated", "Send a bearer token in the Authorization header.")
-    return decode_token(settings, token.strip())
+    return await verifier.principal(token.strip())
 
 
-def verify_once(request: Request, settings: Settings) -> Principal | None:
+async def verify_once(request: Request, verifier: TokenVerifier) -> Principal | None:
     """Verify the request's bearer token once and keep the principal on the request for
     :func:`current_principal`; None (and nothing kept) when there is no valid token."""
     try:
-        principal = bearer_principal(request, settings)
+        principal = await bearer_principal(request, verifier)
     except ApiError:
         return None
     request.state.principal = principal

@@ -21,7 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from ilrflow.contracts.events import Envelope
 from ilrflow.platform import metrics
-from ilrflow.platform.auth import verify_once
+from ilrflow.platform.auth import TokenVerifier, sign_in_problems, verify_once
 from ilrflow.platform.body_limit import BodyLimit
 from ilrflow.platform.http_errors import install_error_handlers
 from ilrflow.platform.kafka import (
@@ -202,10 +202,13 @@ def create_service_app(
 
 
 def _install_request_context(app: FastAPI, settings: Settings) -> None:
+    verifier = TokenVerifier(settings)
+    app.state.token_verifier = verifier
+
     @app.middleware("http")
     async def request_context(request: Request, call_next: Any) -> Response:
         correlation_id = request.headers.get("x-correlation-id")
-        principal = verify_once(request, settings)
+        principal = await verify_once(request, verifier)
         tenant = principal.tenant if principal is not None else None
         started = time.perf_counter()
         status = 500  # what the client gets if the app raises past its error handlers
@@ -268,6 +271,7 @@ def _install_operations_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
 def serve(app: FastAPI, settings: Settings, service: str) -> None:
     """Run a service's app with uvicorn until SIGINT/SIGTERM."""
     configure_logging(service, settings.log_level, settings.log_json)
+    refuse_unsafe_sign_in(settings)
     warn_unknown_variables(os.environ)
     configure_tracing(service, settings)
     uvicorn.run(
@@ -278,6 +282,17 @@ def serve(app: FastAPI, settings: Settings, service: str) -> None:
         access_log=False,
         lifespan="on",
     )
+
+
+def refuse_unsafe_sign_in(settings: Settings) -> None:
+    """Exit before serving when anyone could sign in (no issuer, or a public secret, outside
+    development mode): a clear message, not a service that accepts forged tokens."""
+    problems = sign_in_problems(settings)
+    if not problems:
+        return
+    for problem in problems:
+        log.error("refusing to start: unsafe sign-in configuration", problem=problem)
+    raise SystemExit("refusing to start: " + " ".join(problems))
 
 
 def warn_unknown_variables(environ: Mapping[str, str]) -> None:

@@ -27,11 +27,48 @@ class Settings(BaseSettings):
     db_prefix: str = Field(
         default="ilrflow", description="Each service uses the database <db_prefix>_<service>."
     )
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="'production' accepts only tokens of the OpenID Connect issuer and refuses to "
+        "start without one (or with the public development secret); 'development' also accepts "
+        "HS256 tokens signed with ILRFLOW_JWT_SECRET.",
+    )
     jwt_secret: str = Field(
         default=DEVELOPMENT_JWT_SECRET,
-        description="HS256 secret for bearer tokens; the default is for development only.",
+        description="HS256 secret for development bearer tokens; the default is public.",
     )
     jwt_issuer: str = "ilrflow"
+    oidc_issuer: str = Field(
+        default="",
+        description="OpenID Connect issuer URL whose RS256/ES256 tokens are accepted, e.g. "
+        "https://sso.example.org/realms/ilrflow; its discovery document names the keys (JWKS).",
+    )
+    oidc_audience: str = Field(
+        default="", description="The audience (aud) a token must carry; required with an issuer."
+    )
+    oidc_tenant_claim: str = Field(
+        default="tenant", description="Claim holding the tenant; a dotted path reads nested claims."
+    )
+    oidc_roles_claim: str = Field(
+        default="roles",
+        description="Claim holding the ilrflow roles, e.g. realm_access.roles; other roles in it "
+        "are ignored.",
+    )
+    oidc_groups_claim: str = Field(
+        default="groups", description="Claim holding the caller's groups; missing means none."
+    )
+    oidc_leeway_seconds: float = Field(
+        default=30.0, description="Clock skew allowed when checking exp, nbf and iat."
+    )
+    oidc_jwks_ttl_seconds: float = Field(
+        default=300.0,
+        description="How long the issuer's keys are used before they are fetched again.",
+    )
+    oidc_jwks_min_refresh_seconds: float = Field(
+        default=10.0,
+        description="A token signed with an unknown key fetches the keys again (key rotation), "
+        "at most this often.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(
         default=None, description="HTTP port; defaults to the service's own (learner 8001 ...)."
@@ -127,6 +164,10 @@ class Settings(BaseSettings):
         description="JSON-lines file of the 'file' exporter; {service} is the service's name.",
     )
 
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
+
     def port_for(self, service: str) -> int:
         return self.http_port or SERVICE_PORTS[service]
 
@@ -167,6 +208,8 @@ TOOLING_VARIABLES = frozenset(
         "ILRFLOW_FUZZ_EXAMPLES",
         "ILRFLOW_FAULT_TRACKERS",
         "ILRFLOW_ILR_SCHEMA_DIR",
+        "ILRFLOW_KEYCLOAK_PORT",
+        "ILRFLOW_KEYCLOAK_JAVA_HOME",
     }
 )
 
