@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing on a fresh machine: uv, the Python environment, Maven/Go if absent,
-# the Kafka broker classpath and the FerretDB binary. Everything is cached after the first run.
+# the Kafka broker classpath and the FerretDB binary, and Keycloak for the sign-in tests.
+# Everything is cached after the first run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
@@ -23,6 +24,9 @@ fi
 UV=$(command -v uv || echo "$HOME/.local/bin/uv")
 "$UV" sync --locked --quiet
 deploy/local/stack.sh install
+# Only the sign-in tests (tests/e2e/test_oidc_sign_in.py) use Keycloak, and they fetch it on
+# first use too: a machine that cannot fetch it now still gets a working install.
+deploy/local/keycloak.sh install || log "Keycloak was not fetched; the sign-in tests will try again"
 if ! command -v uv >/dev/null; then
   log "uv is in $HOME/.local/bin, which is not on PATH: run the CLI as ./ilrflow (or add it to PATH)"
 fi

@@ -4,7 +4,7 @@
 #
 #   stack.sh install   resolve the Kafka classpath, build FerretDB and kustomize (cached in .stack/cache)
 #   stack.sh up        install if needed, start both, wait until they answer
-#   stack.sh down      stop both and wait for them to exit
+#   stack.sh down      stop both (and Keycloak, if deploy/local/keycloak.sh started it) and wait
 #   stack.sh restart-kafka  SIGKILL the broker (its data stays), start it again, wait until it answers
 #   stack.sh status    say what runs
 #
@@ -157,11 +157,12 @@ case "${1:-}" in
   install) install_kafka; install_ferretdb; install_kustomize ;;
   up)
     install_kafka; install_ferretdb
-    if [ "${ILRFLOW_STACK_FRESH:-0}" = 1 ]; then stop_one kafka; stop_one ferretdb; rm -rf "$STATE"; fi
+    # Keycloak (deploy/local/keycloak.sh, started by the sign-in tests) keeps its pid file here too.
+    if [ "${ILRFLOW_STACK_FRESH:-0}" = 1 ]; then stop_one kafka; stop_one ferretdb; stop_one keycloak; rm -rf "$STATE"; fi
     mkdir -p "$STATE"
     start_ferretdb; start_kafka
     log "ready: kafka 127.0.0.1:$KAFKA_PORT, mongodb-wire 127.0.0.1:$MONGO_PORT (state in $STATE)" ;;
-  down) stop_one kafka; stop_one ferretdb ;;
+  down) stop_one kafka; stop_one ferretdb; stop_one keycloak ;;
   restart-kafka) kill_kafka; STARTUP_DEADLINE_S=$RESTART_DEADLINE_S start_kafka ;;
   status)
     for name in kafka ferretdb; do
