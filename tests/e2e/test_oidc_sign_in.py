@@ -25,6 +25,7 @@ from tests.conftest import REPO, Stack, eventually
 KEYCLOAK_SCRIPT = REPO / "deploy" / "local" / "keycloak.sh"
 AUDIENCE = "ilrflow-api"
 TUTOR = ("tess.tutor", "tess.tutor-password")
+KEY_PROVIDER = "org.keycloak.keys.KeyProvider"
 
 
 @dataclass
@@ -188,15 +189,17 @@ def test_a_key_rotated_in_keycloak_is_used_without_a_restart(
     assert me(production_learner, before).status_code == 200  # the keys are cached now
     with keycloak.admin() as admin:
         realm_id = admin.get("").json()["id"]
+        providers = admin.get("/components", params={"type": KEY_PROVIDER}).json()
+        highest = max(int(p["config"].get("priority", ["0"])[0]) for p in providers)
         created = admin.post(
             "/components",
             json={
                 "name": f"rotated-{secrets.token_hex(3)}",
                 "providerId": "rsa-generated",
-                "providerType": "org.keycloak.keys.KeyProvider",
+                "providerType": KEY_PROVIDER,
                 "parentId": realm_id,
                 # Above every key so far: new tokens are signed with it.
-                "config": {"priority": [str(1000 + secrets.randbelow(10**6))]},
+                "config": {"priority": [str(highest + 1)]},
             },
         )
         assert created.status_code == 201, created.text
