@@ -23,6 +23,7 @@ from ilrflow.platform.oidc import (
     SignInUnavailableError,
     claim_at,
 )
+from ilrflow.platform.service import refuse_unsafe_sign_in
 from ilrflow.platform.settings import Settings
 
 ISSUER = "https://sso.example.test/realms/ilrflow"
@@ -328,3 +329,10 @@ def test_claims_are_read_by_name_then_by_dotted_path() -> None:
     assert claim_at(claims, "https://example.org/tenant") == "acme"
     assert claim_at(claims, "realm_access.roles") == ["tutor"]
     assert claim_at(claims, "realm_access.missing.deeper") is None
+
+
+def test_an_unsafe_configuration_stops_the_process_with_the_reason() -> None:
+    with pytest.raises(SystemExit, match=r"refusing to start: .*ILRFLOW_OIDC_ISSUER"):
+        refuse_unsafe_sign_in(Settings(env="production"))
+    refuse_unsafe_sign_in(Settings(env="development"))
+    refuse_unsafe_sign_in(oidc_settings())
