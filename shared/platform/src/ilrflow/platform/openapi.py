@@ -4,7 +4,7 @@ FastAPI describes a 422 as its own ``HTTPValidationError``, which no service sen
 nothing of the bearer token. :func:`install_openapi` rewrites the generated document once: every
 error response (a status of 400 or more) carries the ``Problem`` schema as
 ``application/problem+json``, every ``/v1`` operation requires the ``bearer`` scheme and may get a
-401, every operation with a body may get a 413, and the operations routes (``/healthz``, ``/readyz``, ``/metrics``) need no token.
+401 (or a 503 while the identity provider's keys cannot be fetched), every operation with a body may get a 413, and the operations routes (``/healthz``, ``/readyz``, ``/metrics``) need no token.
 Routers declare the errors only they know of with :func:`problem_responses`.
 """
 
@@ -69,6 +69,9 @@ def _describe_errors(operation: dict[str, Any], *, secured: bool) -> None:
     operation["security"] = [{BEARER: []}] if secured else []
     if secured:
         responses.setdefault("401", _problem_response("No, expired or bad bearer token"))
+        responses.setdefault(
+            "503", _problem_response("The identity provider's keys cannot be fetched now")
+        )
     if "requestBody" in operation:
         responses.setdefault("413", _problem_response("The body is over the stated size"))
     for status, response in responses.items():
