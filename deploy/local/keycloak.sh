@@ -96,8 +96,9 @@ up() {
   mkdir -p "$STATE"
   log "starting keycloak on $BASE_URL"
   local started=$SECONDS
-  # In-memory database: every start is a fresh realm from the committed file, nothing is written
-  # into the shared distribution. A small heap and the C1 compiler only: it serves a few tests.
+  # In-memory database: every start is a fresh realm from the committed file. (Keycloak still
+  # writes its build and transaction logs under the distribution in .stack/cache, so two stacks
+  # should not run it at once.) A small heap and the C1 compiler only: it serves a few tests.
   JAVA_HOME=$(java_home) \
   JAVA_OPTS_KC_HEAP="-Xms64m -Xmx384m" \
   JAVA_OPTS_APPEND="-XX:TieredStopAtLevel=1" \
