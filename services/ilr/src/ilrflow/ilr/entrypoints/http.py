@@ -14,6 +14,7 @@ from ilrflow.ilr.service.use_cases import IlrService
 from ilrflow.ilr_engine import published
 from ilrflow.ilr_engine.policy import RestartPlannedHours
 from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
+from ilrflow.platform.openapi import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["ilr"])
 
@@ -102,6 +103,7 @@ async def get_history(
 @router.post(
     "/learners/{learner_id}/ilr/qa-verify",
     response_model=IlrView,
+    responses=problem_responses(403, 409),
     summary="Mark the ILR QA-verified (ILR QA role); programme changes then need that role",
 )
 async def qa_verify(
@@ -113,7 +115,7 @@ async def qa_verify(
 @router.get(
     "/ilr/export.xml",
     summary="The tenant's ILR as an ESFA Message document for one collection year",
-    responses={200: {"content": {"application/xml": {}}}},
+    responses=problem_responses(403) | {200: {"content": {"application/xml": {}}}},
 )
 async def export_xml(
     principal: Annotated[Principal, roles_allowed(*EXPORTERS)],
@@ -162,6 +164,7 @@ class ExportValidationView(BaseModel):
 @router.get(
     "/ilr/export/validation",
     response_model=ExportValidationView,
+    responses=problem_responses(403),
     summary="The ESFA validation rules each learner in a year's ILR file breaks, with totals",
 )
 async def export_validation(
@@ -173,7 +176,12 @@ async def export_validation(
     return ExportValidationView.model_validate(checked.as_json())
 
 
-@router.get("/ilr/settings", response_model=IlrSettings, summary="The tenant's ILR settings")
+@router.get(
+    "/ilr/settings",
+    response_model=IlrSettings,
+    responses=problem_responses(403),
+    summary="The tenant's ILR settings",
+)
 async def get_settings(
     principal: Annotated[Principal, roles_allowed(*SETTINGS_READERS)], service: Service
 ) -> IlrSettings:
@@ -183,6 +191,7 @@ async def get_settings(
 @router.put(
     "/ilr/settings",
     response_model=IlrSettings,
+    responses=problem_responses(403),
     summary="Set the tenant's UKPRN and how restarts are recorded (admin)",
 )
 async def put_settings(
@@ -194,6 +203,7 @@ async def put_settings(
 @router.get(
     "/ilr/reference/otj-minimums",
     response_model=OtjMinimumsLoaded,
+    responses=problem_responses(403, 404),
     summary="The loaded 2025/26 minimum OTJ hours per standard (platform-wide), with its source",
 )
 async def get_otj_minimums(
@@ -205,6 +215,7 @@ async def get_otj_minimums(
 @router.put(
     "/ilr/reference/otj-minimums",
     response_model=OtjMinimumsLoaded,
+    responses=problem_responses(403),
     summary="Replace the platform-wide 2025/26 minimum OTJ table (operator)",
 )
 async def put_otj_minimums(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from ilrflow.learner.service.documents import AcknowledgementIn, DocumentService, DocumentView
 from ilrflow.platform.auth import CurrentPrincipal
+from ilrflow.platform.openapi import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -47,6 +48,7 @@ async def document_pdf(
 @router.post(
     "/learners/{learner_id}/documents/{document_id}/acknowledge",
     response_model=DocumentView,
+    responses=problem_responses(403, 409),
     summary="Record the learner's, or (staff) the employer's, acknowledgement of a version",
 )
 async def acknowledge(

@@ -22,6 +22,7 @@ from ilrflow.learner.domain.model import EnrolmentIn, LearnerIn, StaffIn
 from ilrflow.learner.service.use_cases import LearnerService
 from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 from ilrflow.platform.http_errors import ApiError
+from ilrflow.platform.openapi import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["learners"])
 # Who may read the staff directory: those who manage staff, and support, who answer "who did
@@ -43,7 +44,11 @@ class LearnerPage(BaseModel):
 
 
 @router.post(
-    "/staff", status_code=201, response_model=StaffUpdated, summary="Register a staff member"
+    "/staff",
+    status_code=201,
+    response_model=StaffUpdated,
+    responses=problem_responses(403, 409),
+    summary="Register a staff member",
 )
 async def register_staff(
     body: StaffIn,
@@ -53,14 +58,24 @@ async def register_staff(
     return await service.register_staff(principal, body)
 
 
-@router.get("/staff", response_model=list[StaffUpdated], summary="The tenant's staff directory")
+@router.get(
+    "/staff",
+    response_model=list[StaffUpdated],
+    responses=problem_responses(403),
+    summary="The tenant's staff directory",
+)
 async def staff_directory(
     principal: Annotated[Principal, roles_allowed(*STAFF_DIRECTORY_READERS)], service: Service
 ) -> list[StaffUpdated]:
     return await service.staff_directory(principal)
 
 
-@router.get("/staff/{staff_id}", response_model=StaffUpdated, summary="One staff member")
+@router.get(
+    "/staff/{staff_id}",
+    response_model=StaffUpdated,
+    responses=problem_responses(403),
+    summary="One staff member",
+)
 async def staff_member(
     staff_id: str,
     principal: Annotated[Principal, roles_allowed(*STAFF_DIRECTORY_READERS)],
@@ -70,7 +85,11 @@ async def staff_member(
 
 
 @router.post(
-    "/learners", status_code=201, response_model=LearnerSnapshot, summary="Create a learner"
+    "/learners",
+    status_code=201,
+    response_model=LearnerSnapshot,
+    responses=problem_responses(403),
+    summary="Create a learner",
 )
 async def create_learner(
     body: LearnerIn,
@@ -128,6 +147,7 @@ async def list_learners(
     "/learners/{learner_id}/enrolments",
     status_code=201,
     response_model=LearnerSnapshot,
+    responses=problem_responses(403, 409),
     summary="Enrol a learner on an apprenticeship standard (creates the ILR programme aim)",
 )
 async def enrol(
@@ -139,7 +159,12 @@ async def enrol(
     return await service.enrol(principal, learner_id, body)
 
 
-@router.get("/groups", response_model=list[str], summary="Groups of the caller's tenant")
+@router.get(
+    "/groups",
+    response_model=list[str],
+    responses=problem_responses(403),
+    summary="Groups of the caller's tenant",
+)
 async def groups(
     principal: Annotated[
         Principal, roles_allowed("admin", "tutor", "support", "operator", "ilr_qa")
@@ -149,7 +174,11 @@ async def groups(
     return await service.groups(principal)
 
 
-@router.get("/me", summary="The caller: staff record or learner record")
+@router.get(
+    "/me",
+    responses=problem_responses(404),
+    summary="The caller: staff record or learner record (404: a learner not on record)",
+)
 async def me(principal: CurrentPrincipal, service: Service) -> dict[str, object]:
     if principal.is_staff:
         staff = await service.staff_record(principal)
@@ -181,4 +210,4 @@ def _decode_cursor(cursor: str | None) -> str | None:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return str(key["id"])
     except (ValueError, KeyError, TypeError) as error:
-        raise ApiError(400, "bad_cursor", "The cursor is not one this API issued.") from error
+        raise ApiError(422, "bad_cursor", "The cursor is not one this API issued.") from error

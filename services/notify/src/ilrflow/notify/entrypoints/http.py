@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from ilrflow.notify.domain.model import TenantNotifySettings
 from ilrflow.notify.service.use_cases import NotifyService
 from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
+from ilrflow.platform.openapi import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
@@ -87,6 +88,7 @@ async def mark_read(
 @router.get(
     "/notifications/deliveries",
     response_model=list[DeliveryView],
+    responses=problem_responses(403),
     summary="Email deliveries of the tenant (operators and admins): pending, sent, failed",
 )
 async def deliveries(
@@ -107,7 +109,10 @@ class NotifySettingsIn(TenantNotifySettings):
 
 
 @router.put(
-    "/notify-settings", response_model=TenantNotifySettings, summary="Tenant notify settings"
+    "/notify-settings",
+    response_model=TenantNotifySettings,
+    responses=problem_responses(403),
+    summary="Tenant notify settings",
 )
 async def put_settings(
     body: NotifySettingsIn,

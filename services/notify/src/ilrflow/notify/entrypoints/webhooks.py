@@ -11,9 +11,10 @@ from pydantic import BaseModel, Field
 from ilrflow.notify.domain.webhooks import WEBHOOK_EVENT_TYPES, Delivery, Subscription
 from ilrflow.notify.service.webhooks import WebhookService
 from ilrflow.platform.auth import Principal, roles_allowed
+from ilrflow.platform.openapi import problem_responses
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-# Only a tenant admin manages webhooks; decided before the body is validated.
+# Only a tenant admin manages webhooks (403 for anyone else); decided before the body is validated.
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=problem_responses(403))
 Admin = Annotated[Principal, roles_allowed("admin")]
 
 

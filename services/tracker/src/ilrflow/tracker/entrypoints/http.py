@@ -28,9 +28,7 @@ from ilrflow.tracker.entrypoints.export import trackers_workbook
 from ilrflow.tracker.service.bulk import BulkRequested, BulkService
 from ilrflow.tracker.service.use_cases import TrackerService
 
-_ERRORS = problem_responses(403, 404, 409, 422)
-
-router = APIRouter(prefix="/v1", tags=["trackers"], responses=_ERRORS)
+router = APIRouter(prefix="/v1", tags=["trackers"])
 ADMIN_ROLES = ("admin",)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -214,6 +212,10 @@ def _custom_fields(
     return list(definition.fields)
 
 
+# What the tenant's permission policy refuses (403) and a stale version or state (409).
+_DECIDED = problem_responses(403, 409)
+
+
 @router.get(
     "/tracker-types", response_model=list[TrackerTypeView], summary="Types and their settings"
 )
@@ -225,6 +227,7 @@ async def list_types(principal: CurrentPrincipal, service: Service) -> list[Trac
 @router.put(
     "/tracker-types/custom:{name}",
     response_model=TrackerTypeView,
+    responses=problem_responses(403, 409),
     summary="Define (or redefine) a custom type's form, switch and roles (admin)",
 )
 async def put_custom_type(
@@ -246,6 +249,7 @@ async def put_custom_type(
 @router.put(
     "/tracker-types/{tracker_type}",
     response_model=TrackerTypeView,
+    responses=problem_responses(403, 409),
     summary="Enable or disable a type and set who may raise, edit and process it (admin)",
 )
 async def put_type(
@@ -258,7 +262,12 @@ async def put_type(
     return _type_view(settings, tracker_type)
 
 
-@router.get("/tracker-settings", response_model=TenantTrackerSettings, summary="Tenant settings")
+@router.get(
+    "/tracker-settings",
+    response_model=TenantTrackerSettings,
+    responses=problem_responses(403),
+    summary="Tenant settings",
+)
 async def get_settings(
     principal: Annotated[Principal, roles_allowed(*ADMIN_ROLES)], service: Service
 ) -> TenantTrackerSettings:
@@ -268,6 +277,7 @@ async def get_settings(
 @router.put(
     "/tracker-settings",
     response_model=TenantTrackerSettings,
+    responses=problem_responses(403, 409),
     summary="Allocation rules, two-person control, thresholds, withdrawal reasons (admin)",
 )
 async def put_settings(
@@ -298,7 +308,14 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("/trackers", status_code=201, response_model=Tracker, summary="Raise a tracker")
+@router.post(
+    "/trackers",
+    status_code=201,
+    response_model=Tracker,
+    # 404: the learner is not one the caller sees; 409: an Idempotency-Key reused with another body
+    responses=problem_responses(403, 404, 409),
+    summary="Raise a tracker",
+)
 async def raise_tracker(
     body: RaiseTrackerIn,
     principal: CurrentPrincipal,
@@ -356,7 +373,8 @@ async def list_trackers(
     "/trackers/export.xlsx",
     summary="The same selection as a spreadsheet",
     response_class=Response,
-    responses={
+    responses=problem_responses(403)
+    | {
         200: {
             "description": "One row per tracker: the Trackers screen's columns",
             "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
@@ -392,7 +410,10 @@ async def get_tracker(
 
 
 @router.patch(
-    "/trackers/{tracker_id}", response_model=Tracker, summary="Edit proposed values (versioned)"
+    "/trackers/{tracker_id}",
+    response_model=Tracker,
+    responses=_DECIDED | problem_responses(428),
+    summary="Edit proposed values (versioned)",
 )
 async def edit_tracker(
     tracker_id: str,
@@ -419,14 +440,24 @@ async def edit_tracker(
     )
 
 
-@router.post("/trackers/{tracker_id}/allocate", response_model=Tracker, summary="(Re-)allocate")
+@router.post(
+    "/trackers/{tracker_id}/allocate",
+    response_model=Tracker,
+    responses=_DECIDED,
+    summary="(Re-)allocate",
+)
 async def allocate_tracker(
     tracker_id: str, body: AllocateIn, principal: CurrentPrincipal, service: Service
 ) -> Tracker:
     return await service.allocate(principal, tracker_id, body.allocated_to, body.version)
 
 
-@router.post("/trackers/{tracker_id}/process", response_model=Tracker, summary="Approve and apply")
+@router.post(
+    "/trackers/{tracker_id}/process",
+    response_model=Tracker,
+    responses=_DECIDED,
+    summary="Approve and apply",
+)
 async def process_tracker(
     tracker_id: str,
     principal: CurrentPrincipal,
@@ -443,7 +474,10 @@ async def process_tracker(
 
 
 @router.post(
-    "/trackers/{tracker_id}/reject", response_model=Tracker, summary="Reject with a reason"
+    "/trackers/{tracker_id}/reject",
+    response_model=Tracker,
+    responses=_DECIDED,
+    summary="Reject with a reason",
 )
 async def reject_tracker(
     tracker_id: str, body: ReasonIn, principal: CurrentPrincipal, service: Service
@@ -452,7 +486,10 @@ async def reject_tracker(
 
 
 @router.post(
-    "/trackers/{tracker_id}/cancel", response_model=Tracker, summary="Withdraw the request"
+    "/trackers/{tracker_id}/cancel",
+    response_model=Tracker,
+    responses=_DECIDED,
+    summary="Withdraw the request",
 )
 async def cancel_tracker(
     tracker_id: str, principal: CurrentPrincipal, service: Service, body: CancelIn | None = None
@@ -476,7 +513,7 @@ BulkIdempotencyKey = Annotated[
         "with another body is a 409.",
     ),
 ]
-_ACCEPTED: dict[int | str, dict[str, Any]] = {
+_ACCEPTED = problem_responses(403, 409) | {
     202: {
         "description": "Stored; worked in the background. Location: the job, to follow it.",
         "headers": {"Location": {"schema": {"type": "string"}}},
@@ -585,9 +622,9 @@ def _expected_version(from_body: int | None, if_match: str | None) -> int | None
     try:
         return int(if_match.strip().removeprefix("W/").strip('"'))
     except ValueError as error:
-        raise ApiError(
-            400, "bad_if_match", 'If-Match must be the tracker\'s version, e.g. "3".'
-        ) from error
+        reason = 'must be the tracker\'s version, e.g. "3"'
+        problems = [{"field": "If-Match", "reason": reason}]
+        raise ApiError(422, "bad_if_match", f"If-Match {reason}.", problems) from error
 
 
 def _encode_cursor(tracker: Tracker) -> str:
@@ -602,7 +639,7 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return datetime.fromisoformat(key["at"]), str(key["id"])
     except (ValueError, KeyError, TypeError) as error:
-        raise ApiError(400, "bad_cursor", "The cursor is not one this API issued.") from error
+        raise ApiError(422, "bad_cursor", "The cursor is not one this API issued.") from error
 
 
 __all__ = ["Principal", "router"]
