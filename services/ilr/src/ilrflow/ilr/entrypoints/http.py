@@ -15,6 +15,7 @@ from ilrflow.ilr_engine import published
 from ilrflow.ilr_engine.policy import RestartPlannedHours
 from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 from ilrflow.platform.openapi import problem_responses
+from ilrflow.platform.paging import DEFAULT_PAGE_SIZE, Cursor, Limit, Page, page_in_memory
 
 router = APIRouter(prefix="/v1", tags=["ilr"])
 
@@ -49,6 +50,10 @@ class IlrVersion(BaseModel):
     outcome: str
     reason: str
     patch: list[dict[str, Any]]
+
+
+class IlrVersionPage(Page[IlrVersion]):
+    """The ILR's versions, oldest first."""
 
 
 class IlrSettingsIn(BaseModel):
@@ -90,14 +95,18 @@ async def get_ilr(learner_id: str, principal: CurrentPrincipal, service: Service
 
 @router.get(
     "/learners/{learner_id}/ilr/history",
-    response_model=list[IlrVersion],
-    summary="Every version of the learner's ILR with actor, tracker, time and patch",
+    response_model=IlrVersionPage,
+    summary="Every version of the learner's ILR with actor, tracker, time and patch, oldest first",
 )
 async def get_history(
-    learner_id: str, principal: CurrentPrincipal, service: Service
-) -> list[IlrVersion]:
-    entries = await service.history(principal, learner_id)
-    return [IlrVersion.model_validate(entry) for entry in entries]
+    learner_id: str,
+    principal: CurrentPrincipal,
+    service: Service,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+) -> IlrVersionPage:
+    entries = [IlrVersion.model_validate(e) for e in await service.history(principal, learner_id)]
+    return page_in_memory(IlrVersionPage, entries, lambda v: (v.version,), (int,), cursor, limit)
 
 
 @router.post(

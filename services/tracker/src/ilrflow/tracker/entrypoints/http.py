@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +18,15 @@ from ilrflow.contracts.trackers import (
 from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 from ilrflow.platform.http_errors import ApiError
 from ilrflow.platform.openapi import problem_responses
+from ilrflow.platform.paging import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Limit,
+    Page,
+    decode_cursor,
+    page_in_memory,
+    page_of,
+)
 from ilrflow.tracker.adapters.repository import TrackerFilter
 from ilrflow.tracker.domain.bulk import BULK_LIMIT, BulkItem, BulkJob, BulkKind, JobStatus
 from ilrflow.tracker.domain.policy import AllocationRule, TenantTrackerSettings, TypeSettings
@@ -136,9 +143,8 @@ class BulkJobPage(BulkJobSummary):
     next_offset: int | None
 
 
-class TrackerPage(BaseModel):
-    items: list[Tracker]
-    next_cursor: str | None
+class TrackerPage(Page[Tracker]):
+    """Trackers, newest first."""
 
 
 class TrackerTypeView(BaseModel):
@@ -159,6 +165,10 @@ class TrackerTypeView(BaseModel):
         description="JSON Schema of this type's `changes` in POST /v1/trackers, generated from "
         "the model that validates them (a custom type's: an object, checked against `fields`)."
     )
+
+
+class TrackerTypePage(Page[TrackerTypeView]):
+    """The built-in types by name, then the tenant's custom types by name."""
 
 
 class CustomTypeIn(TypeSettings):
@@ -217,11 +227,23 @@ _DECIDED = problem_responses(403, 409)
 
 
 @router.get(
-    "/tracker-types", response_model=list[TrackerTypeView], summary="Types and their settings"
+    "/tracker-types",
+    response_model=TrackerTypePage,
+    summary="Types and their settings: built-in types by name, then custom types by name",
 )
-async def list_types(principal: CurrentPrincipal, service: Service) -> list[TrackerTypeView]:
+async def list_types(
+    principal: CurrentPrincipal,
+    service: Service,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+) -> TrackerTypePage:
     settings = await service.settings(principal)
-    return [_type_view(settings, name) for name in settings.type_names()]
+    views = sorted((_type_view(settings, name) for name in settings.type_names()), key=_type_key)
+    return page_in_memory(TrackerTypePage, views, _type_key, (int, str), cursor, limit)
+
+
+def _type_key(view: TrackerTypeView) -> tuple[int, str]:
+    return int(view.custom), view.type
 
 
 @router.put(
@@ -360,13 +382,13 @@ async def list_trackers(
     principal: CurrentPrincipal,
     service: Service,
     where: Filter,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> TrackerPage:
-    found = await service.list_trackers(principal, where, _decode_cursor(cursor), limit + 1)
-    page = found[:limit]
-    next_cursor = _encode_cursor(page[-1]) if len(found) > limit else None
-    return TrackerPage(items=page, next_cursor=next_cursor)
+    after = decode_cursor(cursor, (datetime, str))
+    key = None if after is None else (cast(datetime, after[0]), str(after[1]))
+    found = await service.list_trackers(principal, where, key, limit + 1)
+    return page_of(TrackerPage, found, limit, lambda tracker: (tracker.raised_at, tracker.id))
 
 
 @router.get(
@@ -625,21 +647,6 @@ def _expected_version(from_body: int | None, if_match: str | None) -> int | None
         reason = 'must be the tracker\'s version, e.g. "3"'
         problems = [{"field": "If-Match", "reason": reason}]
         raise ApiError(422, "bad_if_match", f"If-Match {reason}.", problems) from error
-
-
-def _encode_cursor(tracker: Tracker) -> str:
-    raw = json.dumps({"at": tracker.raised_at.isoformat(), "id": tracker.id}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(key["at"]), str(key["id"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise ApiError(422, "bad_cursor", "The cursor is not one this API issued.") from error
 
 
 __all__ = ["Principal", "router"]
