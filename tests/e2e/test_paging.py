@@ -27,6 +27,7 @@ class World:
     tenant: Tenant
     learner_id: str
     webhook_id: str
+    bulk_job_id: str
 
     def lists(self) -> dict[str, tuple[str, str]]:
         """Each list (service, path) by name, as admin-1 of the tenant reads it."""
@@ -42,17 +43,18 @@ class World:
             "email deliveries": ("notify", "/v1/notifications/deliveries"),
             "webhooks": ("notify", "/v1/webhooks"),
             "webhook deliveries": ("notify", f"/v1/webhooks/{self.webhook_id}/deliveries"),
+            "bulk job items": ("tracker", f"/v1/trackers/bulk-jobs/{self.bulk_job_id}"),
         }
 
 
-LISTS = tuple(World(None, "", "").lists())  # type: ignore[arg-type]
+LISTS = tuple(World(None, "", "", "").lists())  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
 def world(stack: Stack) -> World:
     """Two or more items in every list: two learners in two groups, two trackers raised (so two
     in-app notifications and two emails for the allocated admin-1, two webhook deliveries), one
-    of them processed (a second ILR version), two webhooks."""
+    of them processed (a second ILR version), two webhooks, a bulk job of two items."""
     tenant = tracker_tenant(stack)
     with tenant.admin("notify") as notify:
         assert notify.put("/v1/notify-settings", json={"email_admins": True}).status_code == 200
@@ -71,7 +73,10 @@ def world(stack: Stack) -> World:
         ]
     with tenant.admin("tracker") as http:
         process(http, raised[0]["id"])
-    world = World(tenant, learner_id, hooks[0].json()["id"])
+        # A job of two items (trackers that do not exist: both are refused).
+        bulk = http.post("/v1/trackers/bulk-process", json={"ids": ["T000000000000", "T1"]})
+        assert bulk.status_code == 202, bulk.text
+    world = World(tenant, learner_id, hooks[0].json()["id"], bulk.json()["id"])
     for name in ("notifications", "email deliveries", "webhook deliveries", "ILR versions"):
         eventually(lambda name=name: _at_least(world, name, len(NAMES)))  # type: ignore[misc]
     return world
@@ -97,10 +102,10 @@ def _whole(world: World, name: str) -> list[Any]:
 
 
 def _identity(item: Any) -> Any:
-    """What names an item (a delivery's tries change while the list is walked)."""
+    """What names an item (a delivery's tries, a job item's state change while it is walked)."""
     if isinstance(item, str):
         return item
-    return item.get("id") or item.get("type") or item["version"]
+    return next(item[name] for name in ("id", "type", "version", "index") if name in item)
 
 
 @pytest.mark.parametrize("name", LISTS)

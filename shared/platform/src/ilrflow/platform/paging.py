@@ -102,12 +102,13 @@ def page_in_memory(
     limit: int,
     *,
     descending: bool = False,
+    **fields: Any,
 ) -> P:
     """The page of ``items`` (in ``key`` order, ascending unless ``descending``; the key's parts
-    of ``types``) after the cursor's key."""
+    of ``types``) after the cursor's key; ``fields`` as for :func:`page_of`."""
     after = decode_cursor(cursor, types)
     rest = [item for item in items if after is None or _beyond(key(item), after, descending)]
-    return page_of(page, rest[: limit + 1], limit, key)
+    return page_of(page, rest[: limit + 1], limit, key, **fields)
 
 
 def _beyond(key: Key, after: Key, descending: bool) -> bool:

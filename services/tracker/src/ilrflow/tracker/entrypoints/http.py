@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ilrflow.contracts.errors import FieldProblem, InvalidInput
 from ilrflow.contracts.trackers import (
     CUSTOM_PREFIX,
+    TRACKER_TYPES,
     CustomFieldDefinition,
     CustomTypeDefinition,
     changes_schema,
@@ -138,9 +139,8 @@ class BulkJobSummary(BaseModel):
     counts: dict[str, int] = Field(description="Items pending, raised, processed, refused.")
 
 
-class BulkJobPage(BulkJobSummary):
-    items: list[BulkItem] = Field(description="This page of items, in request order.")
-    next_offset: int | None
+class BulkJobPage(Page[BulkItem], BulkJobSummary):
+    """The job, with a page of its items in request order."""
 
 
 class TrackerPage(Page[Tracker]):
@@ -168,7 +168,7 @@ class TrackerTypeView(BaseModel):
 
 
 class TrackerTypePage(Page[TrackerTypeView]):
-    """The built-in types by name, then the tenant's custom types by name."""
+    """The built-in types in catalogue order, then the tenant's custom types by name."""
 
 
 class CustomTypeIn(TypeSettings):
@@ -229,7 +229,7 @@ _DECIDED = problem_responses(403, 409)
 @router.get(
     "/tracker-types",
     response_model=TrackerTypePage,
-    summary="Types and their settings: built-in types by name, then custom types by name",
+    summary="Types and their settings: built-in types in catalogue order, then custom by name",
 )
 async def list_types(
     principal: CurrentPrincipal,
@@ -243,7 +243,10 @@ async def list_types(
 
 
 def _type_key(view: TrackerTypeView) -> tuple[int, str]:
-    return int(view.custom), view.type
+    return _CATALOGUE_ORDER.get(view.type, len(_CATALOGUE_ORDER)), view.type
+
+
+_CATALOGUE_ORDER = {name: position for position, name in enumerate(TRACKER_TYPES)}
 
 
 @router.put(
@@ -593,8 +596,8 @@ async def get_bulk_job(
     job_id: str,
     principal: CurrentPrincipal,
     bulk: Bulk,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=BULK_LIMIT)] = 100,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
     status: Annotated[
         Literal["pending", "raised", "processed", "refused"] | None,
         Query(description="Only items in this state (pending includes started)."),
@@ -602,11 +605,12 @@ async def get_bulk_job(
 ) -> BulkJobPage:
     job = await bulk.job(principal, job_id)
     chosen = [i for i in job.items if status is None or i.progress == status]
-    page = chosen[offset : offset + limit]
-    more = offset + limit < len(chosen)
-    return BulkJobPage(
-        **_summary(job).model_dump(), items=page, next_offset=offset + limit if more else None
-    )
+    summary = _summary(job).model_dump()
+    return page_in_memory(BulkJobPage, chosen, _index, (int,), cursor, limit, **summary)
+
+
+def _index(item: BulkItem) -> tuple[int]:
+    return (item.index,)
 
 
 def _accepted(requested: BulkRequested, response: Response) -> BulkJobSummary:
