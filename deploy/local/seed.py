@@ -11,6 +11,7 @@ import httpx
 
 from ilrflow.ops.reference import read_otj_minimums
 from ilrflow.platform.auth import mint_token
+from ilrflow.platform.paging import MAX_PAGE_SIZE
 from ilrflow.platform.settings import Settings
 
 TENANT = "demo"
@@ -127,7 +128,7 @@ def seed_demo_tenant(settings: Settings, urls: dict[str, str]) -> dict[str, str]
     with httpx.Client(headers=headers, timeout=15) as http:
         for staff in STAFF:
             _ok(http.post(f"{urls['learner']}/v1/staff", json=staff), also=(409,))
-        types = _ok(http.get(f"{urls['tracker']}/v1/tracker-types"))
+        types = _every_item(http, f"{urls['tracker']}/v1/tracker-types")
         for tracker_type in types:
             if not tracker_type["type"].startswith("custom:"):
                 _ok(
@@ -142,7 +143,7 @@ def seed_demo_tenant(settings: Settings, urls: dict[str, str]) -> dict[str, str]
                 json={"allocation_rules": [{"learner_group": GROUP, "admin_id": "admin-1"}]},
             )
         )
-        existing = _every_learner(http, urls)
+        existing = _every_item(http, f"{urls['learner']}/v1/learners")
         learners = existing or [
             _create_learner(http, urls, n, row) for n, row in enumerate(LEARNERS)
         ]
@@ -169,15 +170,15 @@ def _load_demo_otj_minimums(settings: Settings, urls: dict[str, str]) -> None:
         _ok(http.put(path, json={"source": DEMO_OTJ_SOURCE, "minimums": rows}))
 
 
-def _every_learner(http: httpx.Client, urls: dict[str, str]) -> list[dict[str, Any]]:
-    """The tenant's learners, every page of the list."""
-    learners: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"limit": 200}
+def _every_item(http: httpx.Client, url: str) -> list[dict[str, Any]]:
+    """Every item of a list, page after page (``{items, next_cursor}``)."""
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": MAX_PAGE_SIZE}
     while True:
-        page = _ok(http.get(f"{urls['learner']}/v1/learners", params=params))
-        learners.extend(page["items"])
+        page = _ok(http.get(url, params=params))
+        items.extend(page["items"])
         if page["next_cursor"] is None:
-            return learners
+            return items
         params["cursor"] = page["next_cursor"]
 
 

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from workload import ENROLMENT, GROUP, LEARNER, STAFF, tracker_probe
 
 from ilrflow.contracts.events import Envelope, to_wire
+from ilrflow.platform.paging import MAX_PAGE_SIZE
 from tests.conftest import REPO, Stack, eventually, new_tenant
 
 
@@ -94,15 +95,20 @@ def enrolled_learner(tenant: Tenant, **overrides: Any) -> str:
 
 
 def every_learner(http: httpx.Client, **params: Any) -> list[dict[str, Any]]:
-    """``GET /v1/learners`` with ``params``, every page of it, following ``next_cursor``."""
-    learners: list[dict[str, Any]] = []
-    query = {"limit": 200, **params}
+    """``GET /v1/learners`` with ``params``, every page of it."""
+    return every_item(http, "/v1/learners", **params)
+
+
+def every_item(http: httpx.Client, path: str, **params: Any) -> list[Any]:
+    """``GET path`` with ``params``, every page of the list, following ``next_cursor``."""
+    items: list[Any] = []
+    query = {"limit": MAX_PAGE_SIZE, **params}
     while True:
-        response = http.get("/v1/learners", params=query)
+        response = http.get(path, params=query)
         assert response.status_code == 200, response.text
-        learners.extend(response.json()["items"])
+        items.extend(response.json()["items"])
         if response.json()["next_cursor"] is None:
-            return learners
+            return items
         query["cursor"] = response.json()["next_cursor"]
 
 

@@ -112,7 +112,7 @@ def test_an_event_delivered_twice_has_one_effect(stack: Stack) -> None:
     with tenant.admin("ilr") as ilr:
 
         def marker_applied() -> list:  # type: ignore[type-arg]
-            history = ilr.get(f"/v1/learners/{learner_id}/ilr/history").json()
+            history = ilr.get(f"/v1/learners/{learner_id}/ilr/history").json()["items"]
             return history if any(h["tracker_id"] == "T-marker" for h in history) else []
 
         history = eventually(marker_applied)

@@ -376,7 +376,7 @@ def test_history_lists_every_version_with_actor_tracker_time_and_patch(tenant: T
     )
 
     with tenant.admin("ilr") as http:
-        history = http.get(f"/v1/learners/{learner_id}/ilr/history").json()
+        history = http.get(f"/v1/learners/{learner_id}/ilr/history").json()["items"]
 
     assert [(h["version"], h["cause"]) for h in history] == [
         (1, "enrolment"),

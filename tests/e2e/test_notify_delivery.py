@@ -22,14 +22,16 @@ def test_a_refused_email_is_failed_and_visible_to_operators(stack: Stack) -> Non
     operator = tenant.as_("notify", "operator-1", "operator")
 
     def failed() -> list[dict]:  # type: ignore[type-arg]
-        rows = operator.get("/v1/notifications/deliveries", params={"status": "failed"}).json()
+        rows = operator.get("/v1/notifications/deliveries", params={"status": "failed"}).json()[
+            "items"
+        ]
         return [r for r in rows if r["tracker_id"] == tracker_id]
 
     [row] = eventually(failed)
     assert row["email_to"] == address
     assert row["delivery"]["attempts"] == 1
     assert "mailbox unavailable" in row["delivery"]["last_error"]
-    sent = operator.get("/v1/notifications/deliveries", params={"status": "sent"}).json()
+    sent = operator.get("/v1/notifications/deliveries", params={"status": "sent"}).json()["items"]
     assert [r["email_to"] for r in sent if r["tracker_id"] == tracker_id] == ["tom@example.org"]
     assert stack.mail is not None
     assert stack.mail.to(address) == []

@@ -91,5 +91,5 @@ def test_the_list_filters_by_status_and_is_paged(tenant: Tenant) -> None:
     assert {non_starter, early_leaver, active} <= set(everyone)
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "programme_status"
-    assert bad_cursor.status_code == 400
+    assert bad_cursor.status_code == 422
     assert bad_cursor.json()["code"] == "bad_cursor"

@@ -272,14 +272,16 @@ def world(stack: Stack) -> Iterator[World]:
     with tenant.as_("tracker", learner_id, "learner") as learner:
         tracker_id = raise_tracker(learner, "change_of_address", learner_id, ADDRESS)["id"]
     with tenant.admin("learner") as learners:  # the training plan's first version
-        eventually(lambda: learners.get(f"/v1/learners/{learner_id}/documents").json())
+        eventually(lambda: learners.get(f"/v1/learners/{learner_id}/documents").json()["items"])
     with tenant.admin("tracker") as admin:
         # A job of admin-1's to read; its one item (no such tracker) is refused.
         bulk = admin.post("/v1/trackers/bulk-process", json={"ids": ["T000000000000"]})
         assert bulk.status_code == 202, bulk.text
     with tenant.admin("notify") as inbox:
         notifications = eventually(lambda: inbox.get("/v1/notifications").json()["items"])
-        deliveries = eventually(lambda: inbox.get(f"/v1/webhooks/{webhook_id}/deliveries").json())
+        deliveries = eventually(
+            lambda: inbox.get(f"/v1/webhooks/{webhook_id}/deliveries").json()["items"]
+        )
     with tenant.as_("audit", "support-1", "support") as audit:
         entries = eventually(
             lambda: audit.get("/v1/audit/events", params={"learner_id": learner_id}).json()["items"]

@@ -103,7 +103,7 @@ def test_types_are_off_until_the_tenant_enables_them(stack: Stack) -> None:
         body = {"type": "withdrawal", "learner_id": learner_id, "changes": WITHDRAWAL}
         refused = admin.post("/v1/trackers", json=body)
         assert (refused.status_code, refused.json()["code"]) == (403, "type_disabled")
-        types = {t["type"]: t["enabled"] for t in admin.get("/v1/tracker-types").json()}
+        types = {t["type"]: t["enabled"] for t in admin.get("/v1/tracker-types").json()["items"]}
         assert types["withdrawal"] is False
         assert types["change_of_name"] is True
     with tenant.as_("tracker", "tutor-1", "tutor", groups=[GROUP]) as tutor:

@@ -74,7 +74,7 @@ def test_filters_pages_and_the_export(stack: Stack) -> None:
         assert listed(**{"from": today.isoformat(), "to": today.isoformat()}) == ids[::-1]
         assert listed(to=(today - timedelta(days=1)).isoformat()) == []
         assert listed(**{"from": (today + timedelta(days=1)).isoformat()}) == []
-        assert admin.get("/v1/trackers", params={"cursor": "nonsense"}).status_code == 400
+        assert admin.get("/v1/trackers", params={"cursor": "nonsense"}).status_code == 422
 
         export = admin.get("/v1/trackers/export.xlsx", params={"type": "change_of_address"})
         assert export.status_code == 200, export.text

@@ -21,7 +21,7 @@ CUSTOM = "custom:laptop_request"  # defined by tracker_tenant
 def test_every_type_lists_the_json_schema_of_its_changes(stack: Stack) -> None:
     tenant = tracker_tenant(stack)
     with tenant.admin("tracker") as admin:
-        served = {t["type"]: t for t in admin.get("/v1/tracker-types").json()}
+        served = {t["type"]: t for t in admin.get("/v1/tracker-types").json()["items"]}
     for name, info in TRACKER_TYPES.items():
         assert info.changes_model is not None
         assert served[name]["changes_schema"] == info.changes_model.model_json_schema(), name
@@ -36,7 +36,9 @@ def test_the_schema_says_what_the_api_refuses(stack: Stack) -> None:
     tenant = tracker_tenant(stack)
     learner_id = known_learner(tenant)
     with tenant.admin("tracker") as admin:
-        served = {t["type"]: t["changes_schema"] for t in admin.get("/v1/tracker-types").json()}
+        served = {
+            t["type"]: t["changes_schema"] for t in admin.get("/v1/tracker-types").json()["items"]
+        }
         for name in TRACKER_TYPES:
             schema = served[name]
             assert schema["additionalProperties"] is False, name
@@ -55,7 +57,9 @@ def test_the_schema_says_what_the_api_refuses(stack: Stack) -> None:
 def test_the_openapi_document_raises_by_a_union_discriminated_by_type(stack: Stack) -> None:
     tenant = tracker_tenant(stack)
     with tenant.admin("tracker") as admin:
-        served = {t["type"]: t["changes_schema"] for t in admin.get("/v1/tracker-types").json()}
+        served = {
+            t["type"]: t["changes_schema"] for t in admin.get("/v1/tracker-types").json()["items"]
+        }
     with stack.anonymous("tracker") as http:
         document = http.get("/openapi.json").json()
     schemas = document["components"]["schemas"]

@@ -297,7 +297,7 @@ def test_rejected_cancelled_and_custom_trackers(stack: Stack) -> None:
         tenant.as_("tracker", "tutor-1", "tutor", groups=["cohort-a"]) as tutor,
         tenant.admin("tracker") as admin,
     ):
-        types = {t["type"]: t for t in admin.get("/v1/tracker-types").json()}
+        types = {t["type"]: t for t in admin.get("/v1/tracker-types").json()["items"]}
         assert types["custom:laptop_request"]["enabled"] is True
         assert [f["name"] for f in types["custom:laptop_request"]["fields"]] == [
             "model",

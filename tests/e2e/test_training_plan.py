@@ -89,7 +89,7 @@ def documents(tenant: Tenant, learner_id: str) -> list[dict[str, Any]]:
     with tenant.admin("learner") as http:
         response = http.get(f"/v1/learners/{learner_id}/documents")
     assert response.status_code == 200, response.text
-    listed: list[dict[str, Any]] = response.json()
+    listed: list[dict[str, Any]] = response.json()["items"]
     return listed
 
 

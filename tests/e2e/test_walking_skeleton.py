@@ -128,7 +128,7 @@ def test_change_of_address_travels_through_all_five_services(stack: Stack) -> No
     assert second["learner"]["AddLine2"] == "Bradford"
     assert second["learner"]["Postcode"] == "BD1 1AA"
     assert second["learner"]["PostcodePrior"] == "LS1 4AP"
-    history = ilr.get(f"/v1/learners/{learner_id}/ilr/history").json()
+    history = ilr.get(f"/v1/learners/{learner_id}/ilr/history").json()["items"]
     assert [h["version"] for h in history] == [1, 2]
     assert history[1]["tracker_id"] == tracker_id
     assert history[1]["actor"] == "admin-1"

@@ -111,7 +111,7 @@ def test_signed_deliveries_exactly_once_retries_dead_and_replay(
     assert good.bad_signatures == failing.bad_signatures == 0
 
     def dead() -> list[dict[str, Any]]:
-        return admin.get(f"/v1/webhooks/{failing_hook}/deliveries?status=dead").json()
+        return admin.get(f"/v1/webhooks/{failing_hook}/deliveries?status=dead").json()["items"]
 
     [dead_one] = eventually(dead)
     assert dead_one["event_type"] == "tracker-processed"
@@ -125,7 +125,9 @@ def test_signed_deliveries_exactly_once_retries_dead_and_replay(
     assert delivered["id"] == dead_one["id"]
     assert delivered["data"]["tracker_id"] == tracker_id
     final = eventually(
-        lambda: admin.get(f"/v1/webhooks/{failing_hook}/deliveries?status=delivered").json()
+        lambda: admin.get(f"/v1/webhooks/{failing_hook}/deliveries?status=delivered").json()[
+            "items"
+        ]
     )
     assert [d["id"] for d in final] == [dead_one["id"]]
 
@@ -181,7 +183,7 @@ def quiet_log(admin: httpx.Client, hook: str, receiver: Receiver) -> list[dict[s
     receiver got has changed for a while: a duplicate, were one sent, has arrived by then."""
 
     def log() -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = admin.get(f"/v1/webhooks/{hook}/deliveries").json()
+        found: list[dict[str, Any]] = admin.get(f"/v1/webhooks/{hook}/deliveries").json()["items"]
         return found
 
     def snapshot() -> tuple[list[tuple[str, str]], list[str]]:

@@ -50,7 +50,12 @@ class FakeNotifyStore:
         return len(new)
 
     async def inbox(
-        self, tenant: str, recipient_id: str, unread_only: bool, limit: int
+        self,
+        tenant: str,
+        recipient_id: str,
+        unread_only: bool,
+        after: tuple[datetime, str] | None,
+        limit: int,
     ) -> list[dict[str, Any]]:
         mine = [
             self._document(n)
@@ -58,10 +63,10 @@ class FakeNotifyStore:
             if (n.tenant, n.recipient_id, n.channel) == (tenant, recipient_id, "in_app")
             and not (unread_only and n.id in self.read_at)
         ]
-        return sorted(mine, key=lambda d: d["created_at"], reverse=True)[:limit]
+        return _newest_first(mine, after)[:limit]
 
     async def unread_count(self, tenant: str, recipient_id: str) -> int:
-        return len(await self.inbox(tenant, recipient_id, unread_only=True, limit=10**9))
+        return len(await self.inbox(tenant, recipient_id, True, None, limit=10**9))
 
     async def mark_read(
         self, tenant: str, recipient_id: str, notification_id: str, at: datetime
@@ -72,13 +77,16 @@ class FakeNotifyStore:
         self.read_at.setdefault(notification_id, at)
         return self._document(stored)
 
-    async def deliveries(self, tenant: str, status: str | None, limit: int) -> list[dict[str, Any]]:
+    async def deliveries(
+        self, tenant: str, status: str | None, after: tuple[datetime, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
         emails = [
             self._document(n)
             for n in self.stored.values()
             if (n.tenant, n.channel) == (tenant, "email")
         ]
-        return emails[:limit] if status is None else []  # the fake sends nothing: no status yet
+        # the fake sends nothing: no status yet
+        return _newest_first(emails, after)[:limit] if status is None else []
 
     async def save_settings(self, tenant: str, settings: TenantNotifySettings) -> None:
         self.settings[tenant] = settings
@@ -104,3 +112,11 @@ class FakeNotifyStore:
 def notify_service(store: FakeNotifyStore, emails_queued: Callable[[], None]) -> NotifyService:
     """The service over the fake (typed, so mypy checks the fake fits the protocol)."""
     return NotifyService(store, emails_queued, clock=lambda: T0)
+
+
+def _newest_first(
+    documents: list[dict[str, Any]], after: tuple[datetime, str] | None
+) -> list[dict[str, Any]]:
+    """As the Mongo store orders a page: newest first (created_at, then id), after ``after``."""
+    ordered = sorted(documents, key=lambda d: (d["created_at"], d["_id"]), reverse=True)
+    return [d for d in ordered if after is None or (d["created_at"], d["_id"]) < after]

@@ -142,15 +142,22 @@ class FakeWebhookStore:
         return len(new)
 
     async def deliveries_of(
-        self, tenant: str, subscription_id: str, status: str | None, limit: int
+        self,
+        tenant: str,
+        subscription_id: str,
+        status: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
     ) -> list[Delivery]:
-        return [
+        chosen = [
             d
             for d in self.stored.values()
             if d.tenant == tenant
             and d.subscription_id == subscription_id
             and status in (None, d.status)
-        ][:limit]
+            and (after is None or (d.created_at, d.id) < after)
+        ]
+        return sorted(chosen, key=lambda d: (d.created_at, d.id), reverse=True)[:limit]
 
     async def requeue(self, tenant: str, delivery_id: str, now: datetime) -> Delivery | None:
         found = self.stored.get(delivery_id)
@@ -236,9 +243,9 @@ async def test_replay_requeues_a_dead_delivery_of_the_callers_tenant_only(
     replayed = await service.replay(ADMIN, delivery.id)
     assert (replayed.status, replayed.next_attempt_at) == ("pending", T0)
     assert wakes.count == 2
-    assert await service.deliveries(ADMIN, subscription.id, "pending", 10) == [replayed]
+    assert await service.deliveries(ADMIN, subscription.id, "pending", None, 10) == [replayed]
     with pytest.raises(NotFound):
-        await service.deliveries(OTHER_ADMIN, subscription.id, None, 10)
+        await service.deliveries(OTHER_ADMIN, subscription.id, None, None, 10)
 
 
 async def test_another_tenant_cannot_delete_or_rotate_a_webhook(service: WebhookService) -> None:

@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 import typer
@@ -26,6 +27,7 @@ from typer.core import TyperGroup
 from ilrflow.contracts.events import check_tenant_id
 from ilrflow.platform.auth import mint_token
 from ilrflow.platform.lanes import POOLED, lane_topics, split_topic
+from ilrflow.platform.paging import MAX_PAGE_SIZE
 from ilrflow.platform.settings import Settings
 
 T = TypeVar("T")
@@ -173,6 +175,18 @@ def call_service(
     if response.status_code >= 300:
         fail(f"{service} service answered {response.status_code}: {response.text[:500]}")
     return response.json()
+
+
+def every_item(http: httpx.Client, service: str, base_url: str, path: str) -> list[Any]:
+    """Every item of one of a service's lists, page after page (``{items, next_cursor}``)."""
+    items: list[Any] = []
+    params: dict[str, Any] = {"limit": MAX_PAGE_SIZE}
+    while True:
+        page = call_service(http, service, base_url, "GET", f"{path}?{urlencode(params)}")
+        items.extend(page["items"])
+        if page["next_cursor"] is None:
+            return items
+        params["cursor"] = page["next_cursor"]
 
 
 def _message(response: httpx.Response) -> str:

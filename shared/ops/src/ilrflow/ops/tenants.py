@@ -25,6 +25,7 @@ from ilrflow.ops.common import (
     EXIT_USAGE,
     call_service,
     emit_json,
+    every_item,
     fail,
     operator_token,
     run,
@@ -68,7 +69,9 @@ class TenantApi:
         return call_service(self._http, service, self.urls[service] or "", method, path, body)
 
     def report(self) -> dict[str, Any]:
-        types: list[dict[str, Any]] = self.call("tracker", "GET", "/v1/tracker-types")
+        types: list[dict[str, Any]] = every_item(
+            self._http, "tracker", self.urls["tracker"] or "", "/v1/tracker-types"
+        )
         report = {
             "tenant": self.tenant,
             "settings": self.call("tracker", "GET", "/v1/tracker-settings"),

@@ -56,3 +56,12 @@ async def ping(client: AsyncMongoClient[Document]) -> bool:
     except Exception:
         return False
     return True
+
+
+def newest_first_after(after: tuple[datetime, str] | None, at: str, id_field: str) -> Document:
+    """The filter of a newest-first keyset page (sorted by ``at`` then ``id_field``, both
+    descending): the documents after the one whose key is ``after`` (none: every document)."""
+    if after is None:
+        return {}
+    at_value, id_value = after
+    return {"$or": [{at: {"$lt": at_value}}, {at: at_value, id_field: {"$lt": id_value}}]}

@@ -25,6 +25,7 @@ from ilrflow.contracts.visibility import (
     AUDIT_VERIFIERS,
 )
 from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
+from ilrflow.platform.openapi import problem_responses
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 INCLUDE_ACCESS = (
@@ -168,7 +169,12 @@ def audit_query(
         raise InvalidInput("The query is not valid.", problems) from error
 
 
-@router.get("/events", response_model=AuditEventsPage, summary="Search the audit log")
+@router.get(
+    "/events",
+    response_model=AuditEventsPage,
+    responses=problem_responses(403),
+    summary="Search the audit log",
+)
 async def search(
     principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
     queries: Queries,
@@ -180,7 +186,12 @@ async def search(
     )
 
 
-@router.get("/events/{entry_id}", response_model=AuditEventView, summary="One audit entry")
+@router.get(
+    "/events/{entry_id}",
+    response_model=AuditEventView,
+    responses=problem_responses(403),
+    summary="One audit entry",
+)
 async def get_entry(
     entry_id: str, principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)], queries: Queries
 ) -> AuditEventView:
@@ -190,6 +201,7 @@ async def get_entry(
 @router.get(
     "/learners/{learner_id}/timeline",
     response_model=LearnerTimeline,
+    responses=problem_responses(403),
     summary="A learner's history as readable lines, oldest first",
 )
 async def learner_timeline(
@@ -237,7 +249,8 @@ def _file_response(media_type: str, description: str) -> dict[int | str, dict[st
     "/export.csv",
     summary="The same selection as /events, as CSV (no pages)",
     response_class=Response,
-    responses=_file_response("text/csv", "UTF-8 CSV with a byte-order mark, one row per entry"),
+    responses=_file_response("text/csv", "UTF-8 CSV with a byte-order mark, one row per entry")
+    | problem_responses(403),
 )
 async def export_csv(
     principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
@@ -251,7 +264,8 @@ async def export_csv(
     "/export.xlsx",
     summary="The same selection as /events, as XLSX (no pages)",
     response_class=Response,
-    responses=_file_response(EXPORT_MEDIA_TYPES["xlsx"], "One row per entry"),
+    responses=_file_response(EXPORT_MEDIA_TYPES["xlsx"], "One row per entry")
+    | problem_responses(403),
 )
 async def export_xlsx(
     principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
@@ -261,7 +275,12 @@ async def export_xlsx(
     return await _export(principal, queries, query, "xlsx")
 
 
-@router.get("/verify", response_model=AuditVerification, summary="Recompute every hash chain")
+@router.get(
+    "/verify",
+    response_model=AuditVerification,
+    responses=problem_responses(403),
+    summary="Recompute every hash chain",
+)
 async def verify(
     principal: Annotated[Principal, roles_allowed(*AUDIT_VERIFIERS)], queries: Queries
 ) -> AuditVerification:
@@ -305,6 +324,7 @@ async def checkpoint_public_key(principal: CurrentPrincipal, checkpoints: Checkp
 @router.post(
     "/checkpoints",
     response_model=SignedCheckpoints,
+    responses=problem_responses(403),
     summary="Sign every hash chain's head that moved since its latest checkpoint (operator)",
 )
 async def sign_checkpoints(

@@ -14,6 +14,8 @@ from ilrflow.ilr.service.use_cases import IlrService
 from ilrflow.ilr_engine import published
 from ilrflow.ilr_engine.policy import RestartPlannedHours
 from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
+from ilrflow.platform.openapi import problem_responses
+from ilrflow.platform.paging import DEFAULT_PAGE_SIZE, Cursor, Limit, Page, page_in_memory
 
 router = APIRouter(prefix="/v1", tags=["ilr"])
 
@@ -48,6 +50,10 @@ class IlrVersion(BaseModel):
     outcome: str
     reason: str
     patch: list[dict[str, Any]]
+
+
+class IlrVersionPage(Page[IlrVersion]):
+    """The ILR's versions, oldest first."""
 
 
 class IlrSettingsIn(BaseModel):
@@ -89,19 +95,24 @@ async def get_ilr(learner_id: str, principal: CurrentPrincipal, service: Service
 
 @router.get(
     "/learners/{learner_id}/ilr/history",
-    response_model=list[IlrVersion],
-    summary="Every version of the learner's ILR with actor, tracker, time and patch",
+    response_model=IlrVersionPage,
+    summary="Every version of the learner's ILR with actor, tracker, time and patch, oldest first",
 )
 async def get_history(
-    learner_id: str, principal: CurrentPrincipal, service: Service
-) -> list[IlrVersion]:
-    entries = await service.history(principal, learner_id)
-    return [IlrVersion.model_validate(entry) for entry in entries]
+    learner_id: str,
+    principal: CurrentPrincipal,
+    service: Service,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+) -> IlrVersionPage:
+    entries = [IlrVersion.model_validate(e) for e in await service.history(principal, learner_id)]
+    return page_in_memory(IlrVersionPage, entries, lambda v: (v.version,), (int,), cursor, limit)
 
 
 @router.post(
     "/learners/{learner_id}/ilr/qa-verify",
     response_model=IlrView,
+    responses=problem_responses(403, 409),
     summary="Mark the ILR QA-verified (ILR QA role); programme changes then need that role",
 )
 async def qa_verify(
@@ -113,7 +124,7 @@ async def qa_verify(
 @router.get(
     "/ilr/export.xml",
     summary="The tenant's ILR as an ESFA Message document for one collection year",
-    responses={200: {"content": {"application/xml": {}}}},
+    responses=problem_responses(403) | {200: {"content": {"application/xml": {}}}},
 )
 async def export_xml(
     principal: Annotated[Principal, roles_allowed(*EXPORTERS)],
@@ -162,6 +173,7 @@ class ExportValidationView(BaseModel):
 @router.get(
     "/ilr/export/validation",
     response_model=ExportValidationView,
+    responses=problem_responses(403),
     summary="The ESFA validation rules each learner in a year's ILR file breaks, with totals",
 )
 async def export_validation(
@@ -173,7 +185,12 @@ async def export_validation(
     return ExportValidationView.model_validate(checked.as_json())
 
 
-@router.get("/ilr/settings", response_model=IlrSettings, summary="The tenant's ILR settings")
+@router.get(
+    "/ilr/settings",
+    response_model=IlrSettings,
+    responses=problem_responses(403),
+    summary="The tenant's ILR settings",
+)
 async def get_settings(
     principal: Annotated[Principal, roles_allowed(*SETTINGS_READERS)], service: Service
 ) -> IlrSettings:
@@ -183,6 +200,7 @@ async def get_settings(
 @router.put(
     "/ilr/settings",
     response_model=IlrSettings,
+    responses=problem_responses(403),
     summary="Set the tenant's UKPRN and how restarts are recorded (admin)",
 )
 async def put_settings(
@@ -194,6 +212,7 @@ async def put_settings(
 @router.get(
     "/ilr/reference/otj-minimums",
     response_model=OtjMinimumsLoaded,
+    responses=problem_responses(403, 404),
     summary="The loaded 2025/26 minimum OTJ hours per standard (platform-wide), with its source",
 )
 async def get_otj_minimums(
@@ -205,6 +224,7 @@ async def get_otj_minimums(
 @router.put(
     "/ilr/reference/otj-minimums",
     response_model=OtjMinimumsLoaded,
+    responses=problem_responses(403),
     summary="Replace the platform-wide 2025/26 minimum OTJ table (operator)",
 )
 async def put_otj_minimums(

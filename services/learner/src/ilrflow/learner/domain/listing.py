@@ -11,9 +11,6 @@ from pydantic import Field
 from ilrflow.contracts.events import LearnerSnapshot
 from ilrflow.ilr_engine.status import ProgrammeStatus, Status, WithdrawalKind
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
-
 
 class LearnerView(LearnerSnapshot):
     """The master record, with the status of the learner's current programme as the learner's

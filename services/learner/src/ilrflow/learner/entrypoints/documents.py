@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from ilrflow.learner.service.documents import AcknowledgementIn, DocumentService, DocumentView
 from ilrflow.platform.auth import CurrentPrincipal
+from ilrflow.platform.openapi import problem_responses
+from ilrflow.platform.paging import DEFAULT_PAGE_SIZE, Cursor, Limit, Page, page_in_memory
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -20,15 +22,26 @@ def get_service(request: Request) -> DocumentService:
 Service = Annotated[DocumentService, Depends(get_service)]
 
 
+class DocumentPage(Page[DocumentView]):
+    """Training plan versions, newest first."""
+
+
 @router.get(
     "/learners/{learner_id}/documents",
-    response_model=list[DocumentView],
+    response_model=DocumentPage,
     summary="The learner's training plan versions, newest first",
 )
 async def list_documents(
-    learner_id: str, principal: CurrentPrincipal, service: Service
-) -> list[DocumentView]:
-    return await service.list_documents(principal, learner_id)
+    learner_id: str,
+    principal: CurrentPrincipal,
+    service: Service,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+) -> DocumentPage:
+    versions = await service.list_documents(principal, learner_id)
+    return page_in_memory(
+        DocumentPage, versions, lambda v: (v.version,), (int,), cursor, limit, descending=True
+    )
 
 
 @router.get(
@@ -47,6 +60,7 @@ async def document_pdf(
 @router.post(
     "/learners/{learner_id}/documents/{document_id}/acknowledge",
     response_model=DocumentView,
+    responses=problem_responses(403, 409),
     summary="Record the learner's, or (staff) the employer's, acknowledgement of a version",
 )
 async def acknowledge(

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
 
 from ilrflow.contracts.errors import FieldProblem, InvalidInput
 from ilrflow.contracts.events import LearnerSnapshot, StaffUpdated
 from ilrflow.ilr_engine.status import Status, WithdrawalKind
-from ilrflow.learner.domain.listing import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    LearnerFilter,
-    LearnerView,
-)
+from ilrflow.learner.domain.listing import LearnerFilter, LearnerView
 from ilrflow.learner.domain.model import EnrolmentIn, LearnerIn, StaffIn
 from ilrflow.learner.service.use_cases import LearnerService
 from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
-from ilrflow.platform.http_errors import ApiError
+from ilrflow.platform.openapi import problem_responses
+from ilrflow.platform.paging import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Limit,
+    Page,
+    decode_cursor,
+    page_in_memory,
+    page_of,
+)
 
 router = APIRouter(prefix="/v1", tags=["learners"])
 # Who may read the staff directory: those who manage staff, and support, who answer "who did
@@ -37,13 +38,24 @@ def get_service(request: Request) -> LearnerService:
 Service = Annotated[LearnerService, Depends(get_service)]
 
 
-class LearnerPage(BaseModel):
-    items: list[LearnerView]
-    next_cursor: str | None
+class LearnerPage(Page[LearnerView]):
+    """Learners by id."""
+
+
+class StaffPage(Page[StaffUpdated]):
+    """Staff members by id."""
+
+
+class GroupPage(Page[str]):
+    """Group names, in order."""
 
 
 @router.post(
-    "/staff", status_code=201, response_model=StaffUpdated, summary="Register a staff member"
+    "/staff",
+    status_code=201,
+    response_model=StaffUpdated,
+    responses=problem_responses(403, 409),
+    summary="Register a staff member",
 )
 async def register_staff(
     body: StaffIn,
@@ -53,14 +65,29 @@ async def register_staff(
     return await service.register_staff(principal, body)
 
 
-@router.get("/staff", response_model=list[StaffUpdated], summary="The tenant's staff directory")
+@router.get(
+    "/staff",
+    response_model=StaffPage,
+    responses=problem_responses(403),
+    summary="The tenant's staff directory, by id",
+)
 async def staff_directory(
-    principal: Annotated[Principal, roles_allowed(*STAFF_DIRECTORY_READERS)], service: Service
-) -> list[StaffUpdated]:
-    return await service.staff_directory(principal)
+    principal: Annotated[Principal, roles_allowed(*STAFF_DIRECTORY_READERS)],
+    service: Service,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+) -> StaffPage:
+    # A tenant has tens of staff, not thousands: the page is cut from the whole directory.
+    staff = await service.staff_directory(principal)
+    return page_in_memory(StaffPage, staff, lambda s: (s.id,), (str,), cursor, limit)
 
 
-@router.get("/staff/{staff_id}", response_model=StaffUpdated, summary="One staff member")
+@router.get(
+    "/staff/{staff_id}",
+    response_model=StaffUpdated,
+    responses=problem_responses(403),
+    summary="One staff member",
+)
 async def staff_member(
     staff_id: str,
     principal: Annotated[Principal, roles_allowed(*STAFF_DIRECTORY_READERS)],
@@ -70,7 +97,11 @@ async def staff_member(
 
 
 @router.post(
-    "/learners", status_code=201, response_model=LearnerSnapshot, summary="Create a learner"
+    "/learners",
+    status_code=201,
+    response_model=LearnerSnapshot,
+    responses=problem_responses(403),
+    summary="Create a learner",
 )
 async def create_learner(
     body: LearnerIn,
@@ -115,19 +146,21 @@ async def list_learners(
     principal: CurrentPrincipal,
     service: Service,
     where: Filter,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> LearnerPage:
-    found = await service.list_learners(principal, where, _decode_cursor(cursor), limit + 1)
-    page = found[:limit]
-    next_cursor = _encode_cursor(page[-1]) if len(found) > limit else None
-    return LearnerPage(items=page, next_cursor=next_cursor)
+    after = decode_cursor(cursor, (str,))
+    found = await service.list_learners(
+        principal, where, None if after is None else str(after[0]), limit + 1
+    )
+    return page_of(LearnerPage, found, limit, lambda learner: (learner.id,))
 
 
 @router.post(
     "/learners/{learner_id}/enrolments",
     status_code=201,
     response_model=LearnerSnapshot,
+    responses=problem_responses(403, 409),
     summary="Enrol a learner on an apprenticeship standard (creates the ILR programme aim)",
 )
 async def enrol(
@@ -139,17 +172,29 @@ async def enrol(
     return await service.enrol(principal, learner_id, body)
 
 
-@router.get("/groups", response_model=list[str], summary="Groups of the caller's tenant")
+@router.get(
+    "/groups",
+    response_model=GroupPage,
+    responses=problem_responses(403),
+    summary="Groups of the caller's tenant, by name",
+)
 async def groups(
     principal: Annotated[
         Principal, roles_allowed("admin", "tutor", "support", "operator", "ilr_qa")
     ],
     service: Service,
-) -> list[str]:
-    return await service.groups(principal)
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+) -> GroupPage:
+    names = await service.groups(principal)
+    return page_in_memory(GroupPage, names, lambda name: (name,), (str,), cursor, limit)
 
 
-@router.get("/me", summary="The caller: staff record or learner record")
+@router.get(
+    "/me",
+    responses=problem_responses(404),
+    summary="The caller: staff record or learner record (404: a learner not on record)",
+)
 async def me(principal: CurrentPrincipal, service: Service) -> dict[str, object]:
     if principal.is_staff:
         staff = await service.staff_record(principal)
@@ -167,18 +212,3 @@ def _statuses(values: list[str]) -> frozenset[Status]:
             f"programme_status: {reason}", [FieldProblem(field="programme_status", reason=reason)]
         )
     return frozenset(Status(name) for name in named)
-
-
-def _encode_cursor(learner: LearnerView) -> str:
-    raw = json.dumps({"id": learner.id}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return str(key["id"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise ApiError(400, "bad_cursor", "The cursor is not one this API issued.") from error

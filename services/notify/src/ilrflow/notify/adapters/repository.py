@@ -23,7 +23,7 @@ from ilrflow.notify.domain.model import (
     TenantNotifySettings,
 )
 from ilrflow.platform.ferretdb import serialised_writes
-from ilrflow.platform.mongo import Document
+from ilrflow.platform.mongo import Document, newest_first_after
 
 DUPLICATE_KEY = 11000
 
@@ -106,13 +106,17 @@ class NotifyRepository:
             return int(error.details.get("nInserted", 0))
 
     async def inbox(
-        self, tenant: str, recipient_id: str, unread_only: bool, limit: int
+        self,
+        tenant: str,
+        recipient_id: str,
+        unread_only: bool,
+        after: tuple[datetime, str] | None,
+        limit: int,
     ) -> list[Document]:
         query: Document = {"tenant": tenant, "recipient_id": recipient_id, "channel": "in_app"}
         if unread_only:
             query["read_at"] = None
-        cursor = self.notifications.find(query).sort("created_at", DESCENDING).limit(limit)
-        return [d async for d in cursor]
+        return await self._newest_first(query, after, limit)
 
     async def unread_count(self, tenant: str, recipient_id: str) -> int:
         return await self.notifications.count_documents(
@@ -151,12 +155,20 @@ class NotifyRepository:
             {"_id": notification_id}, {"$set": {"delivery": delivery}}
         )
 
-    async def deliveries(self, tenant: str, status: str | None, limit: int) -> list[Document]:
+    async def deliveries(
+        self, tenant: str, status: str | None, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Document]:
         query: Document = {"tenant": tenant, "channel": "email"}
         if status is not None:
             query["delivery.status"] = status
-        cursor = self.notifications.find(query).sort("created_at", DESCENDING).limit(limit)
-        return [d async for d in cursor]
+        return await self._newest_first(query, after, limit)
+
+    async def _newest_first(
+        self, query: Document, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Document]:
+        query |= newest_first_after(after, "created_at", "_id")
+        order = [("created_at", DESCENDING), ("_id", DESCENDING)]
+        return [d async for d in self.notifications.find(query).sort(order).limit(limit)]
 
 
 def _fields(document: Document) -> Document:

@@ -17,7 +17,7 @@ from pymongo.errors import BulkWriteError
 
 from ilrflow.notify.domain.webhooks import Delivery, Subscription
 from ilrflow.platform.ferretdb import serialised_writes
-from ilrflow.platform.mongo import Document
+from ilrflow.platform.mongo import Document, newest_first_after
 
 DUPLICATE_KEY = 11000
 
@@ -104,12 +104,19 @@ class WebhookRepository:
         )
 
     async def deliveries_of(
-        self, tenant: str, subscription_id: str, status: str | None, limit: int
+        self,
+        tenant: str,
+        subscription_id: str,
+        status: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
     ) -> list[Delivery]:
         query: Document = {"tenant": tenant, "subscription_id": subscription_id}
         if status is not None:
             query["status"] = status
-        cursor = self.deliveries.find(query).sort("created_at", DESCENDING).limit(limit)
+        query |= newest_first_after(after, "created_at", "_id")
+        order = [("created_at", DESCENDING), ("_id", DESCENDING)]
+        cursor = self.deliveries.find(query).sort(order).limit(limit)
         return [_delivery(d) async for d in cursor]
 
     async def requeue(self, tenant: str, delivery_id: str, now: datetime) -> Delivery | None:

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict
 
 from ilrflow.notify.domain.model import TenantNotifySettings
 from ilrflow.notify.service.use_cases import NotifyService
 from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
+from ilrflow.platform.openapi import problem_responses
+from ilrflow.platform.paging import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Key,
+    Limit,
+    Page,
+    decode_cursor,
+    page_of,
+)
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
@@ -41,8 +51,9 @@ class NotificationView(BaseModel):
         )
 
 
-class NotificationsPage(BaseModel):
-    items: list[NotificationView]
+class NotificationsPage(Page[NotificationView]):
+    """The caller's notifications, newest first, and how many are unread in all."""
+
     unread: int
 
 
@@ -56,6 +67,20 @@ class DeliveryView(BaseModel):
     delivery: dict[str, Any]
 
 
+class DeliveryPage(Page[DeliveryView]):
+    """Email deliveries, newest first."""
+
+
+def newest_first(cursor: str | None) -> tuple[datetime, str] | None:
+    """The key in a cursor of a newest-first list (created_at, then id)."""
+    after = decode_cursor(cursor, (datetime, str))
+    return None if after is None else (cast(datetime, after[0]), str(after[1]))
+
+
+def _key(view: NotificationView | DeliveryView) -> Key:
+    return view.created_at, view.id
+
+
 @router.get(
     "/notifications", response_model=NotificationsPage, summary="The caller's in-app notifications"
 )
@@ -63,11 +88,12 @@ async def list_notifications(
     principal: CurrentPrincipal,
     service: Service,
     unread: bool = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> NotificationsPage:
-    inbox = await service.inbox(principal, unread, limit)
-    items = [NotificationView.of(d) for d in inbox.notifications]
-    return NotificationsPage(items=items, unread=inbox.unread)
+    inbox = await service.inbox(principal, unread, newest_first(cursor), limit + 1)
+    found = [NotificationView.of(d) for d in inbox.notifications]
+    return page_of(NotificationsPage, found, limit, _key, unread=inbox.unread)
 
 
 @router.get("/notifications/unread-count", summary="How many unread notifications the caller has")
@@ -86,17 +112,20 @@ async def mark_read(
 
 @router.get(
     "/notifications/deliveries",
-    response_model=list[DeliveryView],
-    summary="Email deliveries of the tenant (operators and admins): pending, sent, failed",
+    response_model=DeliveryPage,
+    responses=problem_responses(403),
+    summary="Email deliveries of the tenant (operators and admins), newest first",
 )
 async def deliveries(
     principal: Annotated[Principal, roles_allowed("operator", "admin")],
     service: Service,
     status: Literal["pending", "sent", "failed", "not_sent"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[DeliveryView]:
-    documents = await service.deliveries(principal, status, limit)
-    return [DeliveryView.model_validate({**d, "id": d["_id"]}) for d in documents]
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+) -> DeliveryPage:
+    documents = await service.deliveries(principal, status, newest_first(cursor), limit + 1)
+    found = [DeliveryView.model_validate({**d, "id": d["_id"]}) for d in documents]
+    return page_of(DeliveryPage, found, limit, _key)
 
 
 class NotifySettingsIn(TenantNotifySettings):
@@ -107,7 +136,10 @@ class NotifySettingsIn(TenantNotifySettings):
 
 
 @router.put(
-    "/notify-settings", response_model=TenantNotifySettings, summary="Tenant notify settings"
+    "/notify-settings",
+    response_model=TenantNotifySettings,
+    responses=problem_responses(403),
+    summary="Tenant notify settings",
 )
 async def put_settings(
     body: NotifySettingsIn,

@@ -5,15 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from ilrflow.notify.domain.webhooks import WEBHOOK_EVENT_TYPES, Delivery, Subscription
+from ilrflow.notify.entrypoints.http import newest_first
 from ilrflow.notify.service.webhooks import WebhookService
 from ilrflow.platform.auth import Principal, roles_allowed
+from ilrflow.platform.openapi import problem_responses
+from ilrflow.platform.paging import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Limit,
+    Page,
+    page_in_memory,
+    page_of,
+)
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-# Only a tenant admin manages webhooks; decided before the body is validated.
+# Only a tenant admin manages webhooks (403 for anyone else); decided before the body is validated.
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=problem_responses(403))
 Admin = Annotated[Principal, roles_allowed("admin")]
 
 
@@ -71,14 +81,30 @@ class DeliveryView(BaseModel):
         return cls.model_validate(delivery.model_dump(include=set(cls.model_fields)))
 
 
+class WebhookPage(Page[WebhookView]):
+    """Webhooks, oldest first."""
+
+
+class DeliveryPage(Page[DeliveryView]):
+    """A webhook's deliveries, newest first."""
+
+
 @router.post("", status_code=201, response_model=WebhookWithSecret, summary="Subscribe a URL")
 async def subscribe(body: NewWebhook, principal: Admin, service: Service) -> WebhookWithSecret:
     return WebhookWithSecret.of(await service.subscribe(principal, body.url, body.event_types))
 
 
-@router.get("", response_model=list[WebhookView], summary="The tenant's webhooks")
-async def list_webhooks(principal: Admin, service: Service) -> list[WebhookView]:
-    return [WebhookView.of(s) for s in await service.subscriptions(principal)]
+@router.get("", response_model=WebhookPage, summary="The tenant's webhooks, oldest first")
+async def list_webhooks(
+    principal: Admin, service: Service, cursor: Cursor = None, limit: Limit = DEFAULT_PAGE_SIZE
+) -> WebhookPage:
+    # A tenant has a handful of webhooks: the page is cut from all of them.
+    views = sorted((WebhookView.of(s) for s in await service.subscriptions(principal)), key=_made)
+    return page_in_memory(WebhookPage, views, _made, (datetime, str), cursor, limit)
+
+
+def _made(view: WebhookView) -> tuple[datetime, str]:
+    return view.created_at, view.id
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Unsubscribe")
@@ -98,7 +124,7 @@ async def rotate_secret(webhook_id: str, principal: Admin, service: Service) -> 
 
 @router.get(
     "/{webhook_id}/deliveries",
-    response_model=list[DeliveryView],
+    response_model=DeliveryPage,
     summary="The delivery log of a webhook, newest first",
 )
 async def deliveries(
@@ -106,10 +132,12 @@ async def deliveries(
     principal: Admin,
     service: Service,
     status: Literal["pending", "delivered", "dead"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[DeliveryView]:
-    found = await service.deliveries(principal, webhook_id, status, limit)
-    return [DeliveryView.of(d) for d in found]
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+) -> DeliveryPage:
+    found = await service.deliveries(principal, webhook_id, status, newest_first(cursor), limit + 1)
+    views = [DeliveryView.of(d) for d in found]
+    return page_of(DeliveryPage, views, limit, lambda d: (d.created_at, d.id))
 
 
 @router.post(

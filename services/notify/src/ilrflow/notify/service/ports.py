@@ -34,8 +34,15 @@ class NotifyStore(Protocol):
     # --- what the HTTP use cases read and change -------------------------------------------
 
     async def inbox(
-        self, tenant: str, recipient_id: str, unread_only: bool, limit: int
-    ) -> list[dict[str, Any]]: ...
+        self,
+        tenant: str,
+        recipient_id: str,
+        unread_only: bool,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Newest first (``created_at``, then id), after the one whose key is ``after``."""
+        ...
 
     async def unread_count(self, tenant: str, recipient_id: str) -> int: ...
 
@@ -46,7 +53,9 @@ class NotifyStore(Protocol):
         ...
 
     async def deliveries(
-        self, tenant: str, status: str | None, limit: int
-    ) -> list[dict[str, Any]]: ...
+        self, tenant: str, status: str | None, after: tuple[datetime, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Email rows newest first, as :meth:`inbox` orders them."""
+        ...
 
     async def save_settings(self, tenant: str, settings: TenantNotifySettings) -> None: ...

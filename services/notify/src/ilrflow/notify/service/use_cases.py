@@ -59,8 +59,16 @@ class NotifyService:
 
     # --- the caller's inbox and the tenant's deliveries ---------------------------------------
 
-    async def inbox(self, principal: Principal, unread_only: bool, limit: int) -> Inbox:
-        found = await self.repository.inbox(principal.tenant, principal.sub, unread_only, limit)
+    async def inbox(
+        self,
+        principal: Principal,
+        unread_only: bool,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> Inbox:
+        found = await self.repository.inbox(
+            principal.tenant, principal.sub, unread_only, after, limit
+        )
         return Inbox(found, await self.unread_count(principal))
 
     async def unread_count(self, principal: Principal) -> int:
@@ -75,9 +83,13 @@ class NotifyService:
         return document
 
     async def deliveries(
-        self, principal: Principal, status: str | None, limit: int
+        self,
+        principal: Principal,
+        status: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
     ) -> list[Document]:
-        return await self.repository.deliveries(principal.tenant, status, limit)
+        return await self.repository.deliveries(principal.tenant, status, after, limit)
 
     async def save_settings(
         self, principal: Principal, settings: TenantNotifySettings

@@ -39,8 +39,15 @@ class WebhookStore(Protocol):
     async def add_deliveries(self, deliveries: Sequence[Delivery]) -> int: ...
 
     async def deliveries_of(
-        self, tenant: str, subscription_id: str, status: str | None, limit: int
-    ) -> list[Delivery]: ...
+        self,
+        tenant: str,
+        subscription_id: str,
+        status: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Delivery]:
+        """Newest first (``created_at``, then id), after the one whose key is ``after``."""
+        ...
 
     async def requeue(self, tenant: str, delivery_id: str, now: datetime) -> Delivery | None: ...
 
@@ -92,10 +99,17 @@ class WebhookService:
         return await self._subscription(principal, subscription_id)
 
     async def deliveries(
-        self, principal: Principal, subscription_id: str, status: str | None, limit: int
+        self,
+        principal: Principal,
+        subscription_id: str,
+        status: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
     ) -> list[Delivery]:
         await self._subscription(principal, subscription_id)
-        return await self.store.deliveries_of(principal.tenant, subscription_id, status, limit)
+        return await self.store.deliveries_of(
+            principal.tenant, subscription_id, status, after, limit
+        )
 
     async def replay(self, principal: Principal, delivery_id: str) -> Delivery:
         """Send a delivery again (a dead one, or a delivered one the receiver lost)."""

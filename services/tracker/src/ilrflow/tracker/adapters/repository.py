@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from ilrflow.contracts.events import Envelope
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import mark_applied, not_yet_applied
-from ilrflow.platform.mongo import Document
+from ilrflow.platform.mongo import Document, newest_first_after
 from ilrflow.platform.outbox import (
     OUTBOX_FIELD,
     PENDING_FIELD,
@@ -114,13 +114,7 @@ class TrackerRepository:
     async def find(
         self, tenant: str, where: TrackerFilter, after: tuple[datetime, str] | None, limit: int
     ) -> list[Tracker]:
-        query = _query(tenant, where)
-        if after is not None:
-            raised_at, tracker_id = after
-            query["$or"] = [
-                {"raised_at": {"$lt": raised_at}},
-                {"raised_at": raised_at, "id": {"$lt": tracker_id}},
-            ]
+        query = _query(tenant, where) | newest_first_after(after, "raised_at", "id")
         cursor = self.trackers.find(query).sort([("raised_at", -1), ("id", -1)]).limit(limit)
         return [_from_document(d) async for d in cursor]
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ilrflow.contracts.errors import FieldProblem, InvalidInput
 from ilrflow.contracts.trackers import (
     CUSTOM_PREFIX,
+    TRACKER_TYPES,
     CustomFieldDefinition,
     CustomTypeDefinition,
     changes_schema,
@@ -20,6 +19,15 @@ from ilrflow.contracts.trackers import (
 from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 from ilrflow.platform.http_errors import ApiError
 from ilrflow.platform.openapi import problem_responses
+from ilrflow.platform.paging import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Limit,
+    Page,
+    decode_cursor,
+    page_in_memory,
+    page_of,
+)
 from ilrflow.tracker.adapters.repository import TrackerFilter
 from ilrflow.tracker.domain.bulk import BULK_LIMIT, BulkItem, BulkJob, BulkKind, JobStatus
 from ilrflow.tracker.domain.policy import AllocationRule, TenantTrackerSettings, TypeSettings
@@ -28,9 +36,7 @@ from ilrflow.tracker.entrypoints.export import trackers_workbook
 from ilrflow.tracker.service.bulk import BulkRequested, BulkService
 from ilrflow.tracker.service.use_cases import TrackerService
 
-_ERRORS = problem_responses(403, 404, 409, 422)
-
-router = APIRouter(prefix="/v1", tags=["trackers"], responses=_ERRORS)
+router = APIRouter(prefix="/v1", tags=["trackers"])
 ADMIN_ROLES = ("admin",)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -133,14 +139,12 @@ class BulkJobSummary(BaseModel):
     counts: dict[str, int] = Field(description="Items pending, raised, processed, refused.")
 
 
-class BulkJobPage(BulkJobSummary):
-    items: list[BulkItem] = Field(description="This page of items, in request order.")
-    next_offset: int | None
+class BulkJobPage(Page[BulkItem], BulkJobSummary):
+    """The job, with a page of its items in request order."""
 
 
-class TrackerPage(BaseModel):
-    items: list[Tracker]
-    next_cursor: str | None
+class TrackerPage(Page[Tracker]):
+    """Trackers, newest first."""
 
 
 class TrackerTypeView(BaseModel):
@@ -161,6 +165,10 @@ class TrackerTypeView(BaseModel):
         description="JSON Schema of this type's `changes` in POST /v1/trackers, generated from "
         "the model that validates them (a custom type's: an object, checked against `fields`)."
     )
+
+
+class TrackerTypePage(Page[TrackerTypeView]):
+    """The built-in types in catalogue order, then the tenant's custom types by name."""
 
 
 class CustomTypeIn(TypeSettings):
@@ -214,17 +222,37 @@ def _custom_fields(
     return list(definition.fields)
 
 
+# What the tenant's permission policy refuses (403) and a stale version or state (409).
+_DECIDED = problem_responses(403, 409)
+
+
 @router.get(
-    "/tracker-types", response_model=list[TrackerTypeView], summary="Types and their settings"
+    "/tracker-types",
+    response_model=TrackerTypePage,
+    summary="Types and their settings: built-in types in catalogue order, then custom by name",
 )
-async def list_types(principal: CurrentPrincipal, service: Service) -> list[TrackerTypeView]:
+async def list_types(
+    principal: CurrentPrincipal,
+    service: Service,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+) -> TrackerTypePage:
     settings = await service.settings(principal)
-    return [_type_view(settings, name) for name in settings.type_names()]
+    views = sorted((_type_view(settings, name) for name in settings.type_names()), key=_type_key)
+    return page_in_memory(TrackerTypePage, views, _type_key, (int, str), cursor, limit)
+
+
+def _type_key(view: TrackerTypeView) -> tuple[int, str]:
+    return _CATALOGUE_ORDER.get(view.type, len(_CATALOGUE_ORDER)), view.type
+
+
+_CATALOGUE_ORDER = {name: position for position, name in enumerate(TRACKER_TYPES)}
 
 
 @router.put(
     "/tracker-types/custom:{name}",
     response_model=TrackerTypeView,
+    responses=problem_responses(403, 409),
     summary="Define (or redefine) a custom type's form, switch and roles (admin)",
 )
 async def put_custom_type(
@@ -246,6 +274,7 @@ async def put_custom_type(
 @router.put(
     "/tracker-types/{tracker_type}",
     response_model=TrackerTypeView,
+    responses=problem_responses(403, 409),
     summary="Enable or disable a type and set who may raise, edit and process it (admin)",
 )
 async def put_type(
@@ -258,7 +287,12 @@ async def put_type(
     return _type_view(settings, tracker_type)
 
 
-@router.get("/tracker-settings", response_model=TenantTrackerSettings, summary="Tenant settings")
+@router.get(
+    "/tracker-settings",
+    response_model=TenantTrackerSettings,
+    responses=problem_responses(403),
+    summary="Tenant settings",
+)
 async def get_settings(
     principal: Annotated[Principal, roles_allowed(*ADMIN_ROLES)], service: Service
 ) -> TenantTrackerSettings:
@@ -268,6 +302,7 @@ async def get_settings(
 @router.put(
     "/tracker-settings",
     response_model=TenantTrackerSettings,
+    responses=problem_responses(403, 409),
     summary="Allocation rules, two-person control, thresholds, withdrawal reasons (admin)",
 )
 async def put_settings(
@@ -298,7 +333,14 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("/trackers", status_code=201, response_model=Tracker, summary="Raise a tracker")
+@router.post(
+    "/trackers",
+    status_code=201,
+    response_model=Tracker,
+    # 404: the learner is not one the caller sees; 409: an Idempotency-Key reused with another body
+    responses=problem_responses(403, 404, 409),
+    summary="Raise a tracker",
+)
 async def raise_tracker(
     body: RaiseTrackerIn,
     principal: CurrentPrincipal,
@@ -343,20 +385,21 @@ async def list_trackers(
     principal: CurrentPrincipal,
     service: Service,
     where: Filter,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> TrackerPage:
-    found = await service.list_trackers(principal, where, _decode_cursor(cursor), limit + 1)
-    page = found[:limit]
-    next_cursor = _encode_cursor(page[-1]) if len(found) > limit else None
-    return TrackerPage(items=page, next_cursor=next_cursor)
+    after = decode_cursor(cursor, (datetime, str))
+    key = None if after is None else (cast(datetime, after[0]), str(after[1]))
+    found = await service.list_trackers(principal, where, key, limit + 1)
+    return page_of(TrackerPage, found, limit, lambda tracker: (tracker.raised_at, tracker.id))
 
 
 @router.get(
     "/trackers/export.xlsx",
     summary="The same selection as a spreadsheet",
     response_class=Response,
-    responses={
+    responses=problem_responses(403)
+    | {
         200: {
             "description": "One row per tracker: the Trackers screen's columns",
             "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
@@ -392,7 +435,10 @@ async def get_tracker(
 
 
 @router.patch(
-    "/trackers/{tracker_id}", response_model=Tracker, summary="Edit proposed values (versioned)"
+    "/trackers/{tracker_id}",
+    response_model=Tracker,
+    responses=_DECIDED | problem_responses(428),
+    summary="Edit proposed values (versioned)",
 )
 async def edit_tracker(
     tracker_id: str,
@@ -419,14 +465,24 @@ async def edit_tracker(
     )
 
 
-@router.post("/trackers/{tracker_id}/allocate", response_model=Tracker, summary="(Re-)allocate")
+@router.post(
+    "/trackers/{tracker_id}/allocate",
+    response_model=Tracker,
+    responses=_DECIDED,
+    summary="(Re-)allocate",
+)
 async def allocate_tracker(
     tracker_id: str, body: AllocateIn, principal: CurrentPrincipal, service: Service
 ) -> Tracker:
     return await service.allocate(principal, tracker_id, body.allocated_to, body.version)
 
 
-@router.post("/trackers/{tracker_id}/process", response_model=Tracker, summary="Approve and apply")
+@router.post(
+    "/trackers/{tracker_id}/process",
+    response_model=Tracker,
+    responses=_DECIDED,
+    summary="Approve and apply",
+)
 async def process_tracker(
     tracker_id: str,
     principal: CurrentPrincipal,
@@ -443,7 +499,10 @@ async def process_tracker(
 
 
 @router.post(
-    "/trackers/{tracker_id}/reject", response_model=Tracker, summary="Reject with a reason"
+    "/trackers/{tracker_id}/reject",
+    response_model=Tracker,
+    responses=_DECIDED,
+    summary="Reject with a reason",
 )
 async def reject_tracker(
     tracker_id: str, body: ReasonIn, principal: CurrentPrincipal, service: Service
@@ -452,7 +511,10 @@ async def reject_tracker(
 
 
 @router.post(
-    "/trackers/{tracker_id}/cancel", response_model=Tracker, summary="Withdraw the request"
+    "/trackers/{tracker_id}/cancel",
+    response_model=Tracker,
+    responses=_DECIDED,
+    summary="Withdraw the request",
 )
 async def cancel_tracker(
     tracker_id: str, principal: CurrentPrincipal, service: Service, body: CancelIn | None = None
@@ -476,7 +538,7 @@ BulkIdempotencyKey = Annotated[
         "with another body is a 409.",
     ),
 ]
-_ACCEPTED: dict[int | str, dict[str, Any]] = {
+_ACCEPTED = problem_responses(403, 409) | {
     202: {
         "description": "Stored; worked in the background. Location: the job, to follow it.",
         "headers": {"Location": {"schema": {"type": "string"}}},
@@ -534,8 +596,8 @@ async def get_bulk_job(
     job_id: str,
     principal: CurrentPrincipal,
     bulk: Bulk,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=BULK_LIMIT)] = 100,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
     status: Annotated[
         Literal["pending", "raised", "processed", "refused"] | None,
         Query(description="Only items in this state (pending includes started)."),
@@ -543,11 +605,12 @@ async def get_bulk_job(
 ) -> BulkJobPage:
     job = await bulk.job(principal, job_id)
     chosen = [i for i in job.items if status is None or i.progress == status]
-    page = chosen[offset : offset + limit]
-    more = offset + limit < len(chosen)
-    return BulkJobPage(
-        **_summary(job).model_dump(), items=page, next_offset=offset + limit if more else None
-    )
+    summary = _summary(job).model_dump()
+    return page_in_memory(BulkJobPage, chosen, _index, (int,), cursor, limit, **summary)
+
+
+def _index(item: BulkItem) -> tuple[int]:
+    return (item.index,)
 
 
 def _accepted(requested: BulkRequested, response: Response) -> BulkJobSummary:
@@ -585,24 +648,9 @@ def _expected_version(from_body: int | None, if_match: str | None) -> int | None
     try:
         return int(if_match.strip().removeprefix("W/").strip('"'))
     except ValueError as error:
-        raise ApiError(
-            400, "bad_if_match", 'If-Match must be the tracker\'s version, e.g. "3".'
-        ) from error
-
-
-def _encode_cursor(tracker: Tracker) -> str:
-    raw = json.dumps({"at": tracker.raised_at.isoformat(), "id": tracker.id}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(key["at"]), str(key["id"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise ApiError(400, "bad_cursor", "The cursor is not one this API issued.") from error
+        reason = 'must be the tracker\'s version, e.g. "3"'
+        problems = [{"field": "If-Match", "reason": reason}]
+        raise ApiError(422, "bad_if_match", f"If-Match {reason}.", problems) from error
 
 
 __all__ = ["Principal", "router"]
