@@ -105,6 +105,8 @@ def test_a_change_of_address_from_request_to_audit_trail(
         return "ILR version 2" in admin.inner_text("main")
 
     eventually(outcome_shown, timeout=30, interval=0.5)
+    done = admin.get_by_role("table", name="ILR fields before and after version 2")
+    expect(done.get_by_role("row", name="Postcode LS1 4AP LS6 2BB")).to_be_visible()
     accessible(admin)
 
     # The learner record: version 2 with its change and its tracker, and the audit trail.

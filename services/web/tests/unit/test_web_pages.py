@@ -188,3 +188,42 @@ async def test_an_unknown_address_is_the_not_found_page(apis: FakeApis) -> None:
     answer = await client(apis).get("/no/such/page")
     assert answer.status_code == 404
     assert "Page not found" in answer.text
+
+
+async def test_a_processed_tracker_shows_the_change_its_ilr_version_made(apis: FakeApis) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    tracker = {
+        "id": "T1",
+        "learner_id": "L1",
+        "tracker_type": "change_of_address",
+        "status": "processed",
+        "version": 3,
+        "raised_by": "L1",
+        "raised_by_roles": ["learner"],
+        "raised_at": "2026-01-01T00:00:00Z",
+        "preview": {
+            "ilr_outcome": {"status": "applied", "reason": "address set"},
+            "ilr_patch": [{"op": "replace", "path": "/Postcode", "value": "LS6 1AA"}],
+        },
+        "ilr_outcome": {"status": "applied", "reason": "address set", "ilr_version": 2},
+        "history": [],
+    }
+    history = [
+        {"version": 1, "patch": [{"op": "add", "path": "/Postcode", "value": "LS1 4AP"}]},
+        {
+            "version": 2,
+            "tracker_id": "T1",
+            "patch": [{"op": "replace", "path": "/Postcode", "value": "LS6 1AA"}],
+        },
+    ]
+    apis.answer("tracker", "GET", "/v1/trackers/T1", tracker)
+    apis.answer("ilr", "GET", "/v1/learners/L1/ilr", {"learner": {"Postcode": "LS6 1AA"}})
+    apis.answer("ilr", "GET", "/v1/learners/L1/ilr/history", history)
+    page = await browser.get("/trackers/T1")
+    assert "What processing changed in the ILR" in page.text
+    assert re.search(r"Postcode</th>\s*<td[^>]*>LS1 4AP</td>\s*<td[^>]*>LS6 1AA</td>", page.text)
+    apis.answer("ilr", "GET", "/v1/learners/L1/ilr/history", history[:1])  # it changed nothing
+    page = await browser.get("/trackers/T1")
+    assert "No ILR field changed." in page.text
+    assert "LS6 1AA</td>" not in page.text

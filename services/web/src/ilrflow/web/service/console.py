@@ -60,6 +60,7 @@ class TrackerList:
 class TrackerPage:
     tracker: dict[str, Any]
     preview: list[FieldChange]
+    applied_version: int | None = None  # the ILR version processing made, once it is known
     refusal: str | None = None
     errors: list[FieldError] = field(default_factory=list)
 
@@ -134,7 +135,25 @@ class Console:
 
     async def tracker(self, user: SignedIn, tracker_id: str) -> TrackerPage:
         tracker = await self._get(user, "tracker", f"/v1/trackers/{tracker_id}")
-        return TrackerPage(tracker, await self._preview(user, tracker))
+        if not tracker.get("ilr_outcome"):
+            return TrackerPage(tracker, await self._preview(user, tracker))
+        applied = await self._applied(user, tracker)
+        if applied is None:
+            return TrackerPage(tracker, [])
+        return TrackerPage(tracker, applied.changes, applied_version=applied.version)
+
+    async def _applied(self, user: SignedIn, tracker: dict[str, Any]) -> VersionChange | None:
+        """The ILR version the processed tracker made (none when it changed nothing), compared
+        with the version before it: the current ILR already holds the change, so the preview's
+        values before would be wrong."""
+        try:
+            history = await self._get(
+                user, "ilr", f"/v1/learners/{tracker['learner_id']}/ilr/history"
+            )
+        except ApiRefusedError:
+            return None
+        made = [v for v in version_changes(history) if v.tracker_id == tracker["id"]]
+        return made[-1] if made else None
 
     async def _preview(self, user: SignedIn, tracker: dict[str, Any]) -> list[FieldChange]:
         """The preview's patch as before → after, before read from the learner's current ILR
