@@ -227,3 +227,29 @@ async def test_a_processed_tracker_shows_the_change_its_ilr_version_made(apis: F
     page = await browser.get("/trackers/T1")
     assert "No ILR field changed." in page.text
     assert "LS6 1AA</td>" not in page.text
+
+
+async def test_the_learner_record_leaves_out_what_the_person_may_not_read(apis: FakeApis) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    learner = {**LEARNER, "programme_status": "active", "group": "cohort-a", "enrolments": []}
+    history = [
+        {"version": 1, "patch": [{"op": "add", "path": "/Postcode", "value": "LS1 4AP"}]},
+        {
+            "version": 2,
+            "tracker_id": "T7",
+            "outcome": "applied",
+            "patch": [{"op": "replace", "path": "/Postcode", "value": "LS6 1AA"}],
+        },
+    ]
+    apis.answer("learner", "GET", "/v1/learners/L1", learner)
+    apis.answer("ilr", "GET", "/v1/learners/L1/ilr", {"version": 2, "learner": {}})
+    apis.answer("ilr", "GET", "/v1/learners/L1/ilr/history", history)
+    refused = ApiRefusedError(403, {"detail": "This needs one of the roles: support, admin."})
+    apis.answer("audit", "GET", "/v1/audit/learners/L1/timeline", refused)
+    page = await browser.get("/learners/L1")
+    assert page.status_code == 200
+    assert '<a class="govuk-link" href="/trackers/T7">T7</a>' in page.text
+    assert re.search(r"Postcode</th>\s*<td[^>]*>LS1 4AP</td>\s*<td[^>]*>LS6 1AA</td>", page.text)
+    assert "You may not see this learner's audit trail." in page.text
+    assert page.text.index("Version 2") < page.text.index("Version 1")  # newest first

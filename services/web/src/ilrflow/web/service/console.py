@@ -3,6 +3,7 @@ person (the APIs decide what they may see and do), shaped for the templates."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,8 +130,10 @@ class Console:
     # --- trackers ---------------------------------------------------------------------------
 
     async def trackers(self, user: SignedIn, filters: TrackerFilters) -> TrackerList:
-        page = await self._get(user, "tracker", "/v1/trackers", limit=PAGE_SIZE, **filters.params())
-        types = await self._get(user, "tracker", "/v1/tracker-types")
+        page, types = await asyncio.gather(
+            self._get(user, "tracker", "/v1/trackers", limit=PAGE_SIZE, **filters.params()),
+            self._get(user, "tracker", "/v1/tracker-types"),
+        )
         return TrackerList(filters, page["items"], page["next_cursor"], types)
 
     async def tracker(self, user: SignedIn, tracker_id: str) -> TrackerPage:
@@ -194,12 +197,10 @@ class Console:
     async def learner_record(self, user: SignedIn, learner_id: str) -> LearnerRecord:
         learner = await self._get(user, "learner", f"/v1/learners/{learner_id}")
         unavailable: list[str] = []
-        ilr = await self._optional(user, "ilr", f"/v1/learners/{learner_id}/ilr", unavailable)
-        history = await self._optional(
-            user, "ilr", f"/v1/learners/{learner_id}/ilr/history", unavailable
-        )
-        timeline = await self._optional(
-            user, "audit", f"/v1/audit/learners/{learner_id}/timeline", unavailable
+        ilr, history, timeline = await asyncio.gather(
+            self._optional(user, "ilr", f"/v1/learners/{learner_id}/ilr", unavailable),
+            self._optional(user, "ilr", f"/v1/learners/{learner_id}/ilr/history", unavailable),
+            self._optional(user, "audit", f"/v1/audit/learners/{learner_id}/timeline", unavailable),
         )
         return LearnerRecord(
             learner=learner,
