@@ -253,3 +253,27 @@ async def test_the_learner_record_leaves_out_what_the_person_may_not_read(apis: 
     assert re.search(r"Postcode</th>\s*<td[^>]*>LS1 4AP</td>\s*<td[^>]*>LS6 1AA</td>", page.text)
     assert "You may not see this learner's audit trail." in page.text
     assert page.text.index("Version 2") < page.text.index("Version 1")  # newest first
+
+
+async def test_the_trackers_list_pages_with_the_apis_cursor_and_keeps_the_filters(
+    apis: FakeApis,
+) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    apis.answer("tracker", "GET", "/v1/tracker-types", [{"type": "withdrawal", "title": "W"}])
+    apis.answer("tracker", "GET", "/v1/trackers", {"items": [], "next_cursor": "c2"})
+    page = await browser.get("/trackers?allocated=me&status=allocated&type=withdrawal")
+    assert (
+        'href="/trackers?allocated=me&amp;type=withdrawal&amp;status=allocated&amp;cursor=c2"'
+        in page.text
+    )
+    await browser.get("/trackers?allocated=me&status=allocated&type=withdrawal&cursor=c2")
+    asked = [c.params for c in apis.calls if c.path == "/v1/trackers"]
+    assert asked[-1] == {
+        "limit": 25,
+        "allocated_to": "me",
+        "type": "withdrawal",
+        "status": "allocated",
+        "cursor": "c2",
+    }
+    assert asked[0]["cursor"] == ""  # the first page: no cursor (the client leaves it out)
