@@ -64,12 +64,12 @@ class Journey:
         # A move to an address the learner does not live at yet, however often this runs.
         line, postcode = NEW_ADDRESSES["12 Oak Avenue" in learner.inner_text("main")]
         learner.get_by_label("Postcode").fill("LS6")
-        learner.get_by_role("button", name="Request the change").click()
+        learner.get_by_role("button", name="Request the change of address").click()
         self.shoot(learner, "about-you-errors")
         learner.get_by_label("Address line 1").fill(line)
         learner.get_by_label("Address line 2 (optional)").fill("Leeds")
         learner.get_by_label("Postcode").fill(postcode)
-        learner.get_by_role("button", name="Request the change").click()
+        learner.get_by_role("button", name="Request the change of address").click()
         found = re.search(r"Your request (T\w+)", learner.inner_text("main"))
         assert found, "the change of address was not raised"
         tracker_id = found.group(1)

@@ -71,7 +71,7 @@ def test_a_change_of_address_from_request_to_audit_trail(
     learner = signed_in(browser, console, tenant, full_name)
     expect(learner.get_by_role("heading", name="About you")).to_be_visible()
     learner.get_by_label("Postcode").fill("XX")
-    learner.get_by_role("button", name="Request the change").click()
+    learner.get_by_role("button", name="Request the change of address").click()
     summary = learner.locator(".govuk-error-summary")
     expect(
         summary.get_by_role("link", name=re.compile("^Postcode must be a valid UK postcode"))
@@ -83,10 +83,16 @@ def test_a_change_of_address_from_request_to_audit_trail(
     learner.get_by_label("Address line 1").fill("12 Oak Avenue")
     learner.get_by_label("Address line 2 (optional)").fill("Leeds")
     learner.get_by_label("Postcode").fill("LS6 2BB")
-    learner.get_by_role("button", name="Request the change").click()
+    learner.get_by_role("button", name="Request the change of address").click()
     banner = learner.get_by_text(re.compile(r"Your request (T\w+) has been sent"))
     tracker_id = re.search(r"T\w+", banner.inner_text()).group(0)  # type: ignore[union-attr]
     expect(learner.locator(f"#request-{tracker_id}")).to_contain_text("allocated")
+    accessible(learner)
+    learner.get_by_label("Email address").fill("not-an-address")
+    learner.get_by_role("button", name="Request the change of contact details").click()
+    email_error = learner.locator(".govuk-error-summary").get_by_role("link")
+    expect(email_error).to_have_attribute("href", "#contact-email")
+    expect(email_error).to_contain_text("Email address ")
     accessible(learner)
 
     # The admin it was allocated to: the list, the preview, Process.

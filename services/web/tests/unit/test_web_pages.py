@@ -277,3 +277,30 @@ async def test_the_trackers_list_pages_with_the_apis_cursor_and_keeps_the_filter
         "cursor": "c2",
     }
     assert asked[0]["cursor"] == ""  # the first page: no cursor (the client leaves it out)
+
+
+async def test_the_contact_details_form_sends_its_changes_and_shows_its_own_errors(
+    apis: FakeApis,
+) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "L1")
+    apis.answer("learner", "GET", "/v1/me", {"kind": "learner", "learner": LEARNER})
+    apis.answer("tracker", "GET", "/v1/trackers", {"items": [], "next_cursor": None})
+    refusal = {"errors": [{"field": "changes.email", "reason": "must be a valid email address"}]}
+    apis.answer("tracker", "POST", "/v1/trackers", ApiRefusedError(422, refusal))
+    page = await browser.get("/about-you")
+    answer = await browser.post(
+        "/about-you/contact", data={"csrf": csrf(page.text), "email": "nope", "phone": ""}
+    )
+    assert answer.status_code == 422
+    assert '<a href="#contact-email">Email address must be a valid email address</a>' in answer.text
+    assert 'id="contact-email" name="email" type="email" value="nope"' in answer.text
+    assert "address-postcode-error" not in answer.text  # the other forms show no error
+    raised = next(c for c in apis.calls if c.method == "POST")
+    assert raised.body == {
+        "type": "change_of_contact_details",
+        "learner_id": "L1",
+        "changes": {"email": "nope"},
+    }
+    unknown = await browser.post("/about-you/shoe-size", data={"csrf": csrf(page.text)})
+    assert unknown.status_code == 404

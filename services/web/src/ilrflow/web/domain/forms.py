@@ -31,7 +31,14 @@ ADDRESS_FORM = {
     "changes.address.lines": FormField("address-line-1", "Address"),
     "changes.address.postcode": FormField("address-postcode", "Postcode"),
 }
-REJECT_FORM = {"reason": FormField("reject-reason", "Reason")}
+CONTACT_FORM = {
+    "changes.email": FormField("contact-email", "Email address"),
+    "changes.phone": FormField("contact-phone", "Telephone number"),
+}
+NAME_FORM = {
+    "changes.given_names": FormField("name-given", "Given names"),
+    "changes.family_name": FormField("name-family", "Family name"),
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,41 @@ class AddressForm:
     def changes(self) -> dict[str, object]:
         """The ``changes`` of a change_of_address tracker (the API drops blank lines)."""
         return {"address": {"lines": list(self.lines), "postcode": self.postcode}}
+
+
+@dataclass(frozen=True)
+class ContactForm:
+    email: str = ""
+    phone: str = ""
+
+    def changes(self) -> dict[str, object]:
+        """The ``changes`` of a change_of_contact_details tracker (no telephone: none sent)."""
+        return {"email": self.email, **({"phone": self.phone} if self.phone else {})}
+
+
+@dataclass(frozen=True)
+class NameForm:
+    given_names: str = ""
+    family_name: str = ""
+
+    def changes(self) -> dict[str, object]:
+        return {"given_names": self.given_names, "family_name": self.family_name}
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """One of the learner's own requests: its tracker type, and its form's inputs."""
+
+    tracker_type: str
+    fields: dict[str, FormField]
+    first_field: str
+
+
+CHANGE_REQUESTS = {
+    "address": ChangeRequest("change_of_address", ADDRESS_FORM, "address-line-1"),
+    "contact": ChangeRequest("change_of_contact_details", CONTACT_FORM, "contact-email"),
+    "name": ChangeRequest("change_of_name", NAME_FORM, "name-given"),
+}
 
 
 def field_errors(

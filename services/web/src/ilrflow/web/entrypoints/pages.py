@@ -11,9 +11,14 @@ from fastapi.templating import Jinja2Templates
 
 from ilrflow.web.adapters.development_sign_in import DevelopmentSignIn
 from ilrflow.web.adapters.session import COOKIE, MAX_AGE_SECONDS, SessionCodec
-from ilrflow.web.domain.forms import AddressForm
+from ilrflow.web.domain.forms import AddressForm, ContactForm, NameForm
 from ilrflow.web.domain.session import Session, SignedIn
-from ilrflow.web.service.console import TRACKER_STATUSES, Console, TrackerFilters
+from ilrflow.web.service.console import (
+    TRACKER_STATUSES,
+    Console,
+    RequestForm,
+    TrackerFilters,
+)
 from ilrflow.web.service.ports import ApiRefusedError
 
 router = APIRouter(include_in_schema=False)
@@ -151,15 +156,28 @@ async def about_you(
     return render(request, "about_you.html", page=page, raised_id=raised, title="About you")
 
 
-@router.post("/about-you/address")
-async def request_address_change(
-    request: Request, user: User, use_cases: UseCases, form: Form
+@router.post("/about-you/{kind}")
+async def request_change(
+    request: Request, kind: str, user: User, use_cases: UseCases, form: Form
 ) -> Response:
-    typed = AddressForm.typed(form.get("line") or [], str(form.get("postcode") or ""))
-    page = await use_cases.request_address_change(user, typed)
+    typed = typed_form(kind, form)
+    page = await use_cases.request_change(user, kind, typed)
     if page.raised is not None:
         return redirect(request, f"/about-you?raised={page.raised['id']}")
     return render(request, "about_you.html", 422, page=page, raised_id="", title="About you")
+
+
+def typed_form(kind: str, form: dict[str, Any]) -> RequestForm:
+    def text(key: str) -> str:
+        return str(form.get(key) or "").strip()
+
+    if kind == "address":
+        return AddressForm.typed(form.get("line") or [], text("postcode"))
+    if kind == "contact":
+        return ContactForm(email=text("email"), phone=text("phone"))
+    if kind == "name":
+        return NameForm(given_names=text("given_names"), family_name=text("family_name"))
+    raise ApiRefusedError(404, {"detail": "no such request"})
 
 
 # --- trackers ----------------------------------------------------------------------------------

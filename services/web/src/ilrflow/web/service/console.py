@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ilrflow.web.domain.changes import FieldChange, VersionChange, field_changes, version_changes
-from ilrflow.web.domain.forms import ADDRESS_FORM, AddressForm, FieldError, field_errors
+from ilrflow.web.domain.forms import (
+    CHANGE_REQUESTS,
+    AddressForm,
+    ContactForm,
+    FieldError,
+    NameForm,
+    field_errors,
+)
 from ilrflow.web.domain.session import SignedIn
 from ilrflow.web.service.ports import ApiRefusedError, Apis
 
@@ -28,9 +35,14 @@ class NotALearnerError(ApiRefusedError):
 class AboutYou:
     learner: dict[str, Any]
     requests: list[dict[str, Any]]
-    form: AddressForm
+    address: AddressForm = field(default_factory=AddressForm.blank)
+    contact: ContactForm = field(default_factory=ContactForm)
+    name: NameForm = field(default_factory=NameForm)
     errors: list[FieldError] = field(default_factory=list)
     raised: dict[str, Any] | None = None
+
+
+RequestForm = AddressForm | ContactForm | NameForm
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,7 @@ class Console:
 
     # --- learner: about you ---------------------------------------------------------------
 
-    async def about_you(self, user: SignedIn, form: AddressForm | None = None) -> AboutYou:
+    async def about_you(self, user: SignedIn) -> AboutYou:
         me = await self._get(user, "learner", "/v1/me")
         if me.get("kind") != "learner":
             raise NotALearnerError()
@@ -104,14 +116,17 @@ class Console:
         requests = await self._get(
             user, "tracker", "/v1/trackers", learner_id=learner["id"], limit=PAGE_SIZE
         )
-        return AboutYou(learner, requests["items"], form or AddressForm.blank())
+        return AboutYou(learner, requests["items"])
 
-    async def request_address_change(self, user: SignedIn, form: AddressForm) -> AboutYou:
-        """Raise the learner's change of address: the page with the raised request in
-        ``raised``, or with the API's refusal as errors on the form's fields."""
-        page = await self.about_you(user, form)
+    async def request_change(self, user: SignedIn, kind: str, form: RequestForm) -> AboutYou:
+        """Raise the learner's own change request of ``kind`` (``CHANGE_REQUESTS``): the page
+        with the raised request in ``raised``, or with the form as typed and the API's refusal
+        as errors on its fields."""
+        request = CHANGE_REQUESTS[kind]
+        page = await self.about_you(user)
+        setattr(page, kind, form)
         body = {
-            "type": "change_of_address",
+            "type": request.tracker_type,
             "learner_id": page.learner["id"],
             "changes": form.changes(),
         }
@@ -121,9 +136,9 @@ class Console:
             if refusal.hides_the_page:
                 raise
             page.errors = field_errors(
-                refusal.field_errors or [("changes.address", refusal.detail)],
-                ADDRESS_FORM,
-                "address-line-1",
+                refusal.field_errors or [("changes", refusal.detail)],
+                request.fields,
+                request.first_field,
             )
         return page
 
