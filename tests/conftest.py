@@ -22,8 +22,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from devstack import (
+    CONSOLE,
     SERVICES,
     ServiceProcess,
+    console_env,
     start_services,
     stop_services,
     wait_ready,
@@ -39,6 +41,7 @@ T = TypeVar("T")
 # prefix, which is part of every consumer group id).
 PORT_BASE = int(os.environ.get("ILRFLOW_TEST_PORT_BASE", "18001"))
 TEST_PORTS = {name: PORT_BASE + i for i, name in enumerate(SERVICES)}
+CONSOLE_TEST_PORT = PORT_BASE - 1  # as in `make run`: the console on the port before the learner's
 
 
 def eventually(check: Callable[[], T], timeout: float = 60.0, interval: float = 0.2) -> T:
@@ -208,6 +211,19 @@ def stack() -> Iterator[Stack]:
     finally:
         stop_services(processes)
         mail.stop()
+
+
+@pytest.fixture(scope="session")
+def console(stack: Stack) -> Iterator[str]:
+    """The web console (development sign-in) in front of the stack's services: its base URL."""
+    env = {**stack.env, **console_env(stack.urls)}
+    assert stack.log_dir is not None
+    [process] = start_services({CONSOLE: CONSOLE_TEST_PORT}, env, stack.log_dir, (CONSOLE,))
+    try:
+        wait_ready([process])
+        yield process.url
+    finally:
+        stop_services([process])
 
 
 def new_tenant() -> str:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing on a fresh machine: uv, the Python environment, Maven/Go if absent,
-# the Kafka broker classpath and the FerretDB binary, and Keycloak for the sign-in tests.
+# the Kafka broker classpath and the FerretDB binary, and Keycloak for the sign-in tests; for the
+# web console, npm and its front-end files, and Debian's Chromium for the browser test.
 # Everything is cached after the first run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -16,6 +17,17 @@ apt_install() {
 command -v java >/dev/null || apt_install openjdk-17-jre-headless
 command -v mvn >/dev/null || apt_install maven
 command -v go >/dev/null || apt_install golang-go
+command -v npm >/dev/null || apt_install npm
+# The browser test drives Debian's Chromium with Playwright (no browser download).
+{ command -v chromium && command -v chromedriver; } >/dev/null || apt_install chromium chromium-driver
+
+# The console's front-end files (GOV.UK Frontend CSS, axe-core), exactly as locked; no build step.
+WEB_ASSETS=services/web/assets
+if [ ! -f "$WEB_ASSETS/node_modules/.package-lock.json" ] ||
+   [ "$WEB_ASSETS/package-lock.json" -nt "$WEB_ASSETS/node_modules/.package-lock.json" ]; then
+  log "installing the console's front-end files (npm ci in $WEB_ASSETS)"
+  npm ci --prefix "$WEB_ASSETS" --no-audit --no-fund --loglevel=error
+fi
 
 if ! command -v uv >/dev/null && [ ! -x "$HOME/.local/bin/uv" ]; then
   log "installing uv"

@@ -1,11 +1,13 @@
 """Start, watch and stop the five services as local processes (for ``make run`` and the tests).
 
 Kafka and FerretDB are started by ``deploy/local/stack.sh``; this module runs the Python side:
-one process per service, each with its HTTP API, consumers and outbox relay.
+one process per service, each with its HTTP API, consumers and outbox relay; and the web console,
+which calls the five over HTTP.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +20,16 @@ from pathlib import Path
 import httpx
 
 SERVICES: tuple[str, ...] = ("learner", "tracker", "ilr", "notify", "audit")
+CONSOLE = "web"  # the console: no database, no Kafka; it calls the five services' APIs
+
+
+def console_env(service_urls: dict[str, str], dev_sign_in: str = "1") -> dict[str, str]:
+    """The console's settings on a development machine: where the five services listen, and
+    development sign-in (a tenant's people listed, signed in with a development token)."""
+    return {
+        "ILRFLOW_WEB_SERVICE_URLS": json.dumps({n: service_urls[n] for n in SERVICES}),
+        "ILRFLOW_WEB_DEV_SIGN_IN": dev_sign_in,
+    }
 
 
 @dataclass

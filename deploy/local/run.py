@@ -1,4 +1,5 @@
-"""`make run`: Kafka, FerretDB and the five services on this machine, a demo tenant, until Ctrl-C."""
+"""`make run`: Kafka, FerretDB, the five services and the web console on this machine, a demo
+tenant, until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devstack import SERVICES, run_until_stopped, start_services
+from devstack import CONSOLE, SERVICES, console_env, run_until_stopped, start_services
 
 from ilrflow.platform.kafka import ensure_topics
-from ilrflow.platform.settings import SERVICE_PORTS, Settings
+from ilrflow.platform.settings import CONSOLE_PORT, SERVICE_PORTS, Settings
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -27,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         "--port-base",
         type=int,
         default=None,
-        help="the learner's port (default 8001); tracker, ilr, notify and audit take the next ones",
+        help="the learner's port (default 8001); tracker, ilr, notify and audit take the next "
+        "ones, the console the one before",
     )
     args = parser.parse_args(argv)
     ports = (
@@ -35,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.port_base is not None
         else dict(SERVICE_PORTS)
     )
+    ports[CONSOLE] = args.port_base - 1 if args.port_base is not None else CONSOLE_PORT
     settings = Settings()
     subprocess.run([str(HERE / "stack.sh"), "up"], check=True)
     asyncio.run(
@@ -43,11 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     log_dir = ROOT / ".stack" / "run" / "logs"
-    env: dict[str, str] = {}  # every setting comes from this shell
-    processes = start_services(ports, env, log_dir)
+    # Every setting comes from this shell, but the console's: where the services listen, and
+    # development sign-in (unless the shell turns it off).
+    service_urls = {name: f"http://127.0.0.1:{ports[name]}" for name in SERVICES}
+    env = console_env(service_urls, os.environ.get("ILRFLOW_WEB_DEV_SIGN_IN", "1"))
+    processes = start_services(ports, env, log_dir, (*SERVICES, CONSOLE))
 
     def seed_and_tell() -> None:
-        tokens = seed_demo_tenant(settings, {p.name: p.url for p in processes})
+        tokens = seed_demo_tenant(settings, service_urls)
         print_banner(processes, tokens)
 
     try:
@@ -58,13 +64,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_banner(processes: list, tokens: dict[str, str]) -> None:  # type: ignore[type-arg]
-    print(banner({p.name: p.url for p in processes}, tokens), flush=True)
+    urls = {p.name: p.url for p in processes}
+    console = urls.pop(CONSOLE)
+    print(banner(urls, tokens, console), flush=True)
 
 
-def banner(urls: dict[str, str], tokens: dict[str, str]) -> str:
+def banner(urls: dict[str, str], tokens: dict[str, str], console: str | None = None) -> str:
     """What `make run` prints once everything is up: every line a newcomer may copy works in a
     fresh shell opened in the repository (tests/e2e/test_cli.py runs them)."""
     lines = ["", "ilrflow is running (Ctrl-C stops everything):"]
+    if console is not None:
+        lines.append(f"  console   {console}   (sign in as anyone of the demo tenant)")
     lines.append("  kafka     127.0.0.1:9092        mongodb-wire (FerretDB) 127.0.0.1:27017")
     lines += [f"  {name:<9} {url}   docs {url}/docs" for name, url in urls.items()]
     lines += ["", "Demo tenant 'demo': paste these into your shell (tokens valid 8 hours):"]

@@ -3,12 +3,13 @@ settings (it cannot run here, so it is checked by reading it)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
-from devstack import SERVICES
+from devstack import CONSOLE, SERVICES, console_env
 
-from ilrflow.platform.settings import SERVICE_PORTS, Settings
+from ilrflow.platform.settings import CONSOLE_PORT, SERVICE_PORTS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +20,7 @@ def compose() -> dict:  # type: ignore[type-arg]
 
 def test_every_service_is_built_from_the_one_dockerfile_on_its_port() -> None:
     services = compose()["services"]
-    assert set(SERVICES) | {"kafka", "mongo"} == set(services)
+    assert set(SERVICES) | {CONSOLE, "kafka", "mongo"} == set(services)
     for name in SERVICES:
         service = services[name]
         port = SERVICE_PORTS[name]
@@ -49,6 +50,22 @@ def test_the_environment_names_real_settings() -> None:
         assert set(environment) <= known, set(environment) - known
         assert environment["ILRFLOW_KAFKA_BOOTSTRAP"] == "kafka:9092"
         assert environment["ILRFLOW_MONGO_URL"].startswith("mongodb://mongo:27017")
+
+
+def test_the_console_is_built_like_a_service_and_calls_the_five_by_name() -> None:
+    console = compose()["services"][CONSOLE]
+    assert console["build"]["args"] == {"SERVICE": CONSOLE, "PORT": str(CONSOLE_PORT)}
+    assert console["ports"] == [f"{CONSOLE_PORT}:{CONSOLE_PORT}"]
+    environment = console["environment"]
+    known = {f"ILRFLOW_{field.upper()}" for field in Settings.model_fields}
+    assert set(environment) <= known, set(environment) - known
+    assert set(console_env({n: "" for n in SERVICES})) <= set(environment)
+    assert "ILRFLOW_MONGO_URL" not in environment  # it has no database
+    urls = json.loads(environment["ILRFLOW_WEB_SERVICE_URLS"])
+    assert urls == {n: f"http://{n}:{p}" for n, p in SERVICE_PORTS.items()}
+    assert set(console["depends_on"]) == set(SERVICES)
+    project = (ROOT / f"services/{CONSOLE}/pyproject.toml").read_text()
+    assert f'ilrflow-{CONSOLE} = "ilrflow.{CONSOLE}.main:main"' in project
 
 
 def test_kafka_matches_the_local_broker_settings() -> None:

@@ -14,16 +14,17 @@ from typing import Any
 
 import pytest
 import yaml
-from devstack import SERVICES
+from devstack import CONSOLE, SERVICES
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
 from ilrflow.platform import metrics
 from ilrflow.platform.lanes import POOLED, parse_lanes
-from ilrflow.platform.settings import SERVICE_PORTS, Settings
+from ilrflow.platform.settings import CONSOLE_PORT, SERVICE_PORTS, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s" / "base"
+CONSOLE_K8S = REPO / "deploy" / "k8s" / "console"
 LANE_OVERLAY = REPO / "deploy" / "k8s" / "overlays" / "lane-acme"
 DASHBOARD = REPO / "deploy" / "grafana" / "ilrflow.json"
 SETTING_VARIABLES = {f"ILRFLOW_{name.upper()}" for name in Settings.model_fields}
@@ -101,7 +102,7 @@ def test_config_map_and_secret_hold_only_real_settings() -> None:
 
 def test_the_root_applies_the_base_and_the_base_is_the_pooled_lane() -> None:
     root = yaml.safe_load((K8S.parent / "kustomization.yaml").read_text())
-    assert root["resources"] == ["base"]
+    assert root["resources"] == ["base", "console"]
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     lane_labels = [
         entry for entry in kustomization["labels"] if "ilrflow.io/lane" in entry["pairs"]
@@ -177,6 +178,35 @@ def test_the_lane_overlay_builds_with_kustomize() -> None:
             for v in spec["template"]["spec"].get("volumes", [])
         ]
         assert set(claims) <= {"ilrflow-audit-checkpoints"}  # the base's, not a copy
+
+
+def test_the_console_is_deployed_like_a_service_and_calls_the_five_by_their_services() -> None:
+    kustomization = yaml.safe_load((CONSOLE_K8S / "kustomization.yaml").read_text())
+    manifests = [d for name in kustomization["resources"] for d in documents(CONSOLE_K8S / name)]
+    by_kind = {d["kind"]: d for d in manifests}
+    assert set(by_kind) == {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    }
+    deployment = by_kind["Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == [f"ilrflow-{CONSOLE}"]
+    assert container["ports"] == [{"name": "http", "containerPort": CONSOLE_PORT}]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert set(env) <= SETTING_VARIABLES
+    assert env["ILRFLOW_HTTP_PORT"] == str(CONSOLE_PORT)
+    assert env["ILRFLOW_WEB_DEV_SIGN_IN"] == "false"  # never development sign-in in a cluster
+    services = of_kind("Service")
+    for name, url in json.loads(env["ILRFLOW_WEB_SERVICE_URLS"]).items():
+        port = services[f"ilrflow-{name}"]["spec"]["ports"][0]["port"]
+        assert url == f"http://ilrflow-{name}:{port}"
+    assert set(json.loads(env["ILRFLOW_WEB_SERVICE_URLS"])) == set(SERVICES)
+    assert "ILRFLOW_WEB_SESSION_SECRET" in of_kind("Secret")["ilrflow-secrets"]["stringData"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert by_kind["Service"]["spec"]["ports"][0]["port"] == CONSOLE_PORT
+    assert by_kind["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == "ilrflow-web"
 
 
 COLLECTORS = [c for c in vars(metrics).values() if isinstance(c, MetricWrapperBase)]

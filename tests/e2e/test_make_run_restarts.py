@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from devstack import SERVICES
+from devstack import CONSOLE, SERVICES
 
 from tests.conftest import PORT_BASE, REPO, eventually
 
@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 RUN_SCRIPT = REPO / "deploy" / "local" / "run.py"
 VICTIM = "notify"
 PORTS = {name: PORT_BASE + 300 + i for i, name in enumerate(SERVICES)}  # lanes use +100, +200
+PORTS[CONSOLE] = PORT_BASE + 299  # the console is started (and watched) too, on the port before
 
 
 def children(pid: int) -> dict[str, int]:

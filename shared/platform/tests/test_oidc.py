@@ -320,6 +320,12 @@ def test_production_without_an_issuer_or_with_the_public_secret_may_not_start() 
     assert "ILRFLOW_OIDC_AUDIENCE" in no_audience
 
 
+def test_the_consoles_development_sign_in_may_start_in_development_mode_only() -> None:
+    assert sign_in_problems(Settings(env="development", web_dev_sign_in=True)) == []
+    [anyone_as_anyone] = sign_in_problems(oidc_settings(web_dev_sign_in=True))
+    assert "ILRFLOW_WEB_DEV_SIGN_IN" in anyone_as_anyone
+
+
 def _issuer() -> dict[str, str]:
     return {"oidc_issuer": ISSUER, "oidc_audience": AUDIENCE}
 

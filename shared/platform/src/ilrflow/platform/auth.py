@@ -177,6 +177,11 @@ def sign_in_problems(settings: Settings) -> list[str]:
         )
     if settings.development:
         return problems
+    if settings.web_dev_sign_in:
+        problems.append(
+            "ILRFLOW_WEB_DEV_SIGN_IN lets anyone sign in as anyone: it is for ILRFLOW_ENV="
+            "development only."
+        )
     if not settings.oidc_issuer:
         problems.append(
             "ILRFLOW_ENV=production needs an OpenID Connect issuer: set ILRFLOW_OIDC_ISSUER and "

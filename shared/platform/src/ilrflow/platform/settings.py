@@ -15,6 +15,7 @@ from ilrflow.platform.lanes import parse_lanes
 DEVELOPMENT_JWT_SECRET = "ilrflow-development-secret-change-me-in-production"
 
 SERVICE_PORTS = {"learner": 8001, "tracker": 8002, "ilr": 8003, "notify": 8004, "audit": 8005}
+CONSOLE_PORT = 8000  # the web console, which calls the five services above
 
 
 class Settings(BaseSettings):
@@ -164,12 +165,31 @@ class Settings(BaseSettings):
         description="JSON-lines file of the 'file' exporter; {service} is the service's name.",
     )
 
+    web_service_urls: dict[str, str] = Field(
+        default_factory=lambda: {n: f"http://127.0.0.1:{p}" for n, p in SERVICE_PORTS.items()},
+        description="The web console: each service's base URL, as JSON "
+        '(\'{"learner": "http://learner:8001", ...}\').',
+    )
+    web_session_secret: str = Field(
+        default="",
+        description="The web console: signs its session cookies. Empty: a random secret per "
+        "process (sessions end when it restarts; replicas do not share them).",
+    )
+    web_dev_sign_in: bool = Field(
+        default=False,
+        description="The web console: development sign-in (list a tenant's people, sign in as "
+        "one with a development token signed with ILRFLOW_JWT_SECRET). Never in production.",
+    )
+    web_dev_tenant: str = Field(
+        default="demo", description="The web console: the tenant its development sign-in lists."
+    )
+
     @property
     def development(self) -> bool:
         return self.env == "development"
 
     def port_for(self, service: str) -> int:
-        return self.http_port or SERVICE_PORTS[service]
+        return self.http_port or {**SERVICE_PORTS, "web": CONSOLE_PORT}[service]
 
     def database_name(self, service: str) -> str:
         return f"{self.db_prefix}_{service}"

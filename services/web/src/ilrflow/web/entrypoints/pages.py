@@ -1,0 +1,263 @@
+"""The console's pages: read the session, check the form's CSRF token, call one use case,
+render its template. Every refusal of the APIs is rendered here, in one place."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from ilrflow.web.adapters.development_sign_in import DevelopmentSignIn
+from ilrflow.web.adapters.session import COOKIE, MAX_AGE_SECONDS, SessionCodec
+from ilrflow.web.domain.forms import AddressForm, ContactForm, NameForm
+from ilrflow.web.domain.session import Session, SignedIn
+from ilrflow.web.service.console import (
+    TRACKER_STATUSES,
+    Console,
+    RequestForm,
+    TrackerFilters,
+)
+from ilrflow.web.service.ports import ApiRefusedError
+
+router = APIRouter(include_in_schema=False)
+
+
+class SignInNeededError(Exception):
+    """No one is signed in, or their token is no longer accepted."""
+
+
+class FormExpiredError(Exception):
+    """A form came back without this session's CSRF token."""
+
+
+def console(request: Request) -> Console:
+    found: Console = request.app.state.console
+    return found
+
+
+def session(request: Request) -> Session:
+    codec: SessionCodec = request.app.state.session_codec
+    loaded = codec.loads(request.cookies.get(COOKIE))
+    request.state.session = loaded
+    return loaded
+
+
+def signed_in(current: Annotated[Session, Depends(session)]) -> SignedIn:
+    if current.user is None:
+        raise SignInNeededError()
+    return current.user
+
+
+async def checked_form(
+    request: Request, current: Annotated[Session, Depends(session)]
+) -> dict[str, Any]:
+    """The posted form, once its CSRF token is this session's."""
+    form = await request.form()
+    if not current.csrf_matches(str(form.get("csrf", ""))):
+        raise FormExpiredError()
+    return {key: form.getlist(key) if key == "line" else form.get(key) for key in form}
+
+
+UseCases = Annotated[Console, Depends(console)]
+User = Annotated[SignedIn, Depends(signed_in)]
+Form = Annotated[dict[str, Any], Depends(checked_form)]
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    templates: Jinja2Templates = request.app.state.templates
+    current: Session = getattr(request.state, "session", None) or Session()
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {"session": current, "user": current.user, "csrf": current.csrf, **context},
+        status_code=status,
+    )
+    keep_session(request, response, current)
+    return response
+
+
+def redirect(request: Request, url: str, current: Session | None = None) -> Response:
+    response = RedirectResponse(url, status_code=303)
+    if current is not None:
+        keep_session(request, response, current)
+    return response
+
+
+def keep_session(request: Request, response: Response, current: Session) -> None:
+    codec: SessionCodec = request.app.state.session_codec
+    response.set_cookie(
+        COOKIE,
+        codec.dumps(current),
+        max_age=MAX_AGE_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def home_of(user: SignedIn) -> str:
+    if user.has_role("learner"):
+        return "/about-you"
+    if user.has_role("admin", "tutor", "ilr_qa"):
+        return "/trackers"
+    return "/audit"
+
+
+# --- sign in -------------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, current: Annotated[Session, Depends(session)]) -> Response:
+    return redirect(request, home_of(current.user) if current.user else "/sign-in")
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+async def sign_in_page(
+    request: Request, current: Annotated[Session, Depends(session)], tenant: str = ""
+) -> Response:
+    method: DevelopmentSignIn | None = request.app.state.sign_in
+    tenant = tenant or request.app.state.default_tenant
+    if method is None:
+        return render(request, "sign_in.html", people=None, tenant=tenant, title="Sign in")
+    try:
+        people = await method.people(tenant)
+    except (ApiRefusedError, ValueError):
+        people = []
+    return render(request, "sign_in.html", people=people, tenant=tenant, title="Sign in")
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request, form: Form) -> Response:
+    method: DevelopmentSignIn | None = request.app.state.sign_in
+    if method is None:
+        return redirect(request, "/sign-in")
+    user = await method.sign_in(str(form.get("tenant", "")), str(form.get("person", "")))
+    if user is None:
+        return redirect(request, "/sign-in")
+    fresh = Session(user=user)  # a new CSRF token with every sign-in
+    return redirect(request, home_of(user), fresh)
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, form: Form) -> Response:
+    return redirect(request, "/sign-in", Session())
+
+
+# --- learner: about you --------------------------------------------------------------------------
+
+
+@router.get("/about-you", response_class=HTMLResponse)
+async def about_you(
+    request: Request, user: User, use_cases: UseCases, raised: str = ""
+) -> Response:
+    page = await use_cases.about_you(user)
+    return render(request, "about_you.html", page=page, raised_id=raised, title="About you")
+
+
+@router.post("/about-you/{kind}")
+async def request_change(
+    request: Request, kind: str, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    typed = typed_form(kind, form)
+    page = await use_cases.request_change(user, kind, typed)
+    if page.raised is not None:
+        return redirect(request, f"/about-you?raised={page.raised['id']}")
+    return render(request, "about_you.html", 422, page=page, raised_id="", title="About you")
+
+
+def typed_form(kind: str, form: dict[str, Any]) -> RequestForm:
+    def text(key: str) -> str:
+        return str(form.get(key) or "").strip()
+
+    if kind == "address":
+        return AddressForm.typed(form.get("line") or [], text("postcode"))
+    if kind == "contact":
+        return ContactForm(email=text("email"), phone=text("phone"))
+    if kind == "name":
+        return NameForm(given_names=text("given_names"), family_name=text("family_name"))
+    raise ApiRefusedError(404, {"detail": "no such request"})
+
+
+# --- trackers ----------------------------------------------------------------------------------
+
+
+@router.get("/trackers", response_class=HTMLResponse)
+async def trackers(
+    request: Request,
+    user: User,
+    use_cases: UseCases,
+    allocated: str = "",
+    type: str = "",
+    status: str = "",
+    cursor: str = "",
+) -> Response:
+    filters = TrackerFilters(allocated=allocated, type=type, status=status, cursor=cursor)
+    page = await use_cases.trackers(user, filters)
+    return render(request, "trackers.html", page=page, statuses=TRACKER_STATUSES, title="Trackers")
+
+
+@router.get("/trackers/{tracker_id}", response_class=HTMLResponse)
+async def tracker(request: Request, tracker_id: str, user: User, use_cases: UseCases) -> Response:
+    page = await use_cases.tracker(user, tracker_id)
+    return render(request, "tracker.html", page=page, title=f"Tracker {tracker_id}")
+
+
+@router.post("/trackers/{tracker_id}/{action}")
+async def decide(
+    request: Request, tracker_id: str, action: str, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    if action not in ("process", "reject"):
+        raise ApiRefusedError(404, {"detail": "no such action"})
+    version = int(str(form.get("version") or "0") or 0)
+    page = await use_cases.decide(user, tracker_id, action, version, str(form.get("reason") or ""))
+    if page.refusal is None:
+        return redirect(request, f"/trackers/{tracker_id}")
+    return render(request, "tracker.html", 409, page=page, title=f"Tracker {tracker_id}")
+
+
+# --- learner record and support ------------------------------------------------------------------
+
+
+@router.get("/learners/{learner_id}", response_class=HTMLResponse)
+async def learner_record(
+    request: Request, learner_id: str, user: User, use_cases: UseCases
+) -> Response:
+    page = await use_cases.learner_record(user, learner_id)
+    return render(request, "learner.html", page=page, title="Learner record")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_search(
+    request: Request, user: User, use_cases: UseCases, uln: str = ""
+) -> Response:
+    page = await use_cases.audit_search(user, uln)
+    status = 422 if page.errors else 200
+    return render(request, "audit.html", status, page=page, title="Audit search")
+
+
+# --- what every page may end in ------------------------------------------------------------------
+
+
+def install_page_errors(app: FastAPI) -> None:
+    @app.exception_handler(SignInNeededError)
+    async def to_sign_in(request: Request, error: SignInNeededError) -> Response:
+        return redirect(request, "/sign-in")
+
+    @app.exception_handler(FormExpiredError)
+    async def form_expired(request: Request, error: FormExpiredError) -> Response:
+        return render(request, "form_expired.html", 403, title="The form has expired")
+
+    @app.exception_handler(ApiRefusedError)
+    async def refused(request: Request, error: ApiRefusedError) -> Response:
+        if error.status == 401:
+            return redirect(request, "/sign-in", Session())
+        if error.hides_the_page:
+            return render(request, "not_found.html", 404, title="Page not found")
+        return render(request, "unavailable.html", 502, detail=error.detail, title="Sorry")
+
+    @app.exception_handler(404)
+    async def no_route(request: Request, error: Exception) -> Response:
+        session(request)
+        return render(request, "not_found.html", 404, title="Page not found")

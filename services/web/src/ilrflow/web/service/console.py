@@ -1,0 +1,275 @@
+"""The console's use cases: each page's data, read from the services' APIs as the signed-in
+person (the APIs decide what they may see and do), shaped for the templates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ilrflow.web.domain.changes import FieldChange, VersionChange, field_changes, version_changes
+from ilrflow.web.domain.forms import (
+    CHANGE_REQUESTS,
+    AddressForm,
+    ContactForm,
+    FieldError,
+    NameForm,
+    field_errors,
+)
+from ilrflow.web.domain.session import SignedIn
+from ilrflow.web.service.lists import every_item
+from ilrflow.web.service.ports import ApiRefusedError, Apis
+
+TRACKER_STATUSES = ("raised", "allocated", "processed", "rejected", "cancelled")
+PAGE_SIZE = 25
+AUDIT_PAGE_SIZE = 50
+
+
+class NotALearnerError(ApiRefusedError):
+    """About you is the learner's own page: a staff member gets the not-found page."""
+
+    def __init__(self) -> None:
+        super().__init__(404, {"detail": "This page is for learners."})
+
+
+@dataclass
+class AboutYou:
+    learner: dict[str, Any]
+    requests: list[dict[str, Any]]
+    address: AddressForm = field(default_factory=AddressForm.blank)
+    contact: ContactForm = field(default_factory=ContactForm)
+    name: NameForm = field(default_factory=NameForm)
+    errors: list[FieldError] = field(default_factory=list)
+    raised: dict[str, Any] | None = None
+
+
+RequestForm = AddressForm | ContactForm | NameForm
+
+
+@dataclass(frozen=True)
+class TrackerFilters:
+    allocated: str = ""  # "me" or ""
+    type: str = ""
+    status: str = ""
+    cursor: str = ""
+
+    def params(self) -> dict[str, str]:
+        return {
+            "allocated_to": self.allocated,
+            "type": self.type,
+            "status": self.status,
+            "cursor": self.cursor,
+        }
+
+
+@dataclass
+class TrackerList:
+    filters: TrackerFilters
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    types: list[dict[str, Any]]
+
+
+@dataclass
+class TrackerPage:
+    tracker: dict[str, Any]
+    preview: list[FieldChange]
+    applied_version: int | None = None  # the ILR version processing made, once it is known
+    refusal: str | None = None
+    errors: list[FieldError] = field(default_factory=list)
+
+
+@dataclass
+class LearnerRecord:
+    learner: dict[str, Any]
+    ilr: dict[str, Any] | None
+    versions: list[VersionChange]
+    timeline: list[dict[str, Any]] | None
+    unavailable: list[str]
+
+
+@dataclass
+class AuditSearch:
+    uln: str
+    learner: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[FieldError] = field(default_factory=list)
+    searched: bool = False
+
+
+class Console:
+    def __init__(self, apis: Apis) -> None:
+        self._apis = apis
+
+    async def _get(self, user: SignedIn, service: str, path: str, **params: Any) -> Any:
+        return await self._apis.call(user.token, service, "GET", path, params=params)
+
+    async def _post(self, user: SignedIn, service: str, path: str, body: Any) -> Any:
+        return await self._apis.call(user.token, service, "POST", path, body=body)
+
+    # --- learner: about you ---------------------------------------------------------------
+
+    async def about_you(self, user: SignedIn) -> AboutYou:
+        me = await self._get(user, "learner", "/v1/me")
+        if me.get("kind") != "learner":
+            raise NotALearnerError()
+        learner = me["learner"]
+        requests = await self._get(
+            user, "tracker", "/v1/trackers", learner_id=learner["id"], limit=PAGE_SIZE
+        )
+        return AboutYou(learner, requests["items"])
+
+    async def request_change(self, user: SignedIn, kind: str, form: RequestForm) -> AboutYou:
+        """Raise the learner's own change request of ``kind`` (``CHANGE_REQUESTS``): the page
+        with the raised request in ``raised``, or with the form as typed and the API's refusal
+        as errors on its fields."""
+        request = CHANGE_REQUESTS[kind]
+        page = await self.about_you(user)
+        setattr(page, kind, form)
+        body = {
+            "type": request.tracker_type,
+            "learner_id": page.learner["id"],
+            "changes": form.changes(),
+        }
+        try:
+            page.raised = await self._post(user, "tracker", "/v1/trackers", body)
+        except ApiRefusedError as refusal:
+            if refusal.hides_the_page:
+                raise
+            page.errors = field_errors(
+                refusal.field_errors or [("changes", refusal.detail)],
+                request.fields,
+                request.first_field,
+            )
+        return page
+
+    # --- trackers ---------------------------------------------------------------------------
+
+    async def trackers(self, user: SignedIn, filters: TrackerFilters) -> TrackerList:
+        page, types = await asyncio.gather(
+            self._get(user, "tracker", "/v1/trackers", limit=PAGE_SIZE, **filters.params()),
+            every_item(self._apis, user.token, "tracker", "/v1/tracker-types"),
+        )
+        return TrackerList(filters, page["items"], page["next_cursor"], types)
+
+    async def tracker(self, user: SignedIn, tracker_id: str) -> TrackerPage:
+        tracker = await self._get(user, "tracker", f"/v1/trackers/{tracker_id}")
+        if not tracker.get("ilr_outcome"):
+            return TrackerPage(tracker, await self._preview(user, tracker))
+        applied = await self._applied(user, tracker)
+        if applied is None:
+            return TrackerPage(tracker, [])
+        return TrackerPage(tracker, applied.changes, applied_version=applied.version)
+
+    async def _applied(self, user: SignedIn, tracker: dict[str, Any]) -> VersionChange | None:
+        """The ILR version the processed tracker made (none when it changed nothing), compared
+        with the version before it: the current ILR already holds the change, so the preview's
+        values before would be wrong."""
+        try:
+            history = await every_item(
+                self._apis, user.token, "ilr", f"/v1/learners/{tracker['learner_id']}/ilr/history"
+            )
+        except ApiRefusedError:
+            return None
+        made = [v for v in version_changes(history) if v.tracker_id == tracker["id"]]
+        return made[-1] if made else None
+
+    async def _preview(self, user: SignedIn, tracker: dict[str, Any]) -> list[FieldChange]:
+        """The preview's patch as before → after, before read from the learner's current ILR
+        (a caller who may not read the ILR sees the fields without their values before)."""
+        patch = (tracker.get("preview") or {}).get("ilr_patch") or []
+        if not patch:
+            return []
+        try:
+            ilr = await self._get(user, "ilr", f"/v1/learners/{tracker['learner_id']}/ilr")
+        except ApiRefusedError:
+            ilr = {"learner": {}}
+        return field_changes(ilr.get("learner") or {}, patch)
+
+    async def decide(
+        self, user: SignedIn, tracker_id: str, action: str, version: int, reason: str = ""
+    ) -> TrackerPage:
+        """Process or reject; the tracker page again, with the API's reason if it refused."""
+        body: dict[str, Any] = {"version": version}
+        if action == "reject":
+            body["reason"] = reason
+        try:
+            await self._post(user, "tracker", f"/v1/trackers/{tracker_id}/{action}", body)
+        except ApiRefusedError as refusal:
+            if refusal.status == 404:
+                raise
+            page = await self.tracker(user, tracker_id)
+            page.refusal = refusal.detail
+            if action == "reject" and refusal.field_errors:
+                page.errors = [
+                    FieldError("reject-reason", f"Reason {reason_text}")
+                    for _, reason_text in refusal.field_errors
+                ]
+            return page
+        return await self.tracker(user, tracker_id)
+
+    # --- learner record ---------------------------------------------------------------------
+
+    async def learner_record(self, user: SignedIn, learner_id: str) -> LearnerRecord:
+        learner = await self._get(user, "learner", f"/v1/learners/{learner_id}")
+        unavailable: list[str] = []
+        ilr, history, timeline = await asyncio.gather(
+            self._optional(
+                self._get(user, "ilr", f"/v1/learners/{learner_id}/ilr"),
+                f"/v1/learners/{learner_id}/ilr",
+                unavailable,
+            ),
+            self._optional(
+                every_item(self._apis, user.token, "ilr", f"/v1/learners/{learner_id}/ilr/history"),
+                f"/v1/learners/{learner_id}/ilr/history",
+                unavailable,
+            ),
+            self._optional(
+                self._get(user, "audit", f"/v1/audit/learners/{learner_id}/timeline"),
+                f"/v1/audit/learners/{learner_id}/timeline",
+                unavailable,
+            ),
+        )
+        return LearnerRecord(
+            learner=learner,
+            ilr=ilr,
+            versions=list(reversed(version_changes(history or []))),
+            timeline=timeline["lines"] if timeline else None,
+            unavailable=unavailable,
+        )
+
+    @staticmethod
+    async def _optional(read: Awaitable[Any], path: str, unavailable: list[str]) -> Any:
+        """A part of a page the person may not see (or that does not exist yet) is left out
+        and named, rather than hiding the whole page."""
+        try:
+            return await read
+        except ApiRefusedError as refusal:
+            if not refusal.hides_the_page:
+                raise
+            unavailable.append(path)
+            return None
+
+    # --- support: audit search ----------------------------------------------------------------
+
+    async def audit_search(self, user: SignedIn, uln: str) -> AuditSearch:
+        search = AuditSearch(uln=uln.strip())
+        if not search.uln:
+            return search
+        search.searched = True
+        if not (search.uln.isdigit() and len(search.uln) == 10):
+            search.errors = [FieldError("uln", "ULN must be 10 digits")]
+            return search
+        found = await self._get(user, "learner", "/v1/learners", q=search.uln)
+        search.learner = next((x for x in found["items"] if x.get("uln") == search.uln), None)
+        if search.learner is not None:
+            events = await self._get(
+                user,
+                "audit",
+                "/v1/audit/events",
+                learner_id=search.learner["id"],
+                limit=AUDIT_PAGE_SIZE,
+            )
+            search.events = events["items"]
+        return search

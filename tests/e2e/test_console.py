@@ -1,0 +1,150 @@
+"""The console in a real browser (Debian's Chromium, driven by Playwright) against the real stack:
+a learner asks for a change of address, the admin it is allocated to processes it after seeing
+the preview, the learner record shows the new ILR version and the audit trail, support finds it
+by the learner's ULN, and a tutor of another group cannot reach it. Every page visited passes
+axe-core with no serious or critical violation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from browser import chromium, serious_violations, sign_in
+from playwright.sync_api import Browser, Page, expect
+from workload import GROUP, LEARNER
+
+from tests.conftest import Stack, eventually
+from tests.e2e.helpers import Tenant, configure_trackers, known_learner, tenant_with_staff
+
+pytestmark = pytest.mark.e2e
+
+OTHER_GROUP = "cohort-b"
+MORE_STAFF = [
+    {"id": "support-1", "name": "Sam Support", "email": "sam@example.org", "roles": ["support"]},
+    {
+        "id": "tutor-2",
+        "name": "Tina Tutor",
+        "email": "tina@example.org",
+        "roles": ["tutor"],
+        "groups": [OTHER_GROUP],
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def tenant(stack: Stack) -> Tenant:
+    tenant = tenant_with_staff(stack)
+    with tenant.admin("learner") as http:
+        for staff in MORE_STAFF:
+            assert http.post("/v1/staff", json=staff).status_code == 201
+    configure_trackers(
+        tenant, settings={"allocation_rules": [{"learner_group": GROUP, "admin_id": "admin-1"}]}
+    )
+    return tenant
+
+
+def accessible(page: Page) -> Page:
+    assert serious_violations(page) == [], page.url
+    return page
+
+
+def signed_in(browser: Browser, console: str, tenant: Tenant, name: str) -> Page:
+    page = browser.new_context().new_page()
+    sign_in(page, console, tenant.name, name)
+    return accessible(page)
+
+
+def test_a_change_of_address_from_request_to_audit_trail(
+    browser: Browser, console: str, tenant: Tenant
+) -> None:
+    learner_id = known_learner(tenant)
+    full_name = f"{LEARNER['given_names']} {LEARNER['family_name']}"
+
+    # The learner: the API's field errors on the form, then the request.
+    learner = signed_in(browser, console, tenant, full_name)
+    expect(learner.get_by_role("heading", name="About you")).to_be_visible()
+    learner.get_by_label("Postcode").fill("XX")
+    learner.get_by_role("button", name="Request the change of address").click()
+    summary = learner.locator(".govuk-error-summary")
+    expect(
+        summary.get_by_role("link", name=re.compile("^Postcode must be a valid UK postcode"))
+    ).to_have_attribute("href", "#address-postcode")
+    expect(
+        summary.get_by_role("link", name=re.compile("^Address must have 1 to 4"))
+    ).to_have_attribute("href", "#address-line-1")
+    accessible(learner)
+    learner.get_by_label("Address line 1").fill("12 Oak Avenue")
+    learner.get_by_label("Address line 2 (optional)").fill("Leeds")
+    learner.get_by_label("Postcode").fill("LS6 2BB")
+    learner.get_by_role("button", name="Request the change of address").click()
+    banner = learner.get_by_text(re.compile(r"Your request (T\w+) has been sent"))
+    tracker_id = re.search(r"T\w+", banner.inner_text()).group(0)  # type: ignore[union-attr]
+    expect(learner.locator(f"#request-{tracker_id}")).to_contain_text("allocated")
+    accessible(learner)
+    learner.get_by_label("Email address").fill("not-an-address")
+    learner.get_by_role("button", name="Request the change of contact details").click()
+    email_error = learner.locator(".govuk-error-summary").get_by_role("link")
+    expect(email_error).to_have_attribute("href", "#contact-email")
+    expect(email_error).to_contain_text("Email address ")
+    accessible(learner)
+
+    # The admin it was allocated to: the list, the preview, Process.
+    admin = signed_in(browser, console, tenant, "Ada Admin")
+    admin.get_by_label("Allocated").select_option("me")
+    admin.get_by_role("button", name="Apply filters").click()
+    accessible(admin).get_by_role("link", name=tracker_id).click()
+    preview = admin.get_by_role("table", name="ILR fields before and after processing")
+    expect(preview.get_by_role("row", name="Postcode LS1 4AP LS6 2BB")).to_be_visible()
+    expect(preview.get_by_role("row", name="AddLine1 1 High Street 12 Oak Avenue")).to_be_visible()
+    accessible(admin).get_by_role("button", name="Process").click()
+    expect(admin.locator(".govuk-tag").first).to_have_text("processed")
+
+    def outcome_shown() -> bool:
+        admin.reload()
+        return "ILR version 2" in admin.inner_text("main")
+
+    eventually(outcome_shown, timeout=30, interval=0.5)
+    done = admin.get_by_role("table", name="ILR fields before and after version 2")
+    expect(done.get_by_role("row", name="Postcode LS1 4AP LS6 2BB")).to_be_visible()
+    accessible(admin)
+
+    # The learner record: version 2 with its change and its tracker, and the audit trail.
+    admin.get_by_role("link", name=learner_id).click()
+    version = admin.locator(
+        "section", has=admin.get_by_role("heading", name=re.compile("^Version 2"))
+    )
+    expect(version.get_by_role("link", name=tracker_id)).to_be_visible()
+    expect(version.get_by_role("row", name="Postcode LS1 4AP LS6 2BB")).to_be_visible()
+
+    def trail_shows_processing() -> bool:
+        admin.reload()
+        trail = admin.locator("#audit-trail").inner_text()
+        return f"{tracker_id} (change_of_address) processed" in trail
+
+    eventually(trail_shows_processing, timeout=30, interval=0.5)
+    accessible(admin)
+
+    # Support finds it by the learner's ULN.
+    support = signed_in(browser, console, tenant, "Sam Support")
+    support.get_by_label(re.compile("unique learner number")).fill(str(LEARNER["uln"]))
+    support.get_by_role("button", name="Search").click()
+    expect(support.get_by_role("link", name=tracker_id).first).to_be_visible()
+    accessible(support)
+
+    # A tutor of another group: not in the list, and the typed addresses say "not found".
+    tutor = signed_in(browser, console, tenant, "Tina Tutor")
+    expect(tutor.get_by_text("No trackers match these filters.")).to_be_visible()
+    for address in (f"/trackers/{tracker_id}", f"/learners/{learner_id}"):
+        answer = tutor.goto(console + address)
+        assert answer is not None
+        assert answer.status == 404
+        expect(tutor.get_by_role("heading", name="Page not found")).to_be_visible()
+        expect(tutor.get_by_text("you are not allowed to see it")).to_be_visible()
+        accessible(tutor)
