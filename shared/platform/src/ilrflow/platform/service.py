@@ -268,6 +268,12 @@ def _install_operations_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+# An idle connection is kept open longer than clients keep theirs (httpx 5 s, load balancers 60 s):
+# with equal timeouts the server closes a connection just as a client sends on it again, which the
+# client sees as "server disconnected without sending a response".
+KEEP_ALIVE_SECONDS = 75
+
+
 def serve(app: FastAPI, settings: Settings, service: str) -> None:
     """Run a service's app with uvicorn until SIGINT/SIGTERM."""
     configure_logging(service, settings.log_level, settings.log_json)
@@ -281,6 +287,7 @@ def serve(app: FastAPI, settings: Settings, service: str) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
