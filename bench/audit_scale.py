@@ -125,7 +125,7 @@ def iter_synthetic_entries(count: int, learners: int, start: int = 0) -> Iterato
         learner = f"L{tracker % learners:05d}"
         partition = tracker % learners % PARTITIONS
         event = new_event(
-            _payload(n, f"T{tracker:06d}", learner),
+            tracker_payload(n, f"T{tracker:06d}", learner),
             tenant=TENANT,
             subject=learner,
             actor=f"admin-{tracker % ACTORS}",
@@ -138,7 +138,7 @@ def iter_synthetic_entries(count: int, learners: int, start: int = 0) -> Iterato
         yield entry_from_record(event.topic, partition, offset, key, headers, value, millis)
 
 
-def _payload(n: int, tracker: str, learner: str) -> TrackerRaised | TrackerProcessed:
+def tracker_payload(n: int, tracker: str, learner: str) -> TrackerRaised | TrackerProcessed:
     if n % 2 == 0:
         return TrackerRaised(
             tracker_id=tracker,
