@@ -35,8 +35,7 @@ outbox until the relay has published it.
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -87,8 +86,6 @@ LOG_INDEXES: list[list[tuple[str, int]]] = [
 # so that a batch need not read them back; dropped whenever a write fails, and when it grows.
 HEAD_CACHE_SIZE = 50_000
 HEAD_READS_AT_ONCE = 32
-# Independent single-document writes (timeline pages, lookup pages and heads) in flight at once.
-WRITES_AT_ONCE = 8
 
 
 # Documents per round trip of the verification scan: FerretDB's cost per round trip is high
@@ -200,12 +197,10 @@ class AuditRepository:
         self, lines: Mapping[tuple[str, str], Iterable[TimelineLine]]
     ) -> None:
         """Append lines to learners' timelines (``domain.timeline``: pages, and what a replay
-        after a crash leaves out), a few learners at a time."""
+        after a crash leaves out)."""
         try:
-            await _a_few_at_a_time(
-                self._append_lines(tenant, learner_id, list(learner_lines))
-                for (tenant, learner_id), learner_lines in lines.items()
-            )
+            for (tenant, learner_id), learner_lines in lines.items():
+                await self._append_lines(tenant, learner_id, list(learner_lines))
         except BaseException:
             self._timeline_heads.clear()  # what was written is unknown: read the heads back
             raise
@@ -344,12 +339,10 @@ class AuditRepository:
             heads = await self._heads_of(list(grouped))
             new_pages, pushes, after = _page_writes(grouped, heads)
             pushes += await self._insert_new(self.lookup_pages, new_pages, _as_push)
-            await _a_few_at_a_time(
-                self.lookup_pages.update_one(
+            for page_id, texts in pushes:
+                await self.lookup_pages.update_one(
                     {"_id": page_id}, {"$push": {"refs": {"$each": texts}}}, upsert=True
                 )
-                for page_id, texts in pushes
-            )
             await self._record_heads(heads, _with_times(after, grouped))
         except BaseException:
             self._heads.clear()  # what was written is unknown: read the heads back next time
@@ -399,9 +392,9 @@ class AuditRepository:
         new_heads = [_head_document(key, after[key]) for key in after if not before[key]]
         updates = [(key.id, after[key]) for key in after if before[key]]
         updates += await self._insert_new(self.lookup_heads, new_heads, _as_head_update)
-        # $max: a head never loses a page it counted, even if two writers raced (MongoDB).
-        await _a_few_at_a_time(
-            self.lookup_heads.update_one(
+        for head_id, written in updates:
+            # $max: a head never loses a page it counted, even if two writers raced (MongoDB).
+            await self.lookup_heads.update_one(
                 {"_id": head_id},
                 {
                     "$max": {
@@ -413,8 +406,6 @@ class AuditRepository:
                 },
                 upsert=True,
             )
-            for head_id, written in updates
-        )
         if len(self._heads) > HEAD_CACHE_SIZE:
             self._heads.clear()
         for key, buckets in after.items():
@@ -535,14 +526,6 @@ class _KnownHead(NamedTuple):
     sealed: int
     open_lines: int
     through: Mapping[str, int]
-
-
-async def _a_few_at_a_time(writes: Iterable[Awaitable[object]]) -> None:
-    """Run independent writes ``WRITES_AT_ONCE`` at a time: each is a round trip that mostly
-    waits, and the database serves several at once."""
-    pending = iter(writes)
-    while chunk := list(itertools.islice(pending, WRITES_AT_ONCE)):
-        await asyncio.gather(*chunk)
 
 
 def _timeline_head(found: Document | None) -> TimelineHead:
