@@ -18,7 +18,7 @@ from ilrflow.audit.domain.timeline import (
     cursor_at,
 )
 from ilrflow.audit.service.ingest import RawRecord
-from ilrflow.contracts.events import Envelope, to_wire
+from ilrflow.contracts.events import AuditAccessed, Envelope, to_wire
 from ilrflow.contracts.identity import Principal
 
 from .conftest import T0, event_of, processed, raised
@@ -137,10 +137,12 @@ async def _story(log: FakeAuditLog, trackers: int, batch: int) -> None:
         )
 
 
-async def _walk(log: FakeAuditLog, limit: int) -> list[list[str]]:
+async def _walk(log: FakeAuditLog, limit: int, include_access: bool = False) -> list[list[str]]:
     pages, cursor = [], None
     while True:
-        page = await audit_queries(log).timeline(SUPPORT, "L1", cursor=cursor, limit=limit)
+        page = await audit_queries(log).timeline(
+            SUPPORT, "L1", cursor=cursor, limit=limit, include_access=include_access
+        )
         pages.append(ids(page.lines))
         if page.next_cursor is None:
             return pages
@@ -179,3 +181,27 @@ async def test_a_batch_replayed_after_its_tail_was_lost_adds_no_line_twice() -> 
     assert [entry for page in await _walk(log, limit=2) for entry in page] == [
         f"tracker-raised:0:{n}" for n in range(8)
     ]
+
+
+async def test_reads_of_the_log_join_the_page_they_fall_in_once_each() -> None:
+    log = FakeAuditLog()
+    log.timeline_page_lines = 3
+    await _story(log, trackers=3, batch=2)  # lines at T0 + 0..5 minutes
+    read = AuditAccessed(
+        action="timeline",
+        accessed_by="S1",
+        accessed_by_roles=["support"],
+        learner_id="L1",
+        results=1,
+    )
+    reads = [event_of(read, T0 + timedelta(minutes=m, seconds=30)) for m in (0, 1, 3, 9)]
+    await audit_ingest(log).store_batch("audit-access", 0, _records(reads, 0))
+
+    pages = await _walk(log, limit=2, include_access=True)
+
+    assert pages == [
+        ["tracker-raised:0:0", "audit-access:0:0", "tracker-raised:0:1"],
+        ["audit-access:0:1", "tracker-raised:0:2", "tracker-raised:0:3"],
+        ["audit-access:0:2", "tracker-raised:0:4", "tracker-raised:0:5", "audit-access:0:3"],
+    ]
+    assert await _walk(log, limit=2) == [[x for x in p if "access" not in x] for p in pages]
