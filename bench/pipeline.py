@@ -2,7 +2,7 @@
 
     uv run python -m bench.pipeline [--raw 5000] [--trackers 300] [--paced 150] [--learners 30]
         [--workers 16] [--profile SECONDS] [--timeline-entries 50000]
-        [--audit-ingest-records 20000] [--out <file>.json]
+        [--audit-ingest-records 20000] [--audit-only] [--out <file>.json]
 
 ``make bench`` runs it on a Kafka and FerretDB of its own (29192/27129). In one run:
 
@@ -697,6 +697,11 @@ def main() -> None:
         help="measure only (c), the audit timeline (e.g. at 1000000 entries), on the same stack",
     )
     parser.add_argument(
+        "--audit-only",
+        action="store_true",
+        help="measure only the audit figures, (c) and (d), on the same stack",
+    )
+    parser.add_argument(
         "--audit-ingest-records",
         type=int,
         default=20_000,
@@ -714,7 +719,7 @@ def main() -> None:
         "arguments": vars(arguments) | {"out": str(arguments.out)},
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }
-    if not arguments.timeline_only:
+    if not (arguments.timeline_only or arguments.audit_only):
         report.update(raw_and_pipeline(arguments, bootstrap, mongo_url))
     if arguments.timeline_entries > 0:
         print(f"(c) audit timeline on {arguments.timeline_entries} entries ...", flush=True)
