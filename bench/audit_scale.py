@@ -43,9 +43,15 @@ from ilrflow.audit.domain.lookup import paginate
 from ilrflow.audit.domain.query import AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.sequence import counts_by_tenant, numbered
-from ilrflow.audit.domain.timeline import TimelineLine, belongs_on_timeline, timeline_line
+from ilrflow.audit.domain.timeline import (
+    TimelineCursor,
+    TimelineLine,
+    belongs_on_timeline,
+    timeline_line,
+)
 from ilrflow.audit.service.queries import AuditQueries
 from ilrflow.contracts.events import TrackerProcessed, TrackerRaised, new_event, to_wire
+from ilrflow.contracts.identity import Principal
 from ilrflow.platform.settings import get_settings
 
 ENTRIES = 100_000
@@ -59,6 +65,8 @@ INSERT_BATCH = 5_000
 BULK_WRITER = "bulk-load"  # the writer named in the tenant's sequence while a log is built
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 PAGE = 50
+TIMELINE_PAGE = 100
+READER = Principal(sub="bench", tenant=TENANT, roles=["support"])
 
 
 @dataclass
@@ -80,7 +88,8 @@ class Figures:
         lines = [
             f"database: {'FerretDB' if self.ferretdb else 'MongoDB'}; entries: {self.entries}; "
             f"built in {self.build_seconds:.1f}s",
-            f"learner timeline ({self.timeline_lines} lines): {_median_max(self.timeline_ms)}",
+            f"learner timeline ({self.timeline_lines} lines, pages of {TIMELINE_PAGE}): "
+            f"{_median_max(self.timeline_ms)}",
             f"  explain: {plan_summary(self.timeline_explain)}",
             f"/v1/audit/events selection (a page of {PAGE} refs from the lookup documents):",
         ]
@@ -125,7 +134,7 @@ def iter_synthetic_entries(count: int, learners: int, start: int = 0) -> Iterato
         learner = f"L{tracker % learners:05d}"
         partition = tracker % learners % PARTITIONS
         event = new_event(
-            _payload(n, f"T{tracker:06d}", learner),
+            tracker_payload(n, f"T{tracker:06d}", learner),
             tenant=TENANT,
             subject=learner,
             actor=f"admin-{tracker % ACTORS}",
@@ -138,7 +147,7 @@ def iter_synthetic_entries(count: int, learners: int, start: int = 0) -> Iterato
         yield entry_from_record(event.topic, partition, offset, key, headers, value, millis)
 
 
-def _payload(n: int, tracker: str, learner: str) -> TrackerRaised | TrackerProcessed:
+def tracker_payload(n: int, tracker: str, learner: str) -> TrackerRaised | TrackerProcessed:
     if n % 2 == 0:
         return TrackerRaised(
             tracker_id=tracker,
@@ -225,19 +234,19 @@ async def scratch_repository(prefix: str) -> AsyncIterator[AuditRepository]:
 
 
 async def measure_timeline(count: int, learners: int, reads: int = 40) -> Figures:
-    """Build a log of ``count`` entries with ``build_timelines``; time the timeline reads of
-    ``reads`` different learners, and explain one."""
+    """Build a log of ``count`` entries with ``build_timelines``; time every page of the
+    timelines of ``reads`` different learners, and explain one."""
     async with scratch_repository("bench_timeline") as repository:
         started = time.perf_counter()
         await build_timelines(repository, count, learners)
         built = time.perf_counter() - started
+        queries = AuditQueries(repository, reads_recorded=lambda: None)
         timings, lengths = [], set()
         for n in range(reads):
             learner = f"L{n * max(learners // reads, 1) % learners:05d}"
-            started = time.perf_counter()
-            timeline = await repository.timeline(TENANT, learner)
-            timings.append((time.perf_counter() - started) * 1000)
-            lengths.add(len(timeline))
+            lines, page_ms = await walk_timeline(queries, learner)
+            timings += page_ms
+            lengths.add(lines)
         return Figures(
             entries=await repository.entries.estimated_document_count(),
             build_seconds=built,
@@ -246,6 +255,20 @@ async def measure_timeline(count: int, learners: int, reads: int = 40) -> Figure
             timeline_explain=await repository.explain_timeline(TENANT, "L00000"),
             ferretdb=await repository.is_ferretdb(),
         )
+
+
+async def walk_timeline(queries: AuditQueries, learner: str) -> tuple[int, list[float]]:
+    """Read the learner's whole timeline a page of ``TIMELINE_PAGE`` lines at a time, as the
+    HTTP endpoint does (audited read included); return the lines seen and each page's time."""
+    lines, timings, cursor = 0, [], None
+    while True:
+        started = time.perf_counter()
+        page = await queries.timeline(READER, learner, cursor=cursor, limit=TIMELINE_PAGE)
+        timings.append((time.perf_counter() - started) * 1000)
+        lines += len(page.lines)
+        if page.next_cursor is None:
+            return lines, timings
+        cursor = TimelineCursor.decode(page.next_cursor)
 
 
 def searches(learner: str, count: int, learners: int) -> dict[str, dict[str, Any]]:
@@ -285,21 +308,20 @@ async def measure(count: int = ENTRIES, learners: int = LEARNERS, reads: int = 5
         entries = await build_log(repository, count, learners)
         built = time.perf_counter() - started
         learner = "L00042"
-        timings = []
+        queries = AuditQueries(repository, reads_recorded=lambda: None)
+        timings: list[float] = []
         for _ in range(reads):
-            started = time.perf_counter()
-            timeline = await repository.timeline(TENANT, learner)
-            timings.append((time.perf_counter() - started) * 1000)
+            lines, page_ms = await walk_timeline(queries, learner)
+            timings += page_ms
         figures = Figures(
             entries=count,
             build_seconds=built,
-            timeline_lines=len(timeline),
+            timeline_lines=lines,
             timeline_ms=timings,
             timeline_explain=await repository.explain_timeline(TENANT, learner),
             ferretdb=await repository.is_ferretdb(),
         )
         figures.reads = record_reads(repository)
-        queries = AuditQueries(repository, reads_recorded=lambda: None)
         for label, params in searches(learner, count, learners).items():
             query = AuditQuery.model_validate({**params, "limit": PAGE})
             figures.search_ms[label] = [

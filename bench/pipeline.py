@@ -1,7 +1,8 @@
 """How fast is the tracker pipeline, next to what Kafka and the database can do at all?
 
     uv run python -m bench.pipeline [--raw 5000] [--trackers 300] [--paced 150] [--learners 30]
-        [--workers 16] [--profile SECONDS] [--timeline-entries 50000] [--out <file>.json]
+        [--workers 16] [--profile SECONDS] [--timeline-entries 50000]
+        [--audit-ingest-records 20000] [--audit-only] [--out <file>.json]
 
 ``make bench`` runs it on a Kafka and FerretDB of its own (29192/27129). In one run:
 
@@ -16,13 +17,18 @@
     ``--paced`` trackers each at 25 %, 50 % and 100 % of that maximum rate, for the latency from
     the process call to ilr-updated (the ilr-updated record's broker timestamp; one host, one
     clock), split into its hops (HTTP save, tracker relay, ILR consume and apply, ILR relay);
-(c) the audit timeline read's p95 on a log of ``--timeline-entries`` entries with 1,000 lines
-    per learner (issue #7 names 1,000,000 entries: pass that to build it; it takes a while).
+(c) the p95 of a page of the audit timeline on a log of ``--timeline-entries`` entries with
+    1,000 lines per learner (issue #7 names 1,000,000 entries: pass that to build it; it takes a
+    while);
+(d) the audit ingest of a backlog of ``--audit-ingest-records`` records and bare ``insert_many``
+    of the same documents (``bench/audit_ingest.py``).
 
 Also: audit ingest rate (records the audit stored per second while the pipeline drains), the
 RSS and CPU seconds of every process, the load average at start and end, and optionally a
 py-spy profile of every service (``--profile``; collapsed stacks in bench/results/profiles/).
-Everything goes to ``bench/results/<date>.json`` and a summary of issue #7's figures is printed.
+Everything goes to ``bench/results/<date>.json``, with a top-level ``summary`` object of issue
+#16's figures this run measured (``audit_ingest_per_s`` and ``bare_audit_insert_per_s`` from (d),
+``timeline_p95_ms`` and ``timeline_entries`` from (c)), and the figures are printed one a line.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ from workload import (
     service_stack,
 )
 
+from bench.audit_ingest import measure as audit_ingest
 from bench.audit_scale import measure_timeline, plan_summary
 from ilrflow.contracts.events import Topics, header_text
 from ilrflow.platform.kafka import all_topics
@@ -546,10 +553,11 @@ def infrastructure_pids() -> dict[str, int]:
 
 
 def audit_timeline(entries: int) -> dict[str, Any]:
-    """The learner timeline read's p95 on an audit log of ``entries`` entries, read for 40
-    different learners. The learners are ``entries // 1000``, so each timeline has 1,000 lines,
-    as at 1,000,000 entries over 1,000 learners; the read is one lookup by ``_id`` (an index
-    search once FerretDB is patched). The log is built a chunk at a time, so any size fits in
+    """The p95 of a page of the learner timeline (100 lines, as the HTTP endpoint reads it) on
+    an audit log of ``entries`` entries, every page of 40 different learners' timelines. The
+    learners are ``entries // 1000``, so each timeline has 1,000 lines, as at 1,000,000 entries
+    over 1,000 learners; a page is a few lookups by ``_id`` (index searches once FerretDB is
+    patched), the same at any depth. The log is built a chunk at a time, so any size fits in
     memory; the search figures come from bench/audit_scale.py (`bench.audit_timeline`)."""
     learners = max(entries // 1000, 1)
     figures = asyncio.run(measure_timeline(entries, learners, reads=40))
@@ -560,7 +568,7 @@ def audit_timeline(entries: int) -> dict[str, Any]:
         "learners": learners,
         "lines_per_timeline": figures.timeline_lines,
         "build_seconds": round(figures.build_seconds, 1),
-        "reads": len(figures.timeline_ms),
+        "pages_read": len(figures.timeline_ms),
         "p50_ms": round(cuts[49], 1),
         "p95_ms": round(cuts[94], 1),
         "max_ms": round(max(figures.timeline_ms), 1),
@@ -596,8 +604,23 @@ def pipeline_summary(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def summary(report: dict[str, Any]) -> list[str]:
-    """Issue #7's figures, one line each, with its targets."""
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """Issue #16's figures, as far as this run measured them (a figure not measured is left
+    out, never guessed)."""
+    figures: dict[str, Any] = {}
+    ingest = report.get("audit_ingest")
+    if ingest:
+        figures["audit_ingest_per_s"] = ingest["audit_ingest_per_s"]
+        figures["bare_audit_insert_per_s"] = ingest["bare_audit_insert_per_s"]
+    timeline = report.get("audit_timeline")
+    if timeline:
+        figures["timeline_p95_ms"] = timeline["p95_ms"]
+        figures["timeline_entries"] = timeline["entries"]
+    return figures
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The figures, one line each, with their targets."""
     lines = [
         f"load average: start {report['load_average_start']}, end {report['load_average_end']}"
     ]
@@ -606,9 +629,16 @@ def summary(report: dict[str, Any]) -> list[str]:
     timeline = report.get("audit_timeline")
     if timeline:
         lines.append(
-            f"audit timeline p95: {timeline['p95_ms']} ms on {timeline['entries']} entries "
+            f"audit timeline page p95: {timeline['p95_ms']} ms on {timeline['entries']} entries "
             f"({timeline['lines_per_timeline']} lines per timeline, as at 1,000,000 / 1,000 "
             f"learners; built in {timeline['build_seconds']} s)"
+        )
+    ingest = report.get("audit_ingest")
+    if ingest:
+        lines.append(
+            f"audit ingest of a {ingest['records']}-record backlog: "
+            f"{ingest['audit_ingest_per_s']} entries/s; bare insert_many of the same documents: "
+            f"{ingest['bare_audit_insert_per_s']}/s (target: >= 5,000 and >= half the bare rate)"
         )
     return lines
 
@@ -666,6 +696,17 @@ def main() -> None:
         action="store_true",
         help="measure only (c), the audit timeline (e.g. at 1000000 entries), on the same stack",
     )
+    parser.add_argument(
+        "--audit-only",
+        action="store_true",
+        help="measure only the audit figures, (c) and (d), on the same stack",
+    )
+    parser.add_argument(
+        "--audit-ingest-records",
+        type=int,
+        default=20_000,
+        help="(d) backlog size for the audit ingest rate, bench/audit_ingest.py (0: skip)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     arguments = parser.parse_args()
     bootstrap = os.environ.get("ILRFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -678,18 +719,22 @@ def main() -> None:
         "arguments": vars(arguments) | {"out": str(arguments.out)},
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }
-    if not arguments.timeline_only:
+    if not (arguments.timeline_only or arguments.audit_only):
         report.update(raw_and_pipeline(arguments, bootstrap, mongo_url))
     if arguments.timeline_entries > 0:
         print(f"(c) audit timeline on {arguments.timeline_entries} entries ...", flush=True)
         report["audit_timeline"] = audit_timeline(arguments.timeline_entries)
+    if arguments.audit_ingest_records > 0 and not arguments.timeline_only:
+        print(f"(d) audit ingest of {arguments.audit_ingest_records} records ...", flush=True)
+        report["audit_ingest"] = asyncio.run(audit_ingest(arguments.audit_ingest_records))
     report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     report["summary"] = summary(report)
+    report["summary_lines"] = summary_lines(report)
     out = arguments.out or REPO / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%d}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
-    print("\n".join(report["summary"]))
+    print("\n".join(report["summary_lines"]))
     print(f"written: {out}")
 
 

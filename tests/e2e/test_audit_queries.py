@@ -102,7 +102,7 @@ def test_only_support_admin_and_operator_may_read_and_each_read_is_audited(stack
         support.get("/v1/audit/export.xlsx", params={"learner_id": learner_id}).status_code == 200
     )
     other_tenant = stack.client("audit", "another-tenant", "support-7", "support")
-    assert other_tenant.get(f"/v1/audit/learners/{learner_id}/timeline").json()["lines"] == []
+    assert other_tenant.get(f"/v1/audit/learners/{learner_id}/timeline").json()["items"] == []
 
     operator = tenant.as_("audit", "operator-1", "operator")
 

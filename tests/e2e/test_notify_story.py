@@ -217,7 +217,7 @@ def full_timeline(
 ) -> list[dict[str, Any]]:
     response = support.get(f"/v1/audit/learners/{learner_id}/timeline")
     assert response.status_code == 200, response.text
-    lines: list[dict[str, Any]] = response.json()["lines"]
+    lines: list[dict[str, Any]] = response.json()["items"]
     text = "\n".join(line["text"] for line in lines)
     done = all(f"ILR version {v}" in text for v in (1, 2, 3)) and pause in text
     return lines if done and f"(tracker {address})" in text else []

@@ -76,7 +76,7 @@ def support(story: Story, service: str, groups: list[str] | None = None) -> http
 def timeline(http: httpx.Client, learner_id: str, **params: Any) -> list[str]:
     response = http.get(f"/v1/audit/learners/{learner_id}/timeline", params=params)
     assert response.status_code == 200, response.text
-    return [line["text"] for line in response.json()["lines"]]
+    return [line["text"] for line in response.json()["items"]]
 
 
 def line_with(lines: list[str], text: str) -> str:
@@ -262,7 +262,7 @@ async def _named_when_read(mongo_url: str) -> None:
         queries = AuditQueries(repository, reads_recorded=lambda: None)
         support = Principal(sub="support-1", tenant="acme", roles=["support"])
 
-        lines = [line.text for line in await queries.timeline(support, "L1")]
+        lines = [line.text for line in (await queries.timeline(support, "L1")).lines]
 
         assert lines == [
             "2026-01-05 08:00 — old",

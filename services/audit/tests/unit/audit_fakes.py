@@ -1,8 +1,9 @@
 """An in-memory stand-in for the audit service's MongoDB adapter, with the same semantics: the
 log is insert-only and keyed by record coordinates (a stored entry refuses a second insert), a
-(topic, event id) is claimed once, timelines drop a repeated line, lookups hold every ref under
-each of its keys and sequence buckets, a tenant's sequence is served only below the lowest pending
-mark, staff keep their newest name, and each audited read lands in an outbox."""
+(topic, event id) is claimed once, timelines are stored in pages and leave a replayed line out,
+lookups hold every ref under each of its keys and sequence buckets, a tenant's sequence is served
+only below the lowest pending mark, staff keep their newest name, and each audited read lands in
+an outbox."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ilrflow.audit.domain.lookup import BucketInfo, LookupKey, Ref, group_refs
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
 from ilrflow.audit.domain.sequence import visible_below
 from ilrflow.audit.domain.staff import StaffKey, StaffName, is_newer
-from ilrflow.audit.domain.timeline import TimelineLine
+from ilrflow.audit.domain.timeline import PAGE_LINES, TimelineHead, TimelineLine, appended
 from ilrflow.audit.domain.verify import ChainLink, ChainTail, link_of
 from ilrflow.audit.service.ingest import AuditIngest
 from ilrflow.audit.service.queries import AuditQueries
@@ -26,7 +27,9 @@ class FakeAuditLog:
         self.entries: dict[str, AuditEntry] = {}
         self._tails: dict[tuple[str, int], ChainTail] = {}
         self._claims: dict[tuple[str, str], RecordCoordinates] = {}
-        self._timelines: dict[tuple[str, str], list[TimelineLine]] = {}
+        self._timelines: dict[tuple[str, str], TimelineHead] = {}
+        self._timeline_pages: dict[tuple[str, str, int], list[TimelineLine]] = {}
+        self.timeline_page_lines = PAGE_LINES
         self._lookups: dict[tuple[str, str], list[Ref]] = {}
         self.reads: list[Envelope[Any]] = []
         self.checkpoint_events: list[Envelope[Any]] = []
@@ -68,7 +71,14 @@ class FakeAuditLog:
         self, lines: Mapping[tuple[str, str], Iterable[TimelineLine]]
     ) -> None:
         for learner, learner_lines in lines.items():
-            self._timelines.setdefault(learner, []).extend(learner_lines)
+            head = self._timelines.get(learner, TimelineHead())
+            change = appended(head, learner_lines, self.timeline_page_lines)
+            for n, page in enumerate(change.sealed_pages):
+                self._timeline_pages[(*learner, head.sealed + n)] = page
+            sealed = head.sealed + len(change.sealed_pages)
+            self._timelines[learner] = TimelineHead(
+                sealed, tuple(change.open_lines), change.through
+            )
 
     async def add_lookups(self, entries: Sequence[AuditEntry]) -> None:
         for key, buckets in group_refs(entries).items():
@@ -131,9 +141,11 @@ class FakeAuditLog:
     async def lookup_refs(self, key: LookupKey, bucket: str, pages: int) -> list[Ref]:
         return list(self._lookups.get((key.id, bucket), []))
 
-    async def timeline(self, tenant: str, learner_id: str) -> list[TimelineLine]:
-        lines = {line.entry_id: line for line in self._timelines.get((tenant, learner_id), [])}
-        return sorted(lines.values(), key=lambda line: (line.time, line.entry_id))
+    async def timeline_head(self, tenant: str, learner_id: str) -> TimelineHead:
+        return self._timelines.get((tenant, learner_id), TimelineHead())
+
+    async def timeline_page(self, tenant: str, learner_id: str, page: int) -> list[TimelineLine]:
+        return list(self._timeline_pages.get((tenant, learner_id, page), []))
 
     async def all_recorded_tails(self) -> dict[tuple[str, int], ChainTail]:
         return dict(self._tails)

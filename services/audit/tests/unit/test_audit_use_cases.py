@@ -124,9 +124,10 @@ async def test_an_unknown_entry_is_not_found_and_the_attempt_is_audited(
 async def test_the_timeline_tells_the_learners_story_in_order(log: FakeAuditLog) -> None:
     await _ingest(log, event_of(raised("T1", "L1")), event_of(processed("T1", "L1")))
 
-    lines = await audit_queries(log).timeline(SUPPORT, "L1")
+    page = await audit_queries(log).timeline(SUPPORT, "L1")
 
-    assert [line.entry_id for line in lines] == [f"{TOPIC}:0:0", f"{TOPIC}:0:1"]
+    assert [line.entry_id for line in page.lines] == [f"{TOPIC}:0:0", f"{TOPIC}:0:1"]
+    assert page.next_cursor is None
     assert log.reads[-1].data.action == "timeline"
 
 

@@ -9,7 +9,9 @@ SQLite pushes nothing else down to the backend, so any other filter reads the wh
   chain head for the next batch and the tail that verification expects to find.
 - ``audit_event_ids``: per (topic, event id), the entry that first carried it; inserting a claim
   that exists already is how a duplicate delivery is recognised without a query.
-- ``audit_learner_timelines``: per (tenant, learner), the lines of the learner's timeline.
+- ``audit_learner_timelines`` and ``audit_timeline_pages``: per (tenant, learner), the head of
+  the learner's timeline (its open page, how many pages were sealed, how far each source
+  partition's lines are stored), and the sealed pages (``domain.timeline``).
 - ``audit_lookup_heads`` and ``audit_lookup_pages``: the lookup documents that searches walk
   instead of the log (``domain.lookup``): per key, its buckets, how full they are and the event
   times they span; per bucket, pages of refs.
@@ -57,7 +59,14 @@ from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates, normalis
 from ilrflow.audit.domain.sequence import next_of, visible_below
 from ilrflow.audit.domain.staff import StaffKey, StaffName, is_newer
 from ilrflow.audit.domain.summary import Part, StaffMention
-from ilrflow.audit.domain.timeline import TimelineLine, line_of
+from ilrflow.audit.domain.timeline import (
+    PAGE_LINES,
+    TimelineAppend,
+    TimelineHead,
+    TimelineLine,
+    appended,
+    line_of,
+)
 from ilrflow.audit.domain.verify import ChainLink, ChainTail, link_of
 from ilrflow.contracts.events import Envelope
 from ilrflow.platform.ferretdb import serialised_writes
@@ -94,6 +103,7 @@ class AuditRepository:
         self.tails: AsyncCollection[Document] = db["audit_chain_tails"]
         self.event_ids: AsyncCollection[Document] = db["audit_event_ids"]
         self.timelines: AsyncCollection[Document] = db["audit_learner_timelines"]
+        self.timeline_pages: AsyncCollection[Document] = db["audit_timeline_pages"]
         self.staff: AsyncCollection[Document] = db["audit_staff_names"]
         # Wrapped so that the outbox relay hears of each read instead of scanning for them.
         self.reads: AsyncCollection[Document] = serialised_writes(db["audit_reads"])
@@ -103,6 +113,7 @@ class AuditRepository:
         self.checkpoints: AsyncCollection[Document] = serialised_writes(db["audit_checkpoints"])
         self.on_read: ReadListener | None = None  # tests see every query-path read through it
         self._heads: dict[str, dict[str, BucketFill]] = {}
+        self._timeline_heads: dict[str, _KnownHead] = {}
 
     async def ensure_indexes(self) -> None:
         """The chain's indexes, on MongoDB. FerretDB 1.24's SQLite backend never uses a secondary
@@ -185,23 +196,77 @@ class AuditRepository:
     async def add_timeline_lines(
         self, lines: Mapping[tuple[str, str], Iterable[TimelineLine]]
     ) -> None:
-        """Append lines to learners' timelines. A replay after a crash may append a line twice;
-        ``timeline`` drops the repeat (``$addToSet`` would, but costs FerretDB far more)."""
-        for (tenant, learner_id), learner_lines in lines.items():
+        """Append lines to learners' timelines (``domain.timeline``: pages, and what a replay
+        after a crash leaves out)."""
+        try:
+            for (tenant, learner_id), learner_lines in lines.items():
+                await self._append_lines(tenant, learner_id, list(learner_lines))
+        except BaseException:
+            self._timeline_heads.clear()  # what was written is unknown: read the heads back
+            raise
+
+    async def _append_lines(self, tenant: str, learner_id: str, lines: list[TimelineLine]) -> None:
+        key = _learner_key(tenant, learner_id)
+        known = self._timeline_heads.get(key)
+        if known is None or known.open_lines + len(lines) > PAGE_LINES:
+            # Read when not known, and before sealing, which needs the open page's lines.
+            head, stored_open = _timeline_head(await self.timelines.find_one({"_id": key})), 0
+        else:
+            head, stored_open = TimelineHead(known.sealed, (), known.through), known.open_lines
+        change = appended(head, lines, PAGE_LINES)
+        identity = {"tenant": tenant, "learner_id": learner_id, "through": _through_doc(change)}
+        if change.sealed_pages:
+            sealed = head.sealed + len(change.sealed_pages)
+            await self._seal(key, head.sealed, change.sealed_pages)
             await self.timelines.update_one(
-                {"_id": _learner_key(tenant, learner_id)},
+                {"_id": key},
                 {
-                    "$set": {"tenant": tenant, "learner_id": learner_id},
-                    "$push": {"lines": {"$each": [_line_document(x) for x in learner_lines]}},
+                    "$set": {
+                        **identity,
+                        "sealed": sealed,
+                        "lines": [_line_document(x) for x in change.open_lines],
+                    }
                 },
                 upsert=True,
             )
+        else:
+            sealed = head.sealed
+            if change.lines:
+                await self.timelines.update_one(
+                    {"_id": key},
+                    {
+                        "$set": identity,
+                        "$push": {"lines": {"$each": [_line_document(x) for x in change.lines]}},
+                    },
+                    upsert=True,
+                )
+        if len(self._timeline_heads) > HEAD_CACHE_SIZE:
+            self._timeline_heads.clear()
+        open_lines = stored_open + len(change.open_lines)
+        self._timeline_heads[key] = _KnownHead(sealed, open_lines, change.through)
 
-    async def timeline(self, tenant: str, learner_id: str) -> list[TimelineLine]:
-        """The learner's lines, oldest first; one lookup by ``_id``, the one FerretDB pushes down."""
-        found = await self.timelines.find_one(timeline_filter(tenant, learner_id))
-        lines = {d["entry_id"]: _line_from(d) for d in (found or {}).get("lines", [])}
-        return sorted(lines.values(), key=lambda line: (line.time, line.entry_id))
+    async def _seal(self, key: str, first: int, pages: list[list[TimelineLine]]) -> None:
+        """Store full pages. A page past the head's ``sealed`` count is read by nobody, so one
+        left by a run that crashed before updating the head is overwritten."""
+        documents = [
+            {"_id": timeline_page_id(key, first + n), "lines": [_line_document(x) for x in page]}
+            for n, page in enumerate(pages)
+        ]
+        for page_id, page_lines in await self._insert_new(
+            self.timeline_pages, documents, _as_lines
+        ):
+            await self.timeline_pages.replace_one({"_id": page_id}, {"lines": page_lines})
+
+    async def timeline_head(self, tenant: str, learner_id: str) -> TimelineHead:
+        """The learner's open page and how many pages were sealed before it; one read by
+        ``_id``, the one lookup FerretDB pushes down."""
+        return _timeline_head(await self._by_id(self.timelines, _learner_key(tenant, learner_id)))
+
+    async def timeline_page(self, tenant: str, learner_id: str, page: int) -> list[TimelineLine]:
+        """A sealed page of the learner's timeline (``page`` below the head's ``sealed``)."""
+        key = timeline_page_id(_learner_key(tenant, learner_id), page)
+        found = await self._by_id(self.timeline_pages, key) or {}
+        return [_line_from(d) for d in found.get("lines", [])]
 
     async def explain_timeline(self, tenant: str, learner_id: str) -> Document:
         command = {"find": self.timelines.name, "filter": timeline_filter(tenant, learner_id)}
@@ -453,6 +518,35 @@ class AuditRepository:
                 **new_document_outbox([event]),
             }
         )
+
+
+class _KnownHead(NamedTuple):
+    """What the writer remembers of a timeline head it wrote: enough to append without reading."""
+
+    sealed: int
+    open_lines: int
+    through: Mapping[str, int]
+
+
+def _timeline_head(found: Document | None) -> TimelineHead:
+    """The head as stored; a head written before timelines had pages holds every line."""
+    document = found or {}
+    through = {k.replace("/", "."): int(v) for k, v in document.get("through", {}).items()}
+    lines = tuple(_line_from(d) for d in document.get("lines", []))
+    return TimelineHead(int(document.get("sealed", 0)), lines, through)
+
+
+def _through_doc(change: TimelineAppend) -> Document:
+    # Field names cannot hold '.', topic names cannot hold '/'.
+    return {source.replace(".", "/"): offset for source, offset in change.through.items()}
+
+
+def timeline_page_id(key: str, page: int) -> str:
+    return f"{key}\x1f{page}"
+
+
+def _as_lines(page: Document) -> tuple[str, Any]:
+    return page["_id"], page["lines"]
 
 
 def timeline_filter(tenant: str, learner_id: str) -> Document:

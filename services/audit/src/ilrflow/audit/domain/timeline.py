@@ -12,12 +12,15 @@ whenever the person's staff event arrived. ``text`` is the line without names, a
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import NamedTuple
 
 from ilrflow.audit.domain.ingest import base_topic
-from ilrflow.audit.domain.records import AuditEntry
+from ilrflow.audit.domain.records import AuditEntry, normalise_time
 from ilrflow.audit.domain.summary import Part, describe_parts, mentioned_staff, render
 from ilrflow.contracts.events import Topics
 
@@ -76,3 +79,132 @@ def line_of(time: datetime, entry_id: str, parts: tuple[Part, ...]) -> TimelineL
 
 
 _STAMP_END = " — "
+
+
+# --- stored in pages ----------------------------------------------------------------------
+#
+# A learner's lines are stored in pages of ``PAGE_LINES``: the *head* holds the open page (the
+# newest lines), how many full pages were *sealed* before it and, per source partition, the
+# offset of the newest entry whose line it holds (``through``: what makes a replay after a crash
+# add nothing twice). A page is read by ``_id`` alone, so a page of the timeline costs the same
+# at any depth. Lines are served page by page, each page in (time, entry id) order: the order of
+# events, except that a line stored after its page was sealed (a partition far behind the others)
+# is served on a later page.
+
+PAGE_LINES = 100
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+
+
+class TimelineHead(NamedTuple):
+    sealed: int = 0
+    lines: tuple[TimelineLine, ...] = ()
+    through: Mapping[str, int] = {}
+
+
+class TimelineAppend(NamedTuple):
+    """What one batch's lines do to a timeline: the pages to seal (numbered on from the head's
+    ``sealed``) and the open page after them; ``lines`` are the new lines, replays left out."""
+
+    lines: list[TimelineLine]
+    sealed_pages: list[list[TimelineLine]]
+    open_lines: list[TimelineLine]
+    through: dict[str, int]
+
+
+class TimelineCursor(NamedTuple):
+    """Where a page of the timeline ended: the page it was read from and its last line."""
+
+    page: int
+    time: datetime
+    entry_id: str
+
+    def encode(self) -> str:
+        raw = json.dumps(
+            {"page": self.page, "time": self.time.isoformat(), "id": self.entry_id},
+            separators=(",", ":"),
+        ).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str) -> TimelineCursor:
+        """Raises ValueError when the cursor was not made by ``encode``."""
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            page, entry = raw["page"], raw["id"]
+            time = normalise_time(datetime.fromisoformat(raw["time"]))
+        except (binascii.Error, ValueError, KeyError, TypeError) as error:
+            raise ValueError("invalid cursor") from error
+        if type(page) is not int or page < 0 or not isinstance(entry, str):
+            raise ValueError("invalid cursor")
+        return cls(page, time, entry)
+
+
+def source_of(line: TimelineLine) -> tuple[str, int]:
+    """The line's source partition (as ``through`` names it) and offset, from its entry id
+    (``topic:partition:offset``; topic names hold no ':')."""
+    topic, partition, offset = line.entry_id.rsplit(":", 2)
+    return f"{topic}:{partition}", int(offset)
+
+
+def appended(
+    head: TimelineHead, lines: Iterable[TimelineLine], page_lines: int = PAGE_LINES
+) -> TimelineAppend:
+    """Add lines to a timeline: those already stored (a replay: their offset is not past the
+    head's ``through``, or their entry is on the open page) are left out; when the open page
+    overflows, full pages are sealed, the lines in order."""
+    through = dict(head.through)
+    on_open_page = {line.entry_id for line in head.lines}
+    new: list[TimelineLine] = []
+    for line in lines:
+        source, offset = source_of(line)
+        if offset > through.get(source, -1) and line.entry_id not in on_open_page:
+            new.append(line)
+            on_open_page.add(line.entry_id)
+        through[source] = max(offset, through.get(source, -1))
+    combined = [*head.lines, *new]
+    if len(combined) <= page_lines:
+        return TimelineAppend(new, [], combined, through)
+    ordered = in_order(combined)  # sealed pages hold their lines in order
+    full = len(ordered) // page_lines * page_lines
+    if full == len(ordered):
+        full -= page_lines  # the open page is never left empty: it is the newest lines
+    pages = [ordered[start : start + page_lines] for start in range(0, full, page_lines)]
+    return TimelineAppend(new, pages, ordered[full:], through)
+
+
+def in_order(lines: Iterable[TimelineLine]) -> list[TimelineLine]:
+    """A page's lines in the order served, each entry once."""
+    unique = {line.entry_id: line for line in lines}
+    return sorted(unique.values(), key=_order_key)
+
+
+def after(
+    page: int, lines: Iterable[TimelineLine], cursor: TimelineCursor | None
+) -> list[TimelineLine]:
+    """The lines of page ``page`` (in order) that come after ``cursor``."""
+    if cursor is not None and page < cursor.page:
+        return []
+    ordered = in_order(lines)
+    if cursor is None or page > cursor.page:
+        return ordered
+    return [line for line in ordered if _order_key(line) > (cursor.time, cursor.entry_id)]
+
+
+def cursor_at(page: int, line: TimelineLine) -> TimelineCursor:
+    return TimelineCursor(page, normalise_time(line.time), line.entry_id)
+
+
+def in_window(
+    time: datetime, entry_id: str, start: TimelineCursor | None, end: TimelineCursor | None
+) -> bool:
+    """Whether a line at (``time``, ``entry_id``) falls after ``start`` and not after ``end``
+    (none: unbounded)."""
+    key = (normalise_time(time), entry_id)
+    if start is not None and key <= (start.time, start.entry_id):
+        return False
+    return end is None or key <= (end.time, end.entry_id)
+
+
+def _order_key(line: TimelineLine) -> tuple[datetime, str]:
+    return normalise_time(line.time), line.entry_id

@@ -12,6 +12,9 @@ from pydantic import BaseModel, Field, ValidationError
 from ilrflow.audit.domain.checkpoint import Checkpoint, public_key_pem
 from ilrflow.audit.domain.query import MAX_PAGE_SIZE, TYPE_NAMES, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
+from ilrflow.audit.domain.timeline import DEFAULT_LIMIT as DEFAULT_TIMELINE_LIMIT
+from ilrflow.audit.domain.timeline import MAX_LIMIT as MAX_TIMELINE_LIMIT
+from ilrflow.audit.domain.timeline import TimelineCursor
 from ilrflow.audit.domain.verify import AuditVerification
 from ilrflow.audit.service.checkpoints import AuditCheckpoints
 from ilrflow.audit.service.queries import (
@@ -102,8 +105,8 @@ class TimelineLineView(BaseModel):
 
 
 class LearnerTimeline(BaseModel):
-    learner_id: str
-    lines: list[TimelineLineView]
+    items: list[TimelineLineView]
+    next_cursor: str | None
 
 
 class AuditEventsPage(BaseModel):
@@ -202,7 +205,7 @@ async def get_entry(
     "/learners/{learner_id}/timeline",
     response_model=LearnerTimeline,
     responses=problem_responses(403),
-    summary="A learner's history as readable lines, oldest first",
+    summary="A learner's history as readable lines, oldest first, a page at a time",
 )
 async def learner_timeline(
     learner_id: str,
@@ -210,13 +213,29 @@ async def learner_timeline(
     principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
     queries: Queries,
     include_access: IncludeAccess = "false",
+    cursor: Annotated[str | None, Query(description="The `next_cursor` of the page before")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_TIMELINE_LIMIT)] = DEFAULT_TIMELINE_LIMIT,
 ) -> LearnerTimeline:
-    refuse_unknown_parameters(request, {"include_access"})
-    lines = await queries.timeline(principal, learner_id, include_access=include_access == "true")
-    return LearnerTimeline(
-        learner_id=learner_id,
-        lines=[TimelineLineView(time=x.time, entry_id=x.entry_id, text=x.text) for x in lines],
+    refuse_unknown_parameters(request, {"include_access", "cursor", "limit"})
+    page = await queries.timeline(
+        principal,
+        learner_id,
+        cursor=timeline_cursor(cursor),
+        limit=limit,
+        include_access=include_access == "true",
     )
+    return LearnerTimeline(
+        items=[TimelineLineView(time=x.time, entry_id=x.entry_id, text=x.text) for x in page.lines],
+        next_cursor=page.next_cursor,
+    )
+
+
+def timeline_cursor(cursor: str | None) -> TimelineCursor | None:
+    try:
+        return None if cursor is None else TimelineCursor.decode(cursor)
+    except ValueError as error:
+        problems = [FieldProblem(field="cursor", reason="not a cursor this API gave")]
+        raise InvalidInput("The cursor is not valid.", problems) from error
 
 
 EXPORT_MEDIA_TYPES: dict[ExportFormat, str] = {

@@ -10,7 +10,7 @@ from ilrflow.audit.domain.checkpoint import Checkpoint
 from ilrflow.audit.domain.lookup import BucketInfo, LookupKey, Ref
 from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates
 from ilrflow.audit.domain.staff import StaffKey, StaffName
-from ilrflow.audit.domain.timeline import TimelineLine
+from ilrflow.audit.domain.timeline import TimelineHead, TimelineLine
 from ilrflow.audit.domain.verify import ChainLink, ChainTail
 from ilrflow.contracts.events import Envelope
 
@@ -74,7 +74,13 @@ class AuditLogReader(Protocol):
 
     async def lookup_refs(self, key: LookupKey, bucket: str, pages: int) -> list[Ref]: ...
 
-    async def timeline(self, tenant: str, learner_id: str) -> list[TimelineLine]: ...
+    async def timeline_head(self, tenant: str, learner_id: str) -> TimelineHead:
+        """The learner's open page of timeline lines and how many pages were sealed before it."""
+        ...
+
+    async def timeline_page(self, tenant: str, learner_id: str, page: int) -> list[TimelineLine]:
+        """A sealed page of the learner's timeline."""
+        ...
 
     async def all_recorded_tails(self) -> dict[tuple[str, int], ChainTail]: ...
 

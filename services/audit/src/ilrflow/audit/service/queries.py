@@ -23,14 +23,25 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ilrflow.audit.domain.export import export_csv, export_xlsx
 from ilrflow.audit.domain.lookup import Ref, buckets_to_read, key_for, paginate, select
 from ilrflow.audit.domain.query import AuditPage, AuditQuery
 from ilrflow.audit.domain.records import AuditEntry
 from ilrflow.audit.domain.summary import people_of
-from ilrflow.audit.domain.timeline import TimelineLine, learner_timeline, merged
+from ilrflow.audit.domain.timeline import (
+    DEFAULT_LIMIT as DEFAULT_TIMELINE_LIMIT,
+)
+from ilrflow.audit.domain.timeline import (
+    TimelineCursor,
+    TimelineLine,
+    after,
+    cursor_at,
+    in_window,
+    learner_timeline,
+    merged,
+)
 from ilrflow.audit.domain.verify import (
     AuditVerification,
     ChainLink,
@@ -49,6 +60,11 @@ ExportFormat = Literal["csv", "xlsx"]
 PROGRESS_EVERY = 1_000
 VerifyProgress = Callable[[int, int], None]  # entries read, entries the recorded tails expect
 AccessAction = Literal["search", "get", "timeline", "export_csv", "export_xlsx", "verify"]
+
+
+class TimelinePage(NamedTuple):
+    lines: list[TimelineLine]
+    next_cursor: str | None
 
 
 class AuditQueries:
@@ -112,26 +128,53 @@ class AuditQueries:
         return entry
 
     async def timeline(
-        self, principal: Principal, learner_id: str, *, include_access: bool = False
-    ) -> list[TimelineLine]:
-        """The learner's stored lines, with the audit log's reads about the learner merged in
-        when asked for, and the names of the staff they mention."""
-        lines = await self.repository.timeline(principal.tenant, learner_id)
+        self,
+        principal: Principal,
+        learner_id: str,
+        *,
+        cursor: TimelineCursor | None = None,
+        limit: int = DEFAULT_TIMELINE_LIMIT,
+        include_access: bool = False,
+    ) -> TimelinePage:
+        """A page of the learner's lines after ``cursor``, read page by stored page
+        (``domain.timeline``): a page costs the same at any depth. With ``include_access``, the
+        audit log's reads about the learner that fall between the cursor and the page's last
+        line (to the end, on the last page) are merged in, so a walk shows each read once. The
+        staff the lines mention are named."""
+        tenant = principal.tenant
+        head = await self.repository.timeline_head(tenant, learner_id)
+        served: list[tuple[int, TimelineLine]] = []
+        for page in range(cursor.page if cursor else 0, head.sealed + 1):
+            stored = (
+                head.lines
+                if page == head.sealed
+                else await self.repository.timeline_page(tenant, learner_id, page)
+            )
+            served += [(page, line) for line in after(page, stored, cursor)]
+            if len(served) > limit:
+                break
+        end = cursor_at(*served[limit - 1]) if len(served) > limit else None
+        lines = [line for _, line in served[:limit]]
         if include_access:
-            lines = merged(lines, await self._reads_about(principal.tenant, learner_id))
-        names = await self.repository.staff_names(
-            principal.tenant, set().union(*(line.staff for line in lines))
-        )
+            lines = merged(lines, await self._reads_about(tenant, learner_id, cursor, end))
+        names = await self.repository.staff_names(tenant, set().union(*(x.staff for x in lines)))
         named = [line.named(names) for line in lines]
         await self._audit(principal, "timeline", len(named), learner_id=learner_id)
-        return named
+        return TimelinePage(named, end.encode() if end else None)
 
-    async def _reads_about(self, tenant: str, learner_id: str) -> list[TimelineLine]:
+    async def _reads_about(
+        self,
+        tenant: str,
+        learner_id: str,
+        start: TimelineCursor | None,
+        end: TimelineCursor | None,
+    ) -> list[TimelineLine]:
         reads = AuditQuery.model_validate(
             {"learner_id": learner_id, "type": EventType.AUDIT_ACCESSED, "order": "oldest"}
         )
         refs = await self.select(tenant, reads, EXPORT_MAX_ROWS)
-        entries = await self.repository.entries_by_id(tenant, [r.entry_id for r in refs])
+        shown = [r.entry_id for r in refs if in_window(r.time, r.entry_id, start, end)]
+        entries = await self.repository.entries_by_id(tenant, shown)
         return learner_timeline(entries, include_access=True)
 
     async def export(

@@ -235,7 +235,7 @@ class Console:
             learner=learner,
             ilr=ilr,
             versions=list(reversed(version_changes(history or []))),
-            timeline=timeline["lines"] if timeline else None,
+            timeline=timeline["items"] if timeline else None,
             unavailable=unavailable,
         )
 
