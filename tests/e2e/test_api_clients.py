@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import Stack, eventually
 from tests.e2e.helpers import Tenant, enrolled_learner, tenant_with_staff
+from tests.e2e.test_cli import ilrflow
 
 pytestmark = pytest.mark.e2e
 
@@ -103,3 +104,27 @@ def test_rotation_and_revocation_take_effect_and_every_use_is_audited(stack: Sta
         issued, refused = "ilrflow.client.token_issued.v1", "ilrflow.client.token_refused.v1"
         expected = sorted([(issued, client["id"])] + [(refused, client["id"])] * 2)
         eventually(lambda: uses() == expected)
+
+
+def test_an_operator_manages_clients_with_the_cli(stack: Stack) -> None:
+    tenant = tenant_with_staff(stack)
+    created = ilrflow(
+        stack, "clients", "create", "--tenant", tenant.name, "--name", "ePortfolio",
+        "--scope", "ilr:read", "--json",
+    )  # fmt: skip
+    assert _token_response(stack, created["id"], created["secret"]).status_code == 200
+    listed = ilrflow(stack, "clients", "list", "--tenant", tenant.name, "--json")
+    assert [(c["id"], c["scopes"]) for c in listed] == [(created["id"], ["ilr:read"])]
+    ilrflow(stack, "clients", "rotate", created["id"], "--tenant", "someone-else", code=4)
+    rotated = ilrflow(stack, "clients", "rotate", created["id"], "--tenant", tenant.name, "--json")
+    assert _token_response(stack, created["id"], created["secret"]).status_code == 401
+    ilrflow(stack, "clients", "revoke", created["id"], "--tenant", tenant.name)
+    assert _token_response(stack, created["id"], rotated["secret"]).status_code == 401
+    with tenant.as_("audit", "support-1", "support") as audit:
+        # created, rotated, revoked: the CLI's outbox events, published by the learner's relay
+
+        def changed_by() -> list[str]:
+            found = audit.get("/v1/audit/events", params={"type": "ilrflow.client.changed.v1"})
+            return [entry["actor"] for entry in found.json()["items"]]
+
+        eventually(lambda: changed_by() == ["ilrflow-cli"] * 3)

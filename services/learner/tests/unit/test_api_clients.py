@@ -22,7 +22,7 @@ from ilrflow.learner.domain.clients import (
     hash_secret,
     secret_matches,
 )
-from ilrflow.learner.service.clients import ApiClientService, TokenRefused
+from ilrflow.learner.service.clients import ApiClientService, ClientCredentials, TokenRefused
 from ilrflow.platform.client_tokens import ClientTokenSigner, IssuedToken
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -104,15 +104,20 @@ def store() -> FakeClients:
 
 @pytest.fixture
 def service(store: FakeClients) -> ApiClientService:
+    return ApiClientService(store, lambda: None, clock=lambda: NOW)
+
+
+@pytest.fixture
+def grant(store: FakeClients) -> ClientCredentials:
     signer = ClientTokenSigner(ec.generate_private_key(ec.SECP256R1()), "http://issuer", 600)
-    return ApiClientService(store, signer, lambda: None, clock=lambda: NOW)
+    return ClientCredentials(store, signer, lambda: None, clock=lambda: NOW)
 
 
 async def test_a_token_is_issued_for_the_right_secret_and_audited(
-    service: ApiClientService, store: FakeClients
+    service: ApiClientService, grant: ClientCredentials, store: FakeClients
 ) -> None:
     created = await service.create(ADMIN, "acme", "MIS", ["ilr:read"])
-    issued = await service.token(created.client.id, created.secret, None)
+    issued = await grant.token(created.client.id, created.secret, None)
     assert isinstance(issued, IssuedToken)
     assert (issued.scopes, issued.expires_in) == (("ilr:read",), 600)
     assert store.types() == [EventType.API_CLIENT_CHANGED, EventType.API_CLIENT_TOKEN_ISSUED]
@@ -121,27 +126,27 @@ async def test_a_token_is_issued_for_the_right_secret_and_audited(
 
 
 async def test_rotation_makes_the_old_secret_fail_at_once(
-    service: ApiClientService, store: FakeClients
+    service: ApiClientService, grant: ClientCredentials, store: FakeClients
 ) -> None:
     created = await service.create(ADMIN, "acme", "MIS", ["ilr:read"])
     rotated = await service.rotate(ADMIN, "acme", created.client.id)
-    assert await service.token(created.client.id, created.secret, None) == TokenRefused(
-        "bad_secret"
-    )
-    assert isinstance(await service.token(created.client.id, rotated.secret, None), IssuedToken)
+    assert await grant.token(created.client.id, created.secret, None) == TokenRefused("bad_secret")
+    assert isinstance(await grant.token(created.client.id, rotated.secret, None), IssuedToken)
     assert store.types()[-2] == EventType.API_CLIENT_TOKEN_REFUSED
 
 
-async def test_a_revoked_client_gets_no_token(service: ApiClientService) -> None:
+async def test_a_revoked_client_gets_no_token(
+    service: ApiClientService, grant: ClientCredentials
+) -> None:
     created = await service.create(ADMIN, "acme", "MIS", ["ilr:read"])
     await service.revoke(ADMIN, "acme", created.client.id)
-    assert await service.token(created.client.id, created.secret, None) == TokenRefused("revoked")
+    assert await grant.token(created.client.id, created.secret, None) == TokenRefused("revoked")
 
 
 async def test_an_unknown_client_is_refused_without_an_event(
-    service: ApiClientService, store: FakeClients
+    grant: ClientCredentials, store: FakeClients
 ) -> None:
-    assert await service.token("cli_nobody", "x", None) == TokenRefused("unknown_client")
+    assert await grant.token("cli_nobody", "x", None) == TokenRefused("unknown_client")
     assert store.events == []
 
 

@@ -11,10 +11,11 @@ from ilrflow.learner.adapters.pdf import PdfRenderer
 from ilrflow.learner.adapters.repository import LearnerRepository
 from ilrflow.learner.entrypoints import clients, documents, http
 from ilrflow.learner.entrypoints.consumers import Consumers
-from ilrflow.learner.service.clients import ApiClientService
+from ilrflow.learner.service.clients import ApiClientService, ClientCredentials
 from ilrflow.learner.service.documents import DocumentService
 from ilrflow.learner.service.use_cases import LearnerService
 from ilrflow.platform.client_tokens import client_token_signer
+from ilrflow.platform.mongo import create_client, service_database
 from ilrflow.platform.service import ServiceRuntime, create_service_app
 from ilrflow.platform.settings import Settings, get_settings
 
@@ -32,7 +33,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     client_repository = ApiClientRepository(runtime.db)
     signer = client_token_signer(settings)
-    client_service = ApiClientService(client_repository, signer, runtime.events_written)
+    client_service = ApiClientService(client_repository, runtime.events_written)
+    credentials = (
+        None
+        if signer is None
+        else ClientCredentials(client_repository, signer, runtime.events_written)
+    )
     consumers = Consumers(service, document_service)
     runtime.use_outbox(
         [
@@ -57,5 +63,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.learner_service = service
     app.state.document_service = document_service
     app.state.api_client_service = client_service
+    app.state.client_credentials = credentials
     app.state.client_token_signer = signer
+    app.state.client_token_issuer = settings.client_token_issuer
     return app
+
+
+def offline_api_clients(settings: Settings) -> ApiClientService:
+    """API client use cases straight on the database, for the operator CLI: the events wait in
+    the outbox for a running learner service's relay to publish."""
+    database = service_database(create_client(settings), settings, SERVICE)
+    return ApiClientService(ApiClientRepository(database), events_written=lambda: None)

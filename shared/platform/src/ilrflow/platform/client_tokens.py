@@ -78,20 +78,24 @@ class ClientTokenSigner:
         jwk = jwt.algorithms.ECAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
         return {"keys": [{**jwk, "kid": self.key_id, "use": "sig", "alg": ALGORITHM}]}
 
-    def discovery(self) -> dict[str, Any]:
-        return {
-            "issuer": self.issuer,
-            "jwks_uri": self.issuer + JWKS_PATH,
-            "token_endpoint": self.issuer + TOKEN_PATH,
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "id_token_signing_alg_values_supported": [ALGORITHM],
-        }
+
+def discovery_document(issuer: str) -> dict[str, Any]:
+    """What a verifier reads first (``ilrflow.platform.oidc``): the issuer and its keys' URL."""
+    issuer = issuer.rstrip("/")
+    return {
+        "issuer": issuer,
+        "jwks_uri": issuer + JWKS_PATH,
+        "token_endpoint": issuer + TOKEN_PATH,
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "id_token_signing_alg_values_supported": [ALGORITHM],
+    }
 
 
-def client_token_signer(settings: Settings) -> ClientTokenSigner:
+def client_token_signer(settings: Settings) -> ClientTokenSigner | None:
     """The configured key; in development mode without one, a key made now (loudly: tokens
-    signed with it stop verifying when this process restarts)."""
+    signed with it stop verifying when this process restarts); in production without one, None:
+    no API client tokens are issued."""
     if settings.client_token_key:
         key = serialization.load_pem_private_key(settings.client_token_key.encode(), None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
@@ -103,10 +107,11 @@ def client_token_signer(settings: Settings) -> ClientTokenSigner:
         )
         key = ec.generate_private_key(ec.SECP256R1())
     else:
-        raise ValueError(
-            "ILRFLOW_ENV=production needs ILRFLOW_CLIENT_TOKEN_KEY (an EC P-256 private key, "
-            "PEM) to sign API client tokens."
+        log.warning(
+            "ILRFLOW_CLIENT_TOKEN_KEY is not set: no API client tokens are issued (set an EC "
+            "P-256 private key, PEM, to issue them)."
         )
+        return None
     return ClientTokenSigner(key, settings.client_token_issuer, settings.client_token_ttl_seconds)
 
 

@@ -79,8 +79,8 @@ class Settings(BaseSettings):
     client_token_key: str = Field(
         default="",
         description="The learner service: the EC P-256 private key (PEM, PKCS#8) that signs API "
-        "clients' tokens (ES256). Empty: a key generated at start (development mode only; "
-        "tokens then stop working when the learner service restarts).",
+        "clients' tokens (ES256). Empty: in development a key generated at start (tokens stop "
+        "working when the learner service restarts); in production no tokens are issued.",
     )
     client_token_ttl_seconds: int = Field(
         default=600, description="How long an API client's access token is valid."

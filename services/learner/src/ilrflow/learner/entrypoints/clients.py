@@ -16,9 +16,20 @@ from pydantic import BaseModel, Field
 
 from ilrflow.contracts.identity import Scope
 from ilrflow.learner.domain.clients import ApiClient
-from ilrflow.learner.service.clients import ApiClientService, ClientWithSecret, TokenRefused
+from ilrflow.learner.service.clients import (
+    ApiClientService,
+    ClientCredentials,
+    ClientWithSecret,
+    TokenRefused,
+)
 from ilrflow.platform.auth import Principal, roles_allowed
-from ilrflow.platform.client_tokens import DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH
+from ilrflow.platform.client_tokens import (
+    DISCOVERY_PATH,
+    JWKS_PATH,
+    TOKEN_PATH,
+    ClientTokenSigner,
+    discovery_document,
+)
 from ilrflow.platform.openapi import problem_responses
 from ilrflow.platform.paging import DEFAULT_PAGE_SIZE, Cursor, Limit, Page, decode_cursor, page_of
 
@@ -32,7 +43,14 @@ def get_service(request: Request) -> ApiClientService:
     return service
 
 
+def get_credentials(request: Request) -> ClientCredentials | None:
+    """None where no signing key is configured (production without ILRFLOW_CLIENT_TOKEN_KEY)."""
+    credentials: ClientCredentials | None = request.app.state.client_credentials
+    return credentials
+
+
 Service = Annotated[ApiClientService, Depends(get_service)]
+Grant = Annotated[ClientCredentials | None, Depends(get_credentials)]
 ClientAdmin = Annotated[Principal, roles_allowed(*CLIENT_ADMINS)]
 
 
@@ -89,7 +107,8 @@ class OAuthError(BaseModel):
     """An OAuth2 error response (RFC 6749 §5.2)."""
 
     error: str = Field(
-        description="invalid_request, invalid_client, invalid_scope or unsupported_grant_type"
+        description="invalid_client, invalid_scope, unsupported_grant_type or "
+        "unauthorized_client (this deployment issues no API client tokens)"
     )
     error_description: str
 
@@ -178,7 +197,11 @@ _FORM_BODY = {
     summary="An access token for an API client (OAuth2 client credentials; no bearer token)",
     openapi_extra=_FORM_BODY,
 )
-async def token(request: Request, service: Service) -> Any:
+async def token(request: Request, grant: Grant) -> Any:
+    if grant is None:
+        return _oauth_error(
+            400, "unauthorized_client", "This deployment issues no API client tokens."
+        )
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     field = {name: values[0] for name, values in form.items() if len(values) == 1}
     if field.get("grant_type") != "client_credentials":
@@ -193,7 +216,7 @@ async def token(request: Request, service: Service) -> Any:
             401, "invalid_client", "Send client_id and client_secret (form or HTTP Basic)."
         )
     scope = field.get("scope")
-    outcome = await service.token(client_id, secret, scope.split() if scope else None)
+    outcome = await grant.token(client_id, secret, scope.split() if scope else None)
     if isinstance(outcome, TokenRefused):
         if outcome.reason == "scope_not_granted":
             return _oauth_error(400, "invalid_scope", "The client was not granted that scope.")
@@ -228,9 +251,10 @@ def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
     DISCOVERY_PATH, summary="The API client token issuer's discovery document (OpenID style)"
 )
 async def discovery(request: Request) -> dict[str, Any]:
-    return dict(request.app.state.client_token_signer.discovery())
+    return discovery_document(request.app.state.client_token_issuer)
 
 
 @issuer_router.get(JWKS_PATH, summary="The keys that sign API client tokens (JWKS)")
 async def jwks(request: Request) -> dict[str, Any]:
-    return dict(request.app.state.client_token_signer.jwks())
+    signer: ClientTokenSigner | None = request.app.state.client_token_signer
+    return {"keys": []} if signer is None else signer.jwks()

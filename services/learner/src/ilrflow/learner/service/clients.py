@@ -48,15 +48,15 @@ class TokenRefused:
 
 
 class ApiClientService:
+    """What a tenant admin (over HTTP) or an operator (the CLI) does with API clients."""
+
     def __init__(
         self,
         store: ApiClientStore,
-        signer: ClientTokenSigner,
         events_written: Callable[[], None],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
-        self.signer = signer
         self._events_written = events_written
         self._clock = clock
 
@@ -99,34 +99,6 @@ class ApiClientService:
         self._events_written()
         return revoked
 
-    async def token(
-        self, client_id: str, secret: str, scopes: list[str] | None
-    ) -> IssuedToken | TokenRefused:
-        client = await self.store.get(client_id)
-        if client is None:
-            await _hash(secret)  # as slow as a known client's check: existence stays hidden
-            return TokenRefused("unknown_client")
-        decision = await asyncio.to_thread(decide_token, client, secret, scopes)
-        if isinstance(decision, Refused):
-            refused = ApiClientTokenRefused(client_id=client.id, reason=decision.reason)
-            await self.store.record(client.id, [self._event(client, refused)])
-            self._events_written()
-            return TokenRefused(decision.reason)
-        return await self._issue(client, decision)
-
-    async def _issue(self, client: ApiClient, granted: Granted) -> IssuedToken:
-        now = self._clock()
-        issued = self.signer.issue(
-            tenant=client.tenant, client_id=client.id, scopes=list(granted.scopes), now=now
-        )
-        event = ApiClientTokenIssued(
-            client_id=client.id, scopes=list(granted.scopes), expires_at=issued.expires_at
-        )
-        used = replace(client, last_token_at=now)
-        await self.store.save(used, [self._event(client, event)])
-        self._events_written()
-        return issued
-
     async def _of_tenant(self, tenant: str, client_id: str) -> ApiClient:
         client = await self.store.get(client_id)
         if client is None or client.tenant != tenant:
@@ -141,11 +113,56 @@ class ApiClientService:
         )
         return new_event(payload, tenant=client.tenant, subject=client.id, actor=actor)
 
-    def _event(
-        self, client: ApiClient, payload: ApiClientTokenIssued | ApiClientTokenRefused
-    ) -> Envelope[Any]:
-        # The client is the actor: "who used client X when" is a search by actor.
-        return new_event(payload, tenant=client.tenant, subject=client.id, actor=client.id)
+
+class ClientCredentials:
+    """The OAuth2 client credentials grant: a client's id and secret for an access token."""
+
+    def __init__(
+        self,
+        store: ApiClientStore,
+        signer: ClientTokenSigner,
+        events_written: Callable[[], None],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.signer = signer
+        self._events_written = events_written
+        self._clock = clock
+
+    async def token(
+        self, client_id: str, secret: str, scopes: list[str] | None
+    ) -> IssuedToken | TokenRefused:
+        client = await self.store.get(client_id)
+        if client is None:
+            await _hash(secret)  # as slow as a known client's check: existence stays hidden
+            return TokenRefused("unknown_client")
+        decision = await asyncio.to_thread(decide_token, client, secret, scopes)
+        if isinstance(decision, Refused):
+            refused = ApiClientTokenRefused(client_id=client.id, reason=decision.reason)
+            await self.store.record(client.id, [_used(client, refused)])
+            self._events_written()
+            return TokenRefused(decision.reason)
+        return await self._issue(client, decision)
+
+    async def _issue(self, client: ApiClient, granted: Granted) -> IssuedToken:
+        now = self._clock()
+        issued = self.signer.issue(
+            tenant=client.tenant, client_id=client.id, scopes=list(granted.scopes), now=now
+        )
+        event = ApiClientTokenIssued(
+            client_id=client.id, scopes=list(granted.scopes), expires_at=issued.expires_at
+        )
+        used = replace(client, last_token_at=now)
+        await self.store.save(used, [_used(client, event)])
+        self._events_written()
+        return issued
+
+
+def _used(
+    client: ApiClient, payload: ApiClientTokenIssued | ApiClientTokenRefused
+) -> Envelope[Any]:
+    # The client is the actor: "who used client X when" is a search by actor.
+    return new_event(payload, tenant=client.tenant, subject=client.id, actor=client.id)
 
 
 def _check_scopes(scopes: list[str]) -> None:
