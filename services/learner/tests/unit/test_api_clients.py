@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -86,11 +86,10 @@ class FakeClients:
         )
         return found[:limit]
 
-    async def save(self, client: ApiClient, events: Sequence[Envelope[Any]]) -> None:
-        self.clients[client.id] = client
-        self.events.extend(events)
-
-    async def record(self, client_id: str, events: Sequence[Envelope[Any]]) -> None:
+    async def update(
+        self, client_id: str, changes: Mapping[str, Any], events: Sequence[Envelope[Any]]
+    ) -> None:
+        self.clients[client_id] = replace(self.clients[client_id], **changes)
         self.events.extend(events)
 
     def types(self) -> list[str]:

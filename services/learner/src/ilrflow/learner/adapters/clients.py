@@ -3,7 +3,7 @@ changes and each token issued or refused), so the audit log hears of every use."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -48,14 +48,13 @@ class ApiClientRepository:
         found = self.clients.find(query).sort("_id", 1).limit(limit)
         return [_client(document) async for document in found]
 
-    async def save(self, client: ApiClient, events: Sequence[Envelope[Any]]) -> None:
-        await self.clients.update_one(
-            {"_id": client.id}, merge_updates({"$set": _fields(client)}, outbox_update(events))
-        )
-
-    async def record(self, client_id: str, events: Sequence[Envelope[Any]]) -> None:
-        """Only the events (a token refused): the client itself is unchanged."""
-        await self.clients.update_one({"_id": client_id}, outbox_update(events))
+    async def update(
+        self, client_id: str, changes: Mapping[str, Any], events: Sequence[Envelope[Any]]
+    ) -> None:
+        """Set only the fields that changed, so that two changes at once (a token issued while
+        the secret is rotated, a rotation while the client is revoked) do not undo each other."""
+        update = merge_updates({"$set": dict(changes)} if changes else {}, outbox_update(events))
+        await self.clients.update_one({"_id": client_id}, update)
 
 
 def _fields(client: ApiClient) -> Document:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -86,7 +86,10 @@ class ApiClientService:
         client = await self._of_tenant(tenant, client_id)
         secret = new_secret()
         rotated = client.rotated(await _hash(secret), self._clock())
-        await self.store.save(rotated, [self._changed(rotated, "rotated", principal.sub)])
+        changes = {"secret_hash": rotated.secret_hash, "rotated_at": rotated.rotated_at}
+        await self.store.update(
+            client.id, changes, [self._changed(rotated, "rotated", principal.sub)]
+        )
         self._events_written()
         return ClientWithSecret(rotated, secret)
 
@@ -95,7 +98,11 @@ class ApiClientService:
         if client.revoked:
             return client
         revoked = client.revoked_now(self._clock())
-        await self.store.save(revoked, [self._changed(revoked, "revoked", principal.sub)])
+        await self.store.update(
+            client.id,
+            {"revoked_at": revoked.revoked_at},
+            [self._changed(revoked, "revoked", principal.sub)],
+        )
         self._events_written()
         return revoked
 
@@ -139,7 +146,7 @@ class ClientCredentials:
         decision = await asyncio.to_thread(decide_token, client, secret, scopes)
         if isinstance(decision, Refused):
             refused = ApiClientTokenRefused(client_id=client.id, reason=decision.reason)
-            await self.store.record(client.id, [_used(client, refused)])
+            await self.store.update(client.id, {}, [_used(client, refused)])
             self._events_written()
             return TokenRefused(decision.reason)
         return await self._issue(client, decision)
@@ -152,8 +159,7 @@ class ClientCredentials:
         event = ApiClientTokenIssued(
             client_id=client.id, scopes=list(granted.scopes), expires_at=issued.expires_at
         )
-        used = replace(client, last_token_at=now)
-        await self.store.save(used, [_used(client, event)])
+        await self.store.update(client.id, {"last_token_at": now}, [_used(client, event)])
         self._events_written()
         return issued
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
@@ -118,8 +118,8 @@ class ApiClientStore(Protocol):
         self, tenant: str, after: str | None, limit: int
     ) -> list[ApiClient]: ...
 
-    async def save(self, client: ApiClient, events: Sequence[Envelope[Any]]) -> None: ...
-
-    async def record(self, client_id: str, events: Sequence[Envelope[Any]]) -> None:
-        """Store events about the client without changing it."""
+    async def update(
+        self, client_id: str, changes: Mapping[str, Any], events: Sequence[Envelope[Any]]
+    ) -> None:
+        """Set the named fields of the client (none: only store the events)."""
         ...
