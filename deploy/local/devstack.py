@@ -54,7 +54,12 @@ def start_services(
     started = []
     for name in services:
         log_path = log_dir / f"{name}.log"
-        process_env = {**os.environ, **env, "ILRFLOW_HTTP_PORT": str(ports[name])}
+        process_env = {
+            **os.environ,
+            **_client_token_issuer(ports),
+            **env,
+            "ILRFLOW_HTTP_PORT": str(ports[name]),
+        }
         with log_path.open("ab") as log_file:
             process = subprocess.Popen(
                 [sys.executable, "-m", f"ilrflow.{name}.main"],
@@ -65,6 +70,13 @@ def start_services(
             )
         started.append(ServiceProcess(name, ports[name], process, log_path))
     return started
+
+
+def _client_token_issuer(ports: dict[str, int]) -> dict[str, str]:
+    """API clients' tokens name the learner service that issues them, wherever it listens."""
+    if "learner" not in ports:
+        return {}
+    return {"ILRFLOW_CLIENT_TOKEN_ISSUER": f"http://127.0.0.1:{ports['learner']}"}
 
 
 def wait_ready(processes: list[ServiceProcess], deadline_seconds: float = 90) -> None:

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-ROLES = ("learner", "tutor", "admin", "ilr_qa", "support", "operator")
+PEOPLE = ("learner", "tutor", "admin", "ilr_qa", "support", "operator")
+# An API client's token (tests/e2e/test_security_matrix.py gets real ones by client credentials)
+# holding every scope: ilr:read, audit:read and webhooks:manage. Its "other group" is its own
+# tenant again (a client has no groups: it reads the whole tenant where a scope lets it in).
+INTEGRATOR = "integrator"
+ROLES = (*PEOPLE, INTEGRATOR)
 SCOPES = ("own", "other_tenant", "other_group")
 SERVICES = ("learner", "tracker", "ilr", "notify", "audit")
 Kind = Literal["object", "list", "tenant", "platform", "public"]
@@ -65,6 +70,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "201 201 201",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "learner",
@@ -77,6 +83,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "learner",
@@ -89,6 +96,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "200 404 200",  # support
         "200 404 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "learner",
@@ -101,6 +109,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "learner",
@@ -113,6 +122,7 @@ TABLE: list[Row] = [
         "200 200 200",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "learner",
@@ -125,6 +135,7 @@ TABLE: list[Row] = [
         "200 404 200",  # ilr_qa
         "200 404 200",  # support
         "200 404 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "learner",
@@ -137,6 +148,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "learner",
@@ -149,6 +161,7 @@ TABLE: list[Row] = [
         "200 404 200",  # ilr_qa
         "200 404 200",  # support
         "200 404 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "learner",
@@ -161,6 +174,7 @@ TABLE: list[Row] = [
         "200 404 200",  # ilr_qa
         "200 404 200",  # support
         "200 404 200",  # operator
+        "403 403 403",  # integrator
     ),
     # Recording the employer's acknowledgement: staff who act for the learner (a learner
     # acknowledges only as the learner, which the table's request does not ask).
@@ -175,6 +189,7 @@ TABLE: list[Row] = [
         "403 404 403",  # ilr_qa
         "403 404 403",  # support
         "403 404 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "learner",
@@ -187,6 +202,7 @@ TABLE: list[Row] = [
         "200 200 200",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "learner",
@@ -199,7 +215,66 @@ TABLE: list[Row] = [
         "200 200 200",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
+    _row(
+        "learner",
+        "POST",
+        "/v1/clients",
+        "tenant",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "201 201 201",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "201 201 201",  # operator
+        "403 403 403",  # integrator
+    ),
+    _row(
+        "learner",
+        "GET",
+        "/v1/clients",
+        "list",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 200 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "200 200 200",  # operator
+        "403 403 403",  # integrator
+    ),
+    _row(
+        "learner",
+        "POST",
+        "/v1/clients/{client_id}/rotate",
+        "object",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 404 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "200 404 200",  # operator
+        "403 403 403",  # integrator
+    ),
+    _row(
+        "learner",
+        "POST",
+        "/v1/clients/{client_id}/revoke",
+        "object",
+        "403 403 403",  # learner
+        "403 403 403",  # tutor
+        "200 404 200",  # admin
+        "403 403 403",  # ilr_qa
+        "403 403 403",  # support
+        "200 404 200",  # operator
+        "403 403 403",  # integrator
+    ),
+    # Client credentials, not a bearer token: a wrong secret is refused whoever calls.
+    _row("learner", "POST", "/v1/oauth/token", "public", *(["401 401 401"] * len(ROLES))),
+    *[
+        _row("learner", "GET", path, "public", *(["200 200 200"] * len(ROLES)))
+        for path in ("/.well-known/openid-configuration", "/.well-known/jwks.json")
+    ],
     *_public("learner"),
     _row(
         "tracker",
@@ -212,6 +287,7 @@ TABLE: list[Row] = [
         "200 200 200",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -224,6 +300,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -236,6 +313,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -248,6 +326,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -260,6 +339,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -272,6 +352,7 @@ TABLE: list[Row] = [
         "403 404 403",  # ilr_qa
         "403 404 403",  # support
         "403 404 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -284,6 +365,7 @@ TABLE: list[Row] = [
         "200 200 200",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -296,6 +378,7 @@ TABLE: list[Row] = [
         "200 200 200",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -308,6 +391,7 @@ TABLE: list[Row] = [
         "200 404 200",  # ilr_qa
         "200 404 200",  # support
         "200 404 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -320,6 +404,7 @@ TABLE: list[Row] = [
         "403 404 403",  # ilr_qa
         "403 404 403",  # support
         "403 404 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -332,6 +417,7 @@ TABLE: list[Row] = [
         "403 404 403",  # ilr_qa
         "403 404 403",  # support
         "403 404 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -344,6 +430,7 @@ TABLE: list[Row] = [
         "403 404 403",  # ilr_qa
         "403 404 403",  # support
         "403 404 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -356,6 +443,7 @@ TABLE: list[Row] = [
         "403 404 403",  # ilr_qa
         "403 404 403",  # support
         "403 404 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -368,6 +456,7 @@ TABLE: list[Row] = [
         "403 404 403",  # ilr_qa
         "403 404 403",  # support
         "403 404 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -380,6 +469,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -392,6 +482,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "tracker",
@@ -404,6 +495,7 @@ TABLE: list[Row] = [
         "404 404 404",  # ilr_qa
         "404 404 404",  # support
         "404 404 404",  # operator
+        "403 403 403",  # integrator
     ),
     *_public("tracker"),
     _row(
@@ -417,6 +509,7 @@ TABLE: list[Row] = [
         "200 404 200",  # ilr_qa
         "200 404 200",  # support
         "200 404 200",  # operator
+        "200 404 200",  # integrator
     ),
     _row(
         "ilr",
@@ -429,6 +522,7 @@ TABLE: list[Row] = [
         "200 404 200",  # ilr_qa
         "200 404 200",  # support
         "200 404 200",  # operator
+        "200 404 200",  # integrator
     ),
     _row(
         "ilr",
@@ -441,6 +535,7 @@ TABLE: list[Row] = [
         "200 404 200",  # ilr_qa
         "200 404 200",  # support
         "200 404 200",  # operator
+        "200 404 200",  # integrator
     ),
     _row(
         "ilr",
@@ -453,6 +548,7 @@ TABLE: list[Row] = [
         "200 404 200",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "ilr",
@@ -465,6 +561,7 @@ TABLE: list[Row] = [
         "200 422 200",  # ilr_qa
         "403 403 403",  # support
         "200 422 200",  # operator
+        "200 422 200",  # integrator
     ),
     _row(
         "ilr",
@@ -477,6 +574,7 @@ TABLE: list[Row] = [
         "200 200 200",  # ilr_qa
         "403 403 403",  # support
         "200 200 200",  # operator
+        "200 200 200",  # integrator
     ),
     _row(
         "ilr",
@@ -489,6 +587,7 @@ TABLE: list[Row] = [
         "200 200 200",  # ilr_qa
         "403 403 403",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "ilr",
@@ -501,6 +600,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "403 403 403",  # integrator
     ),
     # Platform-wide reference data: the same table whatever the caller's tenant or groups.
     # The PUT row comes first, so the table exists when the GET row reads it.
@@ -515,6 +615,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "ilr",
@@ -527,6 +628,7 @@ TABLE: list[Row] = [
         "200 200 200",  # ilr_qa
         "403 403 403",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     *_public("ilr"),
     _row(
@@ -540,6 +642,7 @@ TABLE: list[Row] = [
         "200 200 200",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "notify",
@@ -552,6 +655,7 @@ TABLE: list[Row] = [
         "200 200 200",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "notify",
@@ -564,6 +668,7 @@ TABLE: list[Row] = [
         "404 404 404",  # ilr_qa
         "404 404 404",  # support
         "404 404 404",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "notify",
@@ -576,6 +681,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "notify",
@@ -588,6 +694,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "notify",
@@ -600,6 +707,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "201 201 201",  # integrator
     ),
     _row(
         "notify",
@@ -612,6 +720,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "200 200 200",  # integrator
     ),
     _row(
         "notify",
@@ -624,6 +733,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "204 404 204",  # integrator
     ),
     _row(
         "notify",
@@ -636,6 +746,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "200 404 200",  # integrator
     ),
     _row(
         "notify",
@@ -648,6 +759,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "200 404 200",  # integrator
     ),
     _row(
         "notify",
@@ -660,6 +772,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "403 403 403",  # operator
+        "202 404 202",  # integrator
     ),
     *_public("notify"),
     _row(
@@ -673,6 +786,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "200 200 200",  # integrator
     ),
     _row(
         "audit",
@@ -685,6 +799,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "200 404 200",  # support
         "200 404 200",  # operator
+        "200 404 200",  # integrator
     ),
     _row(
         "audit",
@@ -697,6 +812,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "200 200 200",  # integrator
     ),
     _row(
         "audit",
@@ -709,6 +825,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "200 200 200",  # integrator
     ),
     _row(
         "audit",
@@ -721,6 +838,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "200 200 200",  # integrator
     ),
     _row(
         "audit",
@@ -733,13 +851,15 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "200 200 200",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     _row(
         "audit",
         "GET",
         "/v1/audit/checkpoints/public-key",
         "platform",
-        *(["200 200 200"] * len(ROLES)),
+        *(["200 200 200"] * len(PEOPLE)),
+        "403 403 403",  # integrator
     ),
     _row(
         "audit",
@@ -752,6 +872,7 @@ TABLE: list[Row] = [
         "403 403 403",  # ilr_qa
         "403 403 403",  # support
         "200 200 200",  # operator
+        "403 403 403",  # integrator
     ),
     *_public("audit"),
 ]
@@ -780,6 +901,9 @@ def render() -> str:
         "  table, the audit checkpoints' key), so every tenant's caller gets the same answer.",
         "- Subjects: learner = the learner's id, tutor-1, admin-1, ilr-qa-1, support-1,",
         "  operator-1 (the tutor and the admin are registered staff; the others are not).",
+        "- integrator: an API client's token, got by client credentials, holding every scope",
+        "  (ilr:read, audit:read, webhooks:manage); its other group is its own tenant again (a",
+        "  client has no groups). Every route that names no scope refuses it (403).",
         "",
     ]
     header = "| endpoint | kind | " + " | ".join(ROLES) + " |"

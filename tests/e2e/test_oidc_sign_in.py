@@ -159,6 +159,7 @@ def test_a_keycloak_token_signs_in_with_tenant_roles_and_groups_from_its_claims(
             "tenant": "oidc-acme",
             "roles": ["tutor"],
             "groups": ["cohort-a", "cohort-b"],
+            "scopes": [],  # a person's token: scopes are an API client's
         }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from tests.conftest import Stack, eventually, new_tenant
 from tests.e2e.helpers import ENROLMENT, GROUP, LEARNER, Tenant, known_learner
-from tests.e2e.security_table import DOC, ROLES, SCOPES, SERVICES, TABLE, render
+from tests.e2e.security_table import DOC, INTEGRATOR, ROLES, SCOPES, SERVICES, TABLE, render
 from tests.e2e.test_tracker_steps import (
     LAPTOP_REQUEST,
     OTHER_GROUP,
@@ -34,6 +35,36 @@ SUBS = {
 }
 
 
+class ClientCredentials(httpx.Auth):
+    """An API client's bearer token, got by client credentials and got again before it expires
+    (the matrix runs longer than a token lives)."""
+
+    def __init__(self, stack: Stack, client: dict[str, Any]) -> None:
+        self.token_url = stack.urls["learner"] + "/v1/oauth/token"
+        self.credentials = (client["id"], client["secret"])
+        self.token, self.renew_at = "", 0.0
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if time.monotonic() >= self.renew_at:
+            granted = httpx.post(
+                self.token_url, data={"grant_type": "client_credentials"}, auth=self.credentials
+            )
+            assert granted.status_code == 200, granted.text
+            self.token = granted.json()["access_token"]
+            self.renew_at = time.monotonic() + granted.json()["expires_in"] / 2
+        request.headers["authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+def create_api_client(admin: httpx.Client, *scopes: str) -> dict[str, Any]:
+    created = admin.post("/v1/clients", json={"name": "matrix", "scopes": list(scopes)})
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+EVERY_SCOPE = ("ilr:read", "audit:read", "webhooks:manage")
+
+
 @dataclass
 class World:
     """Tenant A with real objects (the targets) and the name of an empty tenant B."""
@@ -49,6 +80,8 @@ class World:
     audit_entry_id: str
     webhook_id: str
     webhook_delivery_id: str
+    api_client_id: str
+    integrators: dict[str, ClientCredentials]
     secrets_of_a: list[str] = field(default_factory=list)
     clients: dict[tuple[str, str, str], httpx.Client] = field(default_factory=dict)
 
@@ -59,6 +92,10 @@ class World:
         return self.clients[key]
 
     def _client(self, service: str, role: str, scope: str) -> httpx.Client:
+        if role == INTEGRATOR:
+            tenant = self.other_tenant if scope == "other_tenant" else self.tenant.name
+            auth = self.integrators[tenant]
+            return httpx.Client(base_url=self.stack.urls[service], auth=auth, timeout=15)
         if role == "learner":
             sub = self.other_learner_id if scope == "other_group" else self.learner_id
         else:
@@ -255,7 +292,27 @@ REQUESTS: dict[tuple[str, str, str], Request] = {
         "/v1/audit/checkpoints/public-key"
     ),
     ("audit", "POST", "/v1/audit/checkpoints"): lambda w, h: h.post("/v1/audit/checkpoints"),
+    ("learner", "POST", "/v1/clients"): lambda w, h: h.post(
+        "/v1/clients", json={"name": "another", "scopes": ["ilr:read"]}
+    ),
+    ("learner", "GET", "/v1/clients"): lambda w, h: h.get("/v1/clients"),
+    ("learner", "POST", "/v1/clients/{client_id}/rotate"): lambda w, h: h.post(
+        f"/v1/clients/{w.api_client_id}/rotate"
+    ),
+    ("learner", "POST", "/v1/clients/{client_id}/revoke"): lambda w, h: h.post(
+        f"/v1/clients/{w.api_client_id}/revoke"
+    ),
+    ("learner", "POST", "/v1/oauth/token"): lambda w, h: h.post(
+        "/v1/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": w.api_client_id,
+            "client_secret": "not-the-secret",
+        },
+    ),
 }
+for _path in ("/.well-known/openid-configuration", "/.well-known/jwks.json"):
+    REQUESTS[("learner", "GET", _path)] = lambda w, h, p=_path: h.get(p)
 for _service in SERVICES:
     for _path in ("/healthz", "/readyz", "/metrics"):
         REQUESTS[(_service, "GET", _path)] = lambda w, h, p=_path: h.get(p)
@@ -286,10 +343,16 @@ def world(stack: Stack) -> Iterator[World]:
         entries = eventually(
             lambda: audit.get("/v1/audit/events", params={"learner_id": learner_id}).json()["items"]
         )
+    other_tenant = new_tenant()
+    with tenant.admin("learner") as learners:
+        api_client_id = create_api_client(learners, "ilr:read")["id"]  # a target, never used
+        integrator = create_api_client(learners, *EVERY_SCOPE)
+    with stack.client("learner", other_tenant, "admin-1", "admin") as learners:
+        other_integrator = create_api_client(learners, *EVERY_SCOPE)
     world = World(
         stack=stack,
         tenant=tenant,
-        other_tenant=new_tenant(),
+        other_tenant=other_tenant,
         learner_id=learner_id,
         other_learner_id=other_learner_id,
         tracker_id=tracker_id,
@@ -298,7 +361,12 @@ def world(stack: Stack) -> Iterator[World]:
         audit_entry_id=entries[0]["id"],
         webhook_id=webhook_id,
         webhook_delivery_id=deliveries[0]["id"],
-        secrets_of_a=[tenant.name, learner_id, tracker_id, webhook_id],
+        api_client_id=api_client_id,
+        integrators={
+            tenant.name: ClientCredentials(stack, integrator),
+            other_tenant: ClientCredentials(stack, other_integrator),
+        },
+        secrets_of_a=[tenant.name, learner_id, tracker_id, webhook_id, api_client_id],
     )
     yield world
     for client in world.clients.values():

@@ -275,6 +275,7 @@ async def test_tenant_roles_and_groups_come_from_the_configured_claims(
         "tenant": "acme",
         "roles": ["tutor"],
         "groups": ["cohort-a"],
+        "scopes": [],
     }
 
 

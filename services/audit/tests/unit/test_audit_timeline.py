@@ -13,6 +13,9 @@ from ilrflow.audit.domain import (
     learner_timeline,
 )
 from ilrflow.contracts.events import (
+    ApiClientChanged,
+    ApiClientTokenIssued,
+    ApiClientTokenRefused,
     AuditAccessed,
     IlrState,
     IlrUpdated,
@@ -175,4 +178,21 @@ def test_reads_of_the_audit_log_join_the_timeline_only_when_asked_for(
         lines[1]
         .named({"S1": "Sue Support"})
         .text.endswith("support Sue Support (S1) read learner L1's audit timeline: 3 entries")
+    )
+
+
+def test_api_client_events_say_which_client_did_what(record_entry: RecordFactory) -> None:
+    issued = ApiClientTokenIssued(
+        client_id="cli_1", scopes=["ilr:read"], expires_at=T0 + timedelta(minutes=10)
+    )
+    refused = ApiClientTokenRefused(client_id="cli_1", reason="bad_secret")
+    changed = ApiClientChanged(client_id="cli_1", name="MIS", scopes=["ilr:read"], change="revoked")
+    assert describe(record_entry(issued, subject="cli_1")).startswith(
+        "API client cli_1 got a token (ilr:read) valid until "
+    )
+    assert describe(record_entry(refused, subject="cli_1")) == (
+        "API client cli_1 was refused a token: bad_secret"
+    )
+    assert describe(record_entry(changed, subject="cli_1")) == (
+        "API client cli_1 (MIS) revoked; scopes ilr:read"
     )

@@ -33,6 +33,7 @@ class Topics:
     REFERENCE_DATA = "reference-data"
     AUDIT_ACCESS = "audit-access"
     AUDIT_CHECKPOINTS = "audit-checkpoints"
+    API_CLIENTS = "api-clients"
 
     ALL: tuple[str, ...] = (
         TRACKER_RAISED,
@@ -47,6 +48,7 @@ class Topics:
         REFERENCE_DATA,
         AUDIT_ACCESS,
         AUDIT_CHECKPOINTS,
+        API_CLIENTS,
     )
     COMPACTED: frozenset[str] = frozenset({ILR_STATE, REFERENCE_DATA, AUDIT_CHECKPOINTS})
 
@@ -373,6 +375,34 @@ class AuditCheckpointSigned(Payload):
     signature: str = Field(description="Base64 Ed25519 signature; what is signed: README.")
 
 
+# --- API clients (learner service) ------------------------------------------------------------
+
+
+class ApiClientChanged(Payload):
+    """A tenant admin or an operator created an API client, rotated its secret or revoked it."""
+
+    client_id: str
+    name: str
+    scopes: list[str]
+    change: Literal["created", "rotated", "revoked"]
+
+
+class ApiClientTokenIssued(Payload):
+    """An API client proved its secret and got an access token (client credentials)."""
+
+    client_id: str
+    scopes: list[str] = Field(description="The scopes the token carries.")
+    expires_at: datetime
+
+
+class ApiClientTokenRefused(Payload):
+    """Someone asked for an API client's token and was refused: wrong secret, client revoked,
+    or a scope the client was not granted."""
+
+    client_id: str
+    reason: Literal["bad_secret", "revoked", "scope_not_granted"]
+
+
 # --- the catalogue ---------------------------------------------------------------------------
 
 PayloadT = TypeVar("PayloadT", bound=Payload)
@@ -393,6 +423,9 @@ class EventType:
     OTJ_MINIMUMS_LOADED = "ilrflow.ilr.otj_minimums_loaded.v1"
     AUDIT_ACCESSED = "ilrflow.audit.accessed.v1"
     AUDIT_CHECKPOINT_SIGNED = "ilrflow.audit.checkpoint_signed.v1"
+    API_CLIENT_CHANGED = "ilrflow.client.changed.v1"
+    API_CLIENT_TOKEN_ISSUED = "ilrflow.client.token_issued.v1"
+    API_CLIENT_TOKEN_REFUSED = "ilrflow.client.token_refused.v1"
 
 
 class CatalogueEntry(BaseModel):
@@ -511,6 +544,30 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             source="audit",
             summary="A signed head of an audit hash chain (compacted topic, key = chain).",
             subject="<topic>:<partition> of the chain (ce_tenant is _platform)",
+        ),
+        CatalogueEntry(
+            event_type=EventType.API_CLIENT_CHANGED,
+            topic=Topics.API_CLIENTS,
+            payload=ApiClientChanged,
+            source="learner",
+            summary="An API client was created, had its secret rotated, or was revoked.",
+            subject="client id",
+        ),
+        CatalogueEntry(
+            event_type=EventType.API_CLIENT_TOKEN_ISSUED,
+            topic=Topics.API_CLIENTS,
+            payload=ApiClientTokenIssued,
+            source="learner",
+            summary="An API client got an access token by client credentials (actor: the client).",
+            subject="client id",
+        ),
+        CatalogueEntry(
+            event_type=EventType.API_CLIENT_TOKEN_REFUSED,
+            topic=Topics.API_CLIENTS,
+            payload=ApiClientTokenRefused,
+            source="learner",
+            summary="A token request for an API client was refused (bad secret, revoked, scope).",
+            subject="client id",
         ),
     ]
 }

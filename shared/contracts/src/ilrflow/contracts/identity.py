@@ -9,8 +9,13 @@ from pydantic import BaseModel
 
 from ilrflow.contracts.events import TenantId
 
-Role = Literal["learner", "tutor", "admin", "ilr_qa", "support", "operator"]
+Role = Literal["learner", "tutor", "admin", "ilr_qa", "support", "operator", "integrator"]
 ROLES: tuple[str, ...] = ("learner", "tutor", "admin", "ilr_qa", "support", "operator")
+"""The roles a person may hold (an identity provider's token names them)."""
+INTEGRATOR_ROLE = "integrator"
+"""The role of an API client's token: what it may call is decided by its scopes alone."""
+Scope = Literal["ilr:read", "audit:read", "webhooks:manage"]
+SCOPES: tuple[str, ...] = ("ilr:read", "audit:read", "webhooks:manage")
 STAFF_ROLES = frozenset({"tutor", "admin", "ilr_qa", "support", "operator"})
 PRIMARY_TUTOR_ROLE = "tutor"
 
@@ -27,6 +32,7 @@ class Principal(BaseModel):
     tenant: TenantId
     roles: list[Role]
     groups: list[str] = []
+    scopes: list[Scope] = []
 
     def has_role(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -34,3 +40,10 @@ class Principal(BaseModel):
     @property
     def is_staff(self) -> bool:
         return any(role in STAFF_ROLES for role in self.roles)
+
+    @property
+    def is_integrator(self) -> bool:
+        return INTEGRATOR_ROLE in self.roles
+
+    def has_scope(self, scope: str) -> bool:
+        return self.is_integrator and scope in self.scopes

@@ -12,6 +12,8 @@ five services against one table, and writes ``docs/security-matrix.md`` from it)
 - Support, operators and ILR QA read the whole tenant: they answer "who changed what" and check
   returns, whichever group the learner is in.
 - Whoever raised a tracker reads it.
+- An API client (role ``integrator``) reads the whole tenant, but only through the routes its
+  token's scopes open (``ilr:read``: the ILR); every other route refuses it.
 - The audit log is read by support, admins and operators, and verified by support and operators.
 
 Reading is wider than acting: :func:`in_scope` is the narrower scope in which staff may act
@@ -24,7 +26,7 @@ from collections.abc import Collection
 
 from ilrflow.contracts.identity import STAFF_ROLES
 
-WHOLE_TENANT_READERS = frozenset({"support", "operator", "ilr_qa"})
+WHOLE_TENANT_READERS = frozenset({"support", "operator", "ilr_qa", "integrator"})
 AUDIT_READERS: tuple[str, ...] = ("support", "admin", "operator")
 AUDIT_VERIFIERS: tuple[str, ...] = ("support", "operator")
 AUDIT_CHECKPOINT_SIGNERS: tuple[str, ...] = ("operator",)

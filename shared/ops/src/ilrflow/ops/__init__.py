@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from ilrflow.ops import audit, dlt, lanes, projections, reference, tenants, topics
+from ilrflow.ops import audit, clients, dlt, lanes, projections, reference, tenants, topics
 from ilrflow.ops.common import (
     EXIT_USAGE,
     JsonErrorsGroup,
@@ -34,6 +34,7 @@ app.add_typer(tenants.app, name="tenants")
 app.add_typer(lanes.app, name="lanes")
 app.add_typer(projections.app, name="projections")
 app.add_typer(reference.app, name="reference")
+app.add_typer(clients.app, name="clients")
 
 
 @app.command()

@@ -1,6 +1,10 @@
 """Bearer-token authentication: tokens of the configured OpenID Connect issuer (RS256/ES256, the
-tenant, roles and groups read from configurable claims) and, in development mode only, HS256
+tenant, roles and groups read from configurable claims), API clients' tokens (ES256, issued by
+the learner service: ``ilrflow.platform.client_tokens``) and, in development mode only, HS256
 tokens signed with the shared ``ILRFLOW_JWT_SECRET``.
+
+An API client's token (role ``integrator``) is refused (403) by every route unless the route
+names a scope the token carries: ``roles_allowed(..., scope=...)`` or ``scope_allowed(...)``.
 
 The principal and the roles are contracts (``ilrflow.contracts.identity``); re-exported here so an
 entrypoint has one import for who is calling.
@@ -17,6 +21,7 @@ from pydantic import ValidationError
 
 from ilrflow.contracts.events import check_tenant_id
 from ilrflow.contracts.identity import ROLES, STAFF_ROLES, Principal, Role
+from ilrflow.platform.client_tokens import AUDIENCE, integrator_claims
 from ilrflow.platform.http_errors import ApiError
 from ilrflow.platform.oidc import (
     ExpiredTokenError,
@@ -39,6 +44,7 @@ __all__ = [
     "decode_token",
     "mint_token",
     "roles_allowed",
+    "scope_allowed",
     "sign_in_problems",
     "verify_once",
 ]
@@ -99,13 +105,23 @@ class TokenVerifier:
     """Turns a bearer token into the caller: an OpenID Connect token when an issuer is set, an
     HS256 token in development mode. One per process: it caches the issuer's keys."""
 
-    def __init__(self, settings: Settings, oidc: OidcVerifier | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        oidc: OidcVerifier | None = None,
+        clients: OidcVerifier | None = None,
+    ) -> None:
         self.settings = settings
         if oidc is None and settings.oidc_issuer:
             oidc = OidcVerifier(OidcConfig.from_settings(settings))
         self.oidc = oidc
+        if clients is None and settings.client_token_issuer:
+            clients = OidcVerifier(client_token_config(settings))
+        self.clients = clients
 
     async def principal(self, token: str) -> Principal:
+        if self.clients is not None and _issuer(token) == self.clients.config.issuer:
+            return _principal(integrator_claims(await self._oidc_claims(self.clients, token)))
         if _algorithm(token) == "HS256":
             if not self.settings.development:
                 raise ApiError(
@@ -150,6 +166,26 @@ class TokenVerifier:
                 "groups": _strings(claim_at(claims, self.settings.oidc_groups_claim)),
             }
         )
+
+
+def client_token_config(settings: Settings) -> OidcConfig:
+    """API clients' tokens are verified like an OpenID Connect provider's: the learner service
+    publishes the discovery document and the keys at the issuer URL."""
+    return OidcConfig(
+        issuer=settings.client_token_issuer.rstrip("/"),
+        audience=AUDIENCE,
+        leeway_seconds=settings.oidc_leeway_seconds,
+        jwks_ttl_seconds=settings.oidc_jwks_ttl_seconds,
+        jwks_min_refresh_seconds=settings.oidc_jwks_min_refresh_seconds,
+    )
+
+
+def _issuer(token: str) -> object:
+    """The issuer a token claims, before any check: it picks the keys that must verify it."""
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.DecodeError as error:
+        raise ApiError(401, "invalid_token", f"The bearer token is not valid: {error}.") from error
 
 
 def _algorithm(token: str) -> object:
@@ -203,13 +239,28 @@ def _verifier(request: Request) -> TokenVerifier:
     return verifier if verifier is not None else TokenVerifier(get_settings())
 
 
-async def current_principal(request: Request) -> Principal:
-    """The caller. The request middleware has usually verified the token already (to put the
-    tenant on every log line); a token it could not verify is verified again here, to say why."""
+async def any_caller(request: Request) -> Principal:
+    """The caller, API clients included. The request middleware has usually verified the token
+    already (to put the tenant on every log line); a token it could not verify is verified again
+    here, to say why."""
     verified: Principal | None = getattr(request.state, "principal", None)
     if verified is not None:
         return verified
     return await bearer_principal(request, _verifier(request))
+
+
+def _refuse_api_client(scope: str | None) -> ApiError:
+    if scope is None:
+        return ApiError(403, "forbidden", "API clients may not call this operation.")
+    return ApiError(403, "forbidden", f"This needs an API client with the scope {scope}.")
+
+
+async def current_principal(caller: Annotated[Principal, Depends(any_caller)]) -> Principal:
+    """The caller, a person: an API client is refused here, as on every route that names no
+    scope."""
+    if caller.is_integrator:
+        raise _refuse_api_client(None)
+    return caller
 
 
 async def bearer_principal(request: Request, verifier: TokenVerifier) -> Principal:
@@ -234,16 +285,32 @@ async def verify_once(request: Request, verifier: TokenVerifier) -> Principal | 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def roles_allowed(*roles: str) -> Any:
-    """The caller, as a dependency that refuses with 403 unless they hold one of ``roles``.
+def roles_allowed(*roles: str, scope: str | None = None) -> Any:
+    """The caller, as a dependency that refuses with 403 unless they hold one of ``roles`` (an API
+    client: unless its token carries ``scope``).
 
     Declared as a parameter (``principal: Annotated[Principal, roles_allowed("admin")]``) it runs
     while FastAPI resolves dependencies, before the body and the query are validated: a caller
     without permission gets 403 for any body, never a 422 that describes what the body lacks."""
 
-    def allowed(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_role(*roles):
+    def allowed(principal: Annotated[Principal, Depends(any_caller)]) -> Principal:
+        if principal.is_integrator:
+            if scope is None or not principal.has_scope(scope):
+                raise _refuse_api_client(scope)
+        elif not principal.has_role(*roles):
             raise ApiError(403, "forbidden", f"This needs one of the roles: {', '.join(roles)}.")
+        return principal
+
+    return Depends(allowed)
+
+
+def scope_allowed(scope: str) -> Any:
+    """The caller, as a dependency for a route any person may call (the use case decides what
+    they see) and an API client only with ``scope``."""
+
+    def allowed(principal: Annotated[Principal, Depends(any_caller)]) -> Principal:
+        if principal.is_integrator and not principal.has_scope(scope):
+            raise _refuse_api_client(scope)
         return principal
 
     return Depends(allowed)

@@ -26,6 +26,9 @@ from ilrflow.platform.http_errors import PROBLEM_JSON, FieldProblem, Problem
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 BEARER = "bearer"
 SECURED_PREFIX = "/v1/"
+UNSECURED_PATHS = frozenset({"/v1/oauth/token"})
+"""``/v1`` operations called without a bearer token: the OAuth2 token endpoint, whose errors are
+OAuth2's own (RFC 6749 §5.2), declared by the route."""
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 _DESCRIPTIONS = {
     400: "The body cannot be parsed (not UTF-8 JSON)",
@@ -100,7 +103,8 @@ def with_problems_and_bearer(document: dict[str, Any]) -> dict[str, Any]:
     }
     for path, item in document.get("paths", {}).items():
         for operation in item.values():
-            _describe_errors(operation, secured=path.startswith(SECURED_PREFIX))
+            secured = path.startswith(SECURED_PREFIX) and path not in UNSECURED_PATHS
+            _describe_errors(operation, secured=secured)
     return document
 
 
@@ -112,5 +116,10 @@ def _describe_errors(operation: dict[str, Any], *, secured: bool) -> None:
     for status in implied_errors(operation, secured=secured):
         responses.setdefault(str(status), _problem_response(status))
     for status, response in responses.items():
-        if int(status) >= 400:
+        if int(status) >= 400 and not _oauth_error(response):
             response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+
+
+def _oauth_error(response: dict[str, Any]) -> bool:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return bool(schema.get("$ref", "").endswith("/OAuthError"))

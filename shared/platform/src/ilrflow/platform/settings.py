@@ -70,6 +70,21 @@ class Settings(BaseSettings):
         description="A token signed with an unknown key fetches the keys again (key rotation), "
         "at most this often.",
     )
+    client_token_issuer: str = Field(
+        default="http://127.0.0.1:8001",
+        description="The learner service's base URL as API clients' tokens name it (iss): it "
+        "issues them at /v1/oauth/token and publishes its keys at /.well-known/jwks.json, which "
+        "every service fetches to verify them. Empty: no API client token is accepted.",
+    )
+    client_token_key: str = Field(
+        default="",
+        description="The learner service: the EC P-256 private key (PEM, PKCS#8) that signs API "
+        "clients' tokens (ES256). Empty: in development a key generated at start (tokens stop "
+        "working when the learner service restarts); in production no tokens are issued.",
+    )
+    client_token_ttl_seconds: int = Field(
+        default=600, description="How long an API client's access token is valid."
+    )
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(
         default=None, description="HTTP port; defaults to the service's own (learner 8001 ...)."

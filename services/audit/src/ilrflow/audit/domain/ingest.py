@@ -239,11 +239,19 @@ def _learner_of(
     from_payload = _text_field(payload, "learner_id") or nested_id
     if from_payload:
         return from_payload
-    # A staff event's subject is a member of staff, and an audit read's is its reader.
+    # The subject of a staff event is staff, of an audit read its reader, of a client's the client.
     return None if event_type in _SUBJECT_IS_NOT_A_LEARNER else subject
 
 
-_SUBJECT_IS_NOT_A_LEARNER = frozenset({EventType.STAFF_UPDATED, EventType.AUDIT_ACCESSED})
+_SUBJECT_IS_NOT_A_LEARNER = frozenset(
+    {
+        EventType.STAFF_UPDATED,
+        EventType.AUDIT_ACCESSED,
+        EventType.API_CLIENT_CHANGED,
+        EventType.API_CLIENT_TOKEN_ISSUED,
+        EventType.API_CLIENT_TOKEN_REFUSED,
+    }
+)
 
 
 def _text_field(payload: dict[str, Any] | None, name: str) -> str | None:

@@ -19,6 +19,9 @@ from pydantic import ValidationError
 from ilrflow.audit.domain.records import AuditEntry, DeadLetterInfo
 from ilrflow.contracts.events import (
     CATALOGUE,
+    ApiClientChanged,
+    ApiClientTokenIssued,
+    ApiClientTokenRefused,
     AuditAccessed,
     IlrState,
     IlrUpdated,
@@ -139,6 +142,18 @@ def _describe_event(entry: AuditEntry) -> list[Part]:
             return [f"{_tracker_of(payload)} cancelled by ", by, *_because(payload.reason)]
         case AuditAccessed():
             return _audit_access(payload)
+        case ApiClientChanged():
+            return [
+                f"API client {payload.client_id} ({payload.name}) {payload.change}; "
+                f"scopes {', '.join(payload.scopes)}"
+            ]
+        case ApiClientTokenIssued():
+            return [
+                f"API client {payload.client_id} got a token ({' '.join(payload.scopes)}) "
+                f"valid until {payload.expires_at.isoformat()}"
+            ]
+        case ApiClientTokenRefused():
+            return [f"API client {payload.client_id} was refused a token: {payload.reason}"]
     return [entry.event_type or "event"]
 
 

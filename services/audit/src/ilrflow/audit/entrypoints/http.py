@@ -31,6 +31,7 @@ from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
 from ilrflow.platform.openapi import problem_responses
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+AUDIT_READ = "audit:read"  # the scope of an API client that reads the audit log
 INCLUDE_ACCESS = (
     "Also show the audit log's records of its own reads (ilrflow.audit.accessed.v1), left out "
     "by default; asking for that type by `type` shows them too"
@@ -179,7 +180,7 @@ def audit_query(
     summary="Search the audit log",
 )
 async def search(
-    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS, scope=AUDIT_READ)],
     queries: Queries,
     query: Annotated[AuditQuery, Depends(audit_query)],
 ) -> AuditEventsPage:
@@ -196,7 +197,9 @@ async def search(
     summary="One audit entry",
 )
 async def get_entry(
-    entry_id: str, principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)], queries: Queries
+    entry_id: str,
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS, scope=AUDIT_READ)],
+    queries: Queries,
 ) -> AuditEventView:
     return AuditEventView.of(await queries.get(principal, entry_id))
 
@@ -210,7 +213,7 @@ async def get_entry(
 async def learner_timeline(
     learner_id: str,
     request: Request,
-    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS, scope=AUDIT_READ)],
     queries: Queries,
     include_access: IncludeAccess = "false",
     cursor: Annotated[str | None, Query(description="The `next_cursor` of the page before")] = None,
@@ -272,7 +275,7 @@ def _file_response(media_type: str, description: str) -> dict[int | str, dict[st
     | problem_responses(403),
 )
 async def export_csv(
-    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS, scope=AUDIT_READ)],
     queries: Queries,
     query: Annotated[AuditQuery, Depends(audit_query)],
 ) -> Response:
@@ -287,7 +290,7 @@ async def export_csv(
     | problem_responses(403),
 )
 async def export_xlsx(
-    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS)],
+    principal: Annotated[Principal, roles_allowed(*AUDIT_READERS, scope=AUDIT_READ)],
     queries: Queries,
     query: Annotated[AuditQuery, Depends(audit_query)],
 ) -> Response:

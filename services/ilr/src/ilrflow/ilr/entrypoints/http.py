@@ -13,7 +13,7 @@ from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.service.use_cases import IlrService
 from ilrflow.ilr_engine import published
 from ilrflow.ilr_engine.policy import RestartPlannedHours
-from ilrflow.platform.auth import CurrentPrincipal, Principal, roles_allowed
+from ilrflow.platform.auth import Principal, roles_allowed, scope_allowed
 from ilrflow.platform.openapi import problem_responses
 from ilrflow.platform.paging import DEFAULT_PAGE_SIZE, Cursor, Limit, Page, page_in_memory
 
@@ -31,6 +31,9 @@ def get_service(request: Request) -> IlrService:
 
 
 Service = Annotated[IlrService, Depends(get_service)]
+ILR_READ = "ilr:read"
+# Whoever may read the learner (the use case decides), and API clients granted ilr:read.
+IlrReader = Annotated[Principal, scope_allowed(ILR_READ)]
 
 
 class IlrView(BaseModel):
@@ -89,7 +92,7 @@ def _view(document: IlrDocument) -> IlrView:
 @router.get(
     "/learners/{learner_id}/ilr", response_model=IlrView, summary="The learner's current ILR"
 )
-async def get_ilr(learner_id: str, principal: CurrentPrincipal, service: Service) -> IlrView:
+async def get_ilr(learner_id: str, principal: IlrReader, service: Service) -> IlrView:
     return _view(await service.get(principal, learner_id))
 
 
@@ -100,7 +103,7 @@ async def get_ilr(learner_id: str, principal: CurrentPrincipal, service: Service
 )
 async def get_history(
     learner_id: str,
-    principal: CurrentPrincipal,
+    principal: IlrReader,
     service: Service,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
@@ -127,7 +130,7 @@ async def qa_verify(
     responses=problem_responses(403) | {200: {"content": {"application/xml": {}}}},
 )
 async def export_xml(
-    principal: Annotated[Principal, roles_allowed(*EXPORTERS)],
+    principal: Annotated[Principal, roles_allowed(*EXPORTERS, scope=ILR_READ)],
     service: Service,
     year: Annotated[str, Query(pattern=r"^(2425|2526)$", description="Collection year, e.g. 2526")],
 ) -> Response:
@@ -144,9 +147,7 @@ async def export_xml(
     response_model=IlrValidation,
     summary="The ESFA validation rules the learner's current ILR breaks (errors and warnings)",
 )
-async def get_validation(
-    learner_id: str, principal: CurrentPrincipal, service: Service
-) -> IlrValidation:
+async def get_validation(learner_id: str, principal: IlrReader, service: Service) -> IlrValidation:
     found = await service.validation(principal, learner_id)
     return IlrValidation.model_validate(found.as_json())
 
@@ -177,7 +178,7 @@ class ExportValidationView(BaseModel):
     summary="The ESFA validation rules each learner in a year's ILR file breaks, with totals",
 )
 async def export_validation(
-    principal: Annotated[Principal, roles_allowed(*EXPORTERS)],
+    principal: Annotated[Principal, roles_allowed(*EXPORTERS, scope=ILR_READ)],
     service: Service,
     year: Annotated[str, Query(pattern=r"^(2425|2526)$", description="Collection year, e.g. 2526")],
 ) -> ExportValidationView:

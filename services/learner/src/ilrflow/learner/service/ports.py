@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
 from ilrflow.ilr_engine.status import ProgrammeStatus
+from ilrflow.learner.domain.clients import ApiClient
 from ilrflow.learner.domain.documents import DocumentVersion, LearnerDocuments
 from ilrflow.learner.domain.listing import LearnerFilter, LearnerView
 
@@ -103,4 +104,22 @@ class DocumentStore(Protocol):
 class DocumentRenderer(Protocol):
     def render(self, learner_id: str, version: DocumentVersion) -> bytes:
         """The version as a PDF; the same version always gives the same bytes."""
+        ...
+
+
+class ApiClientStore(Protocol):
+    """API clients by id, every write carrying its outbox events."""
+
+    async def add(self, client: ApiClient, events: Sequence[Envelope[Any]]) -> None: ...
+
+    async def get(self, client_id: str) -> ApiClient | None: ...
+
+    async def list_for_tenant(
+        self, tenant: str, after: str | None, limit: int
+    ) -> list[ApiClient]: ...
+
+    async def update(
+        self, client_id: str, changes: Mapping[str, Any], events: Sequence[Envelope[Any]]
+    ) -> None:
+        """Set the named fields of the client (none: only store the events)."""
         ...

@@ -24,7 +24,8 @@ from ilrflow.platform.paging import (
 
 # Only a tenant admin manages webhooks (403 for anyone else); decided before the body is validated.
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=problem_responses(403))
-Admin = Annotated[Principal, roles_allowed("admin")]
+# A tenant admin, or an API client granted webhooks:manage.
+Admin = Annotated[Principal, roles_allowed("admin", scope="webhooks:manage")]
 
 
 def get_service(request: Request) -> WebhookService:
