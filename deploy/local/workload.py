@@ -17,6 +17,7 @@ import secrets
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from devstack import (
     ServiceProcess,
     kill_service,
     restart_service,
-    start_services,
+    start_replicas,
     stop_services,
     wait_ready,
 )
@@ -99,13 +100,28 @@ def tracker_probe(learner_id: str) -> dict[str, Any]:
 
 @dataclass
 class ServiceStack:
+    """The services' processes: ``processes`` holds each service's first replica (the one its
+    clients call), ``replicas`` every replica of each, the first included."""
+
     settings: Settings
     env: dict[str, str]
-    processes: dict[str, ServiceProcess]
+    replicas: dict[str, list[ServiceProcess]]
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _calls: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def processes(self) -> dict[str, ServiceProcess]:
+        return {name: running[0] for name, running in self.replicas.items()}
+
+    def all_processes(self) -> list[ServiceProcess]:
+        return [process for running in self.replicas.values() for process in running]
 
     def url(self, service: str) -> str:
-        return self.processes[service].url
+        """The next replica's address, in turn: each one serves its share of the calls."""
+        with self.lock:
+            running = self.replicas[service]
+            self._calls[service] += 1
+            return running[self._calls[service] % len(running)].url
 
     def token(self, tenant: str, sub: str, *roles: str) -> str:
         return mint_token(self.settings, tenant=tenant, sub=sub, roles=list(roles), groups=[GROUP])
@@ -114,10 +130,11 @@ class ServiceStack:
         headers = {"authorization": f"Bearer {self.token(tenant, sub, *roles)}"}
         return httpx.Client(base_url=self.url(service), headers=headers, timeout=30)
 
-    def kill_and_restart(self, name: str) -> float:
-        """SIGKILL one service, start it again, wait until it is ready; seconds it was down."""
+    def kill_and_restart(self, name: str, replica: int = 0) -> float:
+        """SIGKILL one replica of a service, start it again, wait until it is ready; seconds it
+        was down."""
         with self.lock:
-            old = self.processes[name]
+            old = self.replicas[name][replica]
         started = time.monotonic()
         kill_service(old)
         new = restart_service(old, self.env)
@@ -135,11 +152,11 @@ class ServiceStack:
                     kill_service(new)
                 new = restart_service(new, self.env)
         with self.lock:
-            self.processes[name] = new
+            self.replicas[name][replica] = new
         return time.monotonic() - started
 
     def rss_mb(self) -> dict[str, float]:
-        return {name: _rss_mb(p.process.pid) for name, p in self.processes.items()}
+        return {p.label: _rss_mb(p.process.pid) for p in self.all_processes()}
 
 
 def free_port() -> int:
@@ -149,7 +166,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def service_stack(bootstrap: str, mongo_url: str, label: str = "stack") -> Iterator[ServiceStack]:
+def service_stack(
+    bootstrap: str, mongo_url: str, label: str = "stack", replicas: int = 1
+) -> Iterator[ServiceStack]:
+    """The five services, ``replicas`` processes of each, over their own databases and topics."""
     run_id = f"{label}{secrets.token_hex(3)}"
     env = {
         "ILRFLOW_KAFKA_BOOTSTRAP": bootstrap,
@@ -167,15 +187,16 @@ def service_stack(bootstrap: str, mongo_url: str, label: str = "stack") -> Itera
         topic_prefix=env["ILRFLOW_TOPIC_PREFIX"],
     )
     asyncio.run(ensure_topics(bootstrap, settings.topic_partitions, prefix=settings.topic_prefix))
-    ports = {name: free_port() for name in SERVICES}
+    ports = {name: [free_port() for _ in range(replicas)] for name in SERVICES}
     log_dir = REPO / ".stack" / "service-logs" / run_id
-    processes = start_services(ports, env, log_dir)
-    stack = ServiceStack(settings, env, {p.name: p for p in processes})
+    processes = start_replicas(ports, env, log_dir)
+    by_service = {name: [p for p in processes if p.name == name] for name in SERVICES}
+    stack = ServiceStack(settings, env, by_service)
     try:
         wait_ready(processes)
         yield stack
     finally:
-        stop_services(list(stack.processes.values()))
+        stop_services(stack.all_processes())
 
 
 # --- HTTP with retries across crashes ----------------------------------------------------------
