@@ -167,9 +167,14 @@ def free_port() -> int:
 
 @contextmanager
 def service_stack(
-    bootstrap: str, mongo_url: str, label: str = "stack", replicas: int = 1
+    bootstrap: str,
+    mongo_url: str,
+    label: str = "stack",
+    replicas: int = 1,
+    settings_env: dict[str, str] | None = None,
 ) -> Iterator[ServiceStack]:
-    """The five services, ``replicas`` processes of each, over their own databases and topics."""
+    """The five services, ``replicas`` processes of each, over their own databases and topics;
+    ``settings_env`` adds to (or overrides) their settings."""
     run_id = f"{label}{secrets.token_hex(3)}"
     env = {
         "ILRFLOW_KAFKA_BOOTSTRAP": bootstrap,
@@ -179,6 +184,7 @@ def service_stack(
         "ILRFLOW_LOG_LEVEL": "WARNING",
         "ILRFLOW_RELAY_POLL_SECONDS": "0.2",
         "ILRFLOW_SMTP_HOST": "",
+        **(settings_env or {}),
     }
     settings = Settings(
         kafka_bootstrap=bootstrap,
