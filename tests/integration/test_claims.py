@@ -1,6 +1,6 @@
-"""On the real MongoDB-wire server: two replicas of a service claiming the same work, each with
-its own collection wrappers as two processes have (no lock shared between them), and only one
-of them gets it."""
+"""On the real MongoDB-wire server: replicas of a service side by side, each with its own
+collection wrappers as separate processes have (no lock in memory shared between them): one of
+them claims a piece of work, and their updates of one document lose nothing."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ilrflow.notify.adapters.repository import NotifyRepository
 from ilrflow.notify.adapters.webhook_store import WebhookRepository
 from ilrflow.notify.domain.webhooks import Delivery
 from ilrflow.platform.claims import Claims
+from ilrflow.platform.ferretdb import WRITE_LOCKS, serialised_writes
 
 pytestmark = pytest.mark.e2e
 
@@ -89,3 +90,34 @@ async def test_two_email_senders_claim_one_row_once(database: Any) -> None:
     retry = {**row, "delivery": {"status": "pending", "attempts": 1}}
     won = await asyncio.gather(*(r.claim_email(retry) for r in replicas))
     assert won.count(True) == 1
+
+
+async def test_updates_from_two_processes_lose_nothing(database: Any) -> None:
+    await database["docs"].insert_one({"_id": "a", "n": 0, "version": 0})
+    replicas = [serialised_writes(database["docs"]) for _ in range(2)]
+    await asyncio.gather(
+        *(r.update_one({"_id": "a"}, {"$inc": {"n": 1}}) for r in replicas for _ in range(25))
+    )
+    document = await database["docs"].find_one({"_id": "a"})
+    assert document is not None
+    assert document["n"] == 50
+
+
+async def test_a_conditional_update_from_two_processes_matches_once(database: Any) -> None:
+    await database["docs"].insert_one({"_id": "a", "version": 0})
+    replicas = [serialised_writes(database["docs"]) for _ in range(REPLICAS)]
+    results = await asyncio.gather(
+        *(r.update_one({"_id": "a", "version": 0}, {"$inc": {"version": 1}}) for r in replicas)
+    )
+    assert [r.modified_count for r in results].count(1) == 1
+
+
+async def test_a_lock_left_by_a_dead_process_is_taken_over_after_its_lease(database: Any) -> None:
+    await database["docs"].insert_one({"_id": "a", "n": 0})
+    dead = {"_id": "docs:a", "owner": "dead", "expires_at": datetime.now(UTC) - LEASE}
+    await database[WRITE_LOCKS].insert_one(dead)
+    await serialised_writes(database["docs"]).update_one({"_id": "a"}, {"$inc": {"n": 1}})
+    assert await database[WRITE_LOCKS].count_documents({}) == 0
+    document = await database["docs"].find_one({"_id": "a"})
+    assert document is not None
+    assert document["n"] == 1
