@@ -100,14 +100,15 @@ def tracker_probe(learner_id: str) -> dict[str, Any]:
 
 @dataclass
 class ServiceStack:
-    """The services' processes: ``processes`` holds each service's first replica (the one its
-    clients call), ``replicas`` every replica of each, the first included."""
+    """The services' processes: ``replicas`` every replica of each service, ``processes`` the
+    first of each. A client sends each request to the next replica that is up, in turn."""
 
     settings: Settings
     env: dict[str, str]
     replicas: dict[str, list[ServiceProcess]]
     lock: threading.Lock = field(default_factory=threading.Lock)
     _calls: Counter[str] = field(default_factory=Counter)
+    down: set[tuple[str, int]] = field(default_factory=set)  # (service, replica) killed, not ready
 
     @property
     def processes(self) -> dict[str, ServiceProcess]:
@@ -117,27 +118,35 @@ class ServiceStack:
         return [process for running in self.replicas.values() for process in running]
 
     def url(self, service: str) -> str:
-        """The next replica's address, in turn: each one serves its share of the calls."""
+        """The next replica's address that is up, in turn: each serves its share of the calls,
+        and one being killed and restarted none (any replica when none is up)."""
         with self.lock:
             running = self.replicas[service]
+            up = [p for p in running if (service, p.replica) not in self.down] or running
             self._calls[service] += 1
-            return running[self._calls[service] % len(running)].url
+            return up[self._calls[service] % len(up)].url
 
     def token(self, tenant: str, sub: str, *roles: str) -> str:
         return mint_token(self.settings, tenant=tenant, sub=sub, roles=list(roles), groups=[GROUP])
 
     def client(self, service: str, tenant: str, sub: str, *roles: str) -> httpx.Client:
         headers = {"authorization": f"Bearer {self.token(tenant, sub, *roles)}"}
-        return httpx.Client(base_url=self.url(service), headers=headers, timeout=30)
+        return httpx.Client(
+            base_url=self.url(service),
+            headers=headers,
+            timeout=30,
+            transport=_ToReplicas(self, service),
+        )
 
     def kill_and_restart(self, name: str, replica: int = 0) -> float:
         """SIGKILL one replica of a service, start it again, wait until it is ready; seconds it
-        was down."""
+        was down. Its clients' requests go to the other replicas meanwhile."""
         with self.lock:
             old = self.replicas[name][replica]
+            self.down.add((name, replica))
         started = time.monotonic()
         kill_service(old)
-        new = restart_service(old, self.env)
+        new = self._restart(old)
         # Like a supervisor: a service that exits at start-up (its broker is still coming back)
         # is started again, within a deadline.
         deadline = time.monotonic() + 300
@@ -150,13 +159,34 @@ class ServiceStack:
                     raise
                 if new.process.poll() is None:
                     kill_service(new)
-                new = restart_service(new, self.env)
+                new = self._restart(new)
         with self.lock:
-            self.replicas[name][replica] = new
+            self.down.discard((name, replica))
         return time.monotonic() - started
+
+    def _restart(self, service: ServiceProcess) -> ServiceProcess:
+        """Start a replica again and hold it at once (it is stopped with the stack)."""
+        new = restart_service(service, self.env)
+        with self.lock:
+            self.replicas[service.name][service.replica] = new
+        return new
 
     def rss_mb(self) -> dict[str, float]:
         return {p.label: _rss_mb(p.process.pid) for p in self.all_processes()}
+
+
+class _ToReplicas(httpx.HTTPTransport):
+    """Sends each request to the next replica of a service that is up (``ServiceStack.url``):
+    a call retried after a replica was killed goes to another one."""
+
+    def __init__(self, stack: ServiceStack, service: str) -> None:
+        super().__init__()
+        self._stack, self._service = stack, service
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        port = httpx.URL(self._stack.url(self._service)).port
+        request.url = request.url.copy_with(port=port)
+        return super().handle_request(request)
 
 
 def free_port() -> int:

@@ -143,6 +143,7 @@ def chaos(
     """Kill every service ``kills_per_service`` times (and the broker once, if given) at random
     points spread over the workload's progress."""
     rng = random.Random(seed)
+    restarts: list[threading.Thread] = []
     plan: list[str] = [s for s in SERVICES for _ in range(kills_per_service)]
     rng.shuffle(plan)
     if restart_broker is not None:
@@ -158,12 +159,42 @@ def chaos(
                 assert restart_broker is not None
                 restart_broker()
                 log.broker_restarts.append(time.monotonic() - started)
+            elif len(work.stack.replicas[target]) == 1:
+                log.kills.append((target, work.stack.kill_and_restart(target)))
             else:
-                replica = rng.randrange(len(work.stack.replicas[target]))
-                log.kills.append((target, work.stack.kill_and_restart(target, replica)))
+                restarts.append(_kill_one_replica(work.stack, target, rng, log))
         except Exception as error:  # the report says why the plan stopped, not a thread's stderr
             log.errors.append(f"{target}: {error!r}")
             raise
+    for restart in restarts:
+        restart.join()
+
+
+def _kill_one_replica(
+    stack: ServiceStack, target: str, rng: random.Random, log: ChaosLog
+) -> threading.Thread:
+    """SIGKILL one replica of ``target`` and restart it in the background, the other replicas
+    carrying on meanwhile: the plan goes on without waiting for the start-up. A service's
+    replica is killed only when all of them are up, so one always serves."""
+    while True:
+        with stack.lock:
+            killed = [r for (name, r) in stack.down if name == target]
+        if not killed:
+            break
+        time.sleep(0.2)  # poll until the replica killed before is up again
+    replica = rng.randrange(len(stack.replicas[target]))
+
+    def kill_and_restart() -> None:
+        try:
+            log.kills.append((target, stack.kill_and_restart(target, replica)))
+        except Exception as error:
+            log.errors.append(f"{target}#{replica}: {error!r}")
+
+    restart = threading.Thread(target=kill_and_restart, daemon=True)
+    restart.start()
+    while (target, replica) not in stack.down and restart.is_alive():
+        time.sleep(0.05)  # poll until the kill is under way
+    return restart
 
 
 def broker_restarter(
