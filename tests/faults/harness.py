@@ -17,7 +17,8 @@ services' databases and the topics themselves:
 * when given an SMTP server and a webhook receiver (``Outbound``): every email row sent and
   received by its Message-ID, every webhook delivery delivered and received by its webhook-id,
   one delivery per (event, subscription); a copy received twice only as the at-least-once resend
-  of a send cut by a kill (at most one per in-flight send of a killed notify replica).
+  of a send cut by a kill (at most one per in-flight send of a killed notify replica, and no
+  sooner than the claim's lease after the first: two replicas sending at once are caught).
 
 With ``service_stack(replicas=2)`` every service runs as two processes side by side (one
 consumer group, two relays, two email and webhook senders) and each kill hits one replica.
@@ -52,6 +53,8 @@ from workload import REPO, TUTOR, ServiceStack, Workload, call, poll, prepare, r
 
 from ilrflow.contracts.events import Topics, dead_letter_topic
 from ilrflow.ilr.adapters.repository import IlrDocument, version_doc_id
+from ilrflow.notify.adapters.repository import EMAIL_LEASE
+from ilrflow.notify.adapters.webhook_sender import LEASE_MARGIN_SECONDS
 from ilrflow.platform.kafka import ensure_topics
 from ilrflow.platform.settings import Settings
 from tests.conftest import SmtpSink, settled
@@ -67,13 +70,13 @@ class HookReceiver:
     """A webhook endpoint on loopback that keeps the webhook-id of every request (answered 204)."""
 
     def __init__(self) -> None:
-        self.ids: list[str] = []
+        self.received: list[tuple[str, float]] = []  # (webhook-id, monotonic time)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["content-length"]))
-                receiver.ids.append(self.headers["webhook-id"])
+                receiver.received.append((self.headers["webhook-id"], time.monotonic()))
                 self.send_response(204)
                 self.end_headers()
 
@@ -101,10 +104,13 @@ class Outbound:
             "ILRFLOW_WEBHOOK_RETRY_FIRST_SECONDS": "0.3",
         }
 
-    def message_ids(self) -> list[str]:
-        """The notification id of every email received (its Message-ID is ``<id@ilrflow>``)."""
+    def emails(self) -> list[tuple[str, float]]:
+        """(notification id, time) of every email received (Message-ID ``<id@ilrflow>``)."""
         return [
-            str(email.message_from_bytes(m.content)["Message-ID"]).strip("<>").split("@")[0]
+            (
+                str(email.message_from_bytes(m.content)["Message-ID"]).strip("<>").split("@")[0],
+                m.received_at,
+            )
             for m in list(self.mail.messages)
         ]
 
@@ -523,7 +529,7 @@ def _verify_outbound(
     """Every email row sent and received, every webhook delivery delivered and received; a copy
     of one only as the resend of a send cut by a kill (the sender died between the other end's
     acceptance and recording it): at most one email and ``webhook_tenant_concurrency`` webhooks
-    per notify kill."""
+    per notify kill, each no sooner than the claim's lease after the copy before."""
     settings = work.stack.settings
     client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_url, tz_aware=True)
     try:
@@ -535,7 +541,7 @@ def _verify_outbound(
             pending = [r for r in rows if _field(r, status) == "pending"]
             return rows if rows and not pending else []
 
-        emails = poll(
+        email_rows = poll(
             lambda: none_pending("notifications", {"tenant": work.tenant, "channel": "email"}),
             timeout,
             "no email pending",
@@ -548,15 +554,25 @@ def _verify_outbound(
     finally:
         client.close()
     # A duplicate, were one on its way, has arrived once nothing has come for two seconds.
-    settled(lambda: (len(sent_to.mail.messages), len(sent_to.hooks.ids)), quiet=2)
-    received_emails, received_hooks = Counter(sent_to.message_ids()), Counter(sent_to.hooks.ids)
-    report.emails, report.webhooks = received_emails.total(), received_hooks.total()
+    settled(lambda: (len(sent_to.mail.messages), len(sent_to.hooks.received)), quiet=2)
+    emails, hooks = sent_to.emails(), list(sent_to.hooks.received)
+    received_emails = Counter(i for i, _ in emails)
+    received_hooks = Counter(i for i, _ in hooks)
+    report.emails, report.webhooks = len(emails), len(hooks)
     report.emails_resent = report.emails - len(received_emails)
     report.webhooks_resent = report.webhooks - len(received_hooks)
-    unsent = [r["_id"] for r in emails if r["delivery"]["status"] != "sent"]
+    webhook_lease = settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
+    for what, received, lease in (
+        ("email", emails, EMAIL_LEASE.total_seconds()),
+        ("webhook", hooks, webhook_lease),
+    ):
+        early = _copies_within(received, lease)
+        if early:
+            report.problems.append(f"{what}s sent twice within the claim's lease: {early[:3]}")
+    unsent = [r["_id"] for r in email_rows if r["delivery"]["status"] != "sent"]
     if unsent:
         report.problems.append(f"{len(unsent)} emails not sent: {unsent[:3]}")
-    if set(received_emails) != {r["_id"] for r in emails}:
+    if set(received_emails) != {r["_id"] for r in email_rows}:
         report.problems.append("the emails received are not the email rows")
     if report.emails_resent > notify_kills:
         report.problems.append(f"{report.emails_resent} emails resent, {notify_kills} kills")
@@ -571,6 +587,18 @@ def _verify_outbound(
     bound = notify_kills * settings.webhook_tenant_concurrency
     if report.webhooks_resent > bound:
         report.problems.append(f"{report.webhooks_resent} webhooks resent, {notify_kills} kills")
+
+
+def _copies_within(received: list[tuple[str, float]], lease_seconds: float) -> list[str]:
+    """Ids received again sooner than the claim's lease after the copy before: not the resend of
+    a send cut by a kill (which waits for the lease to run out) but two senders at once."""
+    last: dict[str, float] = {}
+    early = []
+    for identity, at in sorted(received, key=lambda item: item[1]):
+        if identity in last and at - last[identity] < lease_seconds:
+            early.append(identity)
+        last[identity] = at
+    return early
 
 
 def _field(document: dict[str, Any], dotted: str) -> Any:
