@@ -88,6 +88,7 @@ class Mail:
     sender: str
     recipients: list[str]
     content: bytes
+    received_at: float = field(default_factory=time.monotonic)
 
 
 class SmtpSink:

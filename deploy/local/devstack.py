@@ -1,8 +1,8 @@
 """Start, watch and stop the five services as local processes (for ``make run`` and the tests).
 
 Kafka and FerretDB are started by ``deploy/local/stack.sh``; this module runs the Python side:
-one process per service, each with its HTTP API, consumers and outbox relay; and the web console,
-which calls the five over HTTP.
+one process per service (or several replicas of each, ``start_replicas``), each with its HTTP
+API, consumers and outbox relay; and the web console, which calls the five over HTTP.
 """
 
 from __future__ import annotations
@@ -38,10 +38,16 @@ class ServiceProcess:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    replica: int = 0  # 0, 1, ...: replicas of one service share its database and consumer group
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def label(self) -> str:
+        """``notify`` for the first replica, ``notify#1`` for the second and so on."""
+        return self.name if self.replica == 0 else f"{self.name}#{self.replica}"
 
 
 def start_services(
@@ -50,25 +56,37 @@ def start_services(
     log_dir: Path,
     services: tuple[str, ...] = SERVICES,
 ) -> list[ServiceProcess]:
+    """One process of each of ``services``, on its port in ``ports``."""
+    return start_replicas({name: [ports[name]] for name in services}, env, log_dir)
+
+
+def start_replicas(
+    ports: dict[str, list[int]], env: dict[str, str], log_dir: Path, first_replica: int = 0
+) -> list[ServiceProcess]:
+    """One process per port listed for each service: replicas of it side by side, each with its
+    own HTTP port and log, the same settings otherwise (database, topics, consumer group), as
+    the Kubernetes deployments run them."""
     log_dir.mkdir(parents=True, exist_ok=True)
     started = []
-    for name in services:
-        log_path = log_dir / f"{name}.log"
-        process_env = {
-            **os.environ,
-            **_client_token_issuer(ports),
-            **env,
-            "ILRFLOW_HTTP_PORT": str(ports[name]),
-        }
-        with log_path.open("ab") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", f"ilrflow.{name}.main"],
-                env=process_env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        started.append(ServiceProcess(name, ports[name], process, log_path))
+    for name, service_ports in ports.items():
+        for replica, port in enumerate(service_ports, start=first_replica):
+            suffix = "" if replica == 0 else f"-{replica}"
+            log_path = log_dir / f"{name}{suffix}.log"
+            process_env = {
+                **os.environ,
+                **_client_token_issuer({n: p[0] for n, p in ports.items()}),
+                **env,
+                "ILRFLOW_HTTP_PORT": str(port),
+            }
+            with log_path.open("ab") as log_file:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", f"ilrflow.{name}.main"],
+                    env=process_env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            started.append(ServiceProcess(name, port, process, log_path, replica))
     return started
 
 
@@ -87,14 +105,14 @@ def wait_ready(processes: list[ServiceProcess], deadline_seconds: float = 90) ->
         while pending:
             for service in list(pending):
                 if service.process.poll() is not None:
-                    raise RuntimeError(f"{service.name} exited:\n{tail(service.log_path)}")
+                    raise RuntimeError(f"{service.label} exited:\n{tail(service.log_path)}")
                 try:
                     if client.get(f"{service.url}/readyz").status_code == 200:
                         pending.remove(service)
                 except httpx.TransportError:
                     pass
             if pending and time.monotonic() > deadline:
-                names = ", ".join(s.name for s in pending)
+                names = ", ".join(s.label for s in pending)
                 logs = "\n".join(tail(s.log_path) for s in pending)
                 raise RuntimeError(f"not ready after {deadline_seconds}s: {names}\n{logs}")
             if pending:
@@ -157,12 +175,12 @@ class Supervisor:
         self._say = say
         self._clock = clock
         self._start = start or restart_service
-        self._watches = {p.name: _Watch(started_at=clock()) for p in processes}
+        self._watches = {p.label: _Watch(started_at=clock()) for p in processes}
 
     def check(self) -> None:
         now = self._clock()
         for index, service in enumerate(self.processes):
-            watch = self._watches[service.name]
+            watch = self._watches[service.label]
             if watch.restart_at is None:
                 code = service.process.poll()
                 if code is not None:
@@ -171,7 +189,7 @@ class Supervisor:
                 self.processes[index] = self._start(service, self._env)
                 watch.restart_at, watch.started_at = None, now
                 self._say(
-                    f"[run] {service.name} restarted (pid {self.processes[index].process.pid})"
+                    f"[run] {service.label} restarted (pid {self.processes[index].process.pid})"
                 )
 
     def _crashed(self, service: ServiceProcess, watch: _Watch, code: int, now: float) -> None:
@@ -181,7 +199,7 @@ class Supervisor:
         delay = self._backoff.delay(watch.crashes_in_a_row)
         watch.restart_at = now + delay
         self._say(
-            f"[run] {service.name} exited with code {code} after {ran_for:.1f}s "
+            f"[run] {service.label} exited with code {code} after {ran_for:.1f}s "
             f"(crash {watch.crashes_in_a_row} in a row); restarting in {delay:.1f}s; "
             f"log {service.log_path}"
         )
@@ -225,8 +243,9 @@ def kill_service(service: ServiceProcess) -> None:
 
 
 def restart_service(service: ServiceProcess, env: dict[str, str]) -> ServiceProcess:
-    [restarted] = start_services(
-        {service.name: service.port}, env, service.log_path.parent, (service.name,)
+    """The same replica again: its port, its log."""
+    [restarted] = start_replicas(
+        {service.name: [service.port]}, env, service.log_path.parent, service.replica
     )
     return restarted
 

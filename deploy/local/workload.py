@@ -17,6 +17,7 @@ import secrets
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from devstack import (
     ServiceProcess,
     kill_service,
     restart_service,
-    start_services,
+    start_replicas,
     stop_services,
     wait_ready,
 )
@@ -99,28 +100,53 @@ def tracker_probe(learner_id: str) -> dict[str, Any]:
 
 @dataclass
 class ServiceStack:
+    """The services' processes: ``replicas`` every replica of each service, ``processes`` the
+    first of each. A client sends each request to the next replica that is up, in turn."""
+
     settings: Settings
     env: dict[str, str]
-    processes: dict[str, ServiceProcess]
+    replicas: dict[str, list[ServiceProcess]]
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _calls: Counter[str] = field(default_factory=Counter)
+    down: set[tuple[str, int]] = field(default_factory=set)  # (service, replica) killed, not ready
+
+    @property
+    def processes(self) -> dict[str, ServiceProcess]:
+        return {name: running[0] for name, running in self.replicas.items()}
+
+    def all_processes(self) -> list[ServiceProcess]:
+        return [process for running in self.replicas.values() for process in running]
 
     def url(self, service: str) -> str:
-        return self.processes[service].url
+        """The next replica's address that is up, in turn: each serves its share of the calls,
+        and one being killed and restarted none (any replica when none is up)."""
+        with self.lock:
+            running = self.replicas[service]
+            up = [p for p in running if (service, p.replica) not in self.down] or running
+            self._calls[service] += 1
+            return up[self._calls[service] % len(up)].url
 
     def token(self, tenant: str, sub: str, *roles: str) -> str:
         return mint_token(self.settings, tenant=tenant, sub=sub, roles=list(roles), groups=[GROUP])
 
     def client(self, service: str, tenant: str, sub: str, *roles: str) -> httpx.Client:
         headers = {"authorization": f"Bearer {self.token(tenant, sub, *roles)}"}
-        return httpx.Client(base_url=self.url(service), headers=headers, timeout=30)
+        return httpx.Client(
+            base_url=self.url(service),
+            headers=headers,
+            timeout=30,
+            transport=_ToReplicas(self, service),
+        )
 
-    def kill_and_restart(self, name: str) -> float:
-        """SIGKILL one service, start it again, wait until it is ready; seconds it was down."""
+    def kill_and_restart(self, name: str, replica: int = 0) -> float:
+        """SIGKILL one replica of a service, start it again, wait until it is ready; seconds it
+        was down. Its clients' requests go to the other replicas meanwhile."""
         with self.lock:
-            old = self.processes[name]
+            old = self.replicas[name][replica]
+            self.down.add((name, replica))
         started = time.monotonic()
         kill_service(old)
-        new = restart_service(old, self.env)
+        new = self._restart(old)
         # Like a supervisor: a service that exits at start-up (its broker is still coming back)
         # is started again, within a deadline.
         deadline = time.monotonic() + 300
@@ -133,13 +159,34 @@ class ServiceStack:
                     raise
                 if new.process.poll() is None:
                     kill_service(new)
-                new = restart_service(new, self.env)
+                new = self._restart(new)
         with self.lock:
-            self.processes[name] = new
+            self.down.discard((name, replica))
         return time.monotonic() - started
 
+    def _restart(self, service: ServiceProcess) -> ServiceProcess:
+        """Start a replica again and hold it at once (it is stopped with the stack)."""
+        new = restart_service(service, self.env)
+        with self.lock:
+            self.replicas[service.name][service.replica] = new
+        return new
+
     def rss_mb(self) -> dict[str, float]:
-        return {name: _rss_mb(p.process.pid) for name, p in self.processes.items()}
+        return {p.label: _rss_mb(p.process.pid) for p in self.all_processes()}
+
+
+class _ToReplicas(httpx.HTTPTransport):
+    """Sends each request to the next replica of a service that is up (``ServiceStack.url``):
+    a call retried after a replica was killed goes to another one."""
+
+    def __init__(self, stack: ServiceStack, service: str) -> None:
+        super().__init__()
+        self._stack, self._service = stack, service
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        port = httpx.URL(self._stack.url(self._service)).port
+        request.url = request.url.copy_with(port=port)
+        return super().handle_request(request)
 
 
 def free_port() -> int:
@@ -149,7 +196,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def service_stack(bootstrap: str, mongo_url: str, label: str = "stack") -> Iterator[ServiceStack]:
+def service_stack(
+    bootstrap: str,
+    mongo_url: str,
+    label: str = "stack",
+    replicas: int = 1,
+    settings_env: dict[str, str] | None = None,
+) -> Iterator[ServiceStack]:
+    """The five services, ``replicas`` processes of each, over their own databases and topics;
+    ``settings_env`` adds to (or overrides) their settings."""
     run_id = f"{label}{secrets.token_hex(3)}"
     env = {
         "ILRFLOW_KAFKA_BOOTSTRAP": bootstrap,
@@ -159,6 +214,7 @@ def service_stack(bootstrap: str, mongo_url: str, label: str = "stack") -> Itera
         "ILRFLOW_LOG_LEVEL": "WARNING",
         "ILRFLOW_RELAY_POLL_SECONDS": "0.2",
         "ILRFLOW_SMTP_HOST": "",
+        **(settings_env or {}),
     }
     settings = Settings(
         kafka_bootstrap=bootstrap,
@@ -167,15 +223,16 @@ def service_stack(bootstrap: str, mongo_url: str, label: str = "stack") -> Itera
         topic_prefix=env["ILRFLOW_TOPIC_PREFIX"],
     )
     asyncio.run(ensure_topics(bootstrap, settings.topic_partitions, prefix=settings.topic_prefix))
-    ports = {name: free_port() for name in SERVICES}
+    ports = {name: [free_port() for _ in range(replicas)] for name in SERVICES}
     log_dir = REPO / ".stack" / "service-logs" / run_id
-    processes = start_services(ports, env, log_dir)
-    stack = ServiceStack(settings, env, {p.name: p for p in processes})
+    processes = start_replicas(ports, env, log_dir)
+    by_service = {name: [p for p in processes if p.name == name] for name in SERVICES}
+    stack = ServiceStack(settings, env, by_service)
     try:
         wait_ready(processes)
         yield stack
     finally:
-        stop_services(list(stack.processes.values()))
+        stop_services(stack.all_processes())
 
 
 # --- HTTP with retries across crashes ----------------------------------------------------------

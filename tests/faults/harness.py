@@ -13,7 +13,15 @@ services' databases and the topics themselves:
 * the audit log holds every event id on every topic, a second copy only as a flagged duplicate
   delivery; every hash chain verifies (``GET /v1/audit/verify``);
 * one notification per (event, recipient, channel), the primary tutor told of every processing;
-* no dead letters except the injected poison record.
+* no dead letters except the injected poison record;
+* when given an SMTP server and a webhook receiver (``Outbound``): every email row sent and
+  received by its Message-ID, every webhook delivery delivered and received by its webhook-id,
+  one delivery per (event, subscription); a copy received twice only as the at-least-once resend
+  of a send cut by a kill (at most one per in-flight send of a killed notify replica, and no
+  sooner than the claim's lease after the first: two replicas sending at once are caught).
+
+With ``service_stack(replicas=2)`` every service runs as two processes side by side (one
+consumer group, two relays, two email and webhook senders) and each kill hits one replica.
 
 Used by ``tests/faults/test_faults_short.py`` (in ``make test``) and ``tests/faults/run.py``
 (``make faults``).
@@ -22,6 +30,7 @@ Used by ``tests/faults/test_faults_short.py`` (in ``make test``) and ``tests/fau
 from __future__ import annotations
 
 import asyncio
+import email
 import json
 import os
 import random
@@ -29,9 +38,11 @@ import subprocess
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +53,78 @@ from workload import REPO, TUTOR, ServiceStack, Workload, call, poll, prepare, r
 
 from ilrflow.contracts.events import Topics, dead_letter_topic
 from ilrflow.ilr.adapters.repository import IlrDocument, version_doc_id
+from ilrflow.notify.adapters.repository import EMAIL_LEASE
+from ilrflow.notify.adapters.webhook_sender import LEASE_MARGIN_SECONDS
 from ilrflow.platform.kafka import ensure_topics
 from ilrflow.platform.settings import Settings
+from tests.conftest import SmtpSink, settled
 
 PROCESSED_TYPE = "ilrflow.tracker.processed.v1"
 POISON_TOPIC = Topics.TRACKER_PROCESSED
+
+
+# --- what goes out: emails and webhooks ---------------------------------------------------------
+
+
+class HookReceiver:
+    """A webhook endpoint on loopback that keeps the webhook-id of every request (answered 204)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, float]] = []  # (webhook-id, monotonic time)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["content-length"]))
+                receiver.received.append((self.headers["webhook-id"], time.monotonic()))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+
+@dataclass
+class Outbound:
+    """A real SMTP server and a webhook receiver the services send to (``settings_env``)."""
+
+    mail: SmtpSink
+    hooks: HookReceiver
+
+    def settings_env(self) -> dict[str, str]:
+        return {
+            "ILRFLOW_SMTP_HOST": "127.0.0.1",
+            "ILRFLOW_SMTP_PORT": str(self.mail.port),
+            "ILRFLOW_EMAIL_POLL_SECONDS": "0.2",
+            "ILRFLOW_WEBHOOK_ALLOW_PRIVATE_URLS": "1",
+            "ILRFLOW_WEBHOOK_POLL_SECONDS": "0.2",
+            "ILRFLOW_WEBHOOK_RETRY_FIRST_SECONDS": "0.3",
+        }
+
+    def emails(self) -> list[tuple[str, float]]:
+        """(notification id, time) of every email received (Message-ID ``<id@ilrflow>``)."""
+        return [
+            (
+                str(email.message_from_bytes(m.content)["Message-ID"]).strip("<>").split("@")[0],
+                m.received_at,
+            )
+            for m in list(self.mail.messages)
+        ]
+
+
+@contextmanager
+def outbound() -> Iterator[Outbound]:
+    mail, hooks = SmtpSink(), HookReceiver()
+    mail.start()
+    threading.Thread(target=hooks.server.serve_forever, daemon=True).start()
+    try:
+        yield Outbound(mail, hooks)
+    finally:
+        hooks.server.shutdown()
+        mail.stop()
 
 
 # --- chaos -------------------------------------------------------------------------------------
@@ -71,6 +149,7 @@ def chaos(
     """Kill every service ``kills_per_service`` times (and the broker once, if given) at random
     points spread over the workload's progress."""
     rng = random.Random(seed)
+    restarts: list[threading.Thread] = []
     plan: list[str] = [s for s in SERVICES for _ in range(kills_per_service)]
     rng.shuffle(plan)
     if restart_broker is not None:
@@ -86,11 +165,42 @@ def chaos(
                 assert restart_broker is not None
                 restart_broker()
                 log.broker_restarts.append(time.monotonic() - started)
-            else:
+            elif len(work.stack.replicas[target]) == 1:
                 log.kills.append((target, work.stack.kill_and_restart(target)))
+            else:
+                restarts.append(_kill_one_replica(work.stack, target, rng, log))
         except Exception as error:  # the report says why the plan stopped, not a thread's stderr
             log.errors.append(f"{target}: {error!r}")
             raise
+    for restart in restarts:
+        restart.join()
+
+
+def _kill_one_replica(
+    stack: ServiceStack, target: str, rng: random.Random, log: ChaosLog
+) -> threading.Thread:
+    """SIGKILL one replica of ``target`` and restart it in the background, the other replicas
+    carrying on meanwhile: the plan goes on without waiting for the start-up. A service's
+    replica is killed only when all of them are up, so one always serves."""
+    while True:
+        with stack.lock:
+            killed = [r for (name, r) in stack.down if name == target]
+        if not killed:
+            break
+        time.sleep(0.2)  # poll until the replica killed before is up again
+    replica = rng.randrange(len(stack.replicas[target]))
+
+    def kill_and_restart() -> None:
+        try:
+            log.kills.append((target, stack.kill_and_restart(target, replica)))
+        except Exception as error:
+            log.errors.append(f"{target}#{replica}: {error!r}")
+
+    restart = threading.Thread(target=kill_and_restart, daemon=True)
+    restart.start()
+    while (target, replica) not in stack.down and restart.is_alive():
+        time.sleep(0.05)  # poll until the kill is under way
+    return restart
 
 
 def broker_restarter(
@@ -142,6 +252,10 @@ class FaultReport:
     notifications: int
     notifications_per_key_max: int
     tutor_told: int
+    emails: int
+    emails_resent: int
+    webhooks: int
+    webhooks_resent: int
     dead_letters: int
     injected_dead_letters: int
     rss_mb: dict[str, float]
@@ -168,6 +282,8 @@ class FaultReport:
             f"entries, failed partitions {self.verify.get('failed_partitions')}",
             f"notifications {self.notifications}, max per (event, recipient, channel) "
             f"{self.notifications_per_key_max}, tutor told of {self.tutor_told} processings",
+            f"emails received {self.emails} ({self.emails_resent} resent after a kill); "
+            f"webhooks received {self.webhooks} ({self.webhooks_resent} resent after a kill)",
             f"dead letters {self.dead_letters} (injected {self.injected_dead_letters})",
             "RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in self.rss_mb.items()),
             "PROBLEMS: " + ("none" if not self.problems else "; ".join(self.problems)),
@@ -184,8 +300,15 @@ def run_faults(
     seed: int = 7,
     recovery_timeout: float = 300,
     say: Callable[[str], None] = print,
+    sent_to: Outbound | None = None,
 ) -> FaultReport:
+    """Drive the workload under chaos and verify; with ``sent_to`` (the stack's SMTP server and
+    a webhook receiver the tenant subscribes) what the notify service sends is verified too."""
     work = prepare(stack, learners, workers)
+    if sent_to is not None:
+        with work.admin("notify") as http:
+            subscription = {"url": sent_to.hooks.url, "event_types": ["tracker-*", "ilr-updated"]}
+            call(http, "POST", "/v1/webhooks", (201,), json=subscription)
     say(f"prepared tenant {work.tenant} with {learners} learners; driving {trackers} trackers")
     asyncio.run(_inject_poison(stack.settings))
     stop = threading.Event()
@@ -206,6 +329,9 @@ def run_faults(
     recovery_started = time.monotonic()
     outcomes = _await_outcomes(work, recovery_timeout)
     report = _verify(work, outcomes, recovery_timeout)
+    if sent_to is not None:
+        notify_kills = sum(1 for name, _ in log.kills if name == "notify")
+        _verify_outbound(work, sent_to, notify_kills, recovery_timeout, report)
     report.seconds_workload = workload_seconds
     report.seconds_recovery = time.monotonic() - recovery_started
     report.kills = log.kills
@@ -386,11 +512,99 @@ def _verify(work: Workload, trackers: dict[str, dict[str, Any]], timeout: float)
         notifications=len(notifications),
         notifications_per_key_max=max(per_key.values(), default=0),
         tutor_told=len(tutor_told),
+        emails=0,
+        emails_resent=0,
+        webhooks=0,
+        webhooks_resent=0,
         dead_letters=len(dead),
         injected_dead_letters=len(injected),
         rss_mb=stack.rss_mb(),
         problems=problems,
     )
+
+
+def _verify_outbound(
+    work: Workload, sent_to: Outbound, notify_kills: int, timeout: float, report: FaultReport
+) -> None:
+    """Every email row sent and received, every webhook delivery delivered and received; a copy
+    of one only as the resend of a send cut by a kill (the sender died between the other end's
+    acceptance and recording it): at most one email and ``webhook_tenant_concurrency`` webhooks
+    per notify kill, each no sooner than the claim's lease after the copy before."""
+    settings = work.stack.settings
+    client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_url, tz_aware=True)
+    try:
+        database = client[settings.database_name("notify")]
+
+        def none_pending(collection: str, query: dict[str, Any]) -> list[dict[str, Any]]:
+            rows = list(database[collection].find(query))
+            status = "delivery.status" if collection == "notifications" else "status"
+            pending = [r for r in rows if _field(r, status) == "pending"]
+            return rows if rows and not pending else []
+
+        email_rows = poll(
+            lambda: none_pending("notifications", {"tenant": work.tenant, "channel": "email"}),
+            timeout,
+            "no email pending",
+        )
+        deliveries = poll(
+            lambda: none_pending("webhook_deliveries", {"tenant": work.tenant}),
+            timeout,
+            "no webhook delivery pending",
+        )
+    finally:
+        client.close()
+    # A duplicate, were one on its way, has arrived once nothing has come for two seconds.
+    settled(lambda: (len(sent_to.mail.messages), len(sent_to.hooks.received)), quiet=2)
+    emails, hooks = sent_to.emails(), list(sent_to.hooks.received)
+    received_emails = Counter(i for i, _ in emails)
+    received_hooks = Counter(i for i, _ in hooks)
+    report.emails, report.webhooks = len(emails), len(hooks)
+    report.emails_resent = report.emails - len(received_emails)
+    report.webhooks_resent = report.webhooks - len(received_hooks)
+    webhook_lease = settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
+    for what, received, lease in (
+        ("email", emails, EMAIL_LEASE.total_seconds()),
+        ("webhook", hooks, webhook_lease),
+    ):
+        early = _copies_within(received, lease)
+        if early:
+            report.problems.append(f"{what}s sent twice within the claim's lease: {early[:3]}")
+    unsent = [r["_id"] for r in email_rows if r["delivery"]["status"] != "sent"]
+    if unsent:
+        report.problems.append(f"{len(unsent)} emails not sent: {unsent[:3]}")
+    if set(received_emails) != {r["_id"] for r in email_rows}:
+        report.problems.append("the emails received are not the email rows")
+    if report.emails_resent > notify_kills:
+        report.problems.append(f"{report.emails_resent} emails resent, {notify_kills} kills")
+    undelivered = [d["_id"] for d in deliveries if d["status"] != "delivered"]
+    if undelivered:
+        report.problems.append(f"{len(undelivered)} webhooks not delivered: {undelivered[:3]}")
+    if set(received_hooks) != {d["_id"] for d in deliveries}:
+        report.problems.append("the webhook-ids received are not the deliveries")
+    per_event = Counter((d["event_id"], d["subscription_id"]) for d in deliveries)
+    if max(per_event.values()) > 1:
+        report.problems.append("an (event, subscription) has more than one delivery")
+    bound = notify_kills * settings.webhook_tenant_concurrency
+    if report.webhooks_resent > bound:
+        report.problems.append(f"{report.webhooks_resent} webhooks resent, {notify_kills} kills")
+
+
+def _copies_within(received: list[tuple[str, float]], lease_seconds: float) -> list[str]:
+    """Ids received again sooner than the claim's lease after the copy before: not the resend of
+    a send cut by a kill (which waits for the lease to run out) but two senders at once."""
+    last: dict[str, float] = {}
+    early = []
+    for identity, at in sorted(received, key=lambda item: item[1]):
+        if identity in last and at - last[identity] < lease_seconds:
+            early.append(identity)
+        last[identity] = at
+    return early
+
+
+def _field(document: dict[str, Any], dotted: str) -> Any:
+    for name in dotted.split("."):
+        document = document.get(name) or {}
+    return document or None
 
 
 def _settled_records(settings: Settings) -> list[dict[str, Any]]:

@@ -2,7 +2,11 @@
 ``kill -9``-ed at random moments (each at least twice) while the Kafka broker is restarted once.
 
     uv run python -m tests.faults.run [--trackers 2000] [--learners 100] [--workers 8]
-        [--kills-per-service 2] [--broker-stack-dir .stack/faults] [--seed 7]
+        [--kills-per-service 2] [--broker-stack-dir .stack/faults] [--seed 7] [--replicas 2]
+
+With ``--replicas 2`` every service runs as two processes side by side and each kill hits one
+of them (the other serves meanwhile); the notify service then sends to a real SMTP server and a
+webhook receiver of the run, and every email and webhook is checked by its id.
 
 Kafka and FerretDB come from ILRFLOW_KAFKA_BOOTSTRAP / ILRFLOW_MONGO_URL; ``make faults`` starts a
 pair of its own (29092/27029) so that the broker restart touches nobody else. Without
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 # The stack driver is local tooling (deploy/local/workload.py), a top-level module there as in
@@ -22,7 +27,7 @@ sys.path.append(str(Path(__file__).resolve().parents[2] / "deploy" / "local"))
 
 from workload import service_stack
 
-from tests.faults.harness import broker_restarter, run_faults
+from tests.faults.harness import broker_restarter, outbound, run_faults
 
 STACK_ENV_NAMES = (
     "ILRFLOW_STACK_DIR",
@@ -42,6 +47,7 @@ def main() -> int:
     parser.add_argument("--kills-per-service", type=int, default=2)
     parser.add_argument("--broker-stack-dir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--replicas", type=int, default=1)
     arguments = parser.parse_args()
     restart = None
     if arguments.broker_stack_dir is not None:
@@ -52,10 +58,16 @@ def main() -> int:
             stack_env,
             os.environ.get("ILRFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         )
-    with service_stack(
-        os.environ.get("ILRFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-        os.environ.get("ILRFLOW_MONGO_URL", "mongodb://127.0.0.1:27017/"),
-    ) as stack:
+    with ExitStack() as running:
+        sent_to = running.enter_context(outbound()) if arguments.replicas > 1 else None
+        stack = running.enter_context(
+            service_stack(
+                os.environ.get("ILRFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+                os.environ.get("ILRFLOW_MONGO_URL", "mongodb://127.0.0.1:27017/"),
+                replicas=arguments.replicas,
+                settings_env=sent_to.settings_env() if sent_to else None,
+            )
+        )
         report = run_faults(
             stack,
             trackers=arguments.trackers,
@@ -66,6 +78,7 @@ def main() -> int:
             seed=arguments.seed,
             recovery_timeout=900,
             say=lambda line: print(line, flush=True),
+            sent_to=sent_to,
         )
     print("\n".join(report.lines()), flush=True)
     return 1 if report.problems else 0

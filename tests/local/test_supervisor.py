@@ -33,13 +33,13 @@ class Clock:
         return self.now
 
 
-def service(name: str = "tracker") -> ServiceProcess:
+def service(name: str = "tracker", replica: int = 0) -> ServiceProcess:
     process: Any = FakeProcess()
-    return ServiceProcess(name, 8002, process, Path(f"/logs/{name}.log"))
+    return ServiceProcess(name, 8002 + replica, process, Path(f"/logs/{name}.log"), replica)
 
 
 def restarted(old: ServiceProcess, env: dict[str, str]) -> ServiceProcess:
-    return service(old.name)
+    return service(old.name, old.replica)
 
 
 def supervisor(*services: ServiceProcess) -> tuple[Supervisor, Clock, list[str]]:
@@ -91,3 +91,17 @@ def test_crashes_in_a_row_wait_longer_and_a_stable_run_starts_over() -> None:
     watched.check()
     assert "crash 1 in a row" in said[-1]
     assert "restarting in 1.0s" in said[-1]
+
+
+def test_two_replicas_of_a_service_are_watched_each_on_its_own() -> None:
+    watched, clock, said = supervisor(service("tracker", 0), service("tracker", 1))
+    first, second = watched.processes
+    crash(watched, 1)
+    watched.check()
+    assert "tracker#1 exited with code 1" in said[0]
+    clock.now = 1.0
+    watched.check()
+    assert watched.processes[0] is first
+    assert watched.processes[1] is not second
+    assert watched.processes[1].replica == 1
+    assert said[-1].startswith("[run] tracker#1 restarted (pid ")

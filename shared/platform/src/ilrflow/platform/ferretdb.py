@@ -2,22 +2,31 @@
 
 FerretDB applies an update as read-modify-write without isolation, and a conditional update is
 slow on its SQLite backend. ``serialised_writes`` wraps a collection so that updates of one
-document are taken one at a time in this process, and does a conditional update as a read by
-``_id``, a check here (``matches``) and an update by ``_id``. The guarantee holds inside one
-process only: run one replica of a service on FerretDB (on MongoDB the updates are atomic).
+document are taken one at a time, and does a conditional update as a read by ``_id``, a check
+here (``matches``) and an update by ``_id``. One at a time inside a process (an asyncio lock per
+document) and across processes, replicas of a service side by side (a lock document per
+document in ``write_locks``, taken by inserting its ``_id``: see ``_DatabaseLocks``). On MongoDB
+the updates are atomic and neither is needed across processes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 from pymongo.results import UpdateResult
 
 from ilrflow.platform.mongo import Document
+
+WRITE_LOCKS = "write_locks"
+LOCK_LEASE = timedelta(seconds=10)  # a holder killed mid-write blocks the document this long
+LOCK_POLL_SECONDS = (0.002, 0.05)  # first and longest wait between tries for a held lock
 
 
 class _DocumentLocks:
@@ -41,6 +50,48 @@ class _DocumentLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+class _DatabaseLocks:
+    """A lock per document shared by every process writing it: the lock is a document in
+    ``write_locks`` whose ``_id`` names the locked one, taken by inserting it (one insert of an
+    ``_id`` succeeds) and released by deleting it. A lock past its lease was left by a holder
+    that died mid-write: it is deleted, and the waiters race to insert theirs again."""
+
+    def __init__(self, locks: AsyncCollection[Document], lease: timedelta = LOCK_LEASE) -> None:
+        self._locks = locks
+        self._lease = lease
+        self._token = secrets.token_hex(8)  # this process
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        owner = f"{self._token}:{secrets.token_hex(4)}"
+        await self._acquire(key, owner)
+        try:
+            yield
+        finally:
+            await self._locks.delete_one({"_id": key, "owner": owner})
+
+    async def _acquire(self, key: str, owner: str) -> None:
+        wait = LOCK_POLL_SECONDS[0]
+        while True:
+            now = datetime.now(UTC)
+            try:
+                await self._locks.insert_one(
+                    {"_id": key, "owner": owner, "expires_at": now + self._lease}
+                )
+                return
+            except DuplicateKeyError:
+                held = await self._locks.find_one({"_id": key})
+            if held is not None and _aware(held["expires_at"]) <= now:
+                await self._locks.delete_one({"_id": key, "owner": held["owner"]})
+                continue
+            await asyncio.sleep(wait)  # poll: the holder deletes the lock within milliseconds
+            wait = min(wait * 2, LOCK_POLL_SECONDS[1])
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 WriteListener = Callable[[Any, Document], None]
 
 
@@ -50,6 +101,7 @@ class _SerialisedWrites:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
         self._locks = _DocumentLocks()
+        self._database_locks = _DatabaseLocks(collection.database[WRITE_LOCKS])
         self._listeners: list[WriteListener] = []
         self._ferretdb: bool | None = None
 
@@ -73,8 +125,7 @@ class _SerialisedWrites:
                 self._tell(document.get("_id"), document)
 
     async def update_one(self, filter: Document, update: Any, *args: Any, **kwargs: Any) -> Any:
-        key = _document_key(filter)
-        async with self._locks.hold(key):
+        async with self._hold(filter):
             result = await self._conditional_update(filter, update, *args, **kwargs)
             if result is None:
                 result = await self._collection.update_one(filter, update, *args, **kwargs)
@@ -85,15 +136,26 @@ class _SerialisedWrites:
     async def replace_one(
         self, filter: Document, replacement: Document, *args: Any, **kwargs: Any
     ) -> Any:
-        async with self._locks.hold(_document_key(filter)):
+        async with self._hold(filter):
             result = await self._collection.replace_one(filter, replacement, *args, **kwargs)
         if result.matched_count + (result.upserted_id is not None):
             self._tell(filter.get("_id"), replacement)
         return result
 
     async def find_one_and_update(self, filter: Document, *args: Any, **kwargs: Any) -> Any:
-        async with self._locks.hold(_document_key(filter)):
+        async with self._hold(filter):
             return await self._collection.find_one_and_update(filter, *args, **kwargs)
+
+    @asynccontextmanager
+    async def _hold(self, filter: Document) -> AsyncIterator[None]:
+        """The document's lock in this process, then (on FerretDB) across processes."""
+        key = _document_key(filter)
+        async with self._locks.hold(key):
+            if not await self._is_ferretdb():
+                yield
+                return
+            async with self._database_locks.hold(f"{self._collection.name}:{key}"):
+                yield
 
     async def _conditional_update(
         self, filter: Document, update: Any, *args: Any, **kwargs: Any
@@ -102,7 +164,7 @@ class _SerialisedWrites:
         here, then update by ``_id`` alone. FerretDB 1.24 on SQLite pushes only a filter that is
         exactly ``{_id: <string>}`` down to SQL; with any other condition the update reads and
         decodes every document of the collection. Safe because every writer of the document
-        holds this lock (see ``serialised_writes``). None: not applicable, use the plain update.
+        holds its lock (see ``serialised_writes``). None: not applicable, use the plain update.
         """
         identity = filter.get("_id")
         conditions = {k: v for k, v in filter.items() if k != "_id"}
@@ -214,15 +276,17 @@ def _document_key(filter: Document) -> Any:
 
 
 def serialised_writes(collection: AsyncCollection[Document]) -> AsyncCollection[Document]:
-    """``collection`` with updates of the same document taken one at a time in this process.
+    """``collection`` with updates of the same document taken one at a time, in this process
+    and (on FerretDB) across the service's replicas.
 
     FerretDB 1.24 applies an update as read-modify-write without isolation: two concurrent
     updates of one document both match and the later write-back drops the other's change (seen
     here: the outbox relay's ``$pullAll`` racing a save lost whole events, and two conditional
-    updates on the same version both matched). Every writer of an aggregate in ilrflow lives in
-    the service's own process (HTTP, consumers, relay), so serialising per document in-process
-    closes the window. On MongoDB the updates are atomic anyway. Inserts need no lock: they never
-    modify an existing document. Run one replica per service on FerretDB.
+    updates on the same version both matched; with two replicas, one's relay dropped the other's
+    enrolment of a learner). Every writer of an aggregate in ilrflow is a process of its own
+    service (HTTP, consumers, relay, in any replica): each update holds the document's lock in
+    its process and the document's lock in the database (``_DatabaseLocks``). On MongoDB the
+    updates are atomic anyway. Inserts need no lock: they never modify an existing document.
 
     The same lock makes a conditional update cheap on FerretDB: it is done as a read by
     ``_id``, the check here, and an update by ``_id`` (see ``_conditional_update``).

@@ -1,5 +1,10 @@
 """Email delivery over SMTP, with retries: the inbox row is written first, then sent.
 
+Each attempt is claimed first (``NotifyRepository.claim_email``), so of several replicas one
+sends it. A sender stopped between the SMTP server's acceptance and recording it leaves the row
+pending: it is sent again once the claim's lease has run out (at least once on the wire, with the
+same ``Message-ID``).
+
 A send that fails is retried with backoff (``domain.retry``); when the policy gives up the row
 is marked ``failed`` with the last error, visible to operators at /v1/notifications/deliveries.
 """
@@ -86,6 +91,9 @@ class EmailSender:
             self._due[str(identity)] = delivery.get("next_attempt_at") or self._clock()
 
     async def _deliver(self, row: dict[str, Any]) -> None:
+        # Replicas side by side find the same due rows: the one that claims the attempt sends.
+        if not await self._repository.claim_email(row):
+            return
         delivery = dict(row["delivery"])
         attempts = int(delivery.get("attempts", 0)) + 1
         if not self._settings.smtp_host:

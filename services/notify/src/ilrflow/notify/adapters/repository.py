@@ -7,7 +7,7 @@ twice for a redelivered event inserts nothing new: exactly one notification per 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -22,10 +22,12 @@ from ilrflow.notify.domain.model import (
     StaffMember,
     TenantNotifySettings,
 )
+from ilrflow.platform.claims import CLAIMS_COLLECTION, Claims
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.mongo import Document, newest_first_after
 
 DUPLICATE_KEY = 11000
+EMAIL_LEASE = timedelta(minutes=1)  # well past a send's SMTP timeout (10 s)
 
 
 STAFF = "staff_projection"
@@ -42,6 +44,7 @@ class NotifyRepository:
         self.learners: AsyncCollection[Document] = db[learners]
         self.settings: AsyncCollection[Document] = db["notify_settings"]
         self.notifications: AsyncCollection[Document] = serialised_writes(db["notifications"])
+        self._claims = Claims(db[CLAIMS_COLLECTION], EMAIL_LEASE)
 
     async def ensure_indexes(self) -> None:
         await self.ensure_staff_index()
@@ -149,6 +152,18 @@ class NotifyRepository:
             ):
                 due.append(row)
         return due
+
+    async def claim_email(self, row: Document) -> bool:
+        """Claim the next attempt at sending an email row for this process: one replica wins
+        (``ilrflow.platform.claims``), and only if the row was not sent or retried meanwhile
+        (``row`` may be a stale read). A holder that dies leaves the row to be taken over once
+        the lease has run out."""
+        attempts = int(row["delivery"].get("attempts", 0))
+        if not await self._claims.take(f"email:{row['_id']}:{attempts + 1}"):
+            return False
+        current = await self.notifications.find_one({"_id": row["_id"]}, {"delivery": 1})
+        delivery = (current or {}).get("delivery") or {}
+        return delivery.get("status") == "pending" and int(delivery.get("attempts", 0)) == attempts
 
     async def record_delivery(self, notification_id: str, delivery: dict[str, Any]) -> None:
         await self.notifications.update_one(

@@ -7,7 +7,7 @@ redelivered event finds every key taken and adds nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from ilrflow.notify.domain.webhooks import Delivery, Subscription
+from ilrflow.platform.claims import CLAIMS_COLLECTION, Claims
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.mongo import Document, newest_first_after
 
@@ -23,9 +24,12 @@ DUPLICATE_KEY = 11000
 
 
 class WebhookRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], lease: timedelta = timedelta(minutes=1)
+    ) -> None:
         self.subscriptions: AsyncCollection[Document] = db["webhook_subscriptions"]
         self.deliveries: AsyncCollection[Document] = serialised_writes(db["webhook_deliveries"])
+        self._claims = Claims(db[CLAIMS_COLLECTION], lease)
 
     async def ensure_indexes(self) -> None:
         await self.subscriptions.create_index([("tenant", ASCENDING)])
@@ -79,14 +83,23 @@ class WebhookRepository:
         return [_delivery(d) async for d in cursor]
 
     async def claim(self, delivery: Delivery, until: datetime) -> bool:
-        """Move a due delivery's next attempt to ``until``, if no one else did meanwhile: the
-        sender that does so sends it. Should that sender stop before recording the attempt,
-        the delivery falls due again at ``until``."""
-        result = await self.deliveries.update_one(
-            {"_id": delivery.id, "status": "pending", "next_attempt_at": delivery.next_attempt_at},
-            {"$set": {"next_attempt_at": until}},
-        )
-        return result.modified_count == 1
+        """Claim the delivery's next attempt for this process (``ilrflow.platform.claims``: one
+        replica wins, across processes), check it was not made meanwhile (``delivery`` may be a
+        stale read), and move its next attempt to ``until``, so no sender picks it again before.
+        Should this sender stop before recording the attempt, the delivery falls due again at
+        ``until``, when the claim's lease has run out too."""
+        attempt = len(delivery.attempts) + 1
+        if not await self._claims.take(f"webhook:{delivery.id}:{attempt}"):
+            return False
+        current = await self.deliveries.find_one({"_id": delivery.id})
+        if (
+            current is None
+            or current["status"] != "pending"
+            or len(current.get("attempts") or []) != len(delivery.attempts)
+        ):
+            return False
+        await self.deliveries.update_one({"_id": delivery.id}, {"$set": {"next_attempt_at": until}})
+        return True
 
     async def record_attempt(
         self,
