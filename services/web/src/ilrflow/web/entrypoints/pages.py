@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ilrflow.web.adapters.development_sign_in import DevelopmentSignIn
+from ilrflow.web.adapters.oidc_sign_in import OidcSignIn, SignInFailedError
 from ilrflow.web.adapters.session import COOKIE, MAX_AGE_SECONDS, SessionCodec
 from ilrflow.web.domain.forms import AddressForm, ContactForm, NameForm
-from ilrflow.web.domain.session import Session, SignedIn
+from ilrflow.web.domain.session import PendingSignIn, Session, SignedIn
 from ilrflow.web.service.console import (
     TRACKER_STATUSES,
     Console,
@@ -119,13 +120,28 @@ async def sign_in_page(
 ) -> Response:
     method: DevelopmentSignIn | None = request.app.state.sign_in
     tenant = tenant or request.app.state.default_tenant
-    if method is None:
-        return render(request, "sign_in.html", people=None, tenant=tenant, title="Sign in")
-    try:
-        people = await method.people(tenant)
-    except (ApiRefusedError, ValueError):
-        people = []
-    return render(request, "sign_in.html", people=people, tenant=tenant, title="Sign in")
+    people = None
+    if method is not None:
+        try:
+            people = await method.people(tenant)
+        except (ApiRefusedError, ValueError):
+            people = []
+    return sign_in_form(request, people, tenant)
+
+
+def sign_in_form(
+    request: Request, people: Any, tenant: str, failure: str = "", status: int = 200
+) -> Response:
+    return render(
+        request,
+        "sign_in.html",
+        status,
+        people=people,
+        tenant=tenant,
+        single_sign_on=request.app.state.single_sign_on is not None,
+        failure=failure,
+        title="Sign in",
+    )
 
 
 @router.post("/sign-in")
@@ -140,8 +156,57 @@ async def sign_in(request: Request, form: Form) -> Response:
     return redirect(request, home_of(user), fresh)
 
 
+def single_sign_on(request: Request) -> OidcSignIn:
+    found: OidcSignIn | None = request.app.state.single_sign_on
+    if found is None:
+        raise ApiRefusedError(404, {"detail": "single sign-on is not configured"})
+    return found
+
+
+SingleSignOn = Annotated[OidcSignIn, Depends(single_sign_on)]
+
+
+@router.get("/sign-in/oidc")
+async def start_single_sign_on(
+    request: Request, current: Annotated[Session, Depends(session)], provider: SingleSignOn
+) -> Response:
+    """Off to the identity provider, this sign-in's state, nonce and PKCE verifier kept in the
+    signed session cookie until the provider sends the browser back."""
+    pending = PendingSignIn()
+    try:
+        url = await provider.authorization_url(pending, callback_url(request))
+    except SignInFailedError as error:
+        return sign_in_form(request, None, "", str(error), 503)
+    return redirect(request, url, Session(csrf=current.csrf, pending=pending))
+
+
+@router.get("/sign-in/callback", name="sign_in_callback")
+async def finish_single_sign_on(
+    request: Request, current: Annotated[Session, Depends(session)], provider: SingleSignOn
+) -> Response:
+    answer = {key: str(value) for key, value in request.query_params.items()}
+    try:
+        user = await provider.finish(current.pending, answer, callback_url(request))
+    except SignInFailedError as error:
+        request.state.session = Session(csrf=current.csrf)  # the pending sign-in is spent
+        return sign_in_form(request, None, "", f"Sign-in did not complete: {error}.", 400)
+    return redirect(request, home_of(user), Session(user=user))
+
+
+def callback_url(request: Request) -> str:
+    return str(request.url_for("sign_in_callback"))
+
+
 @router.post("/sign-out")
-async def sign_out(request: Request, form: Form) -> Response:
+async def sign_out(
+    request: Request, form: Form, current: Annotated[Session, Depends(session)]
+) -> Response:
+    provider: OidcSignIn | None = request.app.state.single_sign_on
+    if provider is not None and current.user is not None and current.user.method == "oidc":
+        # The provider's session ends too, or the next "Sign in" would be silent.
+        ended = await provider.end_session_url(str(request.url_for("sign_in_page")))
+        if ended is not None:
+            return redirect(request, ended, Session())
     return redirect(request, "/sign-in", Session())
 
 
