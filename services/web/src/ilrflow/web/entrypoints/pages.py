@@ -4,21 +4,26 @@ render its template. Every refusal of the APIs is rendered here, in one place.""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from ilrflow.contracts.identity import ROLES
 from ilrflow.web.adapters.development_sign_in import DevelopmentSignIn
 from ilrflow.web.adapters.oidc_sign_in import OidcSignIn, SignInFailedError
 from ilrflow.web.adapters.session import COOKIE, MAX_AGE_SECONDS, SessionCodec
 from ilrflow.web.domain.forms import AddressForm, ContactForm, NameForm
 from ilrflow.web.domain.session import PendingSignIn, Session, SignedIn
+from ilrflow.web.domain.settings import VERBS, TenantForm, TypeForm
 from ilrflow.web.service.console import (
     TRACKER_STATUSES,
     Console,
     RequestForm,
+    SettingsPage,
     TrackerFilters,
+    type_inputs,
 )
 from ilrflow.web.service.ports import ApiRefusedError
 
@@ -58,7 +63,11 @@ async def checked_form(
     form = await request.form()
     if not current.csrf_matches(str(form.get("csrf", ""))):
         raise FormExpiredError()
-    return {key: form.getlist(key) if key == "line" else form.get(key) for key in form}
+    return {key: form.getlist(key) if key in LIST_FIELDS else form.get(key) for key in form}
+
+
+# Inputs a form may post more than once: address lines, and a type's role checkboxes.
+LIST_FIELDS = frozenset({"line", *(f"{verb}_roles" for verb in VERBS)})
 
 
 UseCases = Annotated[Console, Depends(console)]
@@ -300,6 +309,55 @@ async def audit_search(
     page = await use_cases.audit_search(user, uln)
     status = 422 if page.errors else 200
     return render(request, "audit.html", status, page=page, title="Audit search")
+
+
+# --- tenant settings -----------------------------------------------------------------------------
+
+
+@router.get("/settings", response_class=HTMLResponse)
+async def tenant_settings(
+    request: Request, user: User, use_cases: UseCases, saved: str = ""
+) -> Response:
+    page = await use_cases.tenant_settings(user)
+    return settings_page(request, page, saved)
+
+
+@router.post("/settings/types/{tracker_type}")
+async def save_type(
+    request: Request, tracker_type: str, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    page = await use_cases.save_type(user, tracker_type, TypeForm.posted(form))
+    if page.errors:
+        return settings_page(request, page, status=422)
+    return redirect(request, f"/settings?{urlencode({'saved': tracker_type})}")
+
+
+@router.post("/settings/tenant")
+async def save_tenant(request: Request, user: User, use_cases: UseCases, form: Form) -> Response:
+    typed = TenantForm(
+        two_person_control=form.get("two_person_control") == "on",
+        reasons=str(form.get("withdrawal_reasons") or ""),
+    )
+    page = await use_cases.save_tenant(user, typed)
+    if page.errors:
+        return settings_page(request, page, status=422)
+    return redirect(request, "/settings?saved=tenant")
+
+
+def settings_page(
+    request: Request, page: SettingsPage, saved: str = "", status: int = 200
+) -> Response:
+    return render(
+        request,
+        "settings.html",
+        status,
+        page=page,
+        saved=saved,
+        roles=ROLES,
+        verbs=VERBS,
+        type_inputs=type_inputs,
+        title="Tenant settings",
+    )
 
 
 # --- what every page may end in ------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX
 from ilrflow.web.domain.changes import FieldChange, VersionChange, field_changes, version_changes
 from ilrflow.web.domain.forms import (
     CHANGE_REQUESTS,
@@ -18,6 +19,7 @@ from ilrflow.web.domain.forms import (
     field_errors,
 )
 from ilrflow.web.domain.session import SignedIn
+from ilrflow.web.domain.settings import TenantForm, TypeForm, settings_errors
 from ilrflow.web.service.lists import every_item
 from ilrflow.web.service.ports import ApiRefusedError, Apis
 
@@ -98,6 +100,13 @@ class AuditSearch:
     searched: bool = False
 
 
+@dataclass
+class SettingsPage:
+    types: list[dict[str, Any]]
+    tenant: TenantForm
+    errors: list[FieldError] = field(default_factory=list)
+
+
 class Console:
     def __init__(self, apis: Apis) -> None:
         self._apis = apis
@@ -107,6 +116,9 @@ class Console:
 
     async def _post(self, user: SignedIn, service: str, path: str, body: Any) -> Any:
         return await self._apis.call(user.token, service, "POST", path, body=body)
+
+    async def _put(self, user: SignedIn, service: str, path: str, body: Any) -> Any:
+        return await self._apis.call(user.token, service, "PUT", path, body=body)
 
     # --- learner: about you ---------------------------------------------------------------
 
@@ -273,3 +285,62 @@ class Console:
             )
             search.events = events["items"]
         return search
+
+    # --- tenant settings (tenant admin, operator) ----------------------------------------------
+
+    async def tenant_settings(self, user: SignedIn) -> SettingsPage:
+        settings, types = await asyncio.gather(
+            self._get(user, "tracker", "/v1/tracker-settings"),
+            every_item(self._apis, user.token, "tracker", "/v1/tracker-types"),
+        )
+        return SettingsPage(types, TenantForm.of(settings))
+
+    async def save_type(self, user: SignedIn, tracker_type: str, form: TypeForm) -> SettingsPage:
+        """Switch a type on or off and set who may raise, edit and process it: the page, with
+        the API's refusal on that type's form if it refused."""
+        page = await self.tenant_settings(user)
+        view = next((t for t in page.types if t["type"] == tracker_type), None)
+        if view is None:
+            raise ApiRefusedError(404, {"detail": "no such tracker type"})
+        body = form.body()
+        if view["custom"]:  # a custom type is set with its definition, which stays as it is
+            body |= {k: view[k] for k in ("title", "description", "fields")}
+        try:
+            await self._put(user, "tracker", f"/v1/tracker-types/{tracker_type}", body)
+        except ApiRefusedError as refusal:
+            if refusal.hides_the_page:
+                raise
+            reasons = [f"{name} {reason}" for name, reason in refusal.field_errors]
+            page.errors = [
+                FieldError(type_field(tracker_type), "; ".join(reasons) or refusal.detail)
+            ]
+            return page
+        return await self.tenant_settings(user)
+
+    async def save_tenant(self, user: SignedIn, form: TenantForm) -> SettingsPage:
+        """Two-person control and the withdrawal-reason mapping: the page, with the typed form
+        and the errors on its fields if the lines or the API refused."""
+        reason_map = form.reason_map()
+        page = await self.tenant_settings(user)
+        page.tenant, page.errors = form, form.errors
+        if form.errors:
+            return page
+        body = {"two_person_control": form.two_person_control, "withdrawal_reason_map": reason_map}
+        try:
+            await self._put(user, "tracker", "/v1/tracker-settings", body)
+        except ApiRefusedError as refusal:
+            if refusal.hides_the_page:
+                raise
+            page.errors = settings_errors(refusal.field_errors or [("", refusal.detail)])
+            return page
+        return await self.tenant_settings(user)
+
+
+def type_inputs(tracker_type: str) -> str:
+    """What the ids of a type's inputs on the settings page start with."""
+    return "type-" + tracker_type.replace(CUSTOM_PREFIX, "custom-")
+
+
+def type_field(tracker_type: str) -> str:
+    """The id of a type's first input (its switch), which its errors link to."""
+    return type_inputs(tracker_type) + "-enabled"
