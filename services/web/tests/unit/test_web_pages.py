@@ -12,7 +12,9 @@ from ilrflow.platform.auth import decode_token
 from ilrflow.platform.settings import Settings
 from ilrflow.web.adapters.session import COOKIE, SessionCodec
 from ilrflow.web.bootstrap import create_app
-from ilrflow.web.service.ports import ApiRefusedError
+from ilrflow.web.service.ports import ApiRefusedError, Download
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 SETTINGS = Settings(web_dev_sign_in=True, web_session_secret="test-secret")
 STAFF = [{"id": "admin-1", "name": "Ada Admin", "roles": ["admin"], "groups": ["cohort-a"]}]
@@ -308,3 +310,21 @@ async def test_the_contact_details_form_sends_its_changes_and_shows_its_own_erro
     }
     unknown = await browser.post("/about-you/shoe-size", data={"csrf": csrf(page.text)})
     assert unknown.status_code == 404
+
+
+async def test_the_trackers_list_exports_its_selection_to_excel(apis: FakeApis) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    apis.answer("tracker", "GET", "/v1/tracker-types", one_page([]))
+    apis.answer("tracker", "GET", "/v1/trackers", {"items": [], "next_cursor": "c2"})
+    page = await browser.get("/trackers?allocated=me&status=allocated")
+    assert 'href="/trackers/export.xlsx?allocated=me&amp;status=allocated"' in page.text
+    workbook = Download(b"PK-workbook", XLSX, 'attachment; filename="trackers.xlsx"')
+    apis.answer("tracker", "GET", "/v1/trackers/export.xlsx", workbook)
+    answer = await browser.get("/trackers/export.xlsx?allocated=me&status=allocated")
+    assert answer.status_code == 200
+    assert answer.content == b"PK-workbook"
+    assert answer.headers["content-type"] == XLSX
+    assert answer.headers["content-disposition"] == 'attachment; filename="trackers.xlsx"'
+    asked = next(c for c in apis.calls if c.path == "/v1/trackers/export.xlsx")
+    assert asked.params == {"allocated_to": "me", "type": "", "status": "allocated"}

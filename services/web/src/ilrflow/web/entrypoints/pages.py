@@ -272,6 +272,23 @@ async def trackers(
     return render(request, "trackers.html", page=page, statuses=TRACKER_STATUSES, title="Trackers")
 
 
+@router.get("/trackers/export.xlsx")
+async def export_trackers(
+    user: User,
+    use_cases: UseCases,
+    allocated: str = "",
+    type: str = "",
+    status: str = "",
+) -> Response:
+    filters = TrackerFilters(allocated=allocated, type=type, status=status)
+    found = await use_cases.export_trackers(user, filters)
+    return Response(
+        found.content,
+        media_type=found.media_type,
+        headers={"content-disposition": found.disposition},
+    )
+
+
 @router.get("/trackers/{tracker_id}", response_class=HTMLResponse)
 async def tracker(request: Request, tracker_id: str, user: User, use_cases: UseCases) -> Response:
     page = await use_cases.tracker(user, tracker_id)

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX
 from ilrflow.web.domain.changes import FieldChange, VersionChange, field_changes, version_changes
@@ -21,7 +22,7 @@ from ilrflow.web.domain.forms import (
 from ilrflow.web.domain.session import SignedIn
 from ilrflow.web.domain.settings import TenantForm, TypeForm, settings_errors
 from ilrflow.web.service.lists import every_item
-from ilrflow.web.service.ports import ApiRefusedError, Apis
+from ilrflow.web.service.ports import ApiRefusedError, Apis, Download
 
 TRACKER_STATUSES = ("raised", "allocated", "processed", "rejected", "cancelled")
 PAGE_SIZE = 25
@@ -55,6 +56,11 @@ class TrackerFilters:
     type: str = ""
     status: str = ""
     cursor: str = ""
+
+    def query(self) -> str:
+        """The console's filters (not the cursor) as a query string, for links that keep them."""
+        chosen = {"allocated": self.allocated, "type": self.type, "status": self.status}
+        return urlencode({name: value for name, value in chosen.items() if value})
 
     def params(self) -> dict[str, str]:
         return {
@@ -164,6 +170,13 @@ class Console:
             every_item(self._apis, user.token, "tracker", "/v1/tracker-types"),
         )
         return TrackerList(filters, page["items"], page["next_cursor"], types)
+
+    async def export_trackers(self, user: SignedIn, filters: TrackerFilters) -> Download:
+        """The list's selection (every page of it) as the tracker service's spreadsheet."""
+        params = {k: v for k, v in filters.params().items() if k != "cursor"}
+        return await self._apis.download(
+            user.token, "tracker", "/v1/trackers/export.xlsx", params=params
+        )
 
     async def tracker(self, user: SignedIn, tracker_id: str) -> TrackerPage:
         tracker = await self._get(user, "tracker", f"/v1/trackers/{tracker_id}")
