@@ -328,3 +328,32 @@ async def test_the_trackers_list_exports_its_selection_to_excel(apis: FakeApis) 
     assert answer.headers["content-disposition"] == 'attachment; filename="trackers.xlsx"'
     asked = next(c for c in apis.calls if c.path == "/v1/trackers/export.xlsx")
     assert asked.params == {"allocated_to": "me", "type": "", "status": "allocated"}
+
+
+async def test_a_processed_tracker_waits_for_its_ilr_outcome_and_can_be_polled(
+    apis: FakeApis,
+) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    tracker = {
+        "id": "T1",
+        "learner_id": "L1",
+        "tracker_type": "change_of_address",
+        "status": "processed",
+        "version": 3,
+        "raised_by": "L1",
+        "raised_by_roles": ["learner"],
+        "raised_at": "2026-01-01T00:00:00Z",
+        "preview": None,
+        "ilr_outcome": None,
+        "history": [],
+    }
+    apis.answer("tracker", "GET", "/v1/trackers/T1", tracker)
+    page = await browser.get("/trackers/T1")
+    assert 'data-poll="/trackers/T1/outcome"' in page.text
+    assert '<a class="govuk-link" href="/trackers/T1">Check again</a>' in page.text  # no script
+    assert (await browser.get("/trackers/T1/outcome")).json() == {"arrived": False}
+    tracker["ilr_outcome"] = {"status": "no_ilr_change", "reason": "nothing", "ilr_version": None}
+    assert (await browser.get("/trackers/T1/outcome")).json() == {"arrived": True}
+    apis.answer("ilr", "GET", "/v1/learners/L1/ilr/history", one_page([]))
+    assert "data-poll" not in (await browser.get("/trackers/T1")).text

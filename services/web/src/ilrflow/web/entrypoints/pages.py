@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ilrflow.contracts.identity import ROLES
@@ -293,6 +293,12 @@ async def export_trackers(
 async def tracker(request: Request, tracker_id: str, user: User, use_cases: UseCases) -> Response:
     page = await use_cases.tracker(user, tracker_id)
     return render(request, "tracker.html", page=page, title=f"Tracker {tracker_id}")
+
+
+@router.get("/trackers/{tracker_id}/outcome")
+async def tracker_outcome(tracker_id: str, user: User, use_cases: UseCases) -> JSONResponse:
+    """Polled by the tracker page's script while the ILR outcome of Process is on its way."""
+    return JSONResponse({"arrived": await use_cases.outcome_arrived(user, tracker_id)})
 
 
 @router.post("/trackers/{tracker_id}/{action}")

@@ -187,6 +187,11 @@ class Console:
             return TrackerPage(tracker, [])
         return TrackerPage(tracker, applied.changes, applied_version=applied.version)
 
+    async def outcome_arrived(self, user: SignedIn, tracker_id: str) -> bool:
+        """Whether the ILR service's outcome of a processed tracker is on it yet (the poll)."""
+        tracker = await self._get(user, "tracker", f"/v1/trackers/{tracker_id}")
+        return bool(tracker.get("ilr_outcome"))
+
     async def _applied(self, user: SignedIn, tracker: dict[str, Any]) -> VersionChange | None:
         """The ILR version the processed tracker made (none when it changed nothing), compared
         with the version before it: the current ILR already holds the change, so the preview's
