@@ -272,6 +272,25 @@ async def trackers(
     return render(request, "trackers.html", page=page, statuses=TRACKER_STATUSES, title="Trackers")
 
 
+@router.get("/trackers/new", response_class=HTMLResponse)
+async def raise_form(
+    request: Request, user: User, use_cases: UseCases, type: str = "", learner_id: str = ""
+) -> Response:
+    page = await use_cases.raise_page(user, type, learner_id)
+    return render(request, "raise.html", page=page, title="Raise a tracker")
+
+
+@router.post("/trackers/new")
+async def raise_tracker(
+    request: Request, user: User, use_cases: UseCases, form: Form, type: str = ""
+) -> Response:
+    learner_id = str(form.get("learner_id") or "").strip()
+    page = await use_cases.raise_tracker(user, type, learner_id, form)
+    if page.raised is not None:
+        return redirect(request, f"/trackers/{page.raised['id']}")
+    return render(request, "raise.html", 422, page=page, title="Raise a tracker")
+
+
 @router.get("/trackers/export.xlsx")
 async def export_trackers(
     user: User,

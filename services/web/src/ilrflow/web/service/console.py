@@ -16,8 +16,16 @@ from ilrflow.web.domain.forms import (
     AddressForm,
     ContactForm,
     FieldError,
+    FormField,
     NameForm,
     field_errors,
+)
+from ilrflow.web.domain.schema_form import (
+    SchemaField,
+    changes_from,
+    custom_fields,
+    schema_fields,
+    schema_form,
 )
 from ilrflow.web.domain.session import SignedIn
 from ilrflow.web.domain.settings import TenantForm, TypeForm, settings_errors
@@ -107,6 +115,19 @@ class AuditSearch:
 
 
 @dataclass
+class RaisePage:
+    """Raise a tracker for a learner: the types the person may raise, and the chosen type's form."""
+
+    types: list[dict[str, Any]]
+    chosen: dict[str, Any] | None = None
+    fields: list[SchemaField] = field(default_factory=list)
+    learner_id: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: list[FieldError] = field(default_factory=list)
+    raised: dict[str, Any] | None = None
+
+
+@dataclass
 class SettingsPage:
     types: list[dict[str, Any]]
     tenant: TenantForm
@@ -170,6 +191,47 @@ class Console:
             every_item(self._apis, user.token, "tracker", "/v1/tracker-types"),
         )
         return TrackerList(filters, page["items"], page["next_cursor"], types)
+
+    async def raise_page(self, user: SignedIn, tracker_type: str, learner_id: str) -> RaisePage:
+        """The types ``user`` may raise (switched on, one of their roles may raise it) and, once
+        one is chosen, its form built from the type's JSON Schema."""
+        types = await every_item(self._apis, user.token, "tracker", "/v1/tracker-types")
+        allowed = [t for t in types if t["enabled"] and user.has_role(*t["raise_roles"])]
+        chosen = next((t for t in allowed if t["type"] == tracker_type), None)
+        fields = []
+        if chosen is not None:
+            custom = chosen["custom"]
+            fields = (
+                custom_fields(chosen["fields"])
+                if custom
+                else schema_fields(chosen["changes_schema"])
+            )
+        return RaisePage(allowed, chosen, fields, learner_id)
+
+    async def raise_tracker(
+        self, user: SignedIn, tracker_type: str, learner_id: str, form: dict[str, Any]
+    ) -> RaisePage:
+        """Raise it: the page with the raised tracker in ``raised``, or with what was typed and
+        the API's refusal on the fields it names."""
+        page = await self.raise_page(user, tracker_type, learner_id)
+        if page.chosen is None:
+            raise ApiRefusedError(404, {"detail": "no such tracker type to raise"})
+        page.values = form
+        body = {
+            "type": tracker_type,
+            "learner_id": learner_id,
+            "changes": changes_from(page.fields, form),
+        }
+        try:
+            page.raised = await self._post(user, "tracker", "/v1/trackers", body)
+        except ApiRefusedError as refusal:
+            if refusal.status in (401, 403):
+                raise
+            inputs = {**schema_form(page.fields), "learner_id": FormField("learner-id", "Learner")}
+            page.errors = field_errors(
+                refusal.field_errors or [("learner_id", refusal.detail)], inputs, "learner-id"
+            )
+        return page
 
     async def export_trackers(self, user: SignedIn, filters: TrackerFilters) -> Download:
         """The list's selection (every page of it) as the tracker service's spreadsheet."""
