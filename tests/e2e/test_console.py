@@ -97,6 +97,9 @@ def test_a_change_of_address_from_request_to_audit_trail(
 
     # The admin it was allocated to: the list, the preview, Process.
     admin = signed_in(browser, console, tenant, "Ada Admin")
+    # The menu's notification count (the allocation notified her), filled in by the page's poll.
+    count = admin.get_by_role("navigation", name="Menu").locator("[data-count-poll]")
+    expect(count).to_have_text(re.compile(r"^ \(\d+ unread\)$"), timeout=30_000)
     admin.get_by_label("Allocated").select_option("me")
     admin.get_by_role("button", name="Apply filters").click()
     accessible(admin).get_by_role("link", name=tracker_id).click()

@@ -357,3 +357,26 @@ async def test_a_processed_tracker_waits_for_its_ilr_outcome_and_can_be_polled(
     assert (await browser.get("/trackers/T1/outcome")).json() == {"arrived": True}
     apis.answer("ilr", "GET", "/v1/learners/L1/ilr/history", one_page([]))
     assert "data-poll" not in (await browser.get("/trackers/T1")).text
+
+
+async def test_the_menu_polls_the_unread_count_and_the_notifications_page_lists_them(
+    apis: FakeApis,
+) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    notice = {
+        "id": "N1",
+        "subject": "Tracker T1 is allocated to you",
+        "body_text": "Please review it.",
+        "tracker_id": "T1",
+        "created_at": "2026-01-01T09:30:00Z",
+        "read_at": None,
+    }
+    apis.answer("notify", "GET", "/v1/notifications", {"items": [notice], "unread": 1})
+    apis.answer("notify", "GET", "/v1/notifications/unread-count", {"unread": 1})
+    page = await browser.get("/notifications")
+    assert 'data-count-poll="/notifications/unread-count"' in page.text
+    assert '<script src="/static/poll.js" defer></script>' in page.text
+    assert "Tracker T1 is allocated to you" in page.text
+    assert '<a class="govuk-link" href="/trackers/T1">tracker T1</a>' in page.text
+    assert (await browser.get("/notifications/unread-count")).json() == {"unread": 1}

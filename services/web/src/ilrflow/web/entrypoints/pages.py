@@ -353,6 +353,21 @@ async def audit_search(
     return render(request, "audit.html", status, page=page, title="Audit search")
 
 
+# --- notifications ---------------------------------------------------------------------------------
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications(request: Request, user: User, use_cases: UseCases) -> Response:
+    page = await use_cases.notifications(user)
+    return render(request, "notifications.html", page=page, title="Notifications")
+
+
+@router.get("/notifications/unread-count")
+async def unread_count(user: User, use_cases: UseCases) -> JSONResponse:
+    """Polled by every page's menu: the count beside *Notifications*."""
+    return JSONResponse({"unread": await use_cases.unread_count(user)})
+
+
 # --- tenant settings -----------------------------------------------------------------------------
 
 

@@ -366,6 +366,16 @@ class Console:
             search.events = events["items"]
         return search
 
+    # --- notifications -----------------------------------------------------------------------
+
+    async def notifications(self, user: SignedIn) -> dict[str, Any]:
+        """The person's newest in-app notifications (``items``) and how many are ``unread``."""
+        return dict(await self._get(user, "notify", "/v1/notifications", limit=PAGE_SIZE))
+
+    async def unread_count(self, user: SignedIn) -> int:
+        answer = await self._get(user, "notify", "/v1/notifications/unread-count")
+        return int(answer["unread"])
+
     # --- tenant settings (tenant admin, operator) ----------------------------------------------
 
     async def tenant_settings(self, user: SignedIn) -> SettingsPage:
