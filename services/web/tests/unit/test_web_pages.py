@@ -380,3 +380,10 @@ async def test_the_menu_polls_the_unread_count_and_the_notifications_page_lists_
     assert "Tracker T1 is allocated to you" in page.text
     assert '<a class="govuk-link" href="/trackers/T1">tracker T1</a>' in page.text
     assert (await browser.get("/notifications/unread-count")).json() == {"unread": 1}
+    apis.answer(
+        "notify", "GET", "/v1/notifications/unread-count", ApiRefusedError(401, {"detail": "x"})
+    )
+    refused = await browser.get("/notifications/unread-count")
+    assert (refused.status_code, refused.json()) == (200, {"unread": None})
+    assert "set-cookie" not in refused.headers  # the session is left as it is
+    assert (await browser.get("/notifications")).status_code == 200  # still signed in

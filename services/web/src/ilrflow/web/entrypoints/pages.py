@@ -364,8 +364,13 @@ async def notifications(request: Request, user: User, use_cases: UseCases) -> Re
 
 @router.get("/notifications/unread-count")
 async def unread_count(user: User, use_cases: UseCases) -> JSONResponse:
-    """Polled by every page's menu: the count beside *Notifications*."""
-    return JSONResponse({"unread": await use_cases.unread_count(user)})
+    """Polled by every page's menu: the count beside *Notifications*. A decoration: when the
+    notify service refuses or fails, the count is null and the session is left alone (a
+    background poll must not sign the person out of the page they are using)."""
+    try:
+        return JSONResponse({"unread": await use_cases.unread_count(user)})
+    except ApiRefusedError:
+        return JSONResponse({"unread": None})
 
 
 # --- tenant settings -----------------------------------------------------------------------------
