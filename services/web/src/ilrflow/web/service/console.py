@@ -44,6 +44,13 @@ class NotALearnerError(ApiRefusedError):
         super().__init__(404, {"detail": "This page is for learners."})
 
 
+class NoSuchTrackerTypeError(ApiRefusedError):
+    """A tracker type the tenant has not, or the person may not raise: the not-found page."""
+
+    def __init__(self) -> None:
+        super().__init__(404, {"detail": "No such tracker type."})
+
+
 @dataclass
 class AboutYou:
     learner: dict[str, Any]
@@ -215,7 +222,7 @@ class Console:
         the API's refusal on the fields it names."""
         page = await self.raise_page(user, tracker_type, learner_id)
         if page.chosen is None:
-            raise ApiRefusedError(404, {"detail": "no such tracker type to raise"})
+            raise NoSuchTrackerTypeError()
         page.values = form
         body = {
             "type": tracker_type,
@@ -391,7 +398,7 @@ class Console:
         page = await self.tenant_settings(user)
         view = next((t for t in page.types if t["type"] == tracker_type), None)
         if view is None:
-            raise ApiRefusedError(404, {"detail": "no such tracker type"})
+            raise NoSuchTrackerTypeError()
         body = form.body()
         if view["custom"]:  # a custom type is set with its definition, which stays as it is
             body |= {k: view[k] for k in ("title", "description", "fields")}
