@@ -8,88 +8,18 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import socket
-import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from devstack import ServiceProcess, start_services, stop_services, tail, wait_ready
+from devstack import ServiceProcess, start_services, stop_services, tail
 
-from tests.conftest import REPO, Stack, eventually
+from tests.conftest import Stack, eventually
+from tests.e2e.keycloak import Keycloak, api_only, free_port
 
-KEYCLOAK_SCRIPT = REPO / "deploy" / "local" / "keycloak.sh"
-AUDIENCE = "ilrflow-api"
-TUTOR = ("tess.tutor", "tess.tutor-password")
 KEY_PROVIDER = "org.keycloak.keys.KeyProvider"
-
-
-@dataclass
-class Keycloak:
-    issuer: str
-
-    @property
-    def base_url(self) -> str:
-        return self.issuer.rsplit("/realms/", 1)[0]
-
-    def token(self, client_id: str = "ilrflow", user: tuple[str, str] = TUTOR) -> str:
-        """An access token by the password grant (direct access grants, enabled for tests)."""
-        username, password = user
-        response = httpx.post(
-            f"{self.issuer}/protocol/openid-connect/token",
-            data={
-                "grant_type": "password",
-                "client_id": client_id,
-                "username": username,
-                "password": password,
-            },
-            timeout=15,
-        )
-        response.raise_for_status()
-        return str(response.json()["access_token"])
-
-    def admin(self) -> httpx.Client:
-        response = httpx.post(
-            f"{self.base_url}/realms/master/protocol/openid-connect/token",
-            data={
-                "grant_type": "password",
-                "client_id": "admin-cli",
-                "username": "admin",
-                "password": "admin-password",
-            },
-            timeout=15,
-        )
-        response.raise_for_status()
-        token = response.json()["access_token"]
-        return httpx.Client(
-            base_url=f"{self.base_url}/admin/realms/ilrflow",
-            headers={"authorization": f"Bearer {token}"},
-            timeout=15,
-        )
-
-
-def keycloak_script(command: str) -> str:
-    done = subprocess.run(
-        [str(KEYCLOAK_SCRIPT), command], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, f"keycloak.sh {command} failed:\n{done.stderr}"
-    return done.stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def keycloak() -> Iterator[Keycloak]:
-    """Keycloak from the project's script; stopped afterwards unless it was already running."""
-    was_running = keycloak_script("status").startswith("keycloak: running")
-    keycloak_script("up")
-    try:
-        yield Keycloak(issuer=keycloak_script("issuer"))
-    finally:
-        if not was_running:
-            keycloak_script("down")
 
 
 @pytest.fixture(scope="module")
@@ -98,34 +28,13 @@ def production_learner(
 ) -> Iterator[ServiceProcess]:
     """An API-only learner process in production mode that trusts the Keycloak realm."""
     variables = {
-        "ILRFLOW_ENV": "production",
-        "ILRFLOW_JWT_SECRET": secrets.token_urlsafe(32),
-        "ILRFLOW_OIDC_ISSUER": keycloak.issuer,
-        "ILRFLOW_OIDC_AUDIENCE": AUDIENCE,
-        "ILRFLOW_OIDC_TENANT_CLAIM": "ilrflow_tenant",
-        "ILRFLOW_OIDC_ROLES_CLAIM": "realm_access.roles",
-        "ILRFLOW_OIDC_GROUPS_CLAIM": "ilrflow_groups",
+        **keycloak.trusted_by(),
         # Keycloak's one-second tokens expire at once; a rotated key is fetched within a second.
         "ILRFLOW_OIDC_LEEWAY_SECONDS": "0",
         "ILRFLOW_OIDC_JWKS_MIN_REFRESH_SECONDS": "1",
     }
-    with api_only_learner(stack, tmp_path_factory.mktemp("oidc"), variables) as process:
+    with api_only(stack, "learner", tmp_path_factory.mktemp("oidc"), variables) as process:
         yield process
-
-
-@contextmanager
-def api_only_learner(
-    stack: Stack, log_dir: Path, variables: dict[str, str]
-) -> Iterator[ServiceProcess]:
-    env = {**stack.env, "ILRFLOW_RUN_CONSUMERS": "false", "ILRFLOW_RUN_RELAY": "false"}
-    [process] = start_services(
-        {"learner": _free_port()}, {**env, **variables}, log_dir, ("learner",)
-    )
-    try:
-        wait_ready([process])
-        yield process
-    finally:
-        stop_services([process])
 
 
 def me(service: ServiceProcess, token: str) -> httpx.Response:
@@ -223,7 +132,7 @@ def test_a_production_service_without_an_issuer_refuses_to_start(
     stack: Stack, tmp_path: Path
 ) -> None:
     env = {**stack.env, "ILRFLOW_ENV": "production", "ILRFLOW_RUN_CONSUMERS": "false"}
-    [process] = start_services({"learner": _free_port()}, env, tmp_path, ("learner",))
+    [process] = start_services({"learner": free_port()}, env, tmp_path, ("learner",))
     try:
         code = process.process.wait(timeout=60)
     finally:
@@ -233,9 +142,3 @@ def test_a_production_service_without_an_issuer_refuses_to_start(
     assert "refusing to start" in log
     assert "ILRFLOW_OIDC_ISSUER" in log
     assert "ILRFLOW_JWT_SECRET" in log  # the test stack runs with the public development secret
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

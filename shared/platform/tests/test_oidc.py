@@ -3,6 +3,7 @@ real provider, Keycloak, is in tests/e2e/test_oidc_sign_in.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -45,6 +46,7 @@ class Provider:
 
     async def fetch(self, url: str) -> Any:
         self.fetches.append(url)
+        await asyncio.sleep(0)  # a network round trip: other requests run meanwhile
         if self.down:
             raise httpx.ConnectError("connection refused")
         if url == ISSUER + "/.well-known/openid-configuration":
@@ -199,6 +201,16 @@ async def test_keys_are_cached_and_fetched_again_after_their_ttl(
     clock.now += 301
     await oidc.claims(token)
     assert provider.jwk_fetches() == 2
+
+
+async def test_requests_arriving_while_the_keys_are_fetched_wait_for_them(
+    provider: Provider, clock: Clock
+) -> None:
+    oidc = verifier(provider, clock)
+    token = provider.token("k1")
+    first, second = await asyncio.gather(oidc.claims(token), oidc.claims(token))
+    assert first["sub"] == second["sub"] == "user-1"
+    assert provider.jwk_fetches() == 1
 
 
 async def test_a_rotated_key_is_fetched_when_a_token_names_it(

@@ -12,7 +12,9 @@ from ilrflow.platform.auth import decode_token
 from ilrflow.platform.settings import Settings
 from ilrflow.web.adapters.session import COOKIE, SessionCodec
 from ilrflow.web.bootstrap import create_app
-from ilrflow.web.service.ports import ApiRefusedError
+from ilrflow.web.service.ports import ApiRefusedError, Download
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 SETTINGS = Settings(web_dev_sign_in=True, web_session_secret="test-secret")
 STAFF = [{"id": "admin-1", "name": "Ada Admin", "roles": ["admin"], "groups": ["cohort-a"]}]
@@ -308,3 +310,80 @@ async def test_the_contact_details_form_sends_its_changes_and_shows_its_own_erro
     }
     unknown = await browser.post("/about-you/shoe-size", data={"csrf": csrf(page.text)})
     assert unknown.status_code == 404
+
+
+async def test_the_trackers_list_exports_its_selection_to_excel(apis: FakeApis) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    apis.answer("tracker", "GET", "/v1/tracker-types", one_page([]))
+    apis.answer("tracker", "GET", "/v1/trackers", {"items": [], "next_cursor": "c2"})
+    page = await browser.get("/trackers?allocated=me&status=allocated")
+    assert 'href="/trackers/export.xlsx?allocated=me&amp;status=allocated"' in page.text
+    workbook = Download(b"PK-workbook", XLSX, 'attachment; filename="trackers.xlsx"')
+    apis.answer("tracker", "GET", "/v1/trackers/export.xlsx", workbook)
+    answer = await browser.get("/trackers/export.xlsx?allocated=me&status=allocated")
+    assert answer.status_code == 200
+    assert answer.content == b"PK-workbook"
+    assert answer.headers["content-type"] == XLSX
+    assert answer.headers["content-disposition"] == 'attachment; filename="trackers.xlsx"'
+    asked = next(c for c in apis.calls if c.path == "/v1/trackers/export.xlsx")
+    assert asked.params == {"allocated_to": "me", "type": "", "status": "allocated"}
+
+
+async def test_a_processed_tracker_waits_for_its_ilr_outcome_and_can_be_polled(
+    apis: FakeApis,
+) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    tracker = {
+        "id": "T1",
+        "learner_id": "L1",
+        "tracker_type": "change_of_address",
+        "status": "processed",
+        "version": 3,
+        "raised_by": "L1",
+        "raised_by_roles": ["learner"],
+        "raised_at": "2026-01-01T00:00:00Z",
+        "preview": None,
+        "ilr_outcome": None,
+        "history": [],
+    }
+    apis.answer("tracker", "GET", "/v1/trackers/T1", tracker)
+    page = await browser.get("/trackers/T1")
+    assert 'data-poll="/trackers/T1/outcome"' in page.text
+    assert '<a class="govuk-link" href="/trackers/T1">Check again</a>' in page.text  # no script
+    assert (await browser.get("/trackers/T1/outcome")).json() == {"arrived": False}
+    tracker["ilr_outcome"] = {"status": "no_ilr_change", "reason": "nothing", "ilr_version": None}
+    assert (await browser.get("/trackers/T1/outcome")).json() == {"arrived": True}
+    apis.answer("ilr", "GET", "/v1/learners/L1/ilr/history", one_page([]))
+    assert "data-poll" not in (await browser.get("/trackers/T1")).text
+
+
+async def test_the_menu_polls_the_unread_count_and_the_notifications_page_lists_them(
+    apis: FakeApis,
+) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    notice = {
+        "id": "N1",
+        "subject": "Tracker T1 is allocated to you",
+        "body_text": "Please review it.",
+        "tracker_id": "T1",
+        "created_at": "2026-01-01T09:30:00Z",
+        "read_at": None,
+    }
+    apis.answer("notify", "GET", "/v1/notifications", {"items": [notice], "unread": 1})
+    apis.answer("notify", "GET", "/v1/notifications/unread-count", {"unread": 1})
+    page = await browser.get("/notifications")
+    assert 'data-count-poll="/notifications/unread-count"' in page.text
+    assert '<script src="/static/poll.js" defer></script>' in page.text
+    assert "Tracker T1 is allocated to you" in page.text
+    assert '<a class="govuk-link" href="/trackers/T1">tracker T1</a>' in page.text
+    assert (await browser.get("/notifications/unread-count")).json() == {"unread": 1}
+    apis.answer(
+        "notify", "GET", "/v1/notifications/unread-count", ApiRefusedError(401, {"detail": "x"})
+    )
+    refused = await browser.get("/notifications/unread-count")
+    assert (refused.status_code, refused.json()) == (200, {"unread": None})
+    assert "set-cookie" not in refused.headers  # the session is left as it is
+    assert (await browser.get("/notifications")).status_code == 200  # still signed in

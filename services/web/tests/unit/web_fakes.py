@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ilrflow.web.service.ports import ApiRefusedError
+from ilrflow.web.service.ports import ApiRefusedError, Download
 
 
 @dataclass
@@ -45,6 +45,13 @@ class FakeApis:
         if isinstance(value, ApiRefusedError):
             raise value
         return value
+
+    async def download(
+        self, token: str, service: str, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> Download:
+        found = await self.call(token, service, "GET", path, params=params)
+        assert isinstance(found, Download), found
+        return found
 
 
 def one_page(items: list[Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ilrflow.platform.logging import bound_context, get_logger
 from ilrflow.platform.settings import Settings, get_settings
 from ilrflow.web.adapters.api import HttpApis
 from ilrflow.web.adapters.development_sign_in import DevelopmentSignIn
+from ilrflow.web.adapters.oidc_sign_in import OidcSignIn
 from ilrflow.web.adapters.session import SessionCodec
 from ilrflow.web.entrypoints.pages import install_page_errors, router
 from ilrflow.web.service.console import Console
@@ -32,16 +33,22 @@ log = get_logger(__name__)
 access_log = get_logger("ilrflow.access")
 
 
-def create_app(settings: Settings | None = None, apis: Any = None) -> FastAPI:
-    """The console; ``apis`` replaces the HTTP client of the five services (unit tests)."""
+def create_app(
+    settings: Settings | None = None, apis: Any = None, oidc: OidcSignIn | None = None
+) -> FastAPI:
+    """The console; ``apis`` replaces the HTTP client of the five services and ``oidc`` the
+    single sign-on the settings configure (unit tests)."""
     settings = settings or get_settings()
     http_apis = apis or HttpApis(settings.web_service_urls)
+    single_sign_on = oidc or _single_sign_on(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         if isinstance(http_apis, HttpApis):
             await http_apis.close()
+        if single_sign_on is not None:
+            await single_sign_on.close()
 
     app = FastAPI(
         title="ilrflow console", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -49,6 +56,7 @@ def create_app(settings: Settings | None = None, apis: Any = None) -> FastAPI:
     app.state.console = Console(http_apis)
     app.state.session_codec = SessionCodec(settings.web_session_secret or secrets.token_hex(32))
     app.state.sign_in = DevelopmentSignIn(settings, http_apis) if settings.web_dev_sign_in else None
+    app.state.single_sign_on = single_sign_on
     app.state.default_tenant = settings.web_dev_tenant
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -67,6 +75,13 @@ def create_app(settings: Settings | None = None, apis: Any = None) -> FastAPI:
     _install_access_log(app)
     _install_operations_routes(app)
     return app
+
+
+def _single_sign_on(settings: Settings) -> OidcSignIn | None:
+    """OpenID Connect sign-in when the console has a client id at the platform's issuer."""
+    if not (settings.web_oidc_client_id and settings.oidc_issuer):
+        return None
+    return OidcSignIn(settings)
 
 
 def _install_access_log(app: FastAPI) -> None:

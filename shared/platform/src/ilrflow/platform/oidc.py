@@ -138,7 +138,6 @@ class OidcVerifier:
         async with self._lock:
             if self._fetched_at != seen:
                 return  # another request refreshed the keys while this one waited
-            self._fetched_at = self._clock()
             try:
                 self._keys = await self._fetch_keys()
                 self._last_error = None
@@ -146,6 +145,10 @@ class OidcVerifier:
                 # The cached keys (if any) stay in use; the next try waits the minimum interval.
                 self._last_error = f"{type(error).__name__}: {error}"
                 log.warning("could not fetch the issuer's keys", error=self._last_error)
+            finally:
+                # Stamped when the attempt ends, not when it starts: a request arriving while
+                # the keys are on their way must wait for them (the lock), not find none.
+                self._fetched_at = self._clock()
 
     async def _fetch_keys(self) -> dict[str | None, jwt.PyJWK]:
         if self._jwks_uri is None:

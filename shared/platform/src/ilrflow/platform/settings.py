@@ -198,6 +198,17 @@ class Settings(BaseSettings):
     web_dev_tenant: str = Field(
         default="demo", description="The web console: the tenant its development sign-in lists."
     )
+    web_oidc_client_id: str = Field(
+        default="",
+        description="The web console: its client id at the OpenID Connect issuer "
+        "(ILRFLOW_OIDC_ISSUER); set, the console signs people in there (authorization code + "
+        "PKCE). Empty: no single sign-on.",
+    )
+    web_oidc_client_secret: str = Field(
+        default="",
+        description="The web console: its client secret at the issuer (a confidential client); "
+        "empty for a public client, which PKCE alone protects.",
+    )
 
     @property
     def development(self) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from ilrflow.web.service.ports import ApiRefusedError
+from ilrflow.web.service.ports import ApiRefusedError, Download
 
 
 class HttpApis:
@@ -37,6 +37,22 @@ class HttpApis:
         if response.status_code >= 400:
             raise ApiRefusedError(response.status_code, _problem(response))
         return response.json() if response.content else None
+
+    async def download(
+        self, token: str, service: str, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> Download:
+        response = await self._client.get(
+            self._urls[service] + path,
+            params={k: v for k, v in (params or {}).items() if v not in (None, "")},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        if response.status_code >= 400:
+            raise ApiRefusedError(response.status_code, _problem(response))
+        return Download(
+            content=response.content,
+            media_type=response.headers.get("content-type", "application/octet-stream"),
+            disposition=response.headers.get("content-disposition", "attachment"),
+        )
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from ilrflow.web.domain.session import Session, SignedIn
+from ilrflow.web.domain.session import PendingSignIn, Session, SignedIn
 
 COOKIE = "ilrflow_console"
 MAX_AGE_SECONDS = 8 * 3600  # the development token's lifetime
@@ -31,5 +31,9 @@ class SessionCodec:
             data = self._serializer.loads(cookie, max_age=MAX_AGE_SECONDS)
         except BadSignature:
             return Session()
-        user = data.get("user")
-        return Session(csrf=str(data["csrf"]), user=SignedIn(**user) if user else None)
+        user, pending = data.get("user"), data.get("pending")
+        return Session(
+            csrf=str(data["csrf"]),
+            user=SignedIn(**user) if user else None,
+            pending=PendingSignIn(**pending) if pending else None,
+        )

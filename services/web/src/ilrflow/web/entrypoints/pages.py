@@ -4,20 +4,26 @@ render its template. Every refusal of the APIs is rendered here, in one place.""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from ilrflow.contracts.identity import ROLES
 from ilrflow.web.adapters.development_sign_in import DevelopmentSignIn
+from ilrflow.web.adapters.oidc_sign_in import OidcSignIn, SignInFailedError
 from ilrflow.web.adapters.session import COOKIE, MAX_AGE_SECONDS, SessionCodec
 from ilrflow.web.domain.forms import AddressForm, ContactForm, NameForm
-from ilrflow.web.domain.session import Session, SignedIn
+from ilrflow.web.domain.session import PendingSignIn, Session, SignedIn
+from ilrflow.web.domain.settings import VERBS, TenantForm, TypeForm
 from ilrflow.web.service.console import (
     TRACKER_STATUSES,
     Console,
     RequestForm,
+    SettingsPage,
     TrackerFilters,
+    type_inputs,
 )
 from ilrflow.web.service.ports import ApiRefusedError
 
@@ -57,7 +63,11 @@ async def checked_form(
     form = await request.form()
     if not current.csrf_matches(str(form.get("csrf", ""))):
         raise FormExpiredError()
-    return {key: form.getlist(key) if key == "line" else form.get(key) for key in form}
+    return {key: form.getlist(key) if key in LIST_FIELDS else form.get(key) for key in form}
+
+
+# Inputs a form may post more than once: address lines, and a type's role checkboxes.
+LIST_FIELDS = frozenset({"line", *(f"{verb}_roles" for verb in VERBS)})
 
 
 UseCases = Annotated[Console, Depends(console)]
@@ -119,13 +129,28 @@ async def sign_in_page(
 ) -> Response:
     method: DevelopmentSignIn | None = request.app.state.sign_in
     tenant = tenant or request.app.state.default_tenant
-    if method is None:
-        return render(request, "sign_in.html", people=None, tenant=tenant, title="Sign in")
-    try:
-        people = await method.people(tenant)
-    except (ApiRefusedError, ValueError):
-        people = []
-    return render(request, "sign_in.html", people=people, tenant=tenant, title="Sign in")
+    people = None
+    if method is not None:
+        try:
+            people = await method.people(tenant)
+        except (ApiRefusedError, ValueError):
+            people = []
+    return sign_in_form(request, people, tenant)
+
+
+def sign_in_form(
+    request: Request, people: Any, tenant: str, failure: str = "", status: int = 200
+) -> Response:
+    return render(
+        request,
+        "sign_in.html",
+        status,
+        people=people,
+        tenant=tenant,
+        single_sign_on=request.app.state.single_sign_on is not None,
+        failure=failure,
+        title="Sign in",
+    )
 
 
 @router.post("/sign-in")
@@ -140,8 +165,57 @@ async def sign_in(request: Request, form: Form) -> Response:
     return redirect(request, home_of(user), fresh)
 
 
+def single_sign_on(request: Request) -> OidcSignIn:
+    found: OidcSignIn | None = request.app.state.single_sign_on
+    if found is None:
+        raise ApiRefusedError(404, {"detail": "single sign-on is not configured"})
+    return found
+
+
+SingleSignOn = Annotated[OidcSignIn, Depends(single_sign_on)]
+
+
+@router.get("/sign-in/oidc")
+async def start_single_sign_on(
+    request: Request, current: Annotated[Session, Depends(session)], provider: SingleSignOn
+) -> Response:
+    """Off to the identity provider, this sign-in's state, nonce and PKCE verifier kept in the
+    signed session cookie until the provider sends the browser back."""
+    pending = PendingSignIn()
+    try:
+        url = await provider.authorization_url(pending, callback_url(request))
+    except SignInFailedError as error:
+        return sign_in_form(request, None, "", str(error), 503)
+    return redirect(request, url, Session(csrf=current.csrf, pending=pending))
+
+
+@router.get("/sign-in/callback", name="sign_in_callback")
+async def finish_single_sign_on(
+    request: Request, current: Annotated[Session, Depends(session)], provider: SingleSignOn
+) -> Response:
+    answer = {key: str(value) for key, value in request.query_params.items()}
+    try:
+        user = await provider.finish(current.pending, answer, callback_url(request))
+    except SignInFailedError as error:
+        request.state.session = Session(csrf=current.csrf)  # the pending sign-in is spent
+        return sign_in_form(request, None, "", f"Sign-in did not complete: {error}.", 400)
+    return redirect(request, home_of(user), Session(user=user))
+
+
+def callback_url(request: Request) -> str:
+    return str(request.url_for("sign_in_callback"))
+
+
 @router.post("/sign-out")
-async def sign_out(request: Request, form: Form) -> Response:
+async def sign_out(
+    request: Request, form: Form, current: Annotated[Session, Depends(session)]
+) -> Response:
+    provider: OidcSignIn | None = request.app.state.single_sign_on
+    if provider is not None and current.user is not None and current.user.method == "oidc":
+        # The provider's session ends too, or the next "Sign in" would be silent.
+        ended = await provider.end_session_url(str(request.url_for("sign_in_page")))
+        if ended is not None:
+            return redirect(request, ended, Session())
     return redirect(request, "/sign-in", Session())
 
 
@@ -198,10 +272,52 @@ async def trackers(
     return render(request, "trackers.html", page=page, statuses=TRACKER_STATUSES, title="Trackers")
 
 
+@router.get("/trackers/new", response_class=HTMLResponse)
+async def raise_form(
+    request: Request, user: User, use_cases: UseCases, type: str = "", learner_id: str = ""
+) -> Response:
+    page = await use_cases.raise_page(user, type, learner_id)
+    return render(request, "raise.html", page=page, title="Raise a tracker")
+
+
+@router.post("/trackers/new")
+async def raise_tracker(
+    request: Request, user: User, use_cases: UseCases, form: Form, type: str = ""
+) -> Response:
+    learner_id = str(form.get("learner_id") or "").strip()
+    page = await use_cases.raise_tracker(user, type, learner_id, form)
+    if page.raised is not None:
+        return redirect(request, f"/trackers/{page.raised['id']}")
+    return render(request, "raise.html", 422, page=page, title="Raise a tracker")
+
+
+@router.get("/trackers/export.xlsx")
+async def export_trackers(
+    user: User,
+    use_cases: UseCases,
+    allocated: str = "",
+    type: str = "",
+    status: str = "",
+) -> Response:
+    filters = TrackerFilters(allocated=allocated, type=type, status=status)
+    found = await use_cases.export_trackers(user, filters)
+    return Response(
+        found.content,
+        media_type=found.media_type,
+        headers={"content-disposition": found.disposition},
+    )
+
+
 @router.get("/trackers/{tracker_id}", response_class=HTMLResponse)
 async def tracker(request: Request, tracker_id: str, user: User, use_cases: UseCases) -> Response:
     page = await use_cases.tracker(user, tracker_id)
     return render(request, "tracker.html", page=page, title=f"Tracker {tracker_id}")
+
+
+@router.get("/trackers/{tracker_id}/outcome")
+async def tracker_outcome(tracker_id: str, user: User, use_cases: UseCases) -> JSONResponse:
+    """Polled by the tracker page's script while the ILR outcome of Process is on its way."""
+    return JSONResponse({"arrived": await use_cases.outcome_arrived(user, tracker_id)})
 
 
 @router.post("/trackers/{tracker_id}/{action}")
@@ -235,6 +351,75 @@ async def audit_search(
     page = await use_cases.audit_search(user, uln)
     status = 422 if page.errors else 200
     return render(request, "audit.html", status, page=page, title="Audit search")
+
+
+# --- notifications ---------------------------------------------------------------------------------
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications(request: Request, user: User, use_cases: UseCases) -> Response:
+    page = await use_cases.notifications(user)
+    return render(request, "notifications.html", page=page, title="Notifications")
+
+
+@router.get("/notifications/unread-count")
+async def unread_count(user: User, use_cases: UseCases) -> JSONResponse:
+    """Polled by every page's menu: the count beside *Notifications*. A decoration: when the
+    notify service refuses or fails, the count is null and the session is left alone (a
+    background poll must not sign the person out of the page they are using)."""
+    try:
+        return JSONResponse({"unread": await use_cases.unread_count(user)})
+    except ApiRefusedError:
+        return JSONResponse({"unread": None})
+
+
+# --- tenant settings -----------------------------------------------------------------------------
+
+
+@router.get("/settings", response_class=HTMLResponse)
+async def tenant_settings(
+    request: Request, user: User, use_cases: UseCases, saved: str = ""
+) -> Response:
+    page = await use_cases.tenant_settings(user)
+    return settings_page(request, page, saved)
+
+
+@router.post("/settings/types/{tracker_type}")
+async def save_type(
+    request: Request, tracker_type: str, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    page = await use_cases.save_type(user, tracker_type, TypeForm.posted(form))
+    if page.errors:
+        return settings_page(request, page, status=422)
+    return redirect(request, f"/settings?{urlencode({'saved': tracker_type})}")
+
+
+@router.post("/settings/tenant")
+async def save_tenant(request: Request, user: User, use_cases: UseCases, form: Form) -> Response:
+    typed = TenantForm(
+        two_person_control=form.get("two_person_control") == "on",
+        reasons=str(form.get("withdrawal_reasons") or ""),
+    )
+    page = await use_cases.save_tenant(user, typed)
+    if page.errors:
+        return settings_page(request, page, status=422)
+    return redirect(request, "/settings?saved=tenant")
+
+
+def settings_page(
+    request: Request, page: SettingsPage, saved: str = "", status: int = 200
+) -> Response:
+    return render(
+        request,
+        "settings.html",
+        status,
+        page=page,
+        saved=saved,
+        roles=ROLES,
+        verbs=VERBS,
+        type_inputs=type_inputs,
+        title="Tenant settings",
+    )
 
 
 # --- what every page may end in ------------------------------------------------------------------

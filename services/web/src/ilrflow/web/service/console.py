@@ -7,19 +7,30 @@ import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
+from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX
 from ilrflow.web.domain.changes import FieldChange, VersionChange, field_changes, version_changes
 from ilrflow.web.domain.forms import (
     CHANGE_REQUESTS,
     AddressForm,
     ContactForm,
     FieldError,
+    FormField,
     NameForm,
     field_errors,
 )
+from ilrflow.web.domain.schema_form import (
+    SchemaField,
+    changes_from,
+    custom_fields,
+    schema_fields,
+    schema_form,
+)
 from ilrflow.web.domain.session import SignedIn
+from ilrflow.web.domain.settings import TenantForm, TypeForm, settings_errors
 from ilrflow.web.service.lists import every_item
-from ilrflow.web.service.ports import ApiRefusedError, Apis
+from ilrflow.web.service.ports import ApiRefusedError, Apis, Download
 
 TRACKER_STATUSES = ("raised", "allocated", "processed", "rejected", "cancelled")
 PAGE_SIZE = 25
@@ -31,6 +42,13 @@ class NotALearnerError(ApiRefusedError):
 
     def __init__(self) -> None:
         super().__init__(404, {"detail": "This page is for learners."})
+
+
+class NoSuchTrackerTypeError(ApiRefusedError):
+    """A tracker type the tenant has not, or the person may not raise: the not-found page."""
+
+    def __init__(self) -> None:
+        super().__init__(404, {"detail": "No such tracker type."})
 
 
 @dataclass
@@ -53,6 +71,11 @@ class TrackerFilters:
     type: str = ""
     status: str = ""
     cursor: str = ""
+
+    def query(self) -> str:
+        """The console's filters (not the cursor) as a query string, for links that keep them."""
+        chosen = {"allocated": self.allocated, "type": self.type, "status": self.status}
+        return urlencode({name: value for name, value in chosen.items() if value})
 
     def params(self) -> dict[str, str]:
         return {
@@ -98,6 +121,26 @@ class AuditSearch:
     searched: bool = False
 
 
+@dataclass
+class RaisePage:
+    """Raise a tracker for a learner: the types the person may raise, and the chosen type's form."""
+
+    types: list[dict[str, Any]]
+    chosen: dict[str, Any] | None = None
+    fields: list[SchemaField] = field(default_factory=list)
+    learner_id: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: list[FieldError] = field(default_factory=list)
+    raised: dict[str, Any] | None = None
+
+
+@dataclass
+class SettingsPage:
+    types: list[dict[str, Any]]
+    tenant: TenantForm
+    errors: list[FieldError] = field(default_factory=list)
+
+
 class Console:
     def __init__(self, apis: Apis) -> None:
         self._apis = apis
@@ -107,6 +150,9 @@ class Console:
 
     async def _post(self, user: SignedIn, service: str, path: str, body: Any) -> Any:
         return await self._apis.call(user.token, service, "POST", path, body=body)
+
+    async def _put(self, user: SignedIn, service: str, path: str, body: Any) -> Any:
+        return await self._apis.call(user.token, service, "PUT", path, body=body)
 
     # --- learner: about you ---------------------------------------------------------------
 
@@ -153,6 +199,54 @@ class Console:
         )
         return TrackerList(filters, page["items"], page["next_cursor"], types)
 
+    async def raise_page(self, user: SignedIn, tracker_type: str, learner_id: str) -> RaisePage:
+        """The types ``user`` may raise (switched on, one of their roles may raise it) and, once
+        one is chosen, its form built from the type's JSON Schema."""
+        types = await every_item(self._apis, user.token, "tracker", "/v1/tracker-types")
+        allowed = [t for t in types if t["enabled"] and user.has_role(*t["raise_roles"])]
+        chosen = next((t for t in allowed if t["type"] == tracker_type), None)
+        fields = []
+        if chosen is not None:
+            custom = chosen["custom"]
+            fields = (
+                custom_fields(chosen["fields"])
+                if custom
+                else schema_fields(chosen["changes_schema"])
+            )
+        return RaisePage(allowed, chosen, fields, learner_id)
+
+    async def raise_tracker(
+        self, user: SignedIn, tracker_type: str, learner_id: str, form: dict[str, Any]
+    ) -> RaisePage:
+        """Raise it: the page with the raised tracker in ``raised``, or with what was typed and
+        the API's refusal on the fields it names."""
+        page = await self.raise_page(user, tracker_type, learner_id)
+        if page.chosen is None:
+            raise NoSuchTrackerTypeError()
+        page.values = form
+        body = {
+            "type": tracker_type,
+            "learner_id": learner_id,
+            "changes": changes_from(page.fields, form),
+        }
+        try:
+            page.raised = await self._post(user, "tracker", "/v1/trackers", body)
+        except ApiRefusedError as refusal:
+            if refusal.status in (401, 403):
+                raise
+            inputs = {**schema_form(page.fields), "learner_id": FormField("learner-id", "Learner")}
+            page.errors = field_errors(
+                refusal.field_errors or [("learner_id", refusal.detail)], inputs, "learner-id"
+            )
+        return page
+
+    async def export_trackers(self, user: SignedIn, filters: TrackerFilters) -> Download:
+        """The list's selection (every page of it) as the tracker service's spreadsheet."""
+        params = {k: v for k, v in filters.params().items() if k != "cursor"}
+        return await self._apis.download(
+            user.token, "tracker", "/v1/trackers/export.xlsx", params=params
+        )
+
     async def tracker(self, user: SignedIn, tracker_id: str) -> TrackerPage:
         tracker = await self._get(user, "tracker", f"/v1/trackers/{tracker_id}")
         if not tracker.get("ilr_outcome"):
@@ -161,6 +255,11 @@ class Console:
         if applied is None:
             return TrackerPage(tracker, [])
         return TrackerPage(tracker, applied.changes, applied_version=applied.version)
+
+    async def outcome_arrived(self, user: SignedIn, tracker_id: str) -> bool:
+        """Whether the ILR service's outcome of a processed tracker is on it yet (the poll)."""
+        tracker = await self._get(user, "tracker", f"/v1/trackers/{tracker_id}")
+        return bool(tracker.get("ilr_outcome"))
 
     async def _applied(self, user: SignedIn, tracker: dict[str, Any]) -> VersionChange | None:
         """The ILR version the processed tracker made (none when it changed nothing), compared
@@ -273,3 +372,72 @@ class Console:
             )
             search.events = events["items"]
         return search
+
+    # --- notifications -----------------------------------------------------------------------
+
+    async def notifications(self, user: SignedIn) -> dict[str, Any]:
+        """The person's newest in-app notifications (``items``) and how many are ``unread``."""
+        return dict(await self._get(user, "notify", "/v1/notifications", limit=PAGE_SIZE))
+
+    async def unread_count(self, user: SignedIn) -> int:
+        answer = await self._get(user, "notify", "/v1/notifications/unread-count")
+        return int(answer["unread"])
+
+    # --- tenant settings (tenant admin, operator) ----------------------------------------------
+
+    async def tenant_settings(self, user: SignedIn) -> SettingsPage:
+        settings, types = await asyncio.gather(
+            self._get(user, "tracker", "/v1/tracker-settings"),
+            every_item(self._apis, user.token, "tracker", "/v1/tracker-types"),
+        )
+        return SettingsPage(types, TenantForm.of(settings))
+
+    async def save_type(self, user: SignedIn, tracker_type: str, form: TypeForm) -> SettingsPage:
+        """Switch a type on or off and set who may raise, edit and process it: the page, with
+        the API's refusal on that type's form if it refused."""
+        page = await self.tenant_settings(user)
+        view = next((t for t in page.types if t["type"] == tracker_type), None)
+        if view is None:
+            raise NoSuchTrackerTypeError()
+        body = form.body()
+        if view["custom"]:  # a custom type is set with its definition, which stays as it is
+            body |= {k: view[k] for k in ("title", "description", "fields")}
+        try:
+            await self._put(user, "tracker", f"/v1/tracker-types/{tracker_type}", body)
+        except ApiRefusedError as refusal:
+            if refusal.hides_the_page:
+                raise
+            reasons = [f"{name} {reason}" for name, reason in refusal.field_errors]
+            page.errors = [
+                FieldError(type_field(tracker_type), "; ".join(reasons) or refusal.detail)
+            ]
+            return page
+        return await self.tenant_settings(user)
+
+    async def save_tenant(self, user: SignedIn, form: TenantForm) -> SettingsPage:
+        """Two-person control and the withdrawal-reason mapping: the page, with the typed form
+        and the errors on its fields if the lines or the API refused."""
+        reason_map = form.reason_map()
+        page = await self.tenant_settings(user)
+        page.tenant, page.errors = form, form.errors
+        if form.errors:
+            return page
+        body = {"two_person_control": form.two_person_control, "withdrawal_reason_map": reason_map}
+        try:
+            await self._put(user, "tracker", "/v1/tracker-settings", body)
+        except ApiRefusedError as refusal:
+            if refusal.hides_the_page:
+                raise
+            page.errors = settings_errors(refusal.field_errors or [("", refusal.detail)])
+            return page
+        return await self.tenant_settings(user)
+
+
+def type_inputs(tracker_type: str) -> str:
+    """What the ids of a type's inputs on the settings page start with."""
+    return "type-" + tracker_type.replace(CUSTOM_PREFIX, "custom-")
+
+
+def type_field(tracker_type: str) -> str:
+    """The id of a type's first input (its switch), which its errors link to."""
+    return type_inputs(tracker_type) + "-enabled"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -29,6 +30,15 @@ class ApiRefusedError(Exception):
         return [(str(e["field"]), str(e["reason"])) for e in self.problem.get("errors") or []]
 
 
+@dataclass(frozen=True)
+class Download:
+    """A file an API answered with (a spreadsheet export), passed on to the browser as it is."""
+
+    content: bytes
+    media_type: str
+    disposition: str
+
+
 class Apis(Protocol):
     async def call(
         self,
@@ -41,4 +51,10 @@ class Apis(Protocol):
         body: Any = None,
     ) -> Any:
         """The JSON body of a 2xx answer; raises :class:`ApiRefusedError` otherwise."""
+        ...
+
+    async def download(
+        self, token: str, service: str, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> Download:
+        """The file of a 2xx answer to a GET; raises :class:`ApiRefusedError` otherwise."""
         ...

@@ -1,0 +1,21 @@
+"""Fixtures of the end-to-end tests that only some modules use (the stack's are in tests/)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.keycloak import Keycloak, keycloak_script
+
+
+@pytest.fixture(scope="module")
+def keycloak() -> Iterator[Keycloak]:
+    """Keycloak from the project's script; stopped afterwards unless it was already running."""
+    was_running = keycloak_script("status").startswith("keycloak: running")
+    keycloak_script("up")
+    try:
+        yield Keycloak(issuer=keycloak_script("issuer"))
+    finally:
+        if not was_running:
+            keycloak_script("down")
