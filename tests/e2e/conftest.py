@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from browser import chromium
+from playwright.sync_api import Browser
 
 from tests.e2e.keycloak import Keycloak, keycloak_script
 
@@ -19,3 +21,11 @@ def keycloak() -> Iterator[Keycloak]:
     finally:
         if not was_running:
             keycloak_script("down")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium for a module's browser tests (module-scoped, so it starts after the
+    session's stack: Playwright's sync API holds an event loop on the thread while it runs)."""
+    with chromium() as launched:
+        yield launched

@@ -7,14 +7,14 @@ axe-core with no serious or critical violation."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from browser import chromium, serious_violations, sign_in
+from browser import sign_in
 from playwright.sync_api import Browser, Page, expect
 from workload import GROUP, LEARNER
 
 from tests.conftest import Stack, eventually
+from tests.e2e.browsing import accessible
 from tests.e2e.helpers import Tenant, configure_trackers, known_learner, tenant_with_staff
 
 pytestmark = pytest.mark.e2e
@@ -32,12 +32,6 @@ MORE_STAFF = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
 @pytest.fixture
 def tenant(stack: Stack) -> Tenant:
     tenant = tenant_with_staff(stack)
@@ -48,11 +42,6 @@ def tenant(stack: Stack) -> Tenant:
         tenant, settings={"allocation_rules": [{"learner_group": GROUP, "admin_id": "admin-1"}]}
     )
     return tenant
-
-
-def accessible(page: Page) -> Page:
-    assert serious_violations(page) == [], page.url
-    return page
 
 
 def signed_in(browser: Browser, console: str, tenant: Tenant, name: str) -> Page:

@@ -4,10 +4,9 @@ service's workbook of the list's selection, through the console (the browser hol
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 import pytest
-from browser import chromium, sign_in
+from browser import sign_in
 from openpyxl import load_workbook
 from playwright.sync_api import Browser
 
@@ -15,12 +14,6 @@ from tests.conftest import Stack
 from tests.e2e.helpers import configure_trackers, known_learner, tenant_with_staff
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_the_trackers_list_downloads_as_a_workbook(

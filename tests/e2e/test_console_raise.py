@@ -5,13 +5,13 @@ the raised tracker's page follows. Every page visited passes axe-core."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from browser import chromium, serious_violations, sign_in
-from playwright.sync_api import Browser, Page, expect
+from browser import sign_in
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import Stack
+from tests.e2e.browsing import accessible
 from tests.e2e.helpers import configure_trackers, known_learner, tenant_with_staff
 
 pytestmark = pytest.mark.e2e
@@ -26,17 +26,6 @@ LAPTOP_REQUEST = {
     ],
     "enabled": True,
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-def accessible(page: Page) -> Page:
-    assert serious_violations(page) == [], page.url
-    return page
 
 
 def test_staff_raise_a_custom_tracker_from_its_schemas_form(

@@ -6,27 +6,16 @@ gets "Page not found". Every page visited passes axe-core."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from browser import chromium, serious_violations, sign_in
-from playwright.sync_api import Browser, Page, expect
+from browser import sign_in
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import Stack
+from tests.e2e.browsing import accessible
 from tests.e2e.helpers import Tenant, configure_trackers, tenant_with_staff
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-def accessible(page: Page) -> Page:
-    assert serious_violations(page) == [], page.url
-    return page
 
 
 def test_an_admin_sets_the_tenants_tracker_settings(

@@ -9,11 +9,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from browser import chromium, serious_violations
 from devstack import CONSOLE, ServiceProcess, console_env, start_services, stop_services, wait_ready
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import Stack
+from tests.e2e.browsing import accessible
 from tests.e2e.keycloak import ADMIN, CONSOLE_CLIENT, TENANT, Keycloak, api_only, free_port
 
 pytestmark = pytest.mark.e2e
@@ -51,17 +51,6 @@ def sso_console(
         yield process.url
     finally:
         stop_services([process])
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-def accessible(page: Page) -> Page:
-    assert serious_violations(page) == [], page.url
-    return page
 
 
 def test_a_person_signs_in_at_keycloak_uses_the_apis_and_signs_out_there_too(
