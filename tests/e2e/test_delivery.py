@@ -9,6 +9,7 @@ from ilrflow.contracts.events import TrackerProcessed, new_event, partition_key
 from tests.conftest import Stack, eventually
 from tests.e2e.helpers import (
     enrolled_learner,
+    every_item,
     produce,
     read_topic,
     run,
@@ -112,7 +113,7 @@ def test_an_event_delivered_twice_has_one_effect(stack: Stack) -> None:
     with tenant.admin("ilr") as ilr:
 
         def marker_applied() -> list:  # type: ignore[type-arg]
-            history = ilr.get(f"/v1/learners/{learner_id}/ilr/history").json()["items"]
+            history = every_item(ilr, f"/v1/learners/{learner_id}/ilr/history")
             return history if any(h["tracker_id"] == "T-marker" for h in history) else []
 
         history = eventually(marker_applied)

@@ -30,6 +30,7 @@ from tests.e2e.helpers import (
     Tenant,
     downstream_example,
     enrolled_learner,
+    every_item,
     run,
     tenant_with_staff,
 )
@@ -200,7 +201,7 @@ def test_a_tenant_moves_to_its_own_lane_and_back_while_trackers_flow(
             assert outcome["status"] == "applied", outcome
         for learner_id in learners:
             mine = [t["id"] for t in trackers if t["learner"] == learner_id]
-            history = ilr_api.get(f"/v1/learners/{learner_id}/ilr/history").json()["items"]
+            history = every_item(ilr_api, f"/v1/learners/{learner_id}/ilr/history")
             # Nothing applied twice: one version per tracker, in order, each tracker once.
             assert [h["version"] for h in history] == list(range(1, len(mine) + 2))
             assert [h["tracker_id"] for h in history[1:]] == mine

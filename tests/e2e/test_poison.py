@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import MongoClient
 
 from ilrflow.contracts.events import (
+    ApiClientChanged,
     AuditAccessed,
     AuditCheckpointSigned,
     DocumentIssued,
@@ -172,6 +173,10 @@ def valid_payload(topic: str, learner_id: str) -> Payload:
             key_id="0" * 16,
             signature="",
         ),
+        # A client no one uses: the learner service publishes the topic for the audit log alone.
+        Topics.API_CLIENTS: ApiClientChanged(
+            client_id="cli_poison_probe", name="a probe behind poison", scopes=[], change="created"
+        ),
     }
     assert set(payloads) == set(Topics.ALL), "a topic without a valid event in this test"
     return payloads[topic]
@@ -233,9 +238,9 @@ def world(stack: Stack) -> World:
 
 def test_topics_without_consumers_are_known(world: World) -> None:
     unconsumed = sorted(topic for topic, groups in world.groups.items() if not groups)
-    # audit-access and audit-checkpoints are for the audit alone (which stores every topic, and
-    # is checked below) and for whoever keeps checkpoints outside it.
-    assert unconsumed == [Topics.AUDIT_ACCESS, Topics.AUDIT_CHECKPOINTS]
+    # api-clients, audit-access and audit-checkpoints are for the audit alone (which stores every
+    # topic, and is checked below) and for whoever keeps checkpoints outside it.
+    assert unconsumed == [Topics.API_CLIENTS, Topics.AUDIT_ACCESS, Topics.AUDIT_CHECKPOINTS]
 
 
 @pytest.mark.parametrize("topic", Topics.ALL)

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         progress.done()
         print(verification.model_dump_json(indent=2) if arguments.json else verification.describe())
         sys.exit(0 if verification.ok else 1)
-    serve(create_app(settings), settings, SERVICE)
+    serve(lambda: create_app(settings), settings, SERVICE)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from ilrflow.platform.settings import get_settings
 
 def main() -> None:
     settings = get_settings()
-    serve(create_app(settings), settings, SERVICE)
+    serve(lambda: create_app(settings), settings, SERVICE)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from ilrflow.tracker.bootstrap import SERVICE, create_app
 
 def main() -> None:
     settings = get_settings()
-    serve(create_app(settings), settings, SERVICE)
+    serve(lambda: create_app(settings), settings, SERVICE)
 
 
 if __name__ == "__main__":

@@ -274,14 +274,15 @@ def _install_operations_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
 KEEP_ALIVE_SECONDS = 75
 
 
-def serve(app: FastAPI, settings: Settings, service: str) -> None:
-    """Run a service's app with uvicorn until SIGINT/SIGTERM."""
+def serve(create_app: Callable[[], FastAPI], settings: Settings, service: str) -> None:
+    """Build a service's app once logging is configured (so what building it logs is a JSON line
+    like the rest) and run it with uvicorn until SIGINT/SIGTERM."""
     configure_logging(service, settings.log_level, settings.log_json)
     refuse_unsafe_sign_in(settings)
     warn_unknown_variables(os.environ)
     configure_tracing(service, settings)
     uvicorn.run(
-        app,
+        create_app(),
         host=settings.http_host,
         port=settings.port_for(service),
         log_config=None,
