@@ -6,7 +6,8 @@ printed once (create, rotate) and never stored in clear."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import typer
 
@@ -14,6 +15,7 @@ from ilrflow.contracts.errors import InvalidInput, NotFound
 from ilrflow.contracts.identity import SCOPES, Principal
 from ilrflow.learner.bootstrap import offline_api_clients
 from ilrflow.learner.domain.clients import ApiClient
+from ilrflow.learner.service.clients import ApiClientService
 from ilrflow.ops.common import (
     EXIT_NOT_FOUND,
     EXIT_USAGE,
@@ -29,6 +31,9 @@ app = typer.Typer(help="A tenant's API clients (OAuth2 client credentials).", no
 OPERATOR = "ilrflow-cli"  # the actor of the change events
 TENANT = typer.Option(..., help="The tenant whose clients these are.")
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+T = TypeVar("T")
 
 
 def _operator(tenant: str) -> Principal:
@@ -106,11 +111,7 @@ def rotate(
 ) -> None:
     """A new secret, printed once; the old one stops working at once."""
     tenant = tenant_id(tenant)
-    service = offline_api_clients(settings())
-    try:
-        rotated = run(lambda: service.rotate(_operator(tenant), tenant, client_id))
-    except NotFound as error:
-        fail(error.detail, EXIT_NOT_FOUND)
+    rotated = _on_client(lambda service: service.rotate(_operator(tenant), tenant, client_id))
     _show(_view(rotated.client, rotated.secret), as_json)
 
 
@@ -122,9 +123,17 @@ def revoke(
 ) -> None:
     """Revoke the client: no more tokens (those issued expire within their lifetime)."""
     tenant = tenant_id(tenant)
+    _show(
+        _view(_on_client(lambda service: service.revoke(_operator(tenant), tenant, client_id))),
+        as_json,
+    )
+
+
+def _on_client(change: Callable[[ApiClientService], Awaitable[T]]) -> T:
+    """Run ``change`` on the learner database's clients; an unknown client (or another
+    tenant's) exits with EXIT_NOT_FOUND."""
     service = offline_api_clients(settings())
     try:
-        revoked = run(lambda: service.revoke(_operator(tenant), tenant, client_id))
+        return run(lambda: change(service))
     except NotFound as error:
         fail(error.detail, EXIT_NOT_FOUND)
-    _show(_view(revoked), as_json)
