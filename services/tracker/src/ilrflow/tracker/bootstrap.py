@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.run_in_background("bulk-jobs", worker.run_forever)
     runtime.use_outbox([trackers.trackers])
     runtime.on_startup(trackers.ensure_indexes)
+    runtime.on_startup(trackers.repair_rows)
     runtime.on_startup(views.ensure_indexes)
     consumed = live_handlers(runtime.db, projections(runtime.db))
     learner_events = consumed[Topics.LEARNER_UPDATED]

@@ -6,6 +6,7 @@ use case loaded, so two admins acting at once cannot overwrite each other.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,8 @@ from pymongo.errors import DuplicateKeyError
 from ilrflow.contracts.events import Envelope
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import mark_applied, not_yet_applied
-from ilrflow.platform.mongo import Document, newest_first_after
+from ilrflow.platform.logging import get_logger
+from ilrflow.platform.mongo import Document
 from ilrflow.platform.outbox import (
     OUTBOX_FIELD,
     PENDING_FIELD,
@@ -26,8 +28,11 @@ from ilrflow.platform.outbox import (
     new_document_outbox,
     outbox_update,
 )
+from ilrflow.tracker.adapters.tracker_rows import TrackerRows
 from ilrflow.tracker.domain.policy import TenantTrackerSettings
 from ilrflow.tracker.domain.tracker import Tracker
+
+log = get_logger(__name__)
 
 LEARNER_GROUP = "learner_group"
 # The fingerprint of the request that raised a tracker with an Idempotency-Key.
@@ -56,11 +61,17 @@ class TrackerRepository:
         # The relay gets this same object, so its writes queue behind commands' saves.
         self.trackers: AsyncCollection[Document] = serialised_writes(db["trackers"])
         self.settings: AsyncCollection[Document] = serialised_writes(db["tracker_settings"])
+        self.rows = TrackerRows(db)
 
     async def ensure_indexes(self) -> None:
-        await self.trackers.create_index([("tenant", 1), ("raised_at", -1), ("id", -1)])
-        for field in ("allocated_to", "learner_id", "status", "learner_group"):
-            await self.trackers.create_index([("tenant", 1), (field, 1), ("raised_at", -1)])
+        # Lists are chosen on the rows; a learner's move still finds their trackers here.
+        await self.trackers.create_index([("tenant", 1), ("learner_id", 1)])
+        await self.rows.ensure_indexes()
+
+    async def repair_rows(self) -> None:
+        repaired = await self.rows.repair(self.trackers)
+        if repaired:
+            log.info("tracker list rows repaired", rows=repaired)
 
     # --- trackers -------------------------------------------------------------------------
 
@@ -76,6 +87,7 @@ class TrackerRepository:
             await self.trackers.insert_one(document)
         except DuplicateKeyError:
             return False
+        await self.rows.refresh(document)
         return True
 
     async def get_with_fingerprint(
@@ -109,14 +121,18 @@ class TrackerRepository:
             query.update(not_yet_applied(applied_event_id))
             update = merge_updates(update, mark_applied(applied_event_id))
         result = await self.trackers.update_one(query, update)
-        return result.matched_count == 1
+        if result.matched_count != 1:
+            return False
+        await self.rows.refresh_from(self.trackers, query["_id"])
+        return True
 
     async def find(
         self, tenant: str, where: TrackerFilter, after: tuple[datetime, str] | None, limit: int
     ) -> list[Tracker]:
-        query = _query(tenant, where) | newest_first_after(after, "raised_at", "id")
-        cursor = self.trackers.find(query).sort([("raised_at", -1), ("id", -1)]).limit(limit)
-        return [_from_document(d) async for d in cursor]
+        """Chosen on the small list rows, read by ``_id`` (see ``tracker_rows``)."""
+        identities = await self.rows.page_ids(_query(tenant, where), after, limit)
+        found = await asyncio.gather(*(self.trackers.find_one({"_id": i}) for i in identities))
+        return [_from_document(document) for document in found if document is not None]
 
     async def move_learner(self, tenant: str, learner_id: str, group: str | None) -> None:
         # One update per tracker, by _id: only those go through serialised_writes' lock, which
@@ -130,6 +146,7 @@ class TrackerRepository:
             await self.trackers.update_one(
                 {"_id": document["_id"]}, {"$set": {LEARNER_GROUP: group}}
             )
+            await self.rows.refresh_from(self.trackers, document["_id"])
 
     def _document(self, tracker: Tracker) -> Document:
         document = tracker.to_document()
