@@ -259,3 +259,49 @@ async def test_events_the_relay_was_not_told_of_go_out_after_the_sweep(database:
     assert await relay.drain_once() == 1
     assert published == [told.id, hidden.id]
     assert await relay.drain_once() == 0
+
+
+async def test_a_pass_hands_every_event_over_before_awaiting_a_confirmation(database: Any) -> None:
+    """One broker round trip per pass: the outboxes are cleared only once every event of the
+    pass is confirmed."""
+    collection = serialised_writes(database["aggregates"])
+    for n in range(3):
+        await collection.insert_one({"_id": f"t:L{n}", **new_document_outbox([event(n)])})
+    handed: list[str] = []
+    all_handed, delivered = asyncio.Event(), asyncio.Event()
+
+    async def send(e: Any, topic: str) -> Any:
+        handed.append(e.id)
+        if len(handed) == 3:
+            all_handed.set()
+
+        async def confirmation() -> None:
+            await delivered.wait()
+
+        return confirmation()
+
+    relay = asyncio.create_task(OutboxRelay([collection], send).drain_once())
+    await asyncio.wait_for(all_handed.wait(), timeout=10)
+    pending = [d["outbox_pending"] async for d in collection.find({})]
+    assert pending == [1, 1, 1]  # handed over, not yet confirmed: nothing cleared
+    delivered.set()
+    assert await relay == 3
+    assert [d["outbox_pending"] async for d in collection.find({})] == [0, 0, 0]
+
+
+async def test_a_failed_confirmation_leaves_the_whole_pass_pending(database: Any) -> None:
+    collection = serialised_writes(database["aggregates"])
+    events = [event(n) for n in range(3)]
+    for n, e in enumerate(events):
+        await collection.insert_one({"_id": f"t:L{n}", **new_document_outbox([e])})
+
+    async def send(e: Any, topic: str) -> Any:
+        async def confirmation() -> None:
+            if e.id == events[1].id:
+                raise ConnectionError("the broker refused it")
+
+        return confirmation()
+
+    with pytest.raises(ConnectionError):
+        await OutboxRelay([collection], send).drain_once()
+    assert [d["outbox_pending"] async for d in collection.find({})] == [1, 1, 1]

@@ -65,18 +65,35 @@ async def publish_event(
     broker: KafkaBroker, event: Envelope[Any], prefix: str = "", topic: str | None = None
 ) -> None:
     """Publish ``event`` to ``topic`` (logical: a routed lane topic) or its catalogue topic."""
+    await (await send_event(broker, event, prefix, topic))
+
+
+async def send_event(
+    broker: KafkaBroker, event: Envelope[Any], prefix: str = "", topic: str | None = None
+) -> Awaitable[None]:
+    """Hand ``event`` to the producer and return its delivery confirmation, to be awaited.
+
+    Records handed over in turn keep their order on a partition (the producer is idempotent),
+    so a caller may hand over many before awaiting any: one broker round trip for them all.
+    """
     topic = topic or event.topic
     key, headers, value = to_wire(event)
     # FastStream writes a `correlation_id` header on every record (a random id unless given):
     # give it the story's, so it never contradicts ce_correlationid.
-    await broker.publish(
+    delivery = await broker.publish(
         value,
         topic=prefix + topic,
         key=key,
         headers=headers,
         correlation_id=event.correlation_id,
+        no_confirm=True,
     )
-    metrics.EVENTS_PUBLISHED.labels(topic=topic).inc()
+
+    async def confirmed() -> None:
+        await delivery
+        metrics.EVENTS_PUBLISHED.labels(topic=topic).inc()
+
+    return confirmed()
 
 
 def consumer_group_id(settings: Settings, service: str, topic: str) -> str:

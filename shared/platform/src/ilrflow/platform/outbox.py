@@ -3,7 +3,9 @@
 A state change and the events it causes are written in one single-document atomic update (the
 events are pushed onto the document's ``outbox`` array and ``outbox_pending`` is incremented).
 The relay publishes each pending event, then pulls it from the array. A crash between the two
-re-publishes the event on restart; consumers drop it by its event id.
+re-publishes the event on restart; consumers drop it by its event id. A pass hands all its
+documents' events to the producer in order and awaits their confirmations together, then clears
+the outboxes concurrently: one broker round trip per pass, not one per document.
 
 Each event goes to the topic the routing table gives for its tenant (``ilrflow.platform.lanes``).
 A relay publishes only tenants routed to the lanes its process serves, and none that is paused
@@ -35,7 +37,9 @@ log = get_logger(__name__)
 OUTBOX_FIELD = "outbox"
 PENDING_FIELD = "outbox_pending"
 
-Publish = Callable[[Envelope[Any], str], Awaitable[None]]  # (event, logical topic)
+# (event, logical topic) -> None once published, or the delivery confirmation to await: a
+# relay hands a whole pass to the producer and then awaits every confirmation together.
+Publish = Callable[[Envelope[Any], str], Awaitable[Awaitable[None] | None]]
 
 
 class Routes(Protocol):
@@ -219,11 +223,10 @@ class OutboxRelay:
             identities = list(dirty)
             dirty.clear()
             try:
-                documents = []
-                for identity in identities:
-                    document = await collection.find_one({"_id": identity}, {OUTBOX_FIELD: 1})
-                    if document is not None:
-                        documents.append(document)
+                found = await asyncio.gather(
+                    *(collection.find_one({"_id": i}, {OUTBOX_FIELD: 1}) for i in identities)
+                )
+                documents = [document for document in found if document is not None]
                 moved += await self._relay_in_order(collection, documents, table, later)
             except BaseException:
                 waiting = dict(dirty)
@@ -246,52 +249,64 @@ class OutboxRelay:
         partition. A paused tenant's documents, and those past the batch, are noted in ``later``
         for the next pass, so they go out as soon as the pause ends; another lane's are left to
         that lane's relay."""
-        moved = relayed_documents = 0
         in_order = sorted(documents, key=_oldest_pending_time)
+        chosen: list[tuple[Document, list[Document]]] = []
         for position, document in enumerate(in_order):
-            if relayed_documents >= self._batch_size:
+            if len(chosen) >= self._batch_size:
                 if later is not None:
                     later.update(dict.fromkeys(d["_id"] for d in in_order[position:]))
                 break
-            relayed = await self._relay_document(collection, document, table)
-            if relayed == 0 and later is not None and _paused(document, table):
+            pending = self._publishable(document, table)
+            if pending:
+                chosen.append((document, pending))
+            elif later is not None and _paused(document, table):
                 later[document["_id"]] = None
-            moved += relayed
-            relayed_documents += relayed > 0
+        if not chosen:
+            return 0
+        # Every event of the pass goes to the producer in order, then the confirmations are
+        # awaited together: one broker round trip per pass, not per document. Only then are
+        # the outboxes cleared (a crash in between publishes them again; consumers dedupe).
+        confirmations: list[Awaitable[None]] = []
+        for document, pending in chosen:
+            confirmations += await self._send(document, pending, table)
+        await _all_confirmed(confirmations)
+        await asyncio.gather(*(self._clear(collection, d, p) for d, p in chosen))
+        moved = sum(len(pending) for _, pending in chosen)
+        self.published += moved
         return moved
 
     def _dirty_of(self, collection: AsyncCollection[Document]) -> dict[Any, None] | None:
         return self._dirty[self._collections.index(collection)]
 
-    async def _relay_document(
-        self, collection: AsyncCollection[Document], document: Document, table: RoutingTable
-    ) -> int:
-        pending = document.get(OUTBOX_FIELD) or []
-        if not pending:
-            return 0
+    def _publishable(self, document: Document, table: RoutingTable) -> list[Document]:
+        """The document's pending events if this relay publishes its tenant now, else none."""
+        pending: list[Document] = document.get(OUTBOX_FIELD) or []
         # An aggregate belongs to one tenant. The pass's table is the one the relay then
         # acknowledges, so a pause holds from the pass after it was read.
+        if pending and table.publishes(pending[0]["tenant"], self._routes.lanes):
+            return pending
+        return []
+
+    async def _send(
+        self, document: Document, pending: list[Document], table: RoutingTable
+    ) -> list[Awaitable[None]]:
         tenant = pending[0]["tenant"]
-        if not table.publishes(tenant, self._routes.lanes):
-            return 0
-        # Topics are published concurrently (an ILR change is an ilr-state and an ilr-updated
-        # record), each topic's events in their order.
-        by_topic: dict[str, list[Envelope[Any]]] = {}
+        confirmations = []
         for item in pending:
             event = event_from_document(item)
-            by_topic.setdefault(table.route(tenant, event.type), []).append(event)
-        await asyncio.gather(*(self._publish_in_order(t, e) for t, e in by_topic.items()))
+            confirmation = await self._publish(event, table.route(tenant, event.type))
+            if confirmation is not None:
+                confirmations.append(confirmation)
+        return confirmations
+
+    async def _clear(
+        self, collection: AsyncCollection[Document], document: Document, pending: list[Document]
+    ) -> None:
         # $pullAll by exact value: FerretDB 1.24 ignores a $pull whose condition names a field.
         await collection.update_one(
             {"_id": document["_id"]},
             {"$pullAll": {OUTBOX_FIELD: pending}, "$inc": {PENDING_FIELD: -len(pending)}},
         )
-        self.published += len(pending)
-        return len(pending)
-
-    async def _publish_in_order(self, topic: str, events: list[Envelope[Any]]) -> None:
-        for event in events:
-            await self._publish(event, topic)
 
     async def oldest_age_seconds(self) -> float:
         """Seconds since the oldest pending event's ``time`` (0 when nothing is pending)."""
@@ -312,6 +327,14 @@ class OutboxRelay:
             async for document in collection.find({PENDING_FIELD: {"$gt": 0}}, {PENDING_FIELD: 1}):
                 total += int(document.get(PENDING_FIELD, 0))
         return total
+
+
+async def _all_confirmed(confirmations: list[Awaitable[None]]) -> None:
+    """Await every confirmation (none is left unobserved), then raise the first failure."""
+    results = await asyncio.gather(*confirmations, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def _note_events(dirty: dict[Any, None], identity: Any, change: Document) -> None:

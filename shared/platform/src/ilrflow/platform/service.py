@@ -32,6 +32,7 @@ from ilrflow.platform.kafka import (
     create_broker,
     ensure_topics,
     publish_event,
+    send_event,
 )
 from ilrflow.platform.lanes import POOLED, lane_topic
 from ilrflow.platform.logging import bound_context, configure_logging, get_logger
@@ -92,7 +93,7 @@ class ServiceRuntime:
             self.settings.relay_heartbeat_seconds,
         )
         self.relay = OutboxRelay(
-            collections, self.publish, self.settings.relay_poll_seconds, routes=routes
+            collections, self.send, self.settings.relay_poll_seconds, routes=routes
         )
         self._startup_hooks.extend(partial(ensure_outbox_index, c) for c in collections)
         return self.relay
@@ -116,6 +117,10 @@ class ServiceRuntime:
     async def publish(self, event: Envelope[Any], topic: str) -> None:
         """Publish to ``topic`` (logical, as routed: ``ilrflow.platform.lanes.route``)."""
         await publish_event(self.broker, event, self.settings.topic_prefix, topic=topic)
+
+    async def send(self, event: Envelope[Any], topic: str) -> Awaitable[None]:
+        """Hand to the producer; returns the delivery confirmation (``kafka.send_event``)."""
+        return await send_event(self.broker, event, self.settings.topic_prefix, topic=topic)
 
     def events_written(self) -> None:
         """Tell the relay that new outbox events are waiting."""
