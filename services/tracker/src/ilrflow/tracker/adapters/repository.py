@@ -87,7 +87,7 @@ class TrackerRepository:
             await self.trackers.insert_one(document)
         except DuplicateKeyError:
             return False
-        await self.rows.refresh(document)
+        await self.rows.added(document)
         return True
 
     async def get_with_fingerprint(
@@ -123,7 +123,7 @@ class TrackerRepository:
         result = await self.trackers.update_one(query, update)
         if result.matched_count != 1:
             return False
-        await self.rows.refresh_from(self.trackers, query["_id"])
+        await self.rows.saved(self._document(tracker))
         return True
 
     async def find(
@@ -146,7 +146,7 @@ class TrackerRepository:
             await self.trackers.update_one(
                 {"_id": document["_id"]}, {"$set": {LEARNER_GROUP: group}}
             )
-            await self.rows.refresh_from(self.trackers, document["_id"])
+            await self.rows.moved(document["_id"], group)
 
     def _document(self, tracker: Tracker) -> Document:
         document = tracker.to_document()

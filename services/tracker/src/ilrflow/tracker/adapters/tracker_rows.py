@@ -8,11 +8,11 @@ tracker documents. The page is chosen on these rows, and its trackers are read b
 one lookup FerretDB sends to SQL), concurrently: 4.4 times faster side by side (docs/benchmark.md).
 
 The tracker document stays the truth; a row is derived from it. After every write the
-repository re-reads the tracker and ``refresh``es its row, guarded by the tracker's version so a
-slower refresh of an older version never overwrites a newer row. A process that dies between
-the tracker write and the row write leaves the row behind: ``repair``, run at start-up, compares
-every tracker with its row and refreshes those that differ (the restarted process repairs what
-it left).
+repository writes the row from the state it wrote (``added``, ``saved``, ``moved``), guarded by
+the tracker's version so a slower write of an older version never overwrites a newer row: one
+conditional update per tracker write. A process that dies between the tracker write and the row
+write leaves the row behind: ``repair``, run at start-up, compares every tracker with its row
+and mends those that differ (the restarted process repairs what it left).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ilrflow.platform.mongo import Document, newest_first_after
 
 ROWS = "tracker_rows"
 # Every field a list filters or sorts by (see repository._query), and the version that guards.
+LEARNER_GROUP = "learner_group"
 ROW_FIELDS = (
     "tenant",
     "id",
@@ -70,34 +71,36 @@ class TrackerRows:
         )
         return [row["_id"] async for row in cursor]
 
-    async def refresh_from(self, trackers: AsyncCollection[Document], identity: Any) -> None:
-        """Re-read the tracker and bring its row up to it."""
-        projection = dict.fromkeys(ROW_FIELDS, 1)
-        document = await trackers.find_one({"_id": identity}, projection)
-        if document is not None:
-            await self.refresh(document)
+    async def added(self, tracker_document: Document) -> None:
+        await self._write(row_of(tracker_document), newer_than="$lt")
 
-    async def refresh(self, tracker_document: Document) -> None:
-        row = row_of(tracker_document)
-        identity, version = row["_id"], row["version"]
-        changes = {k: v for k, v in row.items() if k != "_id"}
+    async def saved(self, tracker_document: Document) -> None:
+        """After a save, which leaves the learner's group alone (``moved`` writes that)."""
+        await self._write(row_of(tracker_document), newer_than="$lt", keep=(LEARNER_GROUP,))
+
+    async def moved(self, identity: Any, group: str | None) -> None:
+        await self.rows.update_one({"_id": identity}, {"$set": {LEARNER_GROUP: group}})
+
+    async def _write(self, row: Document, newer_than: str, keep: tuple[str, ...] = ()) -> None:
+        """Bring the row to ``row`` unless it is at a newer version already: one conditional
+        update when the row is there (the usual case), an insert when it is not."""
+        identity = row["_id"]
+        changes = {k: v for k, v in row.items() if k != "_id" and k not in keep}
         while True:
-            existing = await self.rows.find_one({"_id": identity}, {"version": 1})
-            if existing is None:
-                try:
-                    await self.rows.insert_one(row)
-                    return
-                except DuplicateKeyError:
-                    continue  # a concurrent refresh inserted it: compare versions with that one
-            if existing["version"] > version:
-                return  # a newer version's row is there already
-            # The same version is written again: a learner's move changes the group without a
-            # new version.
             done = await self.rows.update_one(
-                {"_id": identity, "version": {"$lte": version}}, {"$set": changes}
+                {"_id": identity, "version": {newer_than: row["version"]}}, {"$set": changes}
             )
             if done.matched_count == 1:
                 return
+            try:
+                await self.rows.insert_one(row)
+                return
+            except DuplicateKeyError:
+                # There already: at this version or a newer one (done), or an older one a
+                # concurrent write inserted meanwhile (the update above now matches it).
+                found = await self.rows.find_one({"_id": identity}, {"version": 1})
+                if found is not None and found["version"] >= row["version"]:
+                    return
 
     async def repair(self, trackers: AsyncCollection[Document]) -> int:
         """Refresh every row that differs from its tracker; returns how many. Missing rows (a
@@ -120,5 +123,6 @@ class TrackerRows:
                 if any(e.get("code") != DUPLICATE_KEY for e in error.details["writeErrors"]):
                     raise
         for document in stale:
-            await self.refresh(document)
+            # The same version too: a learner's move changes the group, not the version.
+            await self._write(row_of(document), newer_than="$lte")
         return len(missing) + len(stale)
