@@ -40,6 +40,7 @@ from ilrflow.contracts.events import (
     TrackerProcessed,
     TrackerRaised,
     TrackerRejected,
+    TrackerSettingsChanged,
     dead_letter_topic,
     new_event,
     partition_key,
@@ -177,6 +178,8 @@ def valid_payload(topic: str, learner_id: str) -> Payload:
         Topics.API_CLIENTS: ApiClientChanged(
             client_id="cli_poison_probe", name="a probe behind poison", scopes=[], change="created"
         ),
+        # A settings change of a tenant that does not exist: the audit log alone reads it.
+        Topics.TENANT_SETTINGS: TrackerSettingsChanged(version=1, changes=[], settings={}),
     }
     assert set(payloads) == set(Topics.ALL), "a topic without a valid event in this test"
     return payloads[topic]
@@ -238,9 +241,14 @@ def world(stack: Stack) -> World:
 
 def test_topics_without_consumers_are_known(world: World) -> None:
     unconsumed = sorted(topic for topic, groups in world.groups.items() if not groups)
-    # api-clients, audit-access and audit-checkpoints are for the audit alone (which stores every
-    # topic, and is checked below) and for whoever keeps checkpoints outside it.
-    assert unconsumed == [Topics.API_CLIENTS, Topics.AUDIT_ACCESS, Topics.AUDIT_CHECKPOINTS]
+    # api-clients, audit-access, audit-checkpoints and tenant-settings are for the audit alone
+    # (which stores every topic, and is checked below) and for whoever keeps checkpoints outside.
+    assert unconsumed == [
+        Topics.API_CLIENTS,
+        Topics.AUDIT_ACCESS,
+        Topics.AUDIT_CHECKPOINTS,
+        Topics.TENANT_SETTINGS,
+    ]
 
 
 @pytest.mark.parametrize("topic", Topics.ALL)

@@ -273,3 +273,25 @@ async def _named_when_read(mongo_url: str) -> None:
     finally:
         await client.drop_database(name)
         await client.close()
+
+
+def test_a_change_of_the_tenants_tracker_settings_is_in_the_audit_log(story: Story) -> None:
+    """Who may do what is itself audited: each setting before and after, and who changed it."""
+    with story.tenant.admin("tracker") as admin:
+        changed = admin.put("/v1/tracker-settings", json={"material_impact_threshold": 15})
+    assert changed.status_code == 200, changed.text
+
+    def threshold_changes() -> list[dict[str, Any]]:
+        with support(story, "audit") as http:
+            response = http.get("/v1/audit/events", params={"type": "tenant-settings"})
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        # The tenant's set-up changed its settings before: this test's change is the one here.
+        paths = {id(e): [c["path"] for c in e["payload"]["changes"]] for e in items}
+        return [e for e in items if "material_impact_threshold" in paths[id(e)]]
+
+    [entry] = eventually(threshold_changes)
+    assert entry["actor"] == "admin-1"
+    assert entry["event_type"] == "ilrflow.tracker.settings_changed.v1"
+    [change] = entry["payload"]["changes"]
+    assert change == {"path": "material_impact_threshold", "before": 10, "after": 15}

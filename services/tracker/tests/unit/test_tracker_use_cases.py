@@ -320,6 +320,23 @@ async def test_two_person_control_stops_the_raiser_processing(
     assert trackers.events_of_type(EventType.TRACKER_PROCESSED) == []
 
 
+async def test_a_settings_change_is_an_event_with_each_setting_before_and_after(
+    service: TrackerService, trackers: FakeTrackerStore
+) -> None:
+    await service.update_settings(
+        ADMIN, lambda s: s.model_copy(update={"two_person_control": True})
+    )
+    await service.update_settings(
+        ADMIN, lambda s: s.model_copy(update={"two_person_control": True})
+    )  # the same again: nothing changes, nothing is told
+
+    [event] = trackers.events_of_type(EventType.TRACKER_SETTINGS_CHANGED)
+    assert (event.tenant, event.actor, event.subject) == (TENANT, ADMIN.sub, "tracker-settings")
+    changes = [(c.path, c.before, c.after) for c in event.data.changes]
+    assert changes == [("two_person_control", False, True)]
+    assert event.data.settings["two_person_control"] is True
+
+
 # --- reject and cancel -------------------------------------------------------------------------
 
 

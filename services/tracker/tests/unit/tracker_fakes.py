@@ -103,13 +103,21 @@ class FakeTrackerStore:
         body, version = self._settings[tenant]
         return TenantTrackerSettings.model_validate(copy.deepcopy(body)), version
 
+    async def get_current_settings(self, tenant: str) -> tuple[TenantTrackerSettings, int]:
+        return await self.get_settings(tenant)
+
     async def save_settings(
-        self, tenant: str, settings: TenantTrackerSettings, loaded_version: int
+        self,
+        tenant: str,
+        settings: TenantTrackerSettings,
+        loaded_version: int,
+        events: Sequence[Envelope[Any]],
     ) -> bool:
         current = self._settings.get(tenant, (None, 0))[1]
         if current != loaded_version:
             return False
         self._settings[tenant] = (settings.model_dump(mode="json"), loaded_version + 1)
+        self.outbox.extend(events)
         return True
 
     # --- for the tests ------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     worker = BulkWorker(bulk)
     runtime.run_in_background("bulk-jobs", worker.run_forever)
-    runtime.use_outbox([trackers.trackers])
+    runtime.use_outbox([trackers.trackers, trackers.settings])
     runtime.on_startup(trackers.ensure_indexes)
     runtime.on_startup(trackers.repair_rows)
     runtime.on_startup(views.ensure_indexes)

@@ -34,6 +34,7 @@ class Topics:
     AUDIT_ACCESS = "audit-access"
     AUDIT_CHECKPOINTS = "audit-checkpoints"
     API_CLIENTS = "api-clients"
+    TENANT_SETTINGS = "tenant-settings"
 
     ALL: tuple[str, ...] = (
         TRACKER_RAISED,
@@ -49,6 +50,7 @@ class Topics:
         AUDIT_ACCESS,
         AUDIT_CHECKPOINTS,
         API_CLIENTS,
+        TENANT_SETTINGS,
     )
     COMPACTED: frozenset[str] = frozenset({ILR_STATE, REFERENCE_DATA, AUDIT_CHECKPOINTS})
 
@@ -57,6 +59,8 @@ PLATFORM_TENANT = "_platform"
 """``ce_tenant`` of platform-wide events (reference data, the same for every tenant). It is not a
 valid tenant id (those start with a letter or digit), so no tenant's key or audit trail meets it."""
 OTJ_MINIMUMS_SUBJECT = "otj-minimums"
+TRACKER_SETTINGS_SUBJECT = "tracker-settings"
+"""``ce_subject`` of a tenant's tracker settings events: their key is ``<tenant>:tracker-settings``."""
 """``ce_subject`` of the minimum OTJ table's events: with ``PLATFORM_TENANT``, one compacted key."""
 
 
@@ -248,6 +252,23 @@ class TrackerCancelled(Payload):
     allocated_to: str | None = None
 
 
+class SettingChange(BaseModel):
+    """One setting as it was and as it is, by its path in the settings document."""
+
+    path: str = Field(description="Dotted path, e.g. types.change_of_address.process_roles.")
+    before: Any = None
+    after: Any = None
+
+
+class TrackerSettingsChanged(Payload):
+    """A tenant admin or an operator changed the tenant's tracker settings (who may raise, edit
+    and process each type, types on and off, custom types, two-person control, allocation)."""
+
+    version: int = Field(description="The settings' version after the change.")
+    changes: list[SettingChange]
+    settings: dict[str, Any] = Field(description="The whole settings after the change.")
+
+
 # --- ilr service -----------------------------------------------------------------------------
 
 IlrOutcomeStatus = Literal["applied", "no_ilr_change", "rejected"]
@@ -426,6 +447,7 @@ class EventType:
     API_CLIENT_CHANGED = "ilrflow.client.changed.v1"
     API_CLIENT_TOKEN_ISSUED = "ilrflow.client.token_issued.v1"
     API_CLIENT_TOKEN_REFUSED = "ilrflow.client.token_refused.v1"
+    TRACKER_SETTINGS_CHANGED = "ilrflow.tracker.settings_changed.v1"
 
 
 class CatalogueEntry(BaseModel):
@@ -568,6 +590,14 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             source="learner",
             summary="A token request for an API client was refused (bad secret, revoked, scope).",
             subject="client id",
+        ),
+        CatalogueEntry(
+            event_type=EventType.TRACKER_SETTINGS_CHANGED,
+            topic=Topics.TENANT_SETTINGS,
+            payload=TrackerSettingsChanged,
+            source="tracker",
+            summary="A tenant's tracker settings changed: each setting before and after.",
+            subject=f"{TRACKER_SETTINGS_SUBJECT} (one key per tenant)",
         ),
     ]
 }

@@ -239,7 +239,8 @@ def _learner_of(
     from_payload = _text_field(payload, "learner_id") or nested_id
     if from_payload:
         return from_payload
-    # The subject of a staff event is staff, of an audit read its reader, of a client's the client.
+    # The subject of a staff event is staff, of an audit read its reader, of a client's the client,
+    # of a settings change the settings.
     return None if event_type in _SUBJECT_IS_NOT_A_LEARNER else subject
 
 
@@ -250,6 +251,7 @@ _SUBJECT_IS_NOT_A_LEARNER = frozenset(
         EventType.API_CLIENT_CHANGED,
         EventType.API_CLIENT_TOKEN_ISSUED,
         EventType.API_CLIENT_TOKEN_REFUSED,
+        EventType.TRACKER_SETTINGS_CHANGED,
     }
 )
 

@@ -34,6 +34,7 @@ from ilrflow.contracts.events import (
     TrackerProcessed,
     TrackerRaised,
     TrackerRejected,
+    TrackerSettingsChanged,
 )
 
 # When someone holds several roles, the one that explains their action best comes first.
@@ -154,7 +155,24 @@ def _describe_event(entry: AuditEntry) -> list[Part]:
             ]
         case ApiClientTokenRefused():
             return [f"API client {payload.client_id} was refused a token: {payload.reason}"]
+        case TrackerSettingsChanged():
+            return [_settings_change(payload)]
     return [entry.event_type or "event"]
+
+
+def _settings_change(payload: TrackerSettingsChanged) -> str:
+    changed = "; ".join(
+        f"{c.path} {_setting(c.before)} → {_setting(c.after)}" for c in payload.changes
+    )
+    return f"tracker settings changed (version {payload.version}): {changed or 'nothing'}"
+
+
+def _setting(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 def _describe_unreadable(entry: AuditEntry) -> str:

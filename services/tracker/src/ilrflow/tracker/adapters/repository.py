@@ -7,6 +7,7 @@ use case loaded, so two admins acting at once cannot overwrite each other.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,9 @@ from ilrflow.tracker.domain.tracker import Tracker
 log = get_logger(__name__)
 
 LEARNER_GROUP = "learner_group"
+# How long a tenant's settings read from the database are used before reading them again: the
+# longest another replica's change takes to be seen here (this process's own are seen at once).
+SETTINGS_CACHE_SECONDS = 5.0
 # The fingerprint of the request that raised a tracker with an Idempotency-Key.
 REQUEST_FINGERPRINT = "request_fingerprint"
 
@@ -62,6 +66,8 @@ class TrackerRepository:
         self.trackers: AsyncCollection[Document] = serialised_writes(db["trackers"])
         self.settings: AsyncCollection[Document] = serialised_writes(db["tracker_settings"])
         self.rows = TrackerRows(db)
+        # tenant -> (settings, version, when read)
+        self._settings_cache: dict[str, tuple[TenantTrackerSettings, int, float]] = {}
 
     async def ensure_indexes(self) -> None:
         # Lists are chosen on the rows; a learner's move still finds their trackers here.
@@ -157,24 +163,53 @@ class TrackerRepository:
     # --- tenant settings ------------------------------------------------------------------
 
     async def get_settings(self, tenant: str) -> tuple[TenantTrackerSettings, int]:
-        document = await self.settings.find_one({"_id": tenant})
+        """From this process's cache when read in the last ``SETTINGS_CACHE_SECONDS``: every
+        command and list reads the settings, and they change rarely. This process's own saves
+        update the cache at once; another replica's change is seen when the entry expires."""
+        cached = self._settings_cache.get(tenant)
+        if cached is not None and time.monotonic() - cached[2] < SETTINGS_CACHE_SECONDS:
+            return cached[0], cached[1]
+        return await self.get_current_settings(tenant)
+
+    async def get_current_settings(self, tenant: str) -> tuple[TenantTrackerSettings, int]:
+        document = await self.settings.find_one({"_id": tenant}, {"settings": 1, "version": 1})
         if document is None:
             return TenantTrackerSettings(), 0
-        return TenantTrackerSettings.model_validate(document["settings"]), int(document["version"])
+        settings = TenantTrackerSettings.model_validate(document["settings"])
+        version = int(document["version"])
+        self._remember_settings(tenant, settings, version)
+        return settings, version
 
     async def save_settings(
-        self, tenant: str, settings: TenantTrackerSettings, loaded_version: int
+        self,
+        tenant: str,
+        settings: TenantTrackerSettings,
+        loaded_version: int,
+        events: Sequence[Envelope[Any]],
     ) -> bool:
         body = {"settings": settings.model_dump(mode="json"), "version": loaded_version + 1}
         if loaded_version == 0:
-            result = await self.settings.update_one(
-                {"_id": tenant}, {"$setOnInsert": body}, upsert=True
+            try:
+                await self.settings.insert_one(
+                    {"_id": tenant, **body} | new_document_outbox(events)
+                )
+            except DuplicateKeyError:
+                return False
+        else:
+            replaced = await self.settings.update_one(
+                {"_id": tenant, "version": loaded_version},
+                merge_updates({"$set": body}, outbox_update(events)),
             )
-            return result.upserted_id is not None
-        replaced = await self.settings.update_one(
-            {"_id": tenant, "version": loaded_version}, {"$set": body}
-        )
-        return replaced.matched_count == 1
+            if replaced.matched_count != 1:
+                self._settings_cache.pop(tenant, None)  # stale: the next read goes to the database
+                return False
+        self._remember_settings(tenant, settings, loaded_version + 1)
+        return True
+
+    def _remember_settings(
+        self, tenant: str, settings: TenantTrackerSettings, version: int
+    ) -> None:
+        self._settings_cache[tenant] = (settings, version, time.monotonic())
 
 
 def _from_document(document: Document) -> Tracker:

@@ -54,12 +54,23 @@ class TrackerStore(Protocol):
         ...
 
     async def get_settings(self, tenant: str) -> tuple[TenantTrackerSettings, int]:
-        """The tenant's settings and their version (defaults at version 0)."""
+        """The tenant's settings and their version (defaults at version 0), as last heard: a
+        change made by another replica arrives with its event."""
+        ...
+
+    async def get_current_settings(self, tenant: str) -> tuple[TenantTrackerSettings, int]:
+        """The same, read from the database: for a change, which checks the version."""
         ...
 
     async def save_settings(
-        self, tenant: str, settings: TenantTrackerSettings, loaded_version: int
-    ) -> bool: ...
+        self,
+        tenant: str,
+        settings: TenantTrackerSettings,
+        loaded_version: int,
+        events: Sequence[Envelope[Any]],
+    ) -> bool:
+        """Store the settings with their events if still at ``loaded_version``."""
+        ...
 
 
 class TrackerProjections(Protocol):

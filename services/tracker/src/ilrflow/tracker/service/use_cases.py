@@ -20,7 +20,15 @@ from ilrflow.contracts.errors import (
     NotFound,
     problems_summary,
 )
-from ilrflow.contracts.events import Envelope, IlrUpdated, LearnerUpdated, Payload, new_event
+from ilrflow.contracts.events import (
+    TRACKER_SETTINGS_SUBJECT,
+    Envelope,
+    IlrUpdated,
+    LearnerUpdated,
+    Payload,
+    TrackerSettingsChanged,
+    new_event,
+)
 from ilrflow.contracts.identity import Principal, may_be_primary_tutor
 from ilrflow.contracts.trackers import (
     ChangesModel,
@@ -53,6 +61,7 @@ from ilrflow.tracker.domain.permissions import (
     refusal,
 )
 from ilrflow.tracker.domain.policy import TenantTrackerSettings, TypeSettings
+from ilrflow.tracker.domain.settings_changes import settings_changes
 from ilrflow.tracker.domain.tracker import Tracker
 from ilrflow.tracker.service.ports import TrackerProjections, TrackerStore
 
@@ -124,13 +133,25 @@ class TrackerService:
     async def update_settings(
         self, principal: Principal, change: Callable[[TenantTrackerSettings], TenantTrackerSettings]
     ) -> TenantTrackerSettings:
-        settings, version = await self.trackers.get_settings(principal.tenant)
+        settings, version = await self.trackers.get_current_settings(principal.tenant)
         try:
             updated = change(settings)
         except ValidationError as error:
             raise _settings_invalid(error) from error
-        if not await self.trackers.save_settings(principal.tenant, updated, version):
+        changes = settings_changes(
+            settings.model_dump(mode="json"), updated.model_dump(mode="json")
+        )
+        if not changes:
+            return settings  # nothing to store, nothing to tell
+        changed = TrackerSettingsChanged(
+            version=version + 1, changes=changes, settings=updated.model_dump(mode="json")
+        )
+        event = new_event(
+            changed, tenant=principal.tenant, subject=TRACKER_SETTINGS_SUBJECT, actor=principal.sub
+        )
+        if not await self.trackers.save_settings(principal.tenant, updated, version, [event]):
             raise Conflict("The settings changed meanwhile; try again.")
+        self._events_written()
         return updated
 
     async def set_type_settings(
