@@ -275,23 +275,31 @@ async def _named_when_read(mongo_url: str) -> None:
         await client.close()
 
 
-def test_a_change_of_the_tenants_tracker_settings_is_in_the_audit_log(story: Story) -> None:
-    """Who may do what is itself audited: each setting before and after, and who changed it."""
+def test_changes_of_the_tenants_settings_are_in_the_audit_log(story: Story) -> None:
+    """Who may do what, and how the ILR is written, are themselves audited: each setting before
+    and after, and who changed it."""
     with story.tenant.admin("tracker") as admin:
         changed = admin.put("/v1/tracker-settings", json={"material_impact_threshold": 15})
     assert changed.status_code == 200, changed.text
+    with story.tenant.admin("ilr") as admin:
+        changed = admin.put("/v1/ilr/settings", json={"ukprn": 10012345})
+    assert changed.status_code == 200, changed.text
 
-    def threshold_changes() -> list[dict[str, Any]]:
+    def changes_of(path: str) -> list[dict[str, Any]]:
         with support(story, "audit") as http:
             response = http.get("/v1/audit/events", params={"type": "tenant-settings"})
         assert response.status_code == 200, response.text
         items: list[dict[str, Any]] = response.json()["items"]
-        # The tenant's set-up changed its settings before: this test's change is the one here.
+        # The tenant's set-up changed its settings before: this test's changes are the ones here.
         paths = {id(e): [c["path"] for c in e["payload"]["changes"]] for e in items}
-        return [e for e in items if "material_impact_threshold" in paths[id(e)]]
+        return [e for e in items if path in paths[id(e)]]
 
-    [entry] = eventually(threshold_changes)
-    assert entry["actor"] == "admin-1"
-    assert entry["event_type"] == "ilrflow.tracker.settings_changed.v1"
-    [change] = entry["payload"]["changes"]
-    assert change == {"path": "material_impact_threshold", "before": 10, "after": 15}
+    [tracker_entry] = eventually(lambda: changes_of("material_impact_threshold"))
+    [ilr_entry] = eventually(lambda: changes_of("ukprn"))
+    assert (tracker_entry["actor"], ilr_entry["actor"]) == ("admin-1", "admin-1")
+    assert tracker_entry["event_type"] == "ilrflow.tracker.settings_changed.v1"
+    assert ilr_entry["event_type"] == "ilrflow.ilr.settings_changed.v1"
+    assert tracker_entry["payload"]["changes"] == [
+        {"path": "material_impact_threshold", "before": 10, "after": 15}
+    ]
+    assert ilr_entry["payload"]["changes"] == [{"path": "ukprn", "before": None, "after": 10012345}]

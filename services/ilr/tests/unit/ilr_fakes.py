@@ -104,13 +104,17 @@ class FakeIlrStore:
 class FakeIlrSettingsStore:
     def __init__(self) -> None:
         self._settings: dict[str, dict[str, Any]] = {}
+        self.outbox: list[Envelope[Any]] = []
 
     async def get(self, tenant: str) -> IlrSettings:
         stored = self._settings.get(tenant)
         return IlrSettings() if stored is None else IlrSettings.model_validate(stored)
 
-    async def save(self, tenant: str, settings: IlrSettings) -> None:
+    async def save(
+        self, tenant: str, settings: IlrSettings, events: Sequence[Envelope[Any]]
+    ) -> None:
         self._settings[tenant] = settings.model_dump(mode="json")
+        self.outbox.extend(events)
 
 
 class FakeReferenceStore:

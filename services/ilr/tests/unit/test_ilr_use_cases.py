@@ -315,6 +315,23 @@ async def test_invalid_ilr_settings_are_refused_and_not_stored(
     assert (await service.tenant_settings(ADMIN)).ukprn is None
 
 
+async def test_a_settings_change_is_told_with_each_setting_before_and_after(
+    records: FakeIlrStore,
+) -> None:
+    settings = FakeIlrSettingsStore()
+    service = ilr_service(records, settings)
+    await service.update_tenant_settings(ADMIN, {"ukprn": 10012345})
+    await service.update_tenant_settings(ADMIN, {"ukprn": 10012345})  # nothing changes
+
+    [event] = settings.outbox
+    assert (event.type, event.actor, event.subject) == (
+        "ilrflow.ilr.settings_changed.v1",
+        ADMIN.sub,
+        "ilr-settings",
+    )
+    assert [(c.path, c.before, c.after) for c in event.data.changes] == [("ukprn", None, 10012345)]
+
+
 async def test_the_export_names_the_file_by_ukprn_and_year(service: IlrService) -> None:
     await service.on_learner_updated(_enrolled())
     await service.update_tenant_settings(ADMIN, {"ukprn": 10012345})

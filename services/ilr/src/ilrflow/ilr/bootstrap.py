@@ -21,14 +21,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(SERVICE, settings)
     repository = IlrRepository(runtime.db)
     reference = ReferenceRepository(runtime.db)
+    tenant_settings = IlrSettingsRepository(runtime.db)
     service = IlrService(
         repository,
-        IlrSettingsRepository(runtime.db),
+        tenant_settings,
         reference,
         runtime.events_written,
         default_ukprn=settings.default_ukprn,
     )
-    runtime.use_outbox([repository.records, reference.reference])
+    runtime.use_outbox([repository.records, reference.reference, tenant_settings.settings])
     runtime.on_startup(repository.ensure_indexes)
     runtime.consume(Topics.LEARNER_UPDATED, {EventType.LEARNER_UPDATED: service.on_learner_updated})
     runtime.consume(

@@ -60,6 +60,7 @@ PLATFORM_TENANT = "_platform"
 valid tenant id (those start with a letter or digit), so no tenant's key or audit trail meets it."""
 OTJ_MINIMUMS_SUBJECT = "otj-minimums"
 TRACKER_SETTINGS_SUBJECT = "tracker-settings"
+ILR_SETTINGS_SUBJECT = "ilr-settings"
 """``ce_subject`` of a tenant's tracker settings events: their key is ``<tenant>:tracker-settings``."""
 """``ce_subject`` of the minimum OTJ table's events: with ``PLATFORM_TENANT``, one compacted key."""
 
@@ -260,6 +261,23 @@ class SettingChange(BaseModel):
     after: Any = None
 
 
+def setting_changes(before: dict[str, Any], after: dict[str, Any]) -> list[SettingChange]:
+    """Every setting that differs between two settings documents, by dotted path, in path order.
+    Objects are compared key by key; a list (roles, reasons) is one setting, shown whole."""
+    return sorted(_setting_differences(before, after, ""), key=lambda change: change.path)
+
+
+def _setting_differences(before: Any, after: Any, path: str) -> list[SettingChange]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        found: list[SettingChange] = []
+        for key in before.keys() | after.keys():
+            found += _setting_differences(before.get(key), after.get(key), f"{path}{key}.")
+        return found
+    if before == after:
+        return []
+    return [SettingChange(path=path.rstrip("."), before=before, after=after)]
+
+
 class TrackerSettingsChanged(Payload):
     """A tenant admin or an operator changed the tenant's tracker settings (who may raise, edit
     and process each type, types on and off, custom types, two-person control, allocation)."""
@@ -270,6 +288,15 @@ class TrackerSettingsChanged(Payload):
 
 
 # --- ilr service -----------------------------------------------------------------------------
+
+
+class IlrSettingsChanged(Payload):
+    """A tenant admin or an operator changed the tenant's ILR settings (UKPRN, the planned
+    hours of a restart, the withdrawal-reason mapping)."""
+
+    changes: list[SettingChange]
+    settings: dict[str, Any] = Field(description="The whole settings after the change.")
+
 
 IlrOutcomeStatus = Literal["applied", "no_ilr_change", "rejected"]
 
@@ -448,6 +475,7 @@ class EventType:
     API_CLIENT_TOKEN_ISSUED = "ilrflow.client.token_issued.v1"
     API_CLIENT_TOKEN_REFUSED = "ilrflow.client.token_refused.v1"
     TRACKER_SETTINGS_CHANGED = "ilrflow.tracker.settings_changed.v1"
+    ILR_SETTINGS_CHANGED = "ilrflow.ilr.settings_changed.v1"
 
 
 class CatalogueEntry(BaseModel):
@@ -598,6 +626,14 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             source="tracker",
             summary="A tenant's tracker settings changed: each setting before and after.",
             subject=f"{TRACKER_SETTINGS_SUBJECT} (one key per tenant)",
+        ),
+        CatalogueEntry(
+            event_type=EventType.ILR_SETTINGS_CHANGED,
+            topic=Topics.TENANT_SETTINGS,
+            payload=IlrSettingsChanged,
+            source="ilr",
+            summary="A tenant's ILR settings changed: each setting before and after.",
+            subject=f"{ILR_SETTINGS_SUBJECT} (one key per tenant)",
         ),
     ]
 }

@@ -252,6 +252,7 @@ _SUBJECT_IS_NOT_A_LEARNER = frozenset(
         EventType.API_CLIENT_TOKEN_ISSUED,
         EventType.API_CLIENT_TOKEN_REFUSED,
         EventType.TRACKER_SETTINGS_CHANGED,
+        EventType.ILR_SETTINGS_CHANGED,
     }
 )
 

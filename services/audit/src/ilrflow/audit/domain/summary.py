@@ -23,11 +23,13 @@ from ilrflow.contracts.events import (
     ApiClientTokenIssued,
     ApiClientTokenRefused,
     AuditAccessed,
+    IlrSettingsChanged,
     IlrState,
     IlrUpdated,
     LearnerUpdated,
     PatchOperation,
     Payload,
+    SettingChange,
     StaffUpdated,
     TrackerAllocated,
     TrackerCancelled,
@@ -156,15 +158,15 @@ def _describe_event(entry: AuditEntry) -> list[Part]:
         case ApiClientTokenRefused():
             return [f"API client {payload.client_id} was refused a token: {payload.reason}"]
         case TrackerSettingsChanged():
-            return [_settings_change(payload)]
+            return [_settings_change("tracker", payload.changes, f" (version {payload.version})")]
+        case IlrSettingsChanged():
+            return [_settings_change("ILR", payload.changes, "")]
     return [entry.event_type or "event"]
 
 
-def _settings_change(payload: TrackerSettingsChanged) -> str:
-    changed = "; ".join(
-        f"{c.path} {_setting(c.before)} → {_setting(c.after)}" for c in payload.changes
-    )
-    return f"tracker settings changed (version {payload.version}): {changed or 'nothing'}"
+def _settings_change(area: str, changes: list[SettingChange], version: str) -> str:
+    changed = "; ".join(f"{c.path} {_setting(c.before)} → {_setting(c.after)}" for c in changes)
+    return f"{area} settings changed{version}: {changed or 'nothing'}"
 
 
 def _setting(value: Any) -> str:

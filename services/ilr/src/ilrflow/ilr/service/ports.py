@@ -48,7 +48,9 @@ class IlrStore(Protocol):
 class IlrSettingsStore(Protocol):
     async def get(self, tenant: str) -> IlrSettings: ...
 
-    async def save(self, tenant: str, settings: IlrSettings) -> None: ...
+    async def save(
+        self, tenant: str, settings: IlrSettings, events: Sequence[Envelope[Any]]
+    ) -> None: ...
 
 
 class ReferenceStore(Protocol):

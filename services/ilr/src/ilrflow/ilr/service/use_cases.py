@@ -25,9 +25,11 @@ from pydantic import ValidationError
 
 from ilrflow.contracts.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from ilrflow.contracts.events import (
+    ILR_SETTINGS_SUBJECT,
     OTJ_MINIMUMS_SUBJECT,
     PLATFORM_TENANT,
     Envelope,
+    IlrSettingsChanged,
     IlrState,
     IlrUpdated,
     IlrValidation,
@@ -37,6 +39,7 @@ from ilrflow.contracts.events import (
     TrackerProcessed,
     new_event,
     new_event_id,
+    setting_changes,
 )
 from ilrflow.contracts.identity import Principal
 from ilrflow.contracts.trackers import TRACKER_TYPES
@@ -390,7 +393,18 @@ class IlrService:
             updated = IlrSettings.model_validate({**current.model_dump(), **fields})
         except ValidationError as error:
             raise _invalid("The ILR settings are not valid.", error) from error
-        await self.settings.save(principal.tenant, updated)
+        before, after = current.model_dump(mode="json"), updated.model_dump(mode="json")
+        changes = setting_changes(before, after)
+        if not changes:
+            return updated  # nothing to store, nothing to tell
+        event = new_event(
+            IlrSettingsChanged(changes=changes, settings=after),
+            tenant=principal.tenant,
+            subject=ILR_SETTINGS_SUBJECT,
+            actor=principal.sub,
+        )
+        await self.settings.save(principal.tenant, updated, [event])
+        self._events_written()
         return updated
 
     # --- platform-wide reference data -----------------------------------------------------

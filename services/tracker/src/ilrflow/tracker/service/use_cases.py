@@ -28,6 +28,7 @@ from ilrflow.contracts.events import (
     Payload,
     TrackerSettingsChanged,
     new_event,
+    setting_changes,
 )
 from ilrflow.contracts.identity import Principal, may_be_primary_tutor
 from ilrflow.contracts.trackers import (
@@ -61,7 +62,6 @@ from ilrflow.tracker.domain.permissions import (
     refusal,
 )
 from ilrflow.tracker.domain.policy import TenantTrackerSettings, TypeSettings
-from ilrflow.tracker.domain.settings_changes import settings_changes
 from ilrflow.tracker.domain.tracker import Tracker
 from ilrflow.tracker.service.ports import TrackerProjections, TrackerStore
 
@@ -138,9 +138,7 @@ class TrackerService:
             updated = change(settings)
         except ValidationError as error:
             raise _settings_invalid(error) from error
-        changes = settings_changes(
-            settings.model_dump(mode="json"), updated.model_dump(mode="json")
-        )
+        changes = setting_changes(settings.model_dump(mode="json"), updated.model_dump(mode="json"))
         if not changes:
             return settings  # nothing to store, nothing to tell
         changed = TrackerSettingsChanged(

@@ -1,4 +1,4 @@
-from ilrflow.tracker.domain.settings_changes import settings_changes
+from ilrflow.contracts.events import setting_changes
 
 
 def test_each_changed_setting_is_named_by_its_path_with_before_and_after() -> None:
@@ -13,7 +13,7 @@ def test_each_changed_setting_is_named_by_its_path_with_before_and_after() -> No
             "withdrawal": {"enabled": True},
         },
     }
-    found = [(c.path, c.before, c.after) for c in settings_changes(before, after)]
+    found = [(c.path, c.before, c.after) for c in setting_changes(before, after)]
     assert found == [
         ("two_person", False, True),
         ("types.change_of_address.process_roles", ["admin"], ["admin", "ilr_qa"]),
@@ -23,4 +23,4 @@ def test_each_changed_setting_is_named_by_its_path_with_before_and_after() -> No
 
 def test_nothing_changed_is_no_change() -> None:
     settings = {"types": {"a": {"enabled": True}}}
-    assert settings_changes(settings, dict(settings)) == []
+    assert setting_changes(settings, dict(settings)) == []
