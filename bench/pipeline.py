@@ -173,7 +173,8 @@ class PipelineWatch:
     @property
     def seen(self) -> dict[str, float]:
         """Tracker id -> when its ilr-updated was on Kafka."""
-        return {t: stamp.published for t, stamp in self.updated.items()}
+        # A copy first (one step under the GIL): the consumer thread adds to it meanwhile.
+        return {t: stamp.published for t, stamp in list(self.updated.items())}
 
     def __enter__(self) -> PipelineWatch:
         self._thread.start()

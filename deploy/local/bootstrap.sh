@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing on a fresh machine: uv, the Python environment, Maven/Go if absent,
-# the Kafka broker classpath and the FerretDB binary, and Keycloak for the sign-in tests; for the
-# web console, npm and its front-end files, and Debian's Chromium for the browser test.
+# the Kafka broker classpath and the FerretDB binary (and PostgreSQL for its postgresql backend),
+# and Keycloak for the sign-in tests; for the web console, npm and its front-end files, and
+# Debian's Chromium for the browser test.
 # Everything is cached after the first run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -35,6 +36,12 @@ if ! command -v uv >/dev/null && [ ! -x "$HOME/.local/bin/uv" ]; then
 fi
 UV=$(command -v uv || echo "$HOME/.local/bin/uv")
 "$UV" sync --locked --quiet
+# FerretDB on PostgreSQL (ILRFLOW_FERRETDB_BACKEND, see deploy/local/stack.sh) runs a cluster of
+# Debian's PostgreSQL server.
+if [ "$(deploy/local/stack.sh backend)" = postgresql ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 &&
+   ! command -v initdb >/dev/null; then
+  apt_install postgresql
+fi
 deploy/local/stack.sh install
 # Only the sign-in tests (tests/e2e/test_oidc_sign_in.py) use Keycloak, and they fetch it on
 # first use too: a machine that cannot fetch it now still gets a working install.

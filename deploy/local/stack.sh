@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Local infrastructure for ilrflow: a single-node Apache Kafka (KRaft) from the Maven Central jars
-# and FerretDB (MongoDB wire protocol, SQLite backend) built from its Go module.
+# and FerretDB (MongoDB wire protocol) built from its Go module, on SQLite or on a PostgreSQL
+# cluster of its own (Debian's postgresql package) under the state directory.
 #
 #   stack.sh install   resolve the Kafka classpath, build FerretDB and kustomize (cached in .stack/cache)
-#   stack.sh up        install if needed, start both, wait until they answer
-#   stack.sh down      stop both (and Keycloak, if deploy/local/keycloak.sh started it) and wait
+#   stack.sh up        install if needed, start them, wait until they answer
+#   stack.sh down      stop them (and Keycloak, if deploy/local/keycloak.sh started it) and wait
 #   stack.sh restart-kafka  SIGKILL the broker (its data stays), start it again, wait until it answers
 #   stack.sh status    say what runs
+#   stack.sh backend   print FerretDB's storage backend (ILRFLOW_FERRETDB_BACKEND or the default)
 #
 # Settings (environment): ILRFLOW_STACK_DIR (state: data, logs, pids; default .stack/run),
 # ILRFLOW_KAFKA_PORT (9092), ILRFLOW_KAFKA_CONTROLLER_PORT (9093), ILRFLOW_MONGO_PORT (27017),
+# ILRFLOW_FERRETDB_BACKEND (sqlite or postgresql: FerretDB's storage, see docs/operations.md),
 # ILRFLOW_STACK_FRESH=1 wipes the state directory before `up`; ILRFLOW_STACK_DEADLINE_S (120) and
 # ILRFLOW_STACK_RESTART_DEADLINE_S (600) bound a start and a restart after SIGKILL.
 set -euo pipefail
@@ -23,6 +26,11 @@ CONTROLLER_PORT="${ILRFLOW_KAFKA_CONTROLLER_PORT:-9093}"
 MONGO_PORT="${ILRFLOW_MONGO_PORT:-27017}"
 KAFKA_LIBS="$CACHE/kafka-libs"
 FERRETDB_BIN="$CACHE/bin/ferretdb"
+FERRETDB_BACKEND="${ILRFLOW_FERRETDB_BACKEND:-sqlite}"
+# PostgreSQL listens on a unix socket in its directory only (no TCP port to collide with another
+# stack's); the port number merely names the socket file.
+POSTGRES_DIR="$STATE/postgres"  # the cluster's data (data/) and its socket
+POSTGRES_PORT=5432
 # kustomize renders the Kubernetes overlays in the contract tests (no kubectl needed).
 KUSTOMIZE_VERSION=v5.8.1
 KUSTOMIZE_BIN="$CACHE/bin/kustomize-$KUSTOMIZE_VERSION"
@@ -76,6 +84,22 @@ install_kustomize() {
   mv "$CACHE/gobin/kustomize" "$KUSTOMIZE_BIN"
 }
 
+# Debian keeps the server programs out of PATH, under /usr/lib/postgresql/<major>/bin; elsewhere
+# they are where initdb is.
+postgres_bin() {
+  local dir; dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$dir" ] && command -v initdb >/dev/null; then dir=$(dirname "$(readlink -f "$(command -v initdb)")"); fi
+  [ -n "$dir" ] || { log "PostgreSQL is missing: apt-get install -y postgresql (or make install)"; exit 1; }
+  echo "$dir"
+}
+
+check_backend() {
+  case "$FERRETDB_BACKEND" in
+    sqlite|postgresql) ;;
+    *) log "ILRFLOW_FERRETDB_BACKEND=$FERRETDB_BACKEND: sqlite or postgresql"; exit 2 ;;
+  esac
+}
+
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 wait_for() { # wait_for DESCRIPTION PIDFILE LOGFILE COMMAND...
@@ -115,25 +139,63 @@ start_kafka() {
   wait_for kafka "$pidfile" "$logfile" port_open "$KAFKA_PORT"
 }
 
+# PostgreSQL refuses to run as root: as root, the cluster belongs to Debian's postgres user.
+# setpriv execs (no child process), so $! below is the server's own pid.
+AS_POSTGRES=()
+if [ "$(id -u)" = 0 ]; then AS_POSTGRES=(setpriv --reuid=postgres --regid=postgres --init-groups); fi
+
+postgres_ready() { "$1/pg_isready" -q -h "$POSTGRES_DIR" -p "$POSTGRES_PORT" -U ferretdb -d postgres; }
+
+start_postgres() {
+  local pidfile="$STATE/postgres.pid" logfile="$STATE/postgres.log" bin; bin=$(postgres_bin)
+  if pid_alive "$pidfile"; then log "postgres already running (pid $(cat "$pidfile"))"; return; fi
+  mkdir -p "$POSTGRES_DIR"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$POSTGRES_DIR"; fi
+  if [ ! -f "$POSTGRES_DIR/data/PG_VERSION" ]; then
+    # Trust: a development cluster reachable through its socket only, by whoever may open it.
+    "${AS_POSTGRES[@]}" "$bin/initdb" -D "$POSTGRES_DIR/data" -U ferretdb --auth=trust -E UTF8 \
+      --locale=C --no-sync >>"$logfile" 2>&1
+  fi
+  log "starting postgres (socket in $POSTGRES_DIR)"
+  # synchronous_commit=off: a commit is not flushed to disk before it is acknowledged, as with
+  # SQLite's synchronous(normal) (deploy/local/ferretdb/main.go): a crash of the machine can lose
+  # the last commits (never corrupt the cluster), a killed FerretDB loses nothing.
+  nohup "${AS_POSTGRES[@]}" "$bin/postgres" -D "$POSTGRES_DIR/data" -p "$POSTGRES_PORT" \
+    -c "listen_addresses=" -c "unix_socket_directories=$POSTGRES_DIR" \
+    -c synchronous_commit=off -c max_connections=200 >>"$logfile" 2>&1 &
+  echo $! > "$pidfile"
+  wait_for postgres "$pidfile" "$logfile" postgres_ready "$bin"
+  if [ -z "$("$bin/psql" -h "$POSTGRES_DIR" -p "$POSTGRES_PORT" -U ferretdb -d postgres \
+      -tAc "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'")" ]; then
+    "$bin/createdb" -h "$POSTGRES_DIR" -p "$POSTGRES_PORT" -U ferretdb ferretdb
+  fi
+}
+
 start_ferretdb() {
   local pidfile="$STATE/ferretdb.pid" logfile="$STATE/ferretdb.log"
   if pid_alive "$pidfile"; then log "ferretdb already running (pid $(cat "$pidfile"))"; return; fi
-  mkdir -p "$STATE/ferretdb"
-  log "starting ferretdb on 127.0.0.1:$MONGO_PORT"
-  nohup "$FERRETDB_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --data-dir "$STATE/ferretdb" >>"$logfile" 2>&1 &
+  local storage=(--data-dir "$STATE/ferretdb")
+  if [ "$FERRETDB_BACKEND" = postgresql ]; then
+    start_postgres
+    storage=(--handler postgresql --postgresql-url "postgres://ferretdb@/ferretdb?host=$POSTGRES_DIR&port=$POSTGRES_PORT")
+  else
+    mkdir -p "$STATE/ferretdb"
+  fi
+  log "starting ferretdb ($FERRETDB_BACKEND) on 127.0.0.1:$MONGO_PORT"
+  nohup "$FERRETDB_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" "${storage[@]}" >>"$logfile" 2>&1 &
   echo $! > "$pidfile"
   wait_for ferretdb "$pidfile" "$logfile" port_open "$MONGO_PORT"
 }
 
-stop_one() {
-  local name=$1 pidfile="$STATE/$1.pid"
+stop_one() { # stop_one NAME [SIGNAL]
+  local name=$1 pidfile="$STATE/$1.pid" signal=${2:-TERM}
   pid_alive "$pidfile" || { rm -f "$pidfile"; return; }
   local pid; pid=$(cat "$pidfile")
   log "stopping $name (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
+  kill "-$signal" "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + 60))
   while kill -0 "$pid" 2>/dev/null; do
-    if [ $SECONDS -ge $deadline ]; then log "$name ignored SIGTERM; killing"; kill -KILL "$pid" 2>/dev/null || true; fi
+    if [ $SECONDS -ge $deadline ]; then log "$name ignored SIG$signal; killing"; kill -KILL "$pid" 2>/dev/null || true; fi
     sleep 0.2
   done
   rm -f "$pidfile"
@@ -156,17 +218,21 @@ kill_kafka() {
 case "${1:-}" in
   install) install_kafka; install_ferretdb; install_kustomize ;;
   up)
-    install_kafka; install_ferretdb
+    check_backend; install_kafka; install_ferretdb
     # Keycloak (deploy/local/keycloak.sh, started by the sign-in tests) keeps its pid file here too.
-    if [ "${ILRFLOW_STACK_FRESH:-0}" = 1 ]; then stop_one kafka; stop_one ferretdb; stop_one keycloak; rm -rf "$STATE"; fi
+    if [ "${ILRFLOW_STACK_FRESH:-0}" = 1 ]; then
+      stop_one kafka; stop_one ferretdb; stop_one postgres INT; stop_one keycloak; rm -rf "$STATE"
+    fi
     mkdir -p "$STATE"
     start_ferretdb; start_kafka
-    log "ready: kafka 127.0.0.1:$KAFKA_PORT, mongodb-wire 127.0.0.1:$MONGO_PORT (state in $STATE)" ;;
-  down) stop_one kafka; stop_one ferretdb; stop_one keycloak ;;
+    log "ready: kafka 127.0.0.1:$KAFKA_PORT, mongodb-wire 127.0.0.1:$MONGO_PORT ($FERRETDB_BACKEND; state in $STATE)" ;;
+  # SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for every client to disconnect).
+  down) stop_one kafka; stop_one ferretdb; stop_one postgres INT; stop_one keycloak ;;
   restart-kafka) kill_kafka; STARTUP_DEADLINE_S=$RESTART_DEADLINE_S start_kafka ;;
   status)
-    for name in kafka ferretdb; do
+    for name in kafka ferretdb postgres; do
       if pid_alive "$STATE/$name.pid"; then echo "$name: running (pid $(cat "$STATE/$name.pid"))"; else echo "$name: stopped"; fi
     done ;;
-  *) echo "usage: $0 {install|up|down|restart-kafka|status}" >&2; exit 2 ;;
+  backend) check_backend; echo "$FERRETDB_BACKEND" ;;
+  *) echo "usage: $0 {install|up|down|restart-kafka|status|backend}" >&2; exit 2 ;;
 esac

@@ -112,6 +112,7 @@ async def test_a_conditional_update_from_two_processes_matches_once(database: An
     assert [r.modified_count for r in results].count(1) == 1
 
 
+@pytest.mark.usefixtures("emulated_conditional_updates")
 async def test_a_lock_left_by_a_dead_process_is_taken_over_after_its_lease(database: Any) -> None:
     await database["docs"].insert_one({"_id": "a", "n": 0})
     dead = {"_id": "docs:a", "owner": "dead", "expires_at": datetime.now(UTC) - LEASE}

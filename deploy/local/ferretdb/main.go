@@ -1,4 +1,5 @@
-// Command ferretdb runs FerretDB v1 on its SQLite backend through the embeddable package.
+// Command ferretdb runs FerretDB v1 on its SQLite or PostgreSQL backend through the embeddable
+// package.
 //
 // Building FerretDB's own cmd/ferretdb with `go install` panics at start (upstream issue #2982:
 // the generated version.txt is missing). Wrapping the embeddable package makes this module the
@@ -19,6 +20,10 @@ import (
 
 func main() {
 	addr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
+	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
+	// With postgresql the data lives in that server; -data-dir and -sqlite-params are unused.
+	postgresqlURL := flag.String("postgresql-url", "postgres://127.0.0.1:5432/ferretdb",
+		"PostgreSQL URL (pgx syntax) for the postgresql backend")
 	dataDir := flag.String("data-dir", "data", "directory holding one SQLite file per database")
 	// FerretDB adds busy_timeout(10000), journal_mode(wal) and auto_vacuum(none) unless given.
 	// synchronous(normal) in WAL mode: a commit is not fsynced, the WAL is at checkpoints. A
@@ -27,17 +32,23 @@ func main() {
 		"query string appended to the SQLite URI (modernc.org/sqlite parameters)")
 	flag.Parse()
 
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-		log.Fatal(err)
+	config := ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: *addr},
+		Handler:  *handler,
+		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *addr},
-		Handler:   "sqlite",
-		SQLiteURL: sqliteURL(*dataDir, *sqliteParams),
-		Logger:    logger,
-	})
+	switch *handler {
+	case "sqlite":
+		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+			log.Fatal(err)
+		}
+		config.SQLiteURL = sqliteURL(*dataDir, *sqliteParams)
+	case "postgresql":
+		config.PostgreSQLURL = *postgresqlURL
+	default:
+		log.Fatalf("unknown -handler %q: sqlite or postgresql", *handler)
+	}
+	f, err := ferretdb.New(&config)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,12 +1,16 @@
 """FerretDB 1.24 compatibility: the one place that works around its sharp edges.
 
-FerretDB applies an update as read-modify-write without isolation, and a conditional update is
-slow on its SQLite backend. ``serialised_writes`` wraps a collection so that updates of one
-document are taken one at a time, and does a conditional update as a read by ``_id``, a check
-here (``matches``) and an update by ``_id``. One at a time inside a process (an asyncio lock per
-document) and across processes, replicas of a service side by side (a lock document per
-document in ``write_locks``, taken by inserting its ``_id``: see ``_DatabaseLocks``). On MongoDB
-the updates are atomic and neither is needed across processes.
+FerretDB applies an update as read-modify-write without isolation (our patched build,
+deploy/local/ferretdb/patches/update-document-locks.patch, takes a lock per document around it,
+so one FerretDB server applies the updates of one document one at a time), and a conditional
+update is slow on its SQLite backend. ``serialised_writes`` wraps a collection so that updates
+of one document are taken one at a time, and on SQLite-backed FerretDB does a conditional update
+as a read by ``_id``, a check here (``matches``) and an update by ``_id``. One at a time inside a
+process (an asyncio lock per document) and, on SQLite, across processes, replicas of a service
+side by side (a lock document per document in ``write_locks``, taken by inserting its ``_id``:
+see ``_DatabaseLocks``). On MongoDB, and on PostgreSQL-backed FerretDB, which pushes the filter
+of a conditional update down to SQL, conditional updates go to the server as they are
+(``conditional_updates``, by ``ILRFLOW_FERRETDB_BACKEND``).
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 from pymongo.results import UpdateResult
 
 from ilrflow.platform.mongo import Document
+from ilrflow.platform.settings import get_settings
 
 WRITE_LOCKS = "write_locks"
 LOCK_LEASE = timedelta(seconds=10)  # a holder killed mid-write blocks the document this long
@@ -93,6 +98,15 @@ def _aware(moment: datetime) -> datetime:
 
 
 WriteListener = Callable[[Any, Document], None]
+ConditionalUpdates = Literal["native", "emulated"]
+
+
+def conditional_updates(ferretdb: bool, backend: str) -> ConditionalUpdates:
+    """How a conditional update is done on a server: ``native`` (sent as it is; the server
+    applies updates of one document one at a time) on MongoDB and on PostgreSQL-backed FerretDB,
+    ``emulated`` on SQLite-backed FerretDB (a read by ``_id``, the check here and an update by
+    ``_id``, under the document's lock in the database: SQLite would read every document)."""
+    return "emulated" if ferretdb and backend == "sqlite" else "native"
 
 
 class _SerialisedWrites:
@@ -103,7 +117,7 @@ class _SerialisedWrites:
         self._locks = _DocumentLocks()
         self._database_locks = _DatabaseLocks(collection.database[WRITE_LOCKS])
         self._listeners: list[WriteListener] = []
-        self._ferretdb: bool | None = None
+        self._conditional_updates: ConditionalUpdates | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._collection, name)
@@ -148,10 +162,10 @@ class _SerialisedWrites:
 
     @asynccontextmanager
     async def _hold(self, filter: Document) -> AsyncIterator[None]:
-        """The document's lock in this process, then (on FerretDB) across processes."""
+        """The document's lock in this process, then (when emulating) across processes."""
         key = _document_key(filter)
         async with self._locks.hold(key):
-            if not await self._is_ferretdb():
+            if await self._native():
                 yield
                 return
             async with self._database_locks.hold(f"{self._collection.name}:{key}"):
@@ -160,8 +174,8 @@ class _SerialisedWrites:
     async def _conditional_update(
         self, filter: Document, update: Any, *args: Any, **kwargs: Any
     ) -> UpdateResult | None:
-        """On FerretDB, ``{_id: x, <conditions>}``: read by ``_id`` and check the conditions
-        here, then update by ``_id`` alone. FerretDB 1.24 on SQLite pushes only a filter that is
+        """On SQLite-backed FerretDB, ``{_id: x, <conditions>}``: read by ``_id`` and check the
+        conditions here, then update by ``_id`` alone. FerretDB 1.24 on SQLite pushes only a filter that is
         exactly ``{_id: <string>}`` down to SQL; with any other condition the update reads and
         decodes every document of the collection. Safe because every writer of the document
         holds its lock (see ``serialised_writes``). None: not applicable, use the plain update.
@@ -170,7 +184,7 @@ class _SerialisedWrites:
         conditions = {k: v for k, v in filter.items() if k != "_id"}
         if not conditions or not isinstance(identity, str) or kwargs.get("upsert") or args:
             return None
-        if not await self._is_ferretdb():
+        if await self._native():
             return None
         current = await self._collection.find_one({"_id": identity})
         if current is None:
@@ -182,11 +196,13 @@ class _SerialisedWrites:
             return UpdateResult({"n": 0, "nModified": 0}, acknowledged=True)
         return await self._collection.update_one({"_id": identity}, update, **kwargs)
 
-    async def _is_ferretdb(self) -> bool:
-        if self._ferretdb is None:
+    async def _native(self) -> bool:
+        if self._conditional_updates is None:
             build = await self._collection.database.client.admin.command("buildInfo")
-            self._ferretdb = "ferretdbVersion" in build
-        return self._ferretdb
+            self._conditional_updates = conditional_updates(
+                "ferretdbVersion" in build, get_settings().ferretdb_backend
+            )
+        return self._conditional_updates == "native"
 
     def _tell(self, identity: Any, change: Document) -> None:
         for listener in self._listeners:
@@ -277,7 +293,7 @@ def _document_key(filter: Document) -> Any:
 
 def serialised_writes(collection: AsyncCollection[Document]) -> AsyncCollection[Document]:
     """``collection`` with updates of the same document taken one at a time, in this process
-    and (on FerretDB) across the service's replicas.
+    and (on SQLite-backed FerretDB) across the service's replicas.
 
     FerretDB 1.24 applies an update as read-modify-write without isolation: two concurrent
     updates of one document both match and the later write-back drops the other's change (seen
@@ -285,10 +301,12 @@ def serialised_writes(collection: AsyncCollection[Document]) -> AsyncCollection[
     updates on the same version both matched; with two replicas, one's relay dropped the other's
     enrolment of a learner). Every writer of an aggregate in ilrflow is a process of its own
     service (HTTP, consumers, relay, in any replica): each update holds the document's lock in
-    its process and the document's lock in the database (``_DatabaseLocks``). On MongoDB the
-    updates are atomic anyway. Inserts need no lock: they never modify an existing document.
+    its process and, on SQLite, the document's lock in the database (``_DatabaseLocks``). On
+    MongoDB the updates are atomic anyway, and so they are on our patched FerretDB (one server);
+    on PostgreSQL the conditional updates go to the server (``conditional_updates``). Inserts
+    need no lock: they never modify an existing document.
 
-    The same lock makes a conditional update cheap on FerretDB: it is done as a read by
+    On SQLite, the database lock makes a conditional update cheap: it is done as a read by
     ``_id``, the check here, and an update by ``_id`` (see ``_conditional_update``).
     """
     return cast(AsyncCollection[Document], _SerialisedWrites(collection))

@@ -25,6 +25,13 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     mongo_url: str = "mongodb://127.0.0.1:27017/"
+    ferretdb_backend: Literal["sqlite", "postgresql"] = Field(
+        default="sqlite",
+        description="When ILRFLOW_MONGO_URL is FerretDB (deploy/local/stack.sh), its storage. On "
+        "postgresql conditional updates go to the server as on MongoDB; on sqlite, which reads "
+        "every document for them, they are emulated with write locks "
+        "(ilrflow.platform.ferretdb). Ignored on MongoDB.",
+    )
     db_prefix: str = Field(
         default="ilrflow", description="Each service uses the database <db_prefix>_<service>."
     )
