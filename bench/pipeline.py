@@ -1,8 +1,8 @@
 """How fast is the tracker pipeline, next to what Kafka and the database can do at all?
 
-    uv run python -m bench.pipeline [--raw 5000] [--trackers 300] [--paced 150] [--learners 30]
-        [--workers 16] [--profile SECONDS] [--timeline-entries 50000]
-        [--audit-ingest-records 20000] [--audit-only] [--out <file>.json]
+    uv run python -m bench.pipeline [--raw 2000] [--trackers 150] [--paced 40] [--learners 20]
+        [--workers 8] [--profile SECONDS] [--timeline-entries 10000]
+        [--audit-ingest-records 5000] [--audit-only] [--out <file>.json]
 
 ``make bench`` runs it on a Kafka and FerretDB of its own (29192/27129). In one run:
 
@@ -23,12 +23,19 @@
 (d) the audit ingest of a backlog of ``--audit-ingest-records`` records and bare ``insert_many``
     of the same documents (``bench/audit_ingest.py``).
 
+After (b), with the services still running, ``ilrflow projections rebuild tracker ilr`` and
+``... tracker learners`` rebuild the tracker service's projections from the run's topics; then,
+the services stopped, ``bench/bare_pipeline.py`` runs ``--trackers`` bare trackers: the same
+hops, records and database commands per tracker with no domain logic (its docstring lists them).
+
 Also: audit ingest rate (records the audit stored per second while the pipeline drains), the
-RSS and CPU seconds of every process, the load average at start and end, and optionally a
-py-spy profile of every service (``--profile``; collapsed stacks in bench/results/profiles/).
-Everything goes to ``bench/results/<date>.json``, with a top-level ``summary`` object of issue
-#16's figures this run measured (``audit_ingest_per_s`` and ``bare_audit_insert_per_s`` from (d),
-``timeline_p95_ms`` and ``timeline_entries`` from (c)), and the figures are printed one a line.
+database commands (FerretDB's own count) and Kafka records per tracker of the max-rate phase,
+the RSS and CPU seconds of every process and each one's peak RSS, the load average at start and
+end, and optionally a py-spy profile of every service (``--profile``; collapsed stacks in
+bench/results/profiles/). Everything goes to ``bench/results/<date>.json``, with a top-level
+``summary`` object of issue #16's figures this run measured (``summary()``; docs/benchmark.md
+lists its keys); the figures are printed one a line, then the summary object. With no arguments
+a run takes 5-10 minutes on the two-core box (the longer when it is loaded).
 """
 
 from __future__ import annotations
@@ -623,16 +630,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--raw", type=int, default=5000)
-    parser.add_argument("--trackers", type=int, default=300)
-    parser.add_argument("--paced", type=int, default=150)
-    parser.add_argument("--learners", type=int, default=30)
-    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--raw", type=int, default=2000)
+    parser.add_argument("--trackers", type=int, default=150)
+    parser.add_argument("--paced", type=int, default=40)
+    parser.add_argument("--learners", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--profile", type=float, default=0, help="py-spy seconds (0: off)")
     parser.add_argument(
         "--timeline-entries",
         type=int,
-        default=50_000,
+        default=10_000,
         help="audit log size for the timeline p95 (0: skip; 1000000 is issue #7's size)",
     )
     parser.add_argument(
@@ -648,7 +655,7 @@ def main() -> None:
     parser.add_argument(
         "--audit-ingest-records",
         type=int,
-        default=20_000,
+        default=5_000,
         help="(d) backlog size for the audit ingest rate, bench/audit_ingest.py (0: skip)",
     )
     parser.add_argument("--out", type=Path, default=None)
