@@ -1,6 +1,6 @@
 """How fast is the tracker pipeline, next to what Kafka and the database can do at all?
 
-    uv run python -m bench.pipeline [--raw 2000] [--trackers 150] [--paced 40] [--learners 20]
+    uv run python -m bench.pipeline [--raw 2000] [--trackers 100] [--paced 30] [--learners 20]
         [--workers 8] [--profile SECONDS] [--timeline-entries 10000]
         [--audit-ingest-records 5000] [--audit-only] [--out <file>.json]
 
@@ -35,7 +35,7 @@ end, and optionally a py-spy profile of every service (``--profile``; collapsed 
 bench/results/profiles/). Everything goes to ``bench/results/<date>.json``, with a top-level
 ``summary`` object of issue #16's figures this run measured (``summary()``; docs/benchmark.md
 lists its keys); the figures are printed one a line, then the summary object. With no arguments
-a run takes 5-10 minutes on the two-core box (the longer when it is loaded).
+a run takes 5-12 minutes on the two-core box (the longer when it is loaded).
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def process_all(
         if rate is not None:
             due = origin + index / rate
             while time.time() < due:
-                time.sleep(min(0.01, due - time.time()))  # pacing
+                time.sleep(max(0.0, min(0.01, due - time.time())))  # pacing: due may just pass
         with work.admin("tracker") as http:
             started[tracker_id] = time.time()
             call(http, "POST", f"/v1/trackers/{tracker_id}/process", (200,))
@@ -244,6 +244,7 @@ def pipeline(
         # The maximum rate is what the pipeline sustains end to end. The process calls alone
         # are accepted faster, but paced at that rate the work only queues up behind them.
         max_rate = len(batch) / (finished - began)
+        print(f"    max rate: {len(batch)} trackers in {finished - began:.1f} s", flush=True)
         result["max_rate"] = {
             "trackers": len(batch),
             "process_calls_per_s": round(len(batch) / (calls_done - began), 1),
@@ -276,6 +277,7 @@ def pipeline(
                 **percentiles([watch.seen[t] - starts[t] for t in batch]),
                 "hops": watch.hops(starts),
             }
+            print(f"    paced at {int(share * 100)}% ({rate:.1f}/s): done", flush=True)
     mongo.close()
     result["profiles"] = profiles
     return result
@@ -631,8 +633,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--raw", type=int, default=2000)
-    parser.add_argument("--trackers", type=int, default=150)
-    parser.add_argument("--paced", type=int, default=40)
+    parser.add_argument("--trackers", type=int, default=100)
+    parser.add_argument("--paced", type=int, default=30)
     parser.add_argument("--learners", type=int, default=20)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--profile", type=float, default=0, help="py-spy seconds (0: off)")
