@@ -89,8 +89,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from pymongo import AsyncMongoClient, MongoClient
+from workload import poll
 
-from bench.watch import db_commands
+from bench.watch import AuditProgress, PipelineWatch, db_commands, per_tracker
 from ilrflow.contracts.events import Topics
 from ilrflow.platform.kafka import ensure_topics
 from ilrflow.platform.settings import Settings
@@ -692,8 +693,6 @@ def measure(
     bootstrap: str, mongo_url: str, trackers: int, learners: int, workers: int
 ) -> dict[str, Any]:
     """Run the bare pipeline once; its rate, and the commands and records per tracker."""
-    from bench.pipeline import AuditProgress, PipelineWatch, per_tracker
-
     prefix = f"bare{secrets.token_hex(3)}"
     settings = Settings(kafka_bootstrap=bootstrap, mongo_url=mongo_url, topic_prefix=f"{prefix}.")
     run = Run(bootstrap, mongo_url, prefix, settings.topic_partitions, learners, trackers, workers)
@@ -731,7 +730,7 @@ def measure(
                 told = notifications.count_documents({"recipient_id": TUTOR, "channel": "in_app"})
                 return told >= trackers + len([n for n in range(trackers) if issues_document(n)])
 
-            _poll(complete, 600)
+            poll(complete, 600, "every bare tracker through the pipeline", 0.25)
             seconds = time.time() - began
             commands = per_tracker(commands_before, db_commands(mongo), trackers)
             records = per_tracker(
@@ -754,14 +753,6 @@ def measure(
         "db_commands_per_tracker": commands,
         "kafka_records_per_tracker": records,
     }
-
-
-def _poll(check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the bare pipeline did not finish in {timeout} s")
-        time.sleep(0.25)  # polling the pipeline's progress
 
 
 def main() -> None:
