@@ -1,8 +1,8 @@
 """How fast is the tracker pipeline, next to what Kafka and the database can do at all?
 
-    uv run python -m bench.pipeline [--raw 5000] [--trackers 300] [--paced 150] [--learners 30]
-        [--workers 16] [--profile SECONDS] [--timeline-entries 50000]
-        [--audit-ingest-records 20000] [--audit-only] [--out <file>.json]
+    uv run python -m bench.pipeline [--raw 2000] [--trackers 100] [--paced 30] [--learners 20]
+        [--workers 8] [--profile SECONDS] [--timeline-entries 10000]
+        [--audit-ingest-records 5000] [--audit-only] [--out <file>.json]
 
 ``make bench`` runs it on a Kafka and FerretDB of its own (29192/27129). In one run:
 
@@ -23,12 +23,19 @@
 (d) the audit ingest of a backlog of ``--audit-ingest-records`` records and bare ``insert_many``
     of the same documents (``bench/audit_ingest.py``).
 
+After (b), with the services still running, ``ilrflow projections rebuild tracker ilr`` and
+``... tracker learners`` rebuild the tracker service's projections from the run's topics; then,
+the services stopped, ``bench/bare_pipeline.py`` runs ``--trackers`` bare trackers: the same
+hops, records and database commands per tracker with no domain logic (its docstring lists them).
+
 Also: audit ingest rate (records the audit stored per second while the pipeline drains), the
-RSS and CPU seconds of every process, the load average at start and end, and optionally a
-py-spy profile of every service (``--profile``; collapsed stacks in bench/results/profiles/).
-Everything goes to ``bench/results/<date>.json``, with a top-level ``summary`` object of issue
-#16's figures this run measured (``audit_ingest_per_s`` and ``bare_audit_insert_per_s`` from (d),
-``timeline_p95_ms`` and ``timeline_entries`` from (c)), and the figures are printed one a line.
+database commands (FerretDB's own count) and Kafka records per tracker of the max-rate phase,
+the RSS and CPU seconds of every process and each one's peak RSS, the load average at start and
+end, and optionally a py-spy profile of every service (``--profile``; collapsed stacks in
+bench/results/profiles/). Everything goes to ``bench/results/<date>.json``, with a top-level
+``summary`` object of issue #16's figures this run measured (``summary()``; docs/benchmark.md
+lists its keys); the figures are printed one a line, then the summary object. With no arguments
+a run takes 5-12 minutes on the two-core box (the longer when it is loaded).
 """
 
 from __future__ import annotations
@@ -41,15 +48,14 @@ import platform
 import secrets
 import statistics
 import subprocess
-import threading
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, MongoClient
 from workload import (
@@ -66,9 +72,8 @@ from workload import (
 
 from bench.audit_ingest import measure as audit_ingest
 from bench.audit_scale import measure_timeline, plan_summary
-from ilrflow.contracts.events import Topics, header_text
-from ilrflow.platform.kafka import all_topics
-from ilrflow.platform.settings import Settings
+from bench.bare_pipeline import measure as bare_pipeline
+from bench.watch import AuditProgress, PipelineWatch, db_commands, per_tracker, percentiles
 
 REPO = Path(__file__).resolve().parents[1]
 PROCESSED_TYPE = "ilrflow.tracker.processed.v1"
@@ -148,148 +153,6 @@ async def raw_ceiling(bootstrap: str, mongo_url: str, count: int) -> dict[str, A
 # --- (b) the pipeline --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Stamp:
-    """One record as the hops see it: when the event was written (``ce_time``, set when the
-    state change is saved) and when the relay published it (the broker timestamp)."""
-
-    written: float
-    published: float
-
-
-class PipelineWatch:
-    """A consumer of tracker-processed and ilr-updated in a thread: tracker id -> each record's
-    stamps, so a tracker's latency splits into its hops (one host, one clock)."""
-
-    def __init__(self, bootstrap: str, prefix: str) -> None:
-        self.processed: dict[str, Stamp] = {}
-        self.updated: dict[str, Stamp] = {}
-        self._topics = {prefix + Topics.TRACKER_PROCESSED: self.processed,
-                        prefix + Topics.ILR_UPDATED: self.updated}  # fmt: skip
-        self._bootstrap = bootstrap
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-
-    @property
-    def seen(self) -> dict[str, float]:
-        """Tracker id -> when its ilr-updated was on Kafka."""
-        # A copy first (one step under the GIL): the consumer thread adds to it meanwhile.
-        return {t: stamp.published for t, stamp in list(self.updated.items())}
-
-    def __enter__(self) -> PipelineWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    async def _run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            *self._topics,
-            bootstrap_servers=self._bootstrap,
-            group_id=f"bench{secrets.token_hex(3)}",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            while not self._stop.is_set():
-                batches = await consumer.getmany(timeout_ms=200)
-                for tp, records in batches.items():
-                    for record in records:
-                        self._note(self._topics[tp.topic], record)
-        finally:
-            await consumer.stop()
-
-    @staticmethod
-    def _note(stamps: dict[str, Stamp], record: Any) -> None:
-        tracker_id = json.loads(record.value).get("tracker_id")
-        written = header_text(dict(record.headers), "ce_time")
-        if tracker_id and written:
-            stamp = Stamp(datetime.fromisoformat(written).timestamp(), record.timestamp / 1000)
-            stamps.setdefault(tracker_id, stamp)
-
-    def hops(self, starts: dict[str, float]) -> dict[str, dict[str, float]]:
-        """Where each tracker's time from process call to ilr-updated went, hop by hop."""
-        done = [t for t in starts if t in self.processed and t in self.updated]
-        spans = {
-            "http_save (call -> tracker saved with its event)": [
-                self.processed[t].written - starts[t] for t in done
-            ],
-            "tracker_relay (saved -> tracker-processed on Kafka)": [
-                self.processed[t].published - self.processed[t].written for t in done
-            ],
-            "ilr_consume_apply (on Kafka -> ILR saved with ilr-updated)": [
-                self.updated[t].written - self.processed[t].published for t in done
-            ],
-            "ilr_relay (ILR saved -> ilr-updated on Kafka)": [
-                self.updated[t].published - self.updated[t].written for t in done
-            ],
-        }
-        return {name: percentiles(values) for name, values in spans.items() if values}
-
-
-class AuditProgress:
-    """How far the audit service has stored the run's topics, read from Kafka (its committed
-    offsets against the end offsets), so that waiting for the audit log costs the database
-    nothing: counting ``audit_entries`` is a scan of the whole log on FerretDB."""
-
-    def __init__(self, bootstrap: str, group_id: str, settings: Settings) -> None:
-        self._bootstrap, self._group_id = bootstrap, group_id
-        self._partitions = [
-            TopicPartition(topic, partition)
-            for topic in all_topics(settings.topic_prefix)
-            for partition in range(settings.topic_partitions)
-        ]
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._admin: AIOKafkaAdminClient | None = None
-        self._consumer: AIOKafkaConsumer | None = None
-
-    def __enter__(self) -> AuditProgress:
-        self._thread.start()
-        self._call(self._start())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._call(self._stop())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-
-    def _call(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
-
-    async def _start(self) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
-        await self._admin.start()
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap)
-        await self._consumer.start()
-
-    async def _stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._admin is not None:
-            await self._admin.close()
-
-    def stored_and_written(self) -> tuple[int, int]:
-        """(records the audit has stored and committed, records on the run's topics)."""
-        result: tuple[int, int] = self._call(self._offsets())
-        return result
-
-    async def _offsets(self) -> tuple[int, int]:
-        if self._admin is None or self._consumer is None:
-            raise RuntimeError("AuditProgress used outside its with-block")
-        committed = await self._admin.list_consumer_group_offsets(self._group_id)
-        ends = await self._consumer.end_offsets(self._partitions)
-        stored = sum(max(meta.offset, 0) for tp, meta in committed.items() if tp in ends)
-        return stored, sum(ends.values())
-
-    def caught_up(self) -> bool:
-        stored, written = self.stored_and_written()
-        return stored >= written
-
-
 def raise_trackers(work: Workload, count: int, offset: int, workers: int) -> list[str]:
     def one(n: int) -> str:
         learner_id = work.learners[n % len(work.learners)]
@@ -318,7 +181,7 @@ def process_all(
         if rate is not None:
             due = origin + index / rate
             while time.time() < due:
-                time.sleep(min(0.01, due - time.time()))  # pacing
+                time.sleep(max(0.0, min(0.01, due - time.time())))  # pacing: due may just pass
         with work.admin("tracker") as http:
             started[tracker_id] = time.time()
             call(http, "POST", f"/v1/trackers/{tracker_id}/process", (200,))
@@ -326,18 +189,6 @@ def process_all(
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(one, enumerate(trackers)))
     return started
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    if len(values) < 2:
-        return {}
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return {
-        "p50_ms": round(cuts[49] * 1000, 1),
-        "p95_ms": round(cuts[94] * 1000, 1),
-        "p99_ms": round(cuts[98] * 1000, 1),
-        "max_ms": round(max(values) * 1000, 1),
-    }
 
 
 def pipeline(
@@ -359,6 +210,7 @@ def pipeline(
         audit_before = audit.count_documents({})
         profiler = _start_profiles(stack, profile)
         cpu_before = {name: cpu_seconds(pid) for name, pid in all_pids(stack).items()}
+        commands_before, records_before = db_commands(mongo), progress.records_by_topic()
         # Max rate: as fast as the HTTP clients go; done = ilr-updated + audited + tutor told.
         began = time.time()
         starts = process_all(work, batch, workers, None)
@@ -377,6 +229,12 @@ def pipeline(
 
         poll(complete, 600, "every tracker through the pipeline", 0.25)
         finished = time.time()
+        result["db_commands_per_tracker"] = per_tracker(
+            commands_before, db_commands(mongo), len(batch)
+        )
+        result["kafka_records_per_tracker"] = per_tracker(
+            records_before, progress.records_by_topic(), len(batch), settings.topic_prefix
+        )
         result["cpu_seconds_during_max_rate"] = {
             name: round(cpu_seconds(pid) - cpu_before.get(name, 0.0), 1)
             for name, pid in all_pids(stack).items()
@@ -386,6 +244,7 @@ def pipeline(
         # The maximum rate is what the pipeline sustains end to end. The process calls alone
         # are accepted faster, but paced at that rate the work only queues up behind them.
         max_rate = len(batch) / (finished - began)
+        print(f"    max rate: {len(batch)} trackers in {finished - began:.1f} s", flush=True)
         result["max_rate"] = {
             "trackers": len(batch),
             "process_calls_per_s": round(len(batch) / (calls_done - began), 1),
@@ -418,6 +277,7 @@ def pipeline(
                 **percentiles([watch.seen[t] - starts[t] for t in batch]),
                 "hops": watch.hops(starts),
             }
+            print(f"    paced at {int(share * 100)}% ({rate:.1f}/s): done", flush=True)
     mongo.close()
     result["profiles"] = profiles
     return result
@@ -532,15 +392,51 @@ def all_pids(stack: ServiceStack) -> dict[str, int]:
 # --- the run -----------------------------------------------------------------------------------
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident set now (``VmRSS``) or at its peak so far (``VmHWM``), in MB."""
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return round(int(line.split()[1]) / 1024, 1)
     except (FileNotFoundError, ProcessLookupError):
         pass
     return 0.0
+
+
+def peak_rss_mb(pids: dict[str, int]) -> dict[str, float]:
+    """Each process's peak resident set over its life so far (the kernel's high-water mark)."""
+    return {name: rss_mb(pid, "VmHWM") for name, pid in pids.items()}
+
+
+# The tracker service's projections that processed trackers feed (ilr-state, learner-updated).
+REBUILT_PROJECTIONS = ("ilr", "learners")
+
+
+def rebuild_projections(stack: ServiceStack) -> dict[str, Any]:
+    """``ilrflow projections rebuild tracker NAME`` of each of ``REBUILT_PROJECTIONS`` from its
+    topic, as an operator runs it: the services running, the CLI in its own process."""
+    cli = Path(sys.executable).parent / "ilrflow"
+    reports = {}
+    for name in REBUILT_PROJECTIONS:
+        done = subprocess.run(
+            [str(cli), "projections", "rebuild", "tracker", name, "--json"],
+            env=os.environ | stack.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        reports[name] = json.loads(done.stdout)
+    return {"projections": reports, "rebuild_events_per_s": rebuild_rate(list(reports.values()))}
+
+
+def rebuild_rate(reports: list[dict[str, Any]]) -> float:
+    """Records read and applied per second while rebuilding from the earliest offset: the
+    records before the pause over the time outside it (paused, a rebuild waits at least
+    ``--settle-seconds`` for the live consumer by design, whatever the records)."""
+    records = sum(r["records"] - r["caught_up"] for r in reports)
+    seconds = sum(r["seconds"] - r["paused_seconds"] for r in reports)
+    return round(records / max(seconds, 1e-6), 1)
 
 
 def infrastructure_pids() -> dict[str, int]:
@@ -608,7 +504,7 @@ def pipeline_summary(report: dict[str, Any]) -> list[str]:
 def summary(report: dict[str, Any]) -> dict[str, Any]:
     """Issue #16's figures, as far as this run measured them (a figure not measured is left
     out, never guessed)."""
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = pipeline_figures(report)
     ingest = report.get("audit_ingest")
     if ingest:
         figures["audit_ingest_per_s"] = ingest["audit_ingest_per_s"]
@@ -620,6 +516,37 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
     return figures
 
 
+def pipeline_figures(report: dict[str, Any]) -> dict[str, Any]:
+    """The end-to-end figures of (b), the bare pipeline and the rebuild, the load and the
+    processes' CPU seconds and peak RSS."""
+    figures: dict[str, Any] = {}
+    rate = bare_rate = None
+    if "pipeline" in report:
+        max_phase = report["pipeline"]["max_rate"]
+        rate = max_phase["trackers"] / max_phase["seconds"]
+        figures["trackers_per_s"] = round(rate, 2)
+    if "bare" in report:
+        bare_rate = report["bare"]["trackers"] / report["bare"]["seconds"]
+        figures["bare_trackers_per_s"] = round(bare_rate, 2)
+    if rate is not None and bare_rate is not None:
+        figures["ratio"] = round(rate / bare_rate, 3)
+    if "pipeline" in report:
+        half = report["pipeline"]["paced"].get("50%", {})
+        if "p99_ms" in half:
+            figures["p99_ms_at_half"] = half["p99_ms"]
+    if "rebuild" in report:
+        figures["rebuild_events_per_s"] = report["rebuild"]["rebuild_events_per_s"]
+    figures["load_average"] = {
+        "start": report["load_average_start"],
+        "end": report["load_average_end"],
+    }
+    if "pipeline" in report:
+        figures["cpu_seconds_max_rate"] = report["pipeline"]["cpu_seconds_during_max_rate"]
+    if "peak_rss_mb" in report:
+        figures["peak_rss_mb"] = report["peak_rss_mb"]
+    return figures
+
+
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """The figures, one line each, with their targets."""
     lines = [
@@ -627,6 +554,22 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     ]
     if "pipeline" in report:
         lines += pipeline_summary(report)
+    if "bare" in report:
+        bare = report["bare"]
+        lines.append(
+            f"bare pipeline (the same I/O, no logic): {bare['bare_trackers_per_s']} trackers/s; "
+            f"database commands per tracker: bare {sum(bare['db_commands_per_tracker'].values()):.1f}"
+            f", ours {sum(report['pipeline']['db_commands_per_tracker'].values()):.1f}"
+        )
+    if "rebuild" in report:
+        lines.append(
+            f"projections rebuild (tracker {', '.join(REBUILT_PROJECTIONS)}): "
+            f"{report['rebuild']['rebuild_events_per_s']} events/s"
+        )
+    if "peak_rss_mb" in report:
+        lines.append(
+            "peak RSS MB: " + ", ".join(f"{k} {v}" for k, v in report["peak_rss_mb"].items())
+        )
     timeline = report.get("audit_timeline")
     if timeline:
         lines.append(
@@ -666,6 +609,15 @@ def raw_and_pipeline(
         rss.update({name: rss_mb(p.process.pid) for name, p in stack.processes.items()})
         rss["bench"] = rss_mb(os.getpid())
         report["rss_mb"] = rss
+        print("(b) projections rebuild ...", flush=True)
+        report["rebuild"] = rebuild_projections(stack)
+        report["peak_rss_mb"] = peak_rss_mb(
+            {name: p.process.pid for name, p in stack.processes.items()}
+        )
+    print("(b) bare pipeline ...", flush=True)
+    report["bare"] = bare_pipeline(
+        bootstrap, mongo_url, arguments.trackers, arguments.learners, arguments.workers
+    )
     pipeline_result = report["pipeline"]
     max_phase = pipeline_result["max_rate"]
     done_per_s = max_phase["trackers"] / max_phase["seconds"]
@@ -680,16 +632,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--raw", type=int, default=5000)
-    parser.add_argument("--trackers", type=int, default=300)
-    parser.add_argument("--paced", type=int, default=150)
-    parser.add_argument("--learners", type=int, default=30)
-    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--raw", type=int, default=2000)
+    parser.add_argument("--trackers", type=int, default=100)
+    parser.add_argument("--paced", type=int, default=30)
+    parser.add_argument("--learners", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--profile", type=float, default=0, help="py-spy seconds (0: off)")
     parser.add_argument(
         "--timeline-entries",
         type=int,
-        default=50_000,
+        default=10_000,
         help="audit log size for the timeline p95 (0: skip; 1000000 is issue #7's size)",
     )
     parser.add_argument(
@@ -705,7 +657,7 @@ def main() -> None:
     parser.add_argument(
         "--audit-ingest-records",
         type=int,
-        default=20_000,
+        default=5_000,
         help="(d) backlog size for the audit ingest rate, bench/audit_ingest.py (0: skip)",
     )
     parser.add_argument("--out", type=Path, default=None)
@@ -729,6 +681,9 @@ def main() -> None:
         print(f"(d) audit ingest of {arguments.audit_ingest_records} records ...", flush=True)
         report["audit_ingest"] = asyncio.run(audit_ingest(arguments.audit_ingest_records))
     report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    # Kafka, FerretDB (started for this run by make bench) and the bench over the whole run.
+    peaks = peak_rss_mb(infrastructure_pids() | {"bench": os.getpid()})
+    report["peak_rss_mb"] = peaks | report.get("peak_rss_mb", {})
     report["summary"] = summary(report)
     report["summary_lines"] = summary_lines(report)
     out = arguments.out or REPO / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%d}.json"
@@ -737,6 +692,7 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     print("\n".join(report["summary_lines"]))
     print(f"written: {out}")
+    print("summary: " + json.dumps(report["summary"], indent=2))
 
 
 if __name__ == "__main__":
