@@ -381,6 +381,10 @@ class Tracker(BaseModel):
 
     # --- the state machine ---------------------------------------------------------------------
 
+    def allows(self, action: str) -> bool:
+        """Whether the tracker's state allows ``action`` (a command's other checks aside)."""
+        return self.status in _ALLOWED_FROM[action]
+
     def _check_last_day_reached(self, today: date) -> None:
         field = DATE_REACHED_BEFORE_PROCESSING.get(self.tracker_type)
         if field is None:
@@ -395,7 +399,7 @@ class Tracker(BaseModel):
         Commands call this before checking their own input, so a closed tracker answers
         "illegal in this state" whatever was sent.
         """
-        if self.status not in _ALLOWED_FROM[action]:
+        if not self.allows(action):
             raise IllegalTransition(self.status, action)
         if expected_version is not None and expected_version != self.version:
             raise VersionConflict(self.version, expected_version)

@@ -103,6 +103,25 @@ class CancelIn(DecisionIn):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class ActionView(BaseModel):
+    allowed: bool
+    reason: str = Field(default="", description="Why not, in words a person can read.")
+    code: str | None = Field(
+        default=None,
+        description="Which rule said no: forbidden, not_visible, two_person_control, qa_locked, "
+        "closed (the tracker is already processed, rejected or cancelled).",
+    )
+
+
+class TrackerActions(BaseModel):
+    """What the caller may do to a tracker now, as the commands would decide."""
+
+    allocate: ActionView
+    edit: ActionView
+    process: ActionView
+    reject: ActionView
+
+
 class BulkRaiseItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -432,6 +451,26 @@ async def get_tracker(
     tracker = await service.get(principal, tracker_id)
     response.headers["etag"] = f'"{tracker.version}"'
     return tracker
+
+
+@router.get(
+    "/trackers/{tracker_id}/actions",
+    response_model=TrackerActions,
+    summary="Whether the caller may allocate, edit, process, reject it now, and why not",
+)
+async def tracker_actions(
+    tracker_id: str, principal: CurrentPrincipal, service: Service
+) -> TrackerActions:
+    """The permission, scope, two-person and QA-lock checks of each command, and the tracker's
+    state, asked without acting: a screen shows the reason instead of the button. A stale
+    version, or a process date not reached yet, is still found only by trying."""
+    decisions = await service.actions(principal, tracker_id)
+    return TrackerActions.model_validate(
+        {
+            action: ActionView(allowed=d.allowed, reason=d.reason, code=d.code)
+            for action, d in decisions.items()
+        }
+    )
 
 
 @router.patch(
