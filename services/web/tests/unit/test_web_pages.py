@@ -29,6 +29,16 @@ LEARNER = {
 }
 
 
+def actions(**refused: str) -> dict[str, dict[str, object]]:
+    """``GET /v1/trackers/{id}/actions``: every action allowed but those ``refused`` (the
+    reason of each)."""
+    names = ("allocate", "edit", "process", "reject")
+    return {
+        name: {"allowed": name not in refused, "reason": refused.get(name, ""), "code": None}
+        for name in names
+    }
+
+
 @pytest.fixture
 def apis() -> FakeApis:
     fake = FakeApis()
@@ -170,6 +180,7 @@ async def test_a_refused_process_shows_the_apis_reason(apis: FakeApis) -> None:
         "history": [],
     }
     apis.answer("tracker", "GET", "/v1/trackers/T1", tracker)
+    apis.answer("tracker", "GET", "/v1/trackers/T1/actions", actions(edit="x", allocate="x"))
     apis.answer("ilr", "GET", "/v1/learners/L1/ilr", {"learner": {"Postcode": "LS1 4AP"}})
     refusal = ApiRefusedError(409, {"detail": "two-person control: you raised it"})
     apis.answer("tracker", "POST", "/v1/trackers/T1/process", refusal)
@@ -220,6 +231,7 @@ async def test_a_processed_tracker_shows_the_change_its_ilr_version_made(apis: F
         },
     ]
     apis.answer("tracker", "GET", "/v1/trackers/T1", tracker)
+    apis.answer("tracker", "GET", "/v1/trackers/T1/actions", actions(edit="x", allocate="x"))
     apis.answer("ilr", "GET", "/v1/learners/L1/ilr", {"learner": {"Postcode": "LS6 1AA"}})
     apis.answer("ilr", "GET", "/v1/learners/L1/ilr/history", one_page(history))
     page = await browser.get("/trackers/T1")
@@ -349,6 +361,7 @@ async def test_a_processed_tracker_waits_for_its_ilr_outcome_and_can_be_polled(
         "history": [],
     }
     apis.answer("tracker", "GET", "/v1/trackers/T1", tracker)
+    apis.answer("tracker", "GET", "/v1/trackers/T1/actions", actions(edit="x", allocate="x"))
     page = await browser.get("/trackers/T1")
     assert 'data-poll="/trackers/T1/outcome"' in page.text
     assert '<a class="govuk-link" href="/trackers/T1">Check again</a>' in page.text  # no script

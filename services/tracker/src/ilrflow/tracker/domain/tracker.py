@@ -174,14 +174,24 @@ class Tracker(BaseModel):
     # --- commands ------------------------------------------------------------------------------
 
     def allocate(
-        self, to: str, actor: Actor, now: datetime, *, expected_version: int | None = None
+        self,
+        to: str,
+        actor: Actor,
+        now: datetime,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
     ) -> list[Payload]:
-        """(Re-)allocate to an admin; whether ``to`` may process it is the policy's question."""
+        """(Re-)allocate to an admin, the ``reason`` (if any) kept in the history; whether ``to``
+        may process it is the policy's question."""
         self._guard("allocate", expected_version)
         if not to:
             raise InvalidCommandError("allocated_to", "must name the admin to allocate to")
         previous = self.allocated_to
-        self._record("allocate", actor, now, {"from": previous, "to": to})
+        details = {"from": previous, "to": to}
+        if reason and reason.strip():
+            details["reason"] = reason.strip()
+        self._record("allocate", actor, now, details)
         self.status = "allocated"
         self.allocated_to = to
         return [

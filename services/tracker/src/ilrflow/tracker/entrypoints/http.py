@@ -87,6 +87,9 @@ class AllocateIn(BaseModel):
 
     allocated_to: str = Field(min_length=1, max_length=64)
     version: int | None = Field(default=None, ge=1)
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why, kept in the tracker's history."
+    )
 
 
 class DecisionIn(BaseModel):
@@ -513,7 +516,9 @@ async def edit_tracker(
 async def allocate_tracker(
     tracker_id: str, body: AllocateIn, principal: CurrentPrincipal, service: Service
 ) -> Tracker:
-    return await service.allocate(principal, tracker_id, body.allocated_to, body.version)
+    return await service.allocate(
+        principal, tracker_id, body.allocated_to, body.version, body.reason
+    )
 
 
 @router.post(

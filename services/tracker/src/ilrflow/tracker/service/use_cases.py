@@ -334,7 +334,12 @@ class TrackerService:
         }
 
     async def allocate(
-        self, principal: Principal, tracker_id: str, to: str, expected_version: int | None
+        self,
+        principal: Principal,
+        tracker_id: str,
+        to: str,
+        expected_version: int | None,
+        reason: str | None = None,
     ) -> Tracker:
         async def act(
             tracker: Tracker, settings: TenantTrackerSettings, actor: Actor
@@ -358,7 +363,9 @@ class TrackerService:
                     f"{to} may not process it: {decision.reason}",
                     [FieldProblem(field="allocated_to", reason=decision.reason)],
                 )
-            return tracker.allocate(to, actor, self._clock(), expected_version=expected_version)
+            return tracker.allocate(
+                to, actor, self._clock(), expected_version=expected_version, reason=reason
+            )
 
         return await self._act(principal, tracker_id, act)
 

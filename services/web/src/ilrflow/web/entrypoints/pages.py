@@ -23,6 +23,7 @@ from ilrflow.web.service.console import (
     RequestForm,
     SettingsPage,
     TrackerFilters,
+    TrackerPage,
     type_inputs,
 )
 from ilrflow.web.service.ports import ApiRefusedError
@@ -320,14 +321,49 @@ async def tracker_outcome(tracker_id: str, user: User, use_cases: UseCases) -> J
     return JSONResponse({"arrived": await use_cases.outcome_arrived(user, tracker_id)})
 
 
+@router.post("/trackers/{tracker_id}/allocate")
+async def allocate(
+    request: Request, tracker_id: str, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    page = await use_cases.allocate(
+        user,
+        tracker_id,
+        posted_version(form),
+        str(form.get("allocated_to") or "").strip(),
+        str(form.get("reason") or "").strip(),
+    )
+    return tracker_answer(request, tracker_id, page)
+
+
+@router.post("/trackers/{tracker_id}/edit")
+async def edit(
+    request: Request, tracker_id: str, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    page = await use_cases.edit(user, tracker_id, posted_version(form), form)
+    return tracker_answer(request, tracker_id, page)
+
+
+def posted_version(form: dict[str, Any]) -> int:
+    """The tracker version the form was shown with (the API refuses a stale one)."""
+    return int(str(form.get("version") or "0") or 0)
+
+
+def tracker_answer(request: Request, tracker_id: str, page: TrackerPage) -> Response:
+    """Back to the tracker once done; the tracker with the API's reason if it refused."""
+    if page.refusal is None:
+        return redirect(request, f"/trackers/{tracker_id}")
+    status = 422 if page.errors else 409
+    return render(request, "tracker.html", status, page=page, title=f"Tracker {tracker_id}")
+
+
 @router.post("/trackers/{tracker_id}/{action}")
 async def decide(
     request: Request, tracker_id: str, action: str, user: User, use_cases: UseCases, form: Form
 ) -> Response:
     if action not in ("process", "reject"):
         raise ApiRefusedError(404, {"detail": "no such action"})
-    version = int(str(form.get("version") or "0") or 0)
-    page = await use_cases.decide(user, tracker_id, action, version, str(form.get("reason") or ""))
+    reason = str(form.get("reason") or "")
+    page = await use_cases.decide(user, tracker_id, action, posted_version(form), reason)
     if page.refusal is None:
         return redirect(request, f"/trackers/{tracker_id}")
     return render(request, "tracker.html", 409, page=page, title=f"Tracker {tracker_id}")

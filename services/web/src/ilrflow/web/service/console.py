@@ -24,6 +24,7 @@ from ilrflow.web.domain.schema_form import (
     SchemaField,
     changes_from,
     custom_fields,
+    form_values,
     schema_fields,
     schema_form,
 )
@@ -33,6 +34,7 @@ from ilrflow.web.service.lists import every_item
 from ilrflow.web.service.ports import ApiRefusedError, Apis, Download
 
 TRACKER_STATUSES = ("raised", "allocated", "processed", "rejected", "cancelled")
+TRACKER_ACTIONS = ("allocate", "edit", "process", "reject")
 PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
 
@@ -94,6 +96,23 @@ class TrackerList:
     types: list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class Action:
+    """Whether the signed-in person may press one of a tracker's buttons now, and why not."""
+
+    allowed: bool
+    reason: str = ""
+
+
+@dataclass
+class EditForm:
+    """A tracker's proposed values as its type's form (the type's schema, or a custom type's
+    fields), filled with what the tracker proposes or with what was typed."""
+
+    fields: list[SchemaField]
+    values: dict[str, Any]
+
+
 @dataclass
 class TrackerPage:
     tracker: dict[str, Any]
@@ -101,6 +120,9 @@ class TrackerPage:
     applied_version: int | None = None  # the ILR version processing made, once it is known
     refusal: str | None = None
     errors: list[FieldError] = field(default_factory=list)
+    actions: dict[str, Action] = field(default_factory=dict)
+    admins: list[dict[str, Any]] | None = None  # whom to allocate to; None: the id is typed
+    edit: EditForm | None = None
 
 
 @dataclass
@@ -248,13 +270,101 @@ class Console:
         )
 
     async def tracker(self, user: SignedIn, tracker_id: str) -> TrackerPage:
-        tracker = await self._get(user, "tracker", f"/v1/trackers/{tracker_id}")
+        """The tracker, its ILR effect, and each of its buttons or the reason it is missing
+        (the tracker service's own checks, asked before a press)."""
+        tracker, actions = await asyncio.gather(
+            self._get(user, "tracker", f"/v1/trackers/{tracker_id}"),
+            self._get(user, "tracker", f"/v1/trackers/{tracker_id}/actions"),
+        )
+        page = await self._effect(user, tracker)
+        page.actions = {
+            name: Action(bool(actions[name]["allowed"]), str(actions[name]["reason"]))
+            for name in TRACKER_ACTIONS
+        }
+        if page.actions["allocate"].allowed:
+            page.admins = await self._admins(user)
+        if page.actions["edit"].allowed:
+            page.edit = await self._edit_form(user, tracker)
+        return page
+
+    async def _effect(self, user: SignedIn, tracker: dict[str, Any]) -> TrackerPage:
         if not tracker.get("ilr_outcome"):
             return TrackerPage(tracker, await self._preview(user, tracker))
         applied = await self._applied(user, tracker)
         if applied is None:
             return TrackerPage(tracker, [])
         return TrackerPage(tracker, applied.changes, applied_version=applied.version)
+
+    async def _admins(self, user: SignedIn) -> list[dict[str, Any]] | None:
+        """The tenant's admins to allocate to; None when the person may not list the staff (a
+        tutor with the process role), who then types the admin's id."""
+        try:
+            staff = await every_item(self._apis, user.token, "learner", "/v1/staff")
+        except ApiRefusedError as refusal:
+            if not refusal.hides_the_page:
+                raise
+            return None
+        return [person for person in staff if "admin" in person["roles"]]
+
+    async def _edit_form(self, user: SignedIn, tracker: dict[str, Any]) -> EditForm:
+        fields = await self._type_fields(user, tracker["tracker_type"])
+        return EditForm(fields, form_values(fields, tracker["changes"]))
+
+    async def _type_fields(self, user: SignedIn, tracker_type: str) -> list[SchemaField]:
+        types = await every_item(self._apis, user.token, "tracker", "/v1/tracker-types")
+        found = next((t for t in types if t["type"] == tracker_type), None)
+        if found is None:
+            raise NoSuchTrackerTypeError()
+        if found["custom"]:
+            return custom_fields(found["fields"])
+        return schema_fields(found["changes_schema"])
+
+    async def allocate(
+        self, user: SignedIn, tracker_id: str, version: int, to: str, reason: str
+    ) -> TrackerPage:
+        """Allocate to an admin, with the reason kept in the tracker's history; the tracker
+        page again, with the API's refusal on the admin it named if it refused."""
+        body = {"allocated_to": to, "version": version, "reason": reason or None}
+        path = f"/v1/trackers/{tracker_id}/allocate"
+        return await self._command(user, tracker_id, "POST", path, body, ALLOCATE_FORM)
+
+    async def edit(
+        self, user: SignedIn, tracker_id: str, version: int, form: dict[str, Any]
+    ) -> TrackerPage:
+        """Replace the tracker's proposed values with the edit form's; on a refusal, the page
+        with what was typed and the API's reasons beside the inputs they name."""
+        tracker = await self._get(user, "tracker", f"/v1/trackers/{tracker_id}")
+        fields = await self._type_fields(user, tracker["tracker_type"])
+        body = {"version": version, "changes": changes_from(fields, form)}
+        page = await self._command(
+            user, tracker_id, "PATCH", f"/v1/trackers/{tracker_id}", body, schema_form(fields)
+        )
+        if page.refusal is not None:
+            page.edit = EditForm(fields, form)
+        return page
+
+    async def _command(
+        self,
+        user: SignedIn,
+        tracker_id: str,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        inputs: dict[str, FormField],
+    ) -> TrackerPage:
+        """Send a change of the tracker; the page again, with the API's reason when it refused
+        and its field problems on the inputs they name (on the form's first, if unnamed)."""
+        try:
+            await self._apis.call(user.token, "tracker", method, path, body=body)
+        except ApiRefusedError as refusal:
+            if refusal.status == 404:
+                raise
+            page = await self.tracker(user, tracker_id)
+            page.refusal = refusal.detail
+            first = next((f.field_id for f in inputs.values()), "refusal")
+            page.errors = field_errors(refusal.field_errors, inputs, first)
+            return page
+        return await self.tracker(user, tracker_id)
 
     async def outcome_arrived(self, user: SignedIn, tracker_id: str) -> bool:
         """Whether the ILR service's outcome of a processed tracker is on it yet (the poll)."""
@@ -431,6 +541,12 @@ class Console:
             page.errors = settings_errors(refusal.field_errors or [("", refusal.detail)])
             return page
         return await self.tenant_settings(user)
+
+
+ALLOCATE_FORM = {
+    "allocated_to": FormField("allocate-to", "Allocate to"),
+    "reason": FormField("allocate-reason", "Reason"),
+}
 
 
 def type_inputs(tracker_type: str) -> str:
