@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -258,19 +258,37 @@ def typed_form(kind: str, form: dict[str, Any]) -> RequestForm:
 # --- trackers ----------------------------------------------------------------------------------
 
 
-@router.get("/trackers", response_class=HTMLResponse)
-async def trackers(
-    request: Request,
-    user: User,
-    use_cases: UseCases,
+def tracker_filters(
     allocated: str = "",
     type: str = "",
     status: str = "",
+    learner: str = "",
+    raised_from: Annotated[str, Query(alias="from")] = "",
+    raised_to: Annotated[str, Query(alias="to")] = "",
     cursor: str = "",
-) -> Response:
-    filters = TrackerFilters(allocated=allocated, type=type, status=status, cursor=cursor)
+) -> TrackerFilters:
+    """The list's GET parameters, kept across its pages and in its export link."""
+    return TrackerFilters(
+        allocated=allocated.strip(),
+        type=type,
+        status=status,
+        learner=learner.strip(),
+        raised_from=raised_from.strip(),
+        raised_to=raised_to.strip(),
+        cursor=cursor,
+    )
+
+
+Filters = Annotated[TrackerFilters, Depends(tracker_filters)]
+
+
+@router.get("/trackers", response_class=HTMLResponse)
+async def trackers(request: Request, user: User, use_cases: UseCases, filters: Filters) -> Response:
     page = await use_cases.trackers(user, filters)
-    return render(request, "trackers.html", page=page, statuses=TRACKER_STATUSES, title="Trackers")
+    status = 422 if page.errors else 200
+    return render(
+        request, "trackers.html", status, page=page, statuses=TRACKER_STATUSES, title="Trackers"
+    )
 
 
 @router.get("/trackers/new", response_class=HTMLResponse)
@@ -293,14 +311,7 @@ async def raise_tracker(
 
 
 @router.get("/trackers/export.xlsx")
-async def export_trackers(
-    user: User,
-    use_cases: UseCases,
-    allocated: str = "",
-    type: str = "",
-    status: str = "",
-) -> Response:
-    filters = TrackerFilters(allocated=allocated, type=type, status=status)
+async def export_trackers(user: User, use_cases: UseCases, filters: Filters) -> Response:
     found = await use_cases.export_trackers(user, filters)
     return Response(
         found.content,

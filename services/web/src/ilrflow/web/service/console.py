@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,6 +54,13 @@ class NoSuchTrackerTypeError(ApiRefusedError):
         super().__init__(404, {"detail": "No such tracker type."})
 
 
+class NotADateError(ApiRefusedError):
+    """An export link whose raised dates are not dates: no page of the console makes one."""
+
+    def __init__(self) -> None:
+        super().__init__(404, {"detail": "The raised dates must be dates."})
+
+
 @dataclass
 class AboutYou:
     learner: dict[str, Any]
@@ -69,23 +77,64 @@ RequestForm = AddressForm | ContactForm | NameForm
 
 @dataclass(frozen=True)
 class TrackerFilters:
-    allocated: str = ""  # "me" or ""
+    """The list's filters as the console's GET parameters: ``allocated`` is "me" or an admin's
+    id, ``learner`` a learner's id, ``raised_from``/``raised_to`` ISO dates (``from``, ``to``)."""
+
+    allocated: str = ""
     type: str = ""
     status: str = ""
+    learner: str = ""
+    raised_from: str = ""
+    raised_to: str = ""
     cursor: str = ""
 
     def query(self) -> str:
         """The console's filters (not the cursor) as a query string, for links that keep them."""
-        chosen = {"allocated": self.allocated, "type": self.type, "status": self.status}
+        chosen = {
+            "allocated": self.allocated,
+            "type": self.type,
+            "status": self.status,
+            "learner": self.learner,
+            "from": self.raised_from,
+            "to": self.raised_to,
+        }
         return urlencode({name: value for name, value in chosen.items() if value})
 
+    def next_page(self, cursor: str) -> str:
+        """The query string of the page after this one, with the same filters."""
+        return "&".join(part for part in (self.query(), urlencode({"cursor": cursor})) if part)
+
     def params(self) -> dict[str, str]:
+        """The tracker API's parameters for these filters."""
         return {
             "allocated_to": self.allocated,
             "type": self.type,
             "status": self.status,
+            "learner_id": self.learner,
+            "from": self.raised_from,
+            "to": self.raised_to,
             "cursor": self.cursor,
         }
+
+    def errors(self) -> list[FieldError]:
+        """A raised date that is not a date (typed by hand, without the browser's date input)."""
+        typed = [
+            ("raised-from", "Raised from", self.raised_from),
+            ("raised-to", "Raised to", self.raised_to),
+        ]
+        return [
+            FieldError(field_id, f"{label} must be a date, like 2026-03-31")
+            for field_id, label, value in typed
+            if value and not _is_date(value)
+        ]
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -94,6 +143,8 @@ class TrackerList:
     items: list[dict[str, Any]]
     next_cursor: str | None
     types: list[dict[str, Any]]
+    admins: list[dict[str, Any]] | None = None  # to filter by; None: the person may not list them
+    errors: list[FieldError] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -215,11 +266,17 @@ class Console:
     # --- trackers ---------------------------------------------------------------------------
 
     async def trackers(self, user: SignedIn, filters: TrackerFilters) -> TrackerList:
-        page, types = await asyncio.gather(
-            self._get(user, "tracker", "/v1/trackers", limit=PAGE_SIZE, **filters.params()),
+        """A page of the trackers the filters select, and what the filters offer (the types,
+        the admins); filters that are not dates select nothing, and say so."""
+        types, admins = await asyncio.gather(
             every_item(self._apis, user.token, "tracker", "/v1/tracker-types"),
+            self._admins(user),
         )
-        return TrackerList(filters, page["items"], page["next_cursor"], types)
+        errors = filters.errors()
+        if errors:
+            return TrackerList(filters, [], None, types, admins, errors)
+        page = await self._get(user, "tracker", "/v1/trackers", limit=PAGE_SIZE, **filters.params())
+        return TrackerList(filters, page["items"], page["next_cursor"], types, admins)
 
     async def raise_page(self, user: SignedIn, tracker_type: str, learner_id: str) -> RaisePage:
         """The types ``user`` may raise (switched on, one of their roles may raise it) and, once
@@ -264,6 +321,8 @@ class Console:
 
     async def export_trackers(self, user: SignedIn, filters: TrackerFilters) -> Download:
         """The list's selection (every page of it) as the tracker service's spreadsheet."""
+        if filters.errors():
+            raise NotADateError()
         params = {k: v for k, v in filters.params().items() if k != "cursor"}
         return await self._apis.download(
             user.token, "tracker", "/v1/trackers/export.xlsx", params=params
