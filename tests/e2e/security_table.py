@@ -686,6 +686,19 @@ TABLE: list[Row] = [
     _row(
         "notify",
         "GET",
+        "/v1/learners/{learner_id}/notifications",
+        "object",
+        "200 404 404",  # learner
+        "200 404 404",  # tutor
+        "200 404 200",  # admin
+        "200 404 200",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
+        "403 403 403",  # integrator
+    ),
+    _row(
+        "notify",
+        "GET",
         "/v1/notifications/deliveries",
         "list",
         "403 403 403",  # learner

@@ -1,6 +1,7 @@
 """The console in a real browser (Debian's Chromium, driven by Playwright) against the real stack:
 a learner asks for a change of address, support sees why they may not act on it, the admin it
-is allocated to edits it, allocates it with a reason and processes it after seeing the preview, the learner record shows the new ILR version and the audit trail, support finds it
+is allocated to edits it, allocates it with a reason and processes it after seeing the preview, the learner record shows the new ILR version, the audit trail and the notifications sent about
+the learner, support finds it
 by the learner's ULN, and a tutor of another group cannot reach it. Every page visited passes
 axe-core with no serious or critical violation."""
 
@@ -148,6 +149,9 @@ def test_a_change_of_address_from_request_to_audit_trail(
         return f"{tracker_id} (change_of_address) processed" in trail
 
     eventually(trail_shows_processing, timeout=30, interval=0.5)
+    # What was sent about the learner: at least the admin's notice of the allocation.
+    sent = admin.locator("#notifications-sent")
+    expect(sent.get_by_role("row").filter(has_text="admin-1").first).to_contain_text(tracker_id)
     accessible(admin)
 
     # Support finds it by the learner's ULN.

@@ -260,6 +260,9 @@ REQUESTS: dict[tuple[str, str, str], Request] = {
     ("notify", "POST", "/v1/notifications/{notification_id}/read"): lambda w, h: h.post(
         f"/v1/notifications/{w.notification_id}/read"
     ),
+    ("notify", "GET", "/v1/learners/{learner_id}/notifications"): lambda w, h: h.get(
+        f"/v1/learners/{w.learner_id}/notifications"
+    ),
     ("notify", "GET", "/v1/notifications/deliveries"): lambda w, h: h.get(
         "/v1/notifications/deliveries"
     ),

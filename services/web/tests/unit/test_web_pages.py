@@ -462,3 +462,34 @@ async def test_a_raised_date_that_is_not_a_date_is_an_error_on_its_field(apis: F
     assert page.status_code == 422
     assert '<a href="#raised-from">Raised from must be a date, like 2026-03-31</a>' in page.text
     assert not [c for c in apis.calls if c.path == "/v1/trackers"]
+
+
+async def test_the_learner_record_lists_the_notifications_sent_about_the_learner(
+    apis: FakeApis,
+) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    learner = {**LEARNER, "programme_status": "active", "group": "cohort-a", "enrolments": []}
+    apis.answer("learner", "GET", "/v1/learners/L1", learner)
+    sent = {
+        "id": "N1",
+        "recipient_id": "tutor-1",
+        "channel": "email",
+        "subject": "Tracker T7 was processed",
+        "tracker_id": "T7",
+        "event_type": "tracker-processed",
+        "created_at": "2026-01-02T09:30:00Z",
+        "delivery_status": "sent",
+    }
+    apis.answer("notify", "GET", "/v1/learners/L1/notifications", one_page([sent]))
+
+    page = await browser.get("/learners/L1")
+
+    assert page.status_code == 200
+    row = page.text.split('id="notifications-sent"')[1]
+    assert re.search(
+        r"2026-01-02 09:30</td>\s*<td[^>]*>tutor-1</td>\s*<td[^>]*>Email \(sent\)", row
+    )
+    assert '<a class="govuk-link" href="/trackers/T7">T7</a>' in row
+    asked = next(c for c in apis.calls if c.path == "/v1/learners/L1/notifications")
+    assert (asked.service, asked.params) == ("notify", {"limit": 25})

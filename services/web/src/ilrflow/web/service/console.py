@@ -183,6 +183,7 @@ class LearnerRecord:
     versions: list[VersionChange]
     timeline: list[dict[str, Any]] | None
     unavailable: list[str]
+    notifications: list[dict[str, Any]] | None = None  # the newest sent about the learner
 
 
 @dataclass
@@ -482,7 +483,7 @@ class Console:
     async def learner_record(self, user: SignedIn, learner_id: str) -> LearnerRecord:
         learner = await self._get(user, "learner", f"/v1/learners/{learner_id}")
         unavailable: list[str] = []
-        ilr, history, timeline = await asyncio.gather(
+        ilr, history, timeline, sent = await asyncio.gather(
             self._optional(
                 self._get(user, "ilr", f"/v1/learners/{learner_id}/ilr"),
                 f"/v1/learners/{learner_id}/ilr",
@@ -498,6 +499,13 @@ class Console:
                 f"/v1/audit/learners/{learner_id}/timeline",
                 unavailable,
             ),
+            self._optional(
+                self._get(
+                    user, "notify", f"/v1/learners/{learner_id}/notifications", limit=PAGE_SIZE
+                ),
+                f"/v1/learners/{learner_id}/notifications",
+                unavailable,
+            ),
         )
         return LearnerRecord(
             learner=learner,
@@ -505,6 +513,7 @@ class Console:
             versions=list(reversed(version_changes(history or []))),
             timeline=timeline["items"] if timeline else None,
             unavailable=unavailable,
+            notifications=sent["items"] if sent else None,
         )
 
     @staticmethod
