@@ -94,7 +94,7 @@ class Journey:
         support = self.as_person("Sam Support")
         uln = re.search(r"Unique learner number\s+(\d{10})", learner.inner_text("main"))
         assert uln, "the learner's ULN is not on About you"
-        support.goto(f"{self.console}/audit?uln={uln.group(1)}")
+        support.goto(f"{self.console}/audit?learner={uln.group(1)}")
         self.shoot(support, "audit-search")
 
         tutor = self.as_person("Tom Tutor")

@@ -1,9 +1,10 @@
 """The console in a real browser (Debian's Chromium, driven by Playwright) against the real stack:
-a learner asks for a change of address, support sees why they may not act on it, the admin it
-is allocated to edits it, allocates it with a reason and processes it after seeing the preview, the learner record shows the new ILR version, the audit trail and the notifications sent about
-the learner, support finds it
-by the learner's ULN, and a tutor of another group cannot reach it. Every page visited passes
-axe-core with no serious or critical violation."""
+a learner asks for a change of address; support sees why they may not act on it; the admin it
+is allocated to edits it, allocates it with a reason and processes it after seeing the preview;
+the learner record shows the new ILR version, the audit trail and the notifications sent about
+the learner; support finds it by the learner's ULN and the event type, checks the audit log's
+chains and exports the events; a tutor of another group cannot reach it. Every page visited
+passes axe-core with no serious or critical violation."""
 
 from __future__ import annotations
 
@@ -154,12 +155,24 @@ def test_a_change_of_address_from_request_to_audit_trail(
     expect(sent.get_by_role("row").filter(has_text="admin-1").first).to_contain_text(tracker_id)
     accessible(admin)
 
-    # Support finds it by the learner's ULN.
+    # Support finds it by the learner's ULN and the event type, checks the audit log's hash
+    # chains and exports what was found.
     support.goto(f"{console}/audit")
-    support.get_by_label(re.compile("unique learner number")).fill(str(LEARNER["uln"]))
+    support.get_by_label("Learner (name, ULN or ID)").fill(str(LEARNER["uln"]))
+    support.get_by_label("Event type").select_option("ilrflow.tracker.processed.v1")
     support.get_by_role("button", name="Search").click()
-    expect(support.get_by_role("link", name=tracker_id).first).to_be_visible()
+    events = support.locator("#audit-events")
+    expect(events.get_by_role("link", name=tracker_id).first).to_be_visible()
+    expect(events).not_to_contain_text("ilrflow.tracker.raised.v1")
     accessible(support)
+    support.get_by_role("button", name="Check the chains").click()
+    expect(support.locator("#chain-status")).to_contain_text("intact")
+    expect(events.get_by_role("link", name=tracker_id).first).to_be_visible()  # filters kept
+    accessible(support)
+    csv_link = support.get_by_role("link", name=re.compile("^CSV"))
+    exported = support.request.get(console + str(csv_link.get_attribute("href")))
+    assert exported.status == 200
+    assert tracker_id in exported.text()
 
     # A tutor of another group: not in the list, and the typed addresses say "not found".
     tutor = signed_in(browser, console, tenant, "Tina Tutor")

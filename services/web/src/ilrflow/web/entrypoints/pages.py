@@ -3,7 +3,7 @@ render its template. Every refusal of the APIs is rendered here, in one place.""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -18,7 +18,9 @@ from ilrflow.web.domain.forms import AddressForm, ContactForm, NameForm
 from ilrflow.web.domain.session import PendingSignIn, Session, SignedIn
 from ilrflow.web.domain.settings import VERBS, TenantForm, TypeForm
 from ilrflow.web.service.console import (
+    AUDIT_EVENT_TYPES,
     TRACKER_STATUSES,
+    AuditFilters,
     Console,
     RequestForm,
     SettingsPage,
@@ -391,13 +393,51 @@ async def learner_record(
     return render(request, "learner.html", page=page, title="Learner record")
 
 
+def audit_filters(
+    learner: str = "",
+    tracker: str = "",
+    actor: str = "",
+    type: str = "",
+    day_from: Annotated[str, Query(alias="from")] = "",
+    day_to: Annotated[str, Query(alias="to")] = "",
+    cursor: str = "",
+) -> AuditFilters:
+    """The audit search's GET parameters, kept across its pages and in its export links."""
+    return AuditFilters(
+        learner=learner.strip(),
+        tracker=tracker.strip(),
+        actor=actor.strip(),
+        type=type,
+        day_from=day_from.strip(),
+        day_to=day_to.strip(),
+        cursor=cursor,
+    )
+
+
+AuditSelection = Annotated[AuditFilters, Depends(audit_filters)]
+
+
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_search(
-    request: Request, user: User, use_cases: UseCases, uln: str = ""
+    request: Request, user: User, use_cases: UseCases, filters: AuditSelection, verify: str = ""
 ) -> Response:
-    page = await use_cases.audit_search(user, uln)
+    page = await use_cases.audit_search(user, filters, verify=verify == "1")
     status = 422 if page.errors else 200
-    return render(request, "audit.html", status, page=page, title="Audit search")
+    return render(
+        request, "audit.html", status, page=page, types=AUDIT_EVENT_TYPES, title="Audit search"
+    )
+
+
+@router.get("/audit/export.{fmt}")
+async def export_audit(
+    fmt: Literal["csv", "xlsx"], user: User, use_cases: UseCases, filters: AuditSelection
+) -> Response:
+    found = await use_cases.export_audit(user, filters, fmt)
+    return Response(
+        found.content,
+        media_type=found.media_type,
+        headers={"content-disposition": found.disposition},
+    )
 
 
 # --- notifications ---------------------------------------------------------------------------------

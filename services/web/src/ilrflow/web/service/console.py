@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from ilrflow.contracts.events import CATALOGUE
 from ilrflow.contracts.trackers.catalogue import CUSTOM_PREFIX
 from ilrflow.web.domain.changes import FieldChange, VersionChange, field_changes, version_changes
 from ilrflow.web.domain.forms import (
@@ -54,11 +55,12 @@ class NoSuchTrackerTypeError(ApiRefusedError):
         super().__init__(404, {"detail": "No such tracker type."})
 
 
-class NotADateError(ApiRefusedError):
-    """An export link whose raised dates are not dates: no page of the console makes one."""
+class NoSuchSelectionError(ApiRefusedError):
+    """An export link whose filters are not what a page of the console makes (a date that is
+    not a date, a learner who is not one): nothing to export."""
 
     def __init__(self) -> None:
-        super().__init__(404, {"detail": "The raised dates must be dates."})
+        super().__init__(404, {"detail": "No such selection."})
 
 
 @dataclass
@@ -186,13 +188,80 @@ class LearnerRecord:
     notifications: list[dict[str, Any]] | None = None  # the newest sent about the learner
 
 
+AUDIT_EVENT_TYPES = tuple(sorted(CATALOGUE))
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The audit search's GET parameters: a learner by name, ULN or id, a tracker id, an actor,
+    an event type, and event dates from/to (both days included)."""
+
+    learner: str = ""
+    tracker: str = ""
+    actor: str = ""
+    type: str = ""
+    day_from: str = ""
+    day_to: str = ""
+    cursor: str = ""
+
+    def query(self) -> str:
+        """The filters (not the cursor) as a query string, for the next page and the exports."""
+        chosen = {
+            "learner": self.learner,
+            "tracker": self.tracker,
+            "actor": self.actor,
+            "type": self.type,
+            "from": self.day_from,
+            "to": self.day_to,
+        }
+        return urlencode({name: value for name, value in chosen.items() if value})
+
+    def next_page(self, cursor: str) -> str:
+        return "&".join(part for part in (self.query(), urlencode({"cursor": cursor})) if part)
+
+    @property
+    def chosen(self) -> bool:
+        return bool(self.query())
+
+    def params(self, learner_id: str | None) -> dict[str, str]:
+        """The audit API's query: ``from`` inclusive and ``to`` exclusive, so the day after."""
+        params = {
+            "learner_id": learner_id or "",
+            "tracker_id": self.tracker,
+            "actor": self.actor,
+            "type": self.type,
+            "from": f"{self.day_from}T00:00:00Z" if self.day_from else "",
+            "to": f"{date.fromisoformat(self.day_to) + timedelta(days=1)}T00:00:00Z"
+            if self.day_to
+            else "",
+        }
+        return {name: value for name, value in params.items() if value}
+
+    def errors(self) -> list[FieldError]:
+        errors = [
+            FieldError(field_id, f"{label} must be a date, like 2026-03-31")
+            for field_id, label, value in (
+                ("audit-from", "From", self.day_from),
+                ("audit-to", "To", self.day_to),
+            )
+            if value and not _is_date(value)
+        ]
+        if self.type and self.type not in AUDIT_EVENT_TYPES:
+            errors.append(FieldError("audit-type", "Event type must be one of the list"))
+        return errors
+
+
 @dataclass
 class AuditSearch:
-    uln: str
+    filters: AuditFilters
     learner: dict[str, Any] | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # several learners match
     events: list[dict[str, Any]] = field(default_factory=list)
+    next_cursor: str | None = None
     errors: list[FieldError] = field(default_factory=list)
     searched: bool = False
+    verification: dict[str, Any] | None = None
+    verification_refused: bool = False
 
 
 @dataclass
@@ -323,7 +392,7 @@ class Console:
     async def export_trackers(self, user: SignedIn, filters: TrackerFilters) -> Download:
         """The list's selection (every page of it) as the tracker service's spreadsheet."""
         if filters.errors():
-            raise NotADateError()
+            raise NoSuchSelectionError()
         params = {k: v for k, v in filters.params().items() if k != "cursor"}
         return await self._apis.download(
             user.token, "tracker", "/v1/trackers/export.xlsx", params=params
@@ -530,26 +599,60 @@ class Console:
 
     # --- support: audit search ----------------------------------------------------------------
 
-    async def audit_search(self, user: SignedIn, uln: str) -> AuditSearch:
-        search = AuditSearch(uln=uln.strip())
-        if not search.uln:
+    async def audit_search(
+        self, user: SignedIn, filters: AuditFilters, verify: bool = False
+    ) -> AuditSearch:
+        """A page of the audit log the filters select (none chosen: no search), the learner
+        named by name, ULN or id first found in the learner service; with ``verify``, the
+        audit service's check of the tenant's hash chains."""
+        search = AuditSearch(filters, errors=filters.errors())
+        if verify:
+            await self._verify(user, search)
+        if search.errors or not filters.chosen:
             return search
         search.searched = True
-        if not (search.uln.isdigit() and len(search.uln) == 10):
-            search.errors = [FieldError("uln", "ULN must be 10 digits")]
-            return search
-        found = await self._get(user, "learner", "/v1/learners", q=search.uln)
-        search.learner = next((x for x in found["items"] if x.get("uln") == search.uln), None)
-        if search.learner is not None:
-            events = await self._get(
-                user,
-                "audit",
-                "/v1/audit/events",
-                learner_id=search.learner["id"],
-                limit=AUDIT_PAGE_SIZE,
-            )
-            search.events = events["items"]
+        if filters.learner:
+            await self._find_learner(user, search)
+            if search.learner is None:
+                return search
+        learner_id = search.learner["id"] if search.learner else None
+        params = {**filters.params(learner_id), "cursor": filters.cursor}
+        events = await self._get(user, "audit", "/v1/audit/events", limit=AUDIT_PAGE_SIZE, **params)
+        search.events, search.next_cursor = events["items"], events["next_cursor"]
         return search
+
+    async def _find_learner(self, user: SignedIn, search: AuditSearch) -> None:
+        """The one learner the text names: an exact id or ULN, else the only match of the
+        learner service's search; several matches are offered to choose from."""
+        text = search.filters.learner
+        found = (await self._get(user, "learner", "/v1/learners", q=text, limit=PAGE_SIZE))["items"]
+        exact = [x for x in found if text in (x.get("id"), x.get("uln"))]
+        if len(exact) == 1 or len(found) == 1:
+            search.learner = (exact or found)[0]
+        else:
+            search.candidates = found
+
+    async def _verify(self, user: SignedIn, search: AuditSearch) -> None:
+        try:
+            search.verification = await self._get(user, "audit", "/v1/audit/verify")
+        except ApiRefusedError as refusal:
+            if not refusal.hides_the_page:
+                raise
+            search.verification_refused = True
+
+    async def export_audit(self, user: SignedIn, filters: AuditFilters, fmt: str) -> Download:
+        """The search's selection (every page of it) as the audit service's CSV or XLSX."""
+        if filters.errors() or not filters.chosen:
+            raise NoSuchSelectionError()
+        search = AuditSearch(filters)
+        if filters.learner:
+            await self._find_learner(user, search)
+            if search.learner is None:
+                raise NoSuchSelectionError()
+        learner_id = search.learner["id"] if search.learner else None
+        return await self._apis.download(
+            user.token, "audit", f"/v1/audit/export.{fmt}", params=filters.params(learner_id)
+        )
 
     # --- notifications -----------------------------------------------------------------------
 
