@@ -16,7 +16,7 @@ from ilrflow.web.adapters.oidc_sign_in import OidcSignIn, SignInFailedError
 from ilrflow.web.adapters.session import COOKIE, MAX_AGE_SECONDS, SessionCodec
 from ilrflow.web.domain.forms import AddressForm, ContactForm, NameForm
 from ilrflow.web.domain.session import PendingSignIn, Session, SignedIn
-from ilrflow.web.domain.settings import VERBS, TenantForm, TypeForm
+from ilrflow.web.domain.settings import VERBS, RuleForm, TenantForm, TypeForm
 from ilrflow.web.service.console import (
     AUDIT_EVENT_TYPES,
     TRACKER_STATUSES,
@@ -69,8 +69,9 @@ async def checked_form(
     return {key: form.getlist(key) if key in LIST_FIELDS else form.get(key) for key in form}
 
 
-# Inputs a form may post more than once: address lines, and a type's role checkboxes.
-LIST_FIELDS = frozenset({"line", *(f"{verb}_roles" for verb in VERBS)})
+# Inputs a form may post more than once: address lines, a type's role checkboxes, and an
+# allocation rule's types.
+LIST_FIELDS = frozenset({"line", "tracker_types", *(f"{verb}_roles" for verb in VERBS)})
 
 
 UseCases = Annotated[Console, Depends(console)]
@@ -491,6 +492,26 @@ async def save_tenant(request: Request, user: User, use_cases: UseCases, form: F
     if page.errors:
         return settings_page(request, page, status=422)
     return redirect(request, "/settings?saved=tenant")
+
+
+@router.post("/settings/allocation-rules")
+async def add_allocation_rule(
+    request: Request, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    page = await use_cases.add_allocation_rule(user, RuleForm.posted(form))
+    if page.errors:
+        return settings_page(request, page, status=422)
+    return redirect(request, "/settings?saved=rules#allocation-rules")
+
+
+@router.post("/settings/allocation-rules/remove")
+async def remove_allocation_rule(
+    request: Request, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    page = await use_cases.remove_allocation_rule(user, RuleForm.posted(form))
+    if page.errors:
+        return settings_page(request, page, status=422)
+    return redirect(request, "/settings?saved=rules#allocation-rules")
 
 
 def settings_page(

@@ -31,7 +31,13 @@ from ilrflow.web.domain.schema_form import (
     schema_form,
 )
 from ilrflow.web.domain.session import SignedIn
-from ilrflow.web.domain.settings import TenantForm, TypeForm, settings_errors
+from ilrflow.web.domain.settings import (
+    RuleForm,
+    TenantForm,
+    TypeForm,
+    rule_errors,
+    settings_errors,
+)
 from ilrflow.web.service.lists import every_item
 from ilrflow.web.service.ports import ApiRefusedError, Apis, Download
 
@@ -282,6 +288,10 @@ class SettingsPage:
     types: list[dict[str, Any]]
     tenant: TenantForm
     errors: list[FieldError] = field(default_factory=list)
+    rules: list[dict[str, Any]] = field(default_factory=list)  # in order: the first match wins
+    rule: RuleForm = field(default_factory=RuleForm)  # the add form, as typed
+    admins: list[dict[str, Any]] | None = None  # None: the admin's id is typed
+    groups: list[str] | None = None  # None: the group is typed
 
 
 class Console:
@@ -667,11 +677,54 @@ class Console:
     # --- tenant settings (tenant admin, operator) ----------------------------------------------
 
     async def tenant_settings(self, user: SignedIn) -> SettingsPage:
-        settings, types = await asyncio.gather(
+        settings, types, admins, groups = await asyncio.gather(
             self._get(user, "tracker", "/v1/tracker-settings"),
             every_item(self._apis, user.token, "tracker", "/v1/tracker-types"),
+            self._admins(user),
+            self._groups(user),
         )
-        return SettingsPage(types, TenantForm.of(settings))
+        page = SettingsPage(types, TenantForm.of(settings), admins=admins, groups=groups)
+        page.rules = list(settings.get("allocation_rules") or [])
+        return page
+
+    async def _groups(self, user: SignedIn) -> list[str] | None:
+        try:
+            return [
+                str(g) for g in await every_item(self._apis, user.token, "learner", "/v1/groups")
+            ]
+        except ApiRefusedError as refusal:
+            if not refusal.hides_the_page:
+                raise
+            return None
+
+    async def add_allocation_rule(self, user: SignedIn, rule: RuleForm) -> SettingsPage:
+        """Add a rule after the others (the first rule that matches a tracker wins): the page,
+        with the typed rule and the API's refusal on its inputs if it refused."""
+        page = await self.tenant_settings(user)
+        page.rule = rule
+        return await self._save_rules(user, page, [*page.rules, rule.body()])
+
+    async def remove_allocation_rule(self, user: SignedIn, rule: RuleForm) -> SettingsPage:
+        """Remove the first rule equal to ``rule`` (named by its content, not its place, so a
+        rule added meanwhile by someone else is not the one removed); one already gone is no
+        error."""
+        page = await self.tenant_settings(user)
+        place = next((i for i, r in enumerate(page.rules) if rule.matches(r)), None)
+        if place is None:
+            return page
+        return await self._save_rules(user, page, page.rules[:place] + page.rules[place + 1 :])
+
+    async def _save_rules(
+        self, user: SignedIn, page: SettingsPage, rules: list[dict[str, Any]]
+    ) -> SettingsPage:
+        try:
+            await self._put(user, "tracker", "/v1/tracker-settings", {"allocation_rules": rules})
+        except ApiRefusedError as refusal:
+            if refusal.hides_the_page:
+                raise
+            page.errors = rule_errors(refusal.field_errors or [("", refusal.detail)])
+            return page
+        return await self.tenant_settings(user)
 
     async def save_type(self, user: SignedIn, tracker_type: str, form: TypeForm) -> SettingsPage:
         """Switch a type on or off and set who may raise, edit and process it: the page, with
