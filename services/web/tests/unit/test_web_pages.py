@@ -493,3 +493,18 @@ async def test_the_learner_record_lists_the_notifications_sent_about_the_learner
     assert '<a class="govuk-link" href="/trackers/T7">T7</a>' in row
     asked = next(c for c in apis.calls if c.path == "/v1/learners/L1/notifications")
     assert (asked.service, asked.params) == ("notify", {"limit": 25})
+
+
+async def test_a_learner_service_that_refuses_the_token_only_takes_the_admins_list_away(
+    apis: FakeApis,
+) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    apis.answer("tracker", "GET", "/v1/tracker-types", one_page([]))
+    apis.answer("tracker", "GET", "/v1/trackers", one_page([]))
+    apis.answer("learner", "GET", "/v1/staff", ApiRefusedError(401, {"detail": "not ours"}))
+
+    page = await browser.get("/trackers")
+
+    assert page.status_code == 200  # still signed in: the list of admins is only a help
+    assert "No trackers match these filters." in page.text

@@ -435,13 +435,13 @@ class Console:
         return TrackerPage(tracker, applied.changes, applied_version=applied.version)
 
     async def _admins(self, user: SignedIn) -> list[dict[str, Any]] | None:
-        """The tenant's admins to allocate to; None when the person may not list the staff (a
-        tutor with the process role), who then types the admin's id."""
+        """The tenant's admins to choose from; None when the learner service does not list
+        them to this person (a tutor with the process role), who then types the admin's id.
+        A help to filling a form, so any refusal only takes the list away (a learner service
+        that does not accept the token must not sign the person out of the tracker pages)."""
         try:
             staff = await every_item(self._apis, user.token, "learner", "/v1/staff")
-        except ApiRefusedError as refusal:
-            if not refusal.hides_the_page:
-                raise
+        except ApiRefusedError:
             return None
         return [person for person in staff if "admin" in person["roles"]]
 
@@ -688,14 +688,13 @@ class Console:
         return page
 
     async def _groups(self, user: SignedIn) -> list[str] | None:
+        """The tenant's learner groups to choose from; None (typed) on any refusal, as
+        :meth:`_admins`."""
         try:
-            return [
-                str(g) for g in await every_item(self._apis, user.token, "learner", "/v1/groups")
-            ]
-        except ApiRefusedError as refusal:
-            if not refusal.hides_the_page:
-                raise
+            groups = await every_item(self._apis, user.token, "learner", "/v1/groups")
+        except ApiRefusedError:
             return None
+        return [str(group) for group in groups]
 
     async def add_allocation_rule(self, user: SignedIn, rule: RuleForm) -> SettingsPage:
         """Add a rule after the others (the first rule that matches a tracker wins): the page,
