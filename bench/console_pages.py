@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             f"/learners/{learner['id']}",
         ],
         name: ["/about-you"],
-        "Sam Support": [f"/audit?uln={learner['uln']}"],
+        "Sam Support": [f"/audit?learner={learner['uln']}"],
     }
     timings = [
         timing

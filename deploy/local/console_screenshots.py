@@ -4,8 +4,11 @@ uses, against a running `make run` (its demo tenant). Each page is checked with 
     make run                                       # in one shell
     uv run python deploy/local/console_screenshots.py   # in another
 
-It raises a change of address for the demo learner Alice Walker and processes it as Ada Admin,
-as a person trying the console would.
+It raises a change of address for the demo learner Alice Walker, looks at it as Sam Support (who
+may not act on it: the reasons instead of the buttons), and processes it as Ada Admin, as a
+person trying the console would; then Ada's notifications and tenant settings, and Sam's audit
+search with the chains checked. `--console URL` for a console elsewhere (`run.py --port-base N`:
+the console on the port before N).
 """
 
 from __future__ import annotations
@@ -75,11 +78,19 @@ class Journey:
         tracker_id = found.group(1)
         self.shoot(learner, "about-you")
 
+        support = self.as_person("Sam Support")
+        support.goto(f"{self.console}/trackers/{tracker_id}")
+        self.shoot(support, "tracker-not-allowed")
+
         admin = self.as_person("Ada Admin")
         admin.goto(f"{self.console}/trackers?allocated=me")
         self.shoot(admin, "trackers")
+        admin.goto(f"{self.console}/trackers/new?type=change_of_address")
+        self.shoot(admin, "raise")
         admin.goto(f"{self.console}/trackers/{tracker_id}")
         self.shoot(admin, "tracker")
+        admin.get_by_text("Edit the proposed values").click()
+        self.shoot(admin, "tracker-edit")
         admin.get_by_role("button", name="Process").click()
         learner_link = admin.locator("dd a").first.get_attribute("href")
         for _ in range(60):  # until the ILR service's outcome is on the tracker
@@ -90,11 +101,14 @@ class Journey:
         self.shoot(admin, "tracker-processed")
         admin.goto(f"{self.console}{learner_link}")
         self.shoot(admin, "learner-record")
+        admin.goto(f"{self.console}/notifications")
+        self.shoot(admin, "notifications")
+        admin.goto(f"{self.console}/settings")
+        self.shoot(admin, "settings")
 
-        support = self.as_person("Sam Support")
         uln = re.search(r"Unique learner number\s+(\d{10})", learner.inner_text("main"))
         assert uln, "the learner's ULN is not on About you"
-        support.goto(f"{self.console}/audit?uln={uln.group(1)}")
+        support.goto(f"{self.console}/audit?learner={uln.group(1)}&verify=1")
         self.shoot(support, "audit-search")
 
         tutor = self.as_person("Tom Tutor")

@@ -395,6 +395,19 @@ TABLE: list[Row] = [
     ),
     _row(
         "tracker",
+        "GET",
+        "/v1/trackers/{tracker_id}/actions",
+        "object",
+        "200 404 404",  # learner
+        "200 404 404",  # tutor
+        "200 404 200",  # admin
+        "200 404 200",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
+        "403 403 403",  # integrator
+    ),
+    _row(
+        "tracker",
         "PATCH",
         "/v1/trackers/{tracker_id}",
         "object",
@@ -668,6 +681,19 @@ TABLE: list[Row] = [
         "404 404 404",  # ilr_qa
         "404 404 404",  # support
         "404 404 404",  # operator
+        "403 403 403",  # integrator
+    ),
+    _row(
+        "notify",
+        "GET",
+        "/v1/learners/{learner_id}/notifications",
+        "object",
+        "200 404 404",  # learner
+        "200 404 404",  # tutor
+        "200 404 200",  # admin
+        "200 404 200",  # ilr_qa
+        "200 404 200",  # support
+        "200 404 200",  # operator
         "403 403 403",  # integrator
     ),
     _row(

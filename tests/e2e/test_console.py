@@ -1,8 +1,10 @@
 """The console in a real browser (Debian's Chromium, driven by Playwright) against the real stack:
-a learner asks for a change of address, the admin it is allocated to processes it after seeing
-the preview, the learner record shows the new ILR version and the audit trail, support finds it
-by the learner's ULN, and a tutor of another group cannot reach it. Every page visited passes
-axe-core with no serious or critical violation."""
+a learner asks for a change of address; support sees why they may not act on it; the admin it
+is allocated to edits it, allocates it with a reason and processes it after seeing the preview;
+the learner record shows the new ILR version, the audit trail and the notifications sent about
+the learner; support finds it by the learner's ULN and the event type, checks the audit log's
+chains and exports the events; a tutor of another group cannot reach it. Every page visited
+passes axe-core with no serious or critical violation."""
 
 from __future__ import annotations
 
@@ -84,7 +86,18 @@ def test_a_change_of_address_from_request_to_audit_trail(
     expect(email_error).to_contain_text("Email address ")
     accessible(learner)
 
-    # The admin it was allocated to: the list, the preview, Process.
+    # Support may read the tracker but not act on it: each button is replaced by its reason.
+    support = signed_in(browser, console, tenant, "Sam Support")
+    support.goto(f"{console}/trackers/{tracker_id}")
+    expect(support.locator("#process-unavailable")).to_contain_text(
+        "Process is not available to you: the learner is not in any of your groups"
+    )
+    for action in ("allocate", "edit", "reject"):
+        expect(support.locator(f"#{action}-unavailable")).to_be_visible()
+    expect(support.get_by_role("button", name="Process")).to_have_count(0)
+    accessible(support)
+
+    # The admin it was allocated to: the list, the preview, Edit, Allocate, Process.
     admin = signed_in(browser, console, tenant, "Ada Admin")
     # The menu's notification count (the allocation notified her), filled in by the page's poll.
     count = admin.get_by_role("navigation", name="Menu").locator("[data-count-poll]")
@@ -92,6 +105,22 @@ def test_a_change_of_address_from_request_to_audit_trail(
     admin.get_by_label("Allocated").select_option("me")
     admin.get_by_role("button", name="Apply filters").click()
     accessible(admin).get_by_role("link", name=tracker_id).click()
+    admin.get_by_text("Edit the proposed values").click()
+    admin.locator("#changes-address-postcode").fill("XX")
+    accessible(admin).get_by_role("button", name="Save the changes").click()
+    expect(
+        admin.locator(".govuk-error-summary").get_by_role("link", name=re.compile("^Postcode"))
+    ).to_have_attribute("href", "#changes-address-postcode")
+    accessible(admin)
+    admin.locator("#changes-address-postcode").fill("LS6 2BB")
+    admin.locator("#changes-address-lines").fill("12 Oak Avenue\nHeadingley\nLeeds")
+    admin.get_by_role("button", name="Save the changes").click()
+    history = admin.locator(".console-history")
+    expect(history).to_contain_text("Edited by admin-1")
+    admin.get_by_label("Admin", exact=True).select_option("admin-1")
+    admin.get_by_label("Reason (optional)").fill("Ada covers cohort A")
+    admin.get_by_role("button", name="Allocate").click()
+    expect(history).to_contain_text("reason: Ada covers cohort A")
     preview = admin.get_by_role("table", name="ILR fields before and after processing")
     expect(preview.get_by_role("row", name="Postcode LS1 4AP LS6 2BB")).to_be_visible()
     expect(preview.get_by_role("row", name="AddLine1 1 High Street 12 Oak Avenue")).to_be_visible()
@@ -104,6 +133,7 @@ def test_a_change_of_address_from_request_to_audit_trail(
     assert admin.request.get(outcome).json() == {"arrived": True}
     done = admin.get_by_role("table", name="ILR fields before and after version 2")
     expect(done.get_by_role("row", name="Postcode LS1 4AP LS6 2BB")).to_be_visible()
+    expect(admin.locator("#edit-unavailable")).to_contain_text("the tracker is already processed")
     accessible(admin)
 
     # The learner record: version 2 with its change and its tracker, and the audit trail.
@@ -120,14 +150,29 @@ def test_a_change_of_address_from_request_to_audit_trail(
         return f"{tracker_id} (change_of_address) processed" in trail
 
     eventually(trail_shows_processing, timeout=30, interval=0.5)
+    # What was sent about the learner: at least the admin's notice of the allocation.
+    sent = admin.locator("#notifications-sent")
+    expect(sent.get_by_role("row").filter(has_text="admin-1").first).to_contain_text(tracker_id)
     accessible(admin)
 
-    # Support finds it by the learner's ULN.
-    support = signed_in(browser, console, tenant, "Sam Support")
-    support.get_by_label(re.compile("unique learner number")).fill(str(LEARNER["uln"]))
+    # Support finds it by the learner's ULN and the event type, checks the audit log's hash
+    # chains and exports what was found.
+    support.goto(f"{console}/audit")
+    support.get_by_label("Learner (name, ULN or ID)").fill(str(LEARNER["uln"]))
+    support.get_by_label("Event type").select_option("ilrflow.tracker.processed.v1")
     support.get_by_role("button", name="Search").click()
-    expect(support.get_by_role("link", name=tracker_id).first).to_be_visible()
+    events = support.locator("#audit-events")
+    expect(events.get_by_role("link", name=tracker_id).first).to_be_visible()
+    expect(events).not_to_contain_text("ilrflow.tracker.raised.v1")
     accessible(support)
+    support.get_by_role("button", name="Check the chains").click()
+    expect(support.locator("#chain-status")).to_contain_text("intact")
+    expect(events.get_by_role("link", name=tracker_id).first).to_be_visible()  # filters kept
+    accessible(support)
+    csv_link = support.get_by_role("link", name=re.compile("^CSV"))
+    exported = support.request.get(console + str(csv_link.get_attribute("href")))
+    assert exported.status == 200
+    assert tracker_id in exported.text()
 
     # A tutor of another group: not in the list, and the typed addresses say "not found".
     tutor = signed_in(browser, console, tenant, "Tina Tutor")

@@ -1,6 +1,7 @@
 """The console's tenant settings page in a real browser against the real tracker service: the
 admin switches a type off and sets who may process it, turns on two-person control and maps a
-withdrawal reason, the API's refusal of a code that is not ESFA's shown on the field; a tutor
+withdrawal reason, the API's refusal of a code that is not ESFA's shown on the field, adds an
+allocation rule and removes it; a tutor
 gets "Page not found". Every page visited passes axe-core."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.conftest import Stack
 from tests.e2e.browsing import accessible
-from tests.e2e.helpers import Tenant, configure_trackers, tenant_with_staff
+from tests.e2e.helpers import GROUP, Tenant, configure_trackers, tenant_with_staff
 
 pytestmark = pytest.mark.e2e
 
@@ -51,6 +52,18 @@ def test_an_admin_sets_the_tenants_tracker_settings(
     expect(admin.get_by_label("Two-person control")).to_be_checked()
     accessible(admin)
 
+    # An allocation rule: the group's changes of address to Ada.
+    rules = admin.locator("form", has=admin.get_by_role("button", name="Add the rule"))
+    rules.get_by_label("Learner group").fill(GROUP)  # no learner yet: the group is typed
+    rules.get_by_label("Admin").select_option("admin-1")
+    rules.get_by_label("Change of address").check()
+    rules.get_by_role("button", name="Add the rule").click()
+    expect(admin.get_by_text("The allocation rules are saved.")).to_be_visible()
+    expect(
+        admin.locator("#rules").get_by_role("row", name=f"{GROUP} admin-1 Change of address")
+    ).to_be_visible()
+    accessible(admin)
+
     with tenant.admin("tracker") as http:
         settings = http.get("/v1/tracker-settings").json()
         address = http.get("/v1/tracker-types", params={"limit": 200}).json()["items"]
@@ -59,6 +72,11 @@ def test_an_admin_sets_the_tenants_tracker_settings(
     [changed] = [t for t in address if t["type"] == "change_of_address"]
     assert changed["enabled"] is False
     assert changed["process_roles"] == ["admin", "ilr_qa"]
+    assert settings["allocation_rules"] == [
+        {"learner_group": GROUP, "admin_id": "admin-1", "tracker_types": ["change_of_address"]}
+    ]
+    admin.get_by_role("button", name=re.compile("^Remove the rule for")).click()
+    expect(admin.get_by_text("No rule yet")).to_be_visible()
 
     # A tutor: no menu entry, and the address typed by hand is "Page not found".
     tutor = browser.new_context().new_page()

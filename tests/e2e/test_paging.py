@@ -41,6 +41,10 @@ class World:
             "ILR versions": ("ilr", f"/v1/learners/{self.learner_id}/ilr/history"),
             "notifications": ("notify", "/v1/notifications"),
             "email deliveries": ("notify", "/v1/notifications/deliveries"),
+            "notifications about a learner": (
+                "notify",
+                f"/v1/learners/{self.learner_id}/notifications",
+            ),
             "webhooks": ("notify", "/v1/webhooks"),
             "webhook deliveries": ("notify", f"/v1/webhooks/{self.webhook_id}/deliveries"),
             "bulk job items": ("tracker", f"/v1/trackers/bulk-jobs/{self.bulk_job_id}"),

@@ -198,6 +198,9 @@ REQUESTS: dict[tuple[str, str, str], Request] = {
     ("tracker", "GET", "/v1/trackers/{tracker_id}"): lambda w, h: h.get(
         f"/v1/trackers/{w.tracker_id}"
     ),
+    ("tracker", "GET", "/v1/trackers/{tracker_id}/actions"): lambda w, h: h.get(
+        f"/v1/trackers/{w.tracker_id}/actions"
+    ),
     ("tracker", "PATCH", "/v1/trackers/{tracker_id}"): _on_fresh_tracker("edit"),
     ("tracker", "POST", "/v1/trackers/{tracker_id}/allocate"): _on_fresh_tracker(
         "allocate", allocated_to="admin-2"
@@ -256,6 +259,9 @@ REQUESTS: dict[tuple[str, str, str], Request] = {
     ),
     ("notify", "POST", "/v1/notifications/{notification_id}/read"): lambda w, h: h.post(
         f"/v1/notifications/{w.notification_id}/read"
+    ),
+    ("notify", "GET", "/v1/learners/{learner_id}/notifications"): lambda w, h: h.get(
+        f"/v1/learners/{w.learner_id}/notifications"
     ),
     ("notify", "GET", "/v1/notifications/deliveries"): lambda w, h: h.get(
         "/v1/notifications/deliveries"

@@ -65,6 +65,19 @@ class FakeNotifyStore:
         ]
         return _newest_first(mine, after)[:limit]
 
+    async def learner(self, tenant: str, learner_id: str) -> LearnerContact | None:
+        return self._learners.get((tenant, learner_id))
+
+    async def about_learner(
+        self, tenant: str, learner_id: str, after: tuple[datetime, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        about = [
+            self._document(n)
+            for n in self.stored.values()
+            if (n.tenant, n.learner_id) == (tenant, learner_id)
+        ]
+        return _newest_first(about, after)[:limit]
+
     async def unread_count(self, tenant: str, recipient_id: str) -> int:
         return len(await self.inbox(tenant, recipient_id, True, None, limit=10**9))
 

@@ -22,6 +22,7 @@ from ilrflow.contracts.events import (
     TrackerRejected,
     new_event,
 )
+from ilrflow.contracts.identity import Principal
 from ilrflow.notify.domain.model import TenantNotifySettings
 from ilrflow.notify.service.use_cases import NotifyService
 
@@ -68,6 +69,7 @@ async def service(store: FakeNotifyStore, wakes: Wakes) -> NotifyService:
         family_name="Smith",
         email="ann@example.org",
         primary_tutor_id="tutor-1",
+        group="cohort-a",
     )
     await service.on_learner_updated(_event(LearnerUpdated(change="created", learner=learner)))
     return service
@@ -199,3 +201,27 @@ async def test_a_learner_update_refreshes_the_recipient_projection(
     directory = await store.directory(TENANT, ["L1"])
     assert directory.email_of("L1") == "ann.jones@example.org"
     assert directory.name_of("L1") == "Ann Jones"
+
+
+# --- what was sent about a learner -------------------------------------------------------------
+
+
+async def test_what_was_sent_about_a_learner_is_read_by_whoever_may_read_the_learner(
+    service: NotifyService, refusal_of: Any
+) -> None:
+    await service.on_tracker_event(_raised(allocated_to="admin-2"))
+    await service.on_tracker_event(
+        _event(TrackerAllocated(**TRACKER, allocated_to="admin-1", allocated_by="admin-2"))
+    )
+    tutor = Principal(sub="tutor-1", tenant=TENANT, roles=["tutor"], groups=["cohort-a"])
+    stranger = Principal(sub="tutor-9", tenant=TENANT, roles=["tutor"], groups=["cohort-b"])
+
+    about = await service.about_learner(tutor, "L1", None, 10)
+    refusal = await refusal_of(service.about_learner(stranger, "L1", None, 10))
+    unknown = await refusal_of(service.about_learner(tutor, "L404", None, 10))
+
+    assert {(d["recipient_id"], d["event_type"]) for d in about} == {
+        ("admin-1", EventType.TRACKER_ALLOCATED),
+        ("admin-2", EventType.TRACKER_RAISED),
+    }
+    assert (refusal.code, unknown.code) == ("not_found", "not_found")

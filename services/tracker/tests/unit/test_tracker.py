@@ -125,6 +125,16 @@ def test_allocation_and_reallocation_publish_tracker_allocated() -> None:
     assert tracker.history[-1].details == {"from": "admin-1", "to": "admin-2"}
 
 
+def test_an_allocations_reason_is_kept_in_the_history() -> None:
+    tracker = raise_tracker()
+    tracker.allocate("admin-1", ADMIN, minutes(1), reason="  Ada is covering cohort A  ")
+    assert tracker.history[-1].details == {
+        "from": None,
+        "to": "admin-1",
+        "reason": "Ada is covering cohort A",
+    }
+
+
 def test_allocating_to_nobody_is_refused() -> None:
     with pytest.raises(InvalidCommandError):
         raise_tracker().allocate("", ADMIN, minutes(1))

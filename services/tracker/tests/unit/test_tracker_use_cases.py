@@ -337,6 +337,65 @@ async def test_a_settings_change_is_an_event_with_each_setting_before_and_after(
     assert event.data.settings["two_person_control"] is True
 
 
+# --- what the caller may do, asked before acting ------------------------------------------------
+
+
+async def test_actions_are_all_allowed_to_an_admin_on_an_open_tracker(
+    service: TrackerService,
+) -> None:
+    tracker_id = await _raise(service)
+
+    actions = await service.actions(ADMIN, tracker_id)
+
+    assert {name: bool(d) for name, d in actions.items()} == {
+        "allocate": True,
+        "edit": True,
+        "process": True,
+        "reject": True,
+    }
+
+
+async def test_actions_give_the_reasons_the_commands_would_refuse_with(
+    service: TrackerService, projections: FakeProjections
+) -> None:
+    await service.update_settings(
+        ADMIN, lambda s: s.model_copy(update={"two_person_control": True})
+    )
+    raised_by_admin = await _raise(service, by=ADMIN)
+    projections.ilrs[(TENANT, "L1")] = IlrView(version=3, qa_verified=True, learner={})
+    locked = await _raise(service, by=QA_ADMIN, tracker_type="break_in_learning", changes=BREAK)
+
+    by_the_raiser = await service.actions(ADMIN, raised_by_admin)
+    by_a_tutor = await service.actions(TUTOR, raised_by_admin)
+    without_qa = await service.actions(ADMIN, locked)
+
+    assert by_the_raiser["process"].code == "two_person_control"
+    assert by_the_raiser["reject"].allowed
+    assert by_a_tutor["process"].code == "forbidden"
+    assert "admin" in by_a_tutor["process"].reason
+    assert without_qa["process"].code == "qa_locked"
+
+
+async def test_a_decided_tracker_allows_nothing(service: TrackerService) -> None:
+    tracker_id = await _raise(service)
+    await service.process(ADMIN, tracker_id, expected_version=None)
+
+    actions = await service.actions(ADMIN, tracker_id)
+
+    assert {d.code for d in actions.values()} == {"closed"}
+    assert actions["edit"].reason == "the tracker is already processed"
+
+
+async def test_actions_on_another_learners_tracker_are_not_found(
+    service: TrackerService, refusal_of: RefusalOf
+) -> None:
+    tracker_id = await _raise(service)
+
+    refusal = await refusal_of(service.actions(OTHER_LEARNER, tracker_id))
+
+    assert refusal.code == "not_found"
+
+
 # --- reject and cancel -------------------------------------------------------------------------
 
 

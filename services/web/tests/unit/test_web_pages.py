@@ -29,6 +29,16 @@ LEARNER = {
 }
 
 
+def actions(**refused: str) -> dict[str, dict[str, object]]:
+    """``GET /v1/trackers/{id}/actions``: every action allowed but those ``refused`` (the
+    reason of each)."""
+    names = ("allocate", "edit", "process", "reject")
+    return {
+        name: {"allowed": name not in refused, "reason": refused.get(name, ""), "code": None}
+        for name in names
+    }
+
+
 @pytest.fixture
 def apis() -> FakeApis:
     fake = FakeApis()
@@ -64,6 +74,8 @@ async def test_development_sign_in_lists_the_tenants_people_and_mints_their_toke
     assert "Ada Admin" in page.text
     assert "Alice Walker" in page.text
     await signed_in_as(browser, "admin-1")
+    apis.answer("tracker", "GET", "/v1/tracker-types", one_page([]))
+    apis.answer("tracker", "GET", "/v1/trackers", one_page([]))
     await browser.get("/trackers")
     token = next(c.token for c in apis.calls if c.path == "/v1/trackers")
     principal = decode_token(SETTINGS, token)
@@ -170,6 +182,7 @@ async def test_a_refused_process_shows_the_apis_reason(apis: FakeApis) -> None:
         "history": [],
     }
     apis.answer("tracker", "GET", "/v1/trackers/T1", tracker)
+    apis.answer("tracker", "GET", "/v1/trackers/T1/actions", actions(edit="x", allocate="x"))
     apis.answer("ilr", "GET", "/v1/learners/L1/ilr", {"learner": {"Postcode": "LS1 4AP"}})
     refusal = ApiRefusedError(409, {"detail": "two-person control: you raised it"})
     apis.answer("tracker", "POST", "/v1/trackers/T1/process", refusal)
@@ -220,6 +233,7 @@ async def test_a_processed_tracker_shows_the_change_its_ilr_version_made(apis: F
         },
     ]
     apis.answer("tracker", "GET", "/v1/trackers/T1", tracker)
+    apis.answer("tracker", "GET", "/v1/trackers/T1/actions", actions(edit="x", allocate="x"))
     apis.answer("ilr", "GET", "/v1/learners/L1/ilr", {"learner": {"Postcode": "LS6 1AA"}})
     apis.answer("ilr", "GET", "/v1/learners/L1/ilr/history", one_page(history))
     page = await browser.get("/trackers/T1")
@@ -280,6 +294,9 @@ async def test_the_trackers_list_pages_with_the_apis_cursor_and_keeps_the_filter
         "allocated_to": "me",
         "type": "withdrawal",
         "status": "allocated",
+        "learner_id": "",
+        "from": "",
+        "to": "",
         "cursor": "c2",
     }
     assert asked[0]["cursor"] == ""  # the first page: no cursor (the client leaves it out)
@@ -327,7 +344,14 @@ async def test_the_trackers_list_exports_its_selection_to_excel(apis: FakeApis) 
     assert answer.headers["content-type"] == XLSX
     assert answer.headers["content-disposition"] == 'attachment; filename="trackers.xlsx"'
     asked = next(c for c in apis.calls if c.path == "/v1/trackers/export.xlsx")
-    assert asked.params == {"allocated_to": "me", "type": "", "status": "allocated"}
+    assert asked.params == {
+        "allocated_to": "me",
+        "type": "",
+        "status": "allocated",
+        "learner_id": "",
+        "from": "",
+        "to": "",
+    }
 
 
 async def test_a_processed_tracker_waits_for_its_ilr_outcome_and_can_be_polled(
@@ -349,6 +373,7 @@ async def test_a_processed_tracker_waits_for_its_ilr_outcome_and_can_be_polled(
         "history": [],
     }
     apis.answer("tracker", "GET", "/v1/trackers/T1", tracker)
+    apis.answer("tracker", "GET", "/v1/trackers/T1/actions", actions(edit="x", allocate="x"))
     page = await browser.get("/trackers/T1")
     assert 'data-poll="/trackers/T1/outcome"' in page.text
     assert '<a class="govuk-link" href="/trackers/T1">Check again</a>' in page.text  # no script
@@ -387,3 +412,99 @@ async def test_the_menu_polls_the_unread_count_and_the_notifications_page_lists_
     assert (refused.status_code, refused.json()) == (200, {"unread": None})
     assert "set-cookie" not in refused.headers  # the session is left as it is
     assert (await browser.get("/notifications")).status_code == 200  # still signed in
+
+
+async def test_the_trackers_list_filters_by_another_admin_learner_and_dates_on_every_page(
+    apis: FakeApis,
+) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    staff = [*STAFF, {"id": "admin-2", "name": "Bo Admin", "roles": ["admin"], "groups": []}]
+    apis.answer("learner", "GET", "/v1/staff", one_page(staff))
+    apis.answer("tracker", "GET", "/v1/tracker-types", one_page([]))
+    apis.answer("tracker", "GET", "/v1/trackers", {"items": [], "next_cursor": "c2"})
+    chosen = "allocated=admin-2&learner=L1&from=2026-01-01&to=2026-01-31"
+
+    page = await browser.get(f"/trackers?{chosen}")
+
+    assert '<option value="admin-2" selected>To Bo Admin</option>' in page.text
+    assert '<option value="admin-1"' not in page.text  # herself: "To me"
+    assert f'href="/trackers?{chosen.replace("&", "&amp;")}&amp;cursor=c2"' in page.text
+    assert f'href="/trackers/export.xlsx?{chosen.replace("&", "&amp;")}"' in page.text
+    asked = next(c.params for c in apis.calls if c.path == "/v1/trackers")
+    assert asked | {"limit": 0} == {
+        "limit": 0,
+        "allocated_to": "admin-2",
+        "type": "",
+        "status": "",
+        "learner_id": "L1",
+        "from": "2026-01-01",
+        "to": "2026-01-31",
+        "cursor": "",
+    }
+    apis.answer("tracker", "GET", "/v1/trackers/export.xlsx", Download(b"PK", XLSX, "attachment"))
+    await browser.get(f"/trackers/export.xlsx?{chosen}")
+    exported = next(c.params for c in apis.calls if c.path == "/v1/trackers/export.xlsx")
+    assert (exported["learner_id"], exported["from"], exported["to"]) == (
+        "L1",
+        "2026-01-01",
+        "2026-01-31",
+    )
+
+
+async def test_a_raised_date_that_is_not_a_date_is_an_error_on_its_field(apis: FakeApis) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    apis.answer("tracker", "GET", "/v1/tracker-types", one_page([]))
+
+    page = await browser.get("/trackers?from=last+week")
+
+    assert page.status_code == 422
+    assert '<a href="#raised-from">Raised from must be a date, like 2026-03-31</a>' in page.text
+    assert not [c for c in apis.calls if c.path == "/v1/trackers"]
+
+
+async def test_the_learner_record_lists_the_notifications_sent_about_the_learner(
+    apis: FakeApis,
+) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    learner = {**LEARNER, "programme_status": "active", "group": "cohort-a", "enrolments": []}
+    apis.answer("learner", "GET", "/v1/learners/L1", learner)
+    sent = {
+        "id": "N1",
+        "recipient_id": "tutor-1",
+        "channel": "email",
+        "subject": "Tracker T7 was processed",
+        "tracker_id": "T7",
+        "event_type": "tracker-processed",
+        "created_at": "2026-01-02T09:30:00Z",
+        "delivery_status": "sent",
+    }
+    apis.answer("notify", "GET", "/v1/learners/L1/notifications", one_page([sent]))
+
+    page = await browser.get("/learners/L1")
+
+    assert page.status_code == 200
+    row = page.text.split('id="notifications-sent"')[1]
+    assert re.search(
+        r"2026-01-02 09:30</td>\s*<td[^>]*>tutor-1</td>\s*<td[^>]*>Email \(sent\)", row
+    )
+    assert '<a class="govuk-link" href="/trackers/T7">T7</a>' in row
+    asked = next(c for c in apis.calls if c.path == "/v1/learners/L1/notifications")
+    assert (asked.service, asked.params) == ("notify", {"limit": 25})
+
+
+async def test_a_learner_service_that_refuses_the_token_only_takes_the_admins_list_away(
+    apis: FakeApis,
+) -> None:
+    browser = client(apis)
+    await signed_in_as(browser, "admin-1")
+    apis.answer("tracker", "GET", "/v1/tracker-types", one_page([]))
+    apis.answer("tracker", "GET", "/v1/trackers", one_page([]))
+    apis.answer("learner", "GET", "/v1/staff", ApiRefusedError(401, {"detail": "not ours"}))
+
+    page = await browser.get("/trackers")
+
+    assert page.status_code == 200  # still signed in: the list of admins is only a help
+    assert "No trackers match these filters." in page.text

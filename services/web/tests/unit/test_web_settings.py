@@ -154,3 +154,79 @@ def test_the_forms_read_what_was_posted() -> None:
     tenant = TenantForm(False, "A = 1 = 41\n\n  B=12 ")
     assert tenant.reason_map() == {"A = 1": 41, "B": 12}
     assert tenant.errors == []
+
+
+RULE = {"learner_group": "cohort-a", "admin_id": "admin-1", "tracker_types": []}
+
+
+async def test_allocation_rules_are_listed_and_a_rule_is_added_after_them(apis: FakeApis) -> None:
+    apis.answer("tracker", "GET", "/v1/tracker-settings", {"allocation_rules": [RULE]})
+    apis.answer("learner", "GET", "/v1/groups", one_page(["cohort-a", "cohort-b"]))
+    browser, token = await admin(apis)
+    page = (await browser.get("/settings")).text
+    assert '<option value="cohort-b">cohort-b</option>' in page
+    assert '<option value="admin-1">Ada Admin (admin-1)</option>' in page
+    assert "Every type" in page
+    apis.answer("tracker", "PUT", "/v1/tracker-settings", {})
+
+    saved = await browser.post(
+        "/settings/allocation-rules",
+        data={
+            "csrf": token,
+            "learner_group": "cohort-b",
+            "admin_id": "admin-1",
+            "tracker_types": ["break_in_learning"],
+        },
+    )
+
+    assert saved.headers["location"] == "/settings?saved=rules#allocation-rules"
+    put = next(c for c in apis.calls if c.method == "PUT")
+    assert put.body == {
+        "allocation_rules": [
+            RULE,
+            {
+                "learner_group": "cohort-b",
+                "admin_id": "admin-1",
+                "tracker_types": ["break_in_learning"],
+            },
+        ]
+    }
+
+
+async def test_a_rule_is_removed_by_what_it_says_not_by_its_place(apis: FakeApis) -> None:
+    other = {"learner_group": "cohort-b", "admin_id": "admin-1", "tracker_types": ["withdrawal"]}
+    apis.answer("tracker", "GET", "/v1/tracker-settings", {"allocation_rules": [RULE, other]})
+    apis.answer("tracker", "PUT", "/v1/tracker-settings", {})
+    browser, token = await admin(apis)
+    posted = {"csrf": token, "learner_group": "cohort-b", "admin_id": "admin-1"}
+
+    await browser.post(
+        "/settings/allocation-rules/remove", data={**posted, "tracker_types": "withdrawal"}
+    )
+    gone = await browser.post("/settings/allocation-rules/remove", data=posted)  # no such rule
+
+    puts = [c.body for c in apis.calls if c.method == "PUT"]
+    assert puts == [{"allocation_rules": [RULE]}]
+    assert gone.status_code == 303
+
+
+async def test_the_apis_refusal_of_a_rule_is_shown_on_its_input(apis: FakeApis) -> None:
+    browser, token = await admin(apis)
+    refusal = {
+        "detail": "The settings are not valid",
+        "errors": [
+            {
+                "field": "allocation_rules.0.admin_id",
+                "reason": "String should have at least 1 character",
+            }
+        ],
+    }
+    apis.answer("tracker", "PUT", "/v1/tracker-settings", ApiRefusedError(422, refusal))
+
+    answer = await browser.post(
+        "/settings/allocation-rules", data={"csrf": token, "learner_group": "cohort-a"}
+    )
+
+    assert answer.status_code == 422
+    assert '<a href="#rule-admin">Admin String should have at least 1 character</a>' in answer.text
+    assert 'value="cohort-a"' in answer.text  # the group as typed (groups not listed here)

@@ -54,6 +54,9 @@ class NotifyRepository:
         await self.notifications.create_index(
             [("delivery.status", ASCENDING), ("delivery.next_attempt_at", ASCENDING)]
         )
+        await self.notifications.create_index(
+            [("tenant", ASCENDING), ("learner_id", ASCENDING), ("created_at", DESCENDING)]
+        )
 
     # --- projection -----------------------------------------------------------------------
 
@@ -125,6 +128,15 @@ class NotifyRepository:
         return await self.notifications.count_documents(
             {"tenant": tenant, "recipient_id": recipient_id, "channel": "in_app", "read_at": None}
         )
+
+    async def learner(self, tenant: str, learner_id: str) -> LearnerContact | None:
+        found = await self.learners.find_one({"_id": f"{tenant}:{learner_id}"})
+        return None if found is None else LearnerContact.model_validate(_fields(found))
+
+    async def about_learner(
+        self, tenant: str, learner_id: str, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Document]:
+        return await self._newest_first({"tenant": tenant, "learner_id": learner_id}, after, limit)
 
     async def mark_read(
         self, tenant: str, recipient_id: str, notification_id: str, at: datetime

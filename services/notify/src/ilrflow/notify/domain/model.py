@@ -39,6 +39,7 @@ class LearnerContact(BaseModel):
     name: str
     email: str | None = None
     primary_tutor_id: str | None = None
+    group: str | None = None  # who may read what was sent about the learner (visibility)
 
 
 class TenantNotifySettings(BaseModel):

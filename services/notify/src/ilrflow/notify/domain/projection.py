@@ -18,4 +18,5 @@ def learner_contact_from(learner: LearnerSnapshot) -> LearnerContact:
         name=f"{learner.given_names} {learner.family_name}".strip(),
         email=learner.email,
         primary_tutor_id=learner.primary_tutor_id,
+        group=learner.group,
     )

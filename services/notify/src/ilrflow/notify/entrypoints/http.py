@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ilrflow.notify.domain.model import TenantNotifySettings
 from ilrflow.notify.service.use_cases import NotifyService
@@ -57,6 +57,31 @@ class NotificationsPage(Page[NotificationView]):
     unread: int
 
 
+class SentView(BaseModel):
+    """A notification sent about a learner: to whom, how, and (an email) whether it went."""
+
+    id: str
+    recipient_id: str
+    channel: str
+    subject: str
+    tracker_id: str | None
+    event_type: str
+    created_at: datetime
+    delivery_status: str | None = Field(
+        description="An email's: pending, sent, failed or not_sent; null in the app."
+    )
+
+    @classmethod
+    def of(cls, document: dict[str, Any]) -> SentView:
+        fields = {k: document.get(k) for k in cls.model_fields if k != "delivery_status"}
+        status = (document.get("delivery") or {}).get("status")
+        return cls.model_validate(fields | {"id": document["_id"], "delivery_status": status})
+
+
+class SentPage(Page[SentView]):
+    """Notifications sent about a learner, newest first."""
+
+
 class DeliveryView(BaseModel):
     id: str
     recipient_id: str
@@ -77,7 +102,7 @@ def newest_first(cursor: str | None) -> tuple[datetime, str] | None:
     return None if after is None else (cast(datetime, after[0]), str(after[1]))
 
 
-def _key(view: NotificationView | DeliveryView) -> Key:
+def _key(view: NotificationView | DeliveryView | SentView) -> Key:
     return view.created_at, view.id
 
 
@@ -108,6 +133,23 @@ async def mark_read(
     notification_id: str, principal: CurrentPrincipal, service: Service
 ) -> NotificationView:
     return NotificationView.of(await service.mark_read(principal, notification_id))
+
+
+@router.get(
+    "/learners/{learner_id}/notifications",
+    response_model=SentPage,
+    responses=problem_responses(404),
+    summary="The notifications sent about a learner (whoever may read the learner), newest first",
+)
+async def about_learner(
+    learner_id: str,
+    principal: CurrentPrincipal,
+    service: Service,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+) -> SentPage:
+    documents = await service.about_learner(principal, learner_id, newest_first(cursor), limit + 1)
+    return page_of(SentPage, [SentView.of(d) for d in documents], limit, _key)
 
 
 @router.get(

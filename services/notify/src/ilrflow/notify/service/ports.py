@@ -46,6 +46,15 @@ class NotifyStore(Protocol):
 
     async def unread_count(self, tenant: str, recipient_id: str) -> int: ...
 
+    async def learner(self, tenant: str, learner_id: str) -> LearnerContact | None: ...
+
+    async def about_learner(
+        self, tenant: str, learner_id: str, after: tuple[datetime, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """What was sent about the learner (every recipient, both channels), as :meth:`inbox`
+        orders it."""
+        ...
+
     async def mark_read(
         self, tenant: str, recipient_id: str, notification_id: str, at: datetime
     ) -> dict[str, Any] | None:

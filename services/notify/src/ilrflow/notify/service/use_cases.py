@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from ilrflow.contracts.errors import NotFound
 from ilrflow.contracts.events import Envelope, LearnerUpdated, StaffUpdated
 from ilrflow.contracts.identity import Principal
+from ilrflow.contracts.visibility import may_read_learner
 from ilrflow.notify.domain.model import TenantNotifySettings
 from ilrflow.notify.domain.projection import learner_contact_from, staff_member_from
 from ilrflow.notify.domain.rules import decide
@@ -81,6 +82,23 @@ class NotifyService:
         if document is None:
             raise NotFound.of("notification", notification_id)
         return document
+
+    async def about_learner(
+        self,
+        principal: Principal,
+        learner_id: str,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Document]:
+        """The notifications sent about a learner, to whoever may read the learner (the rule
+        of every service, ``ilrflow.contracts.visibility``); to anyone else the learner is not
+        found."""
+        learner = await self.repository.learner(principal.tenant, learner_id)
+        if learner is None or not may_read_learner(
+            principal.sub, principal.roles, principal.groups, learner_id, learner.group
+        ):
+            raise NotFound.of("learner", learner_id)
+        return await self.repository.about_learner(principal.tenant, learner_id, after, limit)
 
     async def deliveries(
         self,

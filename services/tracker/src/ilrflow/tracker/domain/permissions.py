@@ -25,7 +25,13 @@ from ilrflow.tracker.domain.actors import Actor, StaffLike
 from ilrflow.tracker.domain.policy import TenantTrackerSettings, Verb
 
 RefusalCode = Literal[
-    "not_visible", "unknown_type", "type_disabled", "forbidden", "two_person_control", "qa_locked"
+    "not_visible",
+    "unknown_type",
+    "type_disabled",
+    "forbidden",
+    "two_person_control",
+    "qa_locked",
+    "closed",
 ]
 
 

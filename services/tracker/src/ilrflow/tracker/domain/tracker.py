@@ -174,14 +174,24 @@ class Tracker(BaseModel):
     # --- commands ------------------------------------------------------------------------------
 
     def allocate(
-        self, to: str, actor: Actor, now: datetime, *, expected_version: int | None = None
+        self,
+        to: str,
+        actor: Actor,
+        now: datetime,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
     ) -> list[Payload]:
-        """(Re-)allocate to an admin; whether ``to`` may process it is the policy's question."""
+        """(Re-)allocate to an admin, the ``reason`` (if any) kept in the history; whether ``to``
+        may process it is the policy's question."""
         self._guard("allocate", expected_version)
         if not to:
             raise InvalidCommandError("allocated_to", "must name the admin to allocate to")
         previous = self.allocated_to
-        self._record("allocate", actor, now, {"from": previous, "to": to})
+        details = {"from": previous, "to": to}
+        if reason and reason.strip():
+            details["reason"] = reason.strip()
+        self._record("allocate", actor, now, details)
         self.status = "allocated"
         self.allocated_to = to
         return [
@@ -381,6 +391,10 @@ class Tracker(BaseModel):
 
     # --- the state machine ---------------------------------------------------------------------
 
+    def allows(self, action: str) -> bool:
+        """Whether the tracker's state allows ``action`` (a command's other checks aside)."""
+        return self.status in _ALLOWED_FROM[action]
+
     def _check_last_day_reached(self, today: date) -> None:
         field = DATE_REACHED_BEFORE_PROCESSING.get(self.tracker_type)
         if field is None:
@@ -395,7 +409,7 @@ class Tracker(BaseModel):
         Commands call this before checking their own input, so a closed tracker answers
         "illegal in this state" whatever was sent.
         """
-        if self.status not in _ALLOWED_FROM[action]:
+        if not self.allows(action):
             raise IllegalTransition(self.status, action)
         if expected_version is not None and expected_version != self.version:
             raise VersionConflict(self.version, expected_version)

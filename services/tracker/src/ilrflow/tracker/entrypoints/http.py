@@ -87,6 +87,9 @@ class AllocateIn(BaseModel):
 
     allocated_to: str = Field(min_length=1, max_length=64)
     version: int | None = Field(default=None, ge=1)
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why, kept in the tracker's history."
+    )
 
 
 class DecisionIn(BaseModel):
@@ -101,6 +104,25 @@ class ReasonIn(DecisionIn):
 
 class CancelIn(DecisionIn):
     reason: str | None = Field(default=None, max_length=2000)
+
+
+class ActionView(BaseModel):
+    allowed: bool
+    reason: str = Field(default="", description="Why not, in words a person can read.")
+    code: str | None = Field(
+        default=None,
+        description="Which rule said no: forbidden, not_visible, two_person_control, qa_locked, "
+        "closed (the tracker is already processed, rejected or cancelled).",
+    )
+
+
+class TrackerActions(BaseModel):
+    """What the caller may do to a tracker now, as the commands would decide."""
+
+    allocate: ActionView
+    edit: ActionView
+    process: ActionView
+    reject: ActionView
 
 
 class BulkRaiseItemIn(BaseModel):
@@ -434,6 +456,26 @@ async def get_tracker(
     return tracker
 
 
+@router.get(
+    "/trackers/{tracker_id}/actions",
+    response_model=TrackerActions,
+    summary="Whether the caller may allocate, edit, process, reject it now, and why not",
+)
+async def tracker_actions(
+    tracker_id: str, principal: CurrentPrincipal, service: Service
+) -> TrackerActions:
+    """The permission, scope, two-person and QA-lock checks of each command, and the tracker's
+    state, asked without acting: a screen shows the reason instead of the button. A stale
+    version, or a process date not reached yet, is still found only by trying."""
+    decisions = await service.actions(principal, tracker_id)
+    return TrackerActions.model_validate(
+        {
+            action: ActionView(allowed=d.allowed, reason=d.reason, code=d.code)
+            for action, d in decisions.items()
+        }
+    )
+
+
 @router.patch(
     "/trackers/{tracker_id}",
     response_model=Tracker,
@@ -474,7 +516,9 @@ async def edit_tracker(
 async def allocate_tracker(
     tracker_id: str, body: AllocateIn, principal: CurrentPrincipal, service: Service
 ) -> Tracker:
-    return await service.allocate(principal, tracker_id, body.allocated_to, body.version)
+    return await service.allocate(
+        principal, tracker_id, body.allocated_to, body.version, body.reason
+    )
 
 
 @router.post(

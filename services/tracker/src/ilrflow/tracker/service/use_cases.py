@@ -60,6 +60,7 @@ from ilrflow.tracker.domain.permissions import (
     may_see_tracker,
     reads_whole_tenant,
     refusal,
+    refuse,
 )
 from ilrflow.tracker.domain.policy import TenantTrackerSettings, TypeSettings
 from ilrflow.tracker.domain.tracker import Tracker
@@ -331,8 +332,33 @@ class TrackerService:
 
     # --- workflow -------------------------------------------------------------------------
 
+    async def actions(self, principal: Principal, tracker_id: str) -> dict[str, Decision]:
+        """Whether the caller may allocate, edit, process and reject the tracker now, each with
+        the reason when not: the checks the commands make, asked before a press (a stale version
+        and a process date not yet reached are found only by trying)."""
+        tracker = await self.get(principal, tracker_id)
+        settings = await self.settings(principal)
+        actor = Actor.of(principal)
+        ilr = await self.projections.ilr_of(principal.tenant, tracker.learner_id)
+        checks = {
+            "allocate": may_allocate(settings, actor, tracker),
+            "edit": may_edit(settings, actor, tracker),
+            "process": _may_process_now(settings, actor, tracker, ilr),
+            "reject": may_reject(settings, actor, tracker),
+        }
+        closed = refuse("closed", f"the tracker is already {tracker.status}")
+        return {
+            action: decision if tracker.allows(action) else closed
+            for action, decision in checks.items()
+        }
+
     async def allocate(
-        self, principal: Principal, tracker_id: str, to: str, expected_version: int | None
+        self,
+        principal: Principal,
+        tracker_id: str,
+        to: str,
+        expected_version: int | None,
+        reason: str | None = None,
     ) -> Tracker:
         async def act(
             tracker: Tracker, settings: TenantTrackerSettings, actor: Actor
@@ -356,7 +382,9 @@ class TrackerService:
                     f"{to} may not process it: {decision.reason}",
                     [FieldProblem(field="allocated_to", reason=decision.reason)],
                 )
-            return tracker.allocate(to, actor, self._clock(), expected_version=expected_version)
+            return tracker.allocate(
+                to, actor, self._clock(), expected_version=expected_version, reason=reason
+            )
 
         return await self._act(principal, tracker_id, act)
 
@@ -435,14 +463,8 @@ class TrackerService:
         async def act(
             tracker: Tracker, settings: TenantTrackerSettings, actor: Actor
         ) -> list[Payload]:
-            _allowed(may_process(settings, actor, tracker))
             ilr = await self.projections.ilr_of(principal.tenant, tracker.learner_id)
-            verified = bool(ilr and ilr.qa_verified)
-            _allowed(
-                check_qa_lock(
-                    settings, tracker.tracker_type, actor, verified, changes=tracker.changes
-                )
-            )
+            _allowed(_may_process_now(settings, actor, tracker, ilr))
             return tracker.process(actor, self._clock(), expected_version=expected_version)
 
         return await self._act(principal, tracker_id, act)
@@ -560,6 +582,17 @@ class TrackerService:
 def _allowed(decision: Decision) -> None:
     if not decision:
         raise refusal(decision)
+
+
+def _may_process_now(
+    settings: TenantTrackerSettings, actor: Actor, tracker: Tracker, ilr: IlrView | None
+) -> Decision:
+    """Process permission, two-person control, then the QA lock of a verified ILR."""
+    decision = may_process(settings, actor, tracker)
+    if not decision:
+        return decision
+    verified = bool(ilr and ilr.qa_verified)
+    return check_qa_lock(settings, tracker.tracker_type, actor, verified, changes=tracker.changes)
 
 
 def _check_programme(

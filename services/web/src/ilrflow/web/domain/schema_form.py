@@ -134,3 +134,22 @@ def _value(field: SchemaField, posted: Any) -> Any:
 def schema_form(fields: list[SchemaField]) -> dict[str, FormField]:
     """The API's field paths (``changes.<path>``) → the input each belongs to."""
     return {f"changes.{f.name}": FormField(f.field_id, f.label) for f in fields}
+
+
+def form_values(fields: list[SchemaField], changes: Mapping[str, Any]) -> dict[str, str]:
+    """The inputs' values for ``changes`` (an edit form filled with what a tracker proposes):
+    the inverse of :func:`changes_from`."""
+    values: dict[str, str] = {}
+    for field in fields:
+        value: Any = changes
+        for part in field.path:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value is None:
+            continue
+        if field.kind == "boolean":
+            values[field.name] = "on" if value else ""
+        elif field.kind == "lines":
+            values[field.name] = "\n".join(str(line) for line in value)
+        else:
+            values[field.name] = str(value)
+    return values

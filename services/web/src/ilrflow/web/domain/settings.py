@@ -1,5 +1,6 @@
-"""The tenant settings page's forms: one tracker type's switch and roles, and the tenant-wide
-two-person control and withdrawal-reason mapping (one ``reason = ESFA code`` a line)."""
+"""The tenant settings page's forms: one tracker type's switch and roles, the tenant-wide
+two-person control and withdrawal-reason mapping (one ``reason = ESFA code`` a line), and one
+allocation rule (a learner group's trackers to an admin, for some types or every type)."""
 
 from __future__ import annotations
 
@@ -75,4 +76,50 @@ def settings_errors(problems: Iterable[tuple[str, str]]) -> list[FieldError]:
             errors.append(FieldError(REASONS_FIELD, f"Withdrawal reasons: {reason}"))
         else:
             errors.append(FieldError(TWO_PERSON_FIELD, f"{name}: {reason}"))
+    return errors
+
+
+RULE_GROUP_FIELD = "rule-group"
+RULE_INPUTS = {"learner_group": RULE_GROUP_FIELD, "admin_id": "rule-admin"}
+RULE_LABELS = {"learner_group": "Learner group", "admin_id": "Admin"}
+
+
+@dataclass(frozen=True)
+class RuleForm:
+    """One allocation rule as the add or remove form posts it (no type ticked: every type)."""
+
+    learner_group: str = ""
+    admin_id: str = ""
+    tracker_types: tuple[str, ...] = ()
+
+    @classmethod
+    def posted(cls, form: Mapping[str, Any]) -> RuleForm:
+        return cls(
+            learner_group=str(form.get("learner_group") or "").strip(),
+            admin_id=str(form.get("admin_id") or "").strip(),
+            tracker_types=tuple(str(t) for t in form.get("tracker_types") or ()),
+        )
+
+    def body(self) -> dict[str, Any]:
+        """An ``AllocationRule`` of ``PUT /v1/tracker-settings``."""
+        return {
+            "learner_group": self.learner_group,
+            "admin_id": self.admin_id,
+            "tracker_types": list(self.tracker_types),
+        }
+
+    def matches(self, rule: Mapping[str, Any]) -> bool:
+        return self.body() == {**rule, "tracker_types": list(rule.get("tracker_types") or [])}
+
+
+def rule_errors(problems: Iterable[tuple[str, str]]) -> list[FieldError]:
+    """The API's problems with the rules (``allocation_rules.<n>.<field>``) on the add form's
+    inputs, in its words; one it does not name goes on the group's input."""
+    errors = []
+    for name, reason in problems:
+        key = name.rsplit(".", 1)[-1]
+        if key in RULE_INPUTS:
+            errors.append(FieldError(RULE_INPUTS[key], f"{RULE_LABELS[key]} {reason}"))
+        else:
+            errors.append(FieldError(RULE_GROUP_FIELD, f"Allocation rule: {reason}"))
     return errors

@@ -3,10 +3,10 @@ render its template. Every refusal of the APIs is rendered here, in one place.""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -16,13 +16,16 @@ from ilrflow.web.adapters.oidc_sign_in import OidcSignIn, SignInFailedError
 from ilrflow.web.adapters.session import COOKIE, MAX_AGE_SECONDS, SessionCodec
 from ilrflow.web.domain.forms import AddressForm, ContactForm, NameForm
 from ilrflow.web.domain.session import PendingSignIn, Session, SignedIn
-from ilrflow.web.domain.settings import VERBS, TenantForm, TypeForm
+from ilrflow.web.domain.settings import VERBS, RuleForm, TenantForm, TypeForm
 from ilrflow.web.service.console import (
+    AUDIT_EVENT_TYPES,
     TRACKER_STATUSES,
+    AuditFilters,
     Console,
     RequestForm,
     SettingsPage,
     TrackerFilters,
+    TrackerPage,
     type_inputs,
 )
 from ilrflow.web.service.ports import ApiRefusedError
@@ -66,8 +69,9 @@ async def checked_form(
     return {key: form.getlist(key) if key in LIST_FIELDS else form.get(key) for key in form}
 
 
-# Inputs a form may post more than once: address lines, and a type's role checkboxes.
-LIST_FIELDS = frozenset({"line", *(f"{verb}_roles" for verb in VERBS)})
+# Inputs a form may post more than once: address lines, a type's role checkboxes, and an
+# allocation rule's types.
+LIST_FIELDS = frozenset({"line", "tracker_types", *(f"{verb}_roles" for verb in VERBS)})
 
 
 UseCases = Annotated[Console, Depends(console)]
@@ -257,19 +261,37 @@ def typed_form(kind: str, form: dict[str, Any]) -> RequestForm:
 # --- trackers ----------------------------------------------------------------------------------
 
 
-@router.get("/trackers", response_class=HTMLResponse)
-async def trackers(
-    request: Request,
-    user: User,
-    use_cases: UseCases,
+def tracker_filters(
     allocated: str = "",
     type: str = "",
     status: str = "",
+    learner: str = "",
+    raised_from: Annotated[str, Query(alias="from")] = "",
+    raised_to: Annotated[str, Query(alias="to")] = "",
     cursor: str = "",
-) -> Response:
-    filters = TrackerFilters(allocated=allocated, type=type, status=status, cursor=cursor)
+) -> TrackerFilters:
+    """The list's GET parameters, kept across its pages and in its export link."""
+    return TrackerFilters(
+        allocated=allocated.strip(),
+        type=type,
+        status=status,
+        learner=learner.strip(),
+        raised_from=raised_from.strip(),
+        raised_to=raised_to.strip(),
+        cursor=cursor,
+    )
+
+
+Filters = Annotated[TrackerFilters, Depends(tracker_filters)]
+
+
+@router.get("/trackers", response_class=HTMLResponse)
+async def trackers(request: Request, user: User, use_cases: UseCases, filters: Filters) -> Response:
     page = await use_cases.trackers(user, filters)
-    return render(request, "trackers.html", page=page, statuses=TRACKER_STATUSES, title="Trackers")
+    status = 422 if page.errors else 200
+    return render(
+        request, "trackers.html", status, page=page, statuses=TRACKER_STATUSES, title="Trackers"
+    )
 
 
 @router.get("/trackers/new", response_class=HTMLResponse)
@@ -292,14 +314,7 @@ async def raise_tracker(
 
 
 @router.get("/trackers/export.xlsx")
-async def export_trackers(
-    user: User,
-    use_cases: UseCases,
-    allocated: str = "",
-    type: str = "",
-    status: str = "",
-) -> Response:
-    filters = TrackerFilters(allocated=allocated, type=type, status=status)
+async def export_trackers(user: User, use_cases: UseCases, filters: Filters) -> Response:
     found = await use_cases.export_trackers(user, filters)
     return Response(
         found.content,
@@ -320,14 +335,49 @@ async def tracker_outcome(tracker_id: str, user: User, use_cases: UseCases) -> J
     return JSONResponse({"arrived": await use_cases.outcome_arrived(user, tracker_id)})
 
 
+@router.post("/trackers/{tracker_id}/allocate")
+async def allocate(
+    request: Request, tracker_id: str, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    page = await use_cases.allocate(
+        user,
+        tracker_id,
+        posted_version(form),
+        str(form.get("allocated_to") or "").strip(),
+        str(form.get("reason") or "").strip(),
+    )
+    return tracker_answer(request, tracker_id, page)
+
+
+@router.post("/trackers/{tracker_id}/edit")
+async def edit(
+    request: Request, tracker_id: str, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    page = await use_cases.edit(user, tracker_id, posted_version(form), form)
+    return tracker_answer(request, tracker_id, page)
+
+
+def posted_version(form: dict[str, Any]) -> int:
+    """The tracker version the form was shown with (the API refuses a stale one)."""
+    return int(str(form.get("version") or "0") or 0)
+
+
+def tracker_answer(request: Request, tracker_id: str, page: TrackerPage) -> Response:
+    """Back to the tracker once done; the tracker with the API's reason if it refused."""
+    if page.refusal is None:
+        return redirect(request, f"/trackers/{tracker_id}")
+    status = 422 if page.errors else 409
+    return render(request, "tracker.html", status, page=page, title=f"Tracker {tracker_id}")
+
+
 @router.post("/trackers/{tracker_id}/{action}")
 async def decide(
     request: Request, tracker_id: str, action: str, user: User, use_cases: UseCases, form: Form
 ) -> Response:
     if action not in ("process", "reject"):
         raise ApiRefusedError(404, {"detail": "no such action"})
-    version = int(str(form.get("version") or "0") or 0)
-    page = await use_cases.decide(user, tracker_id, action, version, str(form.get("reason") or ""))
+    reason = str(form.get("reason") or "")
+    page = await use_cases.decide(user, tracker_id, action, posted_version(form), reason)
     if page.refusal is None:
         return redirect(request, f"/trackers/{tracker_id}")
     return render(request, "tracker.html", 409, page=page, title=f"Tracker {tracker_id}")
@@ -344,13 +394,51 @@ async def learner_record(
     return render(request, "learner.html", page=page, title="Learner record")
 
 
+def audit_filters(
+    learner: str = "",
+    tracker: str = "",
+    actor: str = "",
+    type: str = "",
+    day_from: Annotated[str, Query(alias="from")] = "",
+    day_to: Annotated[str, Query(alias="to")] = "",
+    cursor: str = "",
+) -> AuditFilters:
+    """The audit search's GET parameters, kept across its pages and in its export links."""
+    return AuditFilters(
+        learner=learner.strip(),
+        tracker=tracker.strip(),
+        actor=actor.strip(),
+        type=type,
+        day_from=day_from.strip(),
+        day_to=day_to.strip(),
+        cursor=cursor,
+    )
+
+
+AuditSelection = Annotated[AuditFilters, Depends(audit_filters)]
+
+
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_search(
-    request: Request, user: User, use_cases: UseCases, uln: str = ""
+    request: Request, user: User, use_cases: UseCases, filters: AuditSelection, verify: str = ""
 ) -> Response:
-    page = await use_cases.audit_search(user, uln)
+    page = await use_cases.audit_search(user, filters, verify=verify == "1")
     status = 422 if page.errors else 200
-    return render(request, "audit.html", status, page=page, title="Audit search")
+    return render(
+        request, "audit.html", status, page=page, types=AUDIT_EVENT_TYPES, title="Audit search"
+    )
+
+
+@router.get("/audit/export.{fmt}")
+async def export_audit(
+    fmt: Literal["csv", "xlsx"], user: User, use_cases: UseCases, filters: AuditSelection
+) -> Response:
+    found = await use_cases.export_audit(user, filters, fmt)
+    return Response(
+        found.content,
+        media_type=found.media_type,
+        headers={"content-disposition": found.disposition},
+    )
 
 
 # --- notifications ---------------------------------------------------------------------------------
@@ -404,6 +492,26 @@ async def save_tenant(request: Request, user: User, use_cases: UseCases, form: F
     if page.errors:
         return settings_page(request, page, status=422)
     return redirect(request, "/settings?saved=tenant")
+
+
+@router.post("/settings/allocation-rules")
+async def add_allocation_rule(
+    request: Request, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    page = await use_cases.add_allocation_rule(user, RuleForm.posted(form))
+    if page.errors:
+        return settings_page(request, page, status=422)
+    return redirect(request, "/settings?saved=rules#allocation-rules")
+
+
+@router.post("/settings/allocation-rules/remove")
+async def remove_allocation_rule(
+    request: Request, user: User, use_cases: UseCases, form: Form
+) -> Response:
+    page = await use_cases.remove_allocation_rule(user, RuleForm.posted(form))
+    if page.errors:
+        return settings_page(request, page, status=422)
+    return redirect(request, "/settings?saved=rules#allocation-rules")
 
 
 def settings_page(
