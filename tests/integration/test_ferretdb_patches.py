@@ -45,3 +45,17 @@ async def test_the_whole_filter_still_decides(database: Any) -> None:
     assert (stale.matched_count, fresh.matched_count) == (0, 1)
     assert await collection.find_one({"_id": "a"}) == {"_id": "a", "version": 3, "x": 2}
     assert await collection.count_documents({"_id": "b", "version": 3}) == 1
+
+
+async def test_push_with_slice_keeps_a_bounded_window(database: Any) -> None:
+    """push-slice.patch: upstream FerretDB ignored `$slice` in a `$push`, so a window of an
+    aggregate's recent event ids grew with every event."""
+    collection = database["aggregates"]
+    await collection.insert_one({"_id": "a", "recent": []})
+    for n in range(10):
+        await collection.update_one(
+            {"_id": "a"}, {"$push": {"recent": {"$each": [n], "$slice": -3}}}
+        )
+    assert await collection.find_one({"_id": "a"}) == {"_id": "a", "recent": [7, 8, 9]}
+    await collection.update_one({"_id": "a"}, {"$push": {"recent": {"$each": [10], "$slice": 2}}})
+    assert await collection.find_one({"_id": "a"}) == {"_id": "a", "recent": [7, 8]}
