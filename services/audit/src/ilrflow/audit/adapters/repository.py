@@ -438,8 +438,9 @@ class AuditRepository:
     # --- reading the log -------------------------------------------------------------------
 
     async def entries_by_id(self, tenant: str, entry_ids: Iterable[str]) -> list[AuditEntry]:
-        """The entries, in the order asked; any not (yet) stored or outside ``tenant`` left out."""
-        found = [await self.get(tenant, entry_id) for entry_id in entry_ids]
+        """The entries, in the order asked; any not (yet) stored or outside ``tenant`` left out.
+        Read by ``_id`` concurrently: one page of a search was 50 sequential reads."""
+        found = await asyncio.gather(*(self.get(tenant, entry_id) for entry_id in entry_ids))
         return [entry for entry in found if entry is not None]
 
     async def stored_prefix(self, entry_ids: Sequence[str]) -> list[AuditEntry]:
