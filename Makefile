@@ -18,6 +18,7 @@ help:
 	@echo "make lint   ruff + mypy        make docs   regenerate docs/asyncapi.yaml and docs/openapi/"
 	@echo "make faults the long fault run  make bench  the pipeline benchmark (docs/benchmark.md)"
 	@echo "./ilrflow  the operator CLI (./ilrflow --help; finds uv in ~/.local/bin)"
+	@echo "ILRFLOW_FERRETDB_BACKEND=sqlite|postgresql make run|test|bench|faults  FerretDB's storage (docs/operations.md)"
 
 install:
 	@deploy/local/bootstrap.sh
