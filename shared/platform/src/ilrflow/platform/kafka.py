@@ -44,6 +44,8 @@ from ilrflow.platform.tracing import consumer_span
 log = get_logger(__name__)
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+# On a re-driven copy: the consumer groups that are to handle it (the others skip it).
+REDRIVE_GROUPS_HEADER = "redrive_groups"
 
 
 def create_broker(settings: Settings, client_id: str) -> KafkaBroker:
@@ -380,6 +382,8 @@ class ConsumerGroup:
         partition: int,
         offset: int,
     ) -> str:
+        if not self._mine(headers):
+            return "skipped"
         try:
             event = from_wire(headers, value)
             if CATALOGUE[event.type].topic != base_topic(self.topic):
@@ -396,6 +400,12 @@ class ConsumerGroup:
                 return "retry"
             await self._dead_letter(headers, value, key, partition, offset, error)
             return "dead-lettered"
+
+    def _mine(self, headers: dict[str, Any]) -> bool:
+        """A re-driven copy is for the groups that dead-lettered the original only: the others
+        applied it, perhaps long ago (``ilrflow dlt redrive``)."""
+        groups = header_text(headers, REDRIVE_GROUPS_HEADER)
+        return groups is None or self.group_id in groups.split(",")
 
     async def _run_with_retries(self, handler: Handler, event: Envelope[Any]) -> str:
         attempt = 1
