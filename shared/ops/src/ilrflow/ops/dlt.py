@@ -10,9 +10,9 @@ original record can have several dead letters; ``redrive`` republishes each orig
 headers, plus ``redriven_by``/``redriven_at`` and ``redrive_groups``: the consumer groups whose
 dead letters were selected. Only those groups handle the copy (``ilrflow.platform.kafka``); the
 groups that had handled the original skip it, however long ago that was (their idempotency marks
-recognise a copy by its event id only among an aggregate's recent events). Each redrive is recorded in the ``ilrflow_redrive`` collection
-of the ``<db_prefix>_ops`` database, and a dead letter already re-driven is skipped unless
-``--force``.
+recognise a copy by its event id only among an aggregate's recent events). Each redrive is
+recorded in the ``ilrflow_redrive`` collection of the ``<db_prefix>_ops`` database, and a dead
+letter already re-driven is skipped unless ``--force``.
 """
 
 from __future__ import annotations

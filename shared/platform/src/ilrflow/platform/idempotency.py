@@ -11,12 +11,14 @@ Two marks on the aggregate's document say what it applied, and neither grows wit
   record whose effect was stored but whose offset was not committed (a crash, a rebalance).
 - ``recent_events``: the ids of the last ``RECENT_EVENTS`` events applied (``$push`` with
   ``$slice``). A copy of an event at a new offset has the same id: the outbox relay re-sending
-  what it published just before a crash, or a re-drive of a record another consumer group had
-  dead-lettered. The copy is recognised while fewer than ``RECENT_EVENTS`` other events were
-  applied to the aggregate since the original (see docs/operations.md).
+  what it published just before a crash. The copy is recognised while fewer than
+  ``RECENT_EVENTS`` other events were applied to the aggregate since the original (see
+  docs/operations.md).
 
-A re-driven dead letter is a new record at a new offset whose id was never applied: it applies.
-A tenant moved to its own lane reads other topics: their partitions are new keys.
+A re-driven dead letter is a new record at a new offset whose id the groups that dead-lettered
+it never applied: they apply it. The groups that had applied the original skip the copy by its
+``redrive_groups`` header (``ilrflow.platform.kafka``), however long ago that was. A tenant moved
+to its own lane reads other topics: their partitions are new keys.
 
 Documents written before keep their ``applied_events`` list (every id they ever applied); it no
 longer grows and is still checked, so a stack upgraded in place re-applies nothing.
