@@ -83,7 +83,7 @@ class Model:
     dead_letters: dict[tuple[tuple[str, int], int], Record] = field(default_factory=dict)
     redriven: set[tuple[tuple[str, int], int]] = field(default_factory=set)
     produced: list[Record] = field(default_factory=list)
-    handled: set[RecordPosition] = field(default_factory=set)
+    written: set[RecordPosition] = field(default_factory=set)  # whose effect was written
 
     def produce(self, tp: tuple[str, int], record: Record) -> None:
         self.logs[tp].append(record)
@@ -107,13 +107,12 @@ class Model:
         already = applied_to(document, record.event_id, position)
         assert already is not matched
         history = self.applied[record.aggregate]
-        redelivered = position in self.handled
-        self.handled.add(position)
-        if record.event_id in history and not redelivered:
-            # A copy at a new offset, within the documented bound: it comes back before WINDOW
-            # other events are applied to the aggregate. A redelivered record has no bound.
+        if record.event_id in history and position not in self.written:
+            # A copy (at a new offset, or read again after it was dropped as a copy: its offset
+            # was not recorded), within the documented bound: it comes back before WINDOW other
+            # events are applied to the aggregate. A record whose effect was written has no bound.
             assume(already or history[::-1].index(record.event_id) < WINDOW)
-        if redelivered and record.event_id not in document.get(RECENT_FIELD, []):
+        if position in self.written and record.event_id not in document.get(RECENT_FIELD, []):
             event("a redelivery only its offset tells apart")
         if already:
             return  # the check on loading
@@ -122,6 +121,7 @@ class Model:
         )
         apply_update(document, with_pushes_sliced(document, update))
         history.append(record.event_id)
+        self.written.add(position)
 
     def crash(self) -> None:
         """The consumer restarts: every partition is read again from its committed offset."""

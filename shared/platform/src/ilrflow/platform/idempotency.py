@@ -12,7 +12,8 @@ Two marks on the aggregate's document say what it applied, and neither grows wit
 - ``recent_events``: the ids of the last ``RECENT_EVENTS`` events applied (``$push`` with
   ``$slice``). A copy of an event at a new offset has the same id: the outbox relay re-sending
   what it published just before a crash. The copy is recognised while fewer than
-  ``RECENT_EVENTS`` other events were applied to the aggregate since the original (see
+  ``RECENT_EVENTS`` other events were applied to the aggregate since the original, and so is the
+  same copy read again (a dropped copy writes nothing, so its offset is not recorded; see
   docs/operations.md).
 
 A re-driven dead letter is a new record at a new offset whose id the groups that dead-lettered
