@@ -138,6 +138,8 @@ def test_a_dead_letter_is_listed_shown_and_redriven_to_success(
     assert len(done["duplicates"]) == 2  # one original record, three groups' dead letters
     assert redriven["event_id"] == event.id
     assert redriven["redriven_by"] == "ops-alice"
+    groups = sorted(d["group"] for d in dead)  # only they handle the copy
+    assert redriven["groups"] == groups
 
     with tenant.admin("ilr") as ilr:
 
@@ -147,7 +149,7 @@ def test_a_dead_letter_is_listed_shown_and_redriven_to_success(
 
         assert eventually(applied)["version"] == 2
 
-    # The republished record keeps the event id, drops dlt_* and says who re-drove it.
+    # The republished record keeps the event id, drops dlt_*, says who re-drove it and for whom.
     records = run(read_topic(stack.settings.kafka_bootstrap, "tracker-processed", key.encode()))
     republished = [r for r in records if r.offset == redriven["offset"]]
     [record] = [r for r in republished if r.partition == redriven["partition"]]
@@ -155,6 +157,7 @@ def test_a_dead_letter_is_listed_shown_and_redriven_to_success(
     assert record_headers["ce_id"] == event.id.encode()
     assert record_headers["ce_tenant"] == tenant.name.encode()
     assert record_headers["redriven_by"] == b"ops-alice"
+    assert record_headers["redrive_groups"] == ",".join(groups).encode()
     assert b"redriven_at" in {k.encode() for k in record_headers}
     assert not [k for k in record_headers if k.startswith("dlt_")]
 

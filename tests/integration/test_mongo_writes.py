@@ -9,8 +9,17 @@ from typing import Any
 import pytest
 
 from ilrflow.contracts.events import LearnerSnapshot, LearnerUpdated, new_event
-from ilrflow.platform.ferretdb import serialised_writes
-from ilrflow.platform.idempotency import mark_applied, not_yet_applied
+from ilrflow.platform.ferretdb import matches, serialised_writes
+from ilrflow.platform.idempotency import (
+    LEGACY_FIELD,
+    RECENT_FIELD,
+    RecordPosition,
+    applied_filter,
+    applied_update,
+    delivering,
+    mark_applied,
+    not_yet_applied,
+)
 from ilrflow.platform.lanes import POOLED, RoutingTable
 from ilrflow.platform.outbox import OutboxRelay, merge_updates, new_document_outbox, outbox_update
 
@@ -121,6 +130,75 @@ async def test_an_effect_is_recorded_once_per_event_id(database: Any) -> None:
         results.append(result.matched_count)
     assert results == [1, 0]
     assert (await collection.find_one({"_id": "a"}))["count"] == 1
+
+
+async def test_a_delivery_is_applied_once_by_its_offset_and_a_copy_by_its_event_id(
+    database: Any,
+) -> None:
+    collection = serialised_writes(database["aggregates"])
+    await collection.insert_one({"_id": "a", "count": 0})
+    await collection.insert_one({"_id": "old", "count": 1, LEGACY_FIELD: ["e0"]})
+
+    async def deliver(identity: str, event_id: str, offset: int, topic: str = "t") -> int:
+        with delivering(RecordPosition(topic, 0, offset)):
+            result = await collection.update_one(
+                {"_id": identity, **not_yet_applied(event_id)},
+                merge_updates({"$inc": {"count": 1}}, mark_applied(event_id)),
+            )
+        return int(result.matched_count)
+
+    assert await deliver("a", "e1", 5) == 1
+    assert await deliver("a", "e1", 5) == 0  # read again after a crash
+    assert await deliver("a", "e0", 4) == 0  # an earlier record of the partition
+    assert await deliver("a", "e1", 9) == 0  # the relay's copy at a new offset
+    assert await deliver("a", "e2", 6) == 1
+    assert await deliver("a", "e3", 0, topic="lane-acme.t") == 1  # another partition
+    assert await deliver("old", "e0", 0) == 0  # applied before the upgrade
+    stored = await collection.find_one({"_id": "a"})
+    assert stored["count"] == 3
+    assert stored["applied_offsets"] == {"t:0": 6, "lane-acme/t:0": 0}
+    assert stored[RECENT_FIELD] == ["e1", "e2", "e3"]
+
+
+async def test_the_recent_event_ids_stay_within_their_window(database: Any) -> None:
+    """FerretDB 1.24 ignores $slice: the wrapper writes the sliced array."""
+    collection = serialised_writes(database["aggregates"])
+    await collection.insert_one({"_id": "a"})
+    for n in range(5):
+        position = RecordPosition("t", 0, n)
+        await collection.update_one(
+            {"_id": "a", **applied_filter(f"e{n}", position)},
+            applied_update(f"e{n}", position, window=3),
+        )
+    stored = await collection.find_one({"_id": "a"})
+    assert stored[RECENT_FIELD] == ["e2", "e3", "e4"]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {},
+        {"applied_offsets": {"t:0": 5}},
+        {"applied_offsets": {"t:0": 7}, RECENT_FIELD: ["e1"]},
+        {"applied_offsets": {"lane-acme/t:0": 9}, LEGACY_FIELD: ["e2"]},
+        {"applied_offsets": 3},
+    ],
+)
+async def test_the_wrapper_decides_the_idempotency_filter_as_the_server_does(
+    database: Any, stored: dict[str, Any]
+) -> None:
+    raw = database["aggregates"]  # the server's own filter, not the wrapper's check
+    await raw.insert_one({"_id": "a", **stored})
+    for event_id in ("e1", "e2", "e9"):
+        for position in (
+            None,
+            RecordPosition("t", 0, 5),
+            RecordPosition("t", 0, 6),
+            RecordPosition("lane-acme.t", 0, 9),
+        ):
+            conditions = applied_filter(event_id, position)
+            on_server = await raw.count_documents({"_id": "a", **conditions}) == 1
+            assert matches({"_id": "a", **stored}, conditions) is on_server, (event_id, position)
 
 
 async def test_each_relay_publishes_only_its_lanes_tenants_to_their_routed_topics(

@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from ilrflow.contracts.events import is_tenant_id, partition_key
 from ilrflow.ops import app
-from ilrflow.ops.common import EXIT_NOT_FOUND, EXIT_USAGE, deployment_topics
+from ilrflow.ops.common import EXIT_NOT_FOUND, EXIT_USAGE, Record, deployment_topics
 from ilrflow.ops.directory import StaffMember
+from ilrflow.ops.dlt import _groups_by_original
 from ilrflow.ops.tenants import allocation_problem
 from ilrflow.platform.auth import Principal, mint_token
 from ilrflow.platform.settings import Settings
@@ -105,3 +106,28 @@ def test_token_json() -> None:
     assert result.exit_code == 0
     minted = json.loads(result.stdout)
     assert set(minted) == {"token", "tenant", "sub", "roles", "groups", "expires_at"}
+
+
+def _dead_letter(offset: int, group: str | None, original_offset: int = 42) -> Record:
+    headers = {"dlt_original_partition": b"3", "dlt_original_offset": str(original_offset)}
+    if group is not None:
+        headers["dlt_consumer_group"] = group
+    encoded = {k: v.encode() if isinstance(v, str) else v for k, v in headers.items()}
+    return Record("tracker-processed.dlt", 0, offset, 0, b"k", b"{}", encoded)
+
+
+def test_a_redrive_is_for_the_groups_whose_dead_letters_of_the_record_are_selected() -> None:
+    groups = _groups_by_original(
+        [
+            _dead_letter(0, "p.ilr.tracker-processed"),
+            _dead_letter(1, "p.notify.tracker-processed"),
+            _dead_letter(2, "p.ilr.tracker-processed", original_offset=43),
+            _dead_letter(3, None, original_offset=44),
+            _dead_letter(4, "p.ilr.tracker-processed", original_offset=44),
+        ]
+    )
+    assert groups == {
+        ("original", 3, 42): ["p.ilr.tracker-processed", "p.notify.tracker-processed"],
+        ("original", 3, 43): ["p.ilr.tracker-processed"],
+        ("original", 3, 44): None,  # a dead letter that names no group: every group
+    }

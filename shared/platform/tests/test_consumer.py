@@ -15,7 +15,13 @@ from pymongo.errors import AutoReconnect
 
 from ilrflow.contracts.events import Topics
 from ilrflow.platform.errors import PermanentError
-from ilrflow.platform.kafka import ConsumerGroup, OffsetCommitter, tolerant_parse, undecoded_body
+from ilrflow.platform.kafka import (
+    REDRIVE_GROUPS_HEADER,
+    ConsumerGroup,
+    OffsetCommitter,
+    tolerant_parse,
+    undecoded_body,
+)
 from ilrflow.platform.settings import Settings
 
 
@@ -180,3 +186,20 @@ async def test_the_background_task_commits_without_being_asked() -> None:
         await asyncio.sleep(0)
     assert consumer.commits == [{TopicPartition("t", 0): 42}]
     await commits.close()
+
+
+async def test_a_redriven_copy_is_handled_only_by_the_groups_it_names() -> None:
+    seen = []
+
+    async def handler(event: Any) -> None:
+        seen.append(event.id)
+
+    broker = RecordingBroker()
+    for groups, outcome in (
+        (b"ilrflow.test.notify,ilrflow.test.tracker-processed", "done"),
+        (b"ilrflow.test.notify", "skipped"),  # this group had handled the original
+    ):
+        redriven = record()
+        redriven["headers"] = {**redriven["headers"], REDRIVE_GROUPS_HEADER: groups}
+        assert await group(handler, broker).handle_record(**redriven) == outcome
+    assert len(seen) == 1

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ilrflow.contracts.events import EventType, Topics
 from ilrflow.platform.errors import PermanentError
+from ilrflow.platform.idempotency import RecordPosition, current_position
 from ilrflow.platform.kafka import ConsumerGroup
 from ilrflow.platform.lanes import (
     POOLED,
@@ -216,3 +217,23 @@ async def test_a_lane_consumer_handles_its_lane_and_dead_letters_to_the_lane() -
     [dead] = broker.published
     assert dead["topic"] == "run1.lane-acme.tracker-processed.dlt"
     assert dead["headers"]["dlt_original_topic"] == "lane-acme.tracker-processed"
+
+
+async def test_a_handler_sees_its_records_position_on_the_lane_topic() -> None:
+    """Idempotency marks are keyed by the logical topic: a lane's own, without the prefix."""
+    positions: list[RecordPosition | None] = []
+
+    async def handler(event: object) -> None:
+        positions.append(current_position())
+
+    group = ConsumerGroup(
+        topic="lane-acme.tracker-processed",
+        group_id="p.ilr.lane-acme.tracker-processed",
+        handlers={EventType.TRACKER_PROCESSED: handler},
+        settings=Settings(topic_prefix="run1."),
+        broker=RecordingBroker(),  # type: ignore[arg-type]
+        sleep=no_sleep,
+    )
+    assert await group.handle_record(**record()) == "done"
+    assert positions == [RecordPosition("lane-acme.tracker-processed", 3, 42)]
+    assert current_position() is None

@@ -14,6 +14,7 @@ from ilrflow.contracts.events import Envelope, OtjMinimumsLoaded
 from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.service.use_cases import IlrService
+from ilrflow.platform.idempotency import RECENT_FIELD, was_applied
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 DEFAULT_UKPRN = 10000001
@@ -40,7 +41,6 @@ class FakeIlrStore:
                 "qa_verified": False,
                 "learner": None,
                 "group": group,
-                "applied_events": [],
             },
         )
 
@@ -58,7 +58,9 @@ class FakeIlrStore:
         if self._racing:
             document["version"] += 1
             self._racing = False
-        if document["version"] != current.version or event_id in document["applied_events"]:
+        if document["version"] != current.version:
+            return False
+        if event_id is not None and was_applied(document, event_id):
             return False
         if new_learner is not None and history is not None:
             self._copy_out_latest_history(document)
@@ -66,8 +68,8 @@ class FakeIlrStore:
             document["latest_history"] = history.to_document()
             document["version"] += 1
         document.update(copy.deepcopy(extra or {}))
-        if event_id is not None:
-            document["applied_events"].append(event_id)
+        if event_id is not None:  # the marks as the update writes them, but kept whole
+            document.setdefault(RECENT_FIELD, []).append(event_id)
         self.outbox.extend(events)
         return True
 

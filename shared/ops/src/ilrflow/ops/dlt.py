@@ -6,11 +6,13 @@ included) with how many dead letters each holds per partition, from the broker's
 A dead letter is the original record (key, value, headers) plus ``dlt_*`` headers saying where it
 came from and why. Every consumer group that failed on a record dead-letters its own copy, so one
 original record can have several dead letters; ``redrive`` republishes each original record once
-(deduplicated by original partition and offset) with its key and headers (``ce_id`` included, so
-consumers that had handled it drop the copy by event id), minus the ``dlt_*`` headers, plus
-``redriven_by``/``redriven_at``. Each redrive is recorded in the ``ilrflow_redrive`` collection
-of the ``<db_prefix>_ops`` database, and a dead letter already re-driven is skipped unless
-``--force``.
+(deduplicated by original partition and offset) with its key and headers, minus the ``dlt_*``
+headers, plus ``redriven_by``/``redriven_at`` and ``redrive_groups``: the consumer groups whose
+dead letters were selected. Only those groups handle the copy (``ilrflow.platform.kafka``); the
+groups that had handled the original skip it, however long ago that was (their idempotency marks
+recognise a copy by its event id only among an aggregate's recent events). Each redrive is
+recorded in the ``ilrflow_redrive`` collection of the ``<db_prefix>_ops`` database, and a dead
+letter already re-driven is skipped unless ``--force``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ilrflow.ops.common import (
     run,
     settings,
 )
+from ilrflow.platform.kafka import REDRIVE_GROUPS_HEADER
 from ilrflow.platform.lanes import base_topic
 from ilrflow.platform.mongo import create_client
 from ilrflow.platform.settings import Settings
@@ -123,6 +126,19 @@ def _filter(key: str | None, event_id: str | None, group: str | None) -> Any:
         return group is None or record.header("dlt_consumer_group") == group
 
     return accept
+
+
+def _groups_by_original(
+    records: list[Record],
+) -> dict[tuple[str, int | None, int | None], list[str] | None]:
+    """Per original record, the consumer groups whose dead letters of it are selected (None:
+    a dead letter that does not name its group, so every group is sent the copy)."""
+    groups: dict[tuple[str, int | None, int | None], list[str] | None] = {}
+    for record in records:
+        identity, group = _identity(record), record.header("dlt_consumer_group")
+        known = groups.get(identity, [])
+        groups[identity] = None if known is None or not group else sorted({*known, group})
+    return groups
 
 
 @app.command("list")
@@ -377,6 +393,7 @@ async def _redrive(
     }
     chosen: list[Record] = []
     originals: set[tuple[str, int | None, int | None]] = set()
+    groups = _groups_by_original(records)
     for record in records:
         coordinates = {"dlt_partition": record.partition, "dlt_offset": record.offset}
         identity = _identity(record)
@@ -407,6 +424,9 @@ async def _redrive(
                 }
                 headers["redriven_by"] = operator.encode()
                 headers["redriven_at"] = redriven_at.encode()
+                for_groups = groups[_identity(record)]
+                if for_groups is not None:
+                    headers[REDRIVE_GROUPS_HEADER] = ",".join(for_groups).encode()
                 entry: dict[str, Any] = {
                     "topic": logical,
                     "dlt_partition": record.partition,
@@ -417,6 +437,7 @@ async def _redrive(
                     "event_type": record.header("ce_type"),
                     "key": record.key.decode(errors="replace") if record.key else None,
                     "set_headers": repairs,
+                    "groups": for_groups,
                     "redriven_by": operator,
                     "redriven_at": redriven_at,
                 }

@@ -11,6 +11,11 @@ side by side (a lock document per document in ``write_locks``, taken by insertin
 see ``_DatabaseLocks``). On MongoDB, and on PostgreSQL-backed FerretDB, which pushes the filter
 of a conditional update down to SQL, conditional updates go to the server as they are
 (``conditional_updates``, by ``ILRFLOW_FERRETDB_BACKEND``).
+
+FerretDB 1.24 also ignores ``$slice`` in a ``$push`` (the array keeps growing). Our build patches
+that (deploy/local/ferretdb/patches/push-slice.patch, which matters where conditional updates go
+to the server); on the emulated path the wrapper, having read the document by ``_id`` anyway,
+writes the sliced array itself (``with_pushes_sliced``), so an unpatched server is bounded too.
 """
 
 from __future__ import annotations
@@ -182,7 +187,8 @@ class _SerialisedWrites:
         """
         identity = filter.get("_id")
         conditions = {k: v for k, v in filter.items() if k != "_id"}
-        if not conditions or not isinstance(identity, str) or kwargs.get("upsert") or args:
+        needed = conditions or _sliced_push_fields(update)
+        if not needed or not isinstance(identity, str) or kwargs.get("upsert") or args:
             return None
         if await self._native():
             return None
@@ -191,10 +197,11 @@ class _SerialisedWrites:
             return UpdateResult({"n": 0, "nModified": 0}, acknowledged=True)
         matched = matches(current, conditions)
         if matched is None:
-            return None
+            return None  # unsliced: the next write through here slices the array again
         if not matched:
             return UpdateResult({"n": 0, "nModified": 0}, acknowledged=True)
-        return await self._collection.update_one({"_id": identity}, update, **kwargs)
+        sliced = with_pushes_sliced(current, update)
+        return await self._collection.update_one({"_id": identity}, sliced, **kwargs)
 
     async def _native(self) -> bool:
         if self._conditional_updates is None:
@@ -217,30 +224,48 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+class _UnsupportedFilterError(Exception):
+    """A filter the in-process check leaves to the server."""
+
+
 def matches(document: Document, conditions: Document) -> bool | None:
-    """Whether ``document`` matches a filter of top-level fields compared with a scalar by
-    equality, ``$ne`` or ``$lt/$lte/$gt/$gte`` (numbers), with MongoDB's semantics for arrays
-    and missing fields. None when the filter uses anything else (let the server decide)."""
-    for field, condition in conditions.items():
-        if field.startswith("$") or "." in field:
-            return None
-        value = document.get(field)
-        if isinstance(condition, dict):
-            if not condition or not all(op.startswith("$") for op in condition):
-                return None
-            for op, target in condition.items():
-                outcome = _operator(op, value, target)
-                if outcome is None:
-                    return None
-                if not outcome:
-                    return False
-        else:
-            outcome = _equals(value, condition)
-            if outcome is None:
-                return None
-            if not outcome:
-                return False
-    return True
+    """Whether ``document`` matches a filter of fields (a dotted path goes into sub-documents)
+    compared with a scalar by equality, ``$ne``, ``$lt/$lte/$gt/$gte`` (numbers) or ``$not`` of
+    those, with MongoDB's semantics for arrays and missing fields. None when the filter uses
+    anything else (let the server decide)."""
+    try:
+        return all(
+            _condition(_lookup(document, field), condition)
+            for field, condition in conditions.items()
+        )
+    except _UnsupportedFilterError:
+        return None
+
+
+def _lookup(document: Document, field: str) -> Any:
+    """The value at ``field`` (None when missing); a path through an array is unsupported."""
+    if field.startswith("$"):
+        raise _UnsupportedFilterError(field)
+    value: Any = document
+    for step in field.split("."):
+        if isinstance(value, list):
+            raise _UnsupportedFilterError(field)
+        value = value.get(step) if isinstance(value, dict) else None
+    return value
+
+
+def _condition(value: Any, condition: Any) -> bool:
+    if not isinstance(condition, dict):
+        return _known(_equals(value, condition))
+    if not condition or not all(op.startswith("$") for op in condition):
+        raise _UnsupportedFilterError(condition)
+    return all(_known(_operator(op, value, target)) for op, target in condition.items())
+
+
+def _known(outcome: bool | None) -> bool:
+    if outcome is None:
+        raise _UnsupportedFilterError(outcome)
+    return outcome
 
 
 def _operator(op: str, value: Any, target: Any) -> bool | None:
@@ -249,8 +274,13 @@ def _operator(op: str, value: Any, target: Any) -> bool | None:
     if op == "$ne":
         equal = _equals(value, target)
         return None if equal is None else not equal
-    if op in _COMPARISONS and _is_number(value) and _is_number(target):
-        return _COMPARISONS[op](value, target)
+    if op == "$not" and isinstance(target, dict) and target:
+        return not _condition(value, target)
+    if op in _COMPARISONS and _is_number(target):
+        if value is None:  # missing or null: no number compares to it
+            return False
+        if _is_number(value):
+            return _COMPARISONS[op](value, target)
     return None
 
 
@@ -274,6 +304,39 @@ def _scalar_equals(value: Any, target: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _sliced_push_fields(update: Any) -> list[str]:
+    """The top-level fields ``update`` pushes to with ``$each`` and ``$slice`` (alone)."""
+    if not isinstance(update, dict):
+        return []
+    return [
+        field
+        for field, spec in update.get("$push", {}).items()
+        if "." not in field and isinstance(spec, dict) and set(spec) == {"$each", "$slice"}
+    ]
+
+
+def with_pushes_sliced(current: Document, update: Any) -> Any:
+    """``update`` with each ``$push`` ... ``$slice`` turned into a ``$set`` of the sliced array
+    (as MongoDB would leave it), computed from ``current``: FerretDB 1.24 ignores ``$slice``."""
+    fields = [f for f in _sliced_push_fields(update) if isinstance(current.get(f, []), list)]
+    if not fields:
+        return update
+    pushes = {f: spec for f, spec in update["$push"].items() if f not in fields}
+    sets = dict(update.get("$set", {}))
+    for field in fields:
+        spec = update["$push"][field]
+        sets[field] = _sliced([*current.get(field, []), *spec["$each"]], int(spec["$slice"]))
+    rewritten = {op: changes for op, changes in update.items() if op not in ("$push", "$set")}
+    rewritten["$set"] = sets
+    if pushes:
+        rewritten["$push"] = pushes
+    return rewritten
+
+
+def _sliced(items: list[Any], limit: int) -> list[Any]:
+    return items[limit:] if limit < 0 else items[:limit]
 
 
 def add_write_listener(collection: AsyncCollection[Document], listener: WriteListener) -> bool:

@@ -1,23 +1,135 @@
-"""Idempotent consumers: the event id is recorded in the same single-document write as the effect.
+"""Idempotent consumers, exact and bounded: what an aggregate has applied is recorded in the same
+single-document write as the effect, so a crash at any point loses nothing and applies nothing
+twice. An update filtered with ``not_yet_applied`` and carrying ``mark_applied`` matches nothing
+when the event was applied before, so a redelivered event changes nothing.
 
-An update filtered with ``not_yet_applied`` and carrying ``mark_applied`` matches nothing when the
-event was applied before, so a redelivered event changes nothing.
+Two marks on the aggregate's document say what it applied, and neither grows with its history:
+
+- ``applied_offsets``: per source topic-partition (``<topic>:<partition>``, the logical topic, a
+  lane's included, its dots written as ``/``), the offset of the last record applied. A consumer
+  reads a partition in order, so a record at or below it was handled before: the redelivery of a
+  record whose effect was stored but whose offset was not committed (a crash, a rebalance).
+- ``recent_events``: the ids of the last ``RECENT_EVENTS`` events applied (``$push`` with
+  ``$slice``). A copy of an event at a new offset has the same id: the outbox relay re-sending
+  what it published just before a crash. The copy is recognised while fewer than
+  ``RECENT_EVENTS`` other events were applied to the aggregate since the original, and so is the
+  same copy read again (a dropped copy writes nothing, so its offset is not recorded; see
+  docs/operations.md).
+
+A re-driven dead letter is a new record at a new offset whose id the groups that dead-lettered
+it never applied: they apply it. The groups that had applied the original skip the copy by its
+``redrive_groups`` header (``ilrflow.platform.kafka``), however long ago that was. A tenant moved
+to its own lane reads other topics: their partitions are new keys.
+
+Documents written before keep their ``applied_events`` list (every id they ever applied); it no
+longer grows and is still checked, so a stack upgraded in place re-applies nothing.
+
+The consumer (``ilrflow.platform.kafka.ConsumerGroup``) runs each handler inside
+``delivering(position)``; ``not_yet_applied``, ``mark_applied`` and ``was_applied`` use that
+position. Outside a consumer (no position) only the event ids are checked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
-APPLIED_FIELD = "applied_events"
+OFFSETS_FIELD = "applied_offsets"
+RECENT_FIELD = "recent_events"
+LEGACY_FIELD = "applied_events"  # the unbounded list of documents written before; read only
+MARK_FIELDS = (OFFSETS_FIELD, RECENT_FIELD, LEGACY_FIELD)
+# The relay re-sends within seconds of its crash; an aggregate applies a handful of events in
+# that time. 128 ids of ~36 characters keep the mark under 5 KB.
+RECENT_EVENTS = 128
+
+
+@dataclass(frozen=True)
+class RecordPosition:
+    """Where a consumed record sits: its logical topic (lane included), partition and offset."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def key(self) -> str:
+        # A field name: a dot would make it a path into a sub-document.
+        return f"{self.topic.replace('.', '/')}:{self.partition}"
+
+    @property
+    def field(self) -> str:
+        return f"{OFFSETS_FIELD}.{self.key}"
+
+
+_delivering: ContextVar[RecordPosition | None] = ContextVar("delivering", default=None)
+
+
+@contextmanager
+def delivering(position: RecordPosition) -> Iterator[None]:
+    """Handle the record at ``position`` inside this block (the consumer does)."""
+    token = _delivering.set(position)
+    try:
+        yield
+    finally:
+        _delivering.reset(token)
+
+
+def current_position() -> RecordPosition | None:
+    return _delivering.get()
+
+
+def applied_filter(event_id: str, position: RecordPosition | None) -> dict[str, Any]:
+    """Conditions a document meets only if the event at ``position`` is not applied to it."""
+    conditions: dict[str, Any] = {
+        RECENT_FIELD: {"$ne": event_id},
+        LEGACY_FIELD: {"$ne": event_id},
+    }
+    if position is not None:
+        # $not also matches a missing offset: the first record of that partition.
+        conditions[position.field] = {"$not": {"$gte": position.offset}}
+    return conditions
+
+
+def applied_update(
+    event_id: str, position: RecordPosition | None, window: int = RECENT_EVENTS
+) -> dict[str, Any]:
+    """Update operators recording that the event at ``position`` is applied."""
+    update: dict[str, Any] = {"$push": {RECENT_FIELD: {"$each": [event_id], "$slice": -window}}}
+    if position is not None:
+        update["$set"] = {position.field: position.offset}
+    return update
+
+
+def applied_to(document: dict[str, Any], event_id: str, position: RecordPosition | None) -> bool:
+    """Whether ``document`` says the event at ``position`` is applied (``applied_filter``'s
+    negation, for a consumer that checks before it does the work)."""
+    if position is not None:
+        stored = (document.get(OFFSETS_FIELD) or {}).get(position.key)
+        if isinstance(stored, int) and position.offset <= stored:
+            return True
+    return event_id in (document.get(RECENT_FIELD) or []) or event_id in (
+        document.get(LEGACY_FIELD) or []
+    )
 
 
 def not_yet_applied(event_id: str) -> dict[str, Any]:
-    return {APPLIED_FIELD: {"$ne": event_id}}
+    """``applied_filter`` at the position of the record being handled."""
+    return applied_filter(event_id, current_position())
 
 
 def mark_applied(event_id: str) -> dict[str, Any]:
-    return {"$push": {APPLIED_FIELD: event_id}}
+    """``applied_update`` at the position of the record being handled."""
+    return applied_update(event_id, current_position())
 
 
 def was_applied(document: dict[str, Any], event_id: str) -> bool:
-    return event_id in document.get(APPLIED_FIELD, [])
+    """``applied_to`` at the position of the record being handled."""
+    return applied_to(document, event_id, current_position())
+
+
+def applied_marks(document: dict[str, Any]) -> dict[str, Any]:
+    """The marks of a stored document, for ``was_applied`` on a copy kept in memory."""
+    return {name: document[name] for name in MARK_FIELDS if name in document}

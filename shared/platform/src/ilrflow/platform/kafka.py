@@ -34,6 +34,7 @@ from ilrflow.contracts.events import (
 )
 from ilrflow.platform import metrics
 from ilrflow.platform.errors import PermanentError, is_transient
+from ilrflow.platform.idempotency import RecordPosition, delivering
 from ilrflow.platform.lanes import POOLED, base_topic, lane_topics
 from ilrflow.platform.logging import bound_context, get_logger
 from ilrflow.platform.retention import configs_to_change, retention_configs
@@ -43,6 +44,8 @@ from ilrflow.platform.tracing import consumer_span
 log = get_logger(__name__)
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+# On a re-driven copy: the consumer groups that are to handle it (the others skip it).
+REDRIVE_GROUPS_HEADER = "redrive_groups"
 
 
 def create_broker(settings: Settings, client_id: str) -> KafkaBroker:
@@ -236,9 +239,9 @@ async def undecoded_body(message: Any) -> Any:
 class OffsetCommitter:
     """Commits the offsets of handled records in the background, a few at a time.
 
-    A record's effect (with its event id) is stored before its offset is recorded here, so a
-    commit that is late or lost (a crash, a rebalance) only means the record is read again, and
-    the handler drops it by its event id. Waiting for each commit before taking the next record
+    A record's effect (with its position, ``ilrflow.platform.idempotency``) is stored before its
+    offset is recorded here, so a commit that is late or lost (a crash, a rebalance) only means
+    the record is read again, and the handler drops it by its offset. Waiting for each commit before taking the next record
     cost a broker round trip per record (~10 ms on a busy box), in every consumer, in sequence.
     Only offsets of handled records are committed, never the consumer's position: the record
     being handled must not be committed before its effect is stored.
@@ -286,7 +289,7 @@ class OffsetCommitter:
         assigned = self._consumer.assignment()
         mine = {tp: OffsetAndMetadata(o, "") for tp, o in offsets.items() if tp in assigned}
         if not mine:
-            return  # revoked: the new owner reads them again and drops them by event id
+            return  # revoked: the new owner reads them again and drops them by their offsets
         try:
             await self._consumer.commit(mine)
         except (KafkaError, AssertionError) as error:  # a rebalance, a stopping consumer
@@ -396,6 +399,8 @@ class ConsumerGroup:
         partition: int,
         offset: int,
     ) -> str:
+        if not self._mine(headers):
+            return "skipped"
         try:
             event = from_wire(headers, value)
             if CATALOGUE[event.type].topic != base_topic(self.topic):
@@ -403,13 +408,21 @@ class ConsumerGroup:
             handler = self.handlers.get(event.type)
             if handler is None:
                 return "skipped"
-            return await self._run_with_retries(handler, event)
+            # The position tells a redelivered record apart (ilrflow.platform.idempotency).
+            with delivering(RecordPosition(self.topic, partition, offset)):
+                return await self._run_with_retries(handler, event)
         except Exception as error:
             if is_transient(error):
                 log.warning("transient failure; record will be read again", error=str(error))
                 return "retry"
             await self._dead_letter(headers, value, key, partition, offset, error)
             return "dead-lettered"
+
+    def _mine(self, headers: dict[str, Any]) -> bool:
+        """A re-driven copy is for the groups that dead-lettered the original only: the others
+        applied it, perhaps long ago (``ilrflow dlt redrive``)."""
+        groups = header_text(headers, REDRIVE_GROUPS_HEADER)
+        return groups is None or self.group_id in groups.split(",")
 
     async def _run_with_retries(self, handler: Handler, event: Envelope[Any]) -> str:
         attempt = 1

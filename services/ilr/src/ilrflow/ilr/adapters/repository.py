@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from ilrflow.contracts.events import Envelope
 from ilrflow.ilr.domain.history import HistorySources
 from ilrflow.platform.ferretdb import serialised_writes
-from ilrflow.platform.idempotency import mark_applied, not_yet_applied
+from ilrflow.platform.idempotency import applied_marks, mark_applied, not_yet_applied, was_applied
 from ilrflow.platform.mongo import Document, plain
 from ilrflow.platform.outbox import merge_updates, outbox_update
 
@@ -33,9 +33,13 @@ class IlrDocument:
     learner: dict[str, Any] | None
     group: str | None
     qa_verified_by: str | None = None
-    applied_events: list[str] = field(default_factory=list)
+    applied: dict[str, Any] = field(default_factory=dict)  # ilrflow.platform.idempotency
     latest_history: dict[str, Any] | None = None
     embedded_history: list[dict[str, Any]] = field(default_factory=list)
+
+    def has_applied(self, event_id: str) -> bool:
+        """Whether the event (at the position of the record being handled) is applied."""
+        return was_applied(self.applied, event_id)
 
     @property
     def history_sources(self) -> HistorySources:
@@ -53,7 +57,7 @@ class IlrDocument:
             learner=plain(document.get("learner")),
             group=document.get("group"),
             qa_verified_by=document.get("qa_verified_by"),
-            applied_events=list(document.get("applied_events", [])),
+            applied=applied_marks(document),
             latest_history=document.get("latest_history"),
             # Records stored before the history moved out keep their old entries embedded.
             embedded_history=list(document.get("history", [])),
@@ -117,7 +121,6 @@ class IlrRepository:
                     "qa_verified": False,
                     "learner": None,
                     "group": group,
-                    "applied_events": [],
                     "outbox": [],
                     "outbox_pending": 0,
                 }

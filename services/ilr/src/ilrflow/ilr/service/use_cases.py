@@ -7,11 +7,11 @@ the compacted ``ilr-state`` topic with the whole current record. ``ilr-state`` g
 outbox *before* ``ilr-updated``: a reader that notes where ``ilr-updated`` ends, then reads
 ``ilr-state`` to its end, has every version up to that point (see docs/examples/).
 
-An event is applied once, told by its id alone: the consumers skip an id the record lists in
-``applied_events``, and the write that applies it is conditional on the id not being there yet
-(``ilrflow.platform.idempotency``). That is one mechanism in two places: the check on loading
-saves the work for a redelivery (a relay's republished copy has the same id), the conditional
-write settles a redelivery racing the first delivery.
+An event is applied once, told by the record's offset and the event's id: the consumers skip an
+event the record's marks say is applied, and the write that applies it is conditional on it not
+being applied yet (``ilrflow.platform.idempotency``). That is one mechanism in two places: the
+check on loading saves the work for a redelivery (a relay's republished copy has the same id),
+the conditional write settles a redelivery racing the first delivery.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ class IlrService:
         update = event.data
         enrolment = next(e for e in update.learner.enrolments if e.id == enrolment_id)
         current = await self._load_or_create(event.tenant, update.learner.id, update.learner.group)
-        if event.id in current.applied_events:
+        if current.has_applied(event.id):
             return  # a redelivery (see the module's docstring)
         record = learner_from_enrolment(update.learner, enrolment, current.learner)
         decision = Decision(
@@ -175,7 +175,7 @@ class IlrService:
         learner service now records. No ILR data changes, so no new version and no event."""
         learner = event.data.learner
         current = await self.repository.get(event.tenant, learner.id)
-        if current is None or event.id in current.applied_events:
+        if current is None or current.has_applied(event.id):
             return  # not enrolled yet (the enrolment will bring the group), or a redelivery
         stored = await self.repository.record_outcome(
             current,
@@ -191,7 +191,7 @@ class IlrService:
     async def on_tracker_processed(self, event: Envelope[TrackerProcessed]) -> None:
         tracker = event.data
         current = await self._load_or_create(event.tenant, tracker.learner_id, None)
-        if event.id in current.applied_events:
+        if current.has_applied(event.id):
             return  # a redelivery (see the module's docstring)
         decision = await self._decide(event.tenant, current, tracker)
         await self._store(current, event, decision, cause="tracker", tracker_id=tracker.tracker_id)

@@ -14,7 +14,7 @@ from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
 from ilrflow.ilr_engine.status import ProgrammeStatus, Status, WithdrawalKind
 from ilrflow.learner.domain.listing import LearnerFilter, LearnerView, matches_text
 from ilrflow.platform.ferretdb import serialised_writes
-from ilrflow.platform.idempotency import APPLIED_FIELD, mark_applied, not_yet_applied, was_applied
+from ilrflow.platform.idempotency import MARK_FIELDS, mark_applied, not_yet_applied, was_applied
 from ilrflow.platform.mongo import Document
 from ilrflow.platform.outbox import merge_updates, new_document_outbox, outbox_update
 
@@ -52,7 +52,6 @@ class LearnerRepository:
             "id": learner.id,
             "record": learner.model_dump(mode="json"),
             "version": 1,
-            "applied_events": [],
             **new_document_outbox(events),
         }
         await self.learners.insert_one(document)
@@ -91,9 +90,9 @@ class LearnerRepository:
         )
 
     async def has_applied(self, tenant: str, learner_id: str, event_id: str) -> bool:
-        # By _id alone (FerretDB pushes nothing else down), the event id checked here.
+        # By _id alone (FerretDB pushes nothing else down), the event checked here.
         found = await self.learners.find_one(
-            {"_id": doc_id(tenant, learner_id)}, {APPLIED_FIELD: 1}
+            {"_id": doc_id(tenant, learner_id)}, dict.fromkeys(MARK_FIELDS, 1)
         )
         return found is not None and was_applied(found, event_id)
 
