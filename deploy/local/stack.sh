@@ -12,7 +12,7 @@
 #
 # Settings (environment): ILRFLOW_STACK_DIR (state: data, logs, pids; default .stack/run),
 # ILRFLOW_KAFKA_PORT (9092), ILRFLOW_KAFKA_CONTROLLER_PORT (9093), ILRFLOW_MONGO_PORT (27017),
-# ILRFLOW_FERRETDB_BACKEND (postgresql, the default, or sqlite: FerretDB's storage, docs/operations.md),
+# ILRFLOW_FERRETDB_BACKEND (sqlite, the default, or postgresql: FerretDB's storage, docs/operations.md),
 # ILRFLOW_STACK_FRESH=1 wipes the state directory before `up`; ILRFLOW_STACK_DEADLINE_S (120) and
 # ILRFLOW_STACK_RESTART_DEADLINE_S (600) bound a start and a restart after SIGKILL.
 set -euo pipefail
@@ -26,7 +26,7 @@ CONTROLLER_PORT="${ILRFLOW_KAFKA_CONTROLLER_PORT:-9093}"
 MONGO_PORT="${ILRFLOW_MONGO_PORT:-27017}"
 KAFKA_LIBS="$CACHE/kafka-libs"
 FERRETDB_BIN="$CACHE/bin/ferretdb"
-FERRETDB_BACKEND="${ILRFLOW_FERRETDB_BACKEND:-postgresql}"
+FERRETDB_BACKEND="${ILRFLOW_FERRETDB_BACKEND:-sqlite}"
 # PostgreSQL listens on a unix socket in its directory only (no TCP port to collide with another
 # stack's); the port number merely names the socket file.
 POSTGRES_DIR="$STATE/postgres"  # the cluster's data (data/) and its socket

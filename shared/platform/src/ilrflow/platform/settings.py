@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     ferretdb_backend: Literal["sqlite", "postgresql"] = Field(
-        default="postgresql",
+        default="sqlite",
         description="When ILRFLOW_MONGO_URL is FerretDB (deploy/local/stack.sh), its storage. On "
         "postgresql conditional updates go to the server as on MongoDB; on sqlite, which reads "
         "every document for them, they are emulated with write locks "
