@@ -139,12 +139,11 @@ class TrackerService:
             updated = change(settings)
         except ValidationError as error:
             raise _settings_invalid(error) from error
-        changes = setting_changes(settings.model_dump(mode="json"), updated.model_dump(mode="json"))
+        after = updated.model_dump(mode="json")
+        changes = setting_changes(settings.model_dump(mode="json"), after)
         if not changes:
             return settings  # nothing to store, nothing to tell
-        changed = TrackerSettingsChanged(
-            version=version + 1, changes=changes, settings=updated.model_dump(mode="json")
-        )
+        changed = TrackerSettingsChanged(version=version + 1, changes=changes, settings=after)
         event = new_event(
             changed, tenant=principal.tenant, subject=TRACKER_SETTINGS_SUBJECT, actor=principal.sub
         )

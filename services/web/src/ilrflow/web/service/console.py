@@ -106,11 +106,11 @@ class TrackerFilters:
             "from": self.raised_from,
             "to": self.raised_to,
         }
-        return urlencode({name: value for name, value in chosen.items() if value})
+        return _query_string(chosen)
 
     def next_page(self, cursor: str) -> str:
         """The query string of the page after this one, with the same filters."""
-        return "&".join(part for part in (self.query(), urlencode({"cursor": cursor})) if part)
+        return _with_cursor(self.query(), cursor)
 
     def params(self) -> dict[str, str]:
         """The tracker API's parameters for these filters."""
@@ -220,10 +220,10 @@ class AuditFilters:
             "from": self.day_from,
             "to": self.day_to,
         }
-        return urlencode({name: value for name, value in chosen.items() if value})
+        return _query_string(chosen)
 
     def next_page(self, cursor: str) -> str:
-        return "&".join(part for part in (self.query(), urlencode({"cursor": cursor})) if part)
+        return _with_cursor(self.query(), cursor)
 
     @property
     def chosen(self) -> bool:
@@ -780,3 +780,13 @@ def type_inputs(tracker_type: str) -> str:
 def type_field(tracker_type: str) -> str:
     """The id of a type's first input (its switch), which its errors link to."""
     return type_inputs(tracker_type) + "-enabled"
+
+
+def _query_string(chosen: dict[str, str]) -> str:
+    """A list's chosen filters (the empty ones left out) as a query string."""
+    return urlencode({name: value for name, value in chosen.items() if value})
+
+
+def _with_cursor(query: str, cursor: str) -> str:
+    """``query`` with the cursor of the next page added."""
+    return "&".join(part for part in (query, urlencode({"cursor": cursor})) if part)
