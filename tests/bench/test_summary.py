@@ -6,6 +6,7 @@ from typing import Any
 
 from bench.bare_pipeline import issues_document, lookup_keys
 from bench.pipeline import rebuild_rate, summary
+from bench.rebuild import learner_updates
 from bench.watch import per_tracker
 
 
@@ -129,4 +130,25 @@ def test_a_bare_audit_batch_touches_each_lookup_document_once() -> None:
         "actor:admin-1",
         "type:p.tracker-processed",
         "type:p.ilr-updated",
+    }
+
+
+def test_the_long_topic_rebuild_gives_the_rebuild_rate_when_it_ran() -> None:
+    long = {"records": 20_000, "rebuild_events_per_s": 1_234.5}
+
+    figures = summary(report(rebuild=REBUILD, rebuild_long=long))
+
+    assert figures["rebuild_events_per_s"] == 1_234.5  # not (b)'s 850.5 of a short topic
+    assert figures["rebuild_records"] == 20_000
+
+
+def test_the_rebuild_topic_ends_each_learner_at_its_last_round() -> None:
+    changes = learner_updates(records=7, learners=3)
+
+    last = {c.learner.id: f"{c.learner.given_names} {c.learner.family_name}" for c in changes}
+    assert [c.change for c in changes] == ["created"] * 3 + ["changed"] * 4
+    assert last == {
+        "L000000": "Given 0 Family 2",  # rounds 0, 1, 2
+        "L000001": "Given 1 Family 1",
+        "L000002": "Given 2 Family 1",
     }
