@@ -19,9 +19,9 @@ A write to a document of a ``serialised_writes`` collection (``platform/ferretdb
 ours is on FerretDB (``Database.write``): the document's asyncio lock, the insert of its lock
 document into ``write_locks``, for a conditional update a read by ``_id``, the update by
 ``_id``, the delete of the lock document. An outbox relay (``platform/outbox.py``) is woken by
-the write that queued events; per document it reads the outbox by ``_id``, publishes the events
-(topics concurrently, each topic's in order, waiting for the broker) and pulls them with a
-(locked) update.
+the write that queued events; a pass reads the written documents' outboxes by ``_id``
+concurrently, hands every event to the producer in order, awaits the confirmations together
+and pulls the outboxes concurrently, each with a (locked) update.
 
 The I/O per processed tracker, where it comes from (paths under ``services/<svc>/src/ilrflow/``):
 
@@ -87,7 +87,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka.structs import OffsetAndMetadata, RecordMetadata
 from pymongo import AsyncMongoClient, MongoClient
 from workload import poll
 
@@ -210,7 +210,9 @@ class Database:
 
 
 class Relay:
-    """An outbox relay: woken by writes that queued events, per document find, publish, pull."""
+    """An outbox relay: woken by writes that queued events; a pass reads the written documents
+    by ``_id`` concurrently, hands every event to the producer in order, awaits the
+    confirmations together and pulls the outboxes concurrently (``OutboxRelay``)."""
 
     def __init__(self, database: Database, producer: AIOKafkaProducer, run: Run) -> None:
         self._database, self._producer, self._run = database, producer, run
@@ -228,31 +230,39 @@ class Relay:
             while self._dirty:
                 documents = list(self._dirty)
                 self._dirty.clear()
-                for collection, identity in documents:
-                    await self._relay(collection, identity)
+                await self._pass(documents)
 
-    async def _relay(self, collection: str, identity: str) -> None:
-        document = await self._database.db[collection].find_one({"_id": identity}, {"outbox": 1})
-        pending = (document or {}).get("outbox") or []
-        if not pending:
-            return
-        by_topic: dict[str, list[dict[str, Any]]] = {}
-        for item in pending:
-            by_topic.setdefault(item["topic"], []).append(item)
-        await asyncio.gather(*(self._publish_in_order(items) for items in by_topic.values()))
-        await self._database.write(
-            collection,
-            identity,
-            {"$pullAll": {"outbox": pending}, "$inc": {"outbox_pending": -len(pending)}},
+    async def _pass(self, documents: list[tuple[str, str]]) -> None:
+        found = await asyncio.gather(
+            *(self._database.db[c].find_one({"_id": i}, {"outbox": 1}) for c, i in documents)
+        )
+        chosen = [
+            (collection, identity, document["outbox"])
+            for (collection, identity), document in zip(documents, found, strict=True)
+            if document and document.get("outbox")
+        ]
+        confirmations = [
+            await send(self._producer, self._run, item)
+            for _, _, pending in chosen
+            for item in pending
+        ]
+        await asyncio.gather(*confirmations)
+        await asyncio.gather(
+            *(
+                self._database.write(
+                    collection,
+                    identity,
+                    {"$pullAll": {"outbox": pending}, "$inc": {"outbox_pending": -len(pending)}},
+                )
+                for collection, identity, pending in chosen
+            )
         )
 
-    async def _publish_in_order(self, items: list[dict[str, Any]]) -> None:
-        for item in items:
-            await publish(self._producer, self._run, item)
 
-
-async def publish(producer: AIOKafkaProducer, run: Run, item: dict[str, Any]) -> None:
-    """The record as the relay sends it: a JSON value of an event's size, CloudEvents headers."""
+async def send(
+    producer: AIOKafkaProducer, run: Run, item: dict[str, Any]
+) -> Awaitable[RecordMetadata]:
+    """Hand the record to the producer as the relay does; its confirmation, to be awaited."""
     value = {"tracker_id": tracker_id(item["n"]), "learner_id": item["learner"], "n": item["n"]}
     value["data"] = pad(EVENT_BYTES)
     headers = [
@@ -264,7 +274,7 @@ async def publish(producer: AIOKafkaProducer, run: Run, item: dict[str, Any]) ->
         ("ce_correlationid", tracker_id(item["n"])),
         ("ce_actor", ADMIN),
     ]
-    await producer.send_and_wait(
+    return await producer.send(
         run.topic(item["topic"]),
         json.dumps(value).encode(),
         key=item["learner"].encode(),
