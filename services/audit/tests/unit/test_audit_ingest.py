@@ -55,6 +55,36 @@ def test_random_bytes_are_stored_with_problems_noted() -> None:
     assert entry.tenant is None
 
 
+def _texts(value: object) -> list[str]:
+    """Every string in a dumped model, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in (*_texts(k), *_texts(v))]
+    if isinstance(value, list | tuple):
+        return [t for item in value for t in _texts(item)]
+    return []
+
+
+def test_no_text_of_the_entry_holds_a_nul_though_the_record_does() -> None:
+    """PostgreSQL's jsonb refuses U+0000 anywhere: the entry's texts carry U+FFFD instead, and
+    the record's own bytes are kept exactly."""
+    key, headers, value = to_wire(event_of(raised("T\x007", "L3")))
+    headers = {**headers, "ce_id": b"\xff\xfe\x00\x81", "x\x00name": b"v"}
+
+    entry = entry_from_record("tracker-raised", 0, 3, key, headers, value, 1000)
+
+    assert not [text for text in _texts(entry.model_dump()) if "\x00" in text]
+    assert entry.tracker_id == "T\ufffd7"
+    assert entry.event_id == "\ufffd\ufffd\ufffd\ufffd"
+    assert "header ce_id holds a NUL character" in entry.problems
+    stored = {h.name: h.value.to_bytes() for h in entry.headers if h.value}
+    assert stored["ce_id"] == b"\xff\xfe\x00\x81"
+    assert stored["x\ufffdname"] == b"v"
+    assert entry.value is not None
+    assert entry.value.to_bytes() == value
+
+
 def test_bad_json_under_good_headers_keeps_the_envelope_and_notes_the_payload() -> None:
     _, headers, _ = to_wire(event_of(raised()))
 

@@ -27,6 +27,7 @@ from ilrflow.platform import lanes
 DLT_SUFFIX = ".dlt"
 DLT_HEADER_PREFIX = "dlt_"
 MAX_PROBLEM_LENGTH = 500
+NUL = "\x00"
 
 HeaderValue = bytes | str | None
 
@@ -129,20 +130,31 @@ def _parse(
 
 def _stored_headers(headers: Mapping[str, HeaderValue]) -> list[StoredHeader]:
     stored = [
-        StoredHeader(name=str(name), value=None if raw is None else StoredBytes.of(raw))
+        StoredHeader(name=storable(str(name)), value=None if raw is None else StoredBytes.of(raw))
         for name, raw in headers.items()
     ]
     return sorted(stored, key=lambda header: header.name)
 
 
 def _header_texts(headers: Mapping[str, HeaderValue], problems: list[str]) -> dict[str, str]:
-    """Header values as text for parsing; non-UTF-8 bytes are noted and read with replacements."""
+    """Header values as text for parsing; non-UTF-8 bytes and NUL characters are noted and read
+    with replacements (the stored headers keep the original bytes)."""
     texts: dict[str, str] = {}
     for name, raw in headers.items():
         text = _as_text(str(name), raw, problems)
+        if text and NUL in text:
+            problems.append(f"header {storable(str(name))} holds a NUL character")
         if text:
-            texts[str(name)] = text
+            texts[storable(str(name))] = storable(text)
     return texts
+
+
+def storable(text: str) -> str:
+    """``text`` with each NUL character replaced by U+FFFD. PostgreSQL's ``jsonb`` (FerretDB's
+    storage on that backend) refuses U+0000 in any string, so a poison record's text carrying
+    one could never be stored; the record's bytes themselves are kept exactly (``StoredBytes``
+    turns bytes with a NUL into base64)."""
+    return text.replace(NUL, "\ufffd")
 
 
 def _as_text(name: str, raw: HeaderValue, problems: list[str]) -> str | None:
@@ -259,8 +271,9 @@ _SUBJECT_IS_NOT_A_LEARNER = frozenset(
 
 def _text_field(payload: dict[str, Any] | None, name: str) -> str | None:
     found = payload.get(name) if payload else None
-    return found if isinstance(found, str) else None
+    return storable(found) if isinstance(found, str) else None
 
 
 def _clip(problem: str) -> str:
+    problem = storable(problem)
     return problem if len(problem) <= MAX_PROBLEM_LENGTH else problem[:MAX_PROBLEM_LENGTH] + "…"
