@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ilrflow.contracts.events import LearnerSnapshot, LearnerUpdated, new_event
+from ilrflow.learner.adapters.repository import LearnerRepository
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import (
     LEGACY_FIELD,
@@ -386,3 +387,19 @@ async def test_a_failed_confirmation_leaves_the_whole_pass_pending(database: Any
     with pytest.raises(ConnectionError):
         await OutboxRelay([collection], send).drain_once()
     assert [d["outbox_pending"] async for d in collection.find({})] == [1, 1, 1]
+
+
+async def test_a_copy_dropped_by_its_event_id_gets_its_offset_recorded(database: Any) -> None:
+    """So that, read again after a crash, it is known by its offset even once its id has left
+    the window (ilrflow.platform.idempotency.copy_offset)."""
+    learners = LearnerRepository(database)
+    await database["learners"].insert_one({"_id": "t:L1", "version": 1})
+    with delivering(RecordPosition("t", 0, 5)):
+        await learners.mark_event_seen("t", "L1", "e1")
+    with delivering(RecordPosition("lane-acme.t", 0, 2)):  # the relay's copy, another topic
+        assert await learners.has_applied("t", "L1", "e1")
+    with delivering(RecordPosition("t", 0, 3)):  # an earlier record: its offset tells already
+        assert await learners.has_applied("t", "L1", "e0")
+    stored = await database["learners"].find_one({"_id": "t:L1"})
+    assert stored["applied_offsets"] == {"t:0": 5, "lane-acme/t:0": 2}
+    assert stored[RECENT_FIELD] == ["e1"]

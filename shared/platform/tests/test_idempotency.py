@@ -27,6 +27,8 @@ from ilrflow.platform.idempotency import (
     applied_filter,
     applied_to,
     applied_update,
+    copy_offset,
+    copy_offset_write,
     delivering,
     mark_applied,
     not_yet_applied,
@@ -83,7 +85,7 @@ class Model:
     dead_letters: dict[tuple[tuple[str, int], int], Record] = field(default_factory=dict)
     redriven: set[tuple[tuple[str, int], int]] = field(default_factory=set)
     produced: list[Record] = field(default_factory=list)
-    written: set[RecordPosition] = field(default_factory=set)  # whose effect was written
+    recorded: set[RecordPosition] = field(default_factory=set)  # whose offset was written
 
     def produce(self, tp: tuple[str, int], record: Record) -> None:
         self.logs[tp].append(record)
@@ -103,21 +105,26 @@ class Model:
         document = self.documents[record.aggregate]
         already = applied_to(document, record.event_id, position)
         history = self.applied[record.aggregate]
-        if record.event_id in history and position not in self.written:
-            # A copy (at a new offset, or read again after it was dropped as a copy: its offset
-            # was not recorded), within the documented bound: it comes back before WINDOW other
-            # events are applied to the aggregate. A record whose effect was written has no bound.
+        if record.event_id in history and position not in self.recorded:
+            # A copy at a new offset, read for the first time, within the documented bound: it
+            # comes back before WINDOW other events are applied to the aggregate. A record whose
+            # offset was written (its effect, or its drop as a copy) has no bound.
             assume(already or history[::-1].index(record.event_id) < WINDOW)
-        if position in self.written and record.event_id not in document.get(RECENT_FIELD, []):
+        if position in self.recorded and record.event_id not in document.get(RECENT_FIELD, []):
             event("a redelivery only its offset tells apart")
-        if already:
-            return  # the check on loading
+        if already:  # the check on loading; a copy gets its offset recorded
+            copy = copy_offset(document, record.event_id, position)
+            if copy is not None:
+                event("a copy dropped by its id, its offset recorded")
+                apply_update(document, copy[1])
+                self.recorded.add(position)
+            return
         update = merge_updates(
             {"$inc": {"effects": 1}}, applied_update(record.event_id, position, WINDOW)
         )
         apply_update(document, update)
         history.append(record.event_id)
-        self.written.add(position)
+        self.recorded.add(position)
 
     def crash(self) -> None:
         """The consumer restarts: every partition is read again from its committed offset."""
@@ -222,3 +229,45 @@ def test_a_document_written_before_still_knows_its_events() -> None:
     before = {"_id": "a", LEGACY_FIELD: ["e1", "e2"]}
     assert was_applied(before, "e2")
     assert not was_applied(before, "e3")
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(WINDOW, 3 * WINDOW))
+def test_a_dropped_copy_read_again_after_the_window_moved_on_is_not_applied(others: int) -> None:
+    """The relay's copy is dropped by its id; the aggregate then applies more than the window's
+    events from another partition; a crash makes the consumer read the copy again."""
+    model = Model()
+    main, lane = TOPIC_PARTITIONS
+    original = Record("e0", "a")
+    model.produced.append(original)
+    model.produce(main, original)
+    model.produce(main, original)  # the relay's copy, at offset 1
+    model.consume(main)
+    model.consume(main)  # dropped by its id: its offset 1 is recorded
+    assert model.documents["a"][OFFSETS_FIELD] == {"tracker-processed:0": 1}
+    for n in range(others):
+        other = Record(f"o{n}", "a")
+        model.produced.append(other)
+        model.produce(lane, other)
+        model.consume(lane)
+    assert "e0" not in model.documents["a"][RECENT_FIELD]
+    model.position[main] = 1  # read again from the copy, its offset not committed
+    model.consume(main)
+    assert model.applied["a"].count("e0") == 1
+
+
+def test_only_a_copy_dropped_by_its_id_records_its_offset() -> None:
+    document = {OFFSETS_FIELD: {"t:0": 5}, RECENT_FIELD: ["e1"]}
+    assert copy_offset(document, "e1", RecordPosition("t", 0, 9)) == (
+        {f"{OFFSETS_FIELD}.t:0": {"$not": {"$gte": 9}}},
+        {"$set": {f"{OFFSETS_FIELD}.t:0": 9}},
+    )
+    assert copy_offset(document, "e1", RecordPosition("t", 0, 5)) is None  # its offset tells
+    assert copy_offset(document, "e2", RecordPosition("t", 0, 9)) is None  # not applied
+    assert copy_offset(document, "e1", None) is None
+    assert copy_offset_write(document, "e1") is None  # outside a consumer
+    with delivering(RecordPosition("lane-acme.t", 0, 2)):
+        assert copy_offset_write(document, "e1") == (
+            {f"{OFFSETS_FIELD}.lane-acme/t:0": {"$not": {"$gte": 2}}},
+            {"$set": {f"{OFFSETS_FIELD}.lane-acme/t:0": 2}},
+        )
