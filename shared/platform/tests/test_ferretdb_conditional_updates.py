@@ -50,7 +50,6 @@ class Server:
         self.build = build
         self.calls: list[tuple[str, Any]] = []
         self.admin = self
-        self.address = ("127.0.0.1", 27017)
 
     async def command(self, name: str) -> dict[str, Any]:
         self.calls.append(("command", name))
@@ -62,6 +61,7 @@ class Collection:
         self.server = server
         self.database = self
         self.client = server
+        self.name = "ilrflow_tracker"
 
     async def update_one(self, filter: dict[str, Any], update: Any) -> UpdateResult:
         self.server.calls.append(("update_one", filter))
@@ -89,6 +89,8 @@ async def test_a_conditional_update_is_one_round_trip_after_the_first_check(
 async def test_an_unpatched_ferretdb_gets_no_update() -> None:
     server = Server(UPSTREAM)
     collection = serialised_writes(Collection(server))  # type: ignore[arg-type]
-    with pytest.raises(UnpatchedFerretDBError, match="update-document-locks"):
+    with pytest.raises(
+        UnpatchedFerretDBError, match=r"ilrflow_tracker lacks .*update-document-locks"
+    ):
         await collection.update_one({"_id": "a", "version": 1}, {"$inc": {"version": 1}})
     assert server.calls == [("command", "buildInfo")]

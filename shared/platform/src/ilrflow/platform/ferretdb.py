@@ -101,7 +101,7 @@ class _SerialisedWrites:
         missing = missing_patches(build)
         if missing:
             raise UnpatchedFerretDBError(
-                f"FerretDB at {self._collection.database.client.address} lacks the patches "
+                f"the FerretDB of {self._collection.database.name} lacks the patches "
                 f"{', '.join(missing)} (deploy/local/ferretdb/patches): its updates of one "
                 "document could race; rebuild it with deploy/local/stack.sh install"
             )
