@@ -16,12 +16,11 @@ is on Kafka, the audit has stored and committed every record, and the tutor's in
 notification is stored.
 
 A write to a document of a ``serialised_writes`` collection (``platform/ferretdb.py``) is done as
-ours is on FerretDB (``Database.write``): the document's asyncio lock, the insert of its lock
-document into ``write_locks``, for a conditional update a read by ``_id``, the update by
-``_id``, the delete of the lock document. An outbox relay (``platform/outbox.py``) is woken by
-the write that queued events; a pass reads the written documents' outboxes by ``_id``
-concurrently, hands every event to the producer in order, awaits the confirmations together
-and pulls the outboxes concurrently, each with a (locked) update.
+ours is (``Database.write``): one update sent as it is, a conditional one with its condition in
+the filter (our FerretDB applies the updates of one document one at a time). An outbox relay
+(``platform/outbox.py``) is woken by the write that queued events; a pass reads the written
+documents' outboxes by ``_id`` concurrently, hands every event to the producer in order, awaits
+the confirmations together and pulls the outboxes concurrently.
 
 The I/O per processed tracker, where it comes from (paths under ``services/<svc>/src/ilrflow/``):
 
@@ -82,7 +81,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
@@ -99,7 +98,6 @@ from ilrflow.platform.settings import Settings
 TENANT = "bare-tenant"
 TUTOR = "tutor-1"
 ADMIN = "admin-1"
-LOCK_LEASE = timedelta(seconds=10)
 DOCUMENT_EVERY = 3  # one tracker in three issues a training plan version (a change of name)
 # Sizes of the real documents and records in a bench run (BSON bytes, about).
 TRACKER_BYTES, ILR_BYTES, LEARNER_BYTES, DOCUMENTS_BYTES = 1800, 2200, 1500, 3700
@@ -170,12 +168,10 @@ def merged(*updates: dict[str, Any]) -> dict[str, Any]:
 
 
 class Database:
-    """One service's database, written as ``serialised_writes`` writes on FerretDB."""
+    """One service's database, written as ``serialised_writes`` writes."""
 
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], name: str) -> None:
         self.db = client[name]
-        self._held: dict[str, asyncio.Lock] = {}
-        self._owner = secrets.token_hex(8)
 
     async def find(self, collection: str, identity: str) -> dict[str, Any] | None:
         return await self.db[collection].find_one({"_id": identity})
@@ -190,23 +186,14 @@ class Database:
         upsert: bool = False,
         find_and_modify: bool = False,
     ) -> None:
-        key = f"{collection}:{identity}"
-        async with self._held.setdefault(key, asyncio.Lock()):
-            lock = {"_id": key, "owner": self._owner}
-            await self.db["write_locks"].insert_one(
-                lock | {"expires_at": datetime.now(UTC) + LOCK_LEASE}
-            )
-            try:
-                if conditional:
-                    await self.find(collection, identity)
-                if find_and_modify:
-                    await self.db[collection].find_one_and_update(
-                        {"_id": identity}, update, upsert=upsert
-                    )
-                else:
-                    await self.db[collection].update_one({"_id": identity}, update, upsert=upsert)
-            finally:
-                await self.db["write_locks"].delete_one(lock)
+        # A condition every document meets ($ne matches a missing field), as a version check
+        # or an idempotency filter does on the server.
+        condition = {"bare_version": {"$ne": -1}} if conditional else {}
+        filter = {"_id": identity, **condition}
+        if find_and_modify:
+            await self.db[collection].find_one_and_update(filter, update, upsert=upsert)
+        else:
+            await self.db[collection].update_one(filter, update, upsert=upsert)
 
 
 class Relay:

@@ -67,12 +67,19 @@ install_ferretdb() {
   chmod -R u+w "$src"
   # git apply, not patch(1), which a fresh machine may lack; the ceiling keeps git from taking
   # the copy for part of this repository.
+  # The names of the patches applied are built into the binary, which reports them (buildInfo's
+  # buildEnvironment.ilrflowPatches): the services check them (ilrflow.platform.ferretdb).
+  local applied=()
   for p in "$HERE"/ferretdb/patches/*.patch; do
     (cd "$src" && GIT_CEILING_DIRECTORIES="$(dirname "$src")" git apply -p1 "$p")
+    applied+=("$(basename "$p" .patch)")
   done
+  local names; names="$(IFS=,; echo "${applied[*]}")"
   cp "$HERE/ferretdb/go.mod" "$build/go.mod"; cp "$HERE/ferretdb/go.sum" "$build/go.sum"
   (cd "$HERE/ferretdb" && go mod edit -modfile="$build/go.mod" -replace="github.com/FerretDB/FerretDB=$src" \
-    && go build -modfile="$build/go.mod" -trimpath -o "$FERRETDB_BIN.tmp" . && mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN")
+    && go build -modfile="$build/go.mod" -trimpath -ldflags "-X main.patches=$names" -o "$FERRETDB_BIN.tmp" . \
+    && mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN")
+  log "FerretDB built with the patches $names"
 }
 
 install_kustomize() {

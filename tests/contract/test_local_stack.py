@@ -1,22 +1,17 @@
-"""deploy/local/stack.sh and the services agree on FerretDB's storage when nobody names it:
-a service that assumed the other backend would emulate conditional updates it need not (or scan
-a collection for each one)."""
+"""deploy/local/stack.sh's choice of FerretDB storage: a tooling variable, refused when unknown."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
-from ilrflow.platform.settings import Settings
+from ilrflow.platform.settings import unknown_variables
 
 STACK = Path(__file__).resolve().parents[2] / "deploy" / "local" / "stack.sh"
 
 
-def test_the_stack_and_the_settings_default_to_the_same_ferretdb_backend() -> None:
-    default = re.search(r"\$\{ILRFLOW_FERRETDB_BACKEND:-(\w+)\}", STACK.read_text())
-    assert default is not None
-    assert default.group(1) == Settings.model_fields["ferretdb_backend"].default
+def test_the_backend_variable_is_the_stacks_not_an_unknown_setting() -> None:
+    assert unknown_variables(["ILRFLOW_FERRETDB_BACKEND"]) == {}
 
 
 def test_the_stack_refuses_an_unknown_backend() -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 
 from ilrflow.platform.mongo import Document
-from ilrflow.platform.settings import get_settings
 
 
 @pytest.fixture
@@ -25,13 +24,3 @@ async def database() -> AsyncIterator[Any]:
     finally:
         await client.drop_database(name)
         await client.close()
-
-
-@pytest.fixture
-def emulated_conditional_updates(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """``serialised_writes`` emulating conditional updates with write locks (as on SQLite-backed
-    FerretDB) whatever the server's backend, for tests of the emulation itself."""
-    monkeypatch.setenv("ILRFLOW_FERRETDB_BACKEND", "sqlite")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()

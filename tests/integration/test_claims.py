@@ -14,7 +14,7 @@ from ilrflow.notify.adapters.repository import NotifyRepository
 from ilrflow.notify.adapters.webhook_store import WebhookRepository
 from ilrflow.notify.domain.webhooks import Delivery
 from ilrflow.platform.claims import Claims
-from ilrflow.platform.ferretdb import WRITE_LOCKS, serialised_writes
+from ilrflow.platform.ferretdb import serialised_writes
 
 pytestmark = pytest.mark.e2e
 
@@ -110,15 +110,3 @@ async def test_a_conditional_update_from_two_processes_matches_once(database: An
         *(r.update_one({"_id": "a", "version": 0}, {"$inc": {"version": 1}}) for r in replicas)
     )
     assert [r.modified_count for r in results].count(1) == 1
-
-
-@pytest.mark.usefixtures("emulated_conditional_updates")
-async def test_a_lock_left_by_a_dead_process_is_taken_over_after_its_lease(database: Any) -> None:
-    await database["docs"].insert_one({"_id": "a", "n": 0})
-    dead = {"_id": "docs:a", "owner": "dead", "expires_at": datetime.now(UTC) - LEASE}
-    await database[WRITE_LOCKS].insert_one(dead)
-    await serialised_writes(database["docs"]).update_one({"_id": "a"}, {"$inc": {"n": 1}})
-    assert await database[WRITE_LOCKS].count_documents({}) == 0
-    document = await database["docs"].find_one({"_id": "a"})
-    assert document is not None
-    assert document["n"] == 1

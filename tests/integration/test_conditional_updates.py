@@ -1,8 +1,9 @@
 """On the real MongoDB-wire server: two clients (two replicas of a service) racing to update one
-document lose nothing. FerretDB 1.24 reads, changes and writes back a document without a
-transaction, on SQLite and PostgreSQL alike; our build's patch (update-document-locks) applies
-the updates of one document one at a time, which is what lets ``ilrflow.platform.ferretdb`` send
-conditional updates to a PostgreSQL-backed server as they are."""
+document lose nothing, and of racing conditional updates on one version exactly one wins, many
+times over. FerretDB 1.24 reads, changes and writes back a document without a transaction, on
+SQLite and PostgreSQL alike; our build's patch (update-document-locks) applies the updates of one
+document one at a time, which is what lets ``ilrflow.platform.ferretdb`` send every conditional
+update to the server as it is."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ async def test_increments_from_two_clients_all_count(replicas: list[Any]) -> Non
 async def test_two_replicas_serialised_writes_one_conditional_update_wins(
     replicas: list[Any],
 ) -> None:
-    """As the services do it (native or emulated, by ILRFLOW_FERRETDB_BACKEND)."""
+    """As the services do it, through ``serialised_writes``."""
     wrapped = [{"docs": serialised_writes(db["docs"])} for db in replicas]
 
     matched = await race(wrapped, version_check)

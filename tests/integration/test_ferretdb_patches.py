@@ -1,13 +1,31 @@
 """On the real MongoDB-wire server: what our FerretDB patches (deploy/local/ferretdb/patches)
-change, shown on the server itself."""
+change, shown on the server itself (update-document-locks: tests/integration/
+test_conditional_updates.py), and that the server says it has them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ilrflow.platform.ferretdb import PATCHES_FIELD, REQUIRED_PATCHES, missing_patches
+
 pytestmark = pytest.mark.e2e
+
+PATCHES = Path(__file__).resolve().parents[2] / "deploy" / "local" / "ferretdb" / "patches"
+
+
+async def test_the_server_reports_every_patch_it_was_built_with(database: Any) -> None:
+    build = await database.client.admin.command("buildInfo")
+    assert missing_patches(build) == []
+    if "ferretdbVersion" in build:  # our FerretDB: every patch of the repository, by name
+        reported = build["buildEnvironment"][PATCHES_FIELD].split(",")
+        assert sorted(reported) == sorted(p.stem for p in PATCHES.glob("*.patch"))
+
+
+def test_the_patches_the_services_require_are_in_the_repository() -> None:
+    assert set(REQUIRED_PATCHES) <= {p.stem for p in PATCHES.glob("*.patch")}
 
 
 async def _plan(database: Any, filter: dict[str, Any]) -> str:

@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 
 from ilrflow.contracts.events import LearnerSnapshot, LearnerUpdated, new_event
-from ilrflow.platform.ferretdb import matches, serialised_writes
+from ilrflow.learner.adapters.repository import LearnerRepository
+from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import (
     LEGACY_FIELD,
     RECENT_FIELD,
     RecordPosition,
     applied_filter,
+    applied_to,
     applied_update,
     delivering,
     mark_applied,
@@ -161,7 +163,7 @@ async def test_a_delivery_is_applied_once_by_its_offset_and_a_copy_by_its_event_
 
 
 async def test_the_recent_event_ids_stay_within_their_window(database: Any) -> None:
-    """FerretDB 1.24 ignores $slice: the wrapper writes the sliced array."""
+    """The server slices the window (upstream FerretDB 1.24 ignored $slice: push-slice.patch)."""
     collection = serialised_writes(database["aggregates"])
     await collection.insert_one({"_id": "a"})
     for n in range(5):
@@ -181,13 +183,14 @@ async def test_the_recent_event_ids_stay_within_their_window(database: Any) -> N
         {"applied_offsets": {"t:0": 5}},
         {"applied_offsets": {"t:0": 7}, RECENT_FIELD: ["e1"]},
         {"applied_offsets": {"lane-acme/t:0": 9}, LEGACY_FIELD: ["e2"]},
-        {"applied_offsets": 3},
     ],
 )
-async def test_the_wrapper_decides_the_idempotency_filter_as_the_server_does(
+async def test_the_check_on_loading_decides_as_the_servers_idempotency_filter(
     database: Any, stored: dict[str, Any]
 ) -> None:
-    raw = database["aggregates"]  # the server's own filter, not the wrapper's check
+    """``applied_to`` (a consumer's check of a document it loaded) is the negation of
+    ``applied_filter`` as the server evaluates it."""
+    raw = database["aggregates"]
     await raw.insert_one({"_id": "a", **stored})
     for event_id in ("e1", "e2", "e9"):
         for position in (
@@ -198,7 +201,8 @@ async def test_the_wrapper_decides_the_idempotency_filter_as_the_server_does(
         ):
             conditions = applied_filter(event_id, position)
             on_server = await raw.count_documents({"_id": "a", **conditions}) == 1
-            assert matches({"_id": "a", **stored}, conditions) is on_server, (event_id, position)
+            applied = applied_to({"_id": "a", **stored}, event_id, position)
+            assert applied is not on_server, (event_id, position)
 
 
 async def test_each_relay_publishes_only_its_lanes_tenants_to_their_routed_topics(
@@ -224,7 +228,7 @@ async def test_each_relay_publishes_only_its_lanes_tenants_to_their_routed_topic
 
 
 async def test_a_conditional_update_changes_only_a_matching_document(database: Any) -> None:
-    """On FerretDB the condition is checked in-process (read by _id, update by _id)."""
+    """The server decides the whole filter (on FerretDB reading by the _id index)."""
     collection = serialised_writes(database["aggregates"])
     await collection.insert_one({"_id": "a", "version": 2, "applied_events": ["e1"]})
     stale = await collection.update_one({"_id": "a", "version": 1}, {"$set": {"x": 1}})
@@ -383,3 +387,19 @@ async def test_a_failed_confirmation_leaves_the_whole_pass_pending(database: Any
     with pytest.raises(ConnectionError):
         await OutboxRelay([collection], send).drain_once()
     assert [d["outbox_pending"] async for d in collection.find({})] == [1, 1, 1]
+
+
+async def test_a_copy_dropped_by_its_event_id_gets_its_offset_recorded(database: Any) -> None:
+    """So that, read again after a crash, it is known by its offset even once its id has left
+    the window (ilrflow.platform.idempotency.copy_offset)."""
+    learners = LearnerRepository(database)
+    await database["learners"].insert_one({"_id": "t:L1", "version": 1})
+    with delivering(RecordPosition("t", 0, 5)):
+        await learners.mark_event_seen("t", "L1", "e1")
+    with delivering(RecordPosition("lane-acme.t", 0, 2)):  # the relay's copy, another topic
+        assert await learners.has_applied("t", "L1", "e1")
+    with delivering(RecordPosition("t", 0, 3)):  # an earlier record: its offset tells already
+        assert await learners.has_applied("t", "L1", "e0")
+    stored = await database["learners"].find_one({"_id": "t:L1"})
+    assert stored["applied_offsets"] == {"t:0": 5, "lane-acme/t:0": 2}
+    assert stored[RECENT_FIELD] == ["e1"]

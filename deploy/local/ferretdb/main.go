@@ -15,8 +15,15 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/FerretDB/FerretDB/build/version"
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
+
+// patches names the deploy/local/ferretdb/patches this binary was built with, comma-separated
+// (deploy/local/stack.sh sets it: -ldflags -X main.patches=...). buildInfo reports it as
+// buildEnvironment.ilrflowPatches, and the services refuse a FerretDB that lacks one they rely on
+// (ilrflow.platform.ferretdb).
+var patches string
 
 func main() {
 	addr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
@@ -31,6 +38,7 @@ func main() {
 	sqliteParams := flag.String("sqlite-params", "_pragma=synchronous(normal)",
 		"query string appended to the SQLite URI (modernc.org/sqlite parameters)")
 	flag.Parse()
+	version.Get().BuildEnvironment.Set("ilrflowPatches", patches)
 
 	config := ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: *addr},

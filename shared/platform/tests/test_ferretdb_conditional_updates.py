@@ -1,110 +1,96 @@
-"""Where a conditional update is decided: on the server, or emulated with write locks."""
+"""Updates go to the server as they are, once the server is known to serialise them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pymongo.results import UpdateResult
 
-from ilrflow.platform.ferretdb import WRITE_LOCKS, conditional_updates, serialised_writes
-from ilrflow.platform.settings import get_settings
+from ilrflow.platform.ferretdb import (
+    REQUIRED_PATCHES,
+    UnpatchedFerretDBError,
+    missing_patches,
+    serialised_writes,
+)
 
-FERRETDB = {"ferretdbVersion": "v1.24.2"}
+PATCHED = {
+    "ferretdbVersion": "unknown",
+    "buildEnvironment": {
+        "ilrflowPatches": "push-slice,sqlite-id-index,sqlite-id-prefilter,update-document-locks"
+    },
+}
+UPSTREAM = {"ferretdbVersion": "v1.24.2", "buildEnvironment": {"go.version": "go1.24"}}
 MONGODB = {"version": "7.0.14"}
 
 
 @pytest.mark.parametrize(
-    ("ferretdb", "backend", "expected"),
+    ("build", "missing"),
     [
-        (True, "sqlite", "emulated"),
-        (True, "postgresql", "native"),
-        (False, "sqlite", "native"),  # MongoDB: the backend setting means nothing there
-        (False, "postgresql", "native"),
+        (PATCHED, []),
+        (MONGODB, []),
+        (UPSTREAM, list(REQUIRED_PATCHES)),
+        ({"ferretdbVersion": "unknown"}, list(REQUIRED_PATCHES)),
+        (
+            {"ferretdbVersion": "unknown", "buildEnvironment": {"ilrflowPatches": "push-slice"}},
+            ["update-document-locks", "sqlite-id-prefilter"],
+        ),
     ],
 )
-def test_only_sqlite_backed_ferretdb_emulates(ferretdb: bool, backend: str, expected: str) -> None:
-    assert conditional_updates(ferretdb, backend) == expected
+def test_only_a_ferretdb_without_our_patches_misses_any(
+    build: dict[str, Any], missing: list[str]
+) -> None:
+    assert missing_patches(build) == missing
 
 
 class Server:
-    """The calls a wrapped collection makes, per collection, on a server of one document."""
+    """The calls a wrapped collection makes, on a server of one document."""
 
     def __init__(self, build: dict[str, Any]) -> None:
         self.build = build
-        self.calls: list[tuple[str, str, Any]] = []
+        self.calls: list[tuple[str, Any]] = []
         self.admin = self
 
     async def command(self, name: str) -> dict[str, Any]:
+        self.calls.append(("command", name))
         return self.build
 
 
 class Collection:
-    def __init__(self, server: Server, name: str) -> None:
+    def __init__(self, server: Server) -> None:
         self.server = server
-        self.name = name
         self.database = self
         self.client = server
-
-    def __getitem__(self, name: str) -> Collection:
-        return Collection(self.server, name)
-
-    async def insert_one(self, document: dict[str, Any]) -> None:
-        self.server.calls.append((self.name, "insert_one", document["_id"]))
-
-    async def delete_one(self, filter: dict[str, Any]) -> None:
-        self.server.calls.append((self.name, "delete_one", filter["_id"]))
-
-    async def find_one(self, filter: dict[str, Any]) -> dict[str, Any]:
-        self.server.calls.append((self.name, "find_one", filter))
-        return {"_id": "a", "version": 1}
+        self.name = "ilrflow_tracker"
 
     async def update_one(self, filter: dict[str, Any], update: Any) -> UpdateResult:
-        self.server.calls.append((self.name, "update_one", filter))
+        self.server.calls.append(("update_one", filter))
         return UpdateResult({"n": 1, "nModified": 1}, acknowledged=True)
 
 
-@pytest.fixture
-def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    def use(name: str) -> None:
-        monkeypatch.setenv("ILRFLOW_FERRETDB_BACKEND", name)
-        get_settings.cache_clear()
-
-    yield use
-    get_settings.cache_clear()
-
-
-async def conditional_update(build: dict[str, Any]) -> list[tuple[str, str, Any]]:
+@pytest.mark.parametrize("build", [PATCHED, MONGODB])
+async def test_a_conditional_update_is_one_round_trip_after_the_first_check(
+    build: dict[str, Any],
+) -> None:
     server = Server(build)
-    collection = serialised_writes(Collection(server, "trackers"))  # type: ignore[arg-type]
-    await collection.update_one({"_id": "a", "version": 1}, {"$inc": {"version": 1}})
-    return server.calls
-
-
-async def test_on_postgresql_backed_ferretdb_the_server_gets_the_condition(backend: Any) -> None:
-    backend("postgresql")
-    assert await conditional_update(FERRETDB) == [
-        ("trackers", "update_one", {"_id": "a", "version": 1})
+    collection = serialised_writes(Collection(server))  # type: ignore[arg-type]
+    told: list[Any] = []
+    collection.add_write_listener(lambda identity, change: told.append(identity))  # type: ignore[attr-defined]
+    for version in (1, 2):
+        await collection.update_one({"_id": "a", "version": version}, {"$inc": {"version": 1}})
+    assert server.calls == [
+        ("command", "buildInfo"),
+        ("update_one", {"_id": "a", "version": 1}),
+        ("update_one", {"_id": "a", "version": 2}),
     ]
+    assert told == ["a", "a"]
 
 
-async def test_on_mongodb_the_server_gets_the_condition_whatever_the_setting(
-    backend: Any,
-) -> None:
-    backend("sqlite")
-    assert await conditional_update(MONGODB) == [
-        ("trackers", "update_one", {"_id": "a", "version": 1})
-    ]
-
-
-async def test_on_sqlite_backed_ferretdb_it_is_checked_here_under_a_write_lock(
-    backend: Any,
-) -> None:
-    backend("sqlite")
-    assert await conditional_update(FERRETDB) == [
-        (WRITE_LOCKS, "insert_one", "trackers:a"),
-        ("trackers", "find_one", {"_id": "a"}),
-        ("trackers", "update_one", {"_id": "a"}),
-        (WRITE_LOCKS, "delete_one", "trackers:a"),
-    ]
+async def test_an_unpatched_ferretdb_gets_no_update() -> None:
+    server = Server(UPSTREAM)
+    collection = serialised_writes(Collection(server))  # type: ignore[arg-type]
+    with pytest.raises(
+        UnpatchedFerretDBError, match=r"ilrflow_tracker lacks .*update-document-locks"
+    ):
+        await collection.update_one({"_id": "a", "version": 1}, {"$inc": {"version": 1}})
+    assert server.calls == [("command", "buildInfo")]

@@ -5,9 +5,9 @@ few aggregates, with everything that delivers a record again: a crash after the 
 stored but before the offset was committed (the partition is read again from the committed
 offset), the outbox relay re-publishing a copy of an event at a later offset, a permanent failure
 sent to the dead letters and re-driven as a new record. Each handling does what a repository
-does on FerretDB: the check on loading (``applied_to``), then the conditional single-document
-write (``matches`` on the filter, ``with_pushes_sliced`` on the update, as ``serialised_writes``
-does), evaluated in memory.
+does: the check on loading (``applied_to``), then the conditional single-document write, evaluated
+in memory as the server would (``applied_filter`` matches exactly when ``applied_to`` is false:
+tests/integration/test_mongo_writes.py shows it on the real server).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from ilrflow.platform.ferretdb import matches, with_pushes_sliced
 from ilrflow.platform.idempotency import (
     LEGACY_FIELD,
     OFFSETS_FIELD,
@@ -28,6 +27,8 @@ from ilrflow.platform.idempotency import (
     applied_filter,
     applied_to,
     applied_update,
+    copy_offset,
+    copy_offset_write,
     delivering,
     mark_applied,
     not_yet_applied,
@@ -41,8 +42,7 @@ AGGREGATES = ("a", "b")
 
 
 def apply_update(document: dict[str, Any], update: dict[str, Any]) -> None:
-    """The update operators the repositories use, as the server applies them (no ``$slice``:
-    the FerretDB wrapper has turned it into a ``$set`` already)."""
+    """The update operators the repositories use, as the server applies them."""
     for operator, changes in update.items():
         for path, value in changes.items():
             *parents, name = path.split(".")
@@ -54,8 +54,10 @@ def apply_update(document: dict[str, Any], update: dict[str, Any]) -> None:
             elif operator == "$inc":
                 target[name] = target.get(name, 0) + value
             elif operator == "$push":
-                assert set(value) == {"$each"}, value
-                target.setdefault(name, []).extend(value["$each"])
+                assert set(value) == {"$each", "$slice"}, value
+                assert value["$slice"] < 0, value
+                items = [*target.get(name, []), *value["$each"]]
+                target[name] = items[value["$slice"] :]
             else:
                 raise AssertionError(f"unexpected operator {operator}")
 
@@ -83,7 +85,7 @@ class Model:
     dead_letters: dict[tuple[tuple[str, int], int], Record] = field(default_factory=dict)
     redriven: set[tuple[tuple[str, int], int]] = field(default_factory=set)
     produced: list[Record] = field(default_factory=list)
-    written: set[RecordPosition] = field(default_factory=set)  # whose effect was written
+    recorded: set[RecordPosition] = field(default_factory=set)  # whose offset was written
 
     def produce(self, tp: tuple[str, int], record: Record) -> None:
         self.logs[tp].append(record)
@@ -101,27 +103,28 @@ class Model:
 
     def handle(self, record: Record, position: RecordPosition) -> None:
         document = self.documents[record.aggregate]
-        conditions = applied_filter(record.event_id, position)
-        matched = matches(document, conditions)
-        assert matched is not None, "the FerretDB wrapper must decide this filter itself"
         already = applied_to(document, record.event_id, position)
-        assert already is not matched
         history = self.applied[record.aggregate]
-        if record.event_id in history and position not in self.written:
-            # A copy (at a new offset, or read again after it was dropped as a copy: its offset
-            # was not recorded), within the documented bound: it comes back before WINDOW other
-            # events are applied to the aggregate. A record whose effect was written has no bound.
+        if record.event_id in history and position not in self.recorded:
+            # A copy at a new offset, read for the first time, within the documented bound: it
+            # comes back before WINDOW other events are applied to the aggregate. A record whose
+            # offset was written (its effect, or its drop as a copy) has no bound.
             assume(already or history[::-1].index(record.event_id) < WINDOW)
-        if position in self.written and record.event_id not in document.get(RECENT_FIELD, []):
+        if position in self.recorded and record.event_id not in document.get(RECENT_FIELD, []):
             event("a redelivery only its offset tells apart")
-        if already:
-            return  # the check on loading
+        if already:  # the check on loading; a copy gets its offset recorded
+            copy = copy_offset(document, record.event_id, position)
+            if copy is not None:
+                event("a copy dropped by its id, its offset recorded")
+                apply_update(document, copy[1])
+                self.recorded.add(position)
+            return
         update = merge_updates(
             {"$inc": {"effects": 1}}, applied_update(record.event_id, position, WINDOW)
         )
-        apply_update(document, with_pushes_sliced(document, update))
+        apply_update(document, update)
         history.append(record.event_id)
-        self.written.add(position)
+        self.recorded.add(position)
 
     def crash(self) -> None:
         """The consumer restarts: every partition is read again from its committed offset."""
@@ -225,5 +228,46 @@ def test_the_consumer_position_is_used_inside_delivering_only() -> None:
 def test_a_document_written_before_still_knows_its_events() -> None:
     before = {"_id": "a", LEGACY_FIELD: ["e1", "e2"]}
     assert was_applied(before, "e2")
-    assert matches(before, not_yet_applied("e2")) is False
-    assert matches(before, not_yet_applied("e3")) is True
+    assert not was_applied(before, "e3")
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(WINDOW, 3 * WINDOW))
+def test_a_dropped_copy_read_again_after_the_window_moved_on_is_not_applied(others: int) -> None:
+    """The relay's copy is dropped by its id; the aggregate then applies more than the window's
+    events from another partition; a crash makes the consumer read the copy again."""
+    model = Model()
+    main, lane = TOPIC_PARTITIONS
+    original = Record("e0", "a")
+    model.produced.append(original)
+    model.produce(main, original)
+    model.produce(main, original)  # the relay's copy, at offset 1
+    model.consume(main)
+    model.consume(main)  # dropped by its id: its offset 1 is recorded
+    assert model.documents["a"][OFFSETS_FIELD] == {"tracker-processed:0": 1}
+    for n in range(others):
+        other = Record(f"o{n}", "a")
+        model.produced.append(other)
+        model.produce(lane, other)
+        model.consume(lane)
+    assert "e0" not in model.documents["a"][RECENT_FIELD]
+    model.position[main] = 1  # read again from the copy, its offset not committed
+    model.consume(main)
+    assert model.applied["a"].count("e0") == 1
+
+
+def test_only_a_copy_dropped_by_its_id_records_its_offset() -> None:
+    document = {OFFSETS_FIELD: {"t:0": 5}, RECENT_FIELD: ["e1"]}
+    assert copy_offset(document, "e1", RecordPosition("t", 0, 9)) == (
+        {f"{OFFSETS_FIELD}.t:0": {"$not": {"$gte": 9}}},
+        {"$set": {f"{OFFSETS_FIELD}.t:0": 9}},
+    )
+    assert copy_offset(document, "e1", RecordPosition("t", 0, 5)) is None  # its offset tells
+    assert copy_offset(document, "e2", RecordPosition("t", 0, 9)) is None  # not applied
+    assert copy_offset(document, "e1", None) is None
+    assert copy_offset_write(document, "e1") is None  # outside a consumer
+    with delivering(RecordPosition("lane-acme.t", 0, 2)):
+        assert copy_offset_write(document, "e1") == (
+            {f"{OFFSETS_FIELD}.lane-acme/t:0": {"$not": {"$gte": 2}}},
+            {"$set": {f"{OFFSETS_FIELD}.lane-acme/t:0": 2}},
+        )

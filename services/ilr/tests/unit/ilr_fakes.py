@@ -73,6 +73,9 @@ class FakeIlrStore:
         self.outbox.extend(events)
         return True
 
+    async def is_applied(self, record: IlrDocument, event_id: str) -> bool:
+        return record.has_applied(event_id)  # no positions here: nothing more to record
+
     async def history(self, record: IlrDocument) -> list[dict[str, Any]]:
         sources = record.history_sources
         key = (record.tenant, record.learner_id)

@@ -1,9 +1,10 @@
 """Claims across processes: which replica does a piece of work, decided by an ``_id`` insert.
 
-FerretDB 1.24 does a conditional update as read-modify-write without isolation, and
-``serialised_writes`` closes that window inside one process only: two replicas doing
-compare-and-set on the same document can both win. An insert of a given ``_id`` succeeds for
-one process only (a primary key, unique on every backend), so a claim is such an insert.
+Upstream FerretDB 1.24 does a conditional update as read-modify-write without isolation: two
+replicas doing compare-and-set on the same document can both win (our build applies the updates
+of one document one at a time, ``ilrflow.platform.ferretdb``, but a claim does not depend on it).
+An insert of a given ``_id`` succeeds for one process only (a primary key, unique on every
+backend), so a claim is such an insert.
 
 A claim is a lease: its holder finishes the work before ``expires_at``. Should the holder die,
 the work is taken over by inserting the claim's next generation (``<key>/1``, ``<key>/2``, ...)

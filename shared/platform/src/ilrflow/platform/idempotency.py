@@ -12,9 +12,10 @@ Two marks on the aggregate's document say what it applied, and neither grows wit
 - ``recent_events``: the ids of the last ``RECENT_EVENTS`` events applied (``$push`` with
   ``$slice``). A copy of an event at a new offset has the same id: the outbox relay re-sending
   what it published just before a crash. The copy is recognised while fewer than
-  ``RECENT_EVENTS`` other events were applied to the aggregate since the original, and so is the
-  same copy read again (a dropped copy writes nothing, so its offset is not recorded; see
-  docs/operations.md).
+  ``RECENT_EVENTS`` other events were applied to the aggregate since the original. A copy so
+  dropped has its own offset recorded (``copy_offset_write``: a write only for copies, which are
+  rare), so the same copy read again after a crash is known by its offset however many events
+  the aggregate applied meanwhile.
 
 A re-driven dead letter is a new record at a new offset whose id the groups that dead-lettered
 it never applied: they apply it. The groups that had applied the original skip the copy by its
@@ -106,10 +107,32 @@ def applied_update(
 def applied_to(document: dict[str, Any], event_id: str, position: RecordPosition | None) -> bool:
     """Whether ``document`` says the event at ``position`` is applied (``applied_filter``'s
     negation, for a consumer that checks before it does the work)."""
-    if position is not None:
-        stored = (document.get(OFFSETS_FIELD) or {}).get(position.key)
-        if isinstance(stored, int) and position.offset <= stored:
-            return True
+    return _offset_covered(document, position) or _id_applied(document, event_id)
+
+
+def copy_offset(
+    document: dict[str, Any], event_id: str, position: RecordPosition | None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """For the record at ``position`` dropped as a copy of an event ``document`` applied (its id
+    is there, its offset is not covered): the conditions and update recording its offset. Else
+    None: nothing to record (a redelivery its offset tells apart, or outside a consumer)."""
+    if position is None or _offset_covered(document, position):
+        return None
+    if not _id_applied(document, event_id):
+        return None
+    # Conditional: a record further on in the partition may have been recorded meanwhile.
+    conditions = {position.field: {"$not": {"$gte": position.offset}}}
+    return conditions, {"$set": {position.field: position.offset}}
+
+
+def _offset_covered(document: dict[str, Any], position: RecordPosition | None) -> bool:
+    if position is None:
+        return False
+    stored = (document.get(OFFSETS_FIELD) or {}).get(position.key)
+    return isinstance(stored, int) and position.offset <= stored
+
+
+def _id_applied(document: dict[str, Any], event_id: str) -> bool:
     return event_id in (document.get(RECENT_FIELD) or []) or event_id in (
         document.get(LEGACY_FIELD) or []
     )
@@ -128,6 +151,15 @@ def mark_applied(event_id: str) -> dict[str, Any]:
 def was_applied(document: dict[str, Any], event_id: str) -> bool:
     """``applied_to`` at the position of the record being handled."""
     return applied_to(document, event_id, current_position())
+
+
+def copy_offset_write(
+    document: dict[str, Any], event_id: str
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """``copy_offset`` at the position of the record being handled: a consumer that drops the
+    record because ``was_applied`` found its event id sends this conditional update (filter:
+    the document's ``_id`` and these conditions)."""
+    return copy_offset(document, event_id, current_position())
 
 
 def applied_marks(document: dict[str, Any]) -> dict[str, Any]:

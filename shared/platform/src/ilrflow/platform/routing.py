@@ -3,8 +3,8 @@
 One document (``<db_prefix>_platform.routes``, ``_id: "routes"``) holds the table; only the
 ``ilrflow lanes`` command writes it, conditionally on the version it read. Every relay process
 keeps its own report document in ``relays`` (keyed by process, so no two processes ever update
-one document: FerretDB 1.24 loses concurrent updates of a document). Reads are by ``_id`` only,
-the one filter FerretDB pushes down.
+one document; upstream FerretDB 1.24 lost concurrent updates of a document, ours applies them
+one at a time: ``ilrflow.platform.ferretdb``). Reads are by ``_id`` only.
 """
 
 from __future__ import annotations

@@ -25,13 +25,6 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     mongo_url: str = "mongodb://127.0.0.1:27017/"
-    ferretdb_backend: Literal["sqlite", "postgresql"] = Field(
-        default="sqlite",
-        description="When ILRFLOW_MONGO_URL is FerretDB (deploy/local/stack.sh), its storage. On "
-        "postgresql conditional updates go to the server as on MongoDB; on sqlite, which reads "
-        "every document for them, they are emulated with write locks "
-        "(ilrflow.platform.ferretdb). Ignored on MongoDB.",
-    )
     db_prefix: str = Field(
         default="ilrflow", description="Each service uses the database <db_prefix>_<service>."
     )
@@ -263,6 +256,7 @@ TOOLING_VARIABLES = frozenset(
         "ILRFLOW_ILR_SCHEMA_DIR",
         "ILRFLOW_KEYCLOAK_PORT",
         "ILRFLOW_KEYCLOAK_JAVA_HOME",
+        "ILRFLOW_FERRETDB_BACKEND",  # deploy/local/stack.sh's FerretDB storage; services need not know
     }
 )
 

@@ -19,7 +19,13 @@ from pymongo.errors import DuplicateKeyError
 from ilrflow.contracts.events import Envelope
 from ilrflow.ilr.domain.history import HistorySources
 from ilrflow.platform.ferretdb import serialised_writes
-from ilrflow.platform.idempotency import applied_marks, mark_applied, not_yet_applied, was_applied
+from ilrflow.platform.idempotency import (
+    applied_marks,
+    copy_offset_write,
+    mark_applied,
+    not_yet_applied,
+    was_applied,
+)
 from ilrflow.platform.mongo import Document, plain
 from ilrflow.platform.outbox import merge_updates, outbox_update
 
@@ -160,6 +166,18 @@ class IlrRepository:
             update = merge_updates(update, mark_applied(event_id))
         result = await self.records.update_one(query, update)
         return result.modified_count == 1
+
+    async def is_applied(self, record: IlrDocument, event_id: str) -> bool:
+        """Whether the event is applied to ``record``; a copy of it (its id known, its offset
+        not) gets its offset recorded, so that it is known by it when read again."""
+        if not record.has_applied(event_id):
+            return False
+        copy = copy_offset_write(record.applied, event_id)
+        if copy is not None:
+            conditions, update = copy
+            identity = doc_id(record.tenant, record.learner_id)
+            await self.records.update_one({"_id": identity, **conditions}, update)
+        return True
 
     async def history(self, record: IlrDocument) -> list[Document]:
         """Every version's history entry, oldest first."""

@@ -36,6 +36,12 @@ class IlrStore(Protocol):
         ``current.version`` and the event was not applied; False otherwise, storing nothing."""
         ...
 
+    async def is_applied(self, record: IlrDocument, event_id: str) -> bool:
+        """Whether the event (at the position of the record being handled) is applied to
+        ``record``; a copy so dropped has its own offset recorded
+        (``ilrflow.platform.idempotency.copy_offset``)."""
+        ...
+
     async def history(self, record: IlrDocument) -> list[dict[str, Any]]:
         """Every version's history entry, oldest first."""
         ...

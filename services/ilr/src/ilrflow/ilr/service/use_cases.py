@@ -151,7 +151,7 @@ class IlrService:
         update = event.data
         enrolment = next(e for e in update.learner.enrolments if e.id == enrolment_id)
         current = await self._load_or_create(event.tenant, update.learner.id, update.learner.group)
-        if current.has_applied(event.id):
+        if await self.repository.is_applied(current, event.id):
             return  # a redelivery (see the module's docstring)
         record = learner_from_enrolment(update.learner, enrolment, current.learner)
         decision = Decision(
@@ -175,7 +175,7 @@ class IlrService:
         learner service now records. No ILR data changes, so no new version and no event."""
         learner = event.data.learner
         current = await self.repository.get(event.tenant, learner.id)
-        if current is None or current.has_applied(event.id):
+        if current is None or await self.repository.is_applied(current, event.id):
             return  # not enrolled yet (the enrolment will bring the group), or a redelivery
         stored = await self.repository.record_outcome(
             current,
@@ -191,7 +191,7 @@ class IlrService:
     async def on_tracker_processed(self, event: Envelope[TrackerProcessed]) -> None:
         tracker = event.data
         current = await self._load_or_create(event.tenant, tracker.learner_id, None)
-        if current.has_applied(event.id):
+        if await self.repository.is_applied(current, event.id):
             return  # a redelivery (see the module's docstring)
         decision = await self._decide(event.tenant, current, tracker)
         await self._store(current, event, decision, cause="tracker", tracker_id=tracker.tracker_id)

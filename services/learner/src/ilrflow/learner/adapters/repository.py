@@ -14,7 +14,13 @@ from ilrflow.contracts.events import Envelope, LearnerSnapshot, StaffUpdated
 from ilrflow.ilr_engine.status import ProgrammeStatus, Status, WithdrawalKind
 from ilrflow.learner.domain.listing import LearnerFilter, LearnerView, matches_text
 from ilrflow.platform.ferretdb import serialised_writes
-from ilrflow.platform.idempotency import MARK_FIELDS, mark_applied, not_yet_applied, was_applied
+from ilrflow.platform.idempotency import (
+    MARK_FIELDS,
+    copy_offset_write,
+    mark_applied,
+    not_yet_applied,
+    was_applied,
+)
 from ilrflow.platform.mongo import Document
 from ilrflow.platform.outbox import merge_updates, new_document_outbox, outbox_update
 
@@ -90,11 +96,17 @@ class LearnerRepository:
         )
 
     async def has_applied(self, tenant: str, learner_id: str, event_id: str) -> bool:
-        # By _id alone (FerretDB pushes nothing else down), the event checked here.
-        found = await self.learners.find_one(
-            {"_id": doc_id(tenant, learner_id)}, dict.fromkeys(MARK_FIELDS, 1)
-        )
-        return found is not None and was_applied(found, event_id)
+        """Whether the event is applied; a copy of it (its id known, its offset not) gets its
+        offset recorded, so that it is known by it when read again."""
+        identity = doc_id(tenant, learner_id)
+        found = await self.learners.find_one({"_id": identity}, dict.fromkeys(MARK_FIELDS, 1))
+        if found is None or not was_applied(found, event_id):
+            return False
+        copy = copy_offset_write(found, event_id)
+        if copy is not None:
+            conditions, update = copy
+            await self.learners.update_one({"_id": identity, **conditions}, update)
+        return True
 
     async def get_learner_view(self, tenant: str, learner_id: str) -> LearnerView | None:
         document = await self.learners.find_one({"_id": doc_id(tenant, learner_id)})

@@ -3,8 +3,8 @@ fingerprint of the request that made it and the lease of the worker working it.
 
 Claiming is a compare-and-set on the lease as it was read, and every progress write is
 conditional on still holding the lease, so a worker whose lease another one took over stops at its
-next write. On MongoDB that holds across replicas; on FerretDB 1.24 a conditional update is atomic
-only inside one process (``ilrflow.platform.ferretdb``), so run one tracker replica there.
+next write. That holds across replicas: the server applies a conditional update atomically (on
+MongoDB, and on our patched FerretDB, which ``ilrflow.platform.ferretdb`` checks).
 """
 
 from __future__ import annotations

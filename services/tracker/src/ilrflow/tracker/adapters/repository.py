@@ -141,9 +141,9 @@ class TrackerRepository:
         return [_from_document(document) for document in found if document is not None]
 
     async def move_learner(self, tenant: str, learner_id: str, group: str | None) -> None:
-        # One update per tracker, by _id: only those go through serialised_writes' lock, which
-        # keeps FerretDB from losing a write that races the relay's or a save's (a learner has
-        # a handful of trackers).
+        # One update per tracker, by _id (a learner has a handful of trackers): our FerretDB
+        # reads each by the _id index and locks that one document, where an update_many would
+        # read the whole collection and lock all of it.
         moving = self.trackers.find(
             {"tenant": tenant, "learner_id": learner_id, LEARNER_GROUP: {"$ne": group}},
             {"_id": 1},
