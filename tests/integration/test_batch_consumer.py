@@ -291,3 +291,25 @@ async def test_an_offset_is_committed_only_once_its_record_and_every_earlier_one
 
 async def _is(value: Awaitable[Any], expected: Any) -> bool:
     return await value == expected
+
+
+async def test_a_graceful_stop_finishes_the_batch_in_hand_and_commits_it(
+    run: Run, consuming: Any
+) -> None:
+    trackers = [("L1", "HELD"), ("L1", "T1"), ("L2", "T2")]
+    await run.publish(trackers)
+    release = asyncio.Event()
+    held = asyncio.Event()
+
+    async def hold(tracker: str) -> None:
+        if tracker == "HELD":
+            held.set()
+            await release.wait()
+
+    group = await consuming(hold)
+    await asyncio.wait_for(held.wait(), timeout=30)
+    stopping = asyncio.create_task(group.broker.stop())
+    release.set()
+    await stopping
+    assert await run.applied() == {"L1": ["HELD", "T1"], "L2": ["T2"]}
+    assert await run.committed() == 3

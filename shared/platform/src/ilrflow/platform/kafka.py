@@ -352,6 +352,11 @@ class ConsumerGroup:
 
     async def on_batch(self, message: KafkaMessage) -> None:
         await self.apply_batch(message.consumer, message.raw_message)
+        if not self.subscriber.running:
+            # A graceful stop waits for this batch before it closes the consumer: commit the
+            # batch's offsets now, not on the background committer's next turn, which may come
+            # after the consumer is closed (the batch would then be read again on restart).
+            await self.commits.flush()
 
     async def apply_batch(
         self, consumer: AIOKafkaConsumer, records: Sequence[ConsumerRecord[Any, Any]]
