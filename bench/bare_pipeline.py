@@ -6,8 +6,10 @@ tracker, with no domain logic, over the same Kafka and FerretDB.
 ``bench.pipeline`` runs it after the real pipeline (``bare_trackers_per_s`` in its summary, and
 ``ratio`` = ``trackers_per_s / bare_trackers_per_s``). Five processes, one per service, as the
 services run; each has the consumers, one consumer group per topic, that the service has on the
-topics a processed tracker touches, handles one record at a time (as FastStream hands them
-over) and commits offsets in the background (``OffsetCommitter``), except the audit, which takes
+topics a processed tracker touches, takes batches and applies them by key as the services do
+(``ilrflow.platform.batches``: each key's records in order, ``ILRFLOW_CONSUMER_CONCURRENCY``
+keys at once, a partition's offset only up to its first record not finished) and commits
+offsets in the background (``OffsetCommitter``), except the audit, which takes
 ``getmany`` batches and commits after each partition's batch (``audit/adapters/kafka_ingest.py``).
 Producers are ``acks=all`` and idempotent (``platform/kafka.py:create_broker``). Documents have
 the sizes the real ones had in a run (``*_BYTES``); no model is validated, no rule applied, no
@@ -92,6 +94,7 @@ from workload import poll
 
 from bench.watch import AuditProgress, PipelineWatch, db_commands, per_tracker
 from ilrflow.contracts.events import Topics
+from ilrflow.platform.batches import chains, progress_by_partition, run_chains
 from ilrflow.platform.kafka import ensure_topics
 from ilrflow.platform.settings import Settings
 
@@ -278,8 +281,8 @@ class Committer:
         self._wanted = asyncio.Event()
         self._task = asyncio.create_task(self._run())
 
-    def handled(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        self._handled[TopicPartition(record.topic, record.partition)] = record.offset + 1
+    def handled(self, topic: str, partition: int, offset: int) -> None:
+        self._handled[TopicPartition(topic, partition)] = offset + 1
         self._wanted.set()
 
     async def _run(self) -> None:
@@ -307,7 +310,7 @@ def parsed(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
 async def consume(
     run: Run, service: str, topic: str, handle: Handler, ready: asyncio.Event
 ) -> None:
-    """One consumer group, one record at a time, as a service's subscriber."""
+    """One consumer group taking batches applied by key, as a service's ``ConsumerGroup``."""
     consumer = AIOKafkaConsumer(
         run.topic(topic),
         bootstrap_servers=run.bootstrap,
@@ -317,17 +320,37 @@ async def consume(
     )
     await consumer.start()
     commits = Committer(consumer)
+    settings = Settings()
     try:
         while True:
-            batches = await consumer.getmany(timeout_ms=200)
+            batches = await consumer.getmany(
+                timeout_ms=settings.consumer_batch_wait_ms,
+                max_records=settings.consumer_batch_max_records,
+            )
             if consumer.assignment():
                 ready.set()
-            for records in batches.values():
-                for record in records:
-                    await handle(parsed(record))
-                    commits.handled(record)
+            records = [record for found in batches.values() for record in found]
+            await apply_by_key(records, handle, commits, settings.consumer_concurrency)
     finally:
         await consumer.stop()
+
+
+async def apply_by_key(
+    records: list[ConsumerRecord[bytes, bytes]],
+    handle: Handler,
+    commits: Committer,
+    concurrency: int,
+) -> None:
+    progress = progress_by_partition(records)
+
+    async def apply(record: ConsumerRecord[bytes, bytes]) -> str:
+        await handle(parsed(record))
+        finished = progress[(record.topic, record.partition)].finish(record.offset)
+        if finished is not None:
+            commits.handled(record.topic, record.partition, finished)
+        return "done"
+
+    await run_chains(chains(records), apply, concurrency)
 
 
 # --- the five services' I/O --------------------------------------------------------------------

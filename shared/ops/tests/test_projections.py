@@ -1,10 +1,14 @@
-"""The rebuild's check that the history it reads is whole."""
+"""The rebuild's check that the history it reads is whole, and how it applies the records."""
 
 from __future__ import annotations
 
-from aiokafka import TopicPartition
+import asyncio
+from typing import Any
 
-from ilrflow.ops.projections import history_gone_before
+from aiokafka import ConsumerRecord, TopicPartition
+
+from ilrflow.contracts.events import EventType, TrackerProcessed, new_event, to_wire
+from ilrflow.ops.projections import RebuildReport, _apply, history_gone_before
 
 
 def test_a_topic_starting_at_zero_everywhere_is_whole() -> None:
@@ -15,3 +19,92 @@ def test_a_topic_starting_at_zero_everywhere_is_whole() -> None:
 def test_partitions_that_start_later_are_named_with_their_first_offset() -> None:
     begin = {TopicPartition("t", 2): 7, TopicPartition("t", 0): 3, TopicPartition("t", 1): 0}
     assert history_gone_before(begin) == {0: 3, 2: 7}
+
+
+# --- applying the records: by key, concurrently --------------------------------------------
+
+
+class ReplayConsumer:
+    """Stands in for the aiokafka consumer: one partition's records, a batch per getmany."""
+
+    def __init__(self, records: list[ConsumerRecord[Any, Any]], batch: int) -> None:
+        self.records = records
+        self.batch = batch
+        self.at = 0
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.at = offset
+
+    async def getmany(self, *tps: TopicPartition, timeout_ms: int) -> dict[Any, Any]:
+        found = self.records[self.at : self.at + self.batch]
+        self.at += len(found)
+        return {TP: found}
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.at
+
+
+TP = TopicPartition("tracker-processed", 0)
+
+
+def learner_record(learner: str, offset: int) -> ConsumerRecord[Any, Any]:
+    event = new_event(
+        TrackerProcessed(
+            tracker_id=str(offset),
+            learner_id=learner,
+            tracker_type="change_of_address",
+            changes={},
+            processed_by="admin-1",
+            processor_roles=["admin"],
+            raised_by=learner,
+            learner_led=True,
+        ),
+        tenant="t1",
+        subject=learner,
+        actor="admin-1",
+    )
+    key, headers, value = to_wire(event)
+    return ConsumerRecord(
+        topic=TP.topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key),
+        serialized_value_size=len(value),
+        headers=tuple((k, v.encode()) for k, v in headers.items()),
+    )
+
+
+async def test_the_rebuild_applies_each_key_in_order_and_keys_at_once() -> None:
+    records = [learner_record(f"L{n % 3}", n) for n in range(9)]
+    order: list[tuple[str, int]] = []
+    running = most = 0
+
+    async def handler(event: Any) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        order.append((event.data.learner_id, int(event.data.tracker_id)))
+
+    report = RebuildReport("tracker", "learners", "t", "g", "c")
+    await _apply(
+        ReplayConsumer(records, batch=6),  # type: ignore[arg-type]
+        {EventType.TRACKER_PROCESSED: handler},
+        {TP: 0},
+        {TP: 8},  # the last record is past the stop
+        report,
+        lambda n: None,
+        concurrency=4,
+    )
+    assert report.applied == 8
+    assert most == 3  # three learners at once
+    for learner in ("L0", "L1", "L2"):
+        offsets = [o for lr, o in order if lr == learner]
+        assert offsets == sorted(offsets)
+    assert sorted(o for _, o in order) == list(range(8))

@@ -1,8 +1,10 @@
 """``ilrflow projections rebuild SERVICE NAME``: refill a projection from the earliest offset.
 
 1. Read the projection's topic from the beginning up to the end offsets taken at the start into
-   a fresh collection (``<collection>__rebuild``), with the service's own handlers. The live
-   consumer keeps writing the live collection meanwhile.
+   a fresh collection (``<collection>__rebuild``), with the service's own handlers, as the live
+   consumer applies them: each batch by key, each key's records in order, up to
+   ``ILRFLOW_CONSUMER_CONCURRENCY`` keys at once. The live consumer keeps writing the live
+   collection meanwhile.
 2. Pause the projection (a control document the live handlers read): they now fail transiently,
    so their records are retried and re-read, never committed. Wait until the live group's
    committed offsets stop moving (a handler that began before the pause has stored and
@@ -33,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -53,6 +55,7 @@ from ilrflow.ops.common import (
     run,
     settings,
 )
+from ilrflow.platform.batches import chains, run_chains
 from ilrflow.platform.errors import PermanentError
 from ilrflow.platform.kafka import Handler, consumer_group_id
 from ilrflow.platform.lanes import POOLED, base_topic, split_topic
@@ -194,7 +197,15 @@ async def _rebuild(
                 EXIT_FAILED,
             )
         end: Offsets = await consumer.end_offsets(partitions)
-        await _apply(consumer, handlers, begin, end, report, _task(progress, "rebuild", begin, end))
+        await _apply(
+            consumer,
+            handlers,
+            begin,
+            end,
+            report,
+            _task(progress, "rebuild", begin, end),
+            s.consumer_concurrency,
+        )
         await _paused_swap(
             s,
             db,
@@ -295,7 +306,13 @@ async def _paused_swap(
         target = {tp: max(committed[tp], end[tp]) for tp in end}
         applied_before = report.applied
         await _apply(
-            consumer, handlers, end, target, report, _task(progress, "catch up", end, target)
+            consumer,
+            handlers,
+            end,
+            target,
+            report,
+            _task(progress, "catch up", end, target),
+            s.consumer_concurrency,
         )
         report.caught_up = report.applied - applied_before
         if datetime.now(UTC) >= until:
@@ -321,19 +338,24 @@ async def _apply(
     stop: Offsets,
     report: RebuildReport,
     advance: Advance,
+    concurrency: int,
 ) -> None:
-    """Apply the records in [start, stop) of every partition, each partition in order."""
+    """Apply the records in [start, stop) of every partition as the live consumer does: each
+    batch by key (``ilrflow.platform.batches``), each key's records in order, up to
+    ``concurrency`` keys at once."""
     pending = {tp for tp in stop if start[tp] < stop[tp]}
     for tp in pending:
         consumer.seek(tp, start[tp])
+
+    async def apply(record: ConsumerRecord[Any, Any]) -> str:
+        await _apply_one(handlers, dict(record.headers), record.value, report)
+        advance(1)
+        return "done"
+
     while pending:
         batches = await consumer.getmany(*pending, timeout_ms=1000)
-        for tp, messages in batches.items():
-            for message in messages:
-                if message.offset >= stop[tp]:
-                    break
-                await _apply_one(handlers, dict(message.headers), message.value, report)
-                advance(1)
+        records = [r for tp, found in batches.items() for r in found if r.offset < stop[tp]]
+        await run_chains(chains(records), apply, concurrency)
         for tp in list(pending):
             if await consumer.position(tp) >= stop[tp]:
                 pending.discard(tp)

@@ -1,8 +1,10 @@
 """Kafka wiring: the broker factory with safe settings, topic creation, publishing and consuming.
 
-Consumers commit an offset only after the handler's effect is stored. A transient failure is
-retried with bounded backoff and then re-read from the same offset; a permanent one sends the
-original record to ``<topic>.dlt`` with its coordinates and the reason, and the partition moves on.
+Consumers take records in batches and apply each batch concurrently by key, each key's records in
+order (``ilrflow.platform.batches``). They commit an offset only after the effects of that record
+and of every earlier one of the partition are stored. A transient failure is retried with bounded
+backoff and then re-read from the same offset; a permanent one sends the original record to
+``<topic>.dlt`` with its coordinates and the reason, and the partition moves on.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,13 @@ from ilrflow.contracts.events import (
     to_wire,
 )
 from ilrflow.platform import metrics
+from ilrflow.platform.batches import (
+    RETRY,
+    PartitionProgress,
+    chains,
+    progress_by_partition,
+    run_chains,
+)
 from ilrflow.platform.errors import PermanentError, is_transient
 from ilrflow.platform.idempotency import RecordPosition, delivering
 from ilrflow.platform.lanes import POOLED, base_topic, lane_topics
@@ -214,20 +223,23 @@ async def _connected_admin(bootstrap: str, wait_seconds: float) -> AIOKafkaAdmin
 
 
 async def tolerant_parse(
-    record: ConsumerRecord[Any, Any], original: Callable[[Any], Awaitable[Any]]
+    raw: ConsumerRecord[Any, Any] | tuple[ConsumerRecord[Any, Any], ...],
+    original: Callable[[Any], Awaitable[Any]],
 ) -> Any:
     """FastStream reads every header value as strict UTF-8 before any handler runs: a record
     with other bytes (or a null) in a header would fail there, outside ``handle_record``, and be
-    skipped without a dead letter. Such values are read here with replacement characters, so the
-    record reaches the handler and is dead-lettered like any other poison."""
+    skipped without a dead letter (in batch mode, with its whole batch). Such values are read
+    here with replacement characters, so the record reaches the handler and is dead-lettered
+    like any other poison."""
     try:
-        return await original(record)
+        return await original(raw)
     except (UnicodeDecodeError, AttributeError):
-        record.headers = tuple(
-            (name, b"" if value is None else value.decode(errors="replace").encode())
-            for name, value in record.headers
-        )
-        return await original(record)
+        for record in raw if isinstance(raw, tuple) else (raw,):
+            record.headers = tuple(
+                (name, b"" if value is None else value.decode(errors="replace").encode())
+                for name, value in record.headers
+            )
+        return await original(raw)
 
 
 async def undecoded_body(message: Any) -> Any:
@@ -314,16 +326,20 @@ class ConsumerGroup:
     commits: OffsetCommitter = field(default_factory=OffsetCommitter, init=False, repr=False)
 
     def subscribe(self) -> None:
+        """Take the topic in batches, applied concurrently by key (``on_batch``)."""
         self.subscriber = subscriber = self.broker.subscriber(
             self.settings.topic_prefix + self.topic,
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
+            batch=True,
+            max_records=self.settings.consumer_batch_max_records,
+            batch_timeout_ms=self.settings.consumer_batch_wait_ms,
             parser=tolerant_parse,
             decoder=undecoded_body,
         )
-        subscriber(self.on_message)
+        subscriber(self.on_batch)
 
     async def lag(self) -> dict[int, int]:
         """Per assigned partition: highwater - position of this process's consumer (for the
@@ -334,28 +350,64 @@ class ConsumerGroup:
             return {}
         return {tp.partition: lag for tp, lag in (await partition_lags(consumer)).items()}
 
-    async def on_message(self, message: KafkaMessage) -> None:
-        record = message.raw_message
+    async def on_batch(self, message: KafkaMessage) -> None:
+        await self.apply_batch(message.consumer, message.raw_message)
+        if not self.subscriber.running:
+            # A graceful stop waits for this batch before it closes the consumer: commit the
+            # batch's offsets now, not on the background committer's next turn, which may come
+            # after the consumer is closed (the batch would then be read again on restart).
+            await self.commits.flush()
+
+    async def apply_batch(
+        self, consumer: AIOKafkaConsumer, records: Sequence[ConsumerRecord[Any, Any]]
+    ) -> None:
+        """Apply a batch by key: each key's records in order, up to ``consumer_concurrency``
+        keys at once (``ilrflow.platform.batches``). A partition's offset is committed only up
+        to its first record that is not finished; a partition with a record to retry is read
+        again from that record."""
+        progress = progress_by_partition(records)
+
+        async def apply(record: ConsumerRecord[Any, Any]) -> str:
+            outcome = await self._timed_record(record)
+            partition = progress[(record.topic, record.partition)]
+            if outcome == RETRY:
+                partition.retry(record.offset)
+                return outcome
+            finished = partition.finish(record.offset)
+            if finished is not None:
+                self.commits.handled(consumer, record.topic, record.partition, finished)
+            return outcome
+
+        await run_chains(chains(records), apply, self.settings.consumer_concurrency)
+        self._rewind(consumer, progress)
+
+    async def _timed_record(self, record: ConsumerRecord[Any, Any]) -> str:
         started = time.perf_counter()
         outcome = await self.handle_record(
-            headers=dict(message.headers),
-            value=record.value,  # type: ignore[union-attr]
-            key=record.key,  # type: ignore[union-attr]
-            partition=record.partition,  # type: ignore[union-attr]
-            offset=record.offset,  # type: ignore[union-attr]
+            headers=dict(record.headers),
+            value=record.value,
+            key=record.key,
+            partition=record.partition,
+            offset=record.offset,
         )
         metrics.HANDLER_SECONDS.labels(
             topic=self.topic, group=self.group_id, outcome=outcome
         ).observe(time.perf_counter() - started)
-        if outcome == "retry":
-            await message.nack()
-        else:
-            self.commits.handled(
-                message.consumer,
-                record.topic,  # type: ignore[union-attr]
-                record.partition,  # type: ignore[union-attr]
-                record.offset,  # type: ignore[union-attr]
-            )
+        return outcome
+
+    def _rewind(
+        self, consumer: AIOKafkaConsumer, progress: Mapping[tuple[str, int], PartitionProgress]
+    ) -> None:
+        """Read each partition with a record to retry again from its lowest such record. The
+        records of other keys after it that were applied in this batch are read again too, and
+        their handlers drop them by their offsets (``ilrflow.platform.idempotency``); a poison
+        record among them is dead-lettered once more."""
+        assigned = consumer.assignment()
+        for (topic, partition), found in progress.items():
+            offset = found.rewind_to()
+            tp = TopicPartition(topic, partition)
+            if offset is not None and tp in assigned:  # a revoked one is its new owner's
+                consumer.seek(tp, offset)
 
     async def handle_record(
         self,
@@ -414,7 +466,7 @@ class ConsumerGroup:
         except Exception as error:
             if is_transient(error):
                 log.warning("transient failure; record will be read again", error=str(error))
-                return "retry"
+                return RETRY
             await self._dead_letter(headers, value, key, partition, offset, error)
             return "dead-lettered"
 

@@ -152,6 +152,21 @@ class Settings(BaseSettings):
     )
     consumer_backoff_seconds: float = 0.2
     consumer_backoff_max_seconds: float = 5.0
+    consumer_concurrency: int = Field(
+        default=16,
+        ge=1,
+        description="Per consumer group, how many keys (learners) of a batch are applied at "
+        "once; each key's records stay in order.",
+    )
+    consumer_batch_max_records: int = Field(
+        default=200, ge=1, description="The most records a consumer group takes in one batch."
+    )
+    consumer_batch_wait_ms: int = Field(
+        default=20,
+        ge=1,
+        description="How long an idle consumer waits for records before it polls again: the "
+        "longest a record arriving at an idle consumer waits to be taken.",
+    )
     audit_checkpoint_key: str = Field(
         default="",
         description="Ed25519 key that signs audit checkpoints: a PEM (PKCS#8) private key or the "
