@@ -326,17 +326,13 @@ class AuditRepository:
                 )
 
     async def staff_names(self, tenant: str, staff_ids: Iterable[str]) -> dict[str, str]:
-        """Staff id -> name for those of ``staff_ids`` the audit log has seen, each read by _id,
-        concurrently (a page of a timeline or an export may name a dozen people)."""
-        wanted = sorted(set(staff_ids))
-        found = await asyncio.gather(
-            *(self._by_id(self.staff, _staff_key(tenant, staff_id)) for staff_id in wanted)
-        )
-        return {
-            staff_id: str(document["name"])
-            for staff_id, document in zip(wanted, found, strict=True)
-            if document is not None
-        }
+        """Staff id -> name for those of ``staff_ids`` the audit log has seen, each read by _id."""
+        names = {}
+        for staff_id in sorted(set(staff_ids)):
+            found = await self._by_id(self.staff, _staff_key(tenant, staff_id))
+            if found is not None:
+                names[staff_id] = str(found["name"])
+        return names
 
     # --- the lookup documents --------------------------------------------------------------
 

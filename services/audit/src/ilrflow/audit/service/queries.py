@@ -142,21 +142,14 @@ class AuditQueries:
         line (to the end, on the last page) are merged in, so a walk shows each read once. The
         staff the lines mention are named."""
         tenant = principal.tenant
-        first = cursor.page if cursor else 0
-        # The cursor's page is read beside the head (it is sealed unless the head says it is
-        # the open one): one round trip less for every page but the first.
-        head, first_stored = await asyncio.gather(
-            self.repository.timeline_head(tenant, learner_id),
-            self.repository.timeline_page(tenant, learner_id, first),
-        )
+        head = await self.repository.timeline_head(tenant, learner_id)
         served: list[tuple[int, TimelineLine]] = []
-        for page in range(first, head.sealed + 1):
-            if page == head.sealed:
-                stored = list(head.lines)
-            elif page == first:
-                stored = first_stored
-            else:
-                stored = await self.repository.timeline_page(tenant, learner_id, page)
+        for page in range(cursor.page if cursor else 0, head.sealed + 1):
+            stored = (
+                head.lines
+                if page == head.sealed
+                else await self.repository.timeline_page(tenant, learner_id, page)
+            )
             served += [(page, line) for line in after(page, stored, cursor)]
             if len(served) > limit:
                 break
@@ -164,12 +157,9 @@ class AuditQueries:
         lines = [line for _, line in served[:limit]]
         if include_access:
             lines = merged(lines, await self._reads_about(tenant, learner_id, cursor, end))
-        # The read is recorded while the names are read: both must succeed before it is served.
-        names, _ = await asyncio.gather(
-            self.repository.staff_names(tenant, set().union(*(x.staff for x in lines))),
-            self._audit(principal, "timeline", len(lines), learner_id=learner_id),
-        )
+        names = await self.repository.staff_names(tenant, set().union(*(x.staff for x in lines)))
         named = [line.named(names) for line in lines]
+        await self._audit(principal, "timeline", len(named), learner_id=learner_id)
         return TimelinePage(named, end.encode() if end else None)
 
     async def _reads_about(
