@@ -1,12 +1,13 @@
 """How fast does the audit service store a backlog, and how fast are bare bulk inserts of the
 same documents?
 
-    uv run python -m bench.audit_ingest [--records 20000] [--learners 200] [--batch 500]
+    uv run python -m bench.audit_ingest [--records 20000] [--learners 200] [--batch 1000]
 
 A catch-up after an outage: ``--records`` Kafka records (the wire form of tracker events, as the
 services publish them) spread over the partitions of two topics are handed to the audit
 service's own ``AuditIngest.store_batch``, a partition batch of up to ``--batch`` records at a
-time, oldest batch first, as the consumer hands over what ``getmany`` returned. Kafka itself is
+time (default: the consumer's ``PARTITION_BATCH``), oldest batch first, as the consumer hands
+over what ``getmany`` returned. Kafka itself is
 left out: the figure is what the ingest does with the database. Then the same documents, unchained
 and unnumbered, are inserted with ``insert_many`` in the same batches into an empty collection:
 ``bare_audit_insert_per_s``, the ceiling the chaining, duplicate claims, timelines and lookups are
@@ -35,6 +36,7 @@ from bench.audit_scale import (
     scratch_repository,
     tracker_payload,
 )
+from ilrflow.audit.adapters.kafka_ingest import PARTITION_BATCH
 from ilrflow.audit.adapters.repository import AuditRepository, to_document
 from ilrflow.audit.domain.ingest import entry_from_record
 from ilrflow.audit.service.ingest import AuditIngest, RawRecord
@@ -144,7 +146,10 @@ async def bare_insert_rate(records: int, learners: int, size: int) -> dict[str, 
 
 
 async def measure(
-    records: int = 20_000, learners: int = 200, size: int = 500, breakdown: bool = False
+    records: int = 20_000,
+    learners: int = 200,
+    size: int = PARTITION_BATCH,
+    breakdown: bool = False,
 ) -> dict[str, Any]:
     ingest = await ingest_rate(records, learners, size, breakdown)
     bare = await bare_insert_rate(records, learners, size)
@@ -163,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--learners", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=PARTITION_BATCH)
     parser.add_argument("--breakdown", action="store_true")
     arguments = parser.parse_args()
     result = asyncio.run(

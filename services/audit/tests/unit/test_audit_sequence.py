@@ -40,4 +40,30 @@ def test_a_writer_name_is_a_safe_document_field() -> None:
 def test_a_poll_is_stored_oldest_partition_batch_first() -> None:
     poll = {"processed:0": [30, 31], "raised:0": [10, 40], "ilr:1": [35], "empty:0": []}
 
-    assert oldest_first(poll, lambda timestamp: timestamp) == ["raised:0", "processed:0", "ilr:1"]
+    assert oldest_first(poll, lambda timestamp: timestamp, size=1000) == [
+        ("raised:0", [10, 40]),
+        ("processed:0", [30, 31]),
+        ("ilr:1", [35]),
+    ]
+
+
+def test_a_partition_is_split_into_batches_of_at_most_the_size_in_offset_order() -> None:
+    poll = {"raised:0": [10, 11, 12, 13, 14], "ilr:1": [12, 20]}
+
+    assert oldest_first(poll, lambda timestamp: timestamp, size=2) == [
+        ("raised:0", [10, 11]),
+        ("raised:0", [12, 13]),
+        ("ilr:1", [12, 20]),
+        ("raised:0", [14]),
+    ]
+
+
+def test_a_batch_never_goes_before_an_earlier_one_of_its_partition() -> None:
+    # Producer timestamps may run backwards within a partition; its offsets may not.
+    poll = {"raised:0": [50, 51, 5, 6], "ilr:1": [20]}
+
+    assert oldest_first(poll, lambda timestamp: timestamp, size=2) == [
+        ("ilr:1", [20]),
+        ("raised:0", [50, 51]),
+        ("raised:0", [5, 6]),
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -25,6 +26,14 @@ from ilrflow.platform.settings import Settings
 from ilrflow.platform.tracing import batch_consumer_spans
 
 log = get_logger(__name__)
+
+# Records stored per partition batch: a batch's cost is mostly per lookup key and per learner it
+# touches, whatever its size, so fuller batches cost less per record. ``max_records`` caps a poll
+# across all its partitions (1,000 used to leave a partition ~80 records when a dozen lagged),
+# so a poll may hold several partitions' full batches; a partition's fetch (1 MiB by default,
+# ~1,000 audit records) is what it has buffered anyway.
+PARTITION_BATCH = 1000
+POLL_RECORDS = 10 * PARTITION_BATCH
 
 
 def topic_pattern(prefix: str) -> str:
@@ -84,12 +93,14 @@ class AuditConsumer:
         self._consumer = consumer
         try:
             while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+                batches = await consumer.getmany(timeout_ms=500, max_records=POLL_RECORDS)
                 # Oldest batch first: the ingest sequence (the order searches serve) then
                 # follows the order events happened across partitions, as far as whole
                 # partition batches allow (a tracker raised before it is processed).
-                for partition in oldest_first(batches, lambda r: r.timestamp):
-                    await self._store_with_retry(consumer, partition, batches[partition])
+                for partition, records in oldest_first(
+                    batches, lambda r: r.timestamp, PARTITION_BATCH
+                ):
+                    await self._store_with_retry(consumer, partition, records)
         finally:
             self._consumer = None
             await consumer.stop()
@@ -98,7 +109,7 @@ class AuditConsumer:
         self,
         consumer: AIOKafkaConsumer,
         partition: TopicPartition,
-        records: list[ConsumerRecord[Any, Any]],
+        records: Sequence[ConsumerRecord[Any, Any]],
     ) -> None:
         raw = [
             RawRecord(

@@ -107,9 +107,14 @@ class AuditRepository:
         self.staff: AsyncCollection[Document] = db["audit_staff_names"]
         # Wrapped so that the outbox relay hears of each read instead of scanning for them.
         self.reads: AsyncCollection[Document] = serialised_writes(db["audit_reads"])
-        self.lookup_heads = serialised_writes(db["audit_lookup_heads"])
-        self.lookup_pages = serialised_writes(db["audit_lookup_pages"])
-        self.sequences = serialised_writes(db["audit_sequences"])
+        # Every update of these is unconditional and by _id ($push, $max, $min, $set, $inc),
+        # applied atomically by the server (MongoDB, and our patched FerretDB: see
+        # ilrflow.platform.ferretdb), so they need no write lock: on SQLite-backed FerretDB
+        # ``serialised_writes`` took one with an insert and a delete around every update, about
+        # half the time of the ingest's lookup writes (docs/benchmark.md, Audit ingest).
+        self.lookup_heads: AsyncCollection[Document] = db["audit_lookup_heads"]
+        self.lookup_pages: AsyncCollection[Document] = db["audit_lookup_pages"]
+        self.sequences: AsyncCollection[Document] = db["audit_sequences"]
         self.checkpoints: AsyncCollection[Document] = serialised_writes(db["audit_checkpoints"])
         self.on_read: ReadListener | None = None  # tests see every query-path read through it
         self._heads: dict[str, dict[str, BucketFill]] = {}
@@ -393,7 +398,7 @@ class AuditRepository:
         updates = [(key.id, after[key]) for key in after if before[key]]
         updates += await self._insert_new(self.lookup_heads, new_heads, _as_head_update)
         for head_id, written in updates:
-            # $max: a head never loses a page it counted, even if two writers raced (MongoDB).
+            # $max: a head never loses a page it counted, even if two writers raced.
             await self.lookup_heads.update_one(
                 {"_id": head_id},
                 {

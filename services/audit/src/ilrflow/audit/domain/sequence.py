@@ -28,12 +28,25 @@ K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
 
 
-def oldest_first(batches: Mapping[K, Sequence[R]], timestamp: Callable[[R], int]) -> list[K]:
-    """The partitions of one poll in the order to store them: by their first record's timestamp
-    (ties in the order given), so that the sequence follows event order across partitions as far
-    as whole batches allow, at no extra writes."""
-    keys = [key for key, records in batches.items() if records]
-    return sorted(keys, key=lambda key: timestamp(batches[key][0]))
+def oldest_first(
+    batches: Mapping[K, Sequence[R]], timestamp: Callable[[R], int], size: int
+) -> list[tuple[K, Sequence[R]]]:
+    """The records of one poll as partition batches of at most ``size`` (each partition's in
+    offset order) in the order to store them: by their first record's timestamp (ties in the
+    order given), so that the sequence follows event order across partitions as far as whole
+    batches allow, at no extra writes. A batch never goes before an earlier one of its own
+    partition, even if its timestamps run backwards: the ingest skips a record at or below its
+    partition's stored head."""
+    keyed: list[tuple[int, K, Sequence[R]]] = []
+    for key, records in batches.items():
+        latest: int | None = None
+        for start in range(0, len(records), size):
+            chunk = records[start : start + size]
+            first = timestamp(chunk[0])
+            latest = first if latest is None else max(latest, first)
+            keyed.append((latest, key, chunk))
+    keyed.sort(key=lambda item: item[0])
+    return [(key, chunk) for _, key, chunk in keyed]
 
 
 def writer_of(topic: str, partition: int) -> str:
