@@ -107,14 +107,12 @@ class AuditRepository:
         self.staff: AsyncCollection[Document] = db["audit_staff_names"]
         # Wrapped so that the outbox relay hears of each read instead of scanning for them.
         self.reads: AsyncCollection[Document] = serialised_writes(db["audit_reads"])
-        # Every update of these is unconditional and by _id ($push, $max, $min, $set, $inc),
-        # applied atomically by the server (MongoDB, and our patched FerretDB: see
-        # ilrflow.platform.ferretdb), so they need no write lock: on SQLite-backed FerretDB
-        # ``serialised_writes`` took one with an insert and a delete around every update, about
-        # half the time of the ingest's lookup writes (docs/benchmark.md, Audit ingest).
-        self.lookup_heads: AsyncCollection[Document] = db["audit_lookup_heads"]
-        self.lookup_pages: AsyncCollection[Document] = db["audit_lookup_pages"]
-        self.sequences: AsyncCollection[Document] = db["audit_sequences"]
+        # Updated per key and per batch (atomically per document by the server: see
+        # ilrflow.platform.ferretdb), through ``serialised_writes`` like every aggregate, so an
+        # unpatched FerretDB is refused here too.
+        self.lookup_heads: AsyncCollection[Document] = serialised_writes(db["audit_lookup_heads"])
+        self.lookup_pages: AsyncCollection[Document] = serialised_writes(db["audit_lookup_pages"])
+        self.sequences: AsyncCollection[Document] = serialised_writes(db["audit_sequences"])
         self.checkpoints: AsyncCollection[Document] = serialised_writes(db["audit_checkpoints"])
         self.on_read: ReadListener | None = None  # tests see every query-path read through it
         self._heads: dict[str, dict[str, BucketFill]] = {}
