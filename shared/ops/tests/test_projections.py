@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import GroupCoordinatorNotAvailableError
+from aiokafka.structs import OffsetAndMetadata
 
 from ilrflow.contracts.events import EventType, TrackerProcessed, new_event, to_wire
-from ilrflow.ops.projections import RebuildReport, _apply, history_gone_before
+from ilrflow.ops.projections import RebuildReport, _apply, _group_offsets, history_gone_before
 
 
 def test_a_topic_starting_at_zero_everywhere_is_whole() -> None:
@@ -108,3 +111,39 @@ async def test_the_rebuild_applies_each_key_in_order_and_keys_at_once() -> None:
         offsets = [o for lr, o in order if lr == learner]
         assert offsets == sorted(offsets)
     assert sorted(o for _, o in order) == list(range(8))
+
+
+# --- the live group's offsets on a broker that has just started ----------------------------
+
+
+class StartingBroker:
+    """An admin client whose broker answers "no coordinator yet" ``refusals`` times."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.asked = 0
+
+    async def list_consumer_group_offsets(
+        self, group: str, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        self.asked += 1
+        if self.asked <= self.refusals:
+            raise GroupCoordinatorNotAvailableError()
+        return {tp: OffsetAndMetadata(5, "") for tp in partitions}
+
+
+async def test_the_group_offsets_are_asked_again_while_the_coordinator_starts() -> None:
+    broker = StartingBroker(refusals=2)
+    partitions = [TopicPartition("t", 0)]
+
+    found = await _group_offsets(broker, "g", partitions)  # type: ignore[arg-type]
+
+    assert found == {TopicPartition("t", 0): OffsetAndMetadata(5, "")}
+    assert broker.asked == 3
+
+
+async def test_a_coordinator_that_never_comes_fails_the_rebuild(monkeypatch: Any) -> None:
+    monkeypatch.setattr("ilrflow.ops.projections.COORDINATOR_WAIT_SECONDS", 0.0)
+
+    with pytest.raises(GroupCoordinatorNotAvailableError):
+        await _group_offsets(StartingBroker(refusals=99), "g", [])  # type: ignore[arg-type]

@@ -37,6 +37,8 @@ from typing import Any
 import typer
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
+from aiokafka.structs import OffsetAndMetadata
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 from rich.console import Console
@@ -391,7 +393,7 @@ async def _settled_offsets(
     try:
 
         async def committed() -> Offsets:
-            found = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            found = await _group_offsets(admin, group, partitions)
             offsets = {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
             return {tp: offsets.get(tp, begin[tp]) for tp in partitions}
 
@@ -404,6 +406,30 @@ async def _settled_offsets(
             last = now
     finally:
         await admin.close()
+
+
+# A broker that has just started has no group coordinator for a while (it is still creating
+# __consumer_offsets): asking then is answered by these, and asking again a moment later works.
+_COORDINATOR_NOT_READY = (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError)
+COORDINATOR_WAIT_SECONDS = 30.0
+
+
+async def _group_offsets(
+    admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]
+) -> dict[TopicPartition, OffsetAndMetadata]:
+    """The group's committed offsets, waiting up to ``COORDINATOR_WAIT_SECONDS`` for a broker
+    that is still electing its group coordinator."""
+    deadline = time.monotonic() + COORDINATOR_WAIT_SECONDS
+    while True:
+        try:
+            found: dict[
+                TopicPartition, OffsetAndMetadata
+            ] = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            return found
+        except _COORDINATOR_NOT_READY:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 async def _swap(
