@@ -8,6 +8,7 @@ that drops a record whose offset the document already holds (``ilrflow.platform.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -195,10 +196,23 @@ async def test_each_learners_records_are_applied_in_order_and_learners_overlap(
     trackers = [(f"L{n % 4}", f"T{n:02}") for n in range(20)]
     await run.publish(trackers)
 
-    async def slow(_: str) -> None:
-        await asyncio.sleep(0.05)  # a database round trip, long enough to be seen overlapping
+    in_flight = 0
+    two_at_once = asyncio.Event()
 
-    await consuming(slow)
+    async def waits_for_another(_: str) -> None:
+        # Each record waits (up to a deadline) for a record of another learner to be in flight:
+        # applied one after the other, none ever sees another, and the spans never overlap.
+        nonlocal in_flight
+        in_flight += 1
+        if in_flight >= 2:
+            two_at_once.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(two_at_once.wait(), timeout=1.0)
+        finally:
+            in_flight -= 1
+
+    await consuming(waits_for_another)
     expected = {lr: [t for learner, t in trackers if learner == lr] for lr, _ in trackers}
 
     async def all_applied() -> bool:
