@@ -48,12 +48,22 @@ EXAMPLES = int(os.environ.get("ILRFLOW_FUZZ_EXAMPLES", "3"))
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 OPERATIONS_PATHS = ("/healthz", "/readyz", "/metrics")  # not the product's API
-AUDIT_READS = {Topics.AUDIT_ACCESS, f"{Topics.AUDIT_ACCESS}.dlt"}
-# Collections that change on every audited read (its outbox, chain tails, event-id claims,
-# timelines, the lookup documents and sequence counters of the access entries ingested); the audit
-# log itself is counted without the audit-access entries, so a change to it still shows.
+# Records the audit writes of itself, not because a request changed something: an entry per
+# audited read, and a signed checkpoint of its chains on its own clock (every few seconds while
+# entries arrive, so their count depends on how long the test takes).
+AUDIT_READS = {
+    Topics.AUDIT_ACCESS,
+    f"{Topics.AUDIT_ACCESS}.dlt",
+    Topics.AUDIT_CHECKPOINTS,
+    f"{Topics.AUDIT_CHECKPOINTS}.dlt",
+}
+# Collections that change on every audited read or checkpoint (its outbox, chain tails, event-id
+# claims, timelines, the lookup documents and sequence counters of the entries ingested, the
+# checkpoints); the audit log itself is counted without those topics' entries, so a change to it
+# still shows.
 AUDIT_READ_BOOKKEEPING = {
     "audit_reads",
+    "audit_checkpoints",
     "audit_chain_tails",
     "audit_event_ids",
     "audit_learner_timelines",
