@@ -34,8 +34,9 @@ hops, records and database commands per tracker with no domain logic (its docstr
 Also: audit ingest rate (records the audit stored per second while the pipeline drains), the
 database commands (FerretDB's own count) and Kafka records per tracker of the max-rate phase,
 the RSS and CPU seconds of every process and each one's peak RSS, the load average at start and
-end, and optionally a py-spy profile of every service (``--profile``; collapsed stacks in
-bench/results/profiles/). Everything goes to ``bench/results/<date>.json``, with a top-level
+end, FerretDB's own CPU profile over the first seconds of the max-rate phase
+(``--ferretdb-profile``, ``bench.ferretdb_profile``), and optionally a py-spy profile of every
+service (``--profile``; collapsed stacks in bench/results/profiles/). Everything goes to ``bench/results/<date>.json``, with a top-level
 ``summary`` object of issue #16's figures this run measured (``summary()``; docs/benchmark.md
 lists its keys); the figures are printed one a line, then the summary object. With no arguments
 a run takes 5-12 minutes on the two-core box (the longer when it is loaded).
@@ -52,6 +53,7 @@ import secrets
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -73,6 +75,7 @@ from workload import (
     service_stack,
 )
 
+from bench import ferretdb_profile
 from bench.audit_ingest import measure as audit_ingest
 from bench.audit_scale import measure_timeline, plan_summary
 from bench.bare_pipeline import measure as bare_pipeline
@@ -196,7 +199,13 @@ def process_all(
 
 
 def pipeline(
-    stack: ServiceStack, trackers: int, paced: int, learners: int, workers: int, profile: float
+    stack: ServiceStack,
+    trackers: int,
+    paced: int,
+    learners: int,
+    workers: int,
+    profile: float,
+    ferretdb_profile_seconds: int = 0,
 ) -> dict[str, Any]:
     settings = stack.settings
     work = prepare(stack, learners, min(workers, 8))
@@ -213,6 +222,7 @@ def pipeline(
         poll(progress.caught_up, 120, "audit caught up with the raises", 0.5)
         audit_before = audit.count_documents({})
         profiler = _start_profiles(stack, profile)
+        ferretdb_profiler = _start_ferretdb_profile(ferretdb_profile_seconds)
         cpu_before = {name: cpu_seconds(pid) for name, pid in all_pids(stack).items()}
         commands_before, records_before = db_commands(mongo), progress.records_by_topic()
         # Max rate: as fast as the HTTP clients go; done = ilr-updated + audited + tutor told.
@@ -245,6 +255,7 @@ def pipeline(
         }
         result["wall_seconds_max_rate"] = round(finished - began, 1)
         profiles = _stop_profiles(profiler)
+        result["ferretdb_profile"] = _stop_ferretdb_profile(ferretdb_profiler)
         # The maximum rate is what the pipeline sustains end to end. The process calls alone
         # are accepted faster, but paced at that rate the work only queues up behind them.
         max_rate = len(batch) / (finished - began)
@@ -314,6 +325,27 @@ def _start_profiles(stack: ServiceStack, seconds: float) -> list[tuple[str, Path
         )
         running.append((name, path, process))
     return running
+
+
+def _start_ferretdb_profile(seconds: int) -> tuple[Path, threading.Thread] | None:
+    """FerretDB's CPU profile from the start of the max-rate phase, when make bench started
+    FerretDB with its profiler (``bench.ferretdb_profile``)."""
+    address = os.environ.get("ILRFLOW_FERRETDB_PPROF_ADDR", "")
+    if seconds <= 0 or not address:
+        return None
+    out_dir = REPO / "bench" / "results" / "profiles"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "ferretdb.pprof"
+    path.unlink(missing_ok=True)
+    return path, ferretdb_profile.capture(address, seconds, path)
+
+
+def _stop_ferretdb_profile(running: tuple[Path, threading.Thread] | None) -> list[str]:
+    if running is None:
+        return ["(off: --ferretdb-profile 0, or FerretDB started without -pprof-addr)"]
+    path, thread = running
+    thread.join()
+    return ferretdb_profile.summary(path)
 
 
 def _stop_profiles(running: list[tuple[str, Path, Any]]) -> dict[str, list[str]]:
@@ -569,6 +601,12 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             f"database commands per tracker: bare {sum(bare['db_commands_per_tracker'].values()):.1f}"
             f", ours {sum(report['pipeline']['db_commands_per_tracker'].values()):.1f}"
         )
+    kinds = [k for k in report.get("pipeline", {}).get("ferretdb_profile", []) if "%" in k]
+    if kinds:
+        lines.append(
+            "FerretDB's CPU in the max-rate phase (bench/results/profiles/ferretdb.pprof):"
+        )
+        lines += [f"  {kind}" for kind in kinds if kind.startswith("kind:")]
     if "rebuild" in report:
         lines.append(
             f"projections rebuild (tracker {', '.join(REBUILT_PROJECTIONS)}): "
@@ -618,6 +656,7 @@ def raw_and_pipeline(
             arguments.learners,
             arguments.workers,
             arguments.profile,
+            arguments.ferretdb_profile,
         )
         rss = {name: rss_mb(pid) for name, pid in infrastructure_pids().items()}
         rss.update({name: rss_mb(p.process.pid) for name, p in stack.processes.items()})
@@ -652,6 +691,13 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=20)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--profile", type=float, default=0, help="py-spy seconds (0: off)")
+    parser.add_argument(
+        "--ferretdb-profile",
+        type=int,
+        default=8,
+        help="seconds of FerretDB's Go CPU profile from the start of the max-rate phase (0: off;"
+        " needs FerretDB started with -pprof-addr, as make bench does)",
+    )
     parser.add_argument(
         "--timeline-entries",
         type=int,

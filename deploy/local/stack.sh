@@ -27,6 +27,8 @@ MONGO_PORT="${ILRFLOW_MONGO_PORT:-27017}"
 KAFKA_LIBS="$CACHE/kafka-libs"
 FERRETDB_BIN="$CACHE/bin/ferretdb"
 FERRETDB_BACKEND="${ILRFLOW_FERRETDB_BACKEND:-sqlite}"
+# host:port for FerretDB's Go profiler (/debug/pprof/), off when empty; make bench sets it.
+FERRETDB_PPROF_ADDR="${ILRFLOW_FERRETDB_PPROF_ADDR:-}"
 # PostgreSQL listens on a unix socket in its directory only (no TCP port to collide with another
 # stack's); the port number merely names the socket file.
 POSTGRES_DIR="$STATE/postgres"  # the cluster's data (data/) and its socket
@@ -188,6 +190,7 @@ start_ferretdb() {
   else
     mkdir -p "$STATE/ferretdb"
   fi
+  if [ -n "$FERRETDB_PPROF_ADDR" ]; then storage+=(--pprof-addr "$FERRETDB_PPROF_ADDR"); fi
   log "starting ferretdb ($FERRETDB_BACKEND) on 127.0.0.1:$MONGO_PORT"
   nohup "$FERRETDB_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" "${storage[@]}" >>"$logfile" 2>&1 &
   echo $! > "$pidfile"

@@ -11,6 +11,8 @@ import (
 	"flag"
 	"log"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // registers /debug/pprof/ on http.DefaultServeMux, served by -pprof-addr
 	"os"
 	"os/signal"
 	"syscall"
@@ -37,7 +39,13 @@ func main() {
 	// killed process (kill -9) loses nothing; an OS crash or power cut can lose the last commits.
 	sqliteParams := flag.String("sqlite-params", "_pragma=synchronous(normal)",
 		"query string appended to the SQLite URI (modernc.org/sqlite parameters)")
+	// Off unless given: make bench sets it to read FerretDB's CPU profile while the pipeline runs
+	// at its maximum rate (bench/ferretdb_profile.py), to see where the database's time goes.
+	pprofAddr := flag.String("pprof-addr", "", "serve Go's /debug/pprof/ on this address (off if empty)")
 	flag.Parse()
+	if *pprofAddr != "" {
+		go func() { log.Print(http.ListenAndServe(*pprofAddr, nil)) }()
+	}
 	version.Get().BuildEnvironment.Set("ilrflowPatches", patches)
 
 	config := ferretdb.Config{
