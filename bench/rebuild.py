@@ -31,6 +31,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
+from workload import run_settings_env
 
 from ilrflow.contracts.events import (
     LearnerSnapshot,
@@ -128,13 +129,7 @@ async def check_rebuilt(mongo_url: str, database: str, learners: int, records: i
 
 async def measure(bootstrap: str, mongo_url: str, records: int, learners: int) -> dict[str, Any]:
     run_id = f"rebuild{secrets.token_hex(3)}"
-    env = {
-        "ILRFLOW_KAFKA_BOOTSTRAP": bootstrap,
-        "ILRFLOW_MONGO_URL": mongo_url,
-        "ILRFLOW_DB_PREFIX": run_id,
-        "ILRFLOW_TOPIC_PREFIX": f"{run_id}.",
-        "ILRFLOW_LOG_LEVEL": "WARNING",
-    }
+    env = run_settings_env(bootstrap, mongo_url, run_id)
     topic = f"{run_id}.{Topics.LEARNER_UPDATED}"
     await ensure_topics(bootstrap, partitions=PARTITIONS, topics=[topic])
     produce_seconds = await produce(bootstrap, topic, learner_updates(records, learners))

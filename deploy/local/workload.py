@@ -195,6 +195,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def run_settings_env(bootstrap: str, mongo_url: str, run_id: str) -> dict[str, str]:
+    """The settings of a run's processes: its Kafka and database, its own database and topic
+    prefix (``run_id``), quiet logs."""
+    return {
+        "ILRFLOW_KAFKA_BOOTSTRAP": bootstrap,
+        "ILRFLOW_MONGO_URL": mongo_url,
+        "ILRFLOW_DB_PREFIX": run_id,
+        "ILRFLOW_TOPIC_PREFIX": f"{run_id}.",
+        "ILRFLOW_LOG_LEVEL": "WARNING",
+    }
+
+
 @contextmanager
 def service_stack(
     bootstrap: str,
@@ -206,12 +218,7 @@ def service_stack(
     """The five services, ``replicas`` processes of each, over their own databases and topics;
     ``settings_env`` adds to (or overrides) their settings."""
     run_id = f"{label}{secrets.token_hex(3)}"
-    env = {
-        "ILRFLOW_KAFKA_BOOTSTRAP": bootstrap,
-        "ILRFLOW_MONGO_URL": mongo_url,
-        "ILRFLOW_DB_PREFIX": run_id,
-        "ILRFLOW_TOPIC_PREFIX": f"{run_id}.",
-        "ILRFLOW_LOG_LEVEL": "WARNING",
+    env = run_settings_env(bootstrap, mongo_url, run_id) | {
         "ILRFLOW_RELAY_POLL_SECONDS": "0.2",
         "ILRFLOW_SMTP_HOST": "",
         **(settings_env or {}),
