@@ -5,7 +5,7 @@
 For each ``GOGC`` value in turn (all of them, ``--rounds`` times, interleaved so a change of load
 falls on every value alike) a FerretDB of its own (the stack's binary, a fresh SQLite directory,
 a free port) serves ``bench.ferretdb_micro``'s run: ``--docs`` aggregates of a consumer's size
-inserted, then saved six times over as the consumers save them. The figures are FerretDB's CPU
+inserted, then saved five times over as the consumers save them. The figures are FerretDB's CPU
 seconds (user + system, ``/proc/<pid>/stat``), what the work cost whatever else runs on the box,
 and its peak RSS (``VmHWM``). ``deploy/local/stack.sh`` sets ``GOGC`` from what this measured.
 """
