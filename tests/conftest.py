@@ -36,6 +36,10 @@ from ilrflow.platform.kafka import ensure_topics
 from ilrflow.platform.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+# One TLS context for every test client: httpx builds a new one per client by default, loading
+# the CA bundle (~30 ms of CPU each), and the suite makes a client per call it checks. The
+# services answer plain HTTP; the context only has to exist.
+TLS = httpx.create_ssl_context()
 T = TypeVar("T")
 # ILRFLOW_TEST_PORT_BASE lets two suites run side by side (each also gets its own database
 # prefix, which is part of every consumer group id).
@@ -147,11 +151,14 @@ class Stack:
     ) -> httpx.Client:
         token = self.token(tenant, sub, *roles, groups=groups)
         return httpx.Client(
-            base_url=self.urls[service], headers={"authorization": f"Bearer {token}"}, timeout=15
+            base_url=self.urls[service],
+            headers={"authorization": f"Bearer {token}"},
+            timeout=15,
+            verify=TLS,
         )
 
     def anonymous(self, service: str) -> httpx.Client:
-        return httpx.Client(base_url=self.urls[service], timeout=15)
+        return httpx.Client(base_url=self.urls[service], timeout=15, verify=TLS)
 
     def process(self, name: str) -> ServiceProcess:
         return next(p for p in self.processes if p.name == name)

@@ -175,12 +175,18 @@ class ServiceStack:
         return {p.label: _rss_mb(p.process.pid) for p in self.all_processes()}
 
 
+# One TLS context for every client: httpx builds one per transport by default, loading the CA
+# bundle (~30 ms of CPU), and the workload makes a client per call. On a 2-core box the bench's
+# clients took that CPU from the pipeline it measured. The services answer plain HTTP.
+TLS = httpx.create_ssl_context()
+
+
 class _ToReplicas(httpx.HTTPTransport):
     """Sends each request to the next replica of a service that is up (``ServiceStack.url``):
     a call retried after a replica was killed goes to another one."""
 
     def __init__(self, stack: ServiceStack, service: str) -> None:
-        super().__init__()
+        super().__init__(verify=TLS)
         self._stack, self._service = stack, service
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
