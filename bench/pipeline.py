@@ -298,6 +298,11 @@ def pipeline(
     return result
 
 
+# The environment's py-spy (a dependency of the project), also when the bench is run with the
+# environment's python without activating it.
+PY_SPY = str(Path(sys.executable).parent / "py-spy")
+
+
 def _start_profiles(stack: ServiceStack, seconds: float) -> list[tuple[str, Path, Any]]:
     if seconds <= 0:
         return []
@@ -308,7 +313,7 @@ def _start_profiles(stack: ServiceStack, seconds: float) -> list[tuple[str, Path
         path = out_dir / f"{name}.txt"
         process = subprocess.Popen(
             [
-                "py-spy",
+                PY_SPY,
                 "record",
                 "--pid",
                 str(stack.processes[name].process.pid),

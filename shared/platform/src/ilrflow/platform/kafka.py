@@ -43,6 +43,7 @@ from ilrflow.platform.batches import (
     run_chains,
 )
 from ilrflow.platform.errors import PermanentError, is_transient
+from ilrflow.platform.faststream_batches import poll_without_idle_sleep
 from ilrflow.platform.idempotency import RecordPosition, delivering
 from ilrflow.platform.lanes import POOLED, base_topic, lane_topics
 from ilrflow.platform.logging import bound_context, get_logger
@@ -339,6 +340,7 @@ class ConsumerGroup:
             parser=tolerant_parse,
             decoder=undecoded_body,
         )
+        poll_without_idle_sleep(subscriber)
         subscriber(self.on_batch)
 
     async def lag(self) -> dict[int, int]:

@@ -162,10 +162,11 @@ class Settings(BaseSettings):
         default=200, ge=1, description="The most records a consumer group takes in one batch."
     )
     consumer_batch_wait_ms: int = Field(
-        default=20,
+        default=500,
         ge=1,
-        description="How long an idle consumer waits for records before it polls again: the "
-        "longest a record arriving at an idle consumer waits to be taken.",
+        description="How long an idle consumer's poll waits for records before it polls again "
+        "(a record that arrives meanwhile is taken at once: ilrflow.platform.faststream_batches)"
+        "; the longer, the less an idle consumer group costs.",
     )
     audit_checkpoint_key: str = Field(
         default="",
