@@ -1,0 +1,115 @@
+"""On the real MongoDB-wire server, the database commands a record costs where the pipeline
+runs it per tracker (each costs the database's CPU, the bottleneck: docs/benchmark.md): the
+tracker's ILR projection, notify's recipient directory and the email claim."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient, monitoring
+
+from ilrflow.contracts.events import IlrState, new_event
+from ilrflow.notify.adapters.repository import NotifyRepository
+from ilrflow.notify.domain.model import StaffMember, TenantNotifySettings
+from ilrflow.platform.mongo import Document
+from ilrflow.tracker.adapters.projections import ProjectionRepository
+
+pytestmark = pytest.mark.e2e
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+class Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.sent: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def count(self) -> int:
+        return sum(n for name, n in self.sent.items() if name not in ("buildInfo", "endSessions"))
+
+
+@pytest.fixture
+async def counted() -> AsyncIterator[tuple[Any, Commands]]:
+    commands = Commands()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        os.environ.get("ILRFLOW_MONGO_URL", "mongodb://127.0.0.1:27017/"),
+        retryWrites=False,
+        tz_aware=True,
+        event_listeners=[commands],
+    )
+    name = f"itest{secrets.token_hex(3)}"
+    try:
+        yield client[name], commands
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+def ilr_state(version: int, learner_id: str = "L1") -> Any:
+    state = IlrState(
+        learner_id=learner_id, version=version, qa_verified=False, learner={"Version": version}
+    )
+    return new_event(state, tenant="acme", subject=learner_id, actor="ilr")
+
+
+async def test_an_ilr_state_is_one_command_and_never_overwrites_a_newer_one(
+    counted: tuple[Any, Commands],
+) -> None:
+    database, commands = counted
+    projections = ProjectionRepository(database)
+    for version in (1, 3, 2):  # the first stored, then a newer, then a late older one
+        before = commands.count()
+        await projections.on_ilr_state(ilr_state(version))
+        assert commands.count() - before == 1
+    stored = await projections.ilr_of("acme", "L1")
+    assert stored is not None
+    assert (stored.version, stored.learner) == (3, {"Version": 3})
+
+
+async def test_the_tenants_staff_and_settings_are_read_once_and_this_processs_changes_at_once(
+    counted: tuple[Any, Commands],
+) -> None:
+    database, commands = counted
+    repository = NotifyRepository(database)
+    tutor = StaffMember(id="tutor-1", name="Tia", email="tia@example.org", roles=["tutor"])
+    await repository.upsert_staff("acme", tutor)
+    await repository.directory("acme", ["L1"])
+
+    before = commands.count()
+    await repository.directory("acme", ["L1"])
+    assert commands.count() - before == 1  # the learner contacts only
+
+    await repository.upsert_staff("acme", tutor.model_copy(update={"email": "t@example.org"}))
+    await repository.save_settings("acme", TenantNotifySettings(email_admins=True))
+    directory = await repository.directory("acme", ["L1"])
+    assert directory.staff["tutor-1"].email == "t@example.org"
+    assert directory.settings.email_admins
+
+
+async def test_an_email_is_claimed_with_its_row_in_one_command(
+    counted: tuple[Any, Commands],
+) -> None:
+    database, commands = counted
+    repository = NotifyRepository(database)
+    await repository.notifications.insert_one(
+        {"_id": "n1", "delivery": {"status": "pending", "attempts": 0, "next_attempt_at": T0}}
+    )
+    before = commands.count()
+    row = await repository.claim_email("n1", T0 + timedelta(seconds=1))
+    assert commands.count() - before == 1
+    assert row is not None
+    assert row["_id"] == "n1"
