@@ -1,6 +1,7 @@
 """On the real MongoDB-wire server, the database commands a record costs where the pipeline
 runs it per tracker (each costs the database's CPU, the bottleneck: docs/benchmark.md): the
-tracker's ILR projection, notify's recipient directory and the email claim."""
+tracker's ILR projection, notify's recipient directory and the email claim; and the caches
+that save reads see this process's own changes at once."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
-from ilrflow.contracts.events import IlrState, new_event
+from ilrflow.contracts.events import EventType, IlrState, StaffUpdated, Topics, new_event
 from ilrflow.notify.adapters.repository import NotifyRepository
+from ilrflow.notify.bootstrap import projections
 from ilrflow.notify.domain.model import StaffMember, TenantNotifySettings
 from ilrflow.platform.mongo import Document
+from ilrflow.platform.projections import live_handlers
 from ilrflow.tracker.adapters.projections import ProjectionRepository
 
 pytestmark = pytest.mark.e2e
@@ -113,3 +116,21 @@ async def test_an_email_is_claimed_with_its_row_in_one_command(
     assert commands.count() - before == 1
     assert row is not None
     assert row["_id"] == "n1"
+
+
+async def test_a_staff_change_the_live_consumer_applies_is_seen_by_the_next_tracker_event(
+    counted: tuple[Any, Commands],
+) -> None:
+    database, _ = counted
+    live = NotifyRepository(database)
+    handlers = live_handlers(database, projections(database, live))[Topics.LEARNER_UPDATED]
+    staff = StaffUpdated(
+        id="tutor-1", name="Tia", email="tia@example.org", roles=["tutor"], groups=[]
+    )
+    apply_staff = handlers[EventType.STAFF_UPDATED]
+    await apply_staff(new_event(staff, tenant="acme", subject="tutor-1", actor="admin"))
+    assert (await live.directory("acme", [])).staff["tutor-1"].email == "tia@example.org"
+
+    moved = staff.model_copy(update={"email": "tia@elsewhere.org"})
+    await apply_staff(new_event(moved, tenant="acme", subject="tutor-1", actor="admin"))
+    assert (await live.directory("acme", [])).staff["tutor-1"].email == "tia@elsewhere.org"
