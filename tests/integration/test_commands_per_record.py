@@ -5,8 +5,10 @@ that save reads see this process's own changes at once."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +18,7 @@ import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from ilrflow.contracts.events import EventType, IlrState, StaffUpdated, Topics, new_event
+from ilrflow.notify.adapters import repository as notify_repository
 from ilrflow.notify.adapters.repository import NotifyRepository
 from ilrflow.notify.bootstrap import projections
 from ilrflow.notify.domain.model import StaffMember, TenantNotifySettings
@@ -134,3 +137,21 @@ async def test_a_staff_change_the_live_consumer_applies_is_seen_by_the_next_trac
     moved = staff.model_copy(update={"email": "tia@elsewhere.org"})
     await apply_staff(new_event(moved, tenant="acme", subject="tutor-1", actor="admin"))
     assert (await live.directory("acme", [])).staff["tutor-1"].email == "tia@elsewhere.org"
+
+
+async def test_a_change_made_on_another_replica_is_seen_within_the_bound(
+    counted: tuple[Any, Commands], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database, _ = counted
+    bound = 2.0
+    monkeypatch.setattr(notify_repository, "SLOW_READS_SECONDS", bound)
+    here, there = NotifyRepository(database), NotifyRepository(database)
+    read_at = time.monotonic()
+    assert not (await here.directory("acme", [])).settings.email_admins
+    await there.save_settings("acme", TenantNotifySettings(email_admins=True))
+    assert not (await here.directory("acme", [])).settings.email_admins  # kept, within the bound
+
+    while not (await here.directory("acme", [])).settings.email_admins:
+        assert time.monotonic() - read_at < bound + 1.0
+        await asyncio.sleep(0.05)  # poll interval
+    assert time.monotonic() - read_at >= bound
