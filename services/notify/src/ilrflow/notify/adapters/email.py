@@ -1,9 +1,9 @@
 """Email delivery over SMTP, with retries: the inbox row is written first, then sent.
 
 Each attempt is claimed first (``NotifyRepository.claim_email``: one findAndModify that reads
-the row and takes its lease), so of several replicas one sends it. A sender stopped between the SMTP server's acceptance and recording it leaves the row
-pending: it is sent again once the claim's lease has run out (at least once on the wire, with the
-same ``Message-ID``).
+the row and takes its lease), so of several replicas one sends it. A sender stopped between the
+SMTP server's acceptance and recording it leaves the row pending: it is sent again once the
+claim's lease has run out (at least once on the wire, with the same ``Message-ID``).
 
 A send that fails is retried with backoff (``domain.retry``); when the policy gives up the row
 is marked ``failed`` with the last error, visible to operators at /v1/notifications/deliveries.
