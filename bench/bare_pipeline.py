@@ -28,9 +28,10 @@ The I/O per processed tracker, where it comes from (paths under ``services/<svc>
 
 1. HTTP save, ``tracker/service/use_cases.py:process`` through ``_act`` (no HTTP here: the
    tracker process runs ``--workers`` of them at once, as the HTTP clients do): find the tracker,
-   find the tenant's tracker settings twice (``get`` and ``_act``), find the learner's ILR
-   projection (``ilr_of``), conditional write of the tracker with tracker-processed in its
-   outbox (``adapters/repository.py:save``).
+   the tenant's tracker settings once per 5 s (the process's cache, ``adapters/repository.py:
+   get_settings``), find the learner's ILR projection (``ilr_of``), conditional write of the
+   tracker with tracker-processed in its outbox (``adapters/repository.py:save``), conditional
+   write of its list row (``adapters/tracker_rows.py:saved``).
 2. Tracker relay: find, publish tracker-processed, pull.
 3. ILR, tracker-processed (``ilr/service/use_cases.py:on_tracker_processed``): find the record,
    the tenant's ILR settings and the OTJ table twice (``_decide``, ``_event_validation``); write
@@ -47,18 +48,21 @@ The I/O per processed tracker, where it comes from (paths under ``services/<svc>
    (``save_programme_status``); then the documents: find the learner, find the documents,
    conditional write of the documents (the new ILR version is kept there).
 6. Tracker, learner-updated: the projection's pause check (a find in ``projection_control``,
-   ``platform/projections.py:hold``), upsert of the learner projection. Tracker, ilr-state: the
-   pause check, two updates of the ILR projection (``adapters/projections.py:on_ilr_state``).
-   Tracker, ilr-updated (``on_ilr_updated``): find the tracker, conditional write of the outcome.
+   ``platform/projections.py:hold``, once a second: a read that found the projection running
+   is trusted that long), upsert of the learner projection. Tracker, ilr-state: the pause
+   check, one conditional upsert of the ILR projection (``adapters/projections.py:
+   on_ilr_state``). Tracker, ilr-updated (``on_ilr_updated``): find the tracker (the domain
+   decides on it), conditional write of the outcome and of the list row.
 7. ILR, learner-updated: consumed, nothing written (a change that is no enrolment or move).
 8. Notify, tracker-processed and document-issued (``notify/service/use_cases.py:
-   on_tracker_event``): find the tenant's staff, the learner contacts and the settings, one
-   ``insert_many`` of the notifications (tutor and learner, in-app and email: 4; for a
-   document-issued the tutor's 2), then the webhooks (``service/webhooks.py:on_event``): find
-   the tenant's subscriptions. Each email notification, the email sender
-   (``adapters/email.py``, no SMTP server as in the bench): find it, insert its claim, find it
-   again, write its delivery. Notify, ilr-updated: find the subscriptions. Notify,
-   learner-updated: the pause check, upsert of the learner contact.
+   on_tracker_event``): find the learner contacts, the tenant's staff and settings once per 5 s
+   (the process's cache, ``adapters/repository.py:directory``), one ``insert_many`` of the
+   notifications (tutor and learner, in-app and email: 4; for a document-issued the tutor's
+   2), then the webhooks (``service/webhooks.py:on_event``): the tenant's subscriptions, found
+   once per 5 s (``adapters/webhook_store.py``). Each email notification, the email sender
+   (``adapters/email.py``, no SMTP server as in the bench): claim it with its row (one
+   findAndModify), write its delivery. Notify, ilr-updated: the subscriptions (cached).
+   Notify, learner-updated: the pause check (once a second), upsert of the learner contact.
 9. Audit, every record of the five topics, per partition batch
    (``audit/service/ingest.py:store_batch``, ``audit/adapters/repository.py``): find the chain
    tail, ``insert_many`` the event-id claims; per tenant find the sequence, write it, find and
@@ -76,6 +80,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -90,6 +95,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata, RecordMetadata
 from pymongo import AsyncMongoClient, MongoClient
+from pymongo.errors import DuplicateKeyError
 from workload import poll
 
 from bench.watch import AuditProgress, PipelineWatch, db_commands, per_tracker
@@ -366,6 +372,21 @@ class BareServices:
         self.service = service
         self.db = Database(client, run.database(service))
         self.relay = Relay(self.db, producer, run)
+        self._read_until: dict[str, float] = {}  # cached read -> monotonic time to read again
+
+    async def cached(self, key: str, seconds: float, read: Callable[[], Awaitable[Any]]) -> None:
+        """``read()`` at most once per ``seconds`` (``ilrflow.platform.cache.FreshFor``)."""
+        asked_at = time.monotonic()
+        if asked_at < self._read_until.get(key, 0.0):
+            return
+        await read()
+        self._read_until[key] = asked_at + seconds
+
+    async def pause_check(self, projection: str) -> None:
+        """``platform/projections.py:hold``: the control read once a second while running."""
+        await self.cached(
+            f"pause:{projection}", 1.0, lambda: self.db.find("projection_control", projection)
+        )
 
     def consumers(self) -> dict[str, Handler]:
         """Topic -> handler, the topics this service consumes of a processed tracker's."""
@@ -400,15 +421,20 @@ class BareServices:
     async def process(self, n: int) -> None:
         learner = self.run.learner_of(n)
         await self.db.find("trackers", tracker_id(n))
-        await self.db.find("tracker_settings", TENANT)
-        await self.db.find("tracker_settings", TENANT)
+        await self.cached("tracker_settings", 5.0, lambda: self.db.find("tracker_settings", TENANT))
         await self.db.find("ilr_projection", learner)
         update = {"$set": {"status": "processed", "version": 2}}
         events = [event(Topics.TRACKER_PROCESSED, n, learner)]
         await self.db.write(
             "trackers", tracker_id(n), merged(update, outbox_push(events)), conditional=True
         )
+        await self.list_row(n)
         self.relay.written("trackers", tracker_id(n))
+
+    async def list_row(self, n: int) -> None:
+        """``adapters/tracker_rows.py:saved``: the list row follows each tracker write."""
+        row = {"$set": {"status": "processed", "version": 2}}
+        await self.db.write("tracker_rows", tracker_id(n), row, conditional=True)
 
     # 3. ILR --------------------------------------------------------------------------------------
 
@@ -464,27 +490,28 @@ class BareServices:
     # 6. tracker ----------------------------------------------------------------------------------
 
     async def tracker_on_learner_updated(self, record: dict[str, Any]) -> None:
-        await self.db.find("projection_control", "learners")
+        await self.pause_check("learners")
         projection = self.db.db["learner_projection"]
         await projection.update_one(
             {"_id": record["learner"]}, {"$set": {"name": pad(200)}}, upsert=True
         )
 
     async def tracker_on_ilr_state(self, record: dict[str, Any]) -> None:
-        await self.db.find("projection_control", "ilr")
+        await self.pause_check("ilr")
         projection = self.db.db["ilr_projection"]
         state = {"version": record["n"], "learner": pad(1300)}
-        await projection.update_one(
-            {"_id": record["learner"], "version": {"$lte": record["n"]}}, {"$set": state}
-        )
-        await projection.update_one(
-            {"_id": record["learner"]}, {"$setOnInsert": state}, upsert=True
-        )
+        with contextlib.suppress(DuplicateKeyError):  # a newer version is stored
+            await projection.update_one(
+                {"_id": record["learner"], "version": {"$lte": record["n"]}},
+                {"$set": state},
+                upsert=True,
+            )
 
     async def tracker_on_ilr_updated(self, record: dict[str, Any]) -> None:
         await self.db.find("trackers", tracker_id(record["n"]))
         outcome = {"$set": {"ilr_outcome": "applied"}, "$push": {"applied_events": record["id"]}}
         await self.db.write("trackers", tracker_id(record["n"]), outcome, conditional=True)
+        await self.list_row(record["n"])
 
     # 8. notify -----------------------------------------------------------------------------------
 
@@ -516,17 +543,20 @@ class BareServices:
                 await self._email(document["_id"])
 
     async def _directory(self, learner: str) -> None:
-        await self.db.db["staff_projection"].find({"tenant": TENANT}).to_list()
+        staff = self.db.db["staff_projection"]
+        await self.cached("staff", 5.0, lambda: staff.find({"tenant": TENANT}).to_list())
         await self.db.db["learner_projection"].find({"_id": {"$in": [learner]}}).to_list()
-        await self.db.find("settings", TENANT)
+        await self.cached("settings", 5.0, lambda: self.db.find("settings", TENANT))
 
     async def _subscriptions(self) -> None:
-        await self.db.db["webhook_subscriptions"].find({"tenant": TENANT}).to_list()
+        subscriptions = self.db.db["webhook_subscriptions"]
+        await self.cached(
+            "subscriptions", 5.0, lambda: subscriptions.find({"tenant": TENANT}).to_list()
+        )
 
     async def _email(self, identity: str) -> None:
-        await self.db.find("notifications", identity)
-        await self.db.db["claims"].insert_one({"_id": f"email:{identity}:1/0"})
-        await self.db.find("notifications", identity)
+        claim = {"$set": {"delivery.claimed_until": datetime.now(UTC)}}
+        await self.db.write("notifications", identity, claim, find_and_modify=True)
         delivery = {"$set": {"delivery": {"status": "not_sent", "attempts": 1}}}
         await self.db.write("notifications", identity, delivery)
 
@@ -534,7 +564,7 @@ class BareServices:
         await self._subscriptions()
 
     async def notify_on_learner_updated(self, record: dict[str, Any]) -> None:
-        await self.db.find("projection_control", "learners")
+        await self.pause_check("learners")
         contact = {"$set": {"tenant": TENANT, "email": pad(100)}}
         await self.db.db["learner_projection"].update_one(
             {"_id": record["learner"]}, contact, upsert=True
@@ -692,6 +722,9 @@ def seed(run: Run) -> None:
             {"_id": tracker_id(n), "tracker": pad(TRACKER_BYTES), **outbox}
             for n in range(run.trackers)
         ]
+    )
+    tracker["tracker_rows"].insert_many(
+        [{"_id": tracker_id(n), "row": pad(200)} for n in range(run.trackers)]
     )
     tracker["tracker_settings"].insert_one({"_id": TENANT, "settings": pad(500)})
     tracker["ilr_projection"].insert_many(per_learner(version=0, learner=pad(1300)))

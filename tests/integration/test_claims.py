@@ -79,17 +79,32 @@ async def test_two_email_senders_claim_one_row_once(database: Any) -> None:
     }
     await database["notifications"].insert_one(row)
     replicas = [NotifyRepository(database) for _ in range(REPLICAS)]
-    won = await asyncio.gather(*(r.claim_email(row) for r in replicas))
-    assert won.count(True) == 1
+    won = await asyncio.gather(*(r.claim_email("n1", T0) for r in replicas))
+    assert [w["delivery"]["attempts"] for w in won if w is not None] == [0]
 
-    # Sent and recorded: a stale read of the pending row claims nothing.
+    # Sent and recorded: a sender that read the row as pending before claims nothing.
     await replicas[0].record_delivery("n1", {"status": "sent", "attempts": 1})
-    assert not await replicas[1].claim_email(row)
-    # A failed attempt recorded as pending again is the next attempt, claimed once more.
-    await replicas[0].record_delivery("n1", {"status": "pending", "attempts": 1})
-    retry = {**row, "delivery": {"status": "pending", "attempts": 1}}
-    won = await asyncio.gather(*(r.claim_email(retry) for r in replicas))
-    assert won.count(True) == 1
+    assert await replicas[1].claim_email("n1", T0 + LEASE * 2) is None
+    # A failed attempt recorded as pending again is the next attempt, claimed once more, when due.
+    retry_at = T0 + timedelta(seconds=30)
+    await replicas[0].record_delivery(
+        "n1", {"status": "pending", "attempts": 1, "next_attempt_at": retry_at}
+    )
+    assert await replicas[1].claim_email("n1", T0) is None
+    won = await asyncio.gather(*(r.claim_email("n1", retry_at) for r in replicas))
+    assert [w["delivery"]["attempts"] for w in won if w is not None] == [1]
+
+
+async def test_an_email_claim_is_taken_over_once_its_lease_has_run_out(database: Any) -> None:
+    await database["notifications"].insert_one(
+        {"_id": "n1", "delivery": {"status": "pending", "attempts": 0, "next_attempt_at": T0}}
+    )
+    replicas = [NotifyRepository(database) for _ in range(REPLICAS)]
+    assert await replicas[0].claim_email("n1", T0) is not None  # then the holder dies
+    assert await replicas[1].claim_email("n1", T0 + LEASE - timedelta(seconds=1)) is None
+    later = T0 + LEASE
+    taken_over = await asyncio.gather(*(r.claim_email("n1", later) for r in replicas))
+    assert len([t for t in taken_over if t is not None]) == 1
 
 
 async def test_updates_from_two_processes_lose_nothing(database: Any) -> None:

@@ -119,6 +119,9 @@ class FakeWebhookStore:
     async def subscriptions_of(self, tenant: str) -> list[Subscription]:
         return [s for s in self.subscriptions.values() if s.tenant == tenant]
 
+    async def recent_subscriptions_of(self, tenant: str) -> list[Subscription]:
+        return await self.subscriptions_of(tenant)
+
     async def subscription(self, tenant: str, subscription_id: str) -> Subscription | None:
         found = self.subscriptions.get(subscription_id)
         return found if found and found.tenant == tenant else None

@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hooks = WebhookService(hooks_repository, url_guard(settings), hooks_sender.wake)
     runtime.on_startup(repository.ensure_indexes)
     runtime.on_startup(hooks_repository.ensure_indexes)
-    for topic, handlers in live_handlers(runtime.db, projections(runtime.db)).items():
+    for topic, handlers in live_handlers(runtime.db, projections(runtime.db, repository)).items():
         runtime.consume(topic, handlers)
     for topic, event_type in TOLD_ABOUT.items():
         handler: Handler = service.on_tracker_event
@@ -80,11 +80,18 @@ def both(first: Handler, second: Handler) -> Handler:
     return handle
 
 
-def projections(db: AsyncDatabase[Document]) -> list[Projection]:
-    """The recipient projection, from learner-updated (``ilrflow projections rebuild notify``)."""
+def projections(
+    db: AsyncDatabase[Document], live: NotifyRepository | None = None
+) -> list[Projection]:
+    """The recipient projection, from learner-updated (``ilrflow projections rebuild notify``).
+    ``live`` is the repository the service reads through: the handlers of the live collections
+    write through it, so its cache of the tenant's staff drops what they change."""
 
     def service(**collection: str) -> NotifyService:
-        return NotifyService(NotifyRepository(db, **collection), emails_queued=lambda: None)
+        repository = NotifyRepository(db, **collection)
+        if live is not None and collection in ({"staff": STAFF}, {"learners": LEARNERS}):
+            repository = live
+        return NotifyService(repository, emails_queued=lambda: None)
 
     async def staff_index(name: str) -> None:
         await NotifyRepository(db, staff=name).ensure_staff_index()

@@ -5,7 +5,8 @@
    consumer applies them: each batch by key, each key's records in order, up to
    ``ILRFLOW_CONSUMER_CONCURRENCY`` keys at once. The live consumer keeps writing the live
    collection meanwhile.
-2. Pause the projection (a control document the live handlers read): they now fail transiently,
+2. Pause the projection (a control document the live handlers read; each has seen it within
+   ``PAUSE_SEEN_WITHIN_SECONDS``, which this waits for): they now fail transiently,
    so their records are retried and re-read, never committed. Wait until the live group's
    committed offsets stop moving (a handler that began before the pause has stored and
    committed), then apply the records from the step-1 end offsets up to those committed offsets.
@@ -62,7 +63,11 @@ from ilrflow.platform.errors import PermanentError
 from ilrflow.platform.kafka import Handler, consumer_group_id
 from ilrflow.platform.lanes import POOLED, base_topic, split_topic
 from ilrflow.platform.mongo import Document, create_client, service_database
-from ilrflow.platform.projections import Projection, ProjectionPause
+from ilrflow.platform.projections import (
+    PAUSE_SEEN_WITHIN_SECONDS,
+    Projection,
+    ProjectionPause,
+)
 from ilrflow.platform.settings import SERVICE_PORTS, Settings
 
 app = typer.Typer(help="Projections kept from other services' events.", no_args_is_help=True)
@@ -304,6 +309,8 @@ async def _paused_swap(
     paused_at = time.monotonic()
     until = await pause.pause(spec.name, max_pause_seconds, by="ilrflow projections rebuild")
     try:
+        # Every live handler has seen the pause by then (ilrflow.platform.projections).
+        await asyncio.sleep(PAUSE_SEEN_WITHIN_SECONDS)
         committed = await _settled_offsets(s, report.group, list(end), begin, settle_seconds)
         target = {tp: max(committed[tp], end[tp]) for tp in end}
         applied_before = report.applied

@@ -7,10 +7,18 @@ same handlers into a fresh collection. While the CLI catches the fresh collectio
 in, it pauses the projection with a control document: the live handlers then fail transiently, so
 their records are retried and re-read (nothing is committed, nothing lost) until the pause ends.
 The pause carries a deadline, so a CLI that dies mid-rebuild holds nothing back for long.
+
+A live handler does not read the control document for every record: a read that found the
+projection running is trusted for ``PAUSE_SEEN_WITHIN_SECONDS``, and the CLI, having paused,
+waits that long before it reads the live group's committed offsets. So by then every replica
+applies no record without having seen the pause; a record applied in that second is one "begun
+before the pause", which the rebuild already waits for (its offset is committed, so the catch-up
+applies it to the fresh collection too).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +33,8 @@ from ilrflow.platform.kafka import Handler
 from ilrflow.platform.mongo import Document
 
 CONTROL_COLLECTION = "projection_control"
+# How long a handler trusts a read that found its projection running (see the module).
+PAUSE_SEEN_WITHIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,8 +52,12 @@ class Projection:
 class ProjectionPause:
     """The control documents of one service database: which projections are paused, until when."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.control: AsyncCollection[Document] = db[CONTROL_COLLECTION]
+        self._clock = clock
+        self._running_until: dict[str, float] = {}  # projection -> when to read again
 
     async def pause(self, projection: str, for_seconds: float, by: str) -> datetime:
         until = datetime.now(UTC) + timedelta(seconds=for_seconds)
@@ -63,22 +77,34 @@ class ProjectionPause:
         return (until if until.tzinfo else until.replace(tzinfo=UTC)) > datetime.now(UTC)
 
     def hold(self, projection: str, handler: Handler) -> Handler:
-        """``handler``, failing transiently while the projection is paused (one primary-key read
-        per record: the price of never writing into a collection that is being swapped out)."""
+        """``handler``, failing transiently while the projection is paused: a primary-key read
+        of the control, at most once per ``PAUSE_SEEN_WITHIN_SECONDS`` while it runs (the price
+        of never writing into a collection that is being swapped out)."""
 
         async def held(event: Envelope[Any]) -> None:
-            if await self.is_paused(projection):
+            if await self._paused_lately(projection):
                 raise TransientError(f"projection {projection} is paused for a rebuild")
             await handler(event)
 
         return held
 
+    async def _paused_lately(self, projection: str) -> bool:
+        asked_at = self._clock()  # an answer is as old as its question
+        if asked_at < self._running_until.get(projection, 0.0):
+            return False
+        paused = await self.is_paused(projection)
+        if not paused:
+            self._running_until[projection] = asked_at + PAUSE_SEEN_WITHIN_SECONDS
+        return paused
+
 
 def live_handlers(
-    db: AsyncDatabase[Document], projections: Iterable[Projection]
+    db: AsyncDatabase[Document],
+    projections: Iterable[Projection],
+    clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, dict[str, Handler]]:
     """Per topic, the handlers (by event type) that keep each projection's live collection."""
-    pause = ProjectionPause(db)
+    pause = ProjectionPause(db, clock)
     by_topic: dict[str, dict[str, Handler]] = {}
     for projection in projections:
         for event_type, handler in projection.handlers(projection.collection).items():

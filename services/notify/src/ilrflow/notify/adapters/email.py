@@ -1,9 +1,9 @@
 """Email delivery over SMTP, with retries: the inbox row is written first, then sent.
 
-Each attempt is claimed first (``NotifyRepository.claim_email``), so of several replicas one
-sends it. A sender stopped between the SMTP server's acceptance and recording it leaves the row
-pending: it is sent again once the claim's lease has run out (at least once on the wire, with the
-same ``Message-ID``).
+Each attempt is claimed first (``NotifyRepository.claim_email``: one findAndModify that reads
+the row and takes its lease), so of several replicas one sends it. A sender stopped between the
+SMTP server's acceptance and recording it leaves the row pending: it is sent again once the
+claim's lease has run out (at least once on the wire, with the same ``Message-ID``).
 
 A send that fails is retried with backoff (``domain.retry``); when the policy gives up the row
 is marked ``failed`` with the last error, visible to operators at /v1/notifications/deliveries.
@@ -34,7 +34,7 @@ DUE_PAGE = 50  # rows per query for due emails
 
 class EmailSender:
     """Sends pending emails. It hears of each pending row as it is written (a listener on the
-    notifications collection) and reads just those by ``_id``; the query for due rows, a scan of
+    notifications collection) and claims just those by ``_id``; the query for due rows, a scan of
     the whole collection on FerretDB 1.24, runs at start, every ``scan_seconds`` as a safety
     net, and again while it keeps finding a full page."""
 
@@ -77,12 +77,11 @@ class EmailSender:
             if len(due) == DUE_PAGE:
                 self._next_scan = 0.0  # more may be waiting: query again on the next pass
         else:
-            ids = [row_id for row_id, at in self._due.items() if at <= now]
-            for row_id in ids:
+            due = [row_id for row_id, at in self._due.items() if at <= now]
+            for row_id in due:
                 del self._due[row_id]
-            due = await self._repository.due_emails_by_id(ids, now)
-        for row in due:
-            await self._deliver(row)
+        for row_id in due:
+            await self._deliver(row_id, now)
         return len(due)
 
     def _on_write(self, identity: Any, change: dict[str, Any]) -> None:
@@ -90,11 +89,12 @@ class EmailSender:
         if isinstance(delivery, dict) and delivery.get("status") == "pending":
             self._due[str(identity)] = delivery.get("next_attempt_at") or self._clock()
 
-    async def _deliver(self, row: dict[str, Any]) -> None:
+    async def _deliver(self, row_id: str, now: datetime) -> None:
         # Replicas side by side find the same due rows: the one that claims the attempt sends.
-        if not await self._repository.claim_email(row):
+        row = await self._repository.claim_email(row_id, now)
+        if row is None:
             return
-        delivery = dict(row["delivery"])
+        delivery = {k: v for k, v in row["delivery"].items() if k != "claimed_until"}
         attempts = int(delivery.get("attempts", 0)) + 1
         if not self._settings.smtp_host:
             await self._repository.record_delivery(

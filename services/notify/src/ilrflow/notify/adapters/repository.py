@@ -2,6 +2,10 @@
 
 A notification's ``_id`` is derived from (event id, recipient, channel), so writing the inbox
 twice for a redelivered event inserts nothing new: exactly one notification per key.
+
+The tenant's staff and notify settings, read for every tracker event, are kept in the process for
+``SLOW_READS_SECONDS`` (``ilrflow.platform.cache``): this process's own changes are seen at once,
+another replica's within that bound. The learner contacts are read each time (one per learner).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -22,12 +26,13 @@ from ilrflow.notify.domain.model import (
     StaffMember,
     TenantNotifySettings,
 )
-from ilrflow.platform.claims import CLAIMS_COLLECTION, Claims
+from ilrflow.platform.cache import FreshFor
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.mongo import Document, newest_first_after
 
 DUPLICATE_KEY = 11000
 EMAIL_LEASE = timedelta(minutes=1)  # well past a send's SMTP timeout (10 s)
+SLOW_READS_SECONDS = 5.0  # how long the tenant's staff and settings are used once read
 
 
 STAFF = "staff_projection"
@@ -44,7 +49,8 @@ class NotifyRepository:
         self.learners: AsyncCollection[Document] = db[learners]
         self.settings: AsyncCollection[Document] = db["notify_settings"]
         self.notifications: AsyncCollection[Document] = serialised_writes(db["notifications"])
-        self._claims = Claims(db[CLAIMS_COLLECTION], EMAIL_LEASE)
+        self._staff_of: FreshFor[str, dict[str, StaffMember]] = FreshFor(SLOW_READS_SECONDS)
+        self._settings_of: FreshFor[str, TenantNotifySettings] = FreshFor(SLOW_READS_SECONDS)
 
     async def ensure_indexes(self) -> None:
         await self.ensure_staff_index()
@@ -69,6 +75,7 @@ class NotifyRepository:
             {"$set": {"tenant": tenant, **staff.model_dump(mode="json")}},
             upsert=True,
         )
+        self._staff_of.forget(tenant)
 
     async def upsert_learner(self, tenant: str, learner: LearnerContact) -> None:
         await self.learners.update_one(
@@ -78,23 +85,30 @@ class NotifyRepository:
         )
 
     async def directory(self, tenant: str, learner_ids: Sequence[str]) -> RecipientDirectory:
-        staff = {
-            d["id"]: StaffMember.model_validate(_fields(d))
-            async for d in self.staff.find({"tenant": tenant})
-        }
+        staff = await self._staff_of.get(tenant, lambda: self._read_staff(tenant))
         ids = [f"{tenant}:{learner_id}" for learner_id in learner_ids]
         learners = {
             d["id"]: LearnerContact.model_validate(_fields(d))
             async for d in self.learners.find({"_id": {"$in": ids}})
         }
-        settings_doc = await self.settings.find_one({"_id": tenant})
-        settings = TenantNotifySettings.model_validate(_fields(settings_doc or {}))
+        settings = await self._settings_of.get(tenant, lambda: self._read_settings(tenant))
         return RecipientDirectory(tenant=tenant, staff=staff, learners=learners, settings=settings)
+
+    async def _read_staff(self, tenant: str) -> dict[str, StaffMember]:
+        return {
+            d["id"]: StaffMember.model_validate(_fields(d))
+            async for d in self.staff.find({"tenant": tenant})
+        }
+
+    async def _read_settings(self, tenant: str) -> TenantNotifySettings:
+        document = await self.settings.find_one({"_id": tenant})
+        return TenantNotifySettings.model_validate(_fields(document or {}))
 
     async def save_settings(self, tenant: str, settings: TenantNotifySettings) -> None:
         await self.settings.update_one(
             {"_id": tenant}, {"$set": settings.model_dump(mode="json")}, upsert=True
         )
+        self._settings_of.forget(tenant)
 
     # --- inbox ----------------------------------------------------------------------------
 
@@ -145,37 +159,26 @@ class NotifyRepository:
         await self.notifications.update_one({**query, "read_at": None}, {"$set": {"read_at": at}})
         return await self.notifications.find_one(query)
 
-    async def due_emails(self, now: datetime, limit: int = 50) -> list[Document]:
-        query = {"delivery.status": "pending", "delivery.next_attempt_at": {"$lte": now}}
-        return [d async for d in self.notifications.find(query).limit(limit)]
+    async def due_emails(self, now: datetime, limit: int = 50) -> list[str]:
+        """The ids of email rows pending, due and not claimed by a live lease."""
+        query = {"delivery.status": "pending", **_due_and_free(now)}
+        return [d["_id"] async for d in self.notifications.find(query, {"_id": 1}).limit(limit)]
 
-    async def due_emails_by_id(self, ids: Sequence[str], now: datetime) -> list[Document]:
-        """The rows among ``ids`` still pending and due, each read by ``_id`` (FerretDB pushes
-        down nothing else)."""
-        due = []
-        for notification_id in ids:
-            row = await self.notifications.find_one({"_id": notification_id})
-            delivery = (row or {}).get("delivery") or {}
-            at = delivery.get("next_attempt_at")
-            if (
-                row is not None
-                and delivery.get("status") == "pending"
-                and (at is None or at <= now)
-            ):
-                due.append(row)
-        return due
-
-    async def claim_email(self, row: Document) -> bool:
-        """Claim the next attempt at sending an email row for this process: one replica wins
-        (``ilrflow.platform.claims``), and only if the row was not sent or retried meanwhile
-        (``row`` may be a stale read). A holder that dies leaves the row to be taken over once
-        the lease has run out."""
-        attempts = int(row["delivery"].get("attempts", 0))
-        if not await self._claims.take(f"email:{row['_id']}:{attempts + 1}"):
-            return False
-        current = await self.notifications.find_one({"_id": row["_id"]}, {"delivery": 1})
-        delivery = (current or {}).get("delivery") or {}
-        return delivery.get("status") == "pending" and int(delivery.get("attempts", 0)) == attempts
+    async def claim_email(self, notification_id: str, now: datetime) -> Document | None:
+        """The email row, claimed for this process to make its next attempt, if it is pending,
+        due and not claimed by a live lease: one findAndModify, so of several replicas one wins,
+        and a row sent or rescheduled meanwhile is not taken. A holder that dies leaves the row
+        to be taken over once the lease has run out; recording the attempt
+        (``record_delivery``) replaces the delivery, lease and all."""
+        return await self.notifications.find_one_and_update(
+            {
+                "_id": notification_id,
+                "delivery.status": "pending",
+                **_due_and_free(now),
+            },
+            {"$set": {"delivery.claimed_until": now + EMAIL_LEASE}},
+            return_document=ReturnDocument.AFTER,
+        )
 
     async def record_delivery(self, notification_id: str, delivery: dict[str, Any]) -> None:
         await self.notifications.update_one(
@@ -196,6 +199,13 @@ class NotifyRepository:
         query |= newest_first_after(after, "created_at", "_id")
         order = [("created_at", DESCENDING), ("_id", DESCENDING)]
         return [d async for d in self.notifications.find(query).sort(order).limit(limit)]
+
+
+def _due_and_free(now: datetime) -> Document:
+    return {
+        "delivery.next_attempt_at": {"$lte": now},
+        "$or": [{"delivery.claimed_until": None}, {"delivery.claimed_until": {"$lte": now}}],
+    }
 
 
 def _fields(document: Document) -> Document:

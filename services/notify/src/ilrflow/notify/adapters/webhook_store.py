@@ -2,6 +2,12 @@
 
 A delivery's ``_id`` is derived from (event id, subscription id): inserting the deliveries of a
 redelivered event finds every key taken and adds nothing.
+
+The subscriptions an event is matched against are kept in the process for
+``SUBSCRIPTIONS_SECONDS`` (``ilrflow.platform.cache``): a subscription added or removed here is
+seen by the next event at once, one added or removed on another replica within that bound. The
+sender reads the subscription again before each attempt, so a removed one is never called and
+the current secret signs.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from ilrflow.notify.domain.webhooks import Delivery, Subscription
+from ilrflow.platform.cache import FreshFor
 from ilrflow.platform.claims import CLAIMS_COLLECTION, Claims
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.mongo import Document, newest_first_after
 
 DUPLICATE_KEY = 11000
+SUBSCRIPTIONS_SECONDS = 5.0  # how long a tenant's subscriptions are matched against once read
 
 
 class WebhookRepository:
@@ -30,6 +38,7 @@ class WebhookRepository:
         self.subscriptions: AsyncCollection[Document] = db["webhook_subscriptions"]
         self.deliveries: AsyncCollection[Document] = serialised_writes(db["webhook_deliveries"])
         self._claims = Claims(db[CLAIMS_COLLECTION], lease)
+        self._subscribed: FreshFor[str, list[Subscription]] = FreshFor(SUBSCRIPTIONS_SECONDS)
 
     async def ensure_indexes(self) -> None:
         await self.subscriptions.create_index([("tenant", ASCENDING)])
@@ -42,10 +51,15 @@ class WebhookRepository:
 
     async def add_subscription(self, subscription: Subscription) -> None:
         await self.subscriptions.insert_one(_document(subscription))
+        self._subscribed.forget(subscription.tenant)
 
     async def subscriptions_of(self, tenant: str) -> list[Subscription]:
         cursor = self.subscriptions.find({"tenant": tenant}).sort("created_at", ASCENDING)
         return [_subscription(d) async for d in cursor]
+
+    async def recent_subscriptions_of(self, tenant: str) -> list[Subscription]:
+        """``subscriptions_of``, as read at most ``SUBSCRIPTIONS_SECONDS`` ago."""
+        return await self._subscribed.get(tenant, lambda: self.subscriptions_of(tenant))
 
     async def subscription(self, tenant: str, subscription_id: str) -> Subscription | None:
         document = await self.subscriptions.find_one({"_id": subscription_id, "tenant": tenant})
@@ -53,6 +67,7 @@ class WebhookRepository:
 
     async def remove_subscription(self, tenant: str, subscription_id: str) -> bool:
         result = await self.subscriptions.delete_one({"_id": subscription_id, "tenant": tenant})
+        self._subscribed.forget(tenant)
         return result.deleted_count == 1
 
     async def set_secret(self, tenant: str, subscription_id: str, secret: str) -> bool:

@@ -30,6 +30,10 @@ class WebhookStore(Protocol):
 
     async def subscriptions_of(self, tenant: str) -> list[Subscription]: ...
 
+    async def recent_subscriptions_of(self, tenant: str) -> list[Subscription]:
+        """The tenant's subscriptions as read a bounded time ago at most (each event asks)."""
+        ...
+
     async def subscription(self, tenant: str, subscription_id: str) -> Subscription | None: ...
 
     async def remove_subscription(self, tenant: str, subscription_id: str) -> bool: ...
@@ -122,7 +126,9 @@ class WebhookService:
     async def on_event(self, event: Envelope[Any]) -> None:
         """One delivery per subscription that wants the event; a redelivery adds none."""
         wanted = [
-            s for s in await self.store.subscriptions_of(event.tenant) if s.wants(event.topic)
+            s
+            for s in await self.store.recent_subscriptions_of(event.tenant)
+            if s.wants(event.topic)
         ]
         now = self._clock()
         deliveries = [

@@ -7,6 +7,7 @@ trackers and to preview their ILR effect it keeps here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,6 +15,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from ilrflow.contracts.events import (
     OTJ_MINIMUMS_SUBJECT,
@@ -91,15 +93,12 @@ class ProjectionRepository:
         """Keep the newest ILR per learner (for previews and the QA lock); an older version
         arriving late never overwrites a newer one."""
         state = event.data
-        await self.ilr.update_one(
-            {"_id": f"{event.tenant}:{state.learner_id}", "version": {"$lte": state.version}},
-            {"$set": state.model_dump(mode="json")},
-            upsert=False,
-        )
-        await self.ilr.update_one(
-            {"_id": f"{event.tenant}:{state.learner_id}"},
-            {"$setOnInsert": state.model_dump(mode="json")},
-            upsert=True,
+        await _newest_wins(
+            self.ilr,
+            f"{event.tenant}:{state.learner_id}",
+            "version",
+            state.version,
+            state.model_dump(mode="json"),
         )
 
     async def ilr_of(self, tenant: str, learner_id: str) -> IlrView | None:
@@ -116,13 +115,8 @@ class ProjectionRepository:
         """Keep the latest table loaded; an older one arriving late never replaces it."""
         table = event.data
         stored = {"loaded_at": table.loaded_at, "table": table.model_dump(mode="json")}
-        await self.otj_minimums_table.update_one(
-            {"_id": OTJ_MINIMUMS_SUBJECT, "loaded_at": {"$lte": table.loaded_at}},
-            {"$set": stored},
-            upsert=False,
-        )
-        await self.otj_minimums_table.update_one(
-            {"_id": OTJ_MINIMUMS_SUBJECT}, {"$setOnInsert": stored}, upsert=True
+        await _newest_wins(
+            self.otj_minimums_table, OTJ_MINIMUMS_SUBJECT, "loaded_at", table.loaded_at, stored
         )
 
     async def otj_minimums(self) -> Mapping[int, int] | None:
@@ -196,6 +190,18 @@ class ProjectionRepository:
 
     async def staff_of_tenant(self, tenant: str) -> list[StaffView]:
         return [_staff(d) async for d in self.staff.find({"tenant": tenant})]
+
+
+async def _newest_wins(
+    collection: AsyncCollection[Document], key: str, order: str, value: Any, stored: Document
+) -> None:
+    """Store ``stored`` under ``key`` unless the stored one is newer (its ``order`` field
+    greater than ``value``), in one command: an upsert conditional on the order; where a newer
+    one is stored the upsert's insert meets its ``_id`` and there is nothing to do."""
+    with contextlib.suppress(DuplicateKeyError):
+        await collection.update_one(
+            {"_id": key, order: {"$lte": value}}, {"$set": stored}, upsert=True
+        )
 
 
 def _staff(document: Document) -> StaffView:
