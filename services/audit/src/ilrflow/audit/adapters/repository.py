@@ -47,10 +47,13 @@ from pymongo.errors import BulkWriteError
 from ilrflow.audit.domain.chain import stored_hash_holds
 from ilrflow.audit.domain.lookup import (
     BucketFill,
+    BucketHead,
     BucketInfo,
     LookupKey,
     Ref,
+    bucket_after,
     group_refs,
+    head_moved,
     place,
     ref_from_text,
     ref_to_text,
@@ -115,7 +118,7 @@ class AuditRepository:
         self.sequences: AsyncCollection[Document] = serialised_writes(db["audit_sequences"])
         self.checkpoints: AsyncCollection[Document] = serialised_writes(db["audit_checkpoints"])
         self.on_read: ReadListener | None = None  # tests see every query-path read through it
-        self._heads: dict[str, dict[str, BucketFill]] = {}
+        self._heads: dict[str, dict[str, BucketHead]] = {}
         self._timeline_heads: dict[str, _KnownHead] = {}
 
     async def ensure_indexes(self) -> None:
@@ -335,21 +338,38 @@ class AuditRepository:
     # --- the lookup documents --------------------------------------------------------------
 
     async def add_lookups(self, entries: Sequence[AuditEntry]) -> None:
-        """Add the entries' refs to their keys' pages, then record the heads. A replay after a
-        crash in between adds the refs again, to the same pages; searches keep one of each."""
+        """Add the entries' refs to their keys' pages, then tell the heads what moved.
+
+        A key this writer does not know is taken for new: its head is inserted with the batch's
+        buckets, unread; one that exists fails that insert and is read back (with the last page
+        of each bucket the batch writes to, for its fill). A known key's head is written only when
+        the batch opens a bucket or a page or widens its hours (``domain.lookup.head_moved``), so
+        most keys of a batch cost one write, the ``$push`` of their refs. A replay after a crash
+        adds the refs again, to the same pages; searches keep one of each."""
         grouped = group_refs(entries)
         try:
-            heads = await self._heads_of(list(grouped))
+            heads = {key: self._heads[key.id] for key in grouped if key.id in self._heads}
+            unknown = {key: grouped[key] for key in grouped if key not in heads}
+            existing = await self._create_heads(_page_writes(unknown, {k: {} for k in unknown})[2])
+            created: dict[LookupKey, dict[str, BucketHead]] = {
+                key: {} for key in unknown if key not in existing
+            }
+            heads |= created | await self._read_heads(existing)
+            heads = await self._with_fills(heads, grouped)
             new_pages, pushes, after = _page_writes(grouped, heads)
             pushes += await self._insert_new(self.lookup_pages, new_pages, _as_push)
             for page_id, texts in pushes:
                 await self.lookup_pages.update_one(
                     {"_id": page_id}, {"$push": {"refs": {"$each": texts}}}, upsert=True
                 )
-            await self._record_heads(heads, _with_times(after, grouped))
+            await self._record_heads({k: v for k, v in heads.items() if k not in created}, after)
         except BaseException:
             self._heads.clear()  # what was written is unknown: read the heads back next time
             raise
+        if len(self._heads) > HEAD_CACHE_SIZE:
+            self._heads.clear()
+        for key, buckets in after.items():
+            self._heads[key.id] = {**heads[key], **buckets}
 
     async def lookup_buckets(self, key: LookupKey) -> dict[str, BucketInfo]:
         """The key's buckets, their page counts and event times (none when the key has no
@@ -370,49 +390,91 @@ class AuditRepository:
             refs += [ref_from_text(text) for text in (found or {}).get("refs", [])]
         return refs
 
-    async def _heads_of(self, keys: list[LookupKey]) -> dict[LookupKey, dict[str, BucketFill]]:
-        """The keys' heads: from the cache, else read, a few at a time (a new key is a miss)."""
-        missing = [key for key in keys if key.id not in self._heads]
-        for start in range(0, len(missing), HEAD_READS_AT_ONCE):
-            chunk = missing[start : start + HEAD_READS_AT_ONCE]
+    async def _create_heads(
+        self, heads: Mapping[LookupKey, Mapping[str, BucketHead]]
+    ) -> list[LookupKey]:
+        """Insert the heads of keys believed new; return the keys whose head exists already."""
+        by_id = {key.id: key for key in heads}
+        documents = [_head_document(key, buckets) for key, buckets in heads.items()]
+        taken = await self._insert_new(self.lookup_heads, documents, lambda d: (d["_id"], None))
+        return [by_id[head_id] for head_id, _ in taken]
+
+    async def _read_heads(self, keys: list[LookupKey]) -> dict[LookupKey, dict[str, BucketHead]]:
+        """The keys' stored heads, a few at a time; the fills are not known yet."""
+        heads: dict[LookupKey, dict[str, BucketHead]] = {}
+        for start in range(0, len(keys), HEAD_READS_AT_ONCE):
+            chunk = keys[start : start + HEAD_READS_AT_ONCE]
             found = await asyncio.gather(
                 *(self.lookup_heads.find_one({"_id": k.id}) for k in chunk)
             )
             for key, head in zip(chunk, found, strict=True):
-                self._heads[key.id] = {
-                    name: BucketFill(int(bucket["pages"]), int(bucket["fill"]))
+                heads[key] = {
+                    name: BucketHead(
+                        int(bucket["pages"]),
+                        None,
+                        _time(bucket.get("first")),
+                        _time(bucket.get("last")),
+                    )
                     for name, bucket in (head or {}).get("buckets", {}).items()
                 }
-        return {key: self._heads[key.id] for key in keys}
+        return heads
+
+    async def _with_fills(
+        self,
+        heads: Mapping[LookupKey, Mapping[str, BucketHead]],
+        grouped: Mapping[LookupKey, Mapping[str, list[Ref]]],
+    ) -> dict[LookupKey, dict[str, BucketHead]]:
+        """The heads, with the fill of each bucket the batch writes to read from its last page
+        where the writer does not know it (a head it read, not wrote)."""
+        unknown = [
+            (key, bucket)
+            for key, buckets in grouped.items()
+            for bucket in buckets
+            if bucket in heads[key] and heads[key][bucket].fill is None
+        ]
+        filled = {key: dict(buckets) for key, buckets in heads.items()}
+        for start in range(0, len(unknown), HEAD_READS_AT_ONCE):
+            chunk = unknown[start : start + HEAD_READS_AT_ONCE]
+            pages = await asyncio.gather(
+                *(
+                    self.lookup_pages.find_one(
+                        {"_id": lookup_page_id(key, bucket, heads[key][bucket].pages - 1)}
+                    )
+                    for key, bucket in chunk
+                )
+            )
+            for (key, bucket), page in zip(chunk, pages, strict=True):
+                fill = len((page or {}).get("refs", []))
+                filled[key][bucket] = filled[key][bucket]._replace(fill=fill)
+        return filled
 
     async def _record_heads(
         self,
-        before: Mapping[LookupKey, Mapping[str, BucketFill]],
-        after: Mapping[LookupKey, dict[str, BucketWrite]],
+        before: Mapping[LookupKey, Mapping[str, BucketHead]],
+        after: Mapping[LookupKey, Mapping[str, BucketHead]],
     ) -> None:
-        """Each key's head: inserted when new, else its written buckets' page counts and fills
-        set and their event-time ranges widened."""
-        new_heads = [_head_document(key, after[key]) for key in after if not before[key]]
-        updates = [(key.id, after[key]) for key in after if before[key]]
-        updates += await self._insert_new(self.lookup_heads, new_heads, _as_head_update)
-        for head_id, written in updates:
-            # $max: a head never loses a page it counted, even if two writers raced.
+        """Tell the stored heads of ``before``'s keys of the buckets that moved: page counts and
+        hours only widen (``$max``/``$min``), so two writers racing never lose a page."""
+        for key, buckets in before.items():
+            moved = {b: h for b, h in after[key].items() if head_moved(buckets.get(b), h)}
+            if not moved:
+                continue
+            timed = {b: h for b, h in moved.items() if h.first is not None}
             await self.lookup_heads.update_one(
-                {"_id": head_id},
+                {"_id": key.id},
                 {
                     "$max": {
-                        **{f"buckets.{b}.pages": w.fill.pages for b, w in written.items()},
-                        **{f"buckets.{b}.last": w.last for b, w in written.items()},
+                        **{f"buckets.{b}.pages": h.pages for b, h in moved.items()},
+                        **{f"buckets.{b}.last": h.last for b, h in timed.items()},
                     },
-                    "$min": {f"buckets.{b}.first": w.first for b, w in written.items()},
-                    "$set": {f"buckets.{b}.fill": w.fill.fill for b, w in written.items()},
+                    **(
+                        {"$min": {f"buckets.{b}.first": h.first for b, h in timed.items()}}
+                        if timed
+                        else {}
+                    ),
                 },
                 upsert=True,
             )
-        if len(self._heads) > HEAD_CACHE_SIZE:
-            self._heads.clear()
-        for key, buckets in after.items():
-            self._heads[key.id] = {**before[key], **{b: w.fill for b, w in buckets.items()}}
 
     async def _insert_new(
         self,
@@ -614,17 +676,21 @@ def lookup_page_id(key: LookupKey, bucket: str, page: int) -> str:
 
 def _page_writes(
     grouped: Mapping[LookupKey, Mapping[str, list[Ref]]],
-    heads: Mapping[LookupKey, Mapping[str, BucketFill]],
-) -> tuple[list[Document], list[tuple[str, Any]], dict[LookupKey, dict[str, BucketFill]]]:
-    """The pages to insert (new by the heads), the pushes onto existing pages, the heads after."""
+    heads: Mapping[LookupKey, Mapping[str, BucketHead]],
+) -> tuple[list[Document], list[tuple[str, Any]], dict[LookupKey, dict[str, BucketHead]]]:
+    """The pages to insert (new by the heads), the pushes onto existing pages, and the buckets
+    written as they are after the batch."""
     new_pages: list[Document] = []
     pushes: list[tuple[str, Any]] = []
-    after: dict[LookupKey, dict[str, BucketFill]] = {}
+    after: dict[LookupKey, dict[str, BucketHead]] = {}
     for key, buckets in grouped.items():
-        after[key] = dict(heads[key])
+        after[key] = {}
         for bucket, refs in buckets.items():
             before = heads[key].get(bucket)
-            placements, after[key][bucket] = place(before, len(refs))
+            known = None if before is None else BucketFill(before.pages, before.fill or 0)
+            placements, fill = place(known, len(refs))
+            times = [r.time for r in refs]
+            after[key][bucket] = bucket_after(before, fill, min(times), max(times))
             for page, start, end in placements:
                 texts = [ref_to_text(r) for r in refs[start:end]]
                 page_id = lookup_page_id(key, bucket, page)
@@ -635,49 +701,18 @@ def _page_writes(
     return new_pages, pushes, after
 
 
-class BucketWrite(NamedTuple):
-    """A bucket a batch wrote to: its fill after the batch and the event times it added."""
-
-    fill: BucketFill
-    first: datetime
-    last: datetime
-
-
-def _with_times(
-    after: Mapping[LookupKey, Mapping[str, BucketFill]],
-    grouped: Mapping[LookupKey, Mapping[str, list[Ref]]],
-) -> dict[LookupKey, dict[str, BucketWrite]]:
-    """The buckets each key's batch wrote to, with the range of event times it added."""
-    return {
-        key: {
-            bucket: BucketWrite(
-                after[key][bucket], min(r.time for r in refs), max(r.time for r in refs)
-            )
-            for bucket, refs in buckets.items()
-        }
-        for key, buckets in grouped.items()
-    }
-
-
-def _head_document(key: LookupKey, buckets: Mapping[str, BucketWrite]) -> Document:
+def _head_document(key: LookupKey, buckets: Mapping[str, BucketHead]) -> Document:
     return {
         "_id": key.id,
         **key._asdict(),
         "buckets": {
-            b: {**w.fill._asdict(), "first": w.first, "last": w.last} for b, w in buckets.items()
+            b: {"pages": h.pages, "first": h.first, "last": h.last} for b, h in buckets.items()
         },
     }
 
 
 def _as_push(page: Document) -> tuple[str, Any]:
     return page["_id"], page["refs"]
-
-
-def _as_head_update(head: Document) -> tuple[str, dict[str, BucketWrite]]:
-    return head["_id"], {
-        name: BucketWrite(BucketFill(b["pages"], b["fill"]), b["first"], b["last"])
-        for name, b in head["buckets"].items()
-    }
 
 
 def _time(value: datetime | None) -> datetime | None:
