@@ -203,13 +203,59 @@ class AuditRepository:
         self, lines: Mapping[tuple[str, str], Iterable[TimelineLine]]
     ) -> None:
         """Append lines to learners' timelines (``domain.timeline``: pages, and what a replay
-        after a crash leaves out)."""
+        after a crash leaves out). A learner this writer does not know is taken for new: its head
+        is inserted with the lines, unread, with the other new ones in one command; one that
+        exists fails that insert and is appended to as before."""
         try:
-            for (tenant, learner_id), learner_lines in lines.items():
-                await self._append_lines(tenant, learner_id, list(learner_lines))
+            batch = {learner: list(learner_lines) for learner, learner_lines in lines.items()}
+            created = await self._create_timelines(batch)
+            for (tenant, learner_id), learner_lines in batch.items():
+                if (tenant, learner_id) not in created:
+                    await self._append_lines(tenant, learner_id, learner_lines)
         except BaseException:
             self._timeline_heads.clear()  # what was written is unknown: read the heads back
             raise
+
+    async def _create_timelines(
+        self, lines: Mapping[tuple[str, str], list[TimelineLine]]
+    ) -> set[tuple[str, str]]:
+        """Insert the heads of the learners not known to this writer whose lines fit on an open
+        page; return those inserted (the others exist, or need pages sealed first)."""
+        changes = {
+            learner: appended(TimelineHead(), learner_lines, PAGE_LINES)
+            for learner, learner_lines in lines.items()
+            if _learner_key(*learner) not in self._timeline_heads
+        }
+        fitting = {learner: c for learner, c in changes.items() if not c.sealed_pages}
+        documents = [
+            {
+                "_id": _learner_key(tenant, learner_id),
+                "tenant": tenant,
+                "learner_id": learner_id,
+                "through": _through_doc(change),
+                "sealed": 0,
+                "lines": [_line_document(x) for x in change.open_lines],
+            }
+            for (tenant, learner_id), change in fitting.items()
+        ]
+        existing = {
+            head_id
+            for head_id, _ in await self._insert_new(
+                self.timelines, documents, lambda d: (d["_id"], None)
+            )
+        }
+        created = {learner for learner in fitting if _learner_key(*learner) not in existing}
+        for learner in created:
+            change = fitting[learner]
+            self._remember_timeline(
+                _learner_key(*learner), _KnownHead(0, len(change.open_lines), change.through)
+            )
+        return created
+
+    def _remember_timeline(self, key: str, head: _KnownHead) -> None:
+        if len(self._timeline_heads) > HEAD_CACHE_SIZE:
+            self._timeline_heads.clear()
+        self._timeline_heads[key] = head
 
     async def _append_lines(self, tenant: str, learner_id: str, lines: list[TimelineLine]) -> None:
         key = _learner_key(tenant, learner_id)
@@ -246,10 +292,8 @@ class AuditRepository:
                     },
                     upsert=True,
                 )
-        if len(self._timeline_heads) > HEAD_CACHE_SIZE:
-            self._timeline_heads.clear()
         open_lines = stored_open + len(change.open_lines)
-        self._timeline_heads[key] = _KnownHead(sealed, open_lines, change.through)
+        self._remember_timeline(key, _KnownHead(sealed, open_lines, change.through))
 
     async def _seal(self, key: str, first: int, pages: list[list[TimelineLine]]) -> None:
         """Store full pages. A page past the head's ``sealed`` count is read by nobody, so one
@@ -350,13 +394,14 @@ class AuditRepository:
         try:
             heads = {key: self._heads[key.id] for key in grouped if key.id in self._heads}
             unknown = {key: grouped[key] for key in grouped if key not in heads}
-            existing = await self._create_heads(_page_writes(unknown, {k: {} for k in unknown})[2])
+            existing = await self._create_heads(_buckets_after(unknown, {k: {} for k in unknown}))
             created: dict[LookupKey, dict[str, BucketHead]] = {
                 key: {} for key in unknown if key not in existing
             }
             heads |= created | await self._read_heads(existing)
             heads = await self._with_fills(heads, grouped)
-            new_pages, pushes, after = _page_writes(grouped, heads)
+            new_pages, pushes = _page_writes(grouped, heads)
+            after = _buckets_after(grouped, heads)
             pushes += await self._insert_new(self.lookup_pages, new_pages, _as_push)
             for page_id, texts in pushes:
                 await self.lookup_pages.update_one(
@@ -677,28 +722,50 @@ def lookup_page_id(key: LookupKey, bucket: str, page: int) -> str:
 def _page_writes(
     grouped: Mapping[LookupKey, Mapping[str, list[Ref]]],
     heads: Mapping[LookupKey, Mapping[str, BucketHead]],
-) -> tuple[list[Document], list[tuple[str, Any]], dict[LookupKey, dict[str, BucketHead]]]:
-    """The pages to insert (new by the heads), the pushes onto existing pages, and the buckets
-    written as they are after the batch."""
+) -> tuple[list[Document], list[tuple[str, Any]]]:
+    """The pages to insert (new by the heads) and the pushes onto existing pages."""
+    # Each ref is filed under up to six keys: its text is made once (every entry with a tenant
+    # is under its tenant's ``all`` key).
+    texts = {
+        ref.entry_id: ref_to_text(ref)
+        for key, buckets in grouped.items()
+        if key.field == "all"
+        for refs in buckets.values()
+        for ref in refs
+    }
     new_pages: list[Document] = []
     pushes: list[tuple[str, Any]] = []
+    for key, buckets in grouped.items():
+        for bucket, refs in buckets.items():
+            before = heads[key].get(bucket)
+            for page, start, end in place(_fill_of(before), len(refs))[0]:
+                page_texts = [texts[r.entry_id] for r in refs[start:end]]
+                page_id = lookup_page_id(key, bucket, page)
+                if before is None or page >= before.pages:
+                    new_pages.append({"_id": page_id, "refs": page_texts})
+                else:
+                    pushes.append((page_id, page_texts))
+    return new_pages, pushes
+
+
+def _buckets_after(
+    grouped: Mapping[LookupKey, Mapping[str, list[Ref]]],
+    heads: Mapping[LookupKey, Mapping[str, BucketHead]],
+) -> dict[LookupKey, dict[str, BucketHead]]:
+    """The buckets each key's batch writes to, as they are after it."""
     after: dict[LookupKey, dict[str, BucketHead]] = {}
     for key, buckets in grouped.items():
         after[key] = {}
         for bucket, refs in buckets.items():
             before = heads[key].get(bucket)
-            known = None if before is None else BucketFill(before.pages, before.fill or 0)
-            placements, fill = place(known, len(refs))
+            fill = place(_fill_of(before), len(refs))[1]
             times = [r.time for r in refs]
             after[key][bucket] = bucket_after(before, fill, min(times), max(times))
-            for page, start, end in placements:
-                texts = [ref_to_text(r) for r in refs[start:end]]
-                page_id = lookup_page_id(key, bucket, page)
-                if before is None or page >= before.pages:
-                    new_pages.append({"_id": page_id, "refs": texts})
-                else:
-                    pushes.append((page_id, texts))
-    return new_pages, pushes, after
+    return after
+
+
+def _fill_of(head: BucketHead | None) -> BucketFill | None:
+    return None if head is None else BucketFill(head.pages, head.fill or 0)
 
 
 def _head_document(key: LookupKey, buckets: Mapping[str, BucketHead]) -> Document:
