@@ -16,9 +16,11 @@ SQLite pushes nothing else down to the backend, so any other filter reads the wh
   instead of the log (``domain.lookup``): per key, its buckets, how full they are and the event
   times they span; per bucket, pages of refs.
 - ``audit_sequences``: per tenant, the ingest sequence's counter and the marks of the batches
-  still being written (``domain.sequence``), read by every search to know how far it may serve. Pages and heads are inserted when new and updated otherwise, so a batch that
-  starts keys or buckets (and the whole of a bulk load) costs inserts, not updates, which
-  FerretDB applies by reading the collection.
+  still being written (``domain.sequence``), read by every search to know how far it may serve.
+  Pages, heads and timelines new to the writer are inserted, unread (one ``insert_many`` per
+  batch and collection), and updated otherwise, so a batch that starts keys or buckets (and the
+  whole of a bulk load) costs inserts, not updates, which FerretDB applies by reading the
+  collection; a known key costs one ``$push`` per batch (``add_lookups``).
 
 Every read on the query path goes through ``_by_id``, one ``_id`` equality, the only filter
 FerretDB 1.24 pushes down (its SQLite backend still reads the table to find the row: the ``_id``

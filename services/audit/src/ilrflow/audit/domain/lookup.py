@@ -12,7 +12,8 @@ log is searched through documents read by ``_id`` alone, written at ingest:
 - per bucket, *pages* of at most ``PAGE_CAPACITY`` refs, appended in ingest order; a ref carries
   the entry's sequence, time, id and every filterable field, so the other filters, the time
   window and the cursor are applied to refs, and only the entries of the page served are fetched;
-- per key, a *head* saying which buckets exist and how full they are.
+- per key, a *head* saying which buckets exist, how many pages each has and the whole hours
+  of event time it spans (``bucket_after``), written only when one of those moves.
 
 Refs are written after the entries they point to, and a reader serves only sequences below the
 tenant's ``visible_below`` mark, so a ref is served only once its entry, and every entry numbered
