@@ -11,7 +11,8 @@ over what ``getmany`` returned. Kafka itself is
 left out: the figure is what the ingest does with the database. Then the same documents, unchained
 and unnumbered, are inserted with ``insert_many`` in the same batches into an empty collection:
 ``bare_audit_insert_per_s``, the ceiling the chaining, duplicate claims, timelines and lookups are
-measured against. ``--breakdown`` prints the seconds spent in each repository call.
+measured against. ``--breakdown`` prints the seconds spent in each repository call and the commands sent to
+each collection.
 
 Everything runs on a scratch database of the configured MongoDB URL, dropped afterwards.
 """
@@ -22,10 +23,12 @@ import argparse
 import asyncio
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
+
+from pymongo import monitoring
 
 from bench.audit_scale import (
     ACTORS,
@@ -79,6 +82,22 @@ def batches(
         start += size
 
 
+class CommandCounts(monitoring.CommandListener):
+    """How many commands of each kind the client sends to each collection."""
+
+    def __init__(self) -> None:
+        self.sent: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent[f"{event.command_name} {event.command.get(event.command_name)}"] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        """Counted when sent."""
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        """Counted when sent."""
+
+
 class TimedCalls:
     """Seconds spent in each of the repository's coroutine methods, summed."""
 
@@ -104,14 +123,17 @@ class TimedCalls:
 
 async def ingest_rate(records: int, learners: int, size: int, breakdown: bool) -> dict[str, Any]:
     by_partition = backlog(records, learners)
-    async with scratch_repository("bench_ingest") as repository:
+    counts = CommandCounts()
+    async with scratch_repository("bench_ingest", [counts] if breakdown else []) as repository:
         await repository.ensure_indexes()
         calls = TimedCalls(repository) if breakdown else None
         ingest = AuditIngest(repository)
         stored, started = 0, time.perf_counter()
+        counts.sent.clear()
         for topic, partition, chunk in batches(by_partition, size):
             stored += await ingest.store_batch(topic, partition, chunk)
         seconds = time.perf_counter() - started
+        sent = dict(sorted(counts.sent.items()))
     result: dict[str, Any] = {
         "records": records,
         "stored": stored,
@@ -120,6 +142,8 @@ async def ingest_rate(records: int, learners: int, size: int, breakdown: bool) -
     }
     if calls is not None:
         result["seconds_by_call"] = {k: round(v, 2) for k, v in sorted(calls.seconds.items())}
+        result["commands"] = sum(sent.values())
+        result["commands_by_collection"] = sent
     return result
 
 

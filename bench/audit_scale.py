@@ -20,13 +20,13 @@ import secrets
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from bench.audit_lookups import (
     Read,
@@ -220,10 +220,13 @@ async def store_chunk(
 
 
 @asynccontextmanager
-async def scratch_repository(prefix: str) -> AsyncIterator[AuditRepository]:
-    """An audit repository on a database of its own, dropped afterwards."""
+async def scratch_repository(
+    prefix: str, listeners: Sequence[monitoring.CommandListener] = ()
+) -> AsyncIterator[AuditRepository]:
+    """An audit repository on a database of its own, dropped afterwards; ``listeners`` hear
+    every command its client sends."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        get_settings().mongo_url, tz_aware=True
+        get_settings().mongo_url, tz_aware=True, event_listeners=list(listeners)
     )
     name = f"{prefix}_{secrets.token_hex(3)}"
     try:

@@ -66,10 +66,13 @@ The I/O per processed tracker, where it comes from (paths under ``services/<svc>
 9. Audit, every record of the five topics, per partition batch
    (``audit/service/ingest.py:store_batch``, ``audit/adapters/repository.py``): find the chain
    tail, ``insert_many`` the event-id claims; per tenant find the sequence, write it, find and
-   modify it (locked); per learner find the timeline head, write it; per actor find the staff
-   name; ``insert_many`` the entries; per lookup key (tenant, learner, tracker, correlation,
-   actor, type) write its page and its head; per tenant write the sequence again (release);
-   write the chain tail; commit the partition.
+   modify it (locked); one ``insert_many`` of the timeline heads of learners the process has
+   not written before, then per other learner write its head (no read: the writer remembers
+   its heads); per actor find the staff name; ``insert_many`` the entries; one ``insert_many``
+   of the heads and one of the pages of lookup keys (tenant, learner, tracker, correlation,
+   actor, type) it has not written before, then per other key write its page (a known key's
+   head is written only when a page, bucket or hour is added: not in a run this short); per
+   tenant write the sequence again (release); write the chain tail; commit the partition.
 
 Not mirrored: work that does not grow with trackers (the relays' routing-table reads and
 heartbeats, the outbox sweeps every 30 s, the email sender's poll, metrics) and the lock waits
@@ -372,6 +375,7 @@ class BareServices:
         self.service = service
         self.db = Database(client, run.database(service))
         self.relay = Relay(self.db, producer, run)
+        self.audit_written: set[tuple[str, str]] = set()
         self._read_until: dict[str, float] = {}  # cached read -> monotonic time to read again
 
     async def cached(self, key: str, seconds: float, read: Callable[[], Awaitable[Any]]) -> None:
@@ -589,27 +593,45 @@ class BareServices:
             upsert=True,
             find_and_modify=True,
         )
-        for learner in sorted({r["learner"] for r in records}):
-            await self.db.find("audit_learner_timelines", learner)
-            line = {
-                "$push": {"lines": {"$each": [pad(80) for r in records if r["learner"] == learner]}}
-            }
+        learners = sorted({r["learner"] for r in records})
+        lines = {x: [pad(80) for r in records if r["learner"] == x] for x in learners}
+        new_learners = await self.audit_insert_new(
+            "audit_learner_timelines", {x: {"lines": lines[x]} for x in learners}
+        )
+        for learner in (x for x in learners if x not in new_learners):
+            line = {"$push": {"lines": {"$each": lines[learner]}}}
             await self.db.write("audit_learner_timelines", learner, line, upsert=True)
         for actor in sorted({r["actor"] for r in records}):
             await self.db.find("audit_staff_names", actor)
         await entries.insert_many(
             [{"_id": r["id"], "entry": pad(ENTRY_BYTES)} for r in records], ordered=True
         )
-        for key in sorted(lookup_keys(records)):
-            refs = {"$push": {"refs": {"$each": [r["id"] for r in records]}}}
-            await self.db.write("audit_lookup_pages", f"{key}:0", refs, upsert=True)
-            await self.db.write(
-                "audit_lookup_heads", key, {"$set": {"fill": len(records)}}, upsert=True
-            )
+        keys = sorted(lookup_keys(records))
+        refs = [r["id"] for r in records]
+        await self.audit_insert_new("audit_lookup_heads", {key: {"pages": 1} for key in keys})
+        new_pages = await self.audit_insert_new(
+            "audit_lookup_pages", {f"{key}:0": {"refs": refs} for key in keys}
+        )
+        for key in (k for k in keys if f"{k}:0" not in new_pages):
+            push = {"$push": {"refs": {"$each": refs}}}
+            await self.db.write("audit_lookup_pages", f"{key}:0", push, upsert=True)
         await self.db.write("audit_sequences", TENANT, {"$unset": {"pending": ""}})
         await self.db.write(
             "audit_chain_tails", head, {"$set": {"offset": records[-1]["offset"]}}, upsert=True
         )
+
+    async def audit_insert_new(
+        self, collection: str, documents: dict[str, dict[str, Any]]
+    ) -> set[str]:
+        """One ``insert_many`` of the documents this process has not written before (the audit
+        writer's memory of its heads: a new key or learner is inserted, not read); their ids."""
+        new = {i: d for i, d in documents.items() if (collection, i) not in self.audit_written}
+        self.audit_written.update((collection, i) for i in new)
+        if new:
+            await self.db.db[collection].insert_many(
+                [{"_id": i, **d} for i, d in new.items()], ordered=False
+            )
+        return set(new)
 
 
 def lookup_keys(records: Iterable[dict[str, Any]]) -> set[str]:

@@ -13,9 +13,12 @@ from pymongo import AsyncMongoClient, monitoring
 from bench.audit_ingest import backlog, batches
 from ilrflow.audit.adapters.repository import AuditRepository
 from ilrflow.audit.service.ingest import AuditIngest
+from ilrflow.audit.service.queries import AuditQueries
+from ilrflow.contracts.identity import Principal
 from ilrflow.platform.mongo import Document
 
 pytestmark = pytest.mark.e2e
+SUPPORT = Principal(sub="support-1", tenant="bench-tenant", roles=["support"])
 
 
 class CommandsSent(monitoring.CommandListener):
@@ -67,3 +70,20 @@ async def test_a_batch_is_stored_with_one_insert_of_its_entries_and_no_write_per
     # no collection gets a command for every record (the busiest, a lookup's pages, gets one
     # per key of a batch).
     assert max(commands.sent.values()) < stored / 2
+
+
+async def test_a_learner_new_to_the_log_gets_its_timeline_inserted_unread(
+    watched: tuple[AuditRepository, CommandsSent],
+) -> None:
+    repository, commands = watched
+    ingest = AuditIngest(repository)
+    for topic, partition, records in batches(backlog(120, learners=3), size=20):
+        await ingest.store_batch(topic, partition, records)
+
+    # Three learners, each on one partition per topic: the first batch that names a learner
+    # inserts its head (no read), the later ones update it.
+    assert commands.sent[("find", "audit_learner_timelines")] == 0
+    assert commands.sent[("insert", "audit_learner_timelines")] == 3
+    queries = AuditQueries(repository, reads_recorded=lambda: None)
+    page = await queries.timeline(SUPPORT, "L00000")
+    assert len(page.lines) == 40  # 4 trackers of 10 events, none left out

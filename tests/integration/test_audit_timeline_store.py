@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from ilrflow.audit.adapters.repository import AuditRepository
-from ilrflow.audit.domain.timeline import PAGE_LINES, TimelineCursor, TimelineLine
+from ilrflow.audit.adapters.repository import AuditRepository, timeline_page_id
+from ilrflow.audit.domain.staff import StaffName
+from ilrflow.audit.domain.summary import StaffMention
+from ilrflow.audit.domain.timeline import PAGE_LINES, TimelineCursor, TimelineLine, line_of
 from ilrflow.audit.service.queries import AuditQueries
 from ilrflow.contracts.identity import Principal
 
@@ -87,6 +89,50 @@ async def test_a_head_stored_before_pages_is_served_then_sealed_by_its_next_writ
 
     assert (await repository.timeline_head(*LEARNER)).sealed == 1
     assert await walk(repository) == expected(160)
+
+
+def described(first: int, count: int) -> list[TimelineLine]:
+    """Lines as the ingest makes them: parts, one of them a member of staff."""
+    return [
+        line_of(
+            T0 + timedelta(minutes=n),
+            f"tracker-raised:0:{n}",
+            (f"line {n} by ", StaffMention("S1")),
+        )
+        for n in range(first, first + count)
+    ]
+
+
+async def test_lines_are_stored_as_text_and_lines_stored_as_documents_still_read(
+    database: Any,
+) -> None:
+    """Lines stored as documents of their parts (before lines were text) in a sealed page and
+    the head read as they did; lines appended now are stored as text, beside them."""
+    repository = AuditRepository(database)
+    as_documents = [
+        {"time": x.time, "entry_id": x.entry_id, "parts": [x.parts[0], {"staff": "S1"}]}
+        for x in described(0, 130)
+    ]
+    await repository.timeline_pages.insert_one(
+        {"_id": timeline_page_id("acme\x1fL1", 0), "lines": as_documents[:PAGE_LINES]}
+    )
+    await repository.timelines.insert_one(
+        {"_id": "acme\x1fL1", "sealed": 1, "lines": as_documents[PAGE_LINES:]}
+    )
+    await repository.add_timeline_lines({LEARNER: described(130, 20)})
+
+    stored = await repository.timelines.find_one({"_id": "acme\x1fL1"})
+    assert stored is not None
+    assert all(isinstance(x, str) for x in stored["lines"][-20:])
+    await repository.record_staff_names({("acme", "S1"): StaffName("Sam Support", T0)})
+    shown = await walk(repository)
+    assert shown == expected(150)
+    queries = AuditQueries(repository, reads_recorded=lambda: None)
+    page = await queries.timeline(SUPPORT, "L1", limit=150)
+    assert [x.text for x in page.lines] == [
+        f"{x.time:%Y-%m-%d %H:%M} — line {n} by Sam Support (S1)"
+        for n, x in enumerate(described(0, 150))
+    ]
 
 
 def crash_once(repository: AuditRepository, collection: str) -> None:

@@ -30,6 +30,7 @@ class FakeAuditLog:
         self._timelines: dict[tuple[str, str], TimelineHead] = {}
         self._timeline_pages: dict[tuple[str, str, int], list[TimelineLine]] = {}
         self.timeline_page_lines = PAGE_LINES
+        self.timeline_pages_read = 0
         self._lookups: dict[tuple[str, str], list[Ref]] = {}
         self.reads: list[Envelope[Any]] = []
         self.checkpoint_events: list[Envelope[Any]] = []
@@ -145,6 +146,7 @@ class FakeAuditLog:
         return self._timelines.get((tenant, learner_id), TimelineHead())
 
     async def timeline_page(self, tenant: str, learner_id: str, page: int) -> list[TimelineLine]:
+        self.timeline_pages_read += 1
         return list(self._timeline_pages.get((tenant, learner_id, page), []))
 
     async def all_recorded_tails(self) -> dict[tuple[str, int], ChainTail]:

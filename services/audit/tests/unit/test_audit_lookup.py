@@ -14,14 +14,17 @@ from ilrflow.audit.domain.lookup import (
     BUCKET_SPAN,
     PAGE_CAPACITY,
     BucketFill,
+    BucketHead,
     BucketInfo,
     LookupKey,
     Placement,
     Ref,
+    bucket_after,
     bucket_of,
     bucket_span,
     buckets_to_read,
     group_refs,
+    head_moved,
     key_for,
     paginate,
     place,
@@ -95,6 +98,32 @@ def test_a_ref_survives_its_text_form(record_entry: RecordFactory) -> None:
 def test_an_entry_without_a_sequence_cannot_be_filed(record_entry: RecordFactory) -> None:
     with pytest.raises(ValueError, match="no ingest sequence"):
         ref_of(record_entry())
+
+
+def test_a_head_records_whole_hours_and_moves_only_when_a_batch_adds_a_page_or_an_hour() -> None:
+    hour = timedelta(hours=1)
+    new = bucket_after(None, BucketFill(1, 3), T0 + hour / 4, T0 + hour / 2)
+    assert new == BucketHead(1, 3, T0, T0 + hour)
+    assert head_moved(None, new)
+
+    same_hour = bucket_after(new, BucketFill(1, 9), T0 + hour / 3, T0 + hour * 3 / 4)
+    assert same_hour == BucketHead(1, 9, T0, T0 + hour)
+    assert not head_moved(new, same_hour)  # the fill alone is not stored
+
+    assert head_moved(new, bucket_after(new, BucketFill(2, 1), T0, T0))  # a page
+    later = bucket_after(new, BucketFill(1, 9), T0, T0 + hour)
+    assert later == BucketHead(1, 9, T0, T0 + 2 * hour)  # an hour
+    assert head_moved(new, later)
+    earlier = bucket_after(new, BucketFill(1, 9), T0 - hour / 2, T0)  # a late entry
+    assert earlier.first == T0 - hour
+    assert head_moved(new, earlier)
+
+
+def test_a_bucket_stored_without_times_stays_without_and_is_always_read() -> None:
+    untimed = BucketHead(1, 5, None, None)
+    after = bucket_after(untimed, BucketFill(1, 6), T0, T0)
+    assert after == BucketHead(1, 6, None, None)
+    assert not head_moved(untimed, after)
 
 
 def test_refs_fill_the_last_page_then_open_new_ones() -> None:

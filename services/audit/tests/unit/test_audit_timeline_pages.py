@@ -3,6 +3,8 @@ cursors, and the walk through the use case (the fake stores pages with the same 
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -104,6 +106,23 @@ def test_a_cursor_round_trips_and_a_forged_one_is_refused() -> None:
             TimelineCursor.decode(forged)
 
 
+def test_a_cursor_at_a_page_end_starts_at_the_next_page_and_an_older_cursor_still_reads() -> None:
+    done = cursor_at(3, line(4), page_done=True)
+
+    assert TimelineCursor.decode(done.encode()) == done
+    assert done.first_page == 4
+    fields = {"page": 3, "time": T0.isoformat(), "id": "tracker-raised:0:4"}
+    older = _encoded(fields)
+    assert TimelineCursor.decode(older) == TimelineCursor(3, T0, "tracker-raised:0:4")
+    assert TimelineCursor.decode(older).first_page == 3
+    with pytest.raises(ValueError, match="invalid cursor"):
+        TimelineCursor.decode(_encoded({**fields, "done": "yes"}))
+
+
+def _encoded(fields: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(fields).encode()).decode()
+
+
 def test_a_page_after_a_cursor_keeps_only_later_lines_of_its_own_page() -> None:
     lines = [line(2), line(0), line(1)]
     cursor = cursor_at(1, line(0))
@@ -168,6 +187,15 @@ async def test_a_page_larger_than_a_stored_page_reads_on_into_the_next() -> None
     await _story(log, trackers=5, batch=3)
 
     assert [len(page) for page in await _walk(log, limit=9)] == [9, 1]
+
+
+async def test_a_walk_in_pages_of_the_stored_size_reads_each_stored_page_once() -> None:
+    log = FakeAuditLog()
+    log.timeline_page_lines = 4
+    await _story(log, trackers=5, batch=3)  # 10 lines: two sealed pages, two lines open
+
+    assert [len(page) for page in await _walk(log, limit=4)] == [4, 4, 2]
+    assert log.timeline_pages_read == 2
 
 
 async def test_a_batch_replayed_after_its_tail_was_lost_adds_no_line_twice() -> None:

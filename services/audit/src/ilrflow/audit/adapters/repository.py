@@ -16,9 +16,11 @@ SQLite pushes nothing else down to the backend, so any other filter reads the wh
   instead of the log (``domain.lookup``): per key, its buckets, how full they are and the event
   times they span; per bucket, pages of refs.
 - ``audit_sequences``: per tenant, the ingest sequence's counter and the marks of the batches
-  still being written (``domain.sequence``), read by every search to know how far it may serve. Pages and heads are inserted when new and updated otherwise, so a batch that
-  starts keys or buckets (and the whole of a bulk load) costs inserts, not updates, which
-  FerretDB applies by reading the collection.
+  still being written (``domain.sequence``), read by every search to know how far it may serve.
+  Pages, heads and timelines new to the writer are inserted, unread (one ``insert_many`` per
+  batch and collection), and updated otherwise, so a batch that starts keys or buckets (and the
+  whole of a bulk load) costs inserts, not updates, which FerretDB applies by reading the
+  collection; a known key costs one ``$push`` per batch (``add_lookups``).
 
 Every read on the query path goes through ``_by_id``, one ``_id`` equality, the only filter
 FerretDB 1.24 pushes down (its SQLite backend still reads the table to find the row: the ``_id``
@@ -35,8 +37,9 @@ outbox until the relay has published it.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from pymongo import DESCENDING, ReturnDocument
@@ -47,15 +50,18 @@ from pymongo.errors import BulkWriteError
 from ilrflow.audit.domain.chain import stored_hash_holds
 from ilrflow.audit.domain.lookup import (
     BucketFill,
+    BucketHead,
     BucketInfo,
     LookupKey,
     Ref,
+    bucket_after,
     group_refs,
+    head_moved,
     place,
     ref_from_text,
     ref_to_text,
 )
-from ilrflow.audit.domain.records import AuditEntry, RecordCoordinates, normalise_time
+from ilrflow.audit.domain.records import EPOCH, AuditEntry, RecordCoordinates, normalise_time
 from ilrflow.audit.domain.sequence import next_of, visible_below
 from ilrflow.audit.domain.staff import StaffKey, StaffName, is_newer
 from ilrflow.audit.domain.summary import Part, StaffMention
@@ -115,7 +121,7 @@ class AuditRepository:
         self.sequences: AsyncCollection[Document] = serialised_writes(db["audit_sequences"])
         self.checkpoints: AsyncCollection[Document] = serialised_writes(db["audit_checkpoints"])
         self.on_read: ReadListener | None = None  # tests see every query-path read through it
-        self._heads: dict[str, dict[str, BucketFill]] = {}
+        self._heads: dict[str, dict[str, BucketHead]] = {}
         self._timeline_heads: dict[str, _KnownHead] = {}
 
     async def ensure_indexes(self) -> None:
@@ -200,13 +206,59 @@ class AuditRepository:
         self, lines: Mapping[tuple[str, str], Iterable[TimelineLine]]
     ) -> None:
         """Append lines to learners' timelines (``domain.timeline``: pages, and what a replay
-        after a crash leaves out)."""
+        after a crash leaves out). A learner this writer does not know is taken for new: its head
+        is inserted with the lines, unread, with the other new ones in one command; one that
+        exists fails that insert and is appended to as before."""
         try:
-            for (tenant, learner_id), learner_lines in lines.items():
-                await self._append_lines(tenant, learner_id, list(learner_lines))
+            batch = {learner: list(learner_lines) for learner, learner_lines in lines.items()}
+            created = await self._create_timelines(batch)
+            for (tenant, learner_id), learner_lines in batch.items():
+                if (tenant, learner_id) not in created:
+                    await self._append_lines(tenant, learner_id, learner_lines)
         except BaseException:
             self._timeline_heads.clear()  # what was written is unknown: read the heads back
             raise
+
+    async def _create_timelines(
+        self, lines: Mapping[tuple[str, str], list[TimelineLine]]
+    ) -> set[tuple[str, str]]:
+        """Insert the heads of the learners not known to this writer whose lines fit on an open
+        page; return those inserted (the others exist, or need pages sealed first)."""
+        changes = {
+            learner: appended(TimelineHead(), learner_lines, PAGE_LINES)
+            for learner, learner_lines in lines.items()
+            if _learner_key(*learner) not in self._timeline_heads
+        }
+        fitting = {learner: c for learner, c in changes.items() if not c.sealed_pages}
+        documents = [
+            {
+                "_id": _learner_key(tenant, learner_id),
+                "tenant": tenant,
+                "learner_id": learner_id,
+                "through": _through_doc(change),
+                "sealed": 0,
+                "lines": [_line_document(x) for x in change.open_lines],
+            }
+            for (tenant, learner_id), change in fitting.items()
+        ]
+        existing = {
+            head_id
+            for head_id, _ in await self._insert_new(
+                self.timelines, documents, lambda d: (d["_id"], None)
+            )
+        }
+        created = {learner for learner in fitting if _learner_key(*learner) not in existing}
+        for learner in created:
+            change = fitting[learner]
+            self._remember_timeline(
+                _learner_key(*learner), _KnownHead(0, len(change.open_lines), change.through)
+            )
+        return created
+
+    def _remember_timeline(self, key: str, head: _KnownHead) -> None:
+        if len(self._timeline_heads) > HEAD_CACHE_SIZE:
+            self._timeline_heads.clear()
+        self._timeline_heads[key] = head
 
     async def _append_lines(self, tenant: str, learner_id: str, lines: list[TimelineLine]) -> None:
         key = _learner_key(tenant, learner_id)
@@ -243,10 +295,8 @@ class AuditRepository:
                     },
                     upsert=True,
                 )
-        if len(self._timeline_heads) > HEAD_CACHE_SIZE:
-            self._timeline_heads.clear()
         open_lines = stored_open + len(change.open_lines)
-        self._timeline_heads[key] = _KnownHead(sealed, open_lines, change.through)
+        self._remember_timeline(key, _KnownHead(sealed, open_lines, change.through))
 
     async def _seal(self, key: str, first: int, pages: list[list[TimelineLine]]) -> None:
         """Store full pages. A page past the head's ``sealed`` count is read by nobody, so one
@@ -335,21 +385,39 @@ class AuditRepository:
     # --- the lookup documents --------------------------------------------------------------
 
     async def add_lookups(self, entries: Sequence[AuditEntry]) -> None:
-        """Add the entries' refs to their keys' pages, then record the heads. A replay after a
-        crash in between adds the refs again, to the same pages; searches keep one of each."""
+        """Add the entries' refs to their keys' pages, then tell the heads what moved.
+
+        A key this writer does not know is taken for new: its head is inserted with the batch's
+        buckets, unread; one that exists fails that insert and is read back (with the last page
+        of each bucket the batch writes to, for its fill). A known key's head is written only when
+        the batch opens a bucket or a page or widens its hours (``domain.lookup.head_moved``), so
+        most keys of a batch cost one write, the ``$push`` of their refs. A replay after a crash
+        adds the refs again, to the same pages; searches keep one of each."""
         grouped = group_refs(entries)
         try:
-            heads = await self._heads_of(list(grouped))
-            new_pages, pushes, after = _page_writes(grouped, heads)
+            heads = {key: self._heads[key.id] for key in grouped if key.id in self._heads}
+            unknown = {key: grouped[key] for key in grouped if key not in heads}
+            existing = await self._create_heads(_buckets_after(unknown, {k: {} for k in unknown}))
+            created: dict[LookupKey, dict[str, BucketHead]] = {
+                key: {} for key in unknown if key not in existing
+            }
+            heads |= created | await self._read_heads(existing)
+            heads = await self._with_fills(heads, grouped)
+            new_pages, pushes = _page_writes(grouped, heads)
+            after = _buckets_after(grouped, heads)
             pushes += await self._insert_new(self.lookup_pages, new_pages, _as_push)
             for page_id, texts in pushes:
                 await self.lookup_pages.update_one(
                     {"_id": page_id}, {"$push": {"refs": {"$each": texts}}}, upsert=True
                 )
-            await self._record_heads(heads, _with_times(after, grouped))
+            await self._record_heads({k: v for k, v in heads.items() if k not in created}, after)
         except BaseException:
             self._heads.clear()  # what was written is unknown: read the heads back next time
             raise
+        if len(self._heads) > HEAD_CACHE_SIZE:
+            self._heads.clear()
+        for key, buckets in after.items():
+            self._heads[key.id] = {**heads[key], **buckets}
 
     async def lookup_buckets(self, key: LookupKey) -> dict[str, BucketInfo]:
         """The key's buckets, their page counts and event times (none when the key has no
@@ -370,49 +438,91 @@ class AuditRepository:
             refs += [ref_from_text(text) for text in (found or {}).get("refs", [])]
         return refs
 
-    async def _heads_of(self, keys: list[LookupKey]) -> dict[LookupKey, dict[str, BucketFill]]:
-        """The keys' heads: from the cache, else read, a few at a time (a new key is a miss)."""
-        missing = [key for key in keys if key.id not in self._heads]
-        for start in range(0, len(missing), HEAD_READS_AT_ONCE):
-            chunk = missing[start : start + HEAD_READS_AT_ONCE]
+    async def _create_heads(
+        self, heads: Mapping[LookupKey, Mapping[str, BucketHead]]
+    ) -> list[LookupKey]:
+        """Insert the heads of keys believed new; return the keys whose head exists already."""
+        by_id = {key.id: key for key in heads}
+        documents = [_head_document(key, buckets) for key, buckets in heads.items()]
+        taken = await self._insert_new(self.lookup_heads, documents, lambda d: (d["_id"], None))
+        return [by_id[head_id] for head_id, _ in taken]
+
+    async def _read_heads(self, keys: list[LookupKey]) -> dict[LookupKey, dict[str, BucketHead]]:
+        """The keys' stored heads, a few at a time; the fills are not known yet."""
+        heads: dict[LookupKey, dict[str, BucketHead]] = {}
+        for start in range(0, len(keys), HEAD_READS_AT_ONCE):
+            chunk = keys[start : start + HEAD_READS_AT_ONCE]
             found = await asyncio.gather(
                 *(self.lookup_heads.find_one({"_id": k.id}) for k in chunk)
             )
             for key, head in zip(chunk, found, strict=True):
-                self._heads[key.id] = {
-                    name: BucketFill(int(bucket["pages"]), int(bucket["fill"]))
+                heads[key] = {
+                    name: BucketHead(
+                        int(bucket["pages"]),
+                        None,
+                        _time(bucket.get("first")),
+                        _time(bucket.get("last")),
+                    )
                     for name, bucket in (head or {}).get("buckets", {}).items()
                 }
-        return {key: self._heads[key.id] for key in keys}
+        return heads
+
+    async def _with_fills(
+        self,
+        heads: Mapping[LookupKey, Mapping[str, BucketHead]],
+        grouped: Mapping[LookupKey, Mapping[str, list[Ref]]],
+    ) -> dict[LookupKey, dict[str, BucketHead]]:
+        """The heads, with the fill of each bucket the batch writes to read from its last page
+        where the writer does not know it (a head it read, not wrote)."""
+        unknown = [
+            (key, bucket)
+            for key, buckets in grouped.items()
+            for bucket in buckets
+            if bucket in heads[key] and heads[key][bucket].fill is None
+        ]
+        filled = {key: dict(buckets) for key, buckets in heads.items()}
+        for start in range(0, len(unknown), HEAD_READS_AT_ONCE):
+            chunk = unknown[start : start + HEAD_READS_AT_ONCE]
+            pages = await asyncio.gather(
+                *(
+                    self.lookup_pages.find_one(
+                        {"_id": lookup_page_id(key, bucket, heads[key][bucket].pages - 1)}
+                    )
+                    for key, bucket in chunk
+                )
+            )
+            for (key, bucket), page in zip(chunk, pages, strict=True):
+                fill = len((page or {}).get("refs", []))
+                filled[key][bucket] = filled[key][bucket]._replace(fill=fill)
+        return filled
 
     async def _record_heads(
         self,
-        before: Mapping[LookupKey, Mapping[str, BucketFill]],
-        after: Mapping[LookupKey, dict[str, BucketWrite]],
+        before: Mapping[LookupKey, Mapping[str, BucketHead]],
+        after: Mapping[LookupKey, Mapping[str, BucketHead]],
     ) -> None:
-        """Each key's head: inserted when new, else its written buckets' page counts and fills
-        set and their event-time ranges widened."""
-        new_heads = [_head_document(key, after[key]) for key in after if not before[key]]
-        updates = [(key.id, after[key]) for key in after if before[key]]
-        updates += await self._insert_new(self.lookup_heads, new_heads, _as_head_update)
-        for head_id, written in updates:
-            # $max: a head never loses a page it counted, even if two writers raced.
+        """Tell the stored heads of ``before``'s keys of the buckets that moved: page counts and
+        hours only widen (``$max``/``$min``), so two writers racing never lose a page."""
+        for key, buckets in before.items():
+            moved = {b: h for b, h in after[key].items() if head_moved(buckets.get(b), h)}
+            if not moved:
+                continue
+            timed = {b: h for b, h in moved.items() if h.first is not None}
             await self.lookup_heads.update_one(
-                {"_id": head_id},
+                {"_id": key.id},
                 {
                     "$max": {
-                        **{f"buckets.{b}.pages": w.fill.pages for b, w in written.items()},
-                        **{f"buckets.{b}.last": w.last for b, w in written.items()},
+                        **{f"buckets.{b}.pages": h.pages for b, h in moved.items()},
+                        **{f"buckets.{b}.last": h.last for b, h in timed.items()},
                     },
-                    "$min": {f"buckets.{b}.first": w.first for b, w in written.items()},
-                    "$set": {f"buckets.{b}.fill": w.fill.fill for b, w in written.items()},
+                    **(
+                        {"$min": {f"buckets.{b}.first": h.first for b, h in timed.items()}}
+                        if timed
+                        else {}
+                    ),
                 },
                 upsert=True,
             )
-        if len(self._heads) > HEAD_CACHE_SIZE:
-            self._heads.clear()
-        for key, buckets in after.items():
-            self._heads[key.id] = {**before[key], **{b: w.fill for b, w in buckets.items()}}
 
     async def _insert_new(
         self,
@@ -614,57 +724,59 @@ def lookup_page_id(key: LookupKey, bucket: str, page: int) -> str:
 
 def _page_writes(
     grouped: Mapping[LookupKey, Mapping[str, list[Ref]]],
-    heads: Mapping[LookupKey, Mapping[str, BucketFill]],
-) -> tuple[list[Document], list[tuple[str, Any]], dict[LookupKey, dict[str, BucketFill]]]:
-    """The pages to insert (new by the heads), the pushes onto existing pages, the heads after."""
+    heads: Mapping[LookupKey, Mapping[str, BucketHead]],
+) -> tuple[list[Document], list[tuple[str, Any]]]:
+    """The pages to insert (new by the heads) and the pushes onto existing pages."""
+    # Each ref is filed under up to six keys: its text is made once (every entry with a tenant
+    # is under its tenant's ``all`` key).
+    texts = {
+        ref.entry_id: ref_to_text(ref)
+        for key, buckets in grouped.items()
+        if key.field == "all"
+        for refs in buckets.values()
+        for ref in refs
+    }
     new_pages: list[Document] = []
     pushes: list[tuple[str, Any]] = []
-    after: dict[LookupKey, dict[str, BucketFill]] = {}
     for key, buckets in grouped.items():
-        after[key] = dict(heads[key])
         for bucket, refs in buckets.items():
             before = heads[key].get(bucket)
-            placements, after[key][bucket] = place(before, len(refs))
-            for page, start, end in placements:
-                texts = [ref_to_text(r) for r in refs[start:end]]
+            for page, start, end in place(_fill_of(before), len(refs))[0]:
+                page_texts = [texts[r.entry_id] for r in refs[start:end]]
                 page_id = lookup_page_id(key, bucket, page)
                 if before is None or page >= before.pages:
-                    new_pages.append({"_id": page_id, "refs": texts})
+                    new_pages.append({"_id": page_id, "refs": page_texts})
                 else:
-                    pushes.append((page_id, texts))
-    return new_pages, pushes, after
+                    pushes.append((page_id, page_texts))
+    return new_pages, pushes
 
 
-class BucketWrite(NamedTuple):
-    """A bucket a batch wrote to: its fill after the batch and the event times it added."""
-
-    fill: BucketFill
-    first: datetime
-    last: datetime
-
-
-def _with_times(
-    after: Mapping[LookupKey, Mapping[str, BucketFill]],
+def _buckets_after(
     grouped: Mapping[LookupKey, Mapping[str, list[Ref]]],
-) -> dict[LookupKey, dict[str, BucketWrite]]:
-    """The buckets each key's batch wrote to, with the range of event times it added."""
-    return {
-        key: {
-            bucket: BucketWrite(
-                after[key][bucket], min(r.time for r in refs), max(r.time for r in refs)
-            )
-            for bucket, refs in buckets.items()
-        }
-        for key, buckets in grouped.items()
-    }
+    heads: Mapping[LookupKey, Mapping[str, BucketHead]],
+) -> dict[LookupKey, dict[str, BucketHead]]:
+    """The buckets each key's batch writes to, as they are after it."""
+    after: dict[LookupKey, dict[str, BucketHead]] = {}
+    for key, buckets in grouped.items():
+        after[key] = {}
+        for bucket, refs in buckets.items():
+            before = heads[key].get(bucket)
+            fill = place(_fill_of(before), len(refs))[1]
+            times = [r.time for r in refs]
+            after[key][bucket] = bucket_after(before, fill, min(times), max(times))
+    return after
 
 
-def _head_document(key: LookupKey, buckets: Mapping[str, BucketWrite]) -> Document:
+def _fill_of(head: BucketHead | None) -> BucketFill | None:
+    return None if head is None else BucketFill(head.pages, head.fill or 0)
+
+
+def _head_document(key: LookupKey, buckets: Mapping[str, BucketHead]) -> Document:
     return {
         "_id": key.id,
         **key._asdict(),
         "buckets": {
-            b: {**w.fill._asdict(), "first": w.first, "last": w.last} for b, w in buckets.items()
+            b: {"pages": h.pages, "first": h.first, "last": h.last} for b, h in buckets.items()
         },
     }
 
@@ -673,34 +785,39 @@ def _as_push(page: Document) -> tuple[str, Any]:
     return page["_id"], page["refs"]
 
 
-def _as_head_update(head: Document) -> tuple[str, dict[str, BucketWrite]]:
-    return head["_id"], {
-        name: BucketWrite(BucketFill(b["pages"], b["fill"]), b["first"], b["last"])
-        for name, b in head["buckets"].items()
-    }
-
-
 def _time(value: datetime | None) -> datetime | None:
     return None if value is None else normalise_time(value)
 
 
-def _line_document(line: TimelineLine) -> Document:
-    """A line as its parts (the text is rebuilt from them when read), or, without parts, its text.
-    Lines are stored in UTC, so the text is too."""
+def _line_document(line: TimelineLine) -> Document | str:
+    """A line as compact JSON text, ``[milliseconds, entry id, part, ...]`` with a staff
+    mention as ``[id, role]`` (the text is rebuilt from the parts when read): FerretDB decodes
+    and re-encodes every element of a document it reads or updates, and a line as a document
+    of its parts was a dozen elements (a page read 3-4 times slower, an append 5 times).
+    A line without parts (stored before lines kept them) keeps its text, as a document."""
     if not line.parts:
         return {"time": line.time, "entry_id": line.entry_id, "text": line.text}
-    parts = [p if isinstance(p, str) else {"staff": p.staff_id, "role": p.role} for p in line.parts]
-    return {"time": line.time, "entry_id": line.entry_id, "parts": parts}
+    millis = (normalise_time(line.time) - EPOCH) // timedelta(milliseconds=1)
+    parts = [p if isinstance(p, str) else [p.staff_id, p.role] for p in line.parts]
+    return json.dumps([millis, line.entry_id, *parts], separators=(",", ":"))
 
 
-def _line_from(document: Document) -> TimelineLine:
-    if "parts" not in document:  # stored before lines kept their parts
-        return TimelineLine(document["time"], document["entry_id"], document["text"])
-    parts: tuple[Part, ...] = tuple(
+def _line_from(stored: Document | str) -> TimelineLine:
+    """A line stored as text (``_line_document``), or as a document: of its parts (before lines
+    were text) or of its text alone (before lines kept their parts)."""
+    if isinstance(stored, str):
+        millis, entry_id, *texts = json.loads(stored)
+        parts: tuple[Part, ...] = tuple(
+            p if isinstance(p, str) else StaffMention(str(p[0]), p[1]) for p in texts
+        )
+        return line_of(EPOCH + timedelta(milliseconds=millis), entry_id, parts)
+    if "parts" not in stored:
+        return TimelineLine(stored["time"], stored["entry_id"], stored["text"])
+    parts = tuple(
         p if isinstance(p, str) else StaffMention(str(p["staff"]), p.get("role"))
-        for p in document["parts"]
+        for p in stored["parts"]
     )
-    return line_of(normalise_time(document["time"]), document["entry_id"], parts)
+    return line_of(normalise_time(stored["time"]), stored["entry_id"], parts)
 
 
 def _staff_key(tenant: str, staff_id: str) -> str:

@@ -31,8 +31,14 @@ UNCHAINED_FIELDS = frozenset({"prev_hash", "hash", "sequence"})
 
 
 def canonical_bytes(entry: AuditEntry) -> bytes:
-    document = _plain(entry.model_dump(mode="python", exclude=set(UNCHAINED_FIELDS)))
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    document = entry.model_dump(mode="python", exclude=set(UNCHAINED_FIELDS))
+    try:
+        # The C encoder with a hook for datetimes, as ``stored_hash_holds`` does: the same text
+        # as ``_plain`` then ``dumps`` for what a model holds (string keys: parsed JSON and
+        # headers), without walking the document in Python first.
+        text = _canonical_text(document, default=_datetime_text)
+    except (TypeError, ValueError):
+        text = _canonical_text(_plain(document))
     # surrogatepass: a tampered document must yield a mismatch, not crash verification
     return text.encode("utf-8", errors="surrogatepass")
 
@@ -49,13 +55,7 @@ def stored_hash_holds(document: dict[str, Any]) -> bool:
     content = {k: v for k, v in document.items() if k != "_id" and k not in UNCHAINED_FIELDS}
     try:
         # The C encoder with a hook for datetimes: the same text as ``_plain`` then ``dumps``.
-        text = json.dumps(
-            content,
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            default=_datetime_text,
-        )
+        text = _canonical_text(content, default=_datetime_text)
     except (TypeError, ValueError):
         return False  # something the model never stores: let the model judge it
     body = text.encode("utf-8", errors="surrogatepass")
@@ -91,6 +91,10 @@ def _require_successor(previous: AuditEntry, entry: AuditEntry) -> None:
         raise ValueError(f"cannot chain {entry.id} after {previous.id}: different partitions")
     if entry.offset <= previous.offset:
         raise ValueError(f"cannot chain {entry.id} after {previous.id}: offsets must increase")
+
+
+def _canonical_text(document: Any, **hook: Any) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, **hook)
 
 
 def _datetime_text(value: Any) -> str:

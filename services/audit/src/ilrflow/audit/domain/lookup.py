@@ -12,7 +12,8 @@ log is searched through documents read by ``_id`` alone, written at ingest:
 - per bucket, *pages* of at most ``PAGE_CAPACITY`` refs, appended in ingest order; a ref carries
   the entry's sequence, time, id and every filterable field, so the other filters, the time
   window and the cursor are applied to refs, and only the entries of the page served are fetched;
-- per key, a *head* saying which buckets exist and how full they are.
+- per key, a *head* saying which buckets exist, how many pages each has and the whole hours
+  of event time it spans (``bucket_after``), written only when one of those moves.
 
 Refs are written after the entries they point to, and a reader serves only sequences below the
 tenant's ``visible_below`` mark, so a ref is served only once its entry, and every entry numbered
@@ -44,6 +45,9 @@ MOST_SELECTIVE_FIRST: tuple[LookupField, ...] = (
     "type",
 )
 PAGE_CAPACITY = 2000
+# The grain of the event-time range a head records per bucket (wider than the refs' own range:
+# a window reads a bucket that may hold what it selects, and filters the refs exactly).
+TIME_GRAIN = timedelta(hours=1)
 # How many of the tenant's sequence numbers a bucket spans: about one page for the tenant-wide
 # listing, more for the fields that hold a share of it (a type, an actor) or a sliver (a learner).
 BUCKET_SPAN: dict[LookupField, int] = {
@@ -91,6 +95,17 @@ class LookupKey(NamedTuple):
 class BucketFill(NamedTuple):
     pages: int
     fill: int  # refs on the last page
+
+
+class BucketHead(NamedTuple):
+    """What the writer knows of a bucket: the pages its head counts, the refs on the last one
+    (``None`` until the writer has read that page) and the hours of event time the head says
+    it spans."""
+
+    pages: int
+    fill: int | None
+    first: datetime | None
+    last: datetime | None
 
 
 class BucketInfo(NamedTuple):
@@ -183,6 +198,37 @@ def group_refs(entries: Iterable[AuditEntry]) -> dict[LookupKey, dict[str, list[
             for key in keys_of(entry.tenant, ref):
                 grouped[key][bucket_of(key.field, ref.sequence)].append(ref)
     return grouped
+
+
+def bucket_after(
+    before: BucketHead | None, fill: BucketFill, first: datetime, last: datetime
+) -> BucketHead:
+    """The bucket once a batch put refs of event times ``first``..``last`` on its pages, leaving
+    ``fill``: the range the head records is whole hours (``TIME_GRAIN``), so that a batch moves
+    it only when it adds an hour, not at every batch of a live log. A bucket whose head has no
+    times (written before heads kept them) stays without: it is always read."""
+    start, end = _hour_floor(first), _hour_floor(last) + TIME_GRAIN
+    if before is None:
+        return BucketHead(fill.pages, fill.fill, start, end)
+    if before.first is None or before.last is None:
+        return BucketHead(max(before.pages, fill.pages), fill.fill, None, None)
+    return BucketHead(
+        max(before.pages, fill.pages), fill.fill, min(before.first, start), max(before.last, end)
+    )
+
+
+def head_moved(before: BucketHead | None, after: BucketHead) -> bool:
+    """Whether the stored head must learn of ``after``: a new bucket or page, or wider hours.
+    The fill is not stored: a writer that does not know it reads the last page."""
+    return before is None or (before.pages, before.first, before.last) != (
+        after.pages,
+        after.first,
+        after.last,
+    )
+
+
+def _hour_floor(time: datetime) -> datetime:
+    return normalise_time(time).replace(minute=0, second=0, microsecond=0)
 
 
 def place(before: BucketFill | None, count: int) -> tuple[list[Placement], BucketFill]:

@@ -113,17 +113,29 @@ class TimelineAppend(NamedTuple):
 
 
 class TimelineCursor(NamedTuple):
-    """Where a page of the timeline ended: the page it was read from and its last line."""
+    """Where a page of the timeline ended: the page it was read from and its last line, and
+    whether that line ends its (sealed) page, so the next request starts at the next stored page
+    without reading this one again. Cursors made before the flag existed read it as unset."""
 
     page: int
     time: datetime
     entry_id: str
+    page_done: bool = False
+
+    @property
+    def first_page(self) -> int:
+        """The first stored page that may hold lines after the cursor."""
+        return self.page + 1 if self.page_done else self.page
 
     def encode(self) -> str:
-        raw = json.dumps(
-            {"page": self.page, "time": self.time.isoformat(), "id": self.entry_id},
-            separators=(",", ":"),
-        ).encode()
+        fields: dict[str, object] = {
+            "page": self.page,
+            "time": self.time.isoformat(),
+            "id": self.entry_id,
+        }
+        if self.page_done:
+            fields["done"] = True
+        raw = json.dumps(fields, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
@@ -131,13 +143,18 @@ class TimelineCursor(NamedTuple):
         """Raises ValueError when the cursor was not made by ``encode``."""
         try:
             raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-            page, entry = raw["page"], raw["id"]
+            page, entry, done = raw["page"], raw["id"], raw.get("done", False)
             time = normalise_time(datetime.fromisoformat(raw["time"]))
-        except (binascii.Error, ValueError, KeyError, TypeError) as error:
+        except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as error:
             raise ValueError("invalid cursor") from error
-        if type(page) is not int or page < 0 or not isinstance(entry, str):
+        if (
+            type(page) is not int
+            or page < 0
+            or not isinstance(entry, str)
+            or done not in (True, False)
+        ):
             raise ValueError("invalid cursor")
-        return cls(page, time, entry)
+        return cls(page, time, entry, done)
 
 
 def source_of(line: TimelineLine) -> tuple[str, int]:
@@ -191,8 +208,8 @@ def after(
     return [line for line in ordered if _order_key(line) > (cursor.time, cursor.entry_id)]
 
 
-def cursor_at(page: int, line: TimelineLine) -> TimelineCursor:
-    return TimelineCursor(page, normalise_time(line.time), line.entry_id)
+def cursor_at(page: int, line: TimelineLine, *, page_done: bool = False) -> TimelineCursor:
+    return TimelineCursor(page, normalise_time(line.time), line.entry_id, page_done)
 
 
 def in_window(

@@ -137,23 +137,30 @@ class AuditQueries:
         include_access: bool = False,
     ) -> TimelinePage:
         """A page of the learner's lines after ``cursor``, read page by stored page
-        (``domain.timeline``): a page costs the same at any depth. With ``include_access``, the
+        (``domain.timeline``): a page costs the same at any depth, and a stored page is read
+        only for lines it serves (a cursor at a page's end starts at the next). With ``include_access``, the
         audit log's reads about the learner that fall between the cursor and the page's last
         line (to the end, on the last page) are merged in, so a walk shows each read once. The
         staff the lines mention are named."""
         tenant = principal.tenant
         head = await self.repository.timeline_head(tenant, learner_id)
         served: list[tuple[int, TimelineLine]] = []
-        for page in range(cursor.page if cursor else 0, head.sealed + 1):
+        page_ends: set[int] = set()  # where in ``served`` a sealed page's last line is
+        for page in range(cursor.first_page if cursor else 0, head.sealed + 1):
             stored = (
                 head.lines
                 if page == head.sealed
                 else await self.repository.timeline_page(tenant, learner_id, page)
             )
-            served += [(page, line) for line in after(page, stored, cursor)]
-            if len(served) > limit:
+            shown = after(page, stored, cursor)
+            served += [(page, line) for line in shown]
+            if shown and page < head.sealed:
+                page_ends.add(len(served) - 1)
+            if len(served) >= limit:
                 break
-        end = cursor_at(*served[limit - 1]) if len(served) > limit else None
+        # A sealed page is followed by pages that hold lines: the open page is never empty.
+        more = len(served) > limit or (len(served) == limit and served[-1][0] < head.sealed)
+        end = cursor_at(*served[limit - 1], page_done=limit - 1 in page_ends) if more else None
         lines = [line for _, line in served[:limit]]
         if include_access:
             lines = merged(lines, await self._reads_about(tenant, learner_id, cursor, end))
