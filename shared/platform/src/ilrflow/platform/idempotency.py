@@ -213,5 +213,20 @@ def chain_update(
 
 
 def not_applied(document: dict[str, Any], chain: Sequence[Delivered[P]]) -> list[Delivered[P]]:
-    """The records of ``chain`` that ``document`` says are not applied yet, in order."""
-    return [d for d in chain if not applied_to(document, d.event.id, d.position)]
+    """The records of ``chain`` to apply, in order: those ``document`` says are not applied
+    yet, each event once (the relay's copy may sit in the same chain as its original)."""
+    fresh: list[Delivered[P]] = []
+    for delivered in chain:
+        taken = any(f.event.id == delivered.event.id for f in fresh)
+        if not taken and not applied_to(document, delivered.event.id, delivered.position):
+            fresh.append(delivered)
+    return fresh
+
+
+def chain_copy_offset(
+    document: dict[str, Any], chain: Sequence[Delivered[Any]]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """For a chain none of whose records is to apply: ``copy_offset`` of its last record (if
+    that one is known by its offset, every earlier one is)."""
+    last = chain[-1]
+    return copy_offset(document, last.event.id, last.position)
