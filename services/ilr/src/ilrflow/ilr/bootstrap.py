@@ -33,7 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.on_startup(repository.ensure_indexes)
     runtime.consume(Topics.LEARNER_UPDATED, {EventType.LEARNER_UPDATED: service.on_learner_updated})
     runtime.consume(
-        Topics.TRACKER_PROCESSED, {EventType.TRACKER_PROCESSED: service.on_tracker_processed}
+        Topics.TRACKER_PROCESSED,
+        {EventType.TRACKER_PROCESSED: service.on_tracker_processed},
+        {EventType.TRACKER_PROCESSED: service.on_tracker_processed_chain},
     )
     app = create_service_app(
         runtime,
