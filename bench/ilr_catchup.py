@@ -8,9 +8,10 @@ On the Kafka and FerretDB of ``ILRFLOW_KAFKA_BOOTSTRAP`` / ``ILRFLOW_MONGO_URL``
 of their own (``workload.service_stack``), ``--learners`` enrolled learners; the ILR service is
 stopped, ``--trackers`` trackers are raised and processed (spread over the learners in turn),
 and once the audit has stored every record written so far the ILR service is started again. The
-catch-up is from its being ready to the last tracker's ilr-updated on Kafka: its rate in trackers
-per second, and the database commands (FerretDB's own count, every service) per tracker while it
-lasts: the ILR's chains, and downstream the tracker, learner, notify and audit consuming what it
+catch-up is from its start (the process started: its start-up, a few seconds, included) and from
+its being ready (its consumers may start a little before) to the last tracker's ilr-updated on
+Kafka: the seconds and the rate in trackers per second, and the database commands (FerretDB's own
+count, every service) per tracker while it lasts: the ILR's chains, and downstream the tracker, learner, notify and audit consuming what it
 publishes. Printed as one JSON object (and written to ``--out``), with the load average.
 """
 
@@ -46,6 +47,7 @@ def catch_up(stack: ServiceStack, learners: int, trackers: int, workers: int) ->
         process_all(work, batch, workers, None)
         poll(progress.caught_up, 300, "audit caught up with the backlog", 0.5)
         commands_before = db_commands(mongo)
+        started = time.time()
         restarted = restart_service(ilr, stack.env)
         stack.replicas["ilr"][0] = restarted
         wait_ready([restarted])
@@ -58,6 +60,8 @@ def catch_up(stack: ServiceStack, learners: int, trackers: int, workers: int) ->
     return {
         "learners": learners,
         "trackers": len(batch),
+        "start_up_seconds": round(ready - started, 2),
+        "catch_up_seconds_from_start": round(last - started, 2),
         "catch_up_seconds": round(seconds, 2),
         "catch_up_trackers_per_s": round(len(batch) / seconds, 1),
         "db_commands_per_tracker": commands,
