@@ -35,8 +35,9 @@ The I/O per processed tracker, where it comes from (paths under ``services/<svc>
    outbox (``adapters/repository.py:save``).
 2. Tracker relay: find, publish tracker-processed, pull.
 3. ILR, tracker-processed, per chain (one learner's records of a batch; a record alone is a
-   chain of one: ``ilr/service/use_cases.py:on_tracker_processed_chain``): find the record, the
-   tenant's ILR settings and the OTJ table; one bulk write of the version documents
+   chain of one: ``ilr/service/use_cases.py:on_tracker_processed_chain``): find the record; the
+   tenant's ILR settings and the OTJ table, found once per ``ILRFLOW_ILR_REFERENCE_CACHE_SECONDS``
+   (``ilr/adapters/cached.py``); one bulk write of the version documents
    (``_copy_out_history``, upserts: one per tracker), conditional write of the record with
    ilr-state and ilr-updated per tracker (``record_outcomes``). ILR relay: find, publish both
    topics at once, pull.
@@ -389,6 +390,7 @@ class BareServices:
         self.service = service
         self.db = Database(client, run.database(service))
         self.relay = Relay(self.db, producer, run)
+        self._reference_read_at: float | None = None  # the ILR's copies of settings and table
 
     def consumers(self) -> dict[str, Handler]:
         """Topic -> handler, the topics this service consumes of a processed tracker's."""
@@ -452,8 +454,7 @@ class BareServices:
     async def ilr_on_tracker_processed_chain(self, records: list[dict[str, Any]]) -> None:
         learner = records[0]["learner"]
         await self.db.find("ilr_records", learner)
-        await self.db.find("ilr_settings", TENANT)
-        await self.db.find("reference_data", "otj")
+        await self._ilr_reference()
         versions = [
             UpdateOne(
                 {"_id": f"{learner}:v{r['n']:06d}"}, {"$set": {"entry": pad(800)}}, upsert=True
@@ -472,6 +473,16 @@ class BareServices:
         )
         await self.db.write("ilr_records", learner, update, conditional=True)
         self.relay.written("ilr_records", learner)
+
+    async def _ilr_reference(self) -> None:
+        """The ILR settings and the OTJ table, found again once the copies are too old."""
+        max_age = Settings().ilr_reference_cache_seconds
+        now = time.monotonic()
+        if self._reference_read_at is not None and now - self._reference_read_at < max_age:
+            return
+        await self.db.find("ilr_settings", TENANT)
+        await self.db.find("reference_data", "otj")
+        self._reference_read_at = now
 
     # 4, 5. learner -------------------------------------------------------------------------------
 
