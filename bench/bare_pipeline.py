@@ -8,8 +8,10 @@ tracker, with no domain logic, over the same Kafka and FerretDB.
 services run; each has the consumers, one consumer group per topic, that the service has on the
 topics a processed tracker touches, takes batches and applies them by key as the services do
 (``ilrflow.platform.batches``: each key's records in order, ``ILRFLOW_CONSUMER_CONCURRENCY``
-keys at once, a partition's offset only up to its first record not finished) and commits
-offsets in the background (``OffsetCommitter``), except the audit, which takes
+keys at once, a partition's offset only up to its first record not finished; a key's records
+of a batch in one call where the service has a chain handler, ``ConsumerGroup.apply_chain``: the
+ILR's and the learner's) and commits offsets in the background (``OffsetCommitter``), except the
+audit, which takes
 ``getmany`` batches and commits after each partition's batch (``audit/adapters/kafka_ingest.py``).
 Producers are ``acks=all`` and idempotent (``platform/kafka.py:create_broker``). Documents have
 the sizes the real ones had in a run (``*_BYTES``); no model is validated, no rule applied, no
@@ -33,20 +35,23 @@ The I/O per processed tracker, where it comes from (paths under ``services/<svc>
    tracker with tracker-processed in its outbox (``adapters/repository.py:save``), conditional
    write of its list row (``adapters/tracker_rows.py:saved``).
 2. Tracker relay: find, publish tracker-processed, pull.
-3. ILR, tracker-processed (``ilr/service/use_cases.py:on_tracker_processed``): find the record,
-   the tenant's ILR settings and the OTJ table twice (``_decide``, ``_event_validation``); write
-   the version document (``_copy_out_latest_history``, an upsert), conditional write of the
-   record with ilr-state and ilr-updated (``record_outcome``). ILR relay: find, publish both
+3. ILR, tracker-processed, per chain (one learner's records of a batch; a record alone is a
+   chain of one: ``ilr/service/use_cases.py:on_tracker_processed_chain``): find the record; the
+   tenant's ILR settings and the OTJ table, found once per ``ILRFLOW_ILR_REFERENCE_CACHE_SECONDS``
+   (``ilr/adapters/cached.py``); one bulk write of the version documents
+   (``_copy_out_history``, upserts: one per tracker), conditional write of the record with
+   ilr-state and ilr-updated per tracker (``record_outcomes``). ILR relay: find, publish both
    topics at once, pull.
-4. Learner, tracker-processed (``learner/entrypoints/consumers.py``): find the learner twice
-   (``get_learner``, ``has_applied``), conditional write with learner-updated; then the
-   documents (``learner/service/documents.py:refresh_documents``): find the learner, find the
-   learner's documents; one tracker in three (a change of name changes the training plan) also
-   inserts the PDF and writes the documents conditionally with document-issued. Learner relay:
-   find, publish, pull (learner-updated; document-issued from the documents' own outbox).
-5. Learner, ilr-state: conditional write of the programme status
-   (``save_programme_status``); then the documents: find the learner, find the documents,
-   conditional write of the documents (the new ILR version is kept there).
+4. Learner, tracker-processed, per chain (``learner/entrypoints/consumers.py``): find the
+   learner (``get_learner_marked``), conditional write with learner-updated per tracker; then
+   the documents, once (``learner/service/documents.py:refresh_documents``): find the learner,
+   find the learner's documents; where one tracker in three of the chain (a change of name
+   changes the training plan) is, also inserts the PDF and writes the documents conditionally
+   with document-issued. Learner relay: find, publish, pull (learner-updated; document-issued
+   from the documents' own outbox).
+5. Learner, ilr-state, per chain: conditional write of the newest programme status
+   (``save_programme_status``); then the documents, once: find the learner, find the
+   documents, conditional write of the documents (the new ILR version is kept there).
 6. Tracker, learner-updated: the projection's pause check (a find in ``projection_control``,
    ``platform/projections.py:hold``, once a second: a read that found the projection running
    is trusted that long), upsert of the learner projection. Tracker, ilr-state: the pause
@@ -97,13 +102,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata, RecordMetadata
-from pymongo import AsyncMongoClient, MongoClient
+from pymongo import AsyncMongoClient, MongoClient, UpdateOne
 from pymongo.errors import DuplicateKeyError
 from workload import poll
 
 from bench.watch import AuditProgress, PipelineWatch, db_commands, per_tracker
 from ilrflow.contracts.events import Topics
-from ilrflow.platform.batches import chains, progress_by_partition, run_chains
+from ilrflow.platform.batches import chains, one_by_one, progress_by_partition, run_whole_chains
 from ilrflow.platform.kafka import ensure_topics
 from ilrflow.platform.settings import Settings
 
@@ -117,6 +122,7 @@ PDF_BYTES, NOTIFICATION_BYTES, ENTRY_BYTES, EVENT_BYTES = 1700, 1000, 2700, 900
 LOOKUP_KEYS = ("tenant", "learner", "tracker", "correlation", "actor", "type")
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+ChainHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -317,7 +323,12 @@ def parsed(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
 
 
 async def consume(
-    run: Run, service: str, topic: str, handle: Handler, ready: asyncio.Event
+    run: Run,
+    service: str,
+    topic: str,
+    handle: Handler,
+    ready: asyncio.Event,
+    handle_chain: ChainHandler | None = None,
 ) -> None:
     """One consumer group taking batches applied by key, as a service's ``ConsumerGroup``."""
     consumer = AIOKafkaConsumer(
@@ -339,7 +350,8 @@ async def consume(
             if consumer.assignment():
                 ready.set()
             records = [record for found in batches.values() for record in found]
-            await apply_by_key(records, handle, commits, settings.consumer_concurrency)
+            concurrency = settings.consumer_concurrency
+            await apply_by_key(records, handle, commits, concurrency, handle_chain)
     finally:
         await consumer.stop()
 
@@ -349,17 +361,29 @@ async def apply_by_key(
     handle: Handler,
     commits: Committer,
     concurrency: int,
+    handle_chain: ChainHandler | None = None,
 ) -> None:
     progress = progress_by_partition(records)
 
-    async def apply(record: ConsumerRecord[bytes, bytes]) -> str:
-        await handle(parsed(record))
+    def finish(record: ConsumerRecord[bytes, bytes]) -> None:
         finished = progress[(record.topic, record.partition)].finish(record.offset)
         if finished is not None:
             commits.handled(record.topic, record.partition, finished)
+
+    async def apply(record: ConsumerRecord[bytes, bytes]) -> str:
+        await handle(parsed(record))
+        finish(record)
         return "done"
 
-    await run_chains(chains(records), apply, concurrency)
+    async def apply_chain(chain: list[ConsumerRecord[bytes, bytes]]) -> None:
+        if handle_chain is None or len(chain) < 2:
+            await one_by_one(apply)(chain)
+            return
+        await handle_chain([parsed(record) for record in chain])
+        for record in chain:
+            finish(record)
+
+    await run_whole_chains(chains(records), apply_chain, concurrency)
 
 
 # --- the five services' I/O --------------------------------------------------------------------
@@ -417,6 +441,17 @@ class BareServices:
         }
         return by_service.get(self.service, {})
 
+    def chain_consumers(self) -> dict[str, ChainHandler]:
+        """Topic -> chain handler, where the service takes a key's records of a batch at once."""
+        by_service: dict[str, dict[str, ChainHandler]] = {
+            "ilr": {Topics.TRACKER_PROCESSED: self.ilr_on_tracker_processed_chain},
+            "learner": {
+                Topics.TRACKER_PROCESSED: self.learner_on_tracker_processed_chain,
+                Topics.ILR_STATE: self.learner_on_ilr_state_chain,
+            },
+        }
+        return by_service.get(self.service, {})
+
     async def nothing(self, record: dict[str, Any]) -> None:
         return None
 
@@ -443,38 +478,58 @@ class BareServices:
     # 3. ILR --------------------------------------------------------------------------------------
 
     async def ilr_on_tracker_processed(self, record: dict[str, Any]) -> None:
-        learner = record["learner"]
+        await self.ilr_on_tracker_processed_chain([record])
+
+    async def ilr_on_tracker_processed_chain(self, records: list[dict[str, Any]]) -> None:
+        learner = records[0]["learner"]
         await self.db.find("ilr_records", learner)
-        await self.db.find("ilr_settings", TENANT)
-        await self.db.find("reference_data", "otj")
-        await self.db.find("reference_data", "otj")
-        version = f"{learner}:v{record['n']:06d}"
-        await self.db.write("ilr_versions", version, {"$set": {"entry": pad(800)}}, upsert=True)
+        await self._ilr_reference()
+        versions = [
+            UpdateOne(
+                {"_id": f"{learner}:v{r['n']:06d}"}, {"$set": {"entry": pad(800)}}, upsert=True
+            )
+            for r in records
+        ]
+        await self.db.db["ilr_versions"].bulk_write(versions)
         events = [
-            event(Topics.ILR_STATE, record["n"], learner),
-            event(Topics.ILR_UPDATED, record["n"], learner),
+            event(topic, r["n"], learner)
+            for r in records
+            for topic in (Topics.ILR_STATE, Topics.ILR_UPDATED)
         ]
         update = merged(
-            {"$set": {"learner": pad(ILR_BYTES)}, "$inc": {"version": 1}}, outbox_push(events)
+            {"$set": {"learner": pad(ILR_BYTES)}, "$inc": {"version": len(records)}},
+            outbox_push(events),
         )
         await self.db.write("ilr_records", learner, update, conditional=True)
         self.relay.written("ilr_records", learner)
 
+    async def _ilr_reference(self) -> None:
+        """The ILR settings and the OTJ table, found again once the copies are too old."""
+        max_age = Settings().ilr_reference_cache_seconds
+
+        async def read() -> None:
+            await self.db.find("ilr_settings", TENANT)
+            await self.db.find("reference_data", "otj")
+
+        await self.cached("ilr-reference", max_age, read)
+
     # 4, 5. learner -------------------------------------------------------------------------------
 
     async def learner_on_tracker_processed(self, record: dict[str, Any]) -> None:
-        learner, n = record["learner"], record["n"]
+        await self.learner_on_tracker_processed_chain([record])
+
+    async def learner_on_tracker_processed_chain(self, records: list[dict[str, Any]]) -> None:
+        learner, n = records[-1]["learner"], records[-1]["n"]
         await self.db.find("learners", learner)
-        await self.db.find("learners", learner)
-        update = {"$set": {"record": pad(LEARNER_BYTES)}, "$inc": {"version": 1}}
-        events = [event(Topics.LEARNER_UPDATED, n, learner)]
+        update = {"$set": {"record": pad(LEARNER_BYTES)}, "$inc": {"version": len(records)}}
+        events = [event(Topics.LEARNER_UPDATED, r["n"], learner) for r in records]
         await self.db.write(
             "learners", learner, merged(update, outbox_push(events)), conditional=True
         )
         self.relay.written("learners", learner)
         await self.db.find("learners", learner)
         await self.db.find("learner_documents", learner)
-        if issues_document(n):
+        if any(issues_document(r["n"]) for r in records):
             files = self.db.db["document_files"]
             await files.insert_one({"_id": secrets.token_hex(16), "pdf": pad(PDF_BYTES)})
             issued = [event(Topics.LEARNER_DOCUMENTS, n, learner)]
@@ -483,6 +538,10 @@ class BareServices:
             self.relay.written("learner_documents", learner)
 
     async def learner_on_ilr_state(self, record: dict[str, Any]) -> None:
+        await self.learner_on_ilr_state_chain([record])
+
+    async def learner_on_ilr_state_chain(self, records: list[dict[str, Any]]) -> None:
+        record = records[-1]
         learner = record["learner"]
         programme = {"$set": {"programme": {"status": "continuing", "n": record["n"]}}}
         await self.db.write("learners", learner, programme, conditional=True)
@@ -704,7 +763,10 @@ async def _serve(run: Run, service: str, ready: ProcessEvent, go: ProcessEvent) 
     readiness = []
     for topic, handler in services.consumers().items():
         readiness.append(asyncio.Event())
-        tasks.append(asyncio.create_task(consume(run, service, topic, handler, readiness[-1])))
+        chain_handler = services.chain_consumers().get(topic)
+        tasks.append(
+            asyncio.create_task(consume(run, service, topic, handler, readiness[-1], chain_handler))
+        )
     if service == "audit":
         readiness.append(asyncio.Event())
         tasks.append(asyncio.create_task(audit_consume(services, readiness[-1])))
@@ -784,6 +846,7 @@ def measure(
         process.start()
     mongo: MongoClient[dict[str, Any]] = MongoClient(mongo_url)
     notifications = mongo[run.database("notify")]["notifications"]
+    document_files = mongo[run.database("learner")]["document_files"]
     try:
         for ready, service in started:
             if not ready.wait(timeout=120):
@@ -798,12 +861,19 @@ def measure(
             go.set()
             done = {tracker_id(n) for n in range(trackers)}
 
+            learner_updated = settings.topic_prefix + Topics.LEARNER_UPDATED
+
             def complete() -> bool:
                 stored, written = progress.stored_and_written()
                 if not done <= set(watch.seen) or stored < written:
                     return False
+                if progress.records_by_topic().get(learner_updated, 0) < trackers:
+                    return False  # the learner has not taken every tracker yet
+                # A training plan is issued once per learner chain holding a change of name, so
+                # the tutor is told of as many as the learner stored.
+                issued = document_files.count_documents({})
                 told = notifications.count_documents({"recipient_id": TUTOR, "channel": "in_app"})
-                return told >= trackers + len([n for n in range(trackers) if issues_document(n)])
+                return told >= trackers + issued
 
             poll(complete, 600, "every bare tracker through the pipeline", 0.25)
             seconds = time.time() - began

@@ -14,10 +14,14 @@ from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import (
     LEGACY_FIELD,
     RECENT_FIELD,
+    Delivered,
     RecordPosition,
     applied_filter,
+    applied_marks,
     applied_to,
     applied_update,
+    chain_filter,
+    chain_update,
     delivering,
     mark_applied,
     not_yet_applied,
@@ -389,17 +393,55 @@ async def test_a_failed_confirmation_leaves_the_whole_pass_pending(database: Any
     assert [d["outbox_pending"] async for d in collection.find({})] == [1, 1, 1]
 
 
+def delivered(event_id: str, topic: str, offset: int) -> Delivered[Any]:
+    return Delivered(event_with_id(event_id), RecordPosition(topic, 0, offset))
+
+
+def event_with_id(event_id: str) -> Any:
+    return event(0).model_copy(update={"id": event_id})
+
+
+async def test_a_chain_write_matches_only_while_none_of_its_records_is_applied(
+    database: Any,
+) -> None:
+    """``chain_filter`` on the server: one of the chain's ids in the window, or an offset at or
+    above its first one, and the write matches nothing."""
+    collection = serialised_writes(database["aggregates"])
+    await collection.insert_one({"_id": "a", "count": 0})
+
+    async def deliver(*chain: Delivered[Any]) -> int:
+        result = await collection.update_one(
+            {"_id": "a", **chain_filter(chain)},
+            merge_updates({"$inc": {"count": len(chain)}}, chain_update(chain, chain[-1].position)),
+        )
+        return int(result.matched_count)
+
+    assert await deliver(delivered("e1", "t", 5), delivered("e2", "t", 6)) == 1
+    assert await deliver(delivered("e3", "t", 6), delivered("e4", "t", 7)) == 0  # offset 6
+    assert await deliver(delivered("e5", "t", 8), delivered("e2", "t", 9)) == 0  # a copy of e2
+    assert await deliver(delivered("e5", "t", 8), delivered("e6", "t", 9)) == 1
+    stored = await collection.find_one({"_id": "a"})
+    assert stored["count"] == 4
+    assert stored["applied_offsets"] == {"t:0": 9}
+    assert stored[RECENT_FIELD] == ["e1", "e2", "e5", "e6"]
+
+
 async def test_a_copy_dropped_by_its_event_id_gets_its_offset_recorded(database: Any) -> None:
     """So that, read again after a crash, it is known by its offset even once its id has left
     the window (ilrflow.platform.idempotency.copy_offset)."""
     learners = LearnerRepository(database)
     await database["learners"].insert_one({"_id": "t:L1", "version": 1})
-    with delivering(RecordPosition("t", 0, 5)):
-        await learners.mark_event_seen("t", "L1", "e1")
-    with delivering(RecordPosition("lane-acme.t", 0, 2)):  # the relay's copy, another topic
-        assert await learners.has_applied("t", "L1", "e1")
-    with delivering(RecordPosition("t", 0, 3)):  # an earlier record: its offset tells already
-        assert await learners.has_applied("t", "L1", "e0")
+    original = delivered("e1", "t", 5)
+    assert await learners.save_learner_chain(
+        "t", "L1", None, 1, [], applying=[original], last=original.position
+    )
+
+    async def drop(*chain: Delivered[Any]) -> None:
+        marks = applied_marks(await database["learners"].find_one({"_id": "t:L1"}))
+        await learners.record_copies("t", "L1", marks, chain)
+
+    await drop(delivered("e1", "lane-acme.t", 2))  # the relay's copy, another topic
+    await drop(delivered("e0", "t", 3))  # an earlier record: its offset tells already
     stored = await database["learners"].find_one({"_id": "t:L1"})
     assert stored["applied_offsets"] == {"t:0": 5, "lane-acme/t:0": 2}
     assert stored[RECENT_FIELD] == ["e1"]

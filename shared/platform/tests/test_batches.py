@@ -250,3 +250,110 @@ async def test_a_batch_with_a_header_that_is_not_utf8_still_parses() -> None:
     message = await tolerant_parse((good, poison), original)
     assert message.batch_headers[1]["x"] == "\ufffd"
     assert message.batch_headers[1]["y"] == ""
+
+
+# --- a chain handler: a key's records of a batch in one call -------------------------------
+
+
+def chain_group(
+    handler: Any, chain_handler: Any, broker: RecordingBroker, attempts: int = 1
+) -> ConsumerGroup:
+    return ConsumerGroup(
+        topic=Topics.TRACKER_PROCESSED,
+        group_id="ilrflow.test.tracker-processed",
+        handlers={EventType.TRACKER_PROCESSED: handler},
+        settings=Settings(consumer_max_attempts=attempts, topic_prefix=""),
+        broker=broker,  # type: ignore[arg-type]
+        sleep=no_sleep,
+        chain_handlers={EventType.TRACKER_PROCESSED: chain_handler},
+    )
+
+
+async def test_a_keys_records_go_to_the_chain_handler_in_one_call_with_their_positions() -> None:
+    calls: list[list[tuple[str, int | None]]] = []
+    single: list[str] = []
+
+    async def handler(event: Any) -> None:
+        single.append(event.data.tracker_id)
+
+    async def chain_handler(deliveries: Any) -> None:
+        calls.append([(d.event.data.tracker_id, d.position.offset) for d in deliveries])
+
+    consumer = BatchConsumer()
+    group = chain_group(handler, chain_handler, RecordingBroker())
+    batch = [tracker_record("L1", 0, n) for n in (4, 5, 6)] + [tracker_record("L2", 0, 7)]
+    await group.apply_batch(consumer, batch)  # type: ignore[arg-type]
+    await group.commits.flush()
+    assert calls == [[("T-4", 4), ("T-5", 5), ("T-6", 6)]]
+    assert single == ["T-7"]  # a chain of one takes the record path
+    assert consumer.commits == {TopicPartition(Topics.TRACKER_PROCESSED, 0): 8}
+    await group.commits.close()
+
+
+async def test_a_chain_that_fails_is_applied_record_by_record_its_poison_dead_lettered_alone() -> (
+    None
+):
+    single: list[str] = []
+
+    async def handler(event: Any) -> None:
+        if event.data.tracker_id == "T-1":
+            raise PermanentError("bad tracker")
+        single.append(event.data.tracker_id)
+
+    async def chain_handler(deliveries: Any) -> None:
+        raise PermanentError("bad tracker in the chain")
+
+    broker = RecordingBroker()
+    consumer = BatchConsumer()
+    group = chain_group(handler, chain_handler, broker)
+    await group.apply_batch(consumer, [tracker_record("L1", 0, n) for n in range(3)])  # type: ignore[arg-type]
+    await group.commits.flush()
+    assert single == ["T-0", "T-2"]
+    assert [p["headers"]["dlt_original_offset"] for p in broker.published] == ["1"]
+    assert consumer.commits == {TopicPartition(Topics.TRACKER_PROCESSED, 0): 3}
+    await group.commits.close()
+
+
+async def test_a_chain_with_a_record_that_does_not_decode_takes_the_record_path() -> None:
+    async def chain_handler(deliveries: Any) -> None:
+        raise AssertionError("not to be called with a poison record in the chain")
+
+    applied: list[str] = []
+
+    async def handler(event: Any) -> None:
+        applied.append(event.data.tracker_id)
+
+    broker = RecordingBroker()
+    group = chain_group(handler, chain_handler, broker)
+    batch = [tracker_record("L1", 0, n) for n in range(3)]
+    batch[1].value = b"{not json"
+    await group.apply_batch(BatchConsumer(), batch)  # type: ignore[arg-type]
+    assert applied == ["T-0", "T-2"]
+    assert [p["headers"]["dlt_original_offset"] for p in broker.published] == ["1"]
+    await group.commits.close()
+
+
+async def test_a_chain_failing_transiently_is_retried_then_read_again_from_its_first_record() -> (
+    None
+):
+    attempts = 0
+    single: list[str] = []
+
+    async def handler(event: Any) -> None:
+        single.append(event.data.tracker_id)
+
+    async def chain_handler(deliveries: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise AutoReconnect("database away")
+
+    consumer = BatchConsumer()
+    group = chain_group(handler, chain_handler, RecordingBroker(), attempts=3)
+    batch = [tracker_record("L1", 0, 2), tracker_record("L1", 0, 3)]
+    await group.apply_batch(consumer, [tracker_record("L2", 0, 1), *batch])  # type: ignore[arg-type]
+    await group.commits.flush()
+    assert attempts == 3
+    assert single == ["T-1"]  # L2's chain of one; L1's chain is not applied record by record
+    assert consumer.commits == {TopicPartition(Topics.TRACKER_PROCESSED, 0): 2}
+    assert consumer.seeks == {TopicPartition(Topics.TRACKER_PROCESSED, 0): 2}
+    await group.commits.close()

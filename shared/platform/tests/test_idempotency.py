@@ -7,14 +7,17 @@ offset), the outbox relay re-publishing a copy of an event at a later offset, a 
 sent to the dead letters and re-driven as a new record. Each handling does what a repository
 does: the check on loading (``applied_to``), then the conditional single-document write, evaluated
 in memory as the server would (``applied_filter`` matches exactly when ``applied_to`` is false:
-tests/integration/test_mongo_writes.py shows it on the real server).
+tests/integration/test_mongo_writes.py shows it on the real server). Records are also taken in
+chains, a key's records of a batch applied in one write (``chain_filter``, ``chain_update``), as a
+consumer with a chain handler does, falling back to one by one when a record of the batch fails.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
@@ -23,14 +26,19 @@ from ilrflow.platform.idempotency import (
     LEGACY_FIELD,
     OFFSETS_FIELD,
     RECENT_FIELD,
+    Delivered,
     RecordPosition,
     applied_filter,
     applied_to,
     applied_update,
+    chain_copy_offset,
+    chain_filter,
+    chain_update,
     copy_offset,
     copy_offset_write,
     delivering,
     mark_applied,
+    not_applied,
     not_yet_applied,
     was_applied,
 )
@@ -60,6 +68,19 @@ def apply_update(document: dict[str, Any], update: dict[str, Any]) -> None:
                 target[name] = items[value["$slice"] :]
             else:
                 raise AssertionError(f"unexpected operator {operator}")
+
+
+def matches(document: dict[str, Any], conditions: dict[str, Any]) -> bool:
+    """The filter operators ``chain_filter`` uses, as the server evaluates them."""
+    for path, condition in conditions.items():
+        value: Any = document
+        for step in path.split("."):
+            value = value.get(step) if isinstance(value, dict) else None
+        if "$nin" in condition and set(value or []) & set(condition["$nin"]):
+            return False
+        if "$not" in condition and value is not None and value >= condition["$not"]["$gte"]:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -101,15 +122,61 @@ class Model:
             self.handle(record, RecordPosition(tp[0], tp[1], offset))
         self.position[tp] = offset + 1
 
-    def handle(self, record: Record, position: RecordPosition) -> None:
+    def consume_batch(self, tp: tuple[str, int], records: int) -> None:
+        """Take up to ``records`` records as one batch: each aggregate's in one write, or all
+        one by one if one of them fails (the consumer's fallback, ``ConsumerGroup.apply_chain``)."""
+        start = self.position.get(tp, 0)
+        taken = self.logs[tp][start : start + records]
+        if any(record.fails for record in taken):
+            for _ in taken:
+                self.consume(tp)
+            return
+        chains: dict[str, list[Delivered[Any]]] = {}
+        for offset, record in enumerate(taken, start):
+            position = RecordPosition(tp[0], tp[1], offset)
+            self.within_bound(record, position)
+            envelope = cast(Any, SimpleNamespace(id=record.event_id))
+            chains.setdefault(record.aggregate, []).append(Delivered(envelope, position))
+        for aggregate, chain in chains.items():
+            self.handle_chain(aggregate, chain)
+        self.position[tp] = start + len(taken)
+
+    def handle_chain(self, aggregate: str, chain: list[Delivered[Any]]) -> None:
+        document = self.documents[aggregate]
+        fresh = not_applied(document, chain)
+        positions = {d.position for d in chain if d.position is not None}
+        if not fresh:
+            copy = chain_copy_offset(document, chain)
+            if copy is not None:
+                event("a chain of copies, its last offset recorded")
+                apply_update(document, copy[1])
+                self.recorded.update(positions)
+            return
+        if len(fresh) > 1:
+            event("a chain applied in one write")
+        assert matches(document, chain_filter(fresh))
+        update = merge_updates(
+            {"$inc": {"effects": len(fresh)}}, chain_update(fresh, chain[-1].position, WINDOW)
+        )
+        apply_update(document, update)
+        self.applied[aggregate].extend(d.event.id for d in fresh)
+        self.recorded.update(positions)
+
+    def within_bound(self, record: Record, position: RecordPosition) -> None:
+        """A copy at a new offset, read for the first time, is within the documented bound: it
+        comes back before WINDOW other events are applied to the aggregate. A record whose
+        offset was written (its effect, or its drop as a copy) has no bound."""
         document = self.documents[record.aggregate]
         already = applied_to(document, record.event_id, position)
         history = self.applied[record.aggregate]
         if record.event_id in history and position not in self.recorded:
-            # A copy at a new offset, read for the first time, within the documented bound: it
-            # comes back before WINDOW other events are applied to the aggregate. A record whose
-            # offset was written (its effect, or its drop as a copy) has no bound.
             assume(already or history[::-1].index(record.event_id) < WINDOW)
+
+    def handle(self, record: Record, position: RecordPosition) -> None:
+        document = self.documents[record.aggregate]
+        already = applied_to(document, record.event_id, position)
+        history = self.applied[record.aggregate]
+        self.within_bound(record, position)
         if position in self.recorded and record.event_id not in document.get(RECENT_FIELD, []):
             event("a redelivery only its offset tells apart")
         if already:  # the check on loading; a copy gets its offset recorded
@@ -161,7 +228,7 @@ actions = st.one_of(
     st.tuples(st.just("produce"), tps, st.sampled_from(AGGREGATES), size, failing),
     st.tuples(st.just("copy"), tps, st.integers(0, 50)),
     st.tuples(st.just("consume"), tps, st.integers(1, 3 * WINDOW)),
-    st.tuples(st.just("consume"), tps, st.integers(1, 3 * WINDOW)),
+    st.tuples(st.just("batch"), tps, st.integers(1, 3 * WINDOW)),
     st.tuples(st.just("crash")),
     st.tuples(st.just("commit")),
     st.tuples(st.just("redrive"), st.integers(0, 50)),
@@ -195,6 +262,8 @@ def test_every_event_is_applied_exactly_once(
             case ("consume", tp, records):
                 for _ in range(records):
                     model.consume(tp)
+            case ("batch", tp, records):
+                model.consume_batch(tp, records)
             case ("crash",):
                 model.crash()
             case ("commit",):
@@ -271,3 +340,24 @@ def test_only_a_copy_dropped_by_its_id_records_its_offset() -> None:
             {f"{OFFSETS_FIELD}.lane-acme/t:0": {"$not": {"$gte": 2}}},
             {"$set": {f"{OFFSETS_FIELD}.lane-acme/t:0": 2}},
         )
+
+
+def test_a_chain_write_matches_only_while_none_of_its_records_is_applied() -> None:
+    def at(offset: int, event_id: str) -> Delivered[Any]:
+        envelope = cast(Any, SimpleNamespace(id=event_id))
+        return Delivered(envelope, RecordPosition("t", 0, offset))
+
+    chain = [at(5, "e5"), at(6, "e6"), at(8, "e8")]
+    conditions = chain_filter(chain)
+    assert matches({OFFSETS_FIELD: {"t:0": 4}, RECENT_FIELD: ["e1"]}, conditions)
+    assert not matches({OFFSETS_FIELD: {"t:0": 5}}, conditions)  # the first one's offset
+    assert not matches({RECENT_FIELD: ["e8"]}, conditions)  # the last one's id
+    assert not matches({LEGACY_FIELD: ["e6"]}, conditions)
+    assert chain_update(chain, RecordPosition("t", 0, 9)) == {
+        "$push": {RECENT_FIELD: {"$each": ["e5", "e6", "e8"], "$slice": -128}},
+        "$set": {f"{OFFSETS_FIELD}.t:0": 9},
+    }
+    # The relay's copy in the same chain as its original is applied once.
+    assert [d.position for d in not_applied({}, [at(5, "e5"), at(7, "e5")])] == [
+        RecordPosition("t", 0, 5)
+    ]

@@ -14,7 +14,15 @@ from ilrflow.contracts.events import Envelope, OtjMinimumsLoaded
 from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.service.use_cases import IlrService
-from ilrflow.platform.idempotency import RECENT_FIELD, was_applied
+from ilrflow.platform.idempotency import (
+    OFFSETS_FIELD,
+    RECENT_FIELD,
+    Delivered,
+    RecordPosition,
+    chain_copy_offset,
+    not_applied,
+    was_applied,
+)
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 DEFAULT_UKPRN = 10000001
@@ -25,6 +33,7 @@ class FakeIlrStore:
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
         self._versions: dict[tuple[str, str, int], dict[str, Any]] = {}
         self.outbox: list[Envelope[Any]] = []
+        self.writes = 0  # of a record
         self._racing = False
 
     async def get(self, tenant: str, learner_id: str) -> IlrDocument | None:
@@ -62,6 +71,7 @@ class FakeIlrStore:
             return False
         if event_id is not None and was_applied(document, event_id):
             return False
+        self.writes += 1
         if new_learner is not None and history is not None:
             self._copy_out_latest_history(document)
             document["learner"] = copy.deepcopy(new_learner)
@@ -72,6 +82,43 @@ class FakeIlrStore:
             document.setdefault(RECENT_FIELD, []).append(event_id)
         self.outbox.extend(events)
         return True
+
+    async def record_outcomes(
+        self,
+        current: IlrDocument,
+        *,
+        applying: Sequence[Delivered[Any]],
+        last: RecordPosition | None,
+        new_learner: dict[str, Any] | None,
+        histories: Sequence[HistoryEntry],
+        events: Sequence[Envelope[Any]],
+    ) -> bool:
+        document = self._records[(current.tenant, current.learner_id)]
+        if self._racing:
+            document["version"] += 1
+            self._racing = False
+        if document["version"] != current.version:
+            return False
+        if len(not_applied(document, applying)) != len(applying):
+            return False
+        self.writes += 1
+        if new_learner is not None and histories:
+            for entry in histories:
+                self._copy_out_latest_history(document)
+                document["latest_history"] = entry.to_document()
+            document["learner"] = copy.deepcopy(new_learner)
+            document["version"] += len(histories)
+        document.setdefault(RECENT_FIELD, []).extend(d.event.id for d in applying)
+        if last is not None:
+            document.setdefault(OFFSETS_FIELD, {})[last.key] = last.offset
+        self.outbox.extend(events)
+        return True
+
+    async def record_copies(self, record: IlrDocument, chain: Sequence[Delivered[Any]]) -> None:
+        document = self._records[(record.tenant, record.learner_id)]
+        last = chain[-1].position
+        if last is not None and chain_copy_offset(document, chain) is not None:
+            document.setdefault(OFFSETS_FIELD, {})[last.key] = last.offset
 
     async def is_applied(self, record: IlrDocument, event_id: str) -> bool:
         return record.has_applied(event_id)  # no positions here: nothing more to record
@@ -110,8 +157,10 @@ class FakeIlrSettingsStore:
     def __init__(self) -> None:
         self._settings: dict[str, dict[str, Any]] = {}
         self.outbox: list[Envelope[Any]] = []
+        self.reads = 0
 
     async def get(self, tenant: str) -> IlrSettings:
+        self.reads += 1
         stored = self._settings.get(tenant)
         return IlrSettings() if stored is None else IlrSettings.model_validate(stored)
 
@@ -126,8 +175,10 @@ class FakeReferenceStore:
     def __init__(self) -> None:
         self._otj_minimums: dict[str, Any] | None = None
         self.outbox: list[Envelope[Any]] = []
+        self.reads = 0
 
     async def otj_minimums(self) -> OtjMinimumsLoaded | None:
+        self.reads += 1
         stored = self._otj_minimums
         return None if stored is None else OtjMinimumsLoaded.model_validate(stored)
 

@@ -17,6 +17,14 @@ from ilrflow.learner.domain.documents import DocumentVersion, LearnerDocuments
 from ilrflow.learner.domain.listing import LearnerFilter, LearnerView
 from ilrflow.learner.service.documents import DocumentService
 from ilrflow.learner.service.use_cases import LearnerService
+from ilrflow.platform.idempotency import (
+    OFFSETS_FIELD,
+    RECENT_FIELD,
+    Delivered,
+    RecordPosition,
+    chain_copy_offset,
+    not_applied,
+)
 
 
 @dataclass
@@ -24,6 +32,7 @@ class _StoredLearner:
     record: dict[str, Any]
     version: int
     applied_events: list[str] = field(default_factory=list)
+    applied_offsets: dict[str, int] = field(default_factory=dict)
     programme: ProgrammeStatus | None = None
     ilr_version: int | None = None
 
@@ -33,6 +42,8 @@ class FakeLearnerStore:
         self._learners: dict[tuple[str, str], _StoredLearner] = {}
         self._staff: dict[tuple[str, str], dict[str, Any]] = {}
         self.outbox: list[Envelope[Any]] = []
+        self.reads = 0  # of a learner
+        self.writes = 0  # of a learner
 
     async def add_learner(
         self, tenant: str, learner: LearnerSnapshot, events: Sequence[Envelope[Any]]
@@ -55,26 +66,59 @@ class FakeLearnerStore:
         learner: LearnerSnapshot,
         expected_version: int,
         events: Sequence[Envelope[Any]],
-        applied_event_id: str | None = None,
     ) -> bool:
         stored = self._learners.get((tenant, learner.id))
         if stored is None or stored.version != expected_version:
             return False
-        if applied_event_id in stored.applied_events:
-            return False
-        if applied_event_id is not None:
-            stored.applied_events.append(applied_event_id)
         stored.record = learner.model_dump(mode="json")
         stored.version += 1
         self.outbox.extend(events)
         return True
 
-    async def mark_event_seen(self, tenant: str, learner_id: str, event_id: str) -> None:
+    async def get_learner_marked(
+        self, tenant: str, learner_id: str
+    ) -> tuple[LearnerSnapshot, int, dict[str, Any]] | None:
+        self.reads += 1
         stored = self._learners.get((tenant, learner_id))
-        if stored is not None and event_id not in stored.applied_events:
-            stored.applied_events.append(event_id)
+        if stored is None:
+            return None
+        return LearnerSnapshot.model_validate(stored.record), stored.version, _marks(stored)
 
-    async def has_applied(self, tenant: str, learner_id: str, event_id: str) -> bool:
+    async def save_learner_chain(
+        self,
+        tenant: str,
+        learner_id: str,
+        learner: LearnerSnapshot | None,
+        expected_version: int,
+        events: Sequence[Envelope[Any]],
+        *,
+        applying: Sequence[Delivered[Any]],
+        last: RecordPosition | None,
+    ) -> bool:
+        stored = self._learners.get((tenant, learner_id))
+        if stored is None or stored.version != expected_version:
+            return False
+        if len(not_applied(_marks(stored), applying)) != len(applying):
+            return False
+        self.writes += 1
+        if learner is not None:
+            stored.record = learner.model_dump(mode="json")
+            stored.version += len(events)
+        stored.applied_events.extend(d.event.id for d in applying)
+        if last is not None:
+            stored.applied_offsets[last.key] = last.offset
+        self.outbox.extend(events)
+        return True
+
+    async def record_copies(
+        self, tenant: str, learner_id: str, marks: dict[str, Any], chain: Sequence[Delivered[Any]]
+    ) -> None:
+        stored = self._learners[(tenant, learner_id)]
+        last = chain[-1].position
+        if last is not None and chain_copy_offset(marks, chain) is not None:
+            stored.applied_offsets[last.key] = last.offset
+
+    def has_applied(self, tenant: str, learner_id: str, event_id: str) -> bool:
         stored = self._learners.get((tenant, learner_id))
         return stored is not None and event_id in stored.applied_events
 
@@ -123,6 +167,10 @@ class FakeLearnerStore:
 
     def version_of(self, tenant: str, learner_id: str) -> int:
         return self._learners[(tenant, learner_id)].version
+
+
+def _marks(stored: _StoredLearner) -> dict[str, Any]:
+    return {RECENT_FIELD: list(stored.applied_events), OFFSETS_FIELD: dict(stored.applied_offsets)}
 
 
 def learner_service(store: FakeLearnerStore) -> LearnerService:

@@ -265,7 +265,7 @@ async def test_a_tracker_that_changes_nothing_publishes_nothing_but_is_remembere
 
     assert store.version_of(TENANT, learner_id) == 1
     assert len(store.outbox) == 1
-    assert await store.has_applied(TENANT, learner_id, event.id)
+    assert store.has_applied(TENANT, learner_id, event.id)
 
 
 async def test_a_tracker_for_an_unknown_learner_is_dropped(

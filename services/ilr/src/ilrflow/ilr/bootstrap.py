@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ilrflow.contracts.events import EventType, Topics
+from ilrflow.ilr.adapters.cached import CachedReference, CachedSettings, Expiring
 from ilrflow.ilr.adapters.reference import ReferenceRepository
 from ilrflow.ilr.adapters.repository import IlrRepository
 from ilrflow.ilr.adapters.settings import IlrSettingsRepository
@@ -22,10 +23,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     repository = IlrRepository(runtime.db)
     reference = ReferenceRepository(runtime.db)
     tenant_settings = IlrSettingsRepository(runtime.db)
+    max_age = settings.ilr_reference_cache_seconds
     service = IlrService(
         repository,
-        tenant_settings,
-        reference,
+        CachedSettings(tenant_settings, Expiring(max_age)),
+        CachedReference(reference, Expiring(max_age)),
         runtime.events_written,
         default_ukprn=settings.default_ukprn,
     )
@@ -33,7 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.on_startup(repository.ensure_indexes)
     runtime.consume(Topics.LEARNER_UPDATED, {EventType.LEARNER_UPDATED: service.on_learner_updated})
     runtime.consume(
-        Topics.TRACKER_PROCESSED, {EventType.TRACKER_PROCESSED: service.on_tracker_processed}
+        Topics.TRACKER_PROCESSED,
+        {EventType.TRACKER_PROCESSED: service.on_tracker_processed},
+        {EventType.TRACKER_PROCESSED: service.on_tracker_processed_chain},
     )
     app = create_service_app(
         runtime,

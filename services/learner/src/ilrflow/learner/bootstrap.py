@@ -50,9 +50,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.on_startup(repository.ensure_indexes)
     runtime.on_startup(client_repository.ensure_indexes)
     runtime.consume(
-        Topics.TRACKER_PROCESSED, {EventType.TRACKER_PROCESSED: consumers.on_tracker_processed}
+        Topics.TRACKER_PROCESSED,
+        {EventType.TRACKER_PROCESSED: consumers.on_tracker_processed},
+        {EventType.TRACKER_PROCESSED: consumers.on_tracker_processed_chain},
     )
-    runtime.consume(Topics.ILR_STATE, {EventType.ILR_STATE: consumers.on_ilr_state})
+    runtime.consume(
+        Topics.ILR_STATE,
+        {EventType.ILR_STATE: consumers.on_ilr_state},
+        {EventType.ILR_STATE: consumers.on_ilr_state_chain},
+    )
     app = create_service_app(
         runtime,
         [http.router, documents.router, clients.router, clients.issuer_router],

@@ -48,6 +48,18 @@ def chains(records: Iterable[R]) -> list[list[R]]:
     return [sorted(chain, key=lambda r: r.offset) for chain in grouped.values()]
 
 
+def one_by_one(apply: Callable[[R], Awaitable[str]]) -> Callable[[Sequence[R]], Awaitable[None]]:
+    """A chain applier running the chain's records in order through ``apply``, stopping at the
+    first record whose outcome is ``RETRY``."""
+
+    async def apply_chain(chain: Sequence[R]) -> None:
+        for record in chain:
+            if await apply(record) == RETRY:
+                return
+
+    return apply_chain
+
+
 async def run_chains(
     chains: Sequence[Sequence[R]], apply: Callable[[R], Awaitable[str]], concurrency: int
 ) -> None:
@@ -55,14 +67,22 @@ async def run_chains(
     once. A chain stops at the first record whose outcome is ``RETRY``. An exception from
     ``apply`` cancels the other chains and is raised (``ExceptionGroup`` unwrapped when it is
     the only one)."""
+    await run_whole_chains(chains, one_by_one(apply), concurrency)
+
+
+async def run_whole_chains(
+    chains: Sequence[Sequence[R]],
+    apply_chain: Callable[[Sequence[R]], Awaitable[None]],
+    concurrency: int,
+) -> None:
+    """Run each chain through ``apply_chain`` (a consumer that may apply a chain in one write),
+    at most ``concurrency`` chains at once; raised as ``run_chains``."""
     waiting = iter(chains)
 
     async def worker() -> None:
         # One shared iterator: each chain is taken by exactly one worker.
         for chain in waiting:
-            for record in chain:
-                if await apply(record) == RETRY:
-                    break
+            await apply_chain(chain)
 
     try:
         async with asyncio.TaskGroup() as workers:

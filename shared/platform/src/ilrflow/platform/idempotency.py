@@ -28,15 +28,24 @@ longer grows and is still checked, so a stack upgraded in place re-applies nothi
 The consumer (``ilrflow.platform.kafka.ConsumerGroup``) runs each handler inside
 ``delivering(position)``; ``not_yet_applied``, ``mark_applied`` and ``was_applied`` use that
 position. Outside a consumer (no position) only the event ids are checked.
+
+A chain handler takes the records of one key of one partition together (``Delivered``, in
+offset order) and stores the effect of all of them in one write: ``chain_filter`` holds only if
+no record of the chain is applied (no offset at or above the first one's, none of their ids), and
+``chain_update`` records every id and the last record's offset. The records a handler skipped as
+applied stay out of the filter (they are applied) but are covered by the last offset, so a
+redelivery of any record of the chain changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from ilrflow.contracts.events import Envelope, Payload
 
 OFFSETS_FIELD = "applied_offsets"
 RECENT_FIELD = "recent_events"
@@ -63,6 +72,18 @@ class RecordPosition:
     @property
     def field(self) -> str:
         return f"{OFFSETS_FIELD}.{self.key}"
+
+
+P = TypeVar("P", bound=Payload)
+
+
+@dataclass(frozen=True)
+class Delivered(Generic[P]):
+    """One record of a chain given to a chain handler: its event and where it sits (None
+    outside a consumer)."""
+
+    event: Envelope[P]
+    position: RecordPosition | None
 
 
 _delivering: ContextVar[RecordPosition | None] = ContextVar("delivering", default=None)
@@ -165,3 +186,47 @@ def copy_offset_write(
 def applied_marks(document: dict[str, Any]) -> dict[str, Any]:
     """The marks of a stored document, for ``was_applied`` on a copy kept in memory."""
     return {name: document[name] for name in MARK_FIELDS if name in document}
+
+
+def chain_filter(applying: Sequence[Delivered[Any]]) -> dict[str, Any]:
+    """Conditions a document meets only if no record of ``applying`` (one chain's records in
+    offset order, those to apply) is applied to it: ``applied_filter`` for every one of them."""
+    ids = [delivered.event.id for delivered in applying]
+    conditions: dict[str, Any] = {RECENT_FIELD: {"$nin": ids}, LEGACY_FIELD: {"$nin": ids}}
+    first = applying[0].position
+    if first is not None:
+        # One partition, in offset order: below the first offset is below every one.
+        conditions[first.field] = {"$not": {"$gte": first.offset}}
+    return conditions
+
+
+def chain_update(
+    applying: Sequence[Delivered[Any]], last: RecordPosition | None, window: int = RECENT_EVENTS
+) -> dict[str, Any]:
+    """Update operators recording that every record of ``applying`` is applied, and ``last``
+    (the chain's last record, applied or skipped) as the partition's offset."""
+    ids = [delivered.event.id for delivered in applying]
+    update: dict[str, Any] = {"$push": {RECENT_FIELD: {"$each": ids, "$slice": -window}}}
+    if last is not None:
+        update["$set"] = {last.field: last.offset}
+    return update
+
+
+def not_applied(document: dict[str, Any], chain: Sequence[Delivered[P]]) -> list[Delivered[P]]:
+    """The records of ``chain`` to apply, in order: those ``document`` says are not applied
+    yet, each event once (the relay's copy may sit in the same chain as its original)."""
+    fresh: list[Delivered[P]] = []
+    for delivered in chain:
+        taken = any(f.event.id == delivered.event.id for f in fresh)
+        if not taken and not applied_to(document, delivered.event.id, delivered.position):
+            fresh.append(delivered)
+    return fresh
+
+
+def chain_copy_offset(
+    document: dict[str, Any], chain: Sequence[Delivered[Any]]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """For a chain none of whose records is to apply: ``copy_offset`` of its last record (if
+    that one is known by its offset, every earlier one is)."""
+    last = chain[-1]
+    return copy_offset(document, last.event.id, last.position)

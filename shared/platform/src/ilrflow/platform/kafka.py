@@ -5,6 +5,13 @@ order (``ilrflow.platform.batches``). They commit an offset only after the effec
 and of every earlier one of the partition are stored. A transient failure is retried with bounded
 backoff and then re-read from the same offset; a permanent one sends the original record to
 ``<topic>.dlt`` with its coordinates and the reason, and the partition moves on.
+
+A service may also give a *chain handler* for a type: it takes the records of one key of one
+partition in a batch (a chain) in one call and stores their effect in one write
+(``ilrflow.platform.idempotency.chain_filter``). If the chain cannot be taken together (a record
+that does not decode, a re-driven copy, another type) or its handler fails other than
+transiently, its records go one by one through the record handler, as without one, so a poison
+record alone is dead-lettered and its mates applied.
 """
 
 from __future__ import annotations
@@ -39,21 +46,24 @@ from ilrflow.platform.batches import (
     RETRY,
     PartitionProgress,
     chains,
+    one_by_one,
     progress_by_partition,
-    run_chains,
+    run_whole_chains,
 )
 from ilrflow.platform.errors import PermanentError, is_transient
 from ilrflow.platform.faststream_batches import poll_without_idle_sleep
-from ilrflow.platform.idempotency import RecordPosition, delivering
+from ilrflow.platform.idempotency import Delivered, RecordPosition, delivering
 from ilrflow.platform.lanes import POOLED, base_topic, lane_topics
 from ilrflow.platform.logging import bound_context, get_logger
 from ilrflow.platform.retention import configs_to_change, retention_configs
 from ilrflow.platform.settings import Settings
-from ilrflow.platform.tracing import consumer_span
+from ilrflow.platform.tracing import batch_consumer_spans, consumer_span
 
 log = get_logger(__name__)
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+# The records of one chain, in offset order, applied in one call (and one write).
+ChainHandler = Callable[[Sequence[Delivered[Any]]], Awaitable[None]]
 # On a re-driven copy: the consumer groups that are to handle it (the others skip it).
 REDRIVE_GROUPS_HEADER = "redrive_groups"
 
@@ -314,7 +324,8 @@ class ConsumerGroup:
     """The handlers one service runs for one topic, keyed by event type.
 
     Types that the catalogue puts on the topic but that have no handler here are skipped; types
-    the catalogue does not know are dead-lettered.
+    the catalogue does not know are dead-lettered. A type with a chain handler as well has its
+    chains of two or more records applied in one call (``apply_chain``).
     """
 
     topic: str
@@ -323,6 +334,7 @@ class ConsumerGroup:
     settings: Settings
     broker: KafkaBroker
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+    chain_handlers: Mapping[str, ChainHandler] = field(default_factory=dict)
     subscriber: Any = field(default=None, init=False, repr=False)
     commits: OffsetCommitter = field(default_factory=OffsetCommitter, init=False, repr=False)
 
@@ -369,19 +381,131 @@ class ConsumerGroup:
         again from that record."""
         progress = progress_by_partition(records)
 
-        async def apply(record: ConsumerRecord[Any, Any]) -> str:
-            outcome = await self._timed_record(record)
+        def note(record: ConsumerRecord[Any, Any], outcome: str) -> None:
             partition = progress[(record.topic, record.partition)]
             if outcome == RETRY:
                 partition.retry(record.offset)
-                return outcome
+                return
             finished = partition.finish(record.offset)
             if finished is not None:
                 self.commits.handled(consumer, record.topic, record.partition, finished)
+
+        async def apply(record: ConsumerRecord[Any, Any]) -> str:
+            outcome = await self._timed_record(record)
+            note(record, outcome)
             return outcome
 
-        await run_chains(chains(records), apply, self.settings.consumer_concurrency)
+        record_by_record = one_by_one(apply)
+
+        async def apply_chain(chain: Sequence[ConsumerRecord[Any, Any]]) -> None:
+            outcome = await self.apply_chain(chain)
+            if outcome is None:
+                await record_by_record(chain)
+            elif outcome == RETRY:
+                note(chain[0], RETRY)  # read again from its first record
+            else:
+                for record in chain:
+                    note(record, outcome)
+
+        await run_whole_chains(chains(records), apply_chain, self.settings.consumer_concurrency)
         self._rewind(consumer, progress)
+
+    async def apply_chain(self, chain: Sequence[ConsumerRecord[Any, Any]]) -> str | None:
+        """Apply a chain (one key's records of one partition, in order) through its chain
+        handler in one call: 'done', or 'retry' after a transient failure outlasting the
+        retries (read again from its first record). None: not taken together (no chain
+        handler, a single record, a record that is not for it) or failed other than
+        transiently; the caller then applies its records one by one.
+
+        Per record, as on the record path: a "record handled" line with its context, a consumer
+        span (the handler runs in the first record's; the others' cover the chain's time) and
+        the handler-seconds metric, each record observed with its share of the chain's time."""
+        taken = self._chain_of(chain)
+        if taken is None:
+            return None
+        handler, deliveries = taken
+        first, last = chain[0], chain[-1]
+        started, started_ns = time.perf_counter(), time.time_ns()
+        with (
+            bound_context(
+                topic=self.topic,
+                partition=first.partition,
+                offset=first.offset,
+                last_offset=last.offset,
+                chain=len(chain),
+                tenant=deliveries[0].event.tenant,
+            ),
+            consumer_span(
+                self.topic,
+                dict(first.headers),
+                **{"messaging.consumer.group.name": self.group_id, "ilrflow.chain": len(chain)},
+            ) as span,
+        ):
+            try:
+                outcome = await self._run_with_retries(lambda: handler(deliveries))
+            except Exception as error:
+                if is_transient(error):
+                    log.warning("transient failure; chain will be read again", error=str(error))
+                    outcome = RETRY
+                else:
+                    log.warning("chain failed; applying its records one by one", error=str(error))
+                    return None
+            span.set_attribute("ilrflow.outcome", outcome)
+        self._chain_handled(chain, outcome, time.perf_counter() - started, started_ns)
+        return outcome
+
+    def _chain_of(
+        self, chain: Sequence[ConsumerRecord[Any, Any]]
+    ) -> tuple[ChainHandler, list[Delivered[Any]]] | None:
+        """The chain handler and the chain's events, if every record is for it."""
+        if len(chain) < 2:
+            return None
+        deliveries = []
+        for record in chain:
+            headers = dict(record.headers)
+            if not self._mine(headers):
+                return None
+            try:
+                event = from_wire(headers, record.value)
+            except Exception:  # poison: the record path dead-letters it
+                return None
+            position = RecordPosition(self.topic, record.partition, record.offset)
+            deliveries.append(Delivered(event, position))
+        types = {delivered.event.type for delivered in deliveries}
+        if len(types) != 1 or CATALOGUE[(kind := types.pop())].topic != base_topic(self.topic):
+            return None
+        handler = self.chain_handlers.get(kind)
+        return None if handler is None else (handler, deliveries)
+
+    def _chain_handled(
+        self, chain: Sequence[ConsumerRecord[Any, Any]], outcome: str, seconds: float, ns: int
+    ) -> None:
+        batch_consumer_spans(
+            self.topic,
+            [dict(record.headers) for record in chain[1:]],
+            ns,
+            **{"messaging.consumer.group.name": self.group_id, "ilrflow.outcome": outcome},
+        )
+        share = seconds / len(chain)
+        for record in chain:
+            headers = dict(record.headers)
+            metrics.HANDLER_SECONDS.labels(
+                topic=self.topic, group=self.group_id, outcome=outcome
+            ).observe(share)
+            with bound_context(
+                topic=self.topic,
+                partition=record.partition,
+                offset=record.offset,
+                event_id=header_text(headers, "ce_id"),
+                tenant=header_text(headers, "ce_tenant"),
+                correlation_id=header_text(headers, "ce_correlationid"),
+            ):
+                log.info(
+                    "record handled",
+                    outcome=outcome,
+                    event_type=header_text(headers, "ce_type"),
+                    chain=len(chain),
+                )
 
     async def _timed_record(self, record: ConsumerRecord[Any, Any]) -> str:
         started = time.perf_counter()
@@ -464,7 +588,7 @@ class ConsumerGroup:
                 return "skipped"
             # The position tells a redelivered record apart (ilrflow.platform.idempotency).
             with delivering(RecordPosition(self.topic, partition, offset)):
-                return await self._run_with_retries(handler, event)
+                return await self._run_with_retries(lambda: handler(event))
         except Exception as error:
             if is_transient(error):
                 log.warning("transient failure; record will be read again", error=str(error))
@@ -478,11 +602,11 @@ class ConsumerGroup:
         groups = header_text(headers, REDRIVE_GROUPS_HEADER)
         return groups is None or self.group_id in groups.split(",")
 
-    async def _run_with_retries(self, handler: Handler, event: Envelope[Any]) -> str:
+    async def _run_with_retries(self, call: Callable[[], Awaitable[None]]) -> str:
         attempt = 1
         while True:
             try:
-                await handler(event)
+                await call()
                 return "done"
             except Exception as error:
                 if not is_transient(error) or attempt >= self.settings.consumer_max_attempts:

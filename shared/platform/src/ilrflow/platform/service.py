@@ -25,6 +25,7 @@ from ilrflow.platform.auth import TokenVerifier, sign_in_problems, verify_once
 from ilrflow.platform.body_limit import BodyLimit
 from ilrflow.platform.http_errors import install_error_handlers
 from ilrflow.platform.kafka import (
+    ChainHandler,
     ConsumerGroup,
     Handler,
     all_topics,
@@ -68,9 +69,16 @@ class ServiceRuntime:
     def group_id(self, topic: str) -> str:
         return consumer_group_id(self.settings, self.name, topic)
 
-    def consume(self, topic: str, handlers: Mapping[str, Handler]) -> None:
+    def consume(
+        self,
+        topic: str,
+        handlers: Mapping[str, Handler],
+        chain_handlers: Mapping[str, ChainHandler] | None = None,
+    ) -> None:
         """Register this service's handlers for the event types it needs from one topic, on
-        every lane this process serves (``ILRFLOW_LANES``): one consumer group per lane."""
+        every lane this process serves (``ILRFLOW_LANES``): one consumer group per lane. A type
+        with a chain handler too has a key's records of a batch applied in one call
+        (``ConsumerGroup.apply_chain``)."""
         for lane in self.settings.served_lanes:
             on_lane = lane_topic(lane, topic)
             group = ConsumerGroup(
@@ -79,6 +87,7 @@ class ServiceRuntime:
                 handlers=handlers,
                 settings=self.settings,
                 broker=self.broker,
+                chain_handlers=chain_handlers or {},
             )
             self.consumer_groups.append(group)
             if self.settings.run_consumers:

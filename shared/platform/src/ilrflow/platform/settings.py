@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     default_ukprn: int = Field(
         default=10000001, description="UKPRN written into ILR exports when a tenant sets none."
     )
+    ilr_reference_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="The ILR service: how old its copy of a tenant's ILR settings and of the OTJ "
+        "table may get (another replica's change is seen within this; its own at once).",
+    )
     smtp_host: str = Field(
         default="", description="SMTP server for email; empty: emails are not sent."
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -20,7 +21,12 @@ from ilrflow.contracts.events import Envelope
 from ilrflow.ilr.domain.history import HistorySources
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import (
+    Delivered,
+    RecordPosition,
     applied_marks,
+    chain_copy_offset,
+    chain_filter,
+    chain_update,
     copy_offset_write,
     mark_applied,
     not_yet_applied,
@@ -167,6 +173,51 @@ class IlrRepository:
         result = await self.records.update_one(query, update)
         return result.modified_count == 1
 
+    async def record_outcomes(
+        self,
+        current: IlrDocument,
+        *,
+        applying: Sequence[Delivered[Any]],
+        last: RecordPosition | None,
+        new_learner: dict[str, Any] | None,
+        histories: Sequence[HistoryEntry],
+        events: Sequence[Envelope[Any]],
+    ) -> bool:
+        """Write the outcomes of a chain of events in one write of the record: the versions they
+        made (``new_learner`` and one history entry each), their events, every one of them as
+        applied and ``last`` as the partition's offset. False when the record moved on or one
+        of them was applied, storing nothing of the record.
+
+        The history entries of the versions the record leaves behind (its current one, then
+        each new one but the last, which the record keeps) go to ``ilr_versions`` first, in one
+        bulk write of replacements. A version document above the record's version is read by
+        nobody (``history`` reads only below it) until the record's write moves past it; a
+        crash before that write leaves it to be replaced by the redelivery, which decides the
+        same trackers on the same record again."""
+        query: Document = {
+            "_id": doc_id(current.tenant, current.learner_id),
+            "version": current.version,
+            **chain_filter(applying),
+        }
+        update: Document = {}
+        if new_learner is not None and histories:
+            await self._copy_out_history(current, histories[:-1])
+            sets = {"learner": new_learner, "latest_history": histories[-1].to_document()}
+            update = {"$inc": {"version": len(histories)}, "$set": sets}
+        update = merge_updates(update, outbox_update(events))
+        update = merge_updates(update, chain_update(applying, last))
+        result = await self.records.update_one(query, update)
+        return result.modified_count == 1
+
+    async def record_copies(self, record: IlrDocument, chain: Sequence[Delivered[Any]]) -> None:
+        """For a chain whose events are all applied: record its last offset if an event id,
+        not an offset, told it (``ilrflow.platform.idempotency.chain_copy_offset``)."""
+        copy = chain_copy_offset(record.applied, chain)
+        if copy is not None:
+            conditions, update = copy
+            identity = doc_id(record.tenant, record.learner_id)
+            await self.records.update_one({"_id": identity, **conditions}, update)
+
     async def is_applied(self, record: IlrDocument, event_id: str) -> bool:
         """Whether the event is applied to ``record``; a copy of it (its id known, its offset
         not) gets its offset recorded, so that it is known by it when read again."""
@@ -201,6 +252,25 @@ class IlrRepository:
             {"_id": version_doc_id(current.tenant, current.learner_id, version)},
             {"tenant": current.tenant, "learner_id": current.learner_id, **entry},
             upsert=True,
+        )
+
+    async def _copy_out_history(
+        self, current: IlrDocument, new_entries: Sequence[HistoryEntry]
+    ) -> None:
+        entries = [e.to_document() for e in new_entries]
+        if current.latest_history is not None:
+            entries.insert(0, current.latest_history)
+        if not entries:
+            return
+        await self.versions.bulk_write(
+            [
+                ReplaceOne(
+                    {"_id": version_doc_id(current.tenant, current.learner_id, entry["version"])},
+                    {"tenant": current.tenant, "learner_id": current.learner_id, **entry},
+                    upsert=True,
+                )
+                for entry in entries
+            ]
         )
 
     async def list_for_tenant(self, tenant: str) -> list[IlrDocument]:

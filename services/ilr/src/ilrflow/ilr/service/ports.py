@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from ilrflow.contracts.events import Envelope, OtjMinimumsLoaded
 from ilrflow.ilr.adapters.repository import HistoryEntry, IlrDocument
 from ilrflow.ilr.domain.settings import IlrSettings
+from ilrflow.platform.idempotency import Delivered, RecordPosition
 
 
 class IlrStore(Protocol):
@@ -34,6 +35,27 @@ class IlrStore(Protocol):
         """Write one change's outcome (a new version when ``new_learner`` and ``history`` are
         given), its events and ``event_id`` as applied, if the record is still at
         ``current.version`` and the event was not applied; False otherwise, storing nothing."""
+        ...
+
+    async def record_outcomes(
+        self,
+        current: IlrDocument,
+        *,
+        applying: Sequence[Delivered[Any]],
+        last: RecordPosition | None,
+        new_learner: dict[str, Any] | None,
+        histories: Sequence[HistoryEntry],
+        events: Sequence[Envelope[Any]],
+    ) -> bool:
+        """Write a chain's outcomes (``len(histories)`` new versions ending at ``new_learner``),
+        their events, every event of ``applying`` as applied and ``last`` as the partition's
+        offset, if the record is still at ``current.version`` and none of ``applying`` is
+        applied; False otherwise, storing nothing."""
+        ...
+
+    async def record_copies(self, record: IlrDocument, chain: Sequence[Delivered[Any]]) -> None:
+        """For a chain whose events are all applied: record its last offset, if an event id
+        told it (``ilrflow.platform.idempotency.chain_copy_offset``)."""
         ...
 
     async def is_applied(self, record: IlrDocument, event_id: str) -> bool:

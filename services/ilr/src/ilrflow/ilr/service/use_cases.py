@@ -12,12 +12,16 @@ event the record's marks say is applied, and the write that applies it is condit
 being applied yet (``ilrflow.platform.idempotency``). That is one mechanism in two places: the
 check on loading saves the work for a redelivery (a relay's republished copy has the same id),
 the conditional write settles a redelivery racing the first delivery.
+
+Processed trackers come in chains (``on_tracker_processed_chain``: one learner's records of a
+consumer batch): the engine applies them one after the other in memory, and their versions,
+events and positions are stored in one write of the record (``IlrStore.record_outcomes``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -60,6 +64,7 @@ from ilrflow.ilr_engine import (
 from ilrflow.ilr_engine.esfa_rules import Validation, validate, validate_learner
 from ilrflow.ilr_engine.export import learners_for_year
 from ilrflow.platform.errors import TransientError
+from ilrflow.platform.idempotency import Delivered, current_position, not_applied
 from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -80,6 +85,16 @@ class Decision:
     @property
     def applied(self) -> bool:
         return self.status == "applied"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one event writes: the new record and its history entry when it makes a version,
+    and the events telling of it."""
+
+    record: IlrLearner | None
+    history: HistoryEntry | None
+    events: list[Envelope[Any]]
 
 
 @dataclass(frozen=True)
@@ -189,29 +204,65 @@ class IlrService:
             raise TransientError("ILR record changed concurrently; retrying")
 
     async def on_tracker_processed(self, event: Envelope[TrackerProcessed]) -> None:
-        tracker = event.data
-        current = await self._load_or_create(event.tenant, tracker.learner_id, None)
-        if await self.repository.is_applied(current, event.id):
-            return  # a redelivery (see the module's docstring)
-        decision = await self._decide(event.tenant, current, tracker)
-        await self._store(current, event, decision, cause="tracker", tracker_id=tracker.tracker_id)
+        """One processed tracker: a chain of one, at the position of the record being handled."""
+        await self.on_tracker_processed_chain([Delivered(event, current_position())])
 
-    async def _decide(
-        self, tenant: str, current: IlrDocument, tracker: TrackerProcessed
+    async def on_tracker_processed_chain(
+        self, chain: Sequence[Delivered[TrackerProcessed]]
+    ) -> None:
+        """One learner's processed trackers, in order: each decided on the record the ones
+        before it left, all stored in one conditional write with every event's position. The
+        tenant's settings and the OTJ table are read once for the chain."""
+        first = chain[0].event
+        current = await self._load_or_create(first.tenant, first.data.learner_id, None)
+        applying = not_applied(current.applied, chain)
+        if not applying:  # redeliveries (see the module's docstring)
+            await self.repository.record_copies(current, chain)
+            return
+        settings = await self.settings.get(first.tenant)
+        otj_table = await self.reference.otj_minimums()
+        otj_minimums = otj_table.by_standard() if otj_table else None
+        state, outcomes = current, []
+        for delivered in applying:
+            event = delivered.event
+            decision = self._decide(state, event.data, settings, otj_minimums)
+            outcome = self._outcome(
+                state, event, decision, "tracker", event.data.tracker_id, otj_minimums
+            )
+            outcomes.append(outcome)
+            if outcome.record is not None:
+                state = replace(state, learner=outcome.record, version=state.version + 1)
+        stored = await self.repository.record_outcomes(
+            current,
+            applying=applying,
+            last=chain[-1].position,
+            new_learner=state.learner if state is not current else None,
+            histories=[o.history for o in outcomes if o.history is not None],
+            events=[e for o in outcomes for e in o.events],
+        )
+        if not stored:
+            raise TransientError("ILR record changed concurrently; retrying")
+        log.info("ilr outcomes", trackers=len(applying), version=state.version)
+        self._events_written()
+
+    def _decide(
+        self,
+        current: IlrDocument,
+        tracker: TrackerProcessed,
+        settings: IlrSettings,
+        otj_minimums: Mapping[int, int] | None,
     ) -> Decision:
         if current.learner is None:
             return Decision(
                 "no_ilr_change", "The learner has no ILR yet: they are not enrolled on a programme."
             )
-        settings = await self.settings.get(tenant)
-        table = await self.reference.otj_minimums()
         application = TrackerApplication(
             tracker_id=tracker.tracker_id,
             tracker_type=tracker.tracker_type,
             changes=tracker.changes,
             processor_roles=tuple(tracker.processor_roles),
             qa_verified=current.qa_verified,
-            policy=settings.policy(table.by_standard() if table else None),
+            policy=settings.policy(otj_minimums),
             # The tracker service processes built-in types and the tenant's own (custom) ones.
             custom=tracker.tracker_type not in TRACKER_TYPES,
             today=self._clock().date(),
@@ -237,6 +288,30 @@ class IlrService:
         tracker_id: str | None,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        outcome = self._outcome(
+            current, cause_event, decision, cause, tracker_id, await self._otj_minimums()
+        )
+        stored = await self.repository.record_outcome(
+            current,
+            event_id=cause_event.id,
+            new_learner=outcome.record,
+            history=outcome.history,
+            events=outcome.events,
+            extra=extra,
+        )
+        if not stored:
+            raise TransientError("ILR record changed concurrently; retrying")
+        self._events_written()
+
+    def _outcome(
+        self,
+        current: IlrDocument,
+        cause_event: Envelope[Any],
+        decision: Decision,
+        cause: Cause,
+        tracker_id: str | None,
+        otj_minimums: Mapping[int, int] | None,
+    ) -> Outcome:
         new_record = decision.record if decision.applied else None
         version = current.version + 1 if new_record is not None else current.version
         patch = decision.patch  # computed once, by the engine: published, kept and shown as is
@@ -249,7 +324,7 @@ class IlrService:
             outcome=decision.status,
             reason=decision.reason,
             patch=[PatchOperation.model_validate(op) for op in patch],
-            validation=await self._event_validation(new_record or current.learner),
+            validation=self._event_validation(new_record or current.learner, otj_minimums),
         )
         payloads: list[Any] = [update]
         history = None
@@ -267,18 +342,9 @@ class IlrService:
                 reason=decision.reason,
                 patch=patch,
             )
-        stored = await self.repository.record_outcome(
-            current,
-            event_id=cause_event.id,
-            new_learner=new_record,
-            history=history,
-            events=[_caused_by(cause_event, current.learner_id, p) for p in payloads],
-            extra=extra,
-        )
-        if not stored:
-            raise TransientError("ILR record changed concurrently; retrying")
+        events = [_caused_by(cause_event, current.learner_id, p) for p in payloads]
         log.info("ilr outcome", outcome=decision.status, version=version, reason=decision.reason)
-        self._events_written()
+        return Outcome(new_record, history, events)
 
     # --- queries and commands -------------------------------------------------------------
 
@@ -307,7 +373,7 @@ class IlrService:
             reason=(
                 f"ILR QA-verified by {principal.sub}: programme changes now need the ILR QA role."
             ),
-            validation=await self._event_validation(current.learner),
+            validation=self._event_validation(current.learner, await self._otj_minimums()),
         )
         correlation_id = new_event_id()
         events = [
@@ -369,13 +435,15 @@ class IlrService:
         return ExportValidation(year, [lv for _, lv in checked])
 
     async def _validate(self, record: IlrLearner) -> Validation:
-        otj_minimums = await self._otj_minimums()
-        return validate(record, today=self._clock().date(), otj_minimums=otj_minimums)
+        return validate(record, today=self._clock().date(), otj_minimums=await self._otj_minimums())
 
-    async def _event_validation(self, record: IlrLearner | None) -> IlrValidation | None:
+    def _event_validation(
+        self, record: IlrLearner | None, otj_minimums: Mapping[int, int] | None
+    ) -> IlrValidation | None:
         if record is None:
             return None
-        return IlrValidation.model_validate((await self._validate(record)).as_json())
+        found = validate(record, today=self._clock().date(), otj_minimums=otj_minimums)
+        return IlrValidation.model_validate(found.as_json())
 
     async def _otj_minimums(self) -> Mapping[int, int] | None:
         """The platform's loaded 2025/26 minimum OTJ table (None: not loaded, minimum unknown)."""

@@ -15,11 +15,12 @@ from ilrflow.ilr_engine.status import ProgrammeStatus, Status, WithdrawalKind
 from ilrflow.learner.domain.listing import LearnerFilter, LearnerView, matches_text
 from ilrflow.platform.ferretdb import serialised_writes
 from ilrflow.platform.idempotency import (
-    MARK_FIELDS,
-    copy_offset_write,
-    mark_applied,
-    not_yet_applied,
-    was_applied,
+    Delivered,
+    RecordPosition,
+    applied_marks,
+    chain_copy_offset,
+    chain_filter,
+    chain_update,
 )
 from ilrflow.platform.mongo import Document
 from ilrflow.platform.outbox import merge_updates, new_document_outbox, outbox_update
@@ -74,39 +75,71 @@ class LearnerRepository:
         learner: LearnerSnapshot,
         expected_version: int,
         events: Sequence[Envelope[Any]],
-        applied_event_id: str | None = None,
     ) -> bool:
-        """Store the new record if nobody changed it since ``expected_version`` (and, for a
-        consumer, if the event was not applied before). False when the write did not match."""
+        """Store the new record if nobody changed it since ``expected_version``. False when the
+        write did not match."""
         query: Document = {"_id": doc_id(tenant, learner.id), "version": expected_version}
         update = merge_updates(
             {"$set": {"record": learner.model_dump(mode="json")}, "$inc": {"version": 1}},
             outbox_update(events),
         )
-        if applied_event_id is not None:
-            query.update(not_yet_applied(applied_event_id))
-            update = merge_updates(update, mark_applied(applied_event_id))
         result = await self.learners.update_one(query, update)
         return result.matched_count == 1
 
-    async def mark_event_seen(self, tenant: str, learner_id: str, event_id: str) -> None:
-        """Record an event that changed nothing, so that a redelivery is recognised too."""
-        await self.learners.update_one(
-            {"_id": doc_id(tenant, learner_id), **not_yet_applied(event_id)}, mark_applied(event_id)
-        )
+    async def get_learner_marked(
+        self, tenant: str, learner_id: str
+    ) -> tuple[LearnerSnapshot, int, Document] | None:
+        """The record, its version and what it applied (``ilrflow.platform.idempotency``), in
+        one read."""
+        document = await self.learners.find_one({"_id": doc_id(tenant, learner_id)})
+        if document is None:
+            return None
+        record = LearnerSnapshot.model_validate(document["record"])
+        return record, int(document["version"]), applied_marks(document)
 
-    async def has_applied(self, tenant: str, learner_id: str, event_id: str) -> bool:
-        """Whether the event is applied; a copy of it (its id known, its offset not) gets its
-        offset recorded, so that it is known by it when read again."""
-        identity = doc_id(tenant, learner_id)
-        found = await self.learners.find_one({"_id": identity}, dict.fromkeys(MARK_FIELDS, 1))
-        if found is None or not was_applied(found, event_id):
-            return False
-        copy = copy_offset_write(found, event_id)
+    async def save_learner_chain(
+        self,
+        tenant: str,
+        learner_id: str,
+        learner: LearnerSnapshot | None,
+        expected_version: int,
+        events: Sequence[Envelope[Any]],
+        *,
+        applying: Sequence[Delivered[Any]],
+        last: RecordPosition | None,
+    ) -> bool:
+        """Store a chain of consumed events in one write: the new record (None: they changed
+        nothing) and its events, one version per event (per change, as one write each would),
+        every one of them as applied and ``last`` as the partition's offset, if the record is
+        still at ``expected_version`` and none of them was applied. False when the write did
+        not match."""
+        query: Document = {
+            "_id": doc_id(tenant, learner_id),
+            "version": expected_version,
+            **chain_filter(applying),
+        }
+        update: Document = {}
+        if learner is not None:
+            update = {
+                "$set": {"record": learner.model_dump(mode="json")},
+                "$inc": {"version": len(events)},
+            }
+        update = merge_updates(update, outbox_update(events))
+        update = merge_updates(update, chain_update(applying, last))
+        result = await self.learners.update_one(query, update)
+        return result.matched_count == 1
+
+    async def record_copies(
+        self, tenant: str, learner_id: str, marks: Document, chain: Sequence[Delivered[Any]]
+    ) -> None:
+        """For a chain whose events are all applied: record its last offset if an event id,
+        not an offset, told it (``ilrflow.platform.idempotency.chain_copy_offset``)."""
+        copy = chain_copy_offset(marks, chain)
         if copy is not None:
             conditions, update = copy
-            await self.learners.update_one({"_id": identity, **conditions}, update)
-        return True
+            await self.learners.update_one(
+                {"_id": doc_id(tenant, learner_id), **conditions}, update
+            )
 
     async def get_learner_view(self, tenant: str, learner_id: str) -> LearnerView | None:
         document = await self.learners.find_one({"_id": doc_id(tenant, learner_id)})

@@ -4,7 +4,7 @@ the versions, serve a version's PDF and record an acknowledgement."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from ilrflow.learner.domain.documents import (
 from ilrflow.learner.service.ports import DocumentRenderer, DocumentStore, LearnerStore
 from ilrflow.learner.service.use_cases import may_see
 from ilrflow.platform.errors import TransientError
+from ilrflow.platform.idempotency import Delivered
 from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -127,11 +128,26 @@ class DocumentService:
             IlrSnapshot(state.version, state.learner),
         )
 
+    async def on_ilr_state_chain(self, chain: Sequence[Delivered[IlrState]]) -> None:
+        """One learner's ILR states of a batch: one refresh, with the newest (see
+        ``on_tracker_processed_chain``)."""
+        await self.on_ilr_state(max(chain, key=lambda d: d.event.data.version).event)
+
     async def on_tracker_processed(self, event: Envelope[TrackerProcessed]) -> None:
         """After the master record took a processed tracker (a new name or employer)."""
         tracker = event.data
         cause = DocumentCause(event, tracker.tracker_id)
         await self.refresh_documents(event.tenant, tracker.learner_id, cause)
+
+    async def on_tracker_processed_chain(
+        self, chain: Sequence[Delivered[TrackerProcessed]]
+    ) -> None:
+        """After the master record took one learner's processed trackers of a batch: one
+        refresh, named for the last. A refresh reads the master record as stored now, so one
+        refresh after the chain issues the plan every refresh in turn would end with; the
+        versions those would have issued in between (superseded within the batch) are not
+        issued."""
+        await self.on_tracker_processed(chain[-1].event)
 
     async def refresh_documents(
         self, tenant: str, learner_id: str, cause: DocumentCause, ilr: IlrSnapshot | None = None

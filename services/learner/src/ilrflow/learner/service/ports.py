@@ -11,6 +11,7 @@ from ilrflow.ilr_engine.status import ProgrammeStatus
 from ilrflow.learner.domain.clients import ApiClient
 from ilrflow.learner.domain.documents import DocumentVersion, LearnerDocuments
 from ilrflow.learner.domain.listing import LearnerFilter, LearnerView
+from ilrflow.platform.idempotency import Delivered, RecordPosition
 
 
 class LearnerStore(Protocol):
@@ -31,15 +32,40 @@ class LearnerStore(Protocol):
         learner: LearnerSnapshot,
         expected_version: int,
         events: Sequence[Envelope[Any]],
-        applied_event_id: str | None = None,
     ) -> bool:
-        """Store the record if it is still at ``expected_version`` (and ``applied_event_id`` was
-        not applied); False otherwise, storing nothing."""
+        """Store the record if it is still at ``expected_version``; False otherwise, storing
+        nothing."""
         ...
 
-    async def mark_event_seen(self, tenant: str, learner_id: str, event_id: str) -> None: ...
+    async def get_learner_marked(
+        self, tenant: str, learner_id: str
+    ) -> tuple[LearnerSnapshot, int, dict[str, Any]] | None:
+        """The record, its version and its marks of what it applied, in one read."""
+        ...
 
-    async def has_applied(self, tenant: str, learner_id: str, event_id: str) -> bool: ...
+    async def save_learner_chain(
+        self,
+        tenant: str,
+        learner_id: str,
+        learner: LearnerSnapshot | None,
+        expected_version: int,
+        events: Sequence[Envelope[Any]],
+        *,
+        applying: Sequence[Delivered[Any]],
+        last: RecordPosition | None,
+    ) -> bool:
+        """Store a chain of consumed events' outcome (``learner``, None if unchanged, and
+        ``events``, one version each), every event of ``applying`` as applied and ``last`` as the partition's
+        offset, if the record is still at ``expected_version`` and none of ``applying`` is
+        applied; False otherwise, storing nothing."""
+        ...
+
+    async def record_copies(
+        self, tenant: str, learner_id: str, marks: dict[str, Any], chain: Sequence[Delivered[Any]]
+    ) -> None:
+        """For a chain whose events are all applied: record its last offset, if an event id
+        told it (``ilrflow.platform.idempotency.chain_copy_offset``)."""
+        ...
 
     async def get_learner_view(self, tenant: str, learner_id: str) -> LearnerView | None:
         """The record with the programme status stored beside it."""

@@ -1,8 +1,12 @@
-"""Learner use cases: load, decide with the domain, store state and events in one write."""
+"""Learner use cases: load, decide with the domain, store state and events in one write.
+
+Processed trackers come in chains (one learner's records of a consumer batch): the domain applies
+them one after the other in memory and the record, its events and every event's position are one
+conditional write (``on_tracker_processed_chain``); one record is a chain of one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +32,7 @@ from ilrflow.contracts.events import (
 )
 from ilrflow.contracts.identity import Principal, may_be_primary_tutor
 from ilrflow.contracts.trackers import read_changes
-from ilrflow.ilr_engine.status import programme_status
+from ilrflow.ilr_engine.status import ProgrammeStatus, programme_status
 from ilrflow.learner.adapters.repository import StaffAlreadyExistsError
 from ilrflow.learner.domain.ilr_rules import enrolment_breaches
 from ilrflow.learner.domain.listing import LearnerFilter, LearnerView
@@ -43,6 +47,7 @@ from ilrflow.learner.domain.model import (
 )
 from ilrflow.learner.service.ports import LearnerStore
 from ilrflow.platform.errors import TransientError
+from ilrflow.platform.idempotency import Delivered, current_position, not_applied
 from ilrflow.platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -169,20 +174,56 @@ class LearnerService:
     # --- consumer -------------------------------------------------------------------------
 
     async def on_tracker_processed(self, event: Envelope[TrackerProcessed]) -> None:
-        """Apply an approved change to the master record; idempotent by event id."""
-        tracker = event.data
-        found = await self.repository.get_learner(event.tenant, tracker.learner_id)
+        """Apply an approved change to the master record: a chain of one, at the position of
+        the record being handled."""
+        await self.on_tracker_processed_chain([Delivered(event, current_position())])
+
+    async def on_tracker_processed_chain(
+        self, chain: Sequence[Delivered[TrackerProcessed]]
+    ) -> None:
+        """Apply one learner's approved changes in order (one read, one conditional write with
+        every event's position); idempotent by offset and event id. A change that changes
+        nothing is remembered as applied and publishes nothing."""
+        first = chain[0].event
+        found = await self.repository.get_learner_marked(first.tenant, first.data.learner_id)
         if found is None:
-            log.warning("processed tracker for an unknown learner", learner_id=tracker.learner_id)
+            log.warning(
+                "processed tracker for an unknown learner", learner_id=first.data.learner_id
+            )
             return
-        learner, version = found
-        if await self.repository.has_applied(event.tenant, learner.id, event.id):
+        learner, version, marks = found
+        applying = not_applied(marks, chain)
+        if not applying:  # redeliveries
+            await self.repository.record_copies(first.tenant, learner.id, marks, chain)
             return
+        outgoing = []
+        for delivered in applying:
+            learner, changed = self._apply_tracker(learner, delivered.event)
+            outgoing.extend(changed)
+        stored = await self.repository.save_learner_chain(
+            first.tenant,
+            learner.id,
+            learner if outgoing else None,
+            version,
+            outgoing,
+            applying=applying,
+            last=chain[-1].position,
+        )
+        if not stored:
+            raise TransientError("learner changed concurrently; retrying")
+        if outgoing:
+            self._events_written()
+
+    def _apply_tracker(
+        self, learner: LearnerSnapshot, event: Envelope[TrackerProcessed]
+    ) -> tuple[LearnerSnapshot, list[Envelope[LearnerUpdated]]]:
+        """The record after one processed tracker and the event telling of it (none if it
+        changed nothing)."""
+        tracker = event.data
         changes = read_changes(tracker.tracker_type, tracker.changes)
         changed_learner, changed_fields = apply_processed_tracker(learner, changes)
         if not changed_fields:
-            await self.repository.mark_event_seen(event.tenant, learner.id, event.id)
-            return
+            return learner, []
         payload = LearnerUpdated(
             change="changed",
             learner=changed_learner,
@@ -197,24 +238,23 @@ class LearnerService:
             correlation_id=event.correlation_id,
             causation_id=event.id,
         )
-        stored = await self.repository.save_learner(
-            event.tenant, changed_learner, version, [outgoing], applied_event_id=event.id
-        )
-        if not stored and not await self.repository.has_applied(event.tenant, learner.id, event.id):
-            raise TransientError("learner changed concurrently; retrying")
-        self._events_written()
+        return changed_learner, [outgoing]
 
     async def on_ilr_state(self, event: Envelope[IlrState]) -> None:
         """Keep the learner's programme status as their current ILR says it; ordered by ILR
         version (an older version arriving late changes nothing), so idempotent."""
-        state = event.data
-        try:
-            status = programme_status(state.learner)
-        except ValueError as error:
-            message = f"ILR version {state.version} has no readable status: {error}"
-            raise PermanentError(message) from error
+        await self.on_ilr_state_chain([Delivered(event, current_position())])
+
+    async def on_ilr_state_chain(self, chain: Sequence[Delivered[IlrState]]) -> None:
+        """One learner's ILR states in order: each one's status is read (an unreadable one
+        fails the chain, so it goes record by record and that one alone is dead-lettered) and
+        only the newest version's is stored, which is what storing each in turn leaves."""
+        states = [delivered.event.data for delivered in chain]
+        statuses = [_status_of(state) for state in states]
+        newest = max(range(len(states)), key=lambda n: states[n].version)
+        state, status = states[newest], statuses[newest]
         stored = await self.repository.save_programme_status(
-            event.tenant, state.learner_id, status, state.version
+            chain[newest].event.tenant, state.learner_id, status, state.version
         )
         if not stored:
             log.info(
@@ -222,6 +262,14 @@ class LearnerService:
                 learner_id=state.learner_id,
                 ilr_version=state.version,
             )
+
+
+def _status_of(state: IlrState) -> ProgrammeStatus | None:
+    try:
+        return programme_status(state.learner)
+    except ValueError as error:
+        message = f"ILR version {state.version} has no readable status: {error}"
+        raise PermanentError(message) from error
 
 
 def _within_sight(principal: Principal, where: LearnerFilter) -> LearnerFilter:
