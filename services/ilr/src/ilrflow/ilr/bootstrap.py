@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ilrflow.contracts.events import EventType, Topics
-from ilrflow.ilr.adapters.cached import CachedReference, CachedSettings, Expiring
+from ilrflow.ilr.adapters.cached import CachedReference, CachedSettings
 from ilrflow.ilr.adapters.reference import ReferenceRepository
 from ilrflow.ilr.adapters.repository import IlrRepository
 from ilrflow.ilr.adapters.settings import IlrSettingsRepository
 from ilrflow.ilr.entrypoints.http import router
 from ilrflow.ilr.service.use_cases import IlrService
+from ilrflow.platform.cache import FreshFor
 from ilrflow.platform.service import ServiceRuntime, create_service_app
 from ilrflow.platform.settings import Settings, get_settings
 
@@ -26,8 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     max_age = settings.ilr_reference_cache_seconds
     service = IlrService(
         repository,
-        CachedSettings(tenant_settings, Expiring(max_age)),
-        CachedReference(reference, Expiring(max_age)),
+        CachedSettings(tenant_settings, FreshFor(max_age)),
+        CachedReference(reference, FreshFor(max_age)),
         runtime.events_written,
         default_ukprn=settings.default_ukprn,
     )

@@ -2,53 +2,29 @@
 
 Both change rarely (an admin's edit, a table loaded once a year) and the tracker-processed
 consumer needs both for every chain. Only the ILR service writes them, through these objects:
-this process's own write replaces its copy at once, and another replica's write reaches it when
-its copy expires. So a copy is at most ``max_age`` seconds (``ILRFLOW_ILR_REFERENCE_CACHE_SECONDS``)
-behind the database, however many replicas run: a copy's age is counted from before the read
-that filled it, so a read racing a write is covered too. That is the staleness a tracker decided
-just after a settings change may see; when a processed tracker is decided was never tied to
-when the settings changed (it waits on Kafka for as long as the consumer's lag)."""
+this process's own write drops its copy, so its next read is of what it wrote, and another
+replica's write reaches it when its copy expires. So a copy is at most ``max_age`` seconds
+(``ILRFLOW_ILR_REFERENCE_CACHE_SECONDS``) behind the database, however many replicas run: a
+copy's age is counted from before the read that filled it, and a read in flight when this
+process writes is not kept (``ilrflow.platform.cache.FreshFor``). That is the staleness a
+tracker decided just after a settings change may see; when a processed tracker is decided was
+never tied to when the settings changed (it waits on Kafka for as long as the consumer's lag)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from ilrflow.contracts.events import Envelope, OtjMinimumsLoaded
 from ilrflow.ilr.domain.settings import IlrSettings
 from ilrflow.ilr.service.ports import IlrSettingsStore, ReferenceStore
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class Expiring(Generic[K, V]):
-    """Copies that are read again from their source once ``max_age`` seconds old."""
-
-    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._max_age = max_age
-        self._clock = clock
-        self._copies: dict[K, tuple[float, V]] = {}
-
-    async def get(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
-        copy = self._copies.get(key)
-        if copy is not None and self._clock() - copy[0] < self._max_age:
-            return copy[1]
-        before = self._clock()
-        value = await read()
-        self._copies[key] = (before, value)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        """This process wrote ``value``: its copy is current."""
-        self._copies[key] = (self._clock(), value)
+from ilrflow.platform.cache import FreshFor
 
 
 class CachedSettings:
-    """``IlrSettingsStore`` through an ``Expiring`` copy per tenant."""
+    """``IlrSettingsStore`` through a copy per tenant (``ilrflow.platform.cache.FreshFor``)."""
 
-    def __init__(self, store: IlrSettingsStore, copies: Expiring[str, IlrSettings]) -> None:
+    def __init__(self, store: IlrSettingsStore, copies: FreshFor[str, IlrSettings]) -> None:
         self._store = store
         self._copies = copies
 
@@ -59,14 +35,14 @@ class CachedSettings:
         self, tenant: str, settings: IlrSettings, events: Sequence[Envelope[Any]]
     ) -> None:
         await self._store.save(tenant, settings, events)
-        self._copies.put(tenant, settings)
+        self._copies.forget(tenant)  # the next read is of what this process wrote
 
 
 class CachedReference:
-    """``ReferenceStore`` through an ``Expiring`` copy of the OTJ table."""
+    """``ReferenceStore`` through a copy of the OTJ table (``ilrflow.platform.cache.FreshFor``)."""
 
     def __init__(
-        self, store: ReferenceStore, copies: Expiring[str, OtjMinimumsLoaded | None]
+        self, store: ReferenceStore, copies: FreshFor[str, OtjMinimumsLoaded | None]
     ) -> None:
         self._store = store
         self._copies = copies
@@ -78,4 +54,4 @@ class CachedReference:
         self, table: OtjMinimumsLoaded, events: Sequence[Envelope[Any]]
     ) -> None:
         await self._store.save_otj_minimums(table, events)
-        self._copies.put("otj_minimums", table)
+        self._copies.forget("otj_minimums")
