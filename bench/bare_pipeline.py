@@ -401,6 +401,9 @@ class BareServices:
         self.relay = Relay(self.db, producer, run)
         self.audit_written: set[tuple[str, str]] = set()
         self._read_until: dict[str, float] = {}  # cached read -> monotonic time to read again
+        self._reference_max_age = (
+            Settings().ilr_reference_cache_seconds
+        )  # read once, not per record
 
     async def cached(self, key: str, seconds: float, read: Callable[[], Awaitable[Any]]) -> None:
         """``read()`` at most once per ``seconds`` (``ilrflow.platform.cache.FreshFor``)."""
@@ -505,13 +508,12 @@ class BareServices:
 
     async def _ilr_reference(self) -> None:
         """The ILR settings and the OTJ table, found again once the copies are too old."""
-        max_age = Settings().ilr_reference_cache_seconds
 
         async def read() -> None:
             await self.db.find("ilr_settings", TENANT)
             await self.db.find("reference_data", "otj")
 
-        await self.cached("ilr-reference", max_age, read)
+        await self.cached("ilr-reference", self._reference_max_age, read)
 
     # 4, 5. learner -------------------------------------------------------------------------------
 

@@ -25,17 +25,10 @@ from typing import Any
 from workload import free_port, poll
 
 from bench.ferretdb_micro import run as micro_run
-from bench.pipeline import cpu_seconds
+from bench.pipeline import cpu_seconds, rss_mb
 
 REPO = Path(__file__).resolve().parent.parent
 FERRETDB = REPO / ".stack" / "cache" / "bin" / "ferretdb"
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 def one_run(gogc: int, docs: int) -> dict[str, Any]:
@@ -55,7 +48,7 @@ def one_run(gogc: int, docs: int) -> dict[str, Any]:
             return {
                 "gogc": gogc,
                 "cpu_seconds": round(cpu_seconds(server.pid) - before, 2),
-                "peak_rss_mb": peak_rss_mb(server.pid),
+                "peak_rss_mb": rss_mb(server.pid, "VmHWM"),
                 "load_average_end": [round(x, 2) for x in micro["load_average_end"]],
             }
         finally:

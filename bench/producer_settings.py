@@ -23,11 +23,11 @@ import os
 import secrets
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from bench.pipeline import cpu_seconds
 from ilrflow.platform.kafka import ensure_topics
 
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -51,10 +51,7 @@ def event_value(n: int) -> bytes:
 
 
 def broker_cpu(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0 if pid is None else cpu_seconds(pid)
 
 
 async def one_setting(

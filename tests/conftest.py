@@ -30,16 +30,13 @@ from devstack import (
     stop_services,
     wait_ready,
 )
+from workload import TLS  # one TLS context for every client (see there)
 
 from ilrflow.platform.auth import mint_token
 from ilrflow.platform.kafka import ensure_topics
 from ilrflow.platform.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-# One TLS context for every test client: httpx builds a new one per client by default, loading
-# the CA bundle (~30 ms of CPU each), and the suite makes a client per call it checks. The
-# services answer plain HTTP; the context only has to exist.
-TLS = httpx.create_ssl_context()
 T = TypeVar("T")
 # ILRFLOW_TEST_PORT_BASE lets two suites run side by side (each also gets its own database
 # prefix, which is part of every consumer group id).
